@@ -1,0 +1,1 @@
+"""Benchmarks of the manual passes against JAX, generated from the registry."""

@@ -1,0 +1,1 @@
+"""The conformance suite: the registry, the checks, and the `gradref` command line."""

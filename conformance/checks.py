@@ -1,0 +1,324 @@
+"""The checks run for every op x sample x dtype x device, each returning a CheckResult.
+
+A Case names what to check; its manual run and its oracle run are computed once and shared by
+every check. Exceptions raised by the manual code become failing results, never crashes.
+"""
+import dataclasses
+import functools
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reference import oracle
+
+from . import tolerance as policy
+from .backends import backend_for, to_numpy_tree, trees_identical
+from .registry import LAYER, LOSS
+from .samples import as_float64
+
+
+@dataclass(frozen=True)
+class Case:
+    """One op on one sample in one dtype on one device."""
+    op: object
+    sample: str
+    dtype: str
+    device: str = "cpu"
+
+    def __str__(self):
+        return f"{self.op.name}-{self.sample}-{self.dtype}-{self.device}"
+
+    @property
+    def small(self):
+        base = self.sample.split("/")[0]
+        return any(s.name == base and s.small for s in self.op.samples)
+
+    @property
+    def where(self):
+        return f"[{self.op.backward_name}, sample {self.sample}, {self.dtype}, {self.device}]"
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check on one case; `comparisons` carry the numbers."""
+    check: str
+    case: Case
+    passed: bool
+    detail: str = ""
+    comparisons: list = field(default_factory=list)
+
+    @property
+    def worst(self):
+        """The comparison closest to (or furthest over) its tolerance, if any."""
+        return max(self.comparisons, key=lambda c: (np.nan_to_num(c.ratio, nan=np.inf)), default=None)
+
+    @property
+    def message(self):
+        return f"{self.check} {'passed' if self.passed else 'FAILED'}: {self.detail} {self.case.where}"
+
+
+@dataclass
+class ManualRun:
+    out: object
+    cache: object
+    grads: tuple
+
+
+def sample_names(op):
+    return op.sample_names()
+
+
+@functools.lru_cache(maxsize=4)
+def _sample(op, name, dtype):
+    return op.draw_sample(name, dtype)
+
+
+def sample_args(case):
+    """The case's arguments as NumPy values in signature order."""
+    sample = _sample(case.op, case.sample, case.dtype)
+    return [sample.args[name] for name in case.op.signature]
+
+
+def named_args(case):
+    return dict(zip(case.op.signature, sample_args(case)))
+
+
+def wrt_positions(op):
+    return [op.signature.index(name) for name in op.wrt]
+
+
+@functools.lru_cache(maxsize=2)
+def oracle_run(case):
+    """(out, grads, dout) from JAX in float64 on the case's device, for the case's cotangent."""
+    return oracle.vjp(case.op.reference, sample_args(case), wrt_positions(case.op),
+                      functools.partial(cotangent, case), case.device)
+
+
+def cotangent(case, shape):
+    """dout for the case: 1 for a loss, seeded standard normal values in the dtype otherwise."""
+    if case.op.kind == LOSS:
+        return np.ones(shape, dtype=case.dtype)
+    rng = np.random.default_rng(zlib.crc32(str(case).encode()))
+    return rng.standard_normal(shape).astype(case.dtype)
+
+
+def case_dout(case):
+    return oracle_run(case)[2]
+
+
+def as_tuple(grads):
+    return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+
+
+def run_manual(op, args, dout, backend):
+    """Forward then backward on `backend`'s arrays; results are left on that backend."""
+    out, cache = op.forward(*[backend.asarray(a) for a in args])
+    grads = as_tuple(op.backward(backend.asarray(dout), cache))
+    return ManualRun(out, cache, grads)
+
+
+@functools.lru_cache(maxsize=2)
+def manual_run(case):
+    backend = backend_for(case.device)
+    run = run_manual(case.op, sample_args(case), case_dout(case), backend)
+    return ManualRun(to_numpy_tree(run.out, backend), run.cache,
+                     tuple(to_numpy_tree(g, backend) for g in run.grads))
+
+
+def case_tolerance(case, factor=1.0):
+    args64 = as_float64(named_args(case))
+    op = case.op
+    return policy.tolerance(case.dtype, op.reduction(**args64), op.condition(**args64),
+                            op.tol_factor * factor)
+
+
+def _result(check, case, comparisons):
+    failed = [c for c in comparisons if not c.passed]
+    worst = max(comparisons, key=lambda c: np.nan_to_num(c.ratio, nan=np.inf), default=None)
+    detail = "; ".join(c.describe() for c in failed) if failed else (worst.describe() if worst else "")
+    return CheckResult(check, case, not failed, detail, comparisons)
+
+
+def _count_mismatch(case, grads):
+    op = case.op
+    if len(grads) != len(op.wrt):
+        names = ", ".join(op.grad_names)
+        return f"{op.backward_name} returned {len(grads)} gradient(s), want {len(op.wrt)} ({names})"
+    return ""
+
+
+# ----- the checks -----
+
+def check_forward(case):
+    """The manual forward output agrees with the reference's."""
+    want = oracle_run(case)[0]
+    got = manual_run(case).out
+    name = "loss" if case.op.kind == LOSS else "out"
+    return _result("forward", case, [policy.compare(name, got, want, case_tolerance(case), case.dtype)])
+
+
+def check_vjp(case):
+    """Each manual gradient agrees with jax.vjp's for the case's cotangent."""
+    want = oracle_run(case)[1]
+    got = manual_run(case).grads
+    problem = _count_mismatch(case, got)
+    if problem:
+        return CheckResult("vjp", case, False, problem)
+    tol = case_tolerance(case)
+    return _result("vjp", case, [policy.compare(n, g, w, tol, case.dtype)
+                                 for n, g, w in zip(case.op.grad_names, got, want)])
+
+
+def numeric_vjp(forward, args, positions, dout, step=1e-6):
+    """Central differences of sum(dout * forward(*args)[0]) with respect to args[positions]."""
+    args = [np.array(a, np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+            for a in args]
+
+    def value(at):
+        return float(np.sum(np.asarray(dout, np.float64) * np.asarray(forward(*at)[0], np.float64)))
+
+    grads = []
+    for position in positions:
+        x = args[position]
+        grad = np.zeros(x.shape)
+        for index in np.ndindex(x.shape):
+            h = step * max(1.0, abs(float(x[index])))
+            shifted = []
+            for sign in (1, -1):
+                moved = x.copy()
+                moved[index] += sign * h
+                shifted.append(value(args[:position] + [moved] + args[position + 1:]))
+            grad[index] = (shifted[0] - shifted[1]) / (2 * h)
+        grads.append(grad)
+    return grads
+
+
+def check_finite_differences(case):
+    """Three-way: manual and JAX gradients both agree with central differences of the manual forward."""
+    numeric = numeric_vjp(case.op.forward, sample_args(case), wrt_positions(case.op), case_dout(case))
+    got = manual_run(case).grads
+    problem = _count_mismatch(case, got)
+    if problem:
+        return CheckResult("finite_differences", case, False, problem)
+    jax_grads = oracle_run(case)[1]
+    tol = policy.FINITE_DIFFERENCE_TOLERANCE
+    comparisons = [policy.compare(n, g, num, tol, case.dtype)
+                   for n, g, num in zip(case.op.grad_names, got, numeric)]
+    comparisons += [policy.compare(f"{n} (jax)", j, num, tol, case.dtype)
+                    for n, j, num in zip(case.op.grad_names, jax_grads, numeric)]
+    return _result("finite_differences", case, comparisons)
+
+
+def check_shapes_dtypes(case):
+    """Each gradient has its input's shape and dtype; the output has the dtype under test."""
+    run = manual_run(case)
+    problems = []
+    if _count_mismatch(case, run.grads):
+        problems.append(_count_mismatch(case, run.grads))
+    for name, grad, arg in zip(case.op.grad_names, run.grads, [named_args(case)[n] for n in case.op.wrt]):
+        shape, dtype = tuple(np.shape(grad)), getattr(grad, "dtype", type(grad).__name__)
+        if shape != arg.shape:
+            problems.append(f"{name}.shape={shape}, want {arg.shape}")
+        if str(dtype) != str(arg.dtype):
+            problems.append(f"{name}.dtype={dtype}, want {arg.dtype}")
+    out_dtype = getattr(run.out, "dtype", type(run.out).__name__)
+    if str(out_dtype) != case.dtype:
+        problems.append(f"output dtype={out_dtype}, want {case.dtype}")
+    return CheckResult("shapes_dtypes", case, not problems, "; ".join(problems) or "all match")
+
+
+def check_no_mutation(case):
+    """Forward leaves its inputs alone; backward leaves dout and the cache alone."""
+    backend = backend_for(case.device)
+    op = case.op
+    args = [backend.asarray(np.array(a, copy=True)) if isinstance(a, np.ndarray) else a
+            for a in sample_args(case)]
+    dout = backend.asarray(case_dout(case).copy())
+    before_args = to_numpy_tree(args, backend)
+    out, cache = op.forward(*args)
+    before_cache, before_dout = to_numpy_tree(cache, backend), to_numpy_tree(dout, backend)
+    op.backward(dout, cache)
+    problems = [f"forward or backward changed its input {name}" for name, old, new
+                in zip(op.signature, before_args, to_numpy_tree(args, backend))
+                if not trees_identical(old, new)]
+    if not trees_identical(before_dout, to_numpy_tree(dout, backend)):
+        problems.append(f"{op.backward_name} changed dout")
+    if not trees_identical(before_cache, to_numpy_tree(cache, backend)):
+        problems.append(f"{op.backward_name} changed the cache")
+    return CheckResult("no_mutation", case, not problems, "; ".join(problems) or "nothing changed")
+
+
+def check_linear_in_dout(case):
+    """backward(2 d1 - 3 d2) = 2 backward(d1) - 3 backward(d2)."""
+    backend = backend_for(case.device)
+    d1 = case_dout(case)
+    d2 = np.random.default_rng(1).standard_normal(d1.shape).astype(case.dtype)
+    args = sample_args(case)
+    grads = [tuple(to_numpy_tree(g, backend) for g in run_manual(case.op, args, d, backend).grads)
+             for d in (d1, d2, 2 * d1 - 3 * d2)]
+    problem = _count_mismatch(case, grads[0])
+    if problem:
+        return CheckResult("linear_in_dout", case, False, problem)
+    tol = case_tolerance(case, factor=4.0)
+    comparisons = []
+    for name, g1, g2, g12 in zip(case.op.grad_names, *grads):
+        want = 2 * np.asarray(g1, np.float64) - 3 * np.asarray(g2, np.float64)
+        comparisons.append(policy.compare(name, g12, want, tol, case.dtype))
+    return _result("linear_in_dout", case, comparisons)
+
+
+def check_deterministic(case):
+    """Two runs on the same inputs give bitwise identical outputs and gradients."""
+    backend = backend_for(case.device)
+    runs = [run_manual(case.op, sample_args(case), case_dout(case), backend) for _ in range(2)]
+    snaps = [(to_numpy_tree(r.out, backend), to_numpy_tree(r.grads, backend)) for r in runs]
+    same = trees_identical(snaps[0], snaps[1])
+    return CheckResult("deterministic", case, same, "identical" if same else "two runs differ")
+
+
+CHECKS = {
+    "forward": check_forward,
+    "vjp": check_vjp,
+    "finite_differences": check_finite_differences,
+    "shapes_dtypes": check_shapes_dtypes,
+    "no_mutation": check_no_mutation,
+    "linear_in_dout": check_linear_in_dout,
+    "deterministic": check_deterministic,
+}
+
+
+def applicable(check, case):
+    """Finite differences need a small float64 sample on the CPU; linearity needs a layer."""
+    if check == "finite_differences":
+        return case.small and case.dtype == "float64" and case.device == "cpu"
+    if check == "linear_in_dout":
+        return case.op.kind == LAYER
+    return True
+
+
+def run_check(check, case):
+    """Run one check; an exception in the manual code is a failing result that names it."""
+    try:
+        return CHECKS[check](case)
+    except oracle.PrecisionError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the code under test may raise anything
+        return CheckResult(check, case, False, f"raised {type(error).__name__}: {error}")
+
+
+def cases(ops, dtypes=("float64", "float32"), devices=("cpu",)):
+    """Every (check, case) pair that applies, grouped so each case's runs are shared."""
+    pairs = []
+    for op in ops:
+        for device in devices:
+            for dtype in dtypes:
+                for sample in sample_names(op):
+                    case = Case(op, sample, dtype, device)
+                    pairs += [(check, case) for check in CHECKS if applicable(check, case)]
+    return pairs
+
+
+def with_backward(op, backward):
+    """The op with another backward function (planted bugs, students' code)."""
+    return dataclasses.replace(op, backward=backward)

@@ -1,0 +1,128 @@
+"""The `gradref` command line: check, example (and more subcommands as they land)."""
+import argparse
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from reference import oracle
+
+from . import registry, report, runner
+from .examples import EXAMPLES, format_example, run_example
+from .report import UsageError
+
+DTYPES = ("float64", "float32")
+DEVICES = ("cpu", "gpu")
+
+# Outside a terminal (CI logs, pipes) rich would wrap tables at 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 130)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 130)
+
+
+def progress_bar():
+    return Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=True)
+
+
+def _choices(value, all_values):
+    return list(all_values) if value == "all" else [value]
+
+
+# ----- gradref check -----
+
+def check_table(rows):
+    table = Table(title="gradref check: manual backward passes against jax.vjp (float64, 'highest')")
+    for column in ("op", "dtype", "device", "status", "worst error", "tolerance", "err/tol", "checks"):
+        table.add_column(column, justify="right" if column in ("worst error", "tolerance", "err/tol") else "left")
+    for row in rows:
+        status = "[green]pass[/]" if row["status"] == "pass" else "[red bold]FAIL[/]"
+        fmt = (lambda v: "-" if v is None else f"{v:.2e}")
+        ratio = "-" if row["ratio"] is None else f"{row['ratio']:.3f}"
+        table.add_row(row["op"], row["dtype"], row["device"], status, fmt(row["max_rel_error"]),
+                      fmt(row["tolerance"]), ratio, f"{row['checks_passed']}/{row['checks']}")
+    return table
+
+
+def cmd_check(args):
+    ops = registry.ops(args.op)
+    dtypes, devices = _choices(args.dtype, DTYPES), _choices(args.device, DEVICES)
+    report.check_writable(args.json)
+    precision = runner.prepare_devices(devices)
+    with progress_bar() as bar:
+        task = bar.add_task("checking", total=None)
+        rows = runner.run(ops, dtypes, devices,
+                          advance=lambda n, total, label: bar.update(task, completed=n, total=total,
+                                                                     description=label))
+    passed = all(row["status"] == "pass" for row in rows)
+    if args.json != "-":
+        out.print(check_table(rows))
+        for row in rows:
+            for failure in row["failures"][: args.show_failures]:
+                out.print(f"[red]{row['op']} {row['dtype']} {row['device']}:[/] {escape(failure)}", soft_wrap=True)
+        n_pass = sum(row["status"] == "pass" for row in rows)
+        out.print(f"{n_pass} passed, {len(rows) - n_pass} failed")
+    if args.json:
+        report.write_json(args.json, {"passed": passed, "results": rows, "precision": precision,
+                                      "versions": report.versions()})
+    return 0 if passed else 1
+
+
+# ----- gradref example -----
+
+def cmd_example(args):
+    report.check_writable(args.json)
+    result = run_example(args.name)
+    if args.json != "-":
+        out.print(escape(format_example(result)))
+    if args.json:
+        report.write_json(args.json, result)
+    return 0 if result["jax_agrees"] else 1
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="gradref", description="Hand-written backward passes checked against JAX autodiff.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = sub.add_parser("check", help="check every op's manual backward pass against jax.vjp",
+                           description="Run the conformance suite: forward, VJP, finite differences "
+                                       "and contracts for every op, dtype and device. Exit 0 when all "
+                                       "pass, 1 when any fails, 2 when it cannot run.")
+    check.add_argument("--device", choices=("cpu", "gpu", "all"), default="cpu",
+                       help="where the oracle (and, with CuPy, the manual code) runs (default cpu)")
+    check.add_argument("--dtype", choices=("float32", "float64", "all"), default="all",
+                       help="dtype of the inputs under test (default all)")
+    check.add_argument("--op", action="append", metavar="NAME",
+                       help=f"only this op (repeatable); one of: {', '.join(registry.REGISTRY)}")
+    check.add_argument("--json", metavar="PATH", help="write the results as JSON ('-' for stdout)")
+    check.add_argument("--show-failures", type=int, default=3, metavar="N",
+                       help="print up to N failure messages per row (default 3)")
+    check.set_defaults(run=cmd_check)
+
+    example = sub.add_parser("example", help="print a course-notes example stage by stage",
+                             description="Run a worked example from the course notes forward and "
+                                         "backward, stage by stage, and compare with JAX.")
+    example.add_argument("name", choices=sorted(EXAMPLES), metavar="NAME",
+                         help=f"one of: {', '.join(EXAMPLES)}")
+    example.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
+    example.set_defaults(run=cmd_example)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of `gradref` and `python -m conformance`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (UsageError, ValueError, oracle.NoDevice, oracle.PrecisionError) as error:
+        err.print(f"gradref {args.command}: error: {escape(str(error))}", soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("gradref: interrupted")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""The registry: one record per op, the single source of truth for tests, CLI, grading and benchmarks.
+
+Each record pairs the hand-written forward/backward (looked up by name in an implementation module,
+manual_grads by default) with the jax.numpy reference, its sample inputs, its kinks and its
+tolerance terms. Adding an op is adding one entry to REGISTRY.
+"""
+import dataclasses
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+import manual_grads
+from reference import functions as ref
+
+from .samples import (LAYOUTS, SampleSpec, Sample, away_from_zero, clear_of_kinks, labels, normal,
+                      uniform, with_layout)
+
+LAYER, LOSS = "layer", "loss"
+
+
+class MissingFunction(NotImplementedError):
+    """An implementation module lacks a function the registry names."""
+
+
+def _stub(qualname):
+    def missing(*args, **kwargs):
+        raise MissingFunction(f"{qualname} is not defined")
+    missing.missing = True
+    missing.__name__ = qualname.rsplit(".", 1)[-1]
+    return missing
+
+
+def lookup(module, name):
+    """module.name, or a stub that fails its own checks (and nothing else) when called."""
+    fn = getattr(module, name, None)
+    return fn if callable(fn) else _stub(f"{getattr(module, '__name__', module)}.{name}")
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op: how to run it by hand, how JAX computes it, what to feed it, how close to demand."""
+    name: str
+    signature: tuple            # positional arguments of the forward and of the reference
+    wrt: tuple                  # the differentiable arguments, in the order backward returns them
+    reference: Callable
+    samples: tuple              # SampleSpec records
+    kind: str = LAYER           # LAYER: forward/backward; LOSS: fn(...) -> (loss, grads)
+    manual_names: tuple = ()    # names looked up in the implementation module
+    forward: Optional[Callable] = None
+    backward: Optional[Callable] = None
+    kinks: Optional[Callable] = None       # f(**args) -> values whose sign picks a branch
+    reduction: Callable = lambda **args: 1  # K of the tolerance policy
+    condition: Callable = lambda **args: 1.0
+    tol_factor: float = 1.0
+    description: str = ""
+
+    @property
+    def grad_names(self):
+        return tuple("d" + name for name in self.wrt)
+
+    @property
+    def backward_name(self):
+        return self.manual_names[-1]
+
+    def bind(self, module):
+        """This op with its manual functions taken from `module` (missing ones become stubs)."""
+        fns = [lookup(module, n) for n in self.manual_names]
+        if self.kind == LOSS:
+            return dataclasses.replace(self, forward=_loss_forward(fns[0], self.wrt),
+                                       backward=_loss_backward)
+        return dataclasses.replace(self, forward=fns[0], backward=fns[1])
+
+    def sample_names(self):
+        """Names of the op's samples, the first one's layout variants included."""
+        first = self.samples[0].name
+        return [s.name for s in self.samples] + [f"{first}/{layout}" for layout in LAYOUTS]
+
+    def draw_sample(self, name, dtype):
+        """The named sample in `dtype`, drawn from a seed fixed by the op's and sample's names."""
+        base, _, layout = name.partition("/")
+        spec = next((s for s in self.samples if s.name == base), None)
+        if spec is None:
+            raise ValueError(f"op {self.name!r} has no sample {base!r}")
+        rng = np.random.default_rng(zlib.crc32(f"{self.name}/{spec.name}".encode()))
+        sample = Sample(spec.name, clear_of_kinks(spec, self.kinks, rng, dtype), spec.small)
+        return with_layout(sample, layout) if layout else sample
+
+
+def _loss_forward(loss_fn, wrt):
+    """Adapt `loss(...) -> (loss, grads)` to forward/backward: the grads ride in the cache."""
+    def forward(*args):
+        loss, grads = loss_fn(*args)
+        if isinstance(grads, dict):
+            grads = tuple(grads.get(name) for name in wrt)
+        elif not isinstance(grads, (tuple, list)):
+            grads = (grads,)
+        return loss, tuple(grads)
+    forward.__name__ = getattr(loss_fn, "__name__", "loss")
+    return forward
+
+
+def _loss_backward(dloss, grads):
+    return tuple(dloss * g for g in grads)
+
+
+# ----- helpers for kinks and reductions -----
+
+def _flat(x):
+    return x.reshape(x.shape[0], -1)
+
+
+def _matmul_dims(*arrays):
+    return max(max(a.shape) for a in arrays)
+
+
+def _svm_margins(x, y):
+    correct = x[np.arange(len(y)), y][:, None]
+    mask = np.ones_like(x, dtype=bool)
+    mask[np.arange(len(y)), y] = False
+    return (x - correct + 1.0)[mask]
+
+
+def _scores_size(x, **_):
+    return float(np.max(np.abs(x), initial=1.0))
+
+
+def _affine_args(rng, x_shape, m, scale=1.0):
+    d = int(np.prod(x_shape[1:]))
+    return {"x": normal(rng, *x_shape), "w": normal(rng, d, m, scale=scale), "b": normal(rng, m)}
+
+
+def _pair(rng, *shape, scale=1.0):
+    x = normal(rng, *shape, scale=scale)
+    return x, normal(rng, *shape, scale=scale)
+
+
+def _net_args(rng, n, d, h, c, reg):
+    return {"X": normal(rng, n, d), "y": labels(rng, n, c),
+            "W1": normal(rng, d, h, scale=1 / np.sqrt(d)), "b1": normal(rng, h, scale=0.1),
+            "W2": normal(rng, h, c, scale=1 / np.sqrt(h)), "b2": normal(rng, c, scale=0.1), "reg": reg}
+
+
+def _elementwise_samples(large_low, large_high):
+    return (
+        SampleSpec("small", lambda r: {"x": away_from_zero(normal(r, 3, 4))}, small=True),
+        SampleSpec("kdim", lambda r: {"x": away_from_zero(normal(r, 2, 3, 4, 5))}, small=True),
+        SampleSpec("n1", lambda r: {"x": away_from_zero(normal(r, 1, 6))}, small=True),
+        SampleSpec("large", lambda r: {"x": away_from_zero(normal(r, 1000, 100))}),
+        SampleSpec("extreme", lambda r: {"x": np.concatenate(
+            [uniform(r, 200, 5, low=large_low, high=large_high), away_from_zero(normal(r, 200, 5))])}),
+    )
+
+
+def _loss_samples(wide_margin=1e-4):
+    return (
+        SampleSpec("small", lambda r: {"x": normal(r, 5, 4), "y": labels(r, 5, 4)}, small=True),
+        SampleSpec("course", lambda r: {"x": normal(r, 50, 10, scale=1e-3) + normal(r, 50, 10),
+                                        "y": labels(r, 50, 10)}, small=True),
+        SampleSpec("n1", lambda r: {"x": normal(r, 1, 7), "y": labels(r, 1, 7)}, small=True),
+        SampleSpec("large_scores", lambda r: {"x": uniform(r, 64, 10, low=-500, high=500),
+                                              "y": labels(r, 64, 10)}),
+        SampleSpec("wide", lambda r: {"x": normal(r, 256, 1000), "y": labels(r, 256, 1000)},
+                   margin=wide_margin),
+    )
+
+
+def _affine_samples():
+    return (
+        SampleSpec("small", lambda r: _affine_args(r, (4, 5), 3), small=True),
+        SampleSpec("kdim", lambda r: _affine_args(r, (2, 4, 5, 6), 3), small=True),
+        SampleSpec("n1", lambda r: _affine_args(r, (1, 7), 4), small=True),
+        SampleSpec("square", lambda r: _affine_args(r, (6, 6), 6), small=True),
+        SampleSpec("wide", lambda r: _affine_args(r, (64, 4096), 4096, scale=1 / 64)),
+    )
+
+
+def _linear_args(rng, n, d_in, d_out):
+    return {"X": normal(rng, n, d_in), "W": normal(rng, d_out, d_in), "B": normal(rng, d_out)}
+
+
+def _layer(name, signature, wrt, samples, **kw):
+    return Op(name, signature, wrt, getattr(ref, name), samples,
+              manual_names=(f"{name}_forward", f"{name}_backward"), **kw)
+
+
+def _loss(name, manual_name, signature, wrt, samples, **kw):
+    return Op(name, signature, wrt, getattr(ref, name), samples, kind=LOSS,
+              manual_names=(manual_name,), **kw)
+
+
+# XLA's tanh and logistic sit a few ulp from NumPy's near saturation, and a derivative taken
+# from the output (1 - t^2, s (1 - s)) doubles that: measured at 0.9x the plain tolerance in float64.
+_FROM_OUTPUT = 4.0
+
+_SPECS = (
+    _layer("affine", ("x", "w", "b"), ("x", "w", "b"), _affine_samples(),
+           reduction=lambda x, w, b: _matmul_dims(_flat(x), w),
+           description="x (N, d1..dk) as (N, D), w (D, M), b (M,): out = x w + b"),
+    _layer("linear", ("X", "W", "B"), ("X", "W", "B"), (
+        SampleSpec("small", lambda r: _linear_args(r, 4, 5, 3), small=True),
+        SampleSpec("n1", lambda r: _linear_args(r, 1, 7, 4), small=True),
+        SampleSpec("square", lambda r: _linear_args(r, 6, 6, 6), small=True),
+        SampleSpec("wide", lambda r: {"X": normal(r, 64, 4096), "W": normal(r, 4096, 4096, scale=1 / 64),
+                                      "B": normal(r, 4096)}),
+    ), reduction=lambda X, W, B: _matmul_dims(X, W),
+        description="PyTorch layout: W (D_out, D_in), Y = X W^T + B"),
+    _layer("relu", ("x",), ("x",), _elementwise_samples(-1e3, 1e3), kinks=lambda x: x,
+           description="max(x, 0), gradient 0 at 0"),
+    _layer("sigmoid", ("x",), ("x",), _elementwise_samples(-1e3, 1e3), tol_factor=_FROM_OUTPUT,
+           description="1 / (1 + exp(-x)), stable for |x| up to 1e3"),
+    _layer("tanh", ("x",), ("x",), _elementwise_samples(-50, 50), tol_factor=_FROM_OUTPUT,
+           description="tanh(x)"),
+    _loss("softmax_loss", "softmax_loss", ("x", "y"), ("x",), _loss_samples(),
+          reduction=lambda x, y: x.size, condition=_scores_size,
+          description="mean cross-entropy of softmax(x) over N rows"),
+    _loss("svm_loss", "svm_loss", ("x", "y"), ("x",), _loss_samples(wide_margin=1e-6),
+          kinks=_svm_margins, reduction=lambda x, y: x.size,
+          description="mean multiclass hinge loss, margin 1"),
+    _layer("affine_relu", ("x", "w", "b"), ("x", "w", "b"), (
+        SampleSpec("small", lambda r: _affine_args(r, (4, 5), 3), small=True),
+        SampleSpec("kdim", lambda r: _affine_args(r, (2, 3, 4), 5), small=True),
+        SampleSpec("n1", lambda r: _affine_args(r, (1, 7), 4), small=True),
+        SampleSpec("wide", lambda r: _affine_args(r, (16, 2048), 1024, scale=1 / 45), margin=2e-5),
+    ), kinks=lambda x, w, b: _flat(x) @ w + b, reduction=lambda x, w, b: _matmul_dims(_flat(x), w),
+        description="relu(affine(x, w, b))"),
+    _loss("two_layer_net", "two_layer_net_loss", ("X", "y", "W1", "b1", "W2", "b2", "reg"),
+          ("W1", "b1", "W2", "b2"), (
+              SampleSpec("small", lambda r: _net_args(r, 5, 4, 10, 3, 0.05), small=True),
+              SampleSpec("course", lambda r: _net_args(r, 32, 100, 50, 10, 0.1)),
+              SampleSpec("n1", lambda r: _net_args(r, 1, 6, 8, 3, 0.0), small=True),
+              SampleSpec("wide", lambda r: _net_args(r, 16, 4096, 4096, 10, 1e-3), margin=2e-5),
+          ), kinks=lambda X, W1, b1, **_: _flat(X) @ W1 + b1,
+          reduction=lambda X, W1, W2, **_: _matmul_dims(_flat(X), W1, W2), tol_factor=4.0,
+          description="affine - relu - affine - softmax, loss + 0.5 reg (|W1|^2 + |W2|^2)"),
+    _layer("add_mul_circuit", ("x", "y", "z"), ("x", "y", "z"), (
+        SampleSpec("vector", lambda r: dict(zip("xyz", (normal(r, 5) for _ in range(3)))), small=True),
+        SampleSpec("scalar", lambda r: {"x": np.asarray(-2.0), "y": np.asarray(5.0),
+                                        "z": np.asarray(-4.0)}, small=True),
+    ), description="f = (x + y) z"),
+    _layer("sigmoid_neuron", ("w", "x"), ("w", "x"), (
+        SampleSpec("notes", lambda r: {"w": np.array([2.0, -3.0, -3.0]), "x": np.array([-1.0, -2.0])},
+                   small=True),
+        SampleSpec("random", lambda r: {"w": normal(r, 11), "x": normal(r, 10)}, small=True),
+    ), reduction=lambda w, x: w.size, description="f = sigma(w0 x0 + w1 x1 + w2)"),
+    _layer("staged_expression", ("x", "y"), ("x", "y"), (
+        SampleSpec("vector", lambda r: dict(zip("xy", _pair(r, 6))), small=True),
+        SampleSpec("notes", lambda r: {"x": np.asarray(3.0), "y": np.asarray(-4.0)}, small=True),
+        SampleSpec("grid", lambda r: dict(zip("xy", _pair(r, 40, 30, scale=3.0)))),
+    ), tol_factor=4.0, description="f = (x + sigma(y)) / (sigma(x) + (x + y)^2), stage by stage"),
+    _layer("max_gate", ("x", "y"), ("x", "y"), (
+        SampleSpec("vector", lambda r: dict(zip("xy", _pair(r, 6))), small=True),
+        SampleSpec("matrix", lambda r: dict(zip("xy", _pair(r, 30, 20)))),
+    ), kinks=lambda x, y: x - y, description="max(x, y); the gradient goes to y at a tie"),
+    _layer("matmul", ("W", "X"), ("W", "X"), (
+        SampleSpec("small", lambda r: {"W": normal(r, 3, 4), "X": normal(r, 4, 5)}, small=True),
+        SampleSpec("square", lambda r: {"W": normal(r, 5, 5), "X": normal(r, 5, 5)}, small=True),
+        SampleSpec("wide", lambda r: {"W": normal(r, 64, 4096), "X": normal(r, 4096, 4096, scale=1 / 64)}),
+    ), reduction=lambda W, X: _matmul_dims(W, X), description="D = W X"),
+)
+
+SPECS = {op.name: op for op in _SPECS}
+REGISTRY = {name: op.bind(manual_grads) for name, op in SPECS.items()}
+
+
+def ops(names=None):
+    """Registry entries, all or those named (ValueError names an unknown one)."""
+    if not names:
+        return list(REGISTRY.values())
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise ValueError(f"unknown op {unknown[0]!r}; known ops: {', '.join(REGISTRY)}")
+    return [REGISTRY[n] for n in names]

@@ -1,0 +1,77 @@
+"""Reports: atomic JSON writes and the versions block every report carries."""
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import tempfile
+
+import numpy as np
+
+
+class UsageError(Exception):
+    """Bad input: the CLI prints the message as one sentence and exits 2."""
+
+
+def check_writable(path):
+    """Fail before a long run, not after it, when a report could not be written."""
+    if path in (None, "-"):
+        return
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(folder):
+        raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"cannot write {path}: it is a folder, give a file name")
+
+
+def _default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def to_json(obj):
+    return json.dumps(obj, indent=2, default=_default, allow_nan=True)
+
+
+def write_atomic(path, text):
+    """Write text to path through a temporary file and a rename, so a reader never sees half."""
+    if path == "-":
+        sys.stdout.write(text + "\n")
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            if not text.endswith("\n"):
+                handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path, obj):
+    write_atomic(path, to_json(obj))
+
+
+def _version(dist):
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def versions():
+    """Versions of everything a result depends on."""
+    out = {"gradref": _version("gradref"), "python": platform.python_version(),
+           "platform": platform.platform(), "numpy": np.__version__,
+           "jax": _version("jax"), "jaxlib": _version("jaxlib")}
+    for extra in ("cupy-cuda13x", "cupy-cuda12x", "cupy", "jax-cuda13-plugin", "jax-cuda12-plugin"):
+        if _version(extra):
+            out[extra] = _version(extra)
+    return out

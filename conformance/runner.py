@@ -1,0 +1,53 @@
+"""Run the registry's checks and fold them into one row per op x dtype x device."""
+from reference import oracle
+
+from .backends import backend_for
+from .checks import cases, run_check
+
+VALUE_CHECKS = ("forward", "vjp", "finite_differences", "linear_in_dout")
+
+
+def prepare_devices(devices):
+    """Make sure each device exists and the oracle's precision holds there; returns its settings.
+
+    Raises oracle.NoDevice or oracle.PrecisionError with a sentence that names the problem.
+    """
+    return {device: oracle.verify_precision(device) for device in devices}
+
+
+def summarize(results, op, dtype, device):
+    """One row: pass only if every check passed; the worst comparison of the value checks."""
+    comparisons = [c for r in results if r.check in VALUE_CHECKS for c in r.comparisons]
+    worst = max(comparisons, key=lambda c: (c.ratio != c.ratio, c.ratio), default=None)
+    failures = [r.message for r in results if not r.passed]
+    return {
+        "op": op.name, "dtype": dtype, "device": device,
+        "status": "pass" if not failures else "fail",
+        "max_abs_error": worst.max_abs_error if worst else None,
+        "max_rel_error": worst.max_rel_error if worst else None,
+        "tolerance": worst.tolerance if worst else None,
+        "ratio": worst.ratio if worst else None,
+        "worst": f"{worst.name} [{worst_check(results, worst)}]" if worst else "",
+        "manual_backend": backend_for(device).name,
+        "checks_passed": sum(r.passed for r in results), "checks": len(results),
+        "failures": failures,
+    }
+
+
+def worst_check(results, comparison):
+    for r in results:
+        if comparison in r.comparisons:
+            return f"{r.check}, sample {r.case.sample}"
+    return ""
+
+
+def run(ops, dtypes, devices, advance=None):
+    """Run every applicable check; `advance(n_done, n_total, label)` reports progress."""
+    pairs = cases(ops, dtypes, devices)
+    grouped = {}
+    for done, (check, case) in enumerate(pairs, 1):
+        key = (case.op.name, case.dtype, case.device)
+        grouped.setdefault(key, (case.op, []))[1].append(run_check(check, case))
+        if advance:
+            advance(done, len(pairs), f"{case.op.name} {case.dtype} {case.device}")
+    return [summarize(results, op, dtype, device) for (_, dtype, device), (op, results) in grouped.items()]

@@ -1,0 +1,104 @@
+"""Sample inputs: named draws per op, kept clear of kinks, in the course's sizes and larger.
+
+Every sample is drawn in float64 from a seeded generator and then cast to the dtype under test,
+so the manual pass and the oracle see exactly the same numbers.
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+KINK_MARGIN = 1e-4        # relative to the RMS of the kink quantities
+MAX_REDRAWS = 200
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """How to draw one named sample: `draw(rng) -> {arg name: value}`."""
+    name: str
+    draw: Callable
+    small: bool = False            # small enough for finite differences
+    margin: float = KINK_MARGIN
+
+
+@dataclass
+class Sample:
+    name: str
+    args: dict
+    small: bool = False
+    notes: list = field(default_factory=list)
+
+
+# ----- drawing helpers -----
+
+def normal(rng, *shape, scale=1.0):
+    return rng.standard_normal(shape) * scale
+
+
+def uniform(rng, *shape, low=-1.0, high=1.0):
+    return rng.uniform(low, high, shape)
+
+
+def away_from_zero(values, margin=0.1):
+    """Shift every value at least `margin` away from 0, keeping its sign."""
+    sign = np.where(values >= 0, 1.0, -1.0)
+    return sign * (np.abs(values) + margin)
+
+
+def labels(rng, n, c):
+    return rng.integers(0, c, size=n)
+
+
+# ----- casting and layouts -----
+
+def cast(args, dtype):
+    """Float arrays to `dtype`; integer arrays and Python scalars unchanged."""
+    out = {}
+    for name, value in args.items():
+        if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+            value = value.astype(dtype)
+        out[name] = value
+    return out
+
+
+def fortran_order(a):
+    return np.asfortranarray(a) if isinstance(a, np.ndarray) and a.ndim >= 2 else a
+
+
+def strided(a):
+    """The same values as a non-contiguous view (every other element of a larger buffer)."""
+    if not isinstance(a, np.ndarray) or a.ndim == 0:
+        return a
+    buffer = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+    buffer[..., ::2] = a
+    return buffer[..., ::2]
+
+
+LAYOUTS = {"fortran": fortran_order, "strided": strided}
+
+
+def with_layout(sample, layout):
+    """The sample with every array argument in another memory layout."""
+    transform = LAYOUTS[layout]
+    return Sample(f"{sample.name}/{layout}", {k: transform(v) for k, v in sample.args.items()},
+                  sample.small)
+
+
+def as_float64(args):
+    """Float arrays as float64; integer arrays and scalars unchanged."""
+    return {name: value.astype(np.float64)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" else value
+            for name, value in args.items()}
+
+
+def clear_of_kinks(spec, kinks, rng, dtype):
+    """Draw `spec` (cast to dtype) until every kink quantity is at least margin * RMS from 0."""
+    for _ in range(MAX_REDRAWS):
+        args = cast(spec.draw(rng), dtype)
+        if kinks is None:
+            return args
+        k = np.asarray(kinks(**as_float64(args)), dtype=np.float64)
+        scale = float(np.sqrt(np.mean(k * k))) if k.size else 0.0
+        if k.size == 0 or np.min(np.abs(k)) > spec.margin * scale:
+            return args
+    raise RuntimeError(f"sample {spec.name!r}: no draw clear of kinks in {MAX_REDRAWS} tries")

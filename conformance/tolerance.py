@@ -1,0 +1,98 @@
+"""The tolerance policy: one rule, by dtype and op.
+
+A gradient entry that sums K products carries a rounding error of about sqrt(K) * u times the
+size of its terms (u = unit roundoff: 2**-24 in float32, 2**-53 in float64). The terms can cancel
+to a result near 0, so an entry's own size is no yardstick: the elementwise
+max|a-b| / max(1e-8, |a|+|b|) of the course notebooks reports 1.0 for correct float32 affine
+gradients. The yardstick here is the gradient's largest entry, which is at least as large as the
+terms of a typical entry:
+
+    error     = max_i |got_i - want_i| / max_i |want_i|          (the worst element)
+    tolerance = SAFETY * factor(op) * u(dtype) * sqrt(K) * condition
+
+K is the op's longest reduction (1 for elementwise ops); `condition` grows with the size of the
+inputs where the op shifts them before an exp (softmax: max|x|); `factor` covers ops that chain
+several roundings (the two-layer net, the staged expression). The reference is float64 with matmul
+precision "highest" on inputs cast from the dtype under test, so both sides see the same numbers.
+The error is NaN when either side has a NaN, and a NaN error fails.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+SAFETY = 16.0
+FINITE_DIFFERENCE_TOLERANCE = 1e-5   # central differences in float64, h = 1e-6
+
+
+def unit_roundoff(dtype):
+    """u = eps / 2 of a floating dtype."""
+    return float(np.finfo(np.dtype(dtype)).eps) / 2
+
+
+def tolerance(dtype, reduction=1, condition=1.0, factor=1.0):
+    """The largest accepted error (see the module docstring) for one comparison."""
+    return SAFETY * factor * unit_roundoff(dtype) * np.sqrt(max(int(reduction), 1)) * max(condition, 1.0)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How far `got` sits from `want`, measured against `tolerance`."""
+    name: str
+    max_abs_error: float
+    max_rel_error: float
+    tolerance: float
+    worst_index: tuple
+    got: float
+    want: float
+    shape_error: str = ""
+
+    @property
+    def passed(self):
+        # Written so that a NaN error fails: `not err > tol` would pass it.
+        return not self.shape_error and bool(self.max_rel_error <= self.tolerance)
+
+    @property
+    def ratio(self):
+        """error / tolerance: below 1 passes."""
+        if self.shape_error:
+            return float("inf")
+        return self.max_rel_error / self.tolerance if self.tolerance > 0 else float("inf")
+
+    def describe(self):
+        """One line: the worst element, both values, the error against the tolerance."""
+        if self.shape_error:
+            return self.shape_error
+        where = f"[{', '.join(map(str, self.worst_index))}]" if self.worst_index else "(scalar)"
+        verdict = "within" if self.passed else "over"
+        return (f"{self.name}: worst element {where}: got {self.got:.7g}, want {self.want:.7g}; "
+                f"error {self.max_rel_error:.2e} is {self.ratio:.3g}x the tolerance "
+                f"{self.tolerance:.1e} ({verdict})")
+
+
+def compare(name, got, want, tol, dtype):
+    """Compare one result with its reference; `dtype` is the dtype under test (for the floor)."""
+    want = np.asarray(want, dtype=np.float64)
+    try:
+        got_shape = tuple(np.shape(got))
+    except Exception:  # noqa: BLE001 - anything that is not array-like
+        got_shape = None
+    if got_shape != want.shape:
+        message = f"{name}.shape={got_shape}, want {want.shape}"
+        if got_shape is not None and int(np.prod(got_shape)) == want.size:
+            # Same number of entries: say whether the values are right apart from the shape.
+            values = compare(name, np.reshape(np.asarray(got), want.shape), want, tol, dtype)
+            message += f"; reshaped to {want.shape}, " + values.describe()
+        return Comparison(name, np.inf, np.inf, tol, (), np.nan, np.nan, shape_error=message)
+    got = np.asarray(got, dtype=np.float64)
+    diff = np.abs(got - want)
+    if diff.size == 0:
+        return Comparison(name, 0.0, 0.0, tol, (), np.nan, np.nan)
+    ranked = np.where(np.isnan(diff), np.inf, diff)
+    flat = int(np.argmax(ranked))
+    index = tuple(int(i) for i in np.unravel_index(flat, diff.shape))
+    max_abs = float(diff.reshape(-1)[flat])
+    if not np.isfinite(got).all() or not np.isfinite(want).all():
+        max_abs = float("nan") if not np.array_equal(got, want, equal_nan=True) else 0.0
+    scale = max(float(np.max(np.abs(want), initial=0.0)), float(np.finfo(np.dtype(dtype)).tiny))
+    return Comparison(name, max_abs, max_abs / scale, tol, index,
+                      float(got.reshape(-1)[flat]), float(want.reshape(-1)[flat]))

@@ -1,0 +1,39 @@
+"""Array-namespace helpers: the same code runs on NumPy, CuPy and jax.numpy arrays."""
+import sys
+
+import numpy
+
+
+def namespace(*arrays):
+    """The array namespace (numpy, cupy, jax.numpy) of the first array among `arrays`."""
+    for a in arrays:
+        get = getattr(a, "__array_namespace__", None)
+        if get is not None:
+            return get()
+        root = type(a).__module__.split(".")[0]
+        if root in ("cupy", "jax", "jaxlib") and root in sys.modules:
+            return sys.modules["jax.numpy"] if root != "cupy" else sys.modules["cupy"]
+    return numpy
+
+
+def zeros_like(xp, a):
+    return xp.zeros_like(a)
+
+
+def concat(xp, arrays):
+    fn = getattr(xp, "concat", None) or xp.concatenate
+    return fn(arrays)
+
+
+def one_hot(y, num_classes, like):
+    """(N, C) array in `like`'s dtype with ones at (i, y[i])."""
+    xp = namespace(like)
+    classes = xp.arange(num_classes, dtype=y.dtype)
+    return (y[:, None] == classes[None, :]).astype(like.dtype)
+
+
+def stable_sigmoid(x):
+    """1 / (1 + exp(-x)) without overflow: exp is only ever taken of -|x|."""
+    xp = namespace(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))

@@ -1,0 +1,121 @@
+"""The oracle: jax.vjp of a reference function in float64 at matmul precision "highest".
+
+Inputs are cast from the dtype under test to float64; results come back as NumPy float64.
+The precision actually in force is read back from JAX and probed on the device, never assumed.
+"""
+import contextlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+MATMUL_PRECISION = "highest"
+
+
+class NoDevice(RuntimeError):
+    """The requested device is not visible to JAX."""
+
+
+class PrecisionError(RuntimeError):
+    """The oracle would compute in less precision than it claims."""
+
+
+def jax_device(device="cpu"):
+    """The first JAX device of platform `device` ("cpu" or "gpu")."""
+    try:
+        return jax.devices(device)[0]
+    except RuntimeError:
+        raise NoDevice(f"no {device.upper()} is visible to JAX (jax.devices({device!r}) found none); "
+                       "install JAX's CUDA plugin with pip install -e '.[cuda]' or use --device cpu") from None
+
+
+def gpu_available():
+    """True when JAX sees a GPU."""
+    try:
+        return bool(jax.devices("gpu"))
+    except RuntimeError:
+        return False
+
+
+@contextlib.contextmanager
+def exact_mode(device="cpu"):
+    """x64 on, matmul precision "highest", strict promotion, on `device`."""
+    with jax.enable_x64(True), jax.default_matmul_precision(MATMUL_PRECISION), \
+            jax.numpy_rank_promotion("raise"), jax.numpy_dtype_promotion("strict"), \
+            jax.default_device(jax_device(device)):
+        yield
+
+
+def precision_in_force(device="cpu"):
+    """The settings JAX reports inside the oracle's context (read back, not assumed)."""
+    with exact_mode(device):
+        return {
+            "x64": bool(jax.config.jax_enable_x64),
+            "matmul_precision": str(jax.config.jax_default_matmul_precision),
+            "rank_promotion": str(jax.config.jax_numpy_rank_promotion),
+            "dtype_promotion": str(jax.config.jax_numpy_dtype_promotion),
+            "device": str(jax_device(device)),
+        }
+
+
+def probe_matmuls(device="cpu"):
+    """Run the probe products in the oracle's context; returns {name: (got, want)}.
+
+    1 + 2**-12 survives float32 but not TF32 (10 mantissa bits) or bf16, so a reduced-precision
+    float32 matmul returns 16.0 for the first product; the second checks float64 is real float64.
+    """
+    with exact_mode(device):
+        a32 = jnp.full((16, 16), 1 + 2.0 ** -12, dtype=jnp.float32)
+        got32 = float((a32 @ jnp.ones((16, 16), jnp.float32))[0, 0])
+        a64 = jnp.full((8, 8), 1 + 2.0 ** -40, dtype=jnp.float64)
+        got64 = float((a64 @ jnp.ones((8, 8), jnp.float64))[0, 0])
+    return {"float32_matmul": (got32, 16 * (1 + 2.0 ** -12)),
+            "float64_matmul": (got64, 8 * (1 + 2.0 ** -40))}
+
+
+def verify_precision(device="cpu", probes=None):
+    """Raise PrecisionError unless the oracle really runs x64 at full float32/float64 precision."""
+    settings = precision_in_force(device)
+    if not settings["x64"]:
+        raise PrecisionError(f"x64 is not enabled on {device} (jax_enable_x64 reads back False)")
+    if settings["matmul_precision"] != MATMUL_PRECISION:
+        raise PrecisionError(f"matmul precision on {device} reads back {settings['matmul_precision']!r},"
+                             f" not {MATMUL_PRECISION!r}")
+    for name, (got, want) in (probes or probe_matmuls(device)).items():
+        if got != want:
+            raise PrecisionError(
+                f"the {name} probe on {device} returned {got!r} where full precision gives {want!r}: "
+                f"jax_default_matmul_precision={settings['matmul_precision']!r} is not honoured "
+                "(a reduced-precision mode such as TF32 is in force)")
+    return settings
+
+
+def _to_jax(value):
+    if isinstance(value, (bool, int, float)):  # Python scalars such as reg stay weakly typed
+        return value
+    arr = np.asarray(value)
+    if np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    return jnp.asarray(arr)
+
+
+def vjp(fn, args, wrt, cotangent, device="cpu"):
+    """(out, grads, cotangent) of fn(*args) for the argument positions in `wrt`, as NumPy float64.
+
+    `args` hold NumPy arrays (any float dtype: cast to float64), integer arrays and Python scalars.
+    `cotangent` is an array, or a function of the output's shape that makes one.
+    """
+    with exact_mode(device):
+        jargs = [_to_jax(a) for a in args]
+
+        def fn_of_wrt(*diff):
+            full = list(jargs)
+            for position, value in zip(wrt, diff):
+                full[position] = value
+            return fn(*full)
+
+        out, pullback = jax.vjp(fn_of_wrt, *[jargs[i] for i in wrt])
+        if callable(cotangent):
+            cotangent = cotangent(out.shape)
+        grads = pullback(jnp.asarray(np.asarray(cotangent, np.float64)))
+        return np.asarray(out, np.float64), tuple(np.asarray(g, np.float64) for g in grads), cotangent

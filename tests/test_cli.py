@@ -1,0 +1,114 @@
+"""`gradref check` and `gradref example`: exit codes, JSON fields, one-sentence errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conformance.cli import main
+from reference import oracle
+
+
+def run_cli(*args):
+    """The CLI as a user runs it: a separate process, its exit code and its output."""
+    proc = subprocess.run([sys.executable, "-m", "conformance", *args], capture_output=True, text=True,
+                          timeout=600)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_check_json_lists_ops_in_both_dtypes(tmp_path):
+    path = tmp_path / "check.json"
+    code = main(["check", "--op", "affine", "--op", "relu", "--json", str(path)])
+    assert code == 0
+    report = json.loads(path.read_text())
+    assert report["passed"] is True
+    assert {(r["op"], r["dtype"]) for r in report["results"]} == {
+        ("affine", "float64"), ("affine", "float32"), ("relu", "float64"), ("relu", "float32")}
+    for row in report["results"]:
+        assert row["status"] == "pass" and row["device"] == "cpu"
+        assert 0 <= row["max_rel_error"] <= row["tolerance"]
+        assert {"max_abs_error", "max_rel_error", "tolerance"} <= row.keys()
+    assert report["versions"]["jax"] and report["versions"]["numpy"]
+    assert report["precision"]["cpu"]["matmul_precision"] == "highest"
+
+
+def test_check_prints_a_table(capsys):
+    assert main(["check", "--op", "tanh", "--dtype", "float32"]) == 0
+    printed = capsys.readouterr().out
+    assert "tanh" in printed and "float32" in printed and "1 passed, 0 failed" in printed
+
+
+def test_check_exits_1_when_an_op_fails(tmp_path, monkeypatch):
+    import manual_grads as mg
+    from conformance import checks, registry
+
+    def wrong(dout, cache):
+        return mg.tanh_backward(dout, cache) * 1.01
+    monkeypatch.setitem(registry.REGISTRY, "tanh", checks.with_backward(registry.REGISTRY["tanh"], wrong))
+    path = tmp_path / "r.json"
+    assert main(["check", "--op", "tanh", "--json", str(path)]) == 1
+    rows = json.loads(path.read_text())["results"]
+    assert all(r["status"] == "fail" for r in rows) and "dx: worst element" in rows[0]["failures"][0]
+
+
+@pytest.mark.parametrize("args,sentence", [
+    (["check", "--op", "nope"], "unknown op 'nope'"),
+    (["check", "--json", "/no/such/folder/r.json"], "the folder /no/such/folder does not exist"),
+    (["example", "nope"], "invalid choice"),
+])
+def test_bad_input_exits_2_with_one_sentence(args, sentence):
+    code, stdout, stderr = run_cli(*args)
+    assert code == 2
+    assert sentence in stderr
+    assert "Traceback" not in stderr + stdout
+
+
+def test_check_on_gpu_without_one_exits_2():
+    if oracle.gpu_available():
+        pytest.skip("this machine has a GPU")
+    code, stdout, stderr = run_cli("check", "--device", "gpu")
+    assert code == 2 and "no GPU is visible to JAX" in stderr and "Traceback" not in stderr
+
+
+def test_every_command_has_help():
+    for command in ([], ["check"], ["example"]):
+        code, stdout, _ = run_cli(*command, "--help")
+        assert code == 0 and "usage: gradref" in stdout
+
+
+def test_example_add_mul_circuit(tmp_path):
+    path = tmp_path / "e.json"
+    assert main(["example", "add_mul_circuit", "--json", str(path)]) == 0
+    result = json.loads(path.read_text())
+    assert result["value"] == -12.0
+    assert result["grads"] == {"x": -4.0, "y": -4.0, "z": 3.0}
+
+
+def test_example_sigmoid_neuron(tmp_path):
+    path = tmp_path / "e.json"
+    assert main(["example", "sigmoid_neuron", "--json", str(path)]) == 0
+    result = json.loads(path.read_text())
+    s = 1 / (1 + 2.718281828459045 ** -1)
+    assert result["value"] == pytest.approx(s)
+    ddot = s * (1 - s)
+    assert result["grads"]["w"] == pytest.approx([-1 * ddot, -2 * ddot, ddot])
+    assert result["grads"]["x"] == pytest.approx([2 * ddot, -3 * ddot])
+
+
+def test_example_staged_expression_and_max_gate_print_stages(capsys):
+    assert main(["example", "staged_expression"]) == 0
+    printed = capsys.readouterr().out
+    for stage in ("sigy", "num", "sigx", "xpy", "xpysqr", "den", "invden", "f"):
+        assert f"  {stage} " in printed
+    assert "jax.vjp in float64 agrees" in printed
+    assert main(["example", "max_gate", "--json", "-"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["grads"] == {"x": [1.0, 0.0, 0.0], "y": [0.0, 1.0, 1.0]}
+
+
+def test_json_report_is_written_atomically(tmp_path):
+    from conformance import report
+    path = tmp_path / "r.json"
+    report.write_json(str(path), {"a": 1})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]

@@ -1,0 +1,113 @@
+"""Planted bugs: each common mistake must fail, with a message naming op, gradient, element and values."""
+import re
+
+import numpy as np
+import pytest
+
+import manual_grads as mg
+from conformance import checks, registry
+
+
+def transpose_missing(dout, cache):      # dw = dout^T x instead of x^T dout
+    x, w, b = cache
+    dx, _, db = mg.affine_backward(dout, cache)
+    return dx, dout.T @ x.reshape(x.shape[0], -1), db
+
+
+def bias_kept_2d(dout, cache):           # db of shape (1, M)
+    dx, dw, _ = mg.affine_backward(dout, cache)
+    return dx, dw, np.sum(dout, axis=0, keepdims=True)
+
+
+def sigmoid_without_one_minus(dout, cache):
+    return dout * cache
+
+
+def mask_on_wrong_side(dout, cache):     # gradient where x < 0
+    return np.where(cache < 0, dout, 0).astype(dout.dtype)
+
+
+def softmax_without_mean(x, y):          # the 1/N is missing from dx
+    loss, dx = mg.softmax_loss(x, y)
+    return loss, dx * x.shape[0]
+
+
+BUGS = [
+    # (op, sample, replacement, attribute, gradient the message must name)
+    ("affine", "square", transpose_missing, "backward", "dw"),
+    ("affine", "small", transpose_missing, "backward", "dw"),
+    ("affine", "small", bias_kept_2d, "backward", "db"),
+    ("sigmoid", "small", sigmoid_without_one_minus, "backward", "dx"),
+    ("relu", "small", mask_on_wrong_side, "backward", "dx"),
+    ("softmax_loss", "course", softmax_without_mean, "loss", "dx"),
+]
+
+
+def planted(op_name, replacement, attribute):
+    op = registry.REGISTRY[op_name]
+    if attribute == "loss":
+        return registry.SPECS[op_name].bind(type("Buggy", (), {"softmax_loss": staticmethod(replacement)}))
+    return checks.with_backward(op, replacement)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("op_name,sample,replacement,attribute,grad", BUGS,
+                         ids=[f"{b[0]}-{b[1]}-{b[2].__name__}" for b in BUGS])
+def test_planted_bug_fails_with_a_useful_message(op_name, sample, replacement, attribute, grad, dtype):
+    case = checks.Case(planted(op_name, replacement, attribute), sample, dtype)
+    results = [checks.run_check(name, case) for name in ("vjp", "shapes_dtypes")]
+    failed = [r for r in results if not r.passed]
+    assert failed, f"{replacement.__name__} passed every check"
+    message = " ".join(r.message for r in failed)
+    assert op_name in message
+    assert re.search(rf"\b{grad}\b", message), message
+    value_failure = next(r for r in failed if r.check == "vjp")
+    assert re.search(r"worst element (\[[\d, ]+\]|\(scalar\))", value_failure.message), value_failure.message
+    assert re.search(r"got -?[\d.]+(e[-+]\d+)?, want -?[\d.]+", value_failure.message), value_failure.message
+
+
+def test_bias_kept_2d_reports_that_only_the_shape_is_wrong():
+    case = checks.Case(planted("affine", bias_kept_2d, "backward"), "small", "float64")
+    result = checks.run_check("vjp", case)
+    assert "db.shape=(1, 3), want (3,)" in result.message
+    assert "reshaped to (3,)" in result.message and "(within)" in result.message
+
+
+def test_a_backward_that_raises_fails_its_checks_without_crashing():
+    def broken(dout, cache):
+        raise ZeroDivisionError("boom")
+    case = checks.Case(checks.with_backward(registry.REGISTRY["tanh"], broken), "small", "float32")
+    result = checks.run_check("vjp", case)
+    assert not result.passed and "ZeroDivisionError: boom" in result.message
+
+
+def test_a_backward_that_mutates_dout_fails_no_mutation():
+    def mutating(dout, cache):
+        dout *= 2
+        return mg.tanh_backward(dout, cache)
+    case = checks.Case(checks.with_backward(registry.REGISTRY["tanh"], mutating), "small", "float64")
+    result = checks.run_check("no_mutation", case)
+    assert not result.passed and "changed dout" in result.message
+
+
+def test_a_nondeterministic_backward_fails():
+    rng = np.random.default_rng()
+
+    def noisy(dout, cache):
+        return mg.relu_backward(dout, cache) + rng.standard_normal() * 1e-12
+    case = checks.Case(checks.with_backward(registry.REGISTRY["relu"], noisy), "small", "float64")
+    assert not checks.run_check("deterministic", case).passed
+
+
+def test_a_nonlinear_backward_fails_linearity():
+    def squared(dout, cache):
+        return mg.tanh_backward(dout * dout, cache)
+    case = checks.Case(checks.with_backward(registry.REGISTRY["tanh"], squared), "small", "float64")
+    assert not checks.run_check("linear_in_dout", case).passed
+
+
+def test_finite_differences_catch_a_wrong_backward():
+    case = checks.Case(checks.with_backward(registry.REGISTRY["sigmoid"], sigmoid_without_one_minus),
+                       "small", "float64")
+    result = checks.run_check("finite_differences", case)
+    assert not result.passed and "dx:" in result.message and "dx (jax)" not in result.detail.split(";")[0]
