@@ -99,7 +99,8 @@ def cotangent(case, shape):
     """dout for the case: 1 for a loss, seeded standard normal values in the dtype otherwise."""
     if case.op.kind == LOSS:
         return np.ones(shape, dtype=case.dtype)
-    rng = np.random.default_rng(zlib.crc32(str(case).encode()))
+    # The seed leaves out the device, so CPU and GPU runs of a case see the same cotangent.
+    rng = np.random.default_rng(zlib.crc32(f"{case.op.name}-{case.sample}-{case.dtype}".encode()))
     return rng.standard_normal(shape).astype(case.dtype)
 
 
@@ -126,11 +127,15 @@ def manual_run(case):
                      tuple(to_numpy_tree(g, backend) for g in run.grads))
 
 
-def case_tolerance(case, factor=1.0):
+def _tolerance_terms(case, factor=1.0):
+    """(K, condition, factor) of the tolerance policy for the case's op and sample."""
     args64 = as_float64(named_args(case))
     op = case.op
-    return policy.tolerance(case.dtype, op.reduction(**args64), op.condition(**args64),
-                            op.tol_factor * factor)
+    return op.reduction(**args64), op.condition(**args64), op.tol_factor * factor
+
+
+def case_tolerance(case, factor=1.0):
+    return policy.tolerance(case.dtype, *_tolerance_terms(case, factor))
 
 
 def _result(check, case, comparisons):
@@ -277,6 +282,26 @@ def check_deterministic(case):
     return CheckResult("deterministic", case, same, "identical" if same else "two runs differ")
 
 
+AGREEMENT = "gpu-vs-cpu"
+
+
+def check_devices_agree(case):
+    """The GPU oracle agrees with the CPU oracle in float64, and the manual pass on the GPU backend
+    (CuPy, where installed) with the one on NumPy in the dtype under test."""
+    on_cpu, on_gpu = (dataclasses.replace(case, device=d) for d in ("cpu", "gpu"))
+    (cpu_out, cpu_grads, _), (gpu_out, gpu_grads, _) = oracle_run(on_cpu), oracle_run(on_gpu)
+    exact = policy.tolerance("float64", *_tolerance_terms(case))
+    comparisons = [policy.compare(f"jax {n} gpu/cpu", g, c, exact, "float64")
+                   for n, g, c in zip(("out",) + case.op.grad_names, (gpu_out,) + gpu_grads,
+                                      (cpu_out,) + cpu_grads)]
+    numpy_run, gpu_run = manual_run(on_cpu), manual_run(on_gpu)
+    tol = case_tolerance(case, factor=2.0)
+    comparisons += [policy.compare(f"manual {n} {backend_for('gpu').name}/numpy", g, c, tol, case.dtype)
+                    for n, g, c in zip(("out",) + case.op.grad_names, (gpu_run.out,) + gpu_run.grads,
+                                       (numpy_run.out,) + numpy_run.grads)]
+    return _result("devices_agree", case, comparisons)
+
+
 CHECKS = {
     "forward": check_forward,
     "vjp": check_vjp,
@@ -285,11 +310,15 @@ CHECKS = {
     "no_mutation": check_no_mutation,
     "linear_in_dout": check_linear_in_dout,
     "deterministic": check_deterministic,
+    "devices_agree": check_devices_agree,
 }
 
 
 def applicable(check, case):
-    """Finite differences need a small float64 sample on the CPU; linearity needs a layer."""
+    """Finite differences need a small float64 sample on the CPU; linearity needs a layer;
+    the pseudo-device "gpu-vs-cpu" runs the agreement check alone."""
+    if (case.device == AGREEMENT) != (check == "devices_agree"):
+        return False
     if check == "finite_differences":
         return case.small and case.dtype == "float64" and case.device == "cpu"
     if check == "linear_in_dout":

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from reference import oracle
 
-from . import registry, report, runner
+from . import precision, registry, report, runner
 from .examples import EXAMPLES, format_example, run_example
 from .report import UsageError
 
@@ -47,7 +47,7 @@ def check_table(rows):
 
 def cmd_check(args):
     ops = registry.ops(args.op)
-    dtypes, devices = _choices(args.dtype, DTYPES), _choices(args.device, DEVICES)
+    dtypes, devices = _choices(args.dtype, DTYPES), runner.expand_devices(_choices(args.device, DEVICES))
     report.check_writable(args.json)
     precision = runner.prepare_devices(devices)
     with progress_bar() as bar:
@@ -67,6 +67,39 @@ def cmd_check(args):
         report.write_json(args.json, {"passed": passed, "results": rows, "precision": precision,
                                       "versions": report.versions()})
     return 0 if passed else 1
+
+
+# ----- gradref precision -----
+
+def precision_table(rows):
+    table = Table(title="gradref precision: float32 gradients against float64 (norm-wise relative error)")
+    for column in ("op", "size", "device", "impl", "precision read back", "worst grad", "rel. error",
+                   "policy err/tol"):
+        table.add_column(column, justify="right" if column in ("rel. error", "policy err/tol") else "left")
+    for row in rows:
+        ratio = f"{row['policy_ratio']:.3g}"
+        table.add_row(row["op"], row["size"], row["device"], row["impl"], row["matmul_precision"],
+                      row["worst_grad"], f"{row['normwise_rel_error']:.1e}",
+                      ratio if row["passes_policy"] else f"[red]{ratio}[/]")
+    return table
+
+
+def cmd_precision(args):
+    devices = _choices(args.device, DEVICES)
+    report.check_writable(args.json)
+    settings = runner.prepare_devices(devices)
+    with progress_bar() as bar:
+        task = bar.add_task("measuring", total=None)
+        rows = precision.run(devices, full=args.full,
+                             advance=lambda n, total, label: bar.update(task, completed=n, total=total,
+                                                                        description=label))
+    if args.json != "-":
+        out.print(precision_table(rows))
+        out.print("policy err/tol above 1 (red): the policy would reject these float32 gradients.")
+    if args.json:
+        report.write_json(args.json, {"results": rows, "oracle_precision": settings,
+                                      "versions": report.versions()})
+    return 0
 
 
 # ----- gradref example -----
@@ -100,6 +133,17 @@ def build_parser():
     check.add_argument("--show-failures", type=int, default=3, metavar="N",
                        help="print up to N failure messages per row (default 3)")
     check.set_defaults(run=cmd_check)
+
+    prec = sub.add_parser("precision", help="how far float32 gradients sit from float64, by precision",
+                          description="Compare JAX float32 gradients at matmul precision default, high "
+                                      "and highest, and the manual code in float32, with the float64 "
+                                      "oracle, for affine, two_layer_net and matmul at a few sizes.")
+    prec.add_argument("--device", choices=("cpu", "gpu", "all"), default="cpu",
+                      help="where to run (default cpu)")
+    prec.add_argument("--full", action="store_true",
+                      help="include the 4096-wide sizes on the CPU too (minutes on 2 cores)")
+    prec.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")
+    prec.set_defaults(run=cmd_precision)
 
     example = sub.add_parser("example", help="print a course-notes example stage by stage",
                              description="Run a worked example from the course notes forward and "

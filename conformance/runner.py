@@ -2,7 +2,7 @@
 from reference import oracle
 
 from .backends import backend_for
-from .checks import cases, run_check
+from .checks import AGREEMENT, cases, run_check
 
 VALUE_CHECKS = ("forward", "vjp", "finite_differences", "linear_in_dout")
 
@@ -12,7 +12,12 @@ def prepare_devices(devices):
 
     Raises oracle.NoDevice or oracle.PrecisionError with a sentence that names the problem.
     """
-    return {device: oracle.verify_precision(device) for device in devices}
+    return {device: oracle.verify_precision(device) for device in devices if device != AGREEMENT}
+
+
+def expand_devices(devices):
+    """"all" means the CPU, the GPU, and a row per op that compares the two."""
+    return list(devices) + [AGREEMENT] if {"cpu", "gpu"} <= set(devices) else list(devices)
 
 
 def summarize(results, op, dtype, device):
@@ -28,7 +33,8 @@ def summarize(results, op, dtype, device):
         "tolerance": worst.tolerance if worst else None,
         "ratio": worst.ratio if worst else None,
         "worst": f"{worst.name} [{worst_check(results, worst)}]" if worst else "",
-        "manual_backend": backend_for(device).name,
+        "manual_backend": (f"{backend_for('gpu').name} vs numpy" if device == AGREEMENT
+                           else backend_for(device).name),
         "checks_passed": sum(r.passed for r in results), "checks": len(results),
         "failures": failures,
     }

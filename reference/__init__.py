@@ -1,6 +1,11 @@
 """jax.numpy reference functions (forward only) and the float64 JAX oracle."""
-from . import functions
-from .oracle import (NoDevice, PrecisionError, exact_mode, gpu_available, jax_device,
+import os
+
+# JAX would otherwise take 75% of GPU memory at start and starve CuPy, which runs the manual passes.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+from . import functions  # noqa: E402
+from .oracle import (NoDevice, PrecisionError, exact_mode, gpu_available, jax_device,  # noqa: E402
                      precision_in_force, probe_matmuls, verify_precision, vjp)
 
 __all__ = ["functions", "NoDevice", "PrecisionError", "exact_mode", "gpu_available", "jax_device",

@@ -58,13 +58,15 @@ def precision_in_force(device="cpu"):
         }
 
 
-def probe_matmuls(device="cpu"):
+def probe_matmuls(device="cpu", precision=MATMUL_PRECISION):
     """Run the probe products in the oracle's context; returns {name: (got, want)}.
+
+    `precision` overrides the matmul precision, to show what the probe catches (e.g. "default").
 
     1 + 2**-12 survives float32 but not TF32 (10 mantissa bits) or bf16, so a reduced-precision
     float32 matmul returns 16.0 for the first product; the second checks float64 is real float64.
     """
-    with exact_mode(device):
+    with exact_mode(device), jax.default_matmul_precision(precision):
         a32 = jnp.full((16, 16), 1 + 2.0 ** -12, dtype=jnp.float32)
         got32 = float((a32 @ jnp.ones((16, 16), jnp.float32))[0, 0])
         a64 = jnp.full((8, 8), 1 + 2.0 ** -40, dtype=jnp.float64)
