@@ -4,7 +4,7 @@ from reference import oracle
 from .backends import backend_for
 from .checks import AGREEMENT, cases, run_check
 
-VALUE_CHECKS = ("forward", "vjp", "finite_differences", "linear_in_dout")
+VALUE_CHECKS = ("forward", "vjp", "finite_differences", "linear_in_dout", "devices_agree")
 
 
 def prepare_devices(devices):
