@@ -46,15 +46,19 @@ def check_table(rows):
 
 
 def cmd_check(args):
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     ops = registry.ops(args.op)
     dtypes, devices = _choices(args.dtype, DTYPES), runner.expand_devices(_choices(args.device, DEVICES))
     report.check_writable(args.json)
     precision = runner.prepare_devices(devices)
     with progress_bar() as bar:
         task = bar.add_task("checking", total=None)
-        rows = runner.run(ops, dtypes, devices,
-                          advance=lambda n, total, label: bar.update(task, completed=n, total=total,
-                                                                     description=label))
+        advance = (lambda n, total, label: bar.update(task, completed=n, total=total, description=label))
+        if args.jobs > 1 and all(op is registry.REGISTRY.get(op.name) for op in ops):
+            rows = runner.run_parallel(ops, dtypes, devices, args.jobs, advance)
+        else:
+            rows = runner.run(ops, dtypes, devices, advance)
     passed = all(row["status"] == "pass" for row in rows)
     if args.json != "-":
         out.print(check_table(rows))
@@ -90,7 +94,7 @@ def cmd_precision(args):
     settings = runner.prepare_devices(devices)
     with progress_bar() as bar:
         task = bar.add_task("measuring", total=None)
-        rows = precision.run(devices, full=args.full,
+        rows = precision.run(devices, ops=args.op, full=args.full,
                              advance=lambda n, total, label: bar.update(task, completed=n, total=total,
                                                                         description=label))
     if args.json != "-":
@@ -189,6 +193,8 @@ def build_parser():
     check.add_argument("--op", action="append", metavar="NAME",
                        help=f"only this op (repeatable); one of: {', '.join(registry.REGISTRY)}")
     check.add_argument("--json", metavar="PATH", help="write the results as JSON ('-' for stdout)")
+    check.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                       help="run op x dtype x device units in N processes (default 1)")
     check.add_argument("--show-failures", type=int, default=3, metavar="N",
                        help="print up to N failure messages per row (default 3)")
     check.set_defaults(run=cmd_check)
@@ -199,6 +205,8 @@ def build_parser():
                                       "oracle, for affine, two_layer_net and matmul at a few sizes.")
     prec.add_argument("--device", choices=("cpu", "gpu", "all"), default="cpu",
                       help="where to run (default cpu)")
+    prec.add_argument("--op", action="append", choices=sorted(precision.SIZES), metavar="NAME",
+                      help=f"only this op (repeatable): {', '.join(precision.SIZES)}")
     prec.add_argument("--full", action="store_true",
                       help="include the 4096-wide sizes on the CPU too (minutes on 2 cores)")
     prec.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")

@@ -47,6 +47,28 @@ def worst_check(results, comparison):
     return ""
 
 
+def run_unit(op_name, dtype, device):
+    """One row, for a registered op: what each worker of a parallel run computes."""
+    from .registry import REGISTRY
+    return run([REGISTRY[op_name]], [dtype], [device])[0]
+
+
+def run_parallel(ops, dtypes, devices, jobs, advance=None):
+    """The rows of run(), one op x dtype x device per task in `jobs` processes (spawned: JAX and
+    CUDA do not survive a fork)."""
+    import concurrent.futures
+    import multiprocessing
+    units = [(op.name, dtype, device) for op in ops for device in devices for dtype in dtypes]
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = {pool.submit(run_unit, *unit): unit for unit in units}
+        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            if advance:
+                advance(done, len(units), " ".join(futures[future]))
+        rows = {futures[f]: f.result() for f in futures}
+    return [rows[unit] for unit in units]
+
+
 def run(ops, dtypes, devices, advance=None):
     """Run every applicable check; `advance(n_done, n_total, label)` reports progress."""
     pairs = cases(ops, dtypes, devices)

@@ -112,3 +112,11 @@ def test_json_report_is_written_atomically(tmp_path):
     report.write_json(str(path), {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_check_in_parallel_gives_the_same_rows(tmp_path):
+    serial, parallel = tmp_path / "s.json", tmp_path / "p.json"
+    assert main(["check", "--op", "relu", "--op", "matmul", "--json", str(serial)]) == 0
+    assert main(["check", "--op", "relu", "--op", "matmul", "--jobs", "2", "--json", str(parallel)]) == 0
+    strip = lambda path: [{k: v for k, v in row.items()} for row in json.loads(path.read_text())["results"]]
+    assert strip(serial) == strip(parallel)
