@@ -1,5 +1,6 @@
 """The `gradref` command line: check, example (and more subcommands as they land)."""
 import argparse
+import os
 import sys
 
 from rich.console import Console
@@ -90,6 +91,10 @@ def precision_table(rows):
 
 def cmd_precision(args):
     devices = _choices(args.device, DEVICES)
+    # Eager JAX compiles every dot of every precision mode on its own, and XLA's GEMM autotuning made
+    # that take minutes on an H100; autotuning picks among algorithms of the same precision (measured:
+    # the same errors with it off), so it is off here unless the user set XLA_FLAGS.
+    os.environ.setdefault("XLA_FLAGS", "--xla_gpu_autotune_level=0")
     report.check_writable(args.json)
     settings = runner.prepare_devices(devices)
     with progress_bar() as bar:
