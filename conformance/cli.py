@@ -170,6 +170,86 @@ def cmd_bench(args):
     return 0
 
 
+# ----- gradref grade -----
+
+STATUS_STYLE = {"pass": "green", "fail": "red bold", "error": "red bold", "timeout": "red bold",
+                "missing": "dim", "cannot grade": "red bold"}
+
+
+def grade_table(result):
+    table = Table(title=f"gradref grade: {os.path.basename(result['submission'])} ({result['convention']})",
+                  show_lines=True)
+    table.add_column("function")
+    table.add_column("verdict")
+    table.add_column("what is wrong", overflow="fold")
+    for entry in result["results"]:
+        style = STATUS_STYLE.get(entry["status"], "")
+        table.add_row(entry["name"], f"[{style}]{entry['status']}[/]", escape(entry["message"]))
+    return table
+
+
+def _grade_options(args):
+    from conformance.grade import Options
+    from conformance.grade.targets import ALL_NAMES
+    if args.timeout <= 0 or args.memory_mb <= 0:
+        raise UsageError("--timeout and --memory-mb must be positive")
+    unknown = [n for n in args.require or () if n not in ALL_NAMES]
+    if unknown:
+        raise UsageError(f"--require {unknown[0]!r} is not a gradable name; known: {', '.join(ALL_NAMES)}")
+    return Options(timeout=args.timeout, memory_mb=args.memory_mb, allow_imports=tuple(args.allow_imports or ()),
+                   convention=args.convention or "", require=tuple(args.require or ()))
+
+
+def cmd_grade(args):
+    from conformance.grade import CannotGrade, grade_file
+    from conformance.grade import reports
+    options = _grade_options(args)
+    try:
+        if os.path.isdir(args.submission):
+            return grade_batch(args, options)
+        for path in (args.json, args.gradescope):
+            report.check_writable(path)
+        with progress_bar() as bar:
+            task = bar.add_task("grading", total=None)
+            result = grade_file(args.submission, options,
+                                advance=lambda n, total, label: bar.update(task, completed=n, total=total,
+                                                                           description=label))
+    except CannotGrade as error:
+        raise UsageError(str(error)) from None
+    if args.json != "-":
+        out.print(grade_table(result))
+        counts = ", ".join(f"{n} {status}" for status, n in result["summary"].items())
+        out.print(f"{'PASS' if result['passed'] else 'FAIL'}: {counts}")
+    if args.json:
+        report.write_json(args.json, {**result, "versions": report.versions()})
+    if args.gradescope:
+        report.write_json(args.gradescope, reports.gradescope(result))
+    return 0 if result["passed"] else 1
+
+
+def grade_batch(args, options):
+    from conformance.grade import reports
+    reports.submissions_in(args.submission)
+    with progress_bar() as bar:
+        task = bar.add_task("grading", total=None)
+        rows = reports.grade_folder(args.submission, options, args.jobs, args.out, args.gradescope,
+                                    advance=lambda n, total, label: bar.update(task, completed=n, total=total,
+                                                                               description=label))
+    table = Table(title=f"gradref grade: {len(rows)} submissions in {args.submission}")
+    for column in reports.SUMMARY_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        style = STATUS_STYLE.get(row["status"], "")
+        table.add_row(*[f"[{style}]{row[c]}[/]" if c == "status" else escape(str(row[c]))
+                        for c in reports.SUMMARY_COLUMNS])
+    out.print(table)
+    out.print(f"reports in {args.out}/ (one JSON per submission, summary.csv)")
+    if args.json:
+        report.check_writable(args.json)
+        report.write_json(args.json, {"submissions": rows, "passed": all(r["status"] == "pass" for r in rows)})
+    return 0 if all(row["status"] == "pass" for row in rows) else 1
+
+
 # ----- gradref example -----
 
 def cmd_example(args):
@@ -231,6 +311,31 @@ def build_parser():
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")
     bench.add_argument("--plot", metavar="PATH.png", help="write a log-log plot of time against size")
     bench.set_defaults(run=cmd_bench)
+
+    grade = sub.add_parser("grade", help="grade a student's layers.py (or a folder of them) safely",
+                           description="Run a student's forward and backward passes in a separate, "
+                                       "limited process, compare them with the JAX oracle, and say what "
+                                       "is wrong in words a student can act on. Exit 0 when every graded "
+                                       "function passes, 1 when any fails, 2 when the file cannot be graded.")
+    grade.add_argument("submission", metavar="SUBMISSION", help="a .py file, or a folder of them")
+    grade.add_argument("--json", metavar="PATH", help="write the report as JSON ('-' for stdout)")
+    grade.add_argument("--gradescope", metavar="PATH",
+                       help="write Gradescope's results.json (for a folder: a folder of <name>.json)")
+    grade.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="per call of the student's code (default 10)")
+    grade.add_argument("--memory-mb", type=int, default=2048, metavar="N",
+                       help="memory limit of the student's process (default 2048)")
+    grade.add_argument("--allow-imports", nargs="+", metavar="NAME",
+                       help="let the submission import these (jax, torch, autograd, ... are refused)")
+    grade.add_argument("--convention", choices=("cs231n", "layers"),
+                       help="CS231n functions or textbook layer classes (default: detect)")
+    grade.add_argument("--require", action="append", metavar="NAME",
+                       help="fail when this function or class is missing (repeatable)")
+    grade.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                       help="for a folder: grade N submissions at once (default 1)")
+    grade.add_argument("--out", default="gradref-reports", metavar="DIR",
+                       help="for a folder: where the reports and summary.csv go (default gradref-reports)")
+    grade.set_defaults(run=cmd_grade)
 
     example = sub.add_parser("example", help="print a course-notes example stage by stage",
                              description="Run a worked example from the course notes forward and "

@@ -163,6 +163,9 @@ def _loss_samples(wide_margin=1e-4):
         SampleSpec("n1", lambda r: {"x": normal(r, 1, 7), "y": labels(r, 1, 7)}, small=True),
         SampleSpec("large_scores", lambda r: {"x": uniform(r, 64, 10, low=-500, high=500),
                                               "y": labels(r, 64, 10)}),
+        # exp overflows float64 past 709: a softmax that skips the max shift returns inf or NaN here.
+        SampleSpec("huge_scores", lambda r: {"x": uniform(r, 16, 10, low=-1000, high=1000),
+                                             "y": labels(r, 16, 10)}),
         SampleSpec("wide", lambda r: {"x": normal(r, 256, 1000), "y": labels(r, 256, 1000)},
                    margin=wide_margin),
     )

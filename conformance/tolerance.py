@@ -63,6 +63,8 @@ class Comparison:
         if self.shape_error:
             return self.shape_error
         where = f"[{', '.join(map(str, self.worst_index))}]" if self.worst_index else "(scalar)"
+        if self.max_rel_error != self.max_rel_error:      # NaN: a non-finite value on one side
+            return f"{self.name}: element {where}: got {self.got:.7g}, want {self.want:.7g} (not finite)"
         verdict = "within" if self.passed else "over"
         return (f"{self.name}: worst element {where}: got {self.got:.7g}, want {self.want:.7g}; "
                 f"error {self.max_rel_error:.2e} is {self.ratio:.3g}x the tolerance "

@@ -1,0 +1,272 @@
+"""`gradref grade`: grade a student's file against the JAX oracle, function by function.
+
+The student's code runs in a Sandbox (its own process); here only plain arrays come back, loaded
+from .npy files, and every comparison happens in this process on float64 copies.
+"""
+import ast
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reference import oracle
+
+from .. import tolerance as policy
+from ..checks import Case, cotangent
+from ..registry import REGISTRY
+from ..samples import as_float64
+from .diagnose import Context, diagnose
+from .sandbox import Sandbox
+from .targets import ALL_NAMES, CS231N, LAYERS, detect, targets_for
+
+PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
+SKIPPED_SAMPLES = ("wide",)   # 4096-wide samples check the policy, not students
+
+
+class CannotGrade(Exception):
+    """The submission cannot be graded at all (exit 2); the message is one plain sentence."""
+
+
+@dataclass
+class Options:
+    timeout: float = 10.0
+    memory_mb: int = 2048
+    allow_imports: tuple = ()
+    convention: str = ""        # "" = detect
+    require: tuple = ()
+
+
+@dataclass
+class Entry:
+    """The verdict on one student-facing function or class."""
+    name: str
+    status: str = PASS
+    message: str = ""
+    checks: list = field(default_factory=list)
+    hints: list = field(default_factory=list)
+
+    def check(self, name, passed, detail=""):
+        self.checks.append({"name": name, "passed": bool(passed), "detail": detail})
+        if not passed and self.status == PASS:
+            self.status, self.message = FAIL, f"{name}: {detail}"
+
+    def broke(self, status, message):
+        if self.status in (PASS, FAIL):
+            self.status, self.message = status, message
+        self.checks.append({"name": "runs", "passed": False, "detail": message})
+
+    def as_dict(self):
+        message = self.message
+        if self.hints:
+            message = ("Likely mistake: " + "; ".join(dict.fromkeys(self.hints)) +
+                       f". First failing check: {self.message}")
+        if self.status == PASS:
+            message = f"passed {len(self.checks)} checks"
+        return {"name": self.name, "status": self.status, "message": message, "checks": self.checks,
+                "diagnosis": list(dict.fromkeys(self.hints))}
+
+
+# ----- reading the submission without running it -----
+
+def defined_names(path):
+    """Top-level names the file defines; CannotGrade for a missing file or a syntax error."""
+    if not os.path.isfile(path):
+        raise CannotGrade(f"no such file: {path}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), filename=path)
+    except SyntaxError as error:
+        raise CannotGrade(f"{path} has a syntax error on line {error.lineno}: {error.msg}") from None
+    except (UnicodeDecodeError, ValueError) as error:
+        raise CannotGrade(f"{path} is not a readable Python file ({error})") from None
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+# ----- one sample through the student's code -----
+
+def _tolerance(op, args):
+    args64 = as_float64(dict(zip(op.signature, args)))
+    return policy.tolerance("float64", op.reduction(**args64), op.condition(**args64), op.tol_factor)
+
+
+def _arg_specs(sandbox, values):
+    return [sandbox.put(v) if isinstance(v, np.ndarray) else {"value": v} for v in values]
+
+
+def _request(sandbox, target, op, sample):
+    """The worker request for this target on this sample, and how many calls it makes."""
+    args = [sample.args[n] for n in op.signature]
+    if target.cls:
+        forward_args = [sample.args[n] for n in op.signature if n not in target.init]
+        return {"kind": "class", "cls": target.cls,
+                "init": _arg_specs(sandbox, [sample.args[n] for n in target.init]),
+                "args": _arg_specs(sandbox, forward_args), "grad_attrs": list(target.grad_attrs)}, 3
+    if target.loss:
+        return {"kind": "function", "first": target.loss, "args": _arg_specs(sandbox, args)}, 1
+    return {"kind": "function", "first": target.forward, "args": _arg_specs(sandbox, args)}, 2
+
+
+def _compare_values(entry, label, got, want, tol):
+    comparison = policy.compare(label, got, want, tol, "float64")
+    entry.check(f"{label} [{entry.sample}]", comparison.passed, comparison.describe())
+    return comparison.passed
+
+
+def _plain(sandbox, spec, entry, label):
+    """Load one result; check it came back as a float64 ndarray (or scalar for a loss)."""
+    value = sandbox.load(spec)
+    kind = spec.get("type", "")
+    if kind not in ("numpy.ndarray", "numpy.float64", "builtins.float"):
+        entry.check(f"{label} type [{entry.sample}]", False, f"{label} is a {kind}, want a numpy array")
+    return value
+
+
+def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
+    """Run one sample; add checks to the entries. Returns False when the process broke."""
+    for entry in {id(forward_entry): forward_entry, id(backward_entry): backward_entry}.values():
+        entry.sample = sample.name
+    args = [sample.args[n] for n in op.signature]
+    positions = [op.signature.index(n) for n in op.wrt]
+    case = Case(op, sample.name, "float64")
+    want_out, want_grads, dout = oracle.vjp(op.reference, args, positions, lambda shape: cotangent(case, shape))
+    request, n_calls = _request(sandbox, target, op, sample)
+    if target.backward or (target.cls and not target.is_loss):
+        request.update({"backward": target.backward, "dout": sandbox.put(dout)})
+    outcome = sandbox.call(request, n_calls)
+    outputs = (outcome.reply or {}).get("outputs") or {}
+    tol = _tolerance(op, args)
+
+    if "out" in outputs:
+        out = _plain(sandbox, outputs["out"], forward_entry, "out")
+        _compare_values(forward_entry, "loss" if target.is_loss else "out", out, want_out, tol)
+        forward_entry.check(f"finite [{sample.name}]", np.isfinite(out).all() or not np.isfinite(want_out).all(),
+                            "the output has NaN or inf")
+    if outcome.status != "ok":
+        stage = (outcome.reply or {}).get("stage", "")
+        broken = forward_entry if (not stage or stage in (target.forward, target.loss) or
+                                   target.cls) else backward_entry
+        status = TIMEOUT if outcome.status == "timeout" else ERROR
+        where = f"{stage} " if stage and outcome.status == "error" else ""
+        broken.broke(status, f"{where}{'raised ' if outcome.status == 'error' else ''}{outcome.message} "
+                             f"[sample {sample.name}]")
+        if broken is forward_entry and backward_entry is not forward_entry:
+            backward_entry.broke(ERROR, f"not run: {target.forward} failed first [sample {sample.name}]")
+        return outcome.status == "error"
+
+    grads = [sandbox.load(g) for g in outputs["grads"]]
+    if len(grads) != len(op.wrt):
+        backward_entry.check(f"gradients [{sample.name}]", False,
+                             f"returned {len(grads)} gradient(s), want {len(op.wrt)} ({', '.join(op.grad_names)})")
+        return True
+    for name, got, want, arg in zip(op.grad_names, grads, want_grads, [sample.args[n] for n in op.wrt]):
+        _plain(sandbox, outputs["grads"][op.grad_names.index(name)], backward_entry, name)
+        ok = _compare_values(backward_entry, name, got, want, tol)
+        if np.shape(got) == np.shape(arg):
+            backward_entry.check(f"{name} dtype [{sample.name}]", got.dtype == arg.dtype,
+                                 f"{name}.dtype={got.dtype}, want {arg.dtype}")
+        backward_entry.check(f"{name} finite [{sample.name}]", np.isfinite(got).all() or not np.isfinite(want).all(),
+                             f"{name} has NaN or inf")
+        if not ok:
+            context = Context(op.name, sample.name, as_float64(dict(zip(op.signature, args))), dout,
+                              dict(zip(op.grad_names, grads)), dict(zip(op.grad_names, want_grads)))
+            backward_entry.hints.extend(diagnose(context))
+    changed = [n for n, spec, before in zip([n for n in op.signature if not target.cls or n not in target.init],
+                                             outputs.get("args_after", []),
+                                             [a for n, a in zip(op.signature, args)
+                                              if not target.cls or n not in target.init])
+               if isinstance(before, np.ndarray) and not np.array_equal(sandbox.load(spec), before, equal_nan=True)]
+    forward_entry.check(f"inputs unchanged [{sample.name}]", not changed,
+                        f"{', '.join(changed)} changed in place during the call: work on copies")
+    if "dout_after" in outputs:
+        same = np.array_equal(sandbox.load(outputs["dout_after"]), dout, equal_nan=True)
+        backward_entry.check(f"dout unchanged [{sample.name}]", same,
+                             "backward changed dout in place (e.g. dout[mask] = 0): at a fork that corrupts "
+                             "the other branch's gradient; work on a copy (dx = dout.copy())")
+    return True
+
+
+# ----- a whole submission -----
+
+def _entries_for(target, present):
+    """(forward entry, backward entry, entries to report) for a target, or None when nothing is present."""
+    if target.cls or target.loss:
+        name = target.cls or target.loss
+        if name not in present:
+            return None
+        entry = Entry(name)
+        return entry, entry, [entry]
+    fwd, bwd = Entry(target.forward), Entry(target.backward)
+    if target.forward not in present and target.backward not in present:
+        return None
+    if target.forward not in present:
+        bwd.broke(ERROR, f"{target.backward} needs the cache of {target.forward}, which is not defined")
+        return None, None, [Entry(target.forward, MISSING, "not defined"), bwd]
+    if target.backward not in present:
+        return fwd, fwd, [fwd, Entry(target.backward, MISSING, "not defined")]
+    return fwd, bwd, [fwd, bwd]
+
+
+def grade_file(path, options=Options(), advance=None):
+    """The report of one submission (a dict); raises CannotGrade."""
+    defined = defined_names(path)
+    conventions = [options.convention] if options.convention else detect(defined)
+    if not conventions:
+        raise CannotGrade(f"nothing gradable in {path}: it defines none of {', '.join(ALL_NAMES)}")
+    targets = targets_for(conventions)
+    entries = []
+    with Sandbox(path, options.timeout, options.memory_mb, options.allow_imports) as sandbox:
+        hello = sandbox.start()
+        present = set(hello.get("names", [])) | defined if hello.get("ok") else defined
+        for number, target in enumerate(targets, 1):
+            found = _entries_for(target, present)
+            if found is None:
+                entries += [Entry(name, MISSING, "not defined") for name in target.names]
+                continue
+            forward_entry, backward_entry, reported = found
+            entries += reported
+            if forward_entry is not None:
+                grade_target(sandbox, target, forward_entry, backward_entry, hello)
+            if advance:
+                advance(number, len(targets), target.names[0])
+    results = [e.as_dict() for e in entries]
+    for result in results:
+        if result["status"] == MISSING and result["name"] in options.require:
+            result["message"] = "not defined, and --require names it"
+    graded = [r for r in results if r["status"] != MISSING]
+    failed_required = [r for r in results if r["status"] == MISSING and r["name"] in options.require]
+    return {"submission": os.path.abspath(path), "convention": "+".join(conventions),
+            "passed": bool(graded) and all(r["status"] == PASS for r in graded) and not failed_required,
+            "results": results, "summary": _summary(results),
+            "limits": {"timeout_s": options.timeout, "memory_mb": options.memory_mb,
+                       "blocked_imports": [n for n in sandbox.blocked]}}
+
+
+def grade_target(sandbox, target, forward_entry, backward_entry, hello):
+    if not hello.get("ok"):
+        message = f"the submission could not be loaded: {hello.get('error')}"
+        for entry in {id(forward_entry): forward_entry, id(backward_entry): backward_entry}.values():
+            entry.broke(ERROR, message)
+        return
+    op = REGISTRY[target.op]
+    if target.forward and backward_entry is forward_entry:       # backward missing: forward alone
+        target = type(target)(**{**target.__dict__, "backward": ""})
+    for spec in op.samples:
+        if spec.name in SKIPPED_SAMPLES:
+            continue
+        if not grade_sample(sandbox, target, op, op.draw_sample(spec.name, "float64"), forward_entry,
+                            backward_entry) and forward_entry.status == TIMEOUT:
+            break
+
+
+def _summary(results):
+    counts = {}
+    for result in results:
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+    return counts

@@ -1,0 +1,97 @@
+"""Grading reports: Gradescope's results.json, the batch summary CSV, and batch grading itself."""
+import concurrent.futures
+import csv
+import io
+import multiprocessing
+import os
+
+from .. import report
+from .grader import PASS, CannotGrade, Options, grade_file
+
+SUMMARY_COLUMNS = ("submission", "status", "convention", "pass", "fail", "error", "timeout", "missing", "message")
+
+
+def gradescope(result):
+    """Gradescope's results.json: one test per graded function (and per required missing one)."""
+    tests = []
+    for entry in result["results"]:
+        if entry["status"] == "missing" and "--require" not in entry["message"]:
+            continue
+        passed = entry["status"] == PASS
+        tests.append({"name": entry["name"], "score": 1.0 if passed else 0.0, "max_score": 1.0,
+                      "status": "passed" if passed else "failed",
+                      "output": entry["message"] or entry["status"]})
+    return {"score": sum(t["score"] for t in tests), "max_score": float(len(tests)),
+            "output": f"gradref: {sum(t['status'] == 'passed' for t in tests)} of {len(tests)} functions pass",
+            "visibility": "visible", "tests": tests}
+
+
+def gradescope_error(message):
+    """A Gradescope result for a submission that could not be graded at all."""
+    return {"score": 0.0, "output": f"gradref could not grade this submission: {message}", "tests": []}
+
+
+def summary_row(path, result=None, error=""):
+    counts = (result or {}).get("summary", {})
+    status = "cannot grade" if error else ("pass" if result["passed"] else "fail")
+    return {"submission": os.path.basename(path), "status": status,
+            "convention": (result or {}).get("convention", ""),
+            **{k: counts.get(k, 0) for k in ("pass", "fail", "error", "timeout", "missing")},
+            "message": error}
+
+
+def summary_csv(rows):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _grade_quietly(path, options):
+    """One submission for the batch: a report, or the sentence that says why there is none."""
+    try:
+        return grade_file(path, options), ""
+    except CannotGrade as error:
+        return None, str(error)
+    except Exception as error:  # noqa: BLE001 - one broken submission never stops the batch
+        return None, f"internal error while grading: {type(error).__name__}: {error}"
+
+
+def submissions_in(folder):
+    if not os.path.isdir(folder):
+        raise CannotGrade(f"no such folder: {folder}")
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py"))
+    if not files:
+        raise CannotGrade(f"no .py files in {folder}")
+    return files
+
+
+def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", gradescope_dir=None, advance=None):
+    """Grade every .py file in `folder` in `jobs` processes; write one report each and summary.csv."""
+    files = submissions_in(folder)
+    os.makedirs(out, exist_ok=True)
+    if gradescope_dir:
+        os.makedirs(gradescope_dir, exist_ok=True)
+    context = multiprocessing.get_context("spawn")
+    rows = {}
+    with concurrent.futures.ProcessPoolExecutor(max(1, jobs), mp_context=context) as pool:
+        futures = {pool.submit(_grade_quietly, path, options): path for path in files}
+        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            path = futures[future]
+            try:
+                result, error = future.result()
+            except Exception as crash:  # noqa: BLE001 - a worker process that died
+                result, error = None, f"internal error while grading: {crash}"
+            stem = os.path.splitext(os.path.basename(path))[0]
+            report.write_json(os.path.join(out, f"{stem}.json"),
+                              result or {"submission": os.path.abspath(path), "passed": False, "error": error})
+            if gradescope_dir:
+                report.write_json(os.path.join(gradescope_dir, f"{stem}.json"),
+                                  gradescope(result) if result else gradescope_error(error))
+            rows[path] = summary_row(path, result, error)
+            if advance:
+                advance(done, len(files), os.path.basename(path))
+    ordered = [rows[path] for path in files]
+    report.write_atomic(os.path.join(out, "summary.csv"), summary_csv(ordered))
+    return ordered

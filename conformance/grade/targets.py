@@ -1,0 +1,55 @@
+"""What `gradref grade` looks for in a submission: student-facing names mapped to registry ops.
+
+Two conventions: the CS231n functions (`affine_forward`/`affine_backward`, `softmax_loss`, ...) and
+layer classes in the style of many textbooks (`Affine(W, b)` with `forward(x)`/`backward(dout)`
+leaving `dW`, `db`; `Relu`; `Sigmoid`; `SoftmaxWithLoss`).
+"""
+from dataclasses import dataclass
+
+CS231N, LAYERS = "cs231n", "layers"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One gradable thing. `names` are what must be defined; `op` is the registry entry it is checked against."""
+    op: str
+    convention: str
+    forward: str = ""           # CS231n layer: forward and backward functions
+    backward: str = ""
+    loss: str = ""              # CS231n loss: loss(x, y) -> (loss, dx)
+    cls: str = ""               # layer class
+    init: tuple = ()            # registry argument names passed to the constructor
+    grad_attrs: tuple = ()      # attributes read after backward, in the op's wrt order after dx
+    is_loss: bool = False
+
+    @property
+    def names(self):
+        return tuple(n for n in (self.forward, self.backward, self.loss, self.cls) if n)
+
+
+def _pair(op):
+    return Target(op, CS231N, forward=f"{op}_forward", backward=f"{op}_backward")
+
+
+TARGETS = (
+    _pair("affine"), _pair("relu"), _pair("sigmoid"), _pair("tanh"), _pair("affine_relu"),
+    Target("softmax_loss", CS231N, loss="softmax_loss", is_loss=True),
+    Target("svm_loss", CS231N, loss="svm_loss", is_loss=True),
+    Target("affine", LAYERS, cls="Affine", init=("w", "b"), grad_attrs=("dW", "db")),
+    Target("relu", LAYERS, cls="Relu"),
+    Target("sigmoid", LAYERS, cls="Sigmoid"),
+    Target("tanh", LAYERS, cls="Tanh"),
+    Target("softmax_loss", LAYERS, cls="SoftmaxWithLoss", is_loss=True),
+)
+
+ALL_NAMES = tuple(name for target in TARGETS for name in target.names)
+
+
+def detect(defined):
+    """The conventions whose names appear among `defined` (a set of top-level names)."""
+    return [c for c in (CS231N, LAYERS)
+            if any(set(t.names) & defined for t in TARGETS if t.convention == c)]
+
+
+def targets_for(conventions):
+    return [t for t in TARGETS if t.convention in conventions]

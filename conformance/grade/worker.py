@@ -1,0 +1,150 @@
+"""gradref's sandbox worker: runs ONE student submission in its own process.
+
+Standalone on purpose (stdlib and numpy only): nothing of gradref, JAX or the expected answers is
+loaded here. The grader sends one JSON request per line on stdin; arguments and results travel as
+.npy files (allow_pickle=False) in this process's own working directory; one JSON reply per line
+goes back on a private copy of the original stdout, while the student's prints go to stderr.
+"""
+import importlib.abc
+import importlib.util
+import json
+import os
+import resource
+import sys
+import traceback
+
+PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)
+
+import numpy as np  # noqa: E402
+
+# Bound before any student code runs, so that patching numpy in the student's module changes nothing here.
+_save, _load, _asarray, _array = np.save, np.load, np.asarray, np.array
+
+
+class ImportBlocker(importlib.abc.MetaPathFinder):
+    """Refuses autodiff libraries and gradref itself: they would do the student's work."""
+
+    def __init__(self, blocked):
+        self.blocked = set(blocked)
+
+    def find_spec(self, name, path=None, target=None):
+        top = name.split(".")[0]
+        if top in self.blocked:
+            raise ImportError(f"importing {top} is not allowed in a submission "
+                              f"(the grader's --allow-imports {top} lifts this)")
+        return None
+
+
+def reply(message):
+    PROTOCOL.write(json.dumps(message) + "\n")
+    PROTOCOL.flush()
+
+
+def limit_memory(megabytes):
+    limit = int(megabytes) * 2 ** 20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def describe(error):
+    """'TypeError: message (line 12 of submission.py)' with the deepest line in the submission."""
+    where = ""
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename == SUBMISSION:
+            where = f" (line {frame.lineno} of {os.path.basename(SUBMISSION)}: {frame.line})"
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def load_arg(spec):
+    return _load(spec["file"], allow_pickle=False) if "file" in spec else spec["value"]
+
+
+def save_value(name, value):
+    """Save a result as a plain array file; returns (file, type name) or raises TypeError."""
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    array = _array(value, copy=True) if isinstance(value, np.ndarray) else _asarray(value)
+    if array.dtype.hasobject:
+        raise TypeError(f"{name} is not numeric (it became an object array)")
+    path = f"{name}.npy"
+    _save(path, array, allow_pickle=False)
+    return {"file": os.path.abspath(path), "type": kind}
+
+
+def as_tuple(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def run_function(module, request, prefix):
+    """forward(*args) -> (out, cache), then backward(dout, cache) -> grads; or loss(*args) -> (loss, dx)."""
+    args = [load_arg(a) for a in request["args"]]
+    outputs, stage = {}, request["first"]
+    try:
+        result = getattr(module, request["first"])(*args)
+        if not isinstance(result, tuple) or len(result) != 2:
+            return {"ok": False, "stage": stage,
+                    "error": f"{stage} returned {type(result).__name__}, not a pair (out, cache)"}
+        out, second = result
+        outputs["out"] = save_value(f"{prefix}out", out)
+        if request.get("backward"):
+            stage = request["backward"]
+            dout = load_arg(request["dout"])
+            grads = as_tuple(getattr(module, stage)(dout, second))
+            outputs["dout_after"] = save_value(f"{prefix}dout", dout)
+        else:
+            grads = as_tuple(second)
+        outputs["grads"] = [save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
+        outputs["args_after"] = [save_value(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+        return {"ok": True, "outputs": outputs}
+    except Exception as error:  # noqa: BLE001 - the student's code may raise anything
+        return {"ok": False, "stage": stage, "error": describe(error), "outputs": outputs}
+
+
+def run_class(module, request, prefix):
+    """cls(*init); out = layer.forward(*args); dx = layer.backward(dout); then the named attributes."""
+    stage = f"{request['cls']}.__init__"
+    outputs = {}
+    try:
+        init = [load_arg(a) for a in request["init"]]
+        layer = getattr(module, request["cls"])(*init)
+        args = [load_arg(a) for a in request["args"]]
+        stage = f"{request['cls']}.forward"
+        out = layer.forward(*args)
+        outputs["out"] = save_value(f"{prefix}out", out)
+        stage = f"{request['cls']}.backward"
+        if request.get("dout") is None:
+            dx = layer.backward()
+        else:
+            dout = load_arg(request["dout"])
+            dx = layer.backward(dout)
+            outputs["dout_after"] = save_value(f"{prefix}dout", dout)
+        grads = [dx] + [getattr(layer, attr) for attr in request.get("grad_attrs", [])]
+        outputs["grads"] = [save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
+        outputs["args_after"] = [save_value(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+        return {"ok": True, "outputs": outputs}
+    except Exception as error:  # noqa: BLE001
+        return {"ok": False, "stage": stage, "error": describe(error), "outputs": outputs}
+
+
+def main():
+    global SUBMISSION
+    SUBMISSION = os.path.abspath(sys.argv[1])
+    config = json.loads(sys.argv[2])
+    limit_memory(config["memory_mb"])
+    sys.meta_path.insert(0, ImportBlocker(config["blocked"]))
+    try:
+        spec = importlib.util.spec_from_file_location("submission", SUBMISSION)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["submission"] = module
+        spec.loader.exec_module(module)
+    except BaseException as error:  # noqa: BLE001 - SystemExit at import time included
+        reply({"ok": False, "stage": "import", "error": describe(error)})
+        return
+    reply({"ok": True, "names": sorted(n for n in vars(module) if not n.startswith("_"))})
+    for number, line in enumerate(sys.stdin):
+        request = json.loads(line)
+        run = run_class if request["kind"] == "class" else run_function
+        reply(run(module, request, f"r{number}-"))
+
+
+if __name__ == "__main__":
+    main()
