@@ -227,6 +227,7 @@ _SPECS = (
         SampleSpec("small", lambda r: _affine_args(r, (4, 5), 3), small=True),
         SampleSpec("kdim", lambda r: _affine_args(r, (2, 3, 4), 5), small=True),
         SampleSpec("n1", lambda r: _affine_args(r, (1, 7), 4), small=True),
+        SampleSpec("square", lambda r: _affine_args(r, (6, 6), 6), small=True),
         SampleSpec("wide", lambda r: _affine_args(r, (16, 2048), 1024, scale=1 / 45), margin=2e-5),
     ), kinks=lambda x, w, b: _flat(x) @ w + b, reduction=lambda x, w, b: _matmul_dims(_flat(x), w),
         bench=bs.gemm_spec(bs.affine_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]), description="relu(affine(x, w, b))"),

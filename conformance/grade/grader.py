@@ -149,13 +149,12 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
         forward_entry.check(f"finite [{sample.name}]", np.isfinite(out).all() or not np.isfinite(want_out).all(),
                             "the output has NaN or inf")
     if outcome.status != "ok":
-        stage = (outcome.reply or {}).get("stage", "")
-        broken = forward_entry if (not stage or stage in (target.forward, target.loss) or
-                                   target.cls) else backward_entry
+        stage = outcome.stage
+        broken = backward_entry if stage == target.backward or stage.endswith(".backward") else forward_entry
         status = TIMEOUT if outcome.status == "timeout" else ERROR
-        where = f"{stage} " if stage and outcome.status == "error" else ""
-        broken.broke(status, f"{where}{'raised ' if outcome.status == 'error' else ''}{outcome.message} "
-                             f"[sample {sample.name}]")
+        verb = "raised" if outcome.status == "error" else "failed:"
+        where = f"{stage} {verb} " if stage else ""
+        broken.broke(status, f"{where}{outcome.message} [sample {sample.name}]")
         if broken is forward_entry and backward_entry is not forward_entry:
             backward_entry.broke(ERROR, f"not run: {target.forward} failed first [sample {sample.name}]")
         return outcome.status == "error"

@@ -28,6 +28,7 @@ class Outcome:
     status: str            # "ok", "error" (the code raised), "crash", "timeout", "memory"
     reply: dict = None
     message: str = ""
+    stage: str = ""        # the student's function that was running when the process broke
 
 
 def _rss_mb(pid):
@@ -121,8 +122,18 @@ class Sandbox:
             return self._died()
         outcome = self._wait(self.timeout * n_calls)
         if outcome.status == "ok" and not outcome.reply.get("ok"):
-            return Outcome("error", outcome.reply, outcome.reply.get("error", "failed"))
+            return Outcome("error", outcome.reply, outcome.reply.get("error", "failed"),
+                           outcome.reply.get("stage", ""))
+        if outcome.status != "ok":
+            outcome.stage = self._stage()
         return outcome
+
+    def _stage(self):
+        try:
+            with open(os.path.join(self.workdir, "stage")) as handle:
+                return handle.read(200).strip()
+        except OSError:
+            return ""
 
     def load(self, spec):
         """A result file as an exact np.ndarray (never a pickle, never a subclass)."""
@@ -162,7 +173,8 @@ class Sandbox:
         if code is not None and code < 0 and -code == 9:
             return Outcome("memory", message="the process was killed (out of memory?)")
         detail = f"; it printed: {tail}" if tail else ""
-        return Outcome("crash", message=f"the submission's process exited with code {code}{detail}")
+        return Outcome("crash", message=f"the submission's process exited with code {code} "
+                                        f"(sys.exit or os._exit?){detail}")
 
     def _stderr_tail(self, lines=3):
         try:

@@ -1,0 +1,313 @@
+"""`gradref grade`: conventions, the diagnosis of each common mistake, hostile submissions, the CLI."""
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conformance.cli import main
+from conformance.grade import CannotGrade, Options, grade_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
+FAST = Options(timeout=3.0, memory_mb=600)
+
+AFFINE = '''
+import numpy as np
+
+def affine_forward(x, w, b):
+    return x.reshape(x.shape[0], -1) @ w + b, (x, w, b)
+
+def affine_backward(dout, cache):
+    x, w, b = cache
+    return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
+'''
+
+RELU = '''
+import numpy as np
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+'''
+
+
+def submission(tmp_path, source, name="student.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return str(path)
+
+
+def verdicts(result):
+    return {r["name"]: r for r in result["results"] if r["status"] != "missing"}
+
+
+# ----- conventions -----
+
+def test_a_correct_cs231n_file_passes_every_function():
+    result = grade_file(os.path.join(EXAMPLES, "layers_correct.py"), FAST)
+    assert result["convention"] == "cs231n" and result["passed"]
+    assert set(verdicts(result)) == {
+        "affine_forward", "affine_backward", "relu_forward", "relu_backward", "sigmoid_forward",
+        "sigmoid_backward", "tanh_forward", "tanh_backward", "affine_relu_forward", "affine_relu_backward",
+        "softmax_loss", "svm_loss"}
+
+
+def test_textbook_layer_classes_are_graded():
+    result = grade_file(os.path.join(EXAMPLES, "textbook_layers.py"), FAST)
+    assert result["convention"] == "layers" and result["passed"]
+    assert set(verdicts(result)) == {"Affine", "Relu", "Sigmoid", "SoftmaxWithLoss"}
+    assert {r["name"]: r["status"] for r in result["results"]}["Tanh"] == "missing"
+
+
+def test_textbook_relu_that_zeroes_dout_in_place_fails(tmp_path):
+    path = submission(tmp_path, '''
+        class Relu:
+            def forward(self, x):
+                self.mask = x <= 0
+                out = x.copy()
+                out[self.mask] = 0
+                return out
+            def backward(self, dout):
+                dout[self.mask] = 0
+                return dout
+    ''')
+    relu = verdicts(grade_file(path, FAST))["Relu"]
+    assert relu["status"] == "fail" and "changed dout in place" in relu["message"]
+
+
+def test_missing_functions_do_not_fail_unless_required(tmp_path):
+    path = submission(tmp_path, RELU)
+    assert grade_file(path, FAST)["passed"]
+    result = grade_file(path, Options(timeout=3.0, memory_mb=600, require=("affine_backward",)))
+    assert not result["passed"]
+    assert next(r for r in result["results"] if r["name"] == "affine_backward")["status"] == "missing"
+
+
+def test_the_cache_stays_opaque(tmp_path):
+    path = submission(tmp_path, RELU.replace("return np.maximum(x, 0), x", "return np.maximum(x, 0), (lambda: x)")
+                      .replace("(cache > 0)", "(cache() > 0)"))
+    assert grade_file(path, FAST)["passed"]
+
+
+# ----- the diagnosis of each common mistake -----
+
+MISTAKES = [
+    ("transpose", AFFINE.replace("x.reshape(x.shape[0], -1).T @ dout", "(dout.T @ x.reshape(x.shape[0], -1)).T.T"),
+     "affine_backward", "transpose"),
+    ("bias (1, M)", AFFINE.replace("dout.sum(axis=0)", "dout.sum(axis=0, keepdims=True)"),
+     "affine_backward", "(1, M) instead of (M,)"),
+    ("dx not reshaped", AFFINE.replace("(dout @ w.T).reshape(x.shape)", "dout @ w.T"),
+     "affine_backward", "reshape it back"),
+    ("sign flipped", RELU.replace("return dout * (cache > 0)", "return -dout * (cache > 0)"),
+     "relu_backward", "wrong sign"),
+    ("mask on the wrong side", RELU.replace("(cache > 0)", "(cache < 0)"), "relu_backward", "wrong side"),
+    ("sigmoid from x", '''
+        import numpy as np
+        def sigmoid_forward(x):
+            return 1 / (1 + np.exp(-x)), x
+        def sigmoid_backward(dout, cache):
+            return dout * cache * (1 - cache)
+     ''', "sigmoid_backward", "instead of sigma(x)"),
+    ("missing 1/N", '''
+        import numpy as np
+        def softmax_loss(x, y):
+            s = x - x.max(axis=1, keepdims=True)
+            p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+            n = len(y)
+            dx = p.copy(); dx[np.arange(n), y] -= 1
+            return -np.log(p[np.arange(n), y]).mean(), dx
+     ''', "softmax_loss", "1/N of the mean"),
+    ("extra 1/N", '''
+        import numpy as np
+        def softmax_loss(x, y):
+            s = x - x.max(axis=1, keepdims=True)
+            logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+            n = len(y)
+            dx = np.exp(logp); dx[np.arange(n), y] -= 1
+            return -logp[np.arange(n), y].mean(), dx / n / n
+     ''', "softmax_loss", "1/N is applied twice"),
+    ("softmax overflow", '''
+        import numpy as np
+        def softmax_loss(x, y):
+            e = np.exp(x)
+            p = e / e.sum(axis=1, keepdims=True)
+            n = len(y)
+            dx = p.copy(); dx[np.arange(n), y] -= 1
+            return -np.log(p[np.arange(n), y]).mean(), dx / n
+     ''', "softmax_loss", "softmax overflows"),
+    ("steps in the wrong order", AFFINE + RELU + textwrap.dedent('''
+        def affine_relu_forward(x, w, b):
+            a, fc = affine_forward(x, w, b)
+            out, rc = relu_forward(a)
+            return out, (fc, rc)
+        def affine_relu_backward(dout, cache):
+            fc, rc = cache
+            dx, dw, db = affine_backward(dout, fc)
+            return relu_backward(dx, rc), dw, db
+     '''), "affine_relu_backward", "wrong order"),
+]
+
+
+@pytest.mark.parametrize("label,source,function,hint", MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_each_common_mistake_is_named(tmp_path, label, source, function, hint):
+    result = verdicts(grade_file(submission(tmp_path, source), FAST))[function]
+    assert result["status"] in ("fail", "error"), result
+    assert any(hint in sentence for sentence in result["diagnosis"]), result["diagnosis"]
+    assert result["message"].startswith("Likely mistake:")
+
+
+# ----- hostile submissions: none may turn a failure into a pass -----
+
+WRONG_BUT_SNEAKY = [
+    ("lying __eq__ and an ndarray subclass", '''
+        import numpy as np
+        class Liar(np.ndarray):
+            def __eq__(self, other): return True
+            def __ne__(self, other): return False
+        def relu_forward(x):
+            return np.maximum(x, 0), x
+        def relu_backward(dout, cache):
+            return (dout * 0 + 1).view(Liar)
+     '''),
+    ("patched numpy", '''
+        import numpy as np
+        np.allclose = lambda *a, **k: True
+        np.array_equal = lambda *a, **k: True
+        np.testing.assert_allclose = lambda *a, **k: None
+        def relu_forward(x):
+            return np.maximum(x, 0), x
+        def relu_backward(dout, cache):
+            return dout
+     '''),
+]
+
+
+@pytest.mark.parametrize("label,source", WRONG_BUT_SNEAKY, ids=[s[0] for s in WRONG_BUT_SNEAKY])
+def test_sneaky_wrong_answers_still_fail(tmp_path, label, source):
+    result = verdicts(grade_file(submission(tmp_path, source), FAST))
+    assert result["relu_backward"]["status"] == "fail"
+    assert result["relu_forward"]["status"] == "pass"
+
+
+def _hostile(body):
+    """relu_backward misbehaves; affine is correct and must still be graded."""
+    return AFFINE + RELU.replace("def relu_backward(dout, cache):\n    return dout * (cache > 0)",
+                                 "def relu_backward(dout, cache):\n" + textwrap.indent(textwrap.dedent(body), "    "))
+
+
+HOSTILE = [
+    ("sys.exit", "import sys\nsys.exit(0)", "error", "exited"),
+    ("os._exit", "import os\nos._exit(3)", "error", "exited with code 3"),
+    ("endless loop", "while True:\n    pass", "timeout", "no answer within"),
+    ("memory bomb", "hog = []\nwhile True:\n    hog.append(bytearray(50 * 2**20))", "error", "out of memory"),
+    ("raises", "raise ValueError('nope')", "error", "ValueError: nope"),
+    ("prints on stdout", "print('{\"ok\": true}')\nprint('noise' * 1000)\nreturn dout * (cache > 0)", "pass", ""),
+]
+
+
+@pytest.mark.parametrize("label,body,status,words", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_behaviour_gets_a_verdict_and_the_rest_is_graded(tmp_path, label, body, status, words):
+    result = verdicts(grade_file(submission(tmp_path, _hostile(body)), Options(timeout=2.0, memory_mb=400)))
+    assert result["relu_backward"]["status"] == status, result["relu_backward"]
+    assert words in result["relu_backward"]["message"]
+    assert result["affine_forward"]["status"] == "pass" and result["affine_backward"]["status"] == "pass"
+
+
+@pytest.mark.parametrize("statement", ["import jax", "import torch", "__import__('autograd')",
+                                       "import importlib; importlib.import_module('conformance')"])
+def test_importing_an_autodiff_library_or_gradref_is_refused(tmp_path, statement):
+    result = grade_file(submission(tmp_path, statement + "\n" + RELU), FAST)
+    relu = verdicts(result)["relu_backward"]
+    assert relu["status"] == "error" and "is not allowed in a submission" in relu["message"]
+    assert not result["passed"]
+
+
+def test_allow_imports_lifts_the_refusal(tmp_path):
+    path = submission(tmp_path, "import json\nimport reference\n" + RELU)
+    refused = grade_file(path, FAST)
+    assert "importing reference is not allowed" in verdicts(refused)["relu_forward"]["message"]
+    allowed = grade_file(path, Options(timeout=3.0, memory_mb=600, allow_imports=("reference",)))
+    assert "not allowed" not in json.dumps(allowed)
+
+
+def test_an_error_at_import_time_fails_every_function(tmp_path):
+    result = grade_file(submission(tmp_path, RELU + "\nraise RuntimeError('broken at import')\n"), FAST)
+    assert all(r["status"] == "error" and "broken at import" in r["message"] for r in verdicts(result).values())
+
+
+# ----- exit codes, reports, batches -----
+
+def run_grade(*args):
+    proc = subprocess.run([sys.executable, "-m", "conformance", "grade", *args], capture_output=True,
+                          text=True, timeout=600)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("source,sentence", [
+    ("def relu_forward(x):\n    return x,, x\n", "has a syntax error on line 2"),
+    ("def helper():\n    return 1\n", "nothing gradable in"),
+])
+def test_ungradable_files_exit_2_with_one_sentence(tmp_path, source, sentence):
+    code, stdout, stderr = run_grade(submission(tmp_path, source))
+    assert code == 2 and sentence in stderr and "Traceback" not in stderr + stdout
+
+
+def test_a_missing_file_exits_2():
+    code, _, stderr = run_grade("/no/such/student.py")
+    assert code == 2 and "no such file: /no/such/student.py" in stderr
+
+
+def test_grade_writes_json_and_gradescope(tmp_path):
+    report, gs = tmp_path / "r.json", tmp_path / "results.json"
+    code = main(["grade", os.path.join(EXAMPLES, "layers_buggy.py"), "--json", str(report),
+                 "--gradescope", str(gs), "--timeout", "3", "--memory-mb", "600"])
+    assert code == 1
+    data = json.loads(report.read_text())
+    assert data["passed"] is False and data["convention"] == "cs231n"
+    for entry in data["results"]:
+        assert {"name", "status", "message", "checks"} <= entry.keys()
+        assert entry["status"] in ("pass", "fail", "error", "timeout", "missing")
+    scores = json.loads(gs.read_text())
+    assert scores["max_score"] == len(scores["tests"]) and 0 < scores["score"] < scores["max_score"]
+    assert {t["status"] for t in scores["tests"]} == {"passed", "failed"}
+
+
+def test_grading_a_folder_never_stops_at_a_broken_submission(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    (folder / "good.py").write_text(RELU)
+    (folder / "broken.py").write_text("def relu_forward(x:\n")
+    (folder / "wrong.py").write_text(RELU.replace("(cache > 0)", "(cache < 0)"))
+    out = tmp_path / "reports"
+    code = main(["grade", str(folder), "--jobs", "2", "--out", str(out), "--gradescope", str(tmp_path / "gs"),
+                 "--timeout", "3", "--memory-mb", "600"])
+    assert code == 1
+    with open(out / "summary.csv") as handle:
+        rows = {r["submission"]: r for r in csv.DictReader(handle)}
+    assert rows["good.py"]["status"] == "pass" and rows["wrong.py"]["status"] == "fail"
+    assert rows["broken.py"]["status"] == "cannot grade" and "syntax error" in rows["broken.py"]["message"]
+    assert sorted(p.name for p in out.iterdir()) == ["broken.json", "good.json", "summary.csv", "wrong.json"]
+    assert json.loads((tmp_path / "gs" / "good.json").read_text())["score"] == 2.0
+
+
+def test_the_memory_watchdog_stops_a_process_that_lifts_its_own_limit(tmp_path):
+    body = """
+import resource
+try:
+    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+except (ValueError, OSError):
+    pass
+hog = []
+while True:
+    hog.append(b"x" * (50 * 2**20))
+"""
+    result = verdicts(grade_file(submission(tmp_path, _hostile(body)), Options(timeout=5.0, memory_mb=400)))
+    assert result["relu_backward"]["status"] == "error"
+    assert "memory" in result["relu_backward"]["message"]
+    assert result["affine_backward"]["status"] == "pass"
