@@ -4,6 +4,8 @@ import pytest
 
 from reference.oracle import gpu_available
 
+pytest_plugins = ["pytester"]
+
 # A silent broadcast or dtype promotion in reference or manual code fails loudly.
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")

@@ -7,6 +7,7 @@ import pytest
 from conformance import checks, precision, registry
 from conformance.backends import backend_for, cupy_available
 from conformance.cli import main
+from gradref.testing import assert_case
 from reference import oracle
 
 pytestmark = pytest.mark.gpu
@@ -17,8 +18,7 @@ AGREEMENT_PAIRS = checks.cases(registry.ops(), devices=(checks.AGREEMENT,))
 
 @pytest.mark.parametrize("check,case", GPU_PAIRS, ids=[f"{c}-{check}" for check, c in GPU_PAIRS])
 def test_conformance_on_gpu(check, case):
-    result = checks.run_check(check, case)
-    assert result.passed, result.message
+    assert_case(check, case)
 
 
 @pytest.mark.parametrize("check,case", AGREEMENT_PAIRS, ids=[str(c) for _, c in AGREEMENT_PAIRS])

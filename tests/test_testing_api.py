@@ -1,0 +1,172 @@
+"""gradref.testing and the pytest plugin, on right and wrong backward passes of both conventions."""
+import importlib.metadata
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import manual_grads as mg
+from gradref.testing import FiniteDifferencesOnly, NO_REFERENCE, assert_backward_matches, check_backward, make_op
+
+rng = np.random.default_rng(7)
+X, W, B = rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3)
+AFFINE_INPUTS = {"x": X, "w": W, "b": B}
+
+
+def affine_ref(x, w, b):
+    return x @ w + b[None, :]
+
+
+def test_a_correct_function_pair_passes_and_reports_each_check():
+    results = assert_backward_matches(mg.affine_forward, mg.affine_backward, affine_ref, inputs=AFFINE_INPUTS)
+    assert {r.check for r in results} == {"forward", "vjp", "finite_differences", "shapes_dtypes", "no_mutation",
+                                          "linear_in_dout", "deterministic"}
+    assert all(r.passed for r in results)
+    assert max(r.worst.ratio for r in results if r.worst is not None) < 1
+
+
+def test_a_wrong_function_pair_fails_with_the_likely_mistake():
+    def transposed(dout, cache):
+        x, w, _ = cache
+        dx, dw, db = mg.affine_backward(dout, cache)
+        return dx, dw.T, db
+    square = {"x": rng.standard_normal((6, 6)), "w": rng.standard_normal((6, 6)), "b": rng.standard_normal(6)}
+    with pytest.raises(AssertionError) as error:
+        assert_backward_matches(mg.affine_forward, transposed, affine_ref, inputs=square)
+    message = str(error.value)
+    assert "dw: worst element [" in message and "got " in message and "want " in message
+    assert "tolerance" in message and "likely mistake: dw is the transpose" in message
+
+
+class Sigmoid:
+    def forward(self, x):
+        self.out = 1 / (1 + np.exp(-x))
+        return self.out
+
+    def backward(self, dout):
+        return dout * self.out * (1 - self.out)
+
+
+class WrongSigmoid(Sigmoid):
+    def backward(self, dout):
+        return dout * self.out
+
+
+class Affine:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        self.dW, self.db = self.x.T @ dout, dout.sum(axis=0)
+        return dout @ self.W.T
+
+
+def test_layer_objects_pass_and_fail():
+    x = {"x": rng.standard_normal((3, 4))}
+    assert_backward_matches(Sigmoid(), reference=jax.nn.sigmoid, inputs=x)
+    with pytest.raises(AssertionError, match="dx: worst element"):
+        assert_backward_matches(WrongSigmoid(), reference=jax.nn.sigmoid, inputs=x)
+
+
+def test_layer_factories_check_the_parameter_gradients():
+    inputs = {"x": X, "W": W, "b": B}
+    results = assert_backward_matches(Affine, reference=affine_ref, inputs=inputs, init=("W", "b"),
+                                      grad_attrs=("dW", "db"))
+    assert results[0].case.op.wrt == ("x", "W", "b")
+
+    class NoMean(Affine):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.db = self.db * 2
+            return dx
+    with pytest.raises(AssertionError, match="db"):
+        assert_backward_matches(NoMean, reference=affine_ref, inputs=inputs, init=("W", "b"),
+                                grad_attrs=("dW", "db"))
+
+
+def test_losses():
+    scores, labels = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    reference = lambda x, y: -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(x), y[:, None], axis=1))
+    assert_backward_matches(mg.softmax_loss, reference=reference, inputs={"x": scores, "y": labels}, loss=True)
+    with pytest.raises(AssertionError, match="1/N of the mean over the batch is missing"):
+        assert_backward_matches(lambda x, y: (mg.softmax_loss(x, y)[0], mg.softmax_loss(x, y)[1] * len(y)),
+                                reference=reference, inputs={"x": scores, "y": labels}, loss=True,
+                                name="softmax_loss")
+
+
+def test_without_a_reference_finite_differences_decide_and_it_says_so():
+    x = {"x": rng.standard_normal((3, 4))}
+    with pytest.warns(FiniteDifferencesOnly, match="finite differences only"):
+        results = assert_backward_matches(mg.tanh_forward, mg.tanh_backward, inputs=x)
+    assert "forward" not in {r.check for r in results} and "finite_differences" in {r.check for r in results}
+
+    def wrong(dout, cache):
+        return dout * (1 - cache)
+    with pytest.raises(AssertionError) as error:
+        assert_backward_matches(mg.tanh_forward, wrong, inputs=x)
+    assert NO_REFERENCE in str(error.value) and "finite_differences FAILED" in str(error.value)
+
+
+def test_samples_from_a_generator_and_float32():
+    op = make_op(mg.relu_forward, mg.relu_backward, jax.nn.relu,
+                 samples=lambda r: {"x": (np.sign(r.standard_normal((5, 5))) * (0.1 + r.random((5, 5))))
+                                    .astype(np.float32)})
+    results = check_backward(op)
+    assert results and all(r.passed for r in results) and {r.case.dtype for r in results} == {"float32"}
+
+
+def test_a_mutating_backward_fails_no_mutation():
+    def mutating(dout, cache):
+        dout[cache <= 0] = 0
+        return dout
+    with pytest.raises(AssertionError, match="changed dout"):
+        assert_backward_matches(mg.relu_forward, mutating, jax.nn.relu,
+                                inputs={"x": np.array([[-1.0, 2.0], [3.0, -4.0]])})
+
+
+# ----- the pytest plugin -----
+
+PLUGIN_REGISTERED = any(ep.value == "gradref.pytest_plugin"
+                        for ep in importlib.metadata.entry_points(group="pytest11"))
+PLUGIN_ARGS = [] if PLUGIN_REGISTERED else ["-p", "gradref.pytest_plugin"]
+
+USER_TESTS = '''
+import numpy as np
+import jax
+import manual_grads as mg
+
+X = np.array([[-1.5, 2.0, 0.5], [3.0, -4.0, 1.0]])
+
+def test_relu(gradref_check):
+    gradref_check(mg.relu_forward, mg.relu_backward, reference=jax.nn.relu, inputs={"x": X})
+
+def test_wrong_relu(gradref_check):
+    gradref_check(mg.relu_forward, lambda dout, cache: dout, reference=jax.nn.relu, inputs={"x": X})
+'''
+
+
+def test_the_plugin_gives_a_two_line_test_per_op(pytester):
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest(*PLUGIN_ARGS, "--gradref-device", "cpu", "-q")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*gradref checks failed for relu*", "*dx: worst element*"])
+
+
+def test_the_plugin_skips_gpu_runs_without_a_gpu(pytester):
+    from reference.oracle import gpu_available
+    if gpu_available():
+        pytest.skip("this machine has a GPU")
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest(*PLUGIN_ARGS, "--gradref-device", "gpu", "-q", "-rs")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*asks for a GPU, and jax.devices('gpu') found none*"])
+
+
+def test_the_plugin_adds_its_option_to_help(pytester):
+    result = pytester.runpytest(*PLUGIN_ARGS, "--help")
+    result.stdout.fnmatch_lines(["*--gradref-device*"])
