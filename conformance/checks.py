@@ -51,7 +51,7 @@ class CheckResult:
     @property
     def worst(self):
         """The comparison closest to (or furthest over) its tolerance, if any."""
-        return max(self.comparisons, key=lambda c: (np.nan_to_num(c.ratio, nan=np.inf)), default=None)
+        return worst_of(self.comparisons)
 
     @property
     def message(self):
@@ -63,10 +63,6 @@ class ManualRun:
     out: object
     cache: object
     grads: tuple
-
-
-def sample_names(op):
-    return op.sample_names()
 
 
 def _read_only(value):
@@ -163,9 +159,14 @@ def case_tolerance(case, factor=1.0):
     return policy.tolerance(case.dtype, *_tolerance_terms(case, factor))
 
 
+def worst_of(comparisons):
+    """The comparison with the largest error / tolerance (a NaN counts as the worst)."""
+    return max(comparisons, key=lambda c: np.nan_to_num(c.ratio, nan=np.inf), default=None)
+
+
 def _result(check, case, comparisons):
     failed = [c for c in comparisons if not c.passed]
-    worst = max(comparisons, key=lambda c: np.nan_to_num(c.ratio, nan=np.inf), default=None)
+    worst = worst_of(comparisons)
     detail = "; ".join(c.describe() for c in failed) if failed else (worst.describe() if worst else "")
     return CheckResult(check, case, not failed, detail, comparisons)
 
@@ -370,7 +371,7 @@ def cases(ops, dtypes=("float64", "float32"), devices=("cpu",)):
     for op in ops:
         for device in devices:
             for dtype in dtypes:
-                for sample in sample_names(op):
+                for sample in op.sample_names():
                     case = Case(op, sample, dtype, device)
                     pairs += [(check, case) for check in CHECKS if applicable(check, case)]
     return pairs

@@ -27,6 +27,11 @@ def progress_bar():
                     TimeElapsedColumn(), console=err, transient=True)
 
 
+def advancer(bar, task):
+    """A progress callback `(done, total, label)` for the runners."""
+    return lambda n, total, label: bar.update(task, completed=n, total=total, description=label)
+
+
 def _choices(value, all_values):
     return list(all_values) if value == "all" else [value]
 
@@ -55,7 +60,7 @@ def cmd_check(args):
     precision = runner.prepare_devices(devices)
     with progress_bar() as bar:
         task = bar.add_task("checking", total=None)
-        advance = (lambda n, total, label: bar.update(task, completed=n, total=total, description=label))
+        advance = advancer(bar, task)
         if args.jobs > 1 and all(op is registry.REGISTRY.get(op.name) for op in ops):
             rows = runner.run_parallel(ops, dtypes, devices, args.jobs, advance)
         else:
@@ -100,8 +105,7 @@ def cmd_precision(args):
     with progress_bar() as bar:
         task = bar.add_task("measuring", total=None)
         rows = precision.run(devices, ops=args.op, full=args.full,
-                             advance=lambda n, total, label: bar.update(task, completed=n, total=total,
-                                                                        description=label))
+                             advance=advancer(bar, task))
     if args.json != "-":
         out.print(precision_table(rows))
         out.print("policy err/tol above 1 (red): the policy would reject these float32 gradients.")
@@ -156,8 +160,7 @@ def cmd_bench(args):
         task = bar.add_task("timing", total=None)
         result = bench_runner.run(ops, args.impl or bench_impls.IMPLS, [args.device],
                                   _choices(args.dtype, DTYPES), args.quick,
-                                  advance=lambda n, total, label: bar.update(task, completed=n, total=total,
-                                                                             description=label))
+                                  advance=advancer(bar, task))
     if args.json != "-":
         out.print(bench_table(result["results"]))
     if args.json:
@@ -212,8 +215,7 @@ def cmd_grade(args):
         with progress_bar() as bar:
             task = bar.add_task("grading", total=None)
             result = grade_file(args.submission, options,
-                                advance=lambda n, total, label: bar.update(task, completed=n, total=total,
-                                                                           description=label))
+                                advance=advancer(bar, task))
     except CannotGrade as error:
         raise UsageError(str(error)) from None
     if args.json != "-":
@@ -233,8 +235,7 @@ def grade_batch(args, options):
     with progress_bar() as bar:
         task = bar.add_task("grading", total=None)
         rows = reports.grade_folder(args.submission, options, args.jobs, args.out, args.gradescope,
-                                    advance=lambda n, total, label: bar.update(task, completed=n, total=total,
-                                                                               description=label))
+                                    advance=advancer(bar, task))
     table = Table(title=f"gradref grade: {len(rows)} submissions in {args.submission}")
     for column in reports.SUMMARY_COLUMNS:
         table.add_column(column, overflow="fold")

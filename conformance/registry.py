@@ -202,7 +202,8 @@ _FROM_OUTPUT = 4.0
 _SPECS = (
     _layer("affine", ("x", "w", "b"), ("x", "w", "b"), _affine_samples(),
            reduction=lambda x, w, b: _matmul_dims(_flat(x), w),
-           bench=bs.gemm_spec(bs.affine_draw), description="x (N, d1..dk) as (N, D), w (D, M), b (M,): out = x w + b"),
+           bench=bs.gemm_spec(bs.affine_draw),
+           description="x (N, d1..dk) as (N, D), w (D, M), b (M,): out = x w + b"),
     _layer("linear", ("X", "W", "B"), ("X", "W", "B"), (
         SampleSpec("small", lambda r: _linear_args(r, 4, 5, 3), small=True),
         SampleSpec("n1", lambda r: _linear_args(r, 1, 7, 4), small=True),
@@ -210,7 +211,8 @@ _SPECS = (
         SampleSpec("wide", lambda r: {"X": normal(r, 64, 4096), "W": normal(r, 4096, 4096, scale=1 / 64),
                                       "B": normal(r, 4096)}),
     ), reduction=lambda X, W, B: _matmul_dims(X, W),
-        bench=bs.gemm_spec(bs.linear_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]), description="PyTorch layout: W (D_out, D_in), Y = X W^T + B"),
+        bench=bs.gemm_spec(bs.linear_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]),
+        description="PyTorch layout: W (D_out, D_in), Y = X W^T + B"),
     _layer("relu", ("x",), ("x",), _elementwise_samples(-1e3, 1e3), kinks=lambda x: x,
            bench=bs.elementwise_spec(), description="max(x, 0), gradient 0 at 0"),
     _layer("sigmoid", ("x",), ("x",), _elementwise_samples(-1e3, 1e3), tol_factor=_FROM_OUTPUT,
@@ -230,7 +232,8 @@ _SPECS = (
         SampleSpec("square", lambda r: _affine_args(r, (6, 6), 6), small=True),
         SampleSpec("wide", lambda r: _affine_args(r, (16, 2048), 1024, scale=1 / 45), margin=2e-5),
     ), kinks=lambda x, w, b: _flat(x) @ w + b, reduction=lambda x, w, b: _matmul_dims(_flat(x), w),
-        bench=bs.gemm_spec(bs.affine_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]), description="relu(affine(x, w, b))"),
+        bench=bs.gemm_spec(bs.affine_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]),
+        description="relu(affine(x, w, b))"),
     _loss("two_layer_net", "two_layer_net_loss", ("X", "y", "W1", "b1", "W2", "b2", "reg"),
           ("W1", "b1", "W2", "b2"), (
               SampleSpec("small", lambda r: _net_args(r, 5, 4, 10, 3, 0.05), small=True),
@@ -239,12 +242,14 @@ _SPECS = (
               SampleSpec("wide", lambda r: _net_args(r, 16, 4096, 4096, 10, 1e-3), margin=2e-5),
           ), kinks=lambda X, W1, b1, **_: _flat(X) @ W1 + b1,
           reduction=lambda X, W1, W2, **_: _matmul_dims(_flat(X), W1, W2), tol_factor=4.0,
-          bench=bs.net_spec(), description="affine - relu - affine - softmax, loss + 0.5 reg (|W1|^2 + |W2|^2)"),
+          bench=bs.net_spec(),
+          description="affine - relu - affine - softmax, loss + 0.5 reg (|W1|^2 + |W2|^2)"),
     _layer("add_mul_circuit", ("x", "y", "z"), ("x", "y", "z"), (
         SampleSpec("vector", lambda r: dict(zip("xyz", (normal(r, 5) for _ in range(3)))), small=True),
         SampleSpec("scalar", lambda r: {"x": np.asarray(-2.0), "y": np.asarray(5.0),
                                         "z": np.asarray(-4.0)}, small=True),
-    ), bench=bs.elementwise_spec(("x", "y", "z"), 4, 3, sizes=(1_000, 1_000_000)), description="f = (x + y) z"),
+    ), bench=bs.elementwise_spec(("x", "y", "z"), 4, 3, sizes=(1_000, 1_000_000)),
+        description="f = (x + y) z"),
     _layer("sigmoid_neuron", ("w", "x"), ("w", "x"), (
         SampleSpec("notes", lambda r: {"w": np.array([2.0, -3.0, -3.0]), "x": np.array([-1.0, -2.0])},
                    small=True),
@@ -254,16 +259,20 @@ _SPECS = (
         SampleSpec("vector", lambda r: dict(zip("xy", _pair(r, 6))), small=True),
         SampleSpec("notes", lambda r: {"x": np.asarray(3.0), "y": np.asarray(-4.0)}, small=True),
         SampleSpec("grid", lambda r: dict(zip("xy", _pair(r, 40, 30, scale=3.0)))),
-    ), tol_factor=4.0, bench=bs.elementwise_spec(("x", "y"), 10, 2, sizes=(1_000, 1_000_000)), description="f = (x + sigma(y)) / (sigma(x) + (x + y)^2), stage by stage"),
+    ), tol_factor=4.0, bench=bs.elementwise_spec(("x", "y"), 10, 2, sizes=(1_000, 1_000_000)),
+        description="f = (x + sigma(y)) / (sigma(x) + (x + y)^2), stage by stage"),
     _layer("max_gate", ("x", "y"), ("x", "y"), (
         SampleSpec("vector", lambda r: dict(zip("xy", _pair(r, 6))), small=True),
         SampleSpec("matrix", lambda r: dict(zip("xy", _pair(r, 30, 20)))),
-    ), kinks=lambda x, y: x - y, bench=bs.elementwise_spec(("x", "y"), 3, 2, sizes=(1_000, 1_000_000)), description="max(x, y); the gradient goes to y at a tie"),
+    ), kinks=lambda x, y: x - y, bench=bs.elementwise_spec(("x", "y"), 3, 2, sizes=(1_000, 1_000_000)),
+        description="max(x, y); the gradient goes to y at a tie"),
     _layer("matmul", ("W", "X"), ("W", "X"), (
         SampleSpec("small", lambda r: {"W": normal(r, 3, 4), "X": normal(r, 4, 5)}, small=True),
         SampleSpec("square", lambda r: {"W": normal(r, 5, 5), "X": normal(r, 5, 5)}, small=True),
         SampleSpec("wide", lambda r: {"W": normal(r, 64, 4096), "X": normal(r, 4096, 4096, scale=1 / 64)}),
-    ), reduction=lambda W, X: _matmul_dims(W, X), bench=bs.gemm_spec(bs.matmul_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]), description="D = W X"),
+    ), reduction=lambda W, X: _matmul_dims(W, X),
+        bench=bs.gemm_spec(bs.matmul_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]),
+        description="D = W X"),
 )
 
 SPECS = {op.name: op for op in _SPECS}

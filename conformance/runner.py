@@ -2,7 +2,7 @@
 from reference import oracle
 
 from .backends import backend_for
-from .checks import AGREEMENT, cases, run_check
+from .checks import AGREEMENT, cases, run_check, worst_of
 
 VALUE_CHECKS = ("forward", "vjp", "finite_differences", "linear_in_dout", "devices_agree")
 
@@ -23,7 +23,7 @@ def expand_devices(devices):
 def summarize(results, op, dtype, device):
     """One row: pass only if every check passed; the worst comparison of the value checks."""
     comparisons = [c for r in results if r.check in VALUE_CHECKS for c in r.comparisons]
-    worst = max(comparisons, key=lambda c: (c.ratio != c.ratio, c.ratio), default=None)
+    worst = worst_of(comparisons)
     failures = [r.message for r in results if not r.passed]
     return {
         "op": op.name, "dtype": dtype, "device": device,

@@ -4,6 +4,7 @@ The student's code runs in a Sandbox (its own process); here only plain arrays c
 from .npy files, and every comparison happens in this process on float64 copies.
 """
 import ast
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ class Entry:
     message: str = ""
     checks: list = field(default_factory=list)
     hints: list = field(default_factory=list)
+    sample: str = ""            # the sample being graded, for the names of its checks
 
     def check(self, name, passed, detail=""):
         self.checks.append({"name": name, "passed": bool(passed), "detail": detail})
@@ -255,7 +257,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello):
         return
     op = REGISTRY[target.op]
     if target.forward and backward_entry is forward_entry:       # backward missing: forward alone
-        target = type(target)(**{**target.__dict__, "backward": ""})
+        target = dataclasses.replace(target, backward="")
     for spec in op.samples:
         if spec.name in SKIPPED_SAMPLES:
             continue
