@@ -18,7 +18,7 @@ check: $(STAMP)
 	$(BIN)/gradref check
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

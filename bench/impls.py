@@ -133,12 +133,25 @@ def prepare_numpy_jit(op, args, dout, device):
         return Prepared(lambda: block(compiled(*values)), compile_s)
     _, cache = op.forward(*jargs)
     jdout = jax.device_put(dout, oracle.jax_device(device))
-    compiled, compile_s = _compile(op.backward, jdout, cache)
-    return Prepared(lambda: block(compiled(jdout, cache)), compile_s)
+    # The cache may hold strings and numbers (a mode, a conv_param): they stay static, arrays are traced.
+    leaves, treedef = jax.tree_util.tree_flatten(cache)
+    traced = [i for i, leaf in enumerate(leaves) if isinstance(leaf, jax.Array)]
+
+    def backward(d, *arrays):
+        merged = list(leaves)
+        for i, a in zip(traced, arrays):
+            merged[i] = a
+        return op.backward(d, jax.tree_util.tree_unflatten(treedef, merged))
+    arrays = [leaves[i] for i in traced]
+    compiled, compile_s = _compile(backward, jdout, *arrays)
+    return Prepared(lambda: block(compiled(jdout, *arrays)), compile_s)
 
 
-def available(impl, device):
-    """Which impls run where: NumPy on the CPU only, CuPy on the GPU only (where installed)."""
+def available(impl, device, op=None):
+    """Which impls run where: NumPy on the CPU only, CuPy on the GPU only (where installed); the manual
+    code under jax.jit only for ops whose manual code is traceable."""
+    if impl == "numpy_jit" and op is not None and not op.traceable:
+        return False
     if impl == "numpy":
         return device == "cpu"
     if impl == "cupy":

@@ -7,6 +7,7 @@ import numpy as np
 
 from conformance import report
 from conformance.benchspec import label
+from conformance.samples import cast
 
 from . import impls
 
@@ -51,14 +52,13 @@ def plan(ops, impl_names, devices, dtypes, quick):
             for op in ops:
                 for size in sizes_of(op, quick, device):
                     rows += [(op, size, impl, device, dtype) for impl in impl_names
-                             if impls.available(impl, device)]
+                             if impls.available(impl, device, op)]
     return rows
 
 
 def cast_args(op, size, dtype):
-    args = op.bench.draw(size, np.random.default_rng(0))
-    return [args[name].astype(dtype) if isinstance(args[name], np.ndarray) and args[name].dtype.kind == "f"
-            else args[name] for name in op.signature]
+    args = cast(op.bench.draw(size, np.random.default_rng(0)), dtype)
+    return [args[name] for name in op.signature]
 
 
 def make_dout(op, args, dtype):

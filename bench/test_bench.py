@@ -36,7 +36,7 @@ PARAMS = [pytest.param(op, size, impl, device, id=f"{op.name}-{label(size)}-{imp
 def test_benchmark(benchmark, op, size, impl, device):
     if device == "gpu" and not gpu_available():
         pytest.skip("needs a GPU: jax.devices('gpu') found none on this machine")
-    if not impls.available(impl, device):
+    if not impls.available(impl, device, op):
         pytest.skip(f"{impl} does not run on {device} here")
     dtype = "float32"
     args = runner.cast_args(op, size, dtype)

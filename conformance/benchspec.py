@@ -22,7 +22,7 @@ class BenchSpec:
 
 
 def label(size):
-    return "x".join(str(int(s)) for s in size)
+    return "x".join(s if isinstance(s, str) else str(int(s)) for s in size)
 
 
 def _normal(rng, *shape):
@@ -66,9 +66,9 @@ def _shape(n):
     return (n // 100, 100)
 
 
-def elementwise_spec(names=("x",), n_read=2, n_write=1, sizes=ELEMENTWISE_SIZES):
+def elementwise_spec(names=("x",), n_read=2, n_write=1, sizes=ELEMENTWISE_SIZES, extra=None):
     def draw(size, rng):
-        return {name: _normal(rng, *_shape(size[0])) for name in names}
+        return {**{name: _normal(rng, *_shape(size[0])) for name in names}, **(extra or {})}
     return BenchSpec(tuple((s,) for s in sizes), tuple((s,) for s in sizes), draw, flops=lambda s: 0,
                      bytes=lambda s, b: (n_read + n_write) * s[0] * b)
 
@@ -113,3 +113,44 @@ def neuron_spec():
         return {"w": _normal(rng, size[0] + 1), "x": _normal(rng, size[0])}
     sizes = ((100,), (1_000_000,))
     return BenchSpec(sizes, sizes, draw, flops=lambda s: 0, bytes=lambda s, b: 3 * s[0] * b)
+
+
+def norm_spec(param="bn_param"):
+    """Normalisation of x (N, D): forward reads x, backward reads dout and the cache, writes dx."""
+    sizes = ((64, 128), (1024, 1024), (4096, 1024))
+
+    def draw(size, rng):
+        n, d = size
+        extra = {"mode": "train", "momentum": 0.9, "running_mean": np.zeros(d), "running_var": np.ones(d)}
+        return {"x": _normal(rng, n, d), "gamma": np.ones(d), "beta": np.zeros(d),
+                param: {"eps": 1e-5, **(extra if param == "bn_param" else {})}}
+    return BenchSpec(sizes, sizes, draw, flops=lambda s: 0, bytes=lambda s, b: 4 * s[0] * s[1] * b)
+
+
+def conv_spec():
+    """Backward of a 3x3 convolution, stride 1, pad 1: N x C x H x W inputs, F filters."""
+    sizes = ((8, 3, 32, 32, 16), (32, 64, 32, 32, 64))
+
+    def draw(size, rng):
+        n, c, h, w, f = size
+        return {"x": _normal(rng, n, c, h, w), "w": _normal(rng, f, c, 3, 3) / np.sqrt(9 * c),
+                "b": _normal(rng, f), "conv_param": {"stride": 1, "pad": 1}}
+
+    def flops(s):
+        n, c, h, w, f = s
+        return 2 * 2 * n * f * h * w * c * 9          # dw and dx, each one product of this size
+    return BenchSpec(sizes, sizes, draw, flops, bytes=lambda s, b: b * 3 * s[0] * s[1] * s[2] * s[3],
+                     bound="gemm", peak_shape=lambda s: (s[4], s[1] * 9, s[0] * s[2] * s[3]))
+
+
+def from_samples(op):
+    """For ops without a sweep of their own: time the op's largest conformance sample."""
+    name = op.samples[-1].name
+
+    def draw(size, rng):
+        return dict(op.draw_sample(size[0], "float64").args)
+
+    def nbytes(size, itemsize):
+        args = draw(size, None)
+        return 3 * itemsize * sum(v.size for v in args.values() if isinstance(v, np.ndarray) and v.dtype.kind == "f")
+    return BenchSpec(((name,),), ((name,),), draw, flops=lambda s: 0, bytes=nbytes)

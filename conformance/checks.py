@@ -3,6 +3,7 @@
 A Case names what to check; its manual run and its oracle run are computed once and shared by
 every check. Exceptions raised by the manual code become failing results, never crashes.
 """
+import copy
 import dataclasses
 import functools
 import zlib
@@ -68,6 +69,9 @@ class ManualRun:
 def _read_only(value):
     if isinstance(value, np.ndarray):
         value.flags.writeable = False
+    elif isinstance(value, dict):
+        for item in value.values():
+            _read_only(item)
     return value
 
 
@@ -104,6 +108,7 @@ def oracle_run(case):
     if case.op.reference is None:
         args = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
                 for a in sample_args(case)]
+        args = [copy.deepcopy(a) if isinstance(a, dict) else a for a in args]
         out = np.asarray(to_numpy_tree(case.op.forward(*args)[0], backend_for("cpu")), np.float64)
         return out, None, _read_only(cotangent(case, out.shape))
     out, grads, dout = oracle.vjp(case.op.reference, sample_args(case), wrt_positions(case.op),
@@ -129,7 +134,11 @@ def as_tuple(grads):
 
 
 def fresh(value, backend):
-    """A private, writable copy on the backend: code under test never touches shared arrays."""
+    """A private, writable copy on the backend: code under test never touches shared arrays.
+
+    Parameter dicts are copied too (a train-mode forward updates running statistics in them)."""
+    if isinstance(value, dict):
+        return {k: fresh(v, backend) for k, v in value.items()}
     return backend.asarray(np.array(value, copy=True)) if isinstance(value, np.ndarray) else value
 
 
@@ -162,6 +171,12 @@ def case_tolerance(case, factor=1.0):
 def worst_of(comparisons):
     """The comparison with the largest error / tolerance (a NaN counts as the worst)."""
     return max(comparisons, key=lambda c: np.nan_to_num(c.ratio, nan=np.inf), default=None)
+
+
+def floors(op, wants):
+    """{gradient name: floor}: a cancelling gradient is measured against its largest sibling."""
+    largest = max((float(np.max(np.abs(w), initial=0.0)) for w in wants), default=0.0)
+    return {f"d{name}": largest for name in op.cancelling}
 
 
 def _result(check, case, comparisons):
@@ -197,7 +212,8 @@ def check_vjp(case):
     if problem:
         return CheckResult("vjp", case, False, problem)
     tol = case_tolerance(case)
-    return _result("vjp", case, [policy.compare(n, g, w, tol, case.dtype)
+    floor = floors(case.op, want)
+    return _result("vjp", case, [policy.compare(n, g, w, tol, case.dtype, floor.get(n, 0.0))
                                  for n, g, w in zip(case.op.grad_names, got, want)])
 
 
@@ -207,6 +223,8 @@ def numeric_vjp(forward, args, positions, dout, step=1e-6):
             for a in args]
 
     def value(at):
+        # Parameter dicts are copied per call: a train-mode forward writes running statistics into them.
+        at = [copy.deepcopy(a) if isinstance(a, dict) else a for a in at]
         return float(np.sum(np.asarray(dout, np.float64) * np.asarray(forward(*at)[0], np.float64)))
 
     grads = []
@@ -234,10 +252,11 @@ def check_finite_differences(case):
         return CheckResult("finite_differences", case, False, problem)
     jax_grads = oracle_run(case)[1]
     tol = policy.FINITE_DIFFERENCE_TOLERANCE
-    comparisons = [policy.compare(n, g, num, tol, case.dtype)
+    floor = floors(case.op, numeric)
+    comparisons = [policy.compare(n, g, num, tol, case.dtype, floor.get(n, 0.0))
                    for n, g, num in zip(case.op.grad_names, got, numeric)]
     if jax_grads is not None:
-        comparisons += [policy.compare(f"{n} (jax)", j, num, tol, case.dtype)
+        comparisons += [policy.compare(f"{n} (jax)", j, num, tol, case.dtype, floor.get(n, 0.0))
                         for n, j, num in zip(case.op.grad_names, jax_grads, numeric)]
     return _result("finite_differences", case, comparisons)
 
@@ -272,7 +291,7 @@ def check_no_mutation(case):
     op.backward(dout, cache)
     problems = [f"forward or backward changed its input {name}" for name, old, new
                 in zip(op.signature, before_args, to_numpy_tree(args, backend))
-                if not trees_identical(old, new)]
+                if name not in op.mutable and not trees_identical(old, new)]
     if not trees_identical(before_dout, to_numpy_tree(dout, backend)):
         problems.append(f"{op.backward_name} changed dout")
     if not trees_identical(before_cache, to_numpy_tree(cache, backend)):
@@ -292,10 +311,10 @@ def check_linear_in_dout(case):
     if problem:
         return CheckResult("linear_in_dout", case, False, problem)
     tol = case_tolerance(case, factor=4.0)
-    comparisons = []
-    for name, g1, g2, g12 in zip(case.op.grad_names, *grads):
-        want = 2 * np.asarray(g1, np.float64) - 3 * np.asarray(g2, np.float64)
-        comparisons.append(policy.compare(name, g12, want, tol, case.dtype))
+    wants = [2 * np.asarray(g1, np.float64) - 3 * np.asarray(g2, np.float64) for g1, g2 in zip(*grads[:2])]
+    floor = floors(case.op, wants)
+    comparisons = [policy.compare(name, g12, want, tol, case.dtype, floor.get(name, 0.0))
+                   for name, g12, want in zip(case.op.grad_names, grads[2], wants)]
     return _result("linear_in_dout", case, comparisons)
 
 
@@ -308,6 +327,24 @@ def check_deterministic(case):
     return CheckResult("deterministic", case, same, "identical" if same else "two runs differ")
 
 
+def check_state(case):
+    """Forward updates the op's state (running statistics) as the op's `state` rule says."""
+    backend = backend_for(case.device)
+    args = [fresh(a, backend) for a in sample_args(case)]
+    case.op.forward(*args)
+    after = as_float64(dict(zip(case.op.signature, to_numpy_tree(args, backend))))
+    expected = case.op.state(**as_float64(named_args(case)))
+    tol = case_tolerance(case, factor=4.0)
+    comparisons = []
+    for param, entries in expected.items():
+        for key, want in entries.items():
+            got = after[param].get(key)
+            if got is None:
+                return CheckResult("state", case, False, f"{param}[{key!r}] was not set by the forward pass")
+            comparisons.append(policy.compare(f"{param}[{key!r}]", got, want, tol, case.dtype))
+    return _result("state", case, comparisons)
+
+
 AGREEMENT = "gpu-vs-cpu"
 
 
@@ -317,12 +354,14 @@ def check_devices_agree(case):
     on_cpu, on_gpu = (dataclasses.replace(case, device=d) for d in ("cpu", "gpu"))
     (cpu_out, cpu_grads, _), (gpu_out, gpu_grads, _) = oracle_run(on_cpu), oracle_run(on_gpu)
     exact = policy.tolerance("float64", *_tolerance_terms(case))
-    comparisons = [policy.compare(f"jax {n} gpu/cpu", g, c, exact, "float64")
+    floor = floors(case.op, cpu_grads)
+    comparisons = [policy.compare(f"jax {n} gpu/cpu", g, c, exact, "float64", floor.get(n, 0.0))
                    for n, g, c in zip(("out",) + case.op.grad_names, (gpu_out,) + gpu_grads,
                                       (cpu_out,) + cpu_grads)]
     numpy_run, gpu_run = manual_run(on_cpu), manual_run(on_gpu)
     tol = case_tolerance(case, factor=2.0)
-    comparisons += [policy.compare(f"manual {n} {backend_for('gpu').name}/numpy", g, c, tol, case.dtype)
+    comparisons += [policy.compare(f"manual {n} {backend_for('gpu').name}/numpy", g, c, tol, case.dtype,
+                                   floor.get(n, 0.0))
                     for n, g, c in zip(("out",) + case.op.grad_names, (gpu_run.out,) + gpu_run.grads,
                                        (numpy_run.out,) + numpy_run.grads)]
     return _result("devices_agree", case, comparisons)
@@ -336,6 +375,7 @@ CHECKS = {
     "no_mutation": check_no_mutation,
     "linear_in_dout": check_linear_in_dout,
     "deterministic": check_deterministic,
+    "state": check_state,
     "devices_agree": check_devices_agree,
 }
 
@@ -352,6 +392,8 @@ def applicable(check, case):
         return case.small and case.dtype == "float64" and case.device == "cpu"
     if check == "linear_in_dout":
         return case.op.kind == LAYER
+    if check == "state":
+        return case.op.state is not None
     return True
 
 

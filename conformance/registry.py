@@ -57,6 +57,10 @@ class Op:
     tol_factor: float = 1.0
     description: str = ""
     bench: Optional[object] = None         # benchspec.BenchSpec: sizes and cost model
+    mutable: tuple = ()                    # arguments the forward may update (bn_param's running stats)
+    state: Optional[Callable] = None       # f(**args) -> {param: {key: expected value after forward}}
+    cancelling: tuple = ()                 # gradients that are 0 by construction: measured on their siblings' scale
+    traceable: bool = True                 # the manual code runs under jax.jit (no writes into its own arrays)
 
     @property
     def grad_names(self):
@@ -185,9 +189,9 @@ def _linear_args(rng, n, d_in, d_out):
     return {"X": normal(rng, n, d_in), "W": normal(rng, d_out, d_in), "B": normal(rng, d_out)}
 
 
-def _layer(name, signature, wrt, samples, **kw):
+def _layer(name, signature, wrt, samples, manual=None, **kw):
     return Op(name, signature, wrt, getattr(ref, name), samples,
-              manual_names=(f"{name}_forward", f"{name}_backward"), **kw)
+              manual_names=manual or (f"{name}_forward", f"{name}_backward"), **kw)
 
 
 def _loss(name, manual_name, signature, wrt, samples, **kw):
@@ -275,7 +279,215 @@ _SPECS = (
         description="D = W X"),
 )
 
-SPECS = {op.name: op for op in _SPECS}
+# ----- the rest of the CS231n layer set -----
+
+def _bn_param(rng, d, mode="train"):
+    return {"mode": mode, "eps": 1e-5, "momentum": 0.9, "running_mean": normal(rng, *d, scale=0.1),
+            "running_var": 1 + uniform(rng, *d, low=0.0, high=0.5)}
+
+
+def _norm_args(rng, n, d, mode="train"):
+    return {"x": normal(rng, n, d, scale=2.0) + 1.0, "gamma": 1 + normal(rng, d, scale=0.2),
+            "beta": normal(rng, d, scale=0.2), "bn_param": _bn_param(rng, (d,), mode)}
+
+
+def _running_update(axes):
+    """The state rule of batch normalisation over `axes`: train mode moves the running statistics."""
+    def state(x, bn_param, **_):
+        if bn_param["mode"] != "train":
+            return {"bn_param": {k: bn_param[k] for k in ("running_mean", "running_var")}}
+        m = bn_param["momentum"]
+        return {"bn_param": {"running_mean": m * bn_param["running_mean"] + (1 - m) * x.mean(axis=axes),
+                             "running_var": m * bn_param["running_var"] + (1 - m) * x.var(axis=axes)}}
+    return state
+
+
+def _spatial_args(rng, n, c, h, w, mode="train"):
+    return {"x": normal(rng, n, c, h, w, scale=2.0) + 1.0, "gamma": 1 + normal(rng, c, scale=0.2),
+            "beta": normal(rng, c, scale=0.2), "bn_param": _bn_param(rng, (c,), mode)}
+
+
+def _group_args(rng, n, c, h, w, groups):
+    return {"x": normal(rng, n, c, h, w, scale=2.0) + 1.0, "gamma": 1 + normal(rng, 1, c, 1, 1, scale=0.2),
+            "beta": normal(rng, 1, c, 1, 1, scale=0.2), "G": groups, "gn_param": {"eps": 1e-5}}
+
+
+def _conv_args(rng, x_shape, w_shape, stride, pad):
+    fan_in = int(np.prod(w_shape[1:]))
+    return {"x": normal(rng, *x_shape), "w": normal(rng, *w_shape, scale=1 / np.sqrt(fan_in)),
+            "b": normal(rng, w_shape[0], scale=0.1), "conv_param": {"stride": stride, "pad": pad}}
+
+
+def _pool_param(size, stride):
+    return {"pool_height": size, "pool_width": size, "stride": stride}
+
+
+def _pool_gaps(x, pool_param):
+    """Per window, the largest value minus the second largest: 0 would be a tie."""
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride]
+    top = np.sort(windows.reshape(windows.shape[:4] + (-1,)), axis=-1)
+    live = top[..., -1] > 0 if (x >= 0).all() else np.ones(top.shape[:-1], bool)   # after a ReLU, ties at 0 carry no gradient
+    return (top[..., -1] - top[..., -2])[live]
+
+
+def _conv_out(x, w, b, conv_param, **_):
+    return manual_grads.conv_forward_fast(x, w, b, conv_param)[0]
+
+
+def _conv_reduction(x, w, conv_param, **_):
+    return max(int(np.prod(w.shape[1:])), x.shape[0] * x.shape[2] * x.shape[3])
+
+
+def _rnn_args(rng, n, t, d, h):
+    return {"x": normal(rng, n, t, d), "h0": normal(rng, n, h, scale=0.5),
+            "Wx": normal(rng, d, h, scale=1 / np.sqrt(d)), "Wh": normal(rng, h, h, scale=1 / np.sqrt(h)),
+            "b": normal(rng, h, scale=0.1)}
+
+
+def _rnn_step_args(rng, n, d, h):
+    args = _rnn_args(rng, n, 1, d, h)
+    return {"x": args["x"][:, 0, :], "prev_h": args["h0"], "Wx": args["Wx"], "Wh": args["Wh"], "b": args["b"]}
+
+
+def _temporal_loss_args(rng, n, t, v):
+    return {"x": normal(rng, n, t, v), "y": rng.integers(0, v, (n, t)), "mask": rng.random((n, t)) > 0.3}
+
+
+def _affine_norm_args(rng, n, d, m, param):
+    args = _affine_args(rng, (n, d), m, scale=1 / np.sqrt(d))
+    return {**args, "gamma": 1 + normal(rng, m, scale=0.2), "beta": normal(rng, m, scale=0.2), **param(rng, m)}
+
+
+def _bn_pre_relu(x, w, b, gamma, beta, bn_param, **_):
+    return ref_numpy_bn(_flat(x) @ w + b, gamma, beta, bn_param)
+
+
+def ref_numpy_bn(a, gamma, beta, bn_param):
+    return manual_grads.batchnorm_forward(a, gamma, beta, dict(bn_param))[0]
+
+
+def _ln_pre_relu(x, w, b, gamma, beta, ln_param, **_):
+    return manual_grads.layernorm_forward(_flat(x) @ w + b, gamma, beta, ln_param)[0]
+
+
+_BN_SAMPLES = (
+    SampleSpec("small", lambda r: _norm_args(r, 4, 5), small=True),
+    SampleSpec("course", lambda r: _norm_args(r, 200, 3)),
+    SampleSpec("test_mode", lambda r: _norm_args(r, 6, 5, mode="test"), small=True),
+    SampleSpec("wide", lambda r: _norm_args(r, 256, 1024)),
+)
+_BN = dict(mutable=("bn_param",), state=_running_update(0), reduction=lambda x, **_: max(x.shape),
+           tol_factor=4.0)
+
+_CS231N_SPECS = (
+    _layer("batchnorm", ("x", "gamma", "beta", "bn_param"), ("x", "gamma", "beta"), _BN_SAMPLES, **_BN,
+           bench=bs.norm_spec(), description="batch normalisation, train and test mode; updates bn_param"),
+    Op("batchnorm_alt", ("x", "gamma", "beta", "bn_param"), ("x", "gamma", "beta"), ref.batchnorm,
+       _BN_SAMPLES, manual_names=("batchnorm_forward", "batchnorm_backward_alt"), **_BN, bench=bs.norm_spec(),
+       description="batchnorm_forward with the simplified batchnorm_backward_alt"),
+    _layer("layernorm", ("x", "gamma", "beta", "ln_param"), ("x", "gamma", "beta"), (
+        SampleSpec("small", lambda r: {**_norm_args(r, 4, 5), "ln_param": {"eps": 1e-5}}, small=True),
+        SampleSpec("n1", lambda r: {**_norm_args(r, 1, 6), "ln_param": {"eps": 1e-5}}, small=True),
+        SampleSpec("wide", lambda r: {**_norm_args(r, 64, 2048), "ln_param": {"eps": 1e-5}}),
+    ), reduction=lambda x, **_: max(x.shape), tol_factor=4.0, bench=bs.norm_spec(param="ln_param"),
+        description="layer normalisation over each sample's features"),
+    _layer("spatial_batchnorm", ("x", "gamma", "beta", "bn_param"), ("x", "gamma", "beta"), (
+        SampleSpec("small", lambda r: _spatial_args(r, 2, 3, 4, 5), small=True),
+        SampleSpec("test_mode", lambda r: _spatial_args(r, 2, 3, 4, 5, mode="test"), small=True),
+        SampleSpec("large", lambda r: _spatial_args(r, 16, 8, 16, 16)),
+    ), mutable=("bn_param",), state=_running_update((0, 2, 3)), tol_factor=4.0,
+        reduction=lambda x, **_: x.shape[0] * x.shape[2] * x.shape[3],
+        description="batch normalisation per channel of x (N, C, H, W)"),
+    _layer("spatial_groupnorm", ("x", "gamma", "beta", "G", "gn_param"), ("x", "gamma", "beta"), (
+        SampleSpec("small", lambda r: _group_args(r, 2, 6, 4, 5, 2), small=True),
+        SampleSpec("large", lambda r: _group_args(r, 8, 16, 16, 16, 4)),
+    ), tol_factor=4.0, reduction=lambda x, **_: int(np.prod(x.shape)),
+        description="group normalisation over G channel groups; gamma, beta (1, C, 1, 1)"),
+    _layer("dropout", ("x", "dropout_param"), ("x",), (
+        SampleSpec("small", lambda r: {"x": normal(r, 4, 5), "dropout_param": {"mode": "train", "p": 0.7,
+                                                                              "seed": 123}}, small=True),
+        SampleSpec("large", lambda r: {"x": normal(r, 500, 500), "dropout_param": {"mode": "train", "p": 0.3,
+                                                                                  "seed": 7}}),
+        SampleSpec("test_mode", lambda r: {"x": normal(r, 4, 5), "dropout_param": {"mode": "test", "p": 0.7,
+                                                                                  "seed": 123}}, small=True),
+    ), bench=bs.elementwise_spec(extra={"dropout_param": {"mode": "train", "p": 0.5, "seed": 0}}),
+        description="inverted dropout; p keeps a unit; the seed fixes the mask"),
+    _layer("conv", ("x", "w", "b", "conv_param"), ("x", "w", "b"), (
+        SampleSpec("small", lambda r: _conv_args(r, (2, 3, 5, 5), (4, 3, 3, 3), 1, 1), small=True),
+        SampleSpec("course", lambda r: _conv_args(r, (2, 3, 4, 4), (3, 3, 4, 4), 2, 1), small=True),
+        SampleSpec("large", lambda r: _conv_args(r, (8, 3, 32, 32), (16, 3, 3, 3), 1, 1)),
+    ), manual=("conv_forward_naive", "conv_backward_naive"), reduction=_conv_reduction, traceable=False,
+        description="convolution, naive loops; conv_param stride and pad"),
+    _layer("conv_fast", ("x", "w", "b", "conv_param"), ("x", "w", "b"), (
+        SampleSpec("small", lambda r: _conv_args(r, (2, 3, 5, 5), (4, 3, 3, 3), 1, 1), small=True),
+        SampleSpec("course", lambda r: _conv_args(r, (2, 3, 4, 4), (3, 3, 4, 4), 2, 1), small=True),
+        SampleSpec("large", lambda r: _conv_args(r, (32, 16, 32, 32), (32, 16, 3, 3), 1, 1)),
+    ), manual=("conv_forward_fast", "conv_backward_fast"), reduction=_conv_reduction, bench=bs.conv_spec(),
+        traceable=False, description="the same convolution, vectorised (im2col)"),
+    _layer("max_pool", ("x", "pool_param"), ("x",), (
+        SampleSpec("small", lambda r: {"x": normal(r, 2, 3, 4, 4), "pool_param": _pool_param(2, 2)}, small=True),
+        SampleSpec("course", lambda r: {"x": normal(r, 3, 2, 8, 8), "pool_param": _pool_param(2, 2)}),
+        SampleSpec("overlapping", lambda r: {"x": normal(r, 2, 2, 7, 7), "pool_param": _pool_param(3, 2)},
+                   small=True),
+    ), manual=("max_pool_forward_naive", "max_pool_backward_naive"), kinks=_pool_gaps, traceable=False,
+        description="max pooling; pool_height, pool_width, stride"),
+    _layer("conv_relu", ("x", "w", "b", "conv_param"), ("x", "w", "b"), (
+        SampleSpec("small", lambda r: _conv_args(r, (2, 3, 5, 5), (4, 3, 3, 3), 1, 1), small=True),
+        SampleSpec("large", lambda r: _conv_args(r, (4, 3, 16, 16), (8, 3, 3, 3), 1, 1)),
+    ), kinks=_conv_out, reduction=_conv_reduction, traceable=False, description="relu(conv(x))"),
+    _layer("conv_relu_pool", ("x", "w", "b", "conv_param", "pool_param"), ("x", "w", "b"), (
+        SampleSpec("small", lambda r: {**_conv_args(r, (2, 3, 4, 4), (3, 3, 3, 3), 1, 1),
+                                       "pool_param": _pool_param(2, 2)}, small=True),
+        SampleSpec("large", lambda r: {**_conv_args(r, (4, 3, 16, 16), (8, 3, 3, 3), 1, 1),
+                                       "pool_param": _pool_param(2, 2)}),
+    ), kinks=lambda pool_param, **a: np.concatenate(
+        [_conv_out(**a).ravel(), _pool_gaps(np.maximum(_conv_out(**a), 0), pool_param)]),
+        reduction=_conv_reduction, traceable=False, description="max_pool(relu(conv(x)))"),
+    _layer("rnn_step", ("x", "prev_h", "Wx", "Wh", "b"), ("x", "prev_h", "Wx", "Wh", "b"), (
+        SampleSpec("course", lambda r: _rnn_step_args(r, 3, 10, 4), small=True),
+        SampleSpec("n1", lambda r: _rnn_step_args(r, 1, 5, 3), small=True),
+        SampleSpec("large", lambda r: _rnn_step_args(r, 64, 128, 256)),
+    ), reduction=lambda x, Wx, Wh, **_: max(x.shape + Wh.shape), tol_factor=4.0,
+        description="next_h = tanh(x Wx + prev_h Wh + b)"),
+    _layer("rnn", ("x", "h0", "Wx", "Wh", "b"), ("x", "h0", "Wx", "Wh", "b"), (
+        SampleSpec("course", lambda r: _rnn_args(r, 2, 3, 4, 5), small=True),
+        SampleSpec("large", lambda r: _rnn_args(r, 16, 20, 32, 64)),
+    ), reduction=lambda x, Wh, **_: max(x.shape + Wh.shape) * x.shape[1], tol_factor=4.0,
+        description="rnn_step over T time steps from h0; h (N, T, H)"),
+    _layer("word_embedding", ("x", "W"), ("W",), (
+        SampleSpec("course", lambda r: {"x": r.integers(0, 5, (2, 4)), "W": normal(r, 5, 3)}, small=True),
+        SampleSpec("large", lambda r: {"x": r.integers(0, 100, (50, 30)), "W": normal(r, 100, 64)}),
+    ), reduction=lambda x, **_: x.size, description="out = W[x]; dW adds up repeated words (np.add.at)"),
+    _layer("temporal_affine", ("x", "w", "b"), ("x", "w", "b"), (
+        SampleSpec("course", lambda r: {"x": normal(r, 2, 3, 4), "w": normal(r, 4, 5), "b": normal(r, 5)},
+                   small=True),
+        SampleSpec("large", lambda r: {"x": normal(r, 32, 20, 128), "w": normal(r, 128, 256, scale=0.1),
+                                       "b": normal(r, 256)}),
+    ), reduction=lambda x, w, **_: max(x.shape[0] * x.shape[1], w.shape[0]),
+        description="x (N, T, D) w + b at every time step"),
+    _loss("temporal_softmax_loss", "temporal_softmax_loss", ("x", "y", "mask"), ("x",), (
+        SampleSpec("small", lambda r: _temporal_loss_args(r, 3, 4, 5), small=True),
+        SampleSpec("large", lambda r: _temporal_loss_args(r, 100, 10, 50)),
+    ), reduction=lambda x, **_: x.size, condition=_scores_size,
+        description="softmax loss over the masked time steps, / N"),
+    _layer("affine_bn_relu", ("x", "w", "b", "gamma", "beta", "bn_param"), ("x", "w", "b", "gamma", "beta"), (
+        SampleSpec("small", lambda r: _affine_norm_args(r, 4, 5, 3, lambda g, m: {"bn_param": _bn_param(g, (m,))}),
+                   small=True),
+        SampleSpec("course", lambda r: _affine_norm_args(r, 50, 40, 30,
+                                                         lambda g, m: {"bn_param": _bn_param(g, (m,))})),
+    ), kinks=_bn_pre_relu, mutable=("bn_param",), tol_factor=4.0, cancelling=("b",),
+        reduction=lambda x, w, **_: _matmul_dims(_flat(x), w), description="relu(batchnorm(affine(x)))"),
+    _layer("affine_ln_relu", ("x", "w", "b", "gamma", "beta", "ln_param"), ("x", "w", "b", "gamma", "beta"), (
+        SampleSpec("small", lambda r: _affine_norm_args(r, 4, 5, 3, lambda g, m: {"ln_param": {"eps": 1e-5}}),
+                   small=True),
+        SampleSpec("course", lambda r: _affine_norm_args(r, 50, 40, 30, lambda g, m: {"ln_param": {"eps": 1e-5}})),
+    ), kinks=_ln_pre_relu, tol_factor=4.0,
+        reduction=lambda x, w, **_: _matmul_dims(_flat(x), w), description="relu(layernorm(affine(x)))"),
+)
+
+SPECS = {op.name: op if op.bench else dataclasses.replace(op, bench=bs.from_samples(op))
+         for op in _SPECS + _CS231N_SPECS}
 REGISTRY = {name: op.bind(manual_grads) for name, op in SPECS.items()}
 
 

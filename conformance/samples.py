@@ -52,13 +52,23 @@ def labels(rng, n, c):
 # ----- casting and layouts -----
 
 def cast(args, dtype):
-    """Float arrays to `dtype`; integer arrays and Python scalars unchanged."""
+    """Float arrays to `dtype` (inside parameter dicts too); integer arrays and scalars unchanged."""
     out = {}
     for name, value in args.items():
         if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
             value = value.astype(dtype)
+        elif isinstance(value, dict):
+            value = cast(value, dtype)
         out[name] = value
     return out
+
+
+def _each_array(transform):
+    def apply(a):
+        if isinstance(a, dict):
+            return {k: apply(v) for k, v in a.items()}
+        return transform(a)
+    return apply
 
 
 def fortran_order(a):
@@ -74,7 +84,7 @@ def strided(a):
     return buffer[..., ::2]
 
 
-LAYOUTS = {"fortran": fortran_order, "strided": strided}
+LAYOUTS = {"fortran": _each_array(fortran_order), "strided": _each_array(strided)}
 
 
 def with_layout(sample, layout):
@@ -85,9 +95,9 @@ def with_layout(sample, layout):
 
 
 def as_float64(args):
-    """Float arrays as float64; integer arrays and scalars unchanged."""
-    return {name: value.astype(np.float64)
-            if isinstance(value, np.ndarray) and value.dtype.kind == "f" else value
+    """Float arrays as float64 (inside parameter dicts too); integer arrays and scalars unchanged."""
+    return {name: value.astype(np.float64) if isinstance(value, np.ndarray) and value.dtype.kind == "f"
+            else as_float64(value) if isinstance(value, dict) else value
             for name, value in args.items()}
 
 

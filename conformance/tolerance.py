@@ -71,8 +71,12 @@ class Comparison:
                 f"{self.tolerance:.1e} ({verdict})")
 
 
-def compare(name, got, want, tol, dtype):
-    """Compare one result with its reference; `dtype` is the dtype under test (for the floor)."""
+def compare(name, got, want, tol, dtype, floor=0.0):
+    """Compare one result with its reference; `dtype` is the dtype under test (for the floor).
+
+    `floor` raises the yardstick for a gradient that cancels to zero by construction (the bias
+    before a batchnorm): its entries are sums of terms as large as its siblings' entries.
+    """
     want = np.asarray(want, dtype=np.float64)
     try:
         got_shape = tuple(np.shape(got))
@@ -82,7 +86,7 @@ def compare(name, got, want, tol, dtype):
         message = f"{name}.shape={got_shape}, want {want.shape}"
         if got_shape is not None and int(np.prod(got_shape)) == want.size:
             # Same number of entries: say whether the values are right apart from the shape.
-            values = compare(name, np.reshape(np.asarray(got), want.shape), want, tol, dtype)
+            values = compare(name, np.reshape(np.asarray(got), want.shape), want, tol, dtype, floor)
             message += f"; reshaped to {want.shape}, " + values.describe()
         return Comparison(name, np.inf, np.inf, tol, (), np.nan, np.nan, shape_error=message)
     got = np.asarray(got, dtype=np.float64)
@@ -95,6 +99,6 @@ def compare(name, got, want, tol, dtype):
     max_abs = float(diff.reshape(-1)[flat])
     if not np.isfinite(got).all() or not np.isfinite(want).all():
         max_abs = float("nan") if not np.array_equal(got, want, equal_nan=True) else 0.0
-    scale = max(float(np.max(np.abs(want), initial=0.0)), float(np.finfo(np.dtype(dtype)).tiny))
+    scale = max(float(np.max(np.abs(want), initial=0.0)), float(np.finfo(np.dtype(dtype)).tiny), floor)
     return Comparison(name, max_abs, max_abs / scale, tol, index,
                       float(got.reshape(-1)[flat]), float(want.reshape(-1)[flat]))

@@ -37,3 +37,18 @@ def stable_sigmoid(x):
     xp = namespace(x)
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def permute(x, axes):
+    """Transpose by `axes` (array API permute_dims where the namespace has it)."""
+    xp = namespace(x)
+    return (getattr(xp, "permute_dims", None) or xp.transpose)(x, axes)
+
+
+def scatter_add(target, indices, values):
+    """target with values added at target[indices] (repeats accumulate, as np.add.at)."""
+    xp = namespace(target)
+    if xp.__name__.startswith("jax"):                            # jax arrays are immutable
+        return target.at[indices].add(values)
+    xp.add.at(target, indices, values)
+    return target

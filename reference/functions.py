@@ -5,6 +5,7 @@ ReLU is jax.nn.relu (gradient 0 at 0); jnp.maximum(x, 0) would give 0.5 there.
 """
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def affine(x, w, b):
@@ -71,3 +72,108 @@ def max_gate(x, y):
 
 def matmul(W, X):
     return W @ X
+
+
+# ----- the rest of the CS231n layer set -----
+
+def _normalise(x, axes, eps):
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean((x - mean) ** 2, axis=axes, keepdims=True)
+    return (x - mean) / jnp.sqrt(var + eps)
+
+
+def batchnorm(x, gamma, beta, bn_param):
+    eps = bn_param.get("eps", 1e-5)
+    if bn_param["mode"] == "train":
+        xhat = _normalise(x, (0,), eps)
+    else:
+        xhat = (x - bn_param["running_mean"][None, :]) / jnp.sqrt(bn_param["running_var"] + eps)[None, :]
+    return gamma[None, :] * xhat + beta[None, :]
+
+
+def layernorm(x, gamma, beta, ln_param):
+    return gamma[None, :] * _normalise(x, (1,), ln_param.get("eps", 1e-5)) + beta[None, :]
+
+
+def spatial_batchnorm(x, gamma, beta, bn_param):
+    eps = bn_param.get("eps", 1e-5)
+    if bn_param["mode"] == "train":
+        xhat = _normalise(x, (0, 2, 3), eps)
+    else:
+        mean, var = bn_param["running_mean"], bn_param["running_var"]
+        xhat = (x - mean[None, :, None, None]) / jnp.sqrt(var + eps)[None, :, None, None]
+    return gamma[None, :, None, None] * xhat + beta[None, :, None, None]
+
+
+def spatial_groupnorm(x, gamma, beta, G, gn_param):
+    n = x.shape[0]
+    xhat = jnp.reshape(_normalise(jnp.reshape(x, (n, G, -1)), (2,), gn_param.get("eps", 1e-5)), x.shape)
+    return gamma * xhat + beta
+
+
+def dropout(x, dropout_param):
+    """The same mask as the course's: np.random.seed(seed); np.random.rand(*x.shape) < p, scaled by 1/p."""
+    if dropout_param["mode"] == "test":
+        return x
+    p = dropout_param["p"]
+    mask = (np.random.RandomState(dropout_param["seed"]).rand(*x.shape) < p) / p
+    return x * jnp.asarray(mask, dtype=x.dtype)
+
+
+def conv(x, w, b, conv_param):
+    pad, stride = conv_param["pad"], conv_param["stride"]
+    out = jax.lax.conv_general_dilated(x, w, (stride, stride), [(pad, pad), (pad, pad)],
+                                       dimension_numbers=("NCHW", "OIHW", "NCHW"),
+                                       precision=jax.lax.Precision.HIGHEST)
+    return out + b[None, :, None, None]
+
+
+conv_fast = conv
+
+
+def max_pool(x, pool_param):
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 1, ph, pw), (1, 1, stride, stride), "VALID")
+
+
+def conv_relu(x, w, b, conv_param):
+    return jax.nn.relu(conv(x, w, b, conv_param))
+
+
+def conv_relu_pool(x, w, b, conv_param, pool_param):
+    return max_pool(conv_relu(x, w, b, conv_param), pool_param)
+
+
+def rnn_step(x, prev_h, Wx, Wh, b):
+    return jnp.tanh(x @ Wx + prev_h @ Wh + b[None, :])
+
+
+def rnn(x, h0, Wx, Wh, b):
+    h, states = h0, []
+    for t in range(x.shape[1]):
+        h = rnn_step(x[:, t, :], h, Wx, Wh, b)
+        states.append(h)
+    return jnp.stack(states, axis=1)
+
+
+def word_embedding(x, W):
+    return W[x]
+
+
+def temporal_affine(x, w, b):
+    return jnp.einsum("ntd,dm->ntm", x, w) + b[None, None, :]
+
+
+def temporal_softmax_loss(x, y, mask):
+    log_probs = jax.nn.log_softmax(x, axis=2)
+    picked = jnp.sum(jnp.where(y[:, :, None] == jnp.arange(x.shape[2], dtype=y.dtype)[None, None, :],
+                               log_probs, 0.0), axis=2)
+    return -jnp.sum(jnp.where(mask, picked, 0.0)) / x.shape[0]
+
+
+def affine_bn_relu(x, w, b, gamma, beta, bn_param):
+    return jax.nn.relu(batchnorm(affine(x, w, b), gamma, beta, bn_param))
+
+
+def affine_ln_relu(x, w, b, gamma, beta, ln_param):
+    return jax.nn.relu(layernorm(affine(x, w, b), gamma, beta, ln_param))

@@ -93,8 +93,10 @@ def verify_precision(device="cpu", probes=None):
 
 
 def _to_jax(value):
-    if isinstance(value, (bool, int, float)):  # Python scalars such as reg stay weakly typed
+    if isinstance(value, (bool, int, float, str)) or value is None:  # Python scalars stay weakly typed
         return value
+    if isinstance(value, dict):     # parameter dicts (bn_param, conv_param, ...): their arrays too
+        return {k: _to_jax(v) for k, v in value.items()}
     arr = np.asarray(value)
     if np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)

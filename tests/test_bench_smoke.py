@@ -25,7 +25,8 @@ def test_every_op_and_cpu_impl_yields_a_complete_row():
                         quick=True, budget=0.0)
     rows = result["results"]
     assert {(r["op"], r["impl"]) for r in rows} == {
-        (name, impl) for name in registry.REGISTRY for impl in ("numpy", "jax_eager", "jax_jit", "numpy_jit")}
+        (name, impl) for name, op in registry.REGISTRY.items()
+        for impl in ("numpy", "jax_eager", "jax_jit", "numpy_jit") if impl != "numpy_jit" or op.traceable}
     for row in rows:
         assert FIELDS <= row.keys()
         assert row["median_s"] > 0 and row["fraction_of_peak"] > 0

@@ -13,7 +13,7 @@ import numpy as np
 from reference import oracle
 
 from .. import tolerance as policy
-from ..checks import Case, cotangent
+from ..checks import Case, cotangent, floors
 from ..registry import REGISTRY
 from ..samples import as_float64
 from .diagnose import Context, diagnose
@@ -98,8 +98,14 @@ def _tolerance(op, args):
     return policy.tolerance("float64", op.reduction(**args64), op.condition(**args64), op.tol_factor)
 
 
+def _arg_spec(sandbox, value):
+    if isinstance(value, dict):
+        return {"dict": {k: _arg_spec(sandbox, v) for k, v in value.items()}}
+    return sandbox.put(value) if isinstance(value, np.ndarray) else {"value": value}
+
+
 def _arg_specs(sandbox, values):
-    return [sandbox.put(v) if isinstance(v, np.ndarray) else {"value": v} for v in values]
+    return [_arg_spec(sandbox, v) for v in values]
 
 
 def _request(sandbox, target, op, sample):
@@ -115,8 +121,8 @@ def _request(sandbox, target, op, sample):
     return {"kind": "function", "first": target.forward, "args": _arg_specs(sandbox, args)}, 2
 
 
-def _compare_values(entry, label, got, want, tol):
-    comparison = policy.compare(label, got, want, tol, "float64")
+def _compare_values(entry, label, got, want, tol, floor=0.0):
+    comparison = policy.compare(label, got, want, tol, "float64", floor)
     entry.check(f"{label} [{entry.sample}]", comparison.passed, comparison.describe())
     return comparison.passed
 
@@ -168,7 +174,8 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
         return True
     for name, got, want, arg in zip(op.grad_names, grads, want_grads, [sample.args[n] for n in op.wrt]):
         _plain(sandbox, outputs["grads"][op.grad_names.index(name)], backward_entry, name)
-        ok = _compare_values(backward_entry, name, got, want, tol)
+        floor = floors(op, want_grads).get(name, 0.0)
+        ok = _compare_values(backward_entry, name, got, want, tol, floor)
         if np.shape(got) == np.shape(arg):
             backward_entry.check(f"{name} dtype [{sample.name}]", got.dtype == arg.dtype,
                                  f"{name}.dtype={got.dtype}, want {arg.dtype}")
@@ -178,19 +185,33 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
             context = Context(op.name, sample.name, as_float64(dict(zip(op.signature, args))), dout,
                               dict(zip(op.grad_names, grads)), dict(zip(op.grad_names, want_grads)))
             backward_entry.hints.extend(diagnose(context))
-    changed = [n for n, spec, before in zip([n for n in op.signature if not target.cls or n not in target.init],
-                                             outputs.get("args_after", []),
-                                             [a for n, a in zip(op.signature, args)
-                                              if not target.cls or n not in target.init])
-               if isinstance(before, np.ndarray) and not np.array_equal(sandbox.load(spec), before, equal_nan=True)]
+    passed_names = [n for n in op.signature if not target.cls or n not in target.init]
+    after = dict(zip(passed_names, outputs.get("args_after", [])))
+    changed = [n for n in passed_names if n not in op.mutable and isinstance(sample.args[n], np.ndarray)
+               and after.get(n) and not np.array_equal(sandbox.load(after[n]), sample.args[n], equal_nan=True)]
     forward_entry.check(f"inputs unchanged [{sample.name}]", not changed,
                         f"{', '.join(changed)} changed in place during the call: work on copies")
+    if op.state is not None:
+        _check_state(sandbox, op, sample, after, forward_entry, tol)
     if "dout_after" in outputs:
         same = np.array_equal(sandbox.load(outputs["dout_after"]), dout, equal_nan=True)
         backward_entry.check(f"dout unchanged [{sample.name}]", same,
                              "backward changed dout in place (e.g. dout[mask] = 0): at a fork that corrupts "
                              "the other branch's gradient; work on a copy (dx = dout.copy())")
     return True
+
+
+def _check_state(sandbox, op, sample, after, entry, tol):
+    """Train mode updates the running statistics as the course specifies; test mode leaves them."""
+    expected = op.state(**as_float64(sample.args))
+    for param, values in expected.items():
+        saved = (after.get(param) or {}).get("dict", {})
+        for key, want in values.items():
+            if key not in saved:
+                entry.check(f"{param}[{key!r}] [{sample.name}]", False, f"{param}[{key!r}] was not stored")
+                continue
+            comparison = policy.compare(f"{param}[{key!r}]", sandbox.load(saved[key]), want, 4 * tol, "float64")
+            entry.check(f"{param}[{key!r}] [{sample.name}]", comparison.passed, comparison.describe())
 
 
 # ----- a whole submission -----
@@ -231,7 +252,7 @@ def grade_file(path, options=Options(), advance=None):
                 entries += [Entry(name, MISSING, "not defined") for name in target.names]
                 continue
             forward_entry, backward_entry, reported = found
-            entries += reported
+            entries += [e for e in reported if e.name not in {x.name for x in entries}]
             if forward_entry is not None:
                 grade_target(sandbox, target, forward_entry, backward_entry, hello)
             if advance:

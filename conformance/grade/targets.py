@@ -27,14 +27,21 @@ class Target:
         return tuple(n for n in (self.forward, self.backward, self.loss, self.cls) if n)
 
 
-def _pair(op):
-    return Target(op, CS231N, forward=f"{op}_forward", backward=f"{op}_backward")
+def _pair(op, forward=None, backward=None):
+    return Target(op, CS231N, forward=forward or f"{op}_forward", backward=backward or f"{op}_backward")
 
 
 TARGETS = (
     _pair("affine"), _pair("relu"), _pair("sigmoid"), _pair("tanh"), _pair("affine_relu"),
     Target("softmax_loss", CS231N, loss="softmax_loss", is_loss=True),
     Target("svm_loss", CS231N, loss="svm_loss", is_loss=True),
+    _pair("batchnorm"), _pair("batchnorm_alt", "batchnorm_forward", "batchnorm_backward_alt"),
+    _pair("layernorm"), _pair("spatial_batchnorm"), _pair("spatial_groupnorm"), _pair("dropout"),
+    _pair("conv", "conv_forward_naive", "conv_backward_naive"),
+    _pair("max_pool", "max_pool_forward_naive", "max_pool_backward_naive"),
+    _pair("conv_relu"), _pair("conv_relu_pool"), _pair("affine_bn_relu"), _pair("affine_ln_relu"),
+    _pair("rnn_step"), _pair("rnn"), _pair("word_embedding"), _pair("temporal_affine"),
+    Target("temporal_softmax_loss", CS231N, loss="temporal_softmax_loss", is_loss=True),
     Target("affine", LAYERS, cls="Affine", init=("w", "b"), grad_attrs=("dW", "db")),
     Target("relu", LAYERS, cls="Relu"),
     Target("sigmoid", LAYERS, cls="Sigmoid"),
@@ -42,7 +49,7 @@ TARGETS = (
     Target("softmax_loss", LAYERS, cls="SoftmaxWithLoss", is_loss=True),
 )
 
-ALL_NAMES = tuple(name for target in TARGETS for name in target.names)
+ALL_NAMES = tuple(dict.fromkeys(name for target in TARGETS for name in target.names))
 
 
 def detect(defined):

@@ -64,7 +64,16 @@ def describe(error):
 
 
 def load_arg(spec):
+    if "dict" in spec:                       # parameter dicts: bn_param, conv_param, ...
+        return {key: load_arg(value) for key, value in spec["dict"].items()}
     return _load(spec["file"], allow_pickle=False) if "file" in spec else spec["value"]
+
+
+def save_after(name, value):
+    """An argument as it is after the call: arrays, and the arrays inside parameter dicts."""
+    if isinstance(value, dict):
+        return {"dict": {k: save_value(f"{name}-{k}", v) for k, v in value.items() if isinstance(v, np.ndarray)}}
+    return save_value(name, value) if isinstance(value, np.ndarray) else None
 
 
 def save_value(name, value):
@@ -103,7 +112,7 @@ def run_function(module, request, prefix):
         else:
             grads = as_tuple(second)
         outputs["grads"] = [save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
-        outputs["args_after"] = [save_value(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+        outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
         return {"ok": True, "outputs": outputs}
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
         return {"ok": False, "stage": stage, "error": describe(error), "outputs": outputs}
@@ -132,7 +141,7 @@ def run_class(module, request, prefix):
             outputs["dout_after"] = save_value(f"{prefix}dout", dout)
         grads = [dx] + [getattr(layer, attr) for attr in request.get("grad_attrs", [])]
         outputs["grads"] = [save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
-        outputs["args_after"] = [save_value(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+        outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
         return {"ok": True, "outputs": outputs}
     except Exception as error:  # noqa: BLE001
         return {"ok": False, "stage": stage, "error": describe(error), "outputs": outputs}

@@ -1,0 +1,88 @@
+"""Recurrent layers and their helpers in the CS231n convention: x (N, T, D), hidden states (N, H)."""
+from ._xp import namespace, one_hot, scatter_add
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    """next_h = tanh(x Wx + prev_h Wh + b)."""
+    xp = namespace(x, Wx)
+    next_h = xp.tanh(xp.matmul(x, Wx) + xp.matmul(prev_h, Wh) + b[None, :])
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+
+
+def rnn_step_backward(dnext_h, cache):
+    """(dx, dprev_h, dWx, dWh, db)."""
+    xp = namespace(dnext_h)
+    x, prev_h, Wx, Wh, next_h = cache
+    da = dnext_h * (1 - next_h * next_h)
+    return (xp.matmul(da, Wx.T), xp.matmul(da, Wh.T), xp.matmul(x.T, da), xp.matmul(prev_h.T, da),
+            xp.sum(da, axis=0))
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    """h (N, T, H): rnn_step over the T time steps, starting from h0."""
+    xp = namespace(x, Wx)
+    h, caches = h0, []
+    states = []
+    for t in range(x.shape[1]):
+        h, cache = rnn_step_forward(x[:, t, :], h, Wx, Wh, b)
+        states.append(h)
+        caches.append(cache)
+    return xp.stack(states, axis=1), caches
+
+
+def rnn_backward(dh, caches):
+    """(dx, dh0, dWx, dWh, db): backwards through time; each step's dprev_h joins the next dh."""
+    xp = namespace(dh)
+    dprev = xp.zeros_like(dh[:, 0, :])
+    dxs = []
+    dWx = dWh = db = None
+    for t in reversed(range(dh.shape[1])):
+        dx_t, dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t, :] + dprev, caches[t])
+        dxs.append(dx_t)
+        dWx, dWh, db = (dWx_t, dWh_t, db_t) if dWx is None else (dWx + dWx_t, dWh + dWh_t, db + db_t)
+    return xp.stack(dxs[::-1], axis=1), dprev, dWx, dWh, db
+
+
+def word_embedding_forward(x, W):
+    """out[n, t] = W[x[n, t]]; x holds integer indices into the V rows of W (V, D)."""
+    return W[x], (x, W.shape)
+
+
+def word_embedding_backward(dout, cache):
+    """dW only (x is integer): rows that repeat in x add up, as np.add.at does."""
+    xp = namespace(dout)
+    x, shape = cache
+    return scatter_add(xp.zeros(shape, dtype=dout.dtype), x, dout)
+
+
+def temporal_affine_forward(x, w, b):
+    """out (N, T, M) = x (N, T, D) w + b at every time step."""
+    xp = namespace(x, w)
+    n, t, d = x.shape
+    out = xp.matmul(xp.reshape(x, (n * t, d)), w) + b[None, :]
+    return xp.reshape(out, (n, t, w.shape[1])), (x, w)
+
+
+def temporal_affine_backward(dout, cache):
+    """(dx, dw, db)."""
+    xp = namespace(dout)
+    x, w = cache
+    n, t, d = x.shape
+    d2 = xp.reshape(dout, (n * t, -1))
+    dx = xp.reshape(xp.matmul(d2, w.T), x.shape)
+    return dx, xp.matmul(xp.reshape(x, (n * t, d)).T, d2), xp.sum(d2, axis=0)
+
+
+def temporal_softmax_loss(x, y, mask):
+    """Softmax loss summed over the time steps where mask is true, divided by N. Returns (loss, dx)."""
+    xp = namespace(x)
+    n, t, v = x.shape
+    scores = xp.reshape(x, (n * t, v))
+    shifted = scores - xp.max(scores, axis=1, keepdims=True)
+    dx = xp.exp(shifted)
+    sums = xp.sum(dx, axis=1, keepdims=True)
+    target = one_hot(xp.reshape(y, (n * t,)), v, scores)
+    keep = xp.reshape(mask, (n * t, 1)).astype(x.dtype)
+    loss = (xp.sum(keep * xp.log(sums)) - xp.sum(keep * shifted * target)) / n
+    dx = (dx / sums - target) * keep / n
+    return loss, xp.reshape(dx, x.shape)
