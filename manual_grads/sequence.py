@@ -49,10 +49,17 @@ def word_embedding_forward(x, W):
 
 
 def word_embedding_backward(dout, cache):
-    """dW only (x is integer): rows that repeat in x add up, as np.add.at does."""
+    """dW only (x is integer): rows that repeat in x add up, as np.add.at does.
+
+    NumPy adds in place (np.add.at). Elsewhere a one-hot product: a GPU scatter-add uses atomics
+    whose order varies, so two runs would differ in the last bits (measured on CuPy, H100)."""
     xp = namespace(dout)
     x, shape = cache
-    return scatter_add(xp.zeros(shape, dtype=dout.dtype), x, dout)
+    if xp.__name__ == "numpy":
+        return scatter_add(xp.zeros(shape, dtype=dout.dtype), x, dout)
+    rows = xp.reshape(x, (-1,))
+    words = one_hot(rows, shape[0], dout)                       # (N*T, V)
+    return xp.matmul(words.T, xp.reshape(dout, (rows.shape[0], shape[1])))
 
 
 def temporal_affine_forward(x, w, b):
