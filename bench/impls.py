@@ -160,8 +160,29 @@ def available(impl, device, op=None):
     return True
 
 
+def prepare_update(impl, op, args, device):
+    """Update rules have no backward: each impl times one step of the rule."""
+    if impl in ("numpy", "cupy"):
+        if impl == "cupy":
+            import cupy
+            args = [cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+            sync = cupy.cuda.get_current_stream().synchronize
+        else:
+            sync = (lambda: None)
+        return Prepared(lambda: (op.forward(*args), sync()))
+    jargs = jax.tree_util.tree_map(lambda a: jax.device_put(a, oracle.jax_device(device))
+                                   if isinstance(a, np.ndarray) else a, args)
+    if impl == "jax_eager":
+        return Prepared(lambda: block(op.reference(*jargs)))
+    fn = op.reference if impl == "jax_jit" else op.forward
+    compiled, compile_s = _compile(fn, *jargs)
+    return Prepared(lambda: block(compiled(*jargs)), compile_s)
+
+
 def prepare(impl, op, args, dout, device):
     """A Prepared call of `impl` for the op on these float arrays."""
+    if op.kind == "update":
+        return prepare_update(impl, op, args, device)
     if impl == "numpy":
         return prepare_numpy(op, args, dout)
     if impl == "cupy":

@@ -12,13 +12,14 @@ from typing import Callable, Optional
 import numpy as np
 
 import manual_grads
+from manual_grads._xp import namespace
 from reference import functions as ref
 
 from . import benchspec as bs
 from .samples import (LAYOUTS, SampleSpec, Sample, away_from_zero, clear_of_kinks, labels, normal,
                       uniform, with_layout)
 
-LAYER, LOSS = "layer", "loss"
+LAYER, LOSS, UPDATE = "layer", "loss", "update"
 
 
 class MissingFunction(NotImplementedError):
@@ -61,6 +62,7 @@ class Op:
     state: Optional[Callable] = None       # f(**args) -> {param: {key: expected value after forward}}
     cancelling: tuple = ()                 # gradients that are 0 by construction: measured on their siblings' scale
     traceable: bool = True                 # the manual code runs under jax.jit (no writes into its own arrays)
+    outputs: int = 1                       # >1: forward returns (out_1, ..., out_k, cache), stacked here
 
     @property
     def grad_names(self):
@@ -73,9 +75,14 @@ class Op:
     def bind(self, module):
         """This op with its manual functions taken from `module` (missing ones become stubs)."""
         fns = [lookup(module, n) for n in self.manual_names]
+        if self.kind == UPDATE:     # rule(w, dw, config) -> (next_w, config): no backward to check
+            return dataclasses.replace(self, forward=fns[0], backward=_no_backward)
         if self.kind == LOSS:
             return dataclasses.replace(self, forward=_loss_forward(fns[0], self.wrt),
                                        backward=_loss_backward)
+        if self.outputs > 1:
+            return dataclasses.replace(self, forward=_stacked_forward(fns[0], self.outputs),
+                                       backward=_split_backward(fns[1], self.outputs))
         return dataclasses.replace(self, forward=fns[0], backward=fns[1])
 
     def sample_names(self):
@@ -105,6 +112,26 @@ def _loss_forward(loss_fn, wrt):
         return loss, tuple(grads)
     forward.__name__ = getattr(loss_fn, "__name__", "loss")
     return forward
+
+
+def _stacked_forward(forward, k):
+    """forward(...) -> (out_1, ..., out_k, cache) as (stack of the outs, cache): one output to check."""
+    def stacked(*args):
+        *outs, cache = forward(*args)
+        return namespace(outs[0]).stack(outs), cache
+    stacked.__name__ = getattr(forward, "__name__", "forward")
+    return stacked
+
+
+def _split_backward(backward, k):
+    def split(dout, cache):
+        return backward(*[dout[i] for i in range(k)], cache)
+    split.__name__ = getattr(backward, "__name__", "backward")
+    return split
+
+
+def _no_backward(dout, cache):
+    return ()
 
 
 def _loss_backward(dloss, grads):
@@ -345,6 +372,18 @@ def _rnn_args(rng, n, t, d, h):
             "b": normal(rng, h, scale=0.1)}
 
 
+def _lstm_args(rng, n, t, d, h):
+    args = _rnn_args(rng, n, t, d, h)
+    return {**args, "Wx": normal(rng, d, 4 * h, scale=1 / np.sqrt(d)),
+            "Wh": normal(rng, h, 4 * h, scale=1 / np.sqrt(h)), "b": normal(rng, 4 * h, scale=0.1)}
+
+
+def _lstm_step_args(rng, n, d, h):
+    args = _lstm_args(rng, n, 1, d, h)
+    return {"x": args["x"][:, 0, :], "prev_h": args["h0"], "prev_c": normal(rng, n, h, scale=0.5),
+            "Wx": args["Wx"], "Wh": args["Wh"], "b": args["b"]}
+
+
 def _rnn_step_args(rng, n, d, h):
     args = _rnn_args(rng, n, 1, d, h)
     return {"x": args["x"][:, 0, :], "prev_h": args["h0"], "Wx": args["Wx"], "Wh": args["Wh"], "b": args["b"]}
@@ -455,6 +494,16 @@ _CS231N_SPECS = (
         SampleSpec("large", lambda r: _rnn_args(r, 16, 20, 32, 64)),
     ), reduction=lambda x, Wh, **_: max(x.shape + Wh.shape) * x.shape[1], tol_factor=4.0,
         description="rnn_step over T time steps from h0; h (N, T, H)"),
+    _layer("lstm_step", ("x", "prev_h", "prev_c", "Wx", "Wh", "b"), ("x", "prev_h", "prev_c", "Wx", "Wh", "b"), (
+        SampleSpec("course", lambda r: _lstm_step_args(r, 3, 4, 5), small=True),
+        SampleSpec("large", lambda r: _lstm_step_args(r, 64, 128, 128)),
+    ), outputs=2, reduction=lambda x, Wx, Wh, **_: max(x.shape + Wh.shape), tol_factor=4.0,
+        description="(next_h, next_c); backward takes dnext_h and dnext_c"),
+    _layer("lstm", ("x", "h0", "Wx", "Wh", "b"), ("x", "h0", "Wx", "Wh", "b"), (
+        SampleSpec("course", lambda r: _lstm_args(r, 2, 3, 4, 5), small=True),
+        SampleSpec("large", lambda r: _lstm_args(r, 16, 20, 32, 64)),
+    ), reduction=lambda x, Wh, **_: max(x.shape + Wh.shape) * x.shape[1], tol_factor=4.0,
+        description="lstm_step over T time steps from h0 (cell state from 0); h (N, T, H)"),
     _layer("word_embedding", ("x", "W"), ("W",), (
         SampleSpec("course", lambda r: {"x": r.integers(0, 5, (2, 4)), "W": normal(r, 5, 3)}, small=True),
         SampleSpec("large", lambda r: {"x": r.integers(0, 100, (50, 30)), "W": normal(r, 100, 64)}),
@@ -486,8 +535,51 @@ _CS231N_SPECS = (
         reduction=lambda x, w, **_: _matmul_dims(_flat(x), w), description="relu(layernorm(affine(x)))"),
 )
 
+def _update_state(rule):
+    """The config an update rule must return, by the course's formulas (float64)."""
+    def state(w, dw, config):
+        c = dict(config)
+        if rule == "sgd_momentum":
+            c["velocity"] = c["momentum"] * c["velocity"] - c["learning_rate"] * dw
+        elif rule == "rmsprop":
+            c["cache"] = c["decay_rate"] * c["cache"] + (1 - c["decay_rate"]) * dw ** 2
+        elif rule == "adam":
+            c["t"] = c["t"] + 1
+            c["m"] = c["beta1"] * c["m"] + (1 - c["beta1"]) * dw
+            c["v"] = c["beta2"] * c["v"] + (1 - c["beta2"]) * dw ** 2
+        return {"config": {k: v for k, v in c.items() if isinstance(v, np.ndarray) or k == "t"}}
+    return state
+
+
+def _update_args(rng, shape, rule):
+    w, dw = normal(rng, *shape), normal(rng, *shape)
+    config = {"sgd": {"learning_rate": 1e-2},
+              "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9, "velocity": normal(rng, *shape, scale=0.1)},
+              "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8,
+                          "cache": uniform(rng, *shape, low=0.1, high=1.0)},
+              "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
+                       "m": normal(rng, *shape, scale=0.1), "v": uniform(rng, *shape, low=0.1, high=1.0),
+                       "t": 5}}[rule]
+    return {"w": w, "dw": dw, "config": config}
+
+
+def _update(rule, description):
+    return Op(rule, ("w", "dw", "config"), (), getattr(ref, rule), (
+        SampleSpec("course", lambda r: _update_args(r, (5, 4), rule)),
+        SampleSpec("large", lambda r: _update_args(r, (1000, 1000), rule)),
+    ), kind=UPDATE, manual_names=(rule,), mutable=("config",), state=_update_state(rule), tol_factor=4.0,
+        description=description)
+
+
+_UPDATE_SPECS = (
+    _update("sgd", "next_w = w - learning_rate dw"),
+    _update("sgd_momentum", "velocity = momentum velocity - learning_rate dw; next_w = w + velocity"),
+    _update("rmsprop", "RMSProp; config: learning_rate, decay_rate, epsilon, cache"),
+    _update("adam", "Adam with bias correction; config: learning_rate, beta1, beta2, epsilon, m, v, t"),
+)
+
 SPECS = {op.name: op if op.bench else dataclasses.replace(op, bench=bs.from_samples(op))
-         for op in _SPECS + _CS231N_SPECS}
+         for op in _SPECS + _CS231N_SPECS + _UPDATE_SPECS}
 REGISTRY = {name: op.bind(manual_grads) for name, op in SPECS.items()}
 
 

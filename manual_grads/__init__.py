@@ -12,13 +12,14 @@ from .layers import (affine_backward, affine_forward, affine_relu_backward, affi
                      sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
 from .losses import softmax_loss, svm_loss
 from .nets import two_layer_net_loss
+from .optim import adam, rmsprop, sgd, sgd_momentum
 from .norms import (affine_bn_relu_backward, affine_bn_relu_forward, affine_ln_relu_backward,
                     affine_ln_relu_forward, batchnorm_backward, batchnorm_backward_alt, batchnorm_forward,
                     layernorm_backward, layernorm_forward, spatial_batchnorm_backward,
                     spatial_batchnorm_forward, spatial_groupnorm_backward, spatial_groupnorm_forward)
-from .sequence import (rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward,
+from .sequence import (lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward,
                        temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss,
                        word_embedding_backward, word_embedding_forward)
 
 __all__ = [name for name in dir() if name.endswith(("_forward", "_backward", "_backward_alt", "_loss",
-                                                     "_naive", "_fast"))]
+                                                     "_naive", "_fast"))] + ["sgd", "sgd_momentum", "rmsprop", "adam"]

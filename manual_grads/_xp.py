@@ -20,9 +20,9 @@ def zeros_like(xp, a):
     return xp.zeros_like(a)
 
 
-def concat(xp, arrays):
+def concat(xp, arrays, axis=0):
     fn = getattr(xp, "concat", None) or xp.concatenate
-    return fn(arrays)
+    return fn(arrays, axis=axis)
 
 
 def one_hot(y, num_classes, like):

@@ -1,5 +1,5 @@
 """Recurrent layers and their helpers in the CS231n convention: x (N, T, D), hidden states (N, H)."""
-from ._xp import namespace, one_hot, scatter_add
+from ._xp import concat, namespace, one_hot, scatter_add, stable_sigmoid
 
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
@@ -93,3 +93,51 @@ def temporal_softmax_loss(x, y, mask):
     loss = (xp.sum(keep * xp.log(sums)) - xp.sum(keep * shifted * target)) / n
     dx = (dx / sums - target) * keep / n
     return loss, xp.reshape(dx, x.shape)
+
+
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    """Returns (next_h, next_c, cache): gates i, f, o = sigma(.), g = tanh(.) from a = x Wx + prev_h Wh + b."""
+    xp = namespace(x, Wx)
+    h = prev_h.shape[1]
+    a = xp.matmul(x, Wx) + xp.matmul(prev_h, Wh) + b[None, :]
+    i, f, o = (stable_sigmoid(a[:, k * h:(k + 1) * h]) for k in range(3))
+    g = xp.tanh(a[:, 3 * h:])
+    next_c = f * prev_c + i * g
+    tanh_c = xp.tanh(next_c)
+    return o * tanh_c, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c)
+
+
+def lstm_step_backward(dnext_h, dnext_c, cache):
+    """(dx, dprev_h, dprev_c, dWx, dWh, db); the cell state's gradient gets both paths (a fork)."""
+    xp = namespace(dnext_h)
+    x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c = cache
+    dc = dnext_c + dnext_h * o * (1 - tanh_c * tanh_c)
+    da = concat(xp, [dc * g * i * (1 - i), dc * prev_c * f * (1 - f), dnext_h * tanh_c * o * (1 - o),
+                     dc * i * (1 - g * g)], axis=1)
+    return (xp.matmul(da, Wx.T), xp.matmul(da, Wh.T), dc * f, xp.matmul(x.T, da), xp.matmul(prev_h.T, da),
+            xp.sum(da, axis=0))
+
+
+def lstm_forward(x, h0, Wx, Wh, b):
+    """h (N, T, H) over T steps from h0, with the cell state starting at 0."""
+    xp = namespace(x, Wx)
+    h, c = h0, xp.zeros_like(h0)
+    states, caches = [], []
+    for t in range(x.shape[1]):
+        h, c, cache = lstm_step_forward(x[:, t, :], h, c, Wx, Wh, b)
+        states.append(h)
+        caches.append(cache)
+    return xp.stack(states, axis=1), caches
+
+
+def lstm_backward(dh, caches):
+    """(dx, dh0, dWx, dWh, db)."""
+    xp = namespace(dh)
+    dprev_h = xp.zeros_like(dh[:, 0, :])
+    dprev_c = xp.zeros_like(dprev_h)
+    dxs, totals = [], None
+    for t in reversed(range(dh.shape[1])):
+        dx_t, dprev_h, dprev_c, *weights = lstm_step_backward(dh[:, t, :] + dprev_h, dprev_c, caches[t])
+        dxs.append(dx_t)
+        totals = weights if totals is None else [a + b for a, b in zip(totals, weights)]
+    return (xp.stack(dxs[::-1], axis=1), dprev_h, *totals)

@@ -177,3 +177,45 @@ def affine_bn_relu(x, w, b, gamma, beta, bn_param):
 
 def affine_ln_relu(x, w, b, gamma, beta, ln_param):
     return jax.nn.relu(layernorm(affine(x, w, b), gamma, beta, ln_param))
+
+
+# ----- update rules (no gradient: the next weights, from the course's formulas) -----
+
+def sgd(w, dw, config):
+    return w - config["learning_rate"] * dw
+
+
+def sgd_momentum(w, dw, config):
+    return w + config["momentum"] * config["velocity"] - config["learning_rate"] * dw
+
+
+def rmsprop(w, dw, config):
+    cache = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw ** 2
+    return w - config["learning_rate"] * dw / (jnp.sqrt(cache) + config["epsilon"])
+
+
+def adam(w, dw, config):
+    b1, b2, t = config["beta1"], config["beta2"], config["t"] + 1
+    m = (b1 * config["m"] + (1 - b1) * dw) / (1 - b1 ** t)
+    v = (b2 * config["v"] + (1 - b2) * dw ** 2) / (1 - b2 ** t)
+    return w - config["learning_rate"] * m / (jnp.sqrt(v) + config["epsilon"])
+
+
+def _lstm_step(x, prev_h, prev_c, Wx, Wh, b):
+    a = x @ Wx + prev_h @ Wh + b[None, :]
+    i, f, o, g = jnp.split(a, 4, axis=1)
+    next_c = jax.nn.sigmoid(f) * prev_c + jax.nn.sigmoid(i) * jnp.tanh(g)
+    return jax.nn.sigmoid(o) * jnp.tanh(next_c), next_c
+
+
+def lstm_step(x, prev_h, prev_c, Wx, Wh, b):
+    """(next_h, next_c) stacked into one (2, N, H) output."""
+    return jnp.stack(_lstm_step(x, prev_h, prev_c, Wx, Wh, b))
+
+
+def lstm(x, h0, Wx, Wh, b):
+    h, c, states = h0, jnp.zeros_like(h0), []
+    for t in range(x.shape[1]):
+        h, c = _lstm_step(x[:, t, :], h, c, Wx, Wh, b)
+        states.append(h)
+    return jnp.stack(states, axis=1)

@@ -118,6 +118,9 @@ def vjp(fn, args, wrt, cotangent, device="cpu"):
                 full[position] = value
             return fn(*full)
 
+        if not wrt:     # an update rule: its value alone
+            out = np.asarray(fn(*jargs), np.float64)
+            return out, (), cotangent(out.shape) if callable(cotangent) else cotangent
         out, pullback = jax.vjp(fn_of_wrt, *[jargs[i] for i in wrt])
         if callable(cotangent):
             cotangent = cotangent(out.shape)

@@ -10,10 +10,11 @@ from conformance import checks, registry
 from conformance.grade import Options, grade_file
 from conformance.grade.targets import CS231N, TARGETS
 
-MODULES = ["_xp", "layers", "losses", "norms", "dropout", "conv", "sequence"]
+MODULES = ["_xp", "layers", "losses", "norms", "dropout", "conv", "sequence", "optim"]
 NEW_OPS = ["batchnorm", "batchnorm_alt", "layernorm", "spatial_batchnorm", "spatial_groupnorm", "dropout", "conv",
            "conv_fast", "max_pool", "conv_relu", "conv_relu_pool", "rnn_step", "rnn", "word_embedding",
-           "temporal_affine", "temporal_softmax_loss", "affine_bn_relu", "affine_ln_relu"]
+           "temporal_affine", "temporal_softmax_loss", "affine_bn_relu", "affine_ln_relu", "lstm_step", "lstm",
+           "sgd", "sgd_momentum", "rmsprop", "adam"]
 OPTIONS = Options(timeout=30.0, memory_mb=2048)
 
 
@@ -34,8 +35,22 @@ def wrapped_wrong(source):
     for target in TARGETS:
         if target.convention != CS231N:
             continue
-        name = target.backward or target.loss
-        if target.backward:
+        name = target.backward or target.loss or target.update
+        if target.update:
+            lines.append(f"""
+_right_{name} = {name}
+def {name}(w, dw, config=None):
+    next_w, config = _right_{name}(w, dw, config)
+    return next_w + 0.5 * (next_w - w), config
+""")
+        elif target.backward and target.op == "lstm_step":
+            lines.append(f"""
+_right_{name} = {name}
+def {name}(dnext_h, dnext_c, cache):
+    grads = _right_{name}(dnext_h, dnext_c, cache)
+    return (grads[0] * 1.5,) + tuple(grads[1:])
+""")
+        elif target.backward:
             lines.append(f"""
 _right_{name} = {name}
 def {name}(dout, cache):
@@ -82,7 +97,7 @@ def test_a_wrong_solution_of_each_op_fails(wrong_report):
     statuses = {r["name"]: r["status"] for r in wrong_report["results"]}
     for target in TARGETS:
         if target.convention == CS231N:
-            assert statuses[target.backward or target.loss] == "fail", target
+            assert statuses[target.backward or target.loss or target.update] == "fail", target
             if target.forward:
                 assert statuses[target.forward] == "pass", target
 

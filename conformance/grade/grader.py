@@ -21,7 +21,7 @@ from .sandbox import Sandbox
 from .targets import ALL_NAMES, CS231N, LAYERS, detect, targets_for
 
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
-SKIPPED_SAMPLES = ("wide",)   # 4096-wide samples check the policy, not students
+SKIPPED_SAMPLES = ("wide", "large")   # size checks the policy and the speed, not the student
 
 
 class CannotGrade(Exception):
@@ -116,9 +116,11 @@ def _request(sandbox, target, op, sample):
         return {"kind": "class", "cls": target.cls,
                 "init": _arg_specs(sandbox, [sample.args[n] for n in target.init]),
                 "args": _arg_specs(sandbox, forward_args), "grad_attrs": list(target.grad_attrs)}, 3
-    if target.loss:
-        return {"kind": "function", "first": target.loss, "args": _arg_specs(sandbox, args)}, 1
-    return {"kind": "function", "first": target.forward, "args": _arg_specs(sandbox, args)}, 2
+    if target.loss or target.update:
+        return {"kind": "function", "first": target.loss or target.update, "args": _arg_specs(sandbox, args),
+                "update": bool(target.update)}, 1
+    return {"kind": "function", "first": target.forward, "args": _arg_specs(sandbox, args),
+            "outputs": op.outputs}, 2
 
 
 def _compare_values(entry, label, got, want, tol, floor=0.0):
@@ -156,9 +158,14 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
         _compare_values(forward_entry, "loss" if target.is_loss else "out", out, want_out, tol)
         forward_entry.check(f"finite [{sample.name}]", np.isfinite(out).all() or not np.isfinite(want_out).all(),
                             "the output has NaN or inf")
+    if target.update and outcome.status == "ok":
+        _check_unchanged(sandbox, op, target, sample, outputs, forward_entry)
+        _check_state(sandbox, op, sample, {"config": outputs.get("state")}, forward_entry, tol)
+        return True
     if outcome.status != "ok":
         stage = outcome.stage
-        broken = backward_entry if stage == target.backward or stage.endswith(".backward") else forward_entry
+        broken = backward_entry if stage and (stage == target.backward or stage.endswith(".backward")) \
+            else forward_entry
         status = TIMEOUT if outcome.status == "timeout" else ERROR
         verb = "raised" if outcome.status == "error" else "failed:"
         where = f"{stage} {verb} " if stage else ""
@@ -185,12 +192,7 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
             context = Context(op.name, sample.name, as_float64(dict(zip(op.signature, args))), dout,
                               dict(zip(op.grad_names, grads)), dict(zip(op.grad_names, want_grads)))
             backward_entry.hints.extend(diagnose(context))
-    passed_names = [n for n in op.signature if not target.cls or n not in target.init]
-    after = dict(zip(passed_names, outputs.get("args_after", [])))
-    changed = [n for n in passed_names if n not in op.mutable and isinstance(sample.args[n], np.ndarray)
-               and after.get(n) and not np.array_equal(sandbox.load(after[n]), sample.args[n], equal_nan=True)]
-    forward_entry.check(f"inputs unchanged [{sample.name}]", not changed,
-                        f"{', '.join(changed)} changed in place during the call: work on copies")
+    after = _check_unchanged(sandbox, op, target, sample, outputs, forward_entry)
     if op.state is not None:
         _check_state(sandbox, op, sample, after, forward_entry, tol)
     if "dout_after" in outputs:
@@ -199,6 +201,17 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
                              "backward changed dout in place (e.g. dout[mask] = 0): at a fork that corrupts "
                              "the other branch's gradient; work on a copy (dx = dout.copy())")
     return True
+
+
+def _check_unchanged(sandbox, op, target, sample, outputs, entry):
+    """No argument (other than a parameter dict the op may update) changed in place; returns them."""
+    passed_names = [n for n in op.signature if not target.cls or n not in target.init]
+    after = dict(zip(passed_names, outputs.get("args_after", [])))
+    changed = [n for n in passed_names if n not in op.mutable and isinstance(sample.args[n], np.ndarray)
+               and after.get(n) and not np.array_equal(sandbox.load(after[n]), sample.args[n], equal_nan=True)]
+    entry.check(f"inputs unchanged [{sample.name}]", not changed,
+                f"{', '.join(changed)} changed in place during the call: work on copies")
+    return after
 
 
 def _check_state(sandbox, op, sample, after, entry, tol):
@@ -218,8 +231,8 @@ def _check_state(sandbox, op, sample, after, entry, tol):
 
 def _entries_for(target, present):
     """(forward entry, backward entry, entries to report) for a target, or None when nothing is present."""
-    if target.cls or target.loss:
-        name = target.cls or target.loss
+    if target.cls or target.loss or target.update:
+        name = target.cls or target.loss or target.update
         if name not in present:
             return None
         entry = Entry(name)

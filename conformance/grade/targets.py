@@ -21,10 +21,11 @@ class Target:
     init: tuple = ()            # registry argument names passed to the constructor
     grad_attrs: tuple = ()      # attributes read after backward, in the op's wrt order after dx
     is_loss: bool = False
+    update: str = ""            # update rule: rule(w, dw, config) -> (next_w, config)
 
     @property
     def names(self):
-        return tuple(n for n in (self.forward, self.backward, self.loss, self.cls) if n)
+        return tuple(n for n in (self.forward, self.backward, self.loss, self.update, self.cls) if n)
 
 
 def _pair(op, forward=None, backward=None):
@@ -40,8 +41,10 @@ TARGETS = (
     _pair("conv", "conv_forward_naive", "conv_backward_naive"),
     _pair("max_pool", "max_pool_forward_naive", "max_pool_backward_naive"),
     _pair("conv_relu"), _pair("conv_relu_pool"), _pair("affine_bn_relu"), _pair("affine_ln_relu"),
-    _pair("rnn_step"), _pair("rnn"), _pair("word_embedding"), _pair("temporal_affine"),
+    _pair("rnn_step"), _pair("rnn"), _pair("lstm_step"), _pair("lstm"), _pair("word_embedding"),
+    _pair("temporal_affine"),
     Target("temporal_softmax_loss", CS231N, loss="temporal_softmax_loss", is_loss=True),
+    *(Target(rule, CS231N, update=rule) for rule in ("sgd", "sgd_momentum", "rmsprop", "adam")),
     Target("affine", LAYERS, cls="Affine", init=("w", "b"), grad_attrs=("dW", "db")),
     Target("relu", LAYERS, cls="Relu"),
     Target("sigmoid", LAYERS, cls="Sigmoid"),

@@ -72,7 +72,9 @@ def load_arg(spec):
 def save_after(name, value):
     """An argument as it is after the call: arrays, and the arrays inside parameter dicts."""
     if isinstance(value, dict):
-        return {"dict": {k: save_value(f"{name}-{k}", v) for k, v in value.items() if isinstance(v, np.ndarray)}}
+        numeric = (np.ndarray, np.number, int, float)
+        return {"dict": {k: save_value(f"{name}-{k}", v) for k, v in value.items()
+                         if isinstance(v, numeric) and not isinstance(v, bool)}}
     return save_value(name, value) if isinstance(value, np.ndarray) else None
 
 
@@ -92,22 +94,30 @@ def as_tuple(value):
 
 
 def run_function(module, request, prefix):
-    """forward(*args) -> (out, cache), then backward(dout, cache) -> grads; or loss(*args) -> (loss, dx)."""
+    """forward(*args) -> (out, cache) then backward(dout, cache) -> grads; loss(*args) -> (loss, dx);
+    update rule(w, dw, config) -> (next_w, config); with "outputs": k, forward returns k outputs + cache
+    and backward takes k upstream gradients."""
     args = [load_arg(a) for a in request["args"]]
-    outputs, stage = {}, request["first"]
+    outputs, stage, k = {}, request["first"], request.get("outputs", 1)
     try:
         mark(stage)
         result = getattr(module, request["first"])(*args)
-        if not isinstance(result, tuple) or len(result) != 2:
+        if not isinstance(result, tuple) or len(result) != k + 1:
+            shape = "(" + ", ".join(["out"] * k + ["cache"]) + ")"
             return {"ok": False, "stage": stage,
-                    "error": f"{stage} returned {type(result).__name__}, not a pair (out, cache)"}
-        out, second = result
-        outputs["out"] = save_value(f"{prefix}out", out)
+                    "error": f"{stage} returned {type(result).__name__}, not {shape}"}
+        *outs, second = result
+        outputs["out"] = save_value(f"{prefix}out", outs[0] if k == 1 else _asarray(outs))
+        if request.get("update"):
+            outputs["state"] = save_after(f"{prefix}state", second)
+            outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+            return {"ok": True, "outputs": outputs}
         if request.get("backward"):
             stage = request["backward"]
             mark(stage)
             dout = load_arg(request["dout"])
-            grads = as_tuple(getattr(module, stage)(dout, second))
+            upstream = [dout[i] for i in range(k)] if k > 1 else [dout]
+            grads = as_tuple(getattr(module, stage)(*upstream, second))
             outputs["dout_after"] = save_value(f"{prefix}dout", dout)
         else:
             grads = as_tuple(second)
