@@ -17,7 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from conformance.registry import LOSS
+from conformance.backends import backend_for
+from conformance.checks import fresh
+from conformance.registry import LOSS, UPDATE
 from reference import oracle
 
 IMPLS = ("numpy", "jax_eager", "jax_jit", "numpy_jit", "cupy")
@@ -61,7 +63,7 @@ def _compile(fn, *args):
 
 
 def prepare_numpy(op, args, dout):
-    if op.kind == LOSS:
+    if op.kind in (LOSS, UPDATE):                 # the forward is the whole computation
         return Prepared(lambda: op.forward(*args))
     _, cache = op.forward(*args)
     return Prepared(lambda: op.backward(dout, cache))
@@ -69,7 +71,8 @@ def prepare_numpy(op, args, dout):
 
 def prepare_cupy(op, args, dout):
     import cupy
-    cargs = [cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+    backend = backend_for("gpu")
+    cargs = [fresh(a, backend) for a in args]        # arrays inside parameter dicts move too
     cdout = cupy.asarray(dout)
     stream = cupy.cuda.get_current_stream()
     inner = prepare_numpy(op, cargs, cdout).run
@@ -160,16 +163,8 @@ def available(impl, device, op=None):
     return True
 
 
-def prepare_update(impl, op, args, device):
-    """Update rules have no backward: each impl times one step of the rule."""
-    if impl in ("numpy", "cupy"):
-        if impl == "cupy":
-            import cupy
-            args = [cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
-            sync = cupy.cuda.get_current_stream().synchronize
-        else:
-            sync = (lambda: None)
-        return Prepared(lambda: (op.forward(*args), sync()))
+def prepare_update_jax(impl, op, args, device):
+    """Update rules have no backward: the JAX impls time one step of the rule."""
     jargs = jax.tree_util.tree_map(lambda a: jax.device_put(a, oracle.jax_device(device))
                                    if isinstance(a, np.ndarray) else a, args)
     if impl == "jax_eager":
@@ -181,8 +176,8 @@ def prepare_update(impl, op, args, device):
 
 def prepare(impl, op, args, dout, device):
     """A Prepared call of `impl` for the op on these float arrays."""
-    if op.kind == "update":
-        return prepare_update(impl, op, args, device)
+    if op.kind == UPDATE and impl not in ("numpy", "cupy"):
+        return prepare_update_jax(impl, op, args, device)
     if impl == "numpy":
         return prepare_numpy(op, args, dout)
     if impl == "cupy":

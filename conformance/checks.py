@@ -79,8 +79,7 @@ def _read_only(value):
 def _sample(op, name, dtype):
     """The drawn sample, cached and read-only (a write into it would leak into later checks)."""
     sample = op.draw_sample(name, dtype)
-    for value in sample.args.values():
-        _read_only(value)
+    _read_only(sample.args)
     return sample
 
 
@@ -106,9 +105,7 @@ def oracle_run(case):
     forward in float64, the gradients are None, and only the checks that need no oracle apply.
     """
     if case.op.reference is None:
-        args = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
-                for a in sample_args(case)]
-        args = [copy.deepcopy(a) if isinstance(a, dict) else a for a in args]
+        args = list(as_float64(named_args(case)).values())    # float64 copies, parameter dicts new
         out = np.asarray(to_numpy_tree(case.op.forward(*args)[0], backend_for("cpu")), np.float64)
         return out, None, _read_only(cotangent(case, out.shape))
     out, grads, dout = oracle.vjp(case.op.reference, sample_args(case), wrt_positions(case.op),
@@ -157,15 +154,14 @@ def manual_run(case):
                      tuple(to_numpy_tree(g, backend) for g in run.grads))
 
 
-def _tolerance_terms(case, factor=1.0):
-    """(K, condition, factor) of the tolerance policy for the case's op and sample."""
-    args64 = as_float64(named_args(case))
-    op = case.op
+def tolerance_terms(op, args, factor=1.0):
+    """(K, condition, factor) of the tolerance policy for `op` on `args` ({name: value})."""
+    args64 = as_float64(args)
     return op.reduction(**args64), op.condition(**args64), op.tol_factor * factor
 
 
 def case_tolerance(case, factor=1.0):
-    return policy.tolerance(case.dtype, *_tolerance_terms(case, factor))
+    return policy.tolerance(case.dtype, *tolerance_terms(case.op, named_args(case), factor))
 
 
 def worst_of(comparisons):
@@ -353,7 +349,7 @@ def check_devices_agree(case):
     (CuPy, where installed) with the one on NumPy in the dtype under test."""
     on_cpu, on_gpu = (dataclasses.replace(case, device=d) for d in ("cpu", "gpu"))
     (cpu_out, cpu_grads, _), (gpu_out, gpu_grads, _) = oracle_run(on_cpu), oracle_run(on_gpu)
-    exact = policy.tolerance("float64", *_tolerance_terms(case))
+    exact = policy.tolerance("float64", *tolerance_terms(case.op, named_args(case)))
     floor = floors(case.op, cpu_grads)
     comparisons = [policy.compare(f"jax {n} gpu/cpu", g, c, exact, "float64", floor.get(n, 0.0))
                    for n, g, c in zip(("out",) + case.op.grad_names, (gpu_out,) + gpu_grads,

@@ -399,11 +399,8 @@ def _affine_norm_args(rng, n, d, m, param):
 
 
 def _bn_pre_relu(x, w, b, gamma, beta, bn_param, **_):
-    return ref_numpy_bn(_flat(x) @ w + b, gamma, beta, bn_param)
-
-
-def ref_numpy_bn(a, gamma, beta, bn_param):
-    return manual_grads.batchnorm_forward(a, gamma, beta, dict(bn_param))[0]
+    # A copy of bn_param: placing samples must not move their running statistics.
+    return manual_grads.batchnorm_forward(_flat(x) @ w + b, gamma, beta, dict(bn_param))[0]
 
 
 def _ln_pre_relu(x, w, b, gamma, beta, ln_param, **_):

@@ -3,7 +3,7 @@
 Every sample is drawn in float64 from a seeded generator and then cast to the dtype under test,
 so the manual pass and the oracle see exactly the same numbers.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -26,7 +26,6 @@ class Sample:
     name: str
     args: dict
     small: bool = False
-    notes: list = field(default_factory=list)
 
 
 # ----- drawing helpers -----

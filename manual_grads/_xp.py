@@ -16,10 +16,6 @@ def namespace(*arrays):
     return numpy
 
 
-def zeros_like(xp, a):
-    return xp.zeros_like(a)
-
-
 def concat(xp, arrays, axis=0):
     fn = getattr(xp, "concat", None) or xp.concatenate
     return fn(arrays, axis=axis)

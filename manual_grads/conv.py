@@ -20,13 +20,18 @@ def _out_size(size, kernel, stride, pad):
     return 1 + span // stride
 
 
+def _conv_geometry(x, w, conv_param):
+    """(stride, pad, Ho, Wo) of convolving x (N, C, H, W) with w (F, C, HH, WW)."""
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    (h, wd), (hh, ww) = x.shape[2:], w.shape[2:]
+    return stride, pad, _out_size(h, hh, stride, pad), _out_size(wd, ww, stride, pad)
+
+
 def conv_forward_naive(x, w, b, conv_param):
     """out[n, f, i, j] = sum over c, di, dj of xpad[n, c, i*s + di, j*s + dj] w[f, c, di, dj] + b[f]."""
     xp = namespace(x, w)
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    n, _, h, wd = x.shape
-    f, _, hh, ww = w.shape
-    ho, wo = _out_size(h, hh, stride, pad), _out_size(wd, ww, stride, pad)
+    stride, pad, ho, wo = _conv_geometry(x, w, conv_param)
+    n, f, (hh, ww) = x.shape[0], w.shape[0], w.shape[2:]
     xpad = _pad(x, pad)
     out = xp.zeros((n, f, ho, wo), dtype=x.dtype)
     for i in range(ho):
@@ -68,10 +73,8 @@ def _columns(xpad, hh, ww, stride, ho, wo):
 def conv_forward_fast(x, w, b, conv_param):
     """The same convolution as conv_forward_naive, as one product per batch (im2col)."""
     xp = namespace(x, w)
-    stride, pad = conv_param["stride"], conv_param["pad"]
-    n, _, h, wd = x.shape
-    f, _, hh, ww = w.shape
-    ho, wo = _out_size(h, hh, stride, pad), _out_size(wd, ww, stride, pad)
+    stride, pad, ho, wo = _conv_geometry(x, w, conv_param)
+    n, f, (hh, ww) = x.shape[0], w.shape[0], w.shape[2:]
     cols = _columns(_pad(x, pad), hh, ww, stride, ho, wo)
     out = xp.matmul(xp.reshape(w, (f, -1))[None, :, :], cols) + b[None, :, None]
     return xp.reshape(out, (n, f, ho, wo)), (x, w, conv_param, cols)

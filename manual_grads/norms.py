@@ -143,31 +143,34 @@ def spatial_groupnorm_backward(dout, cache):
 
 # ----- composites -----
 
+def _affine_norm_relu_forward(norm_forward, x, w, b, gamma, beta, norm_param):
+    a, fc_cache = affine_forward(x, w, b)
+    normed, norm_cache = norm_forward(a, gamma, beta, norm_param)
+    out, relu_cache = relu_forward(normed)
+    return out, (fc_cache, norm_cache, relu_cache)
+
+
+def _affine_norm_relu_backward(norm_backward, dout, cache):
+    fc_cache, norm_cache, relu_cache = cache
+    dnormed, dgamma, dbeta = norm_backward(relu_backward(dout, relu_cache), norm_cache)
+    return affine_backward(dnormed, fc_cache) + (dgamma, dbeta)
+
+
 def affine_bn_relu_forward(x, w, b, gamma, beta, bn_param):
     """relu(batchnorm(affine(x)))."""
-    a, fc_cache = affine_forward(x, w, b)
-    normed, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)
-    out, relu_cache = relu_forward(normed)
-    return out, (fc_cache, bn_cache, relu_cache)
+    return _affine_norm_relu_forward(batchnorm_forward, x, w, b, gamma, beta, bn_param)
 
 
 def affine_bn_relu_backward(dout, cache):
     """(dx, dw, db, dgamma, dbeta)."""
-    fc_cache, bn_cache, relu_cache = cache
-    dnormed, dgamma, dbeta = batchnorm_backward_alt(relu_backward(dout, relu_cache), bn_cache)
-    return affine_backward(dnormed, fc_cache) + (dgamma, dbeta)
+    return _affine_norm_relu_backward(batchnorm_backward_alt, dout, cache)
 
 
 def affine_ln_relu_forward(x, w, b, gamma, beta, ln_param):
     """relu(layernorm(affine(x)))."""
-    a, fc_cache = affine_forward(x, w, b)
-    normed, ln_cache = layernorm_forward(a, gamma, beta, ln_param)
-    out, relu_cache = relu_forward(normed)
-    return out, (fc_cache, ln_cache, relu_cache)
+    return _affine_norm_relu_forward(layernorm_forward, x, w, b, gamma, beta, ln_param)
 
 
 def affine_ln_relu_backward(dout, cache):
     """(dx, dw, db, dgamma, dbeta)."""
-    fc_cache, ln_cache, relu_cache = cache
-    dnormed, dgamma, dbeta = layernorm_backward(relu_backward(dout, relu_cache), ln_cache)
-    return affine_backward(dnormed, fc_cache) + (dgamma, dbeta)
+    return _affine_norm_relu_backward(layernorm_backward, dout, cache)

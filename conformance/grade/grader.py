@@ -13,7 +13,7 @@ import numpy as np
 from reference import oracle
 
 from .. import tolerance as policy
-from ..checks import Case, cotangent, floors
+from ..checks import Case, cotangent, floors, tolerance_terms
 from ..registry import REGISTRY
 from ..samples import as_float64
 from .diagnose import Context, diagnose
@@ -93,11 +93,6 @@ def defined_names(path):
 
 # ----- one sample through the student's code -----
 
-def _tolerance(op, args):
-    args64 = as_float64(dict(zip(op.signature, args)))
-    return policy.tolerance("float64", op.reduction(**args64), op.condition(**args64), op.tol_factor)
-
-
 def _arg_spec(sandbox, value):
     if isinstance(value, dict):
         return {"dict": {k: _arg_spec(sandbox, v) for k, v in value.items()}}
@@ -151,7 +146,7 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
         request.update({"backward": target.backward, "dout": sandbox.put(dout)})
     outcome = sandbox.call(request, n_calls)
     outputs = (outcome.reply or {}).get("outputs") or {}
-    tol = _tolerance(op, args)
+    tol = policy.tolerance("float64", *tolerance_terms(op, sample.args))
 
     if "out" in outputs:
         out = _plain(sandbox, outputs["out"], forward_entry, "out")
@@ -179,10 +174,10 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
         backward_entry.check(f"gradients [{sample.name}]", False,
                              f"returned {len(grads)} gradient(s), want {len(op.wrt)} ({', '.join(op.grad_names)})")
         return True
+    floor = floors(op, want_grads)
     for name, got, want, arg in zip(op.grad_names, grads, want_grads, [sample.args[n] for n in op.wrt]):
         _plain(sandbox, outputs["grads"][op.grad_names.index(name)], backward_entry, name)
-        floor = floors(op, want_grads).get(name, 0.0)
-        ok = _compare_values(backward_entry, name, got, want, tol, floor)
+        ok = _compare_values(backward_entry, name, got, want, tol, floor.get(name, 0.0))
         if np.shape(got) == np.shape(arg):
             backward_entry.check(f"{name} dtype [{sample.name}]", got.dtype == arg.dtype,
                                  f"{name}.dtype={got.dtype}, want {arg.dtype}")
