@@ -12,6 +12,7 @@ from reference import oracle
 
 from . import precision, registry, report, runner
 from .examples import EXAMPLES, format_example, run_example
+from .grade.text import clean
 from .report import UsageError
 
 DTYPES = ("float64", "float32")
@@ -180,33 +181,53 @@ STATUS_STYLE = {"pass": "green", "fail": "red bold", "error": "red bold", "timeo
 
 
 def grade_table(result):
-    table = Table(title=f"gradref grade: {os.path.basename(result['submission'])} ({result['convention']})",
-                  show_lines=True)
+    table = Table(title=escape(f"gradref grade: {clean(os.path.basename(result['submission']))} "
+                               f"({result['convention']}, {result['isolation']})"), show_lines=True)
     table.add_column("function")
     table.add_column("verdict")
     table.add_column("what is wrong", overflow="fold")
     for entry in result["results"]:
         style = STATUS_STYLE.get(entry["status"], "")
-        table.add_row(entry["name"], f"[{style}]{entry['status']}[/]", escape(entry["message"]))
+        table.add_row(escape(clean(entry["name"])), f"[{style}]{entry['status']}[/]", escape(clean(entry["message"])))
     return table
+
+
+MAX_TIMEOUT_S, MEMORY_RANGE_MB = 3600, (64, 1 << 20)
 
 
 def _grade_options(args):
     from conformance.grade import Options
     from conformance.grade.targets import ALL_NAMES
-    if args.timeout <= 0 or args.memory_mb <= 0:
-        raise UsageError("--timeout and --memory-mb must be positive")
+    if not (0 < args.timeout <= MAX_TIMEOUT_S):     # also refuses nan
+        raise UsageError(f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_S}")
+    if not (MEMORY_RANGE_MB[0] <= args.memory_mb <= MEMORY_RANGE_MB[1]):
+        raise UsageError(f"--memory-mb must be between {MEMORY_RANGE_MB[0]} and {MEMORY_RANGE_MB[1]}")
     unknown = [n for n in args.require or () if n not in ALL_NAMES]
     if unknown:
         raise UsageError(f"--require {unknown[0]!r} is not a gradable name; known: {', '.join(ALL_NAMES)}")
     return Options(timeout=args.timeout, memory_mb=args.memory_mb, allow_imports=tuple(args.allow_imports or ()),
-                   convention=args.convention or "", require=tuple(args.require or ()))
+                   convention=args.convention or "", require=tuple(args.require or ()), sandbox=args.sandbox)
+
+
+def _announce_isolation(options):
+    """Choose the isolation once, before any work; say so plainly when it is process-only."""
+    from conformance.grade import confine
+    try:
+        isolation = confine.choose(options.sandbox)
+    except confine.SandboxUnavailable as error:
+        raise UsageError(str(error)) from None
+    if isolation == confine.PROCESS:
+        reason = confine.bwrap_problem() if options.sandbox == "auto" else "--sandbox process was asked for"
+        err.print(f"[yellow]warning:[/] {escape(confine.ISOLATION_NOTE[isolation])} ({escape(reason or '')})",
+                  soft_wrap=True)
+    return isolation
 
 
 def cmd_grade(args):
     from conformance.grade import CannotGrade, grade_file
     from conformance.grade import reports
     options = _grade_options(args)
+    _announce_isolation(options)
     try:
         if os.path.isdir(args.submission):
             return grade_batch(args, options)
@@ -232,6 +253,9 @@ def cmd_grade(args):
 def grade_batch(args, options):
     from conformance.grade import reports
     reports.submissions_in(args.submission)
+    report.check_writable(args.json)
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     with progress_bar() as bar:
         task = bar.add_task("grading", total=None)
         rows = reports.grade_folder(args.submission, options, args.jobs, args.out, args.gradescope,
@@ -241,12 +265,11 @@ def grade_batch(args, options):
         table.add_column(column, overflow="fold")
     for row in rows:
         style = STATUS_STYLE.get(row["status"], "")
-        table.add_row(*[f"[{style}]{row[c]}[/]" if c == "status" else escape(str(row[c]))
+        table.add_row(*[f"[{style}]{row[c]}[/]" if c == "status" else escape(clean(str(row[c])))
                         for c in reports.SUMMARY_COLUMNS])
     out.print(table)
     out.print(f"reports in {args.out}/ (one JSON per submission, summary.csv)")
     if args.json:
-        report.check_writable(args.json)
         report.write_json(args.json, {"submissions": rows, "passed": all(r["status"] == "pass" for r in rows)})
     return 0 if all(row["status"] == "pass" for row in rows) else 1
 
@@ -334,6 +357,9 @@ def build_parser():
                        help="fail when this function or class is missing (repeatable)")
     grade.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                        help="for a folder: grade N submissions at once (default 1)")
+    grade.add_argument("--sandbox", choices=("auto", "bwrap", "process"), default="auto",
+                       help="isolation of the student's code: bwrap (bubblewrap namespaces), process "
+                            "(a plain process: advisory only), auto (bwrap when it works here; default)")
     grade.add_argument("--out", default="gradref-reports", metavar="DIR",
                        help="for a folder: where the reports and summary.csv go (default gradref-reports)")
     grade.set_defaults(run=cmd_grade)
@@ -358,7 +384,7 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt:
         err.print("gradref: interrupted")
-        return 2
+        return 130
 
 
 if __name__ == "__main__":

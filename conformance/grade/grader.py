@@ -16,8 +16,10 @@ from .. import tolerance as policy
 from ..checks import Case, cotangent, floors, tolerance_terms
 from ..registry import REGISTRY
 from ..samples import as_float64
+from . import confine
 from .diagnose import Context, diagnose
-from .sandbox import Sandbox
+from .sandbox import BadResult, Sandbox
+from .text import clean
 from .targets import ALL_NAMES, CS231N, LAYERS, detect, targets_for
 
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
@@ -35,6 +37,7 @@ class Options:
     allow_imports: tuple = ()
     convention: str = ""        # "" = detect
     require: tuple = ()
+    sandbox: str = "auto"       # "auto", "bwrap" or "process"
 
 
 @dataclass
@@ -125,12 +128,24 @@ def _compare_values(entry, label, got, want, tol, floor=0.0):
 
 
 def _plain(sandbox, spec, entry, label):
-    """Load one result; check it came back as a float64 ndarray (or scalar for a loss)."""
-    value = sandbox.load(spec)
-    kind = spec.get("type", "")
+    """Load one result; check it came back as an ndarray (or a scalar for a loss). None if it did not."""
+    try:
+        value = sandbox.load(spec)
+    except BadResult as error:
+        entry.check(f"{label} [{entry.sample}]", False, f"{label}: {error}")
+        return None
+    kind = clean(spec.get("type", ""), 80)
     if kind not in ("numpy.ndarray", "numpy.float64", "builtins.float"):
         entry.check(f"{label} type [{entry.sample}]", False, f"{label} is a {kind}, want a numpy array")
     return value
+
+
+def _loaded(sandbox, spec):
+    """A result array, or None when it is missing or not a plain numeric array."""
+    try:
+        return sandbox.load(spec)
+    except BadResult:
+        return None
 
 
 def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
@@ -145,14 +160,16 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
     if target.backward or (target.cls and not target.is_loss):
         request.update({"backward": target.backward, "dout": sandbox.put(dout)})
     outcome = sandbox.call(request, n_calls)
-    outputs = (outcome.reply or {}).get("outputs") or {}
+    outputs = (outcome.reply or {}).get("outputs")
+    outputs = outputs if isinstance(outputs, dict) else {}
     tol = policy.tolerance("float64", *tolerance_terms(op, sample.args))
 
-    if "out" in outputs:
-        out = _plain(sandbox, outputs["out"], forward_entry, "out")
-        _compare_values(forward_entry, "loss" if target.is_loss else "out", out, want_out, tol)
-        forward_entry.check(f"finite [{sample.name}]", np.isfinite(out).all() or not np.isfinite(want_out).all(),
-                            "the output has NaN or inf")
+    if "out" in outputs or outcome.status == "ok":
+        out = _plain(sandbox, outputs.get("out"), forward_entry, "out")
+        if out is not None:
+            _compare_values(forward_entry, "loss" if target.is_loss else "out", out, want_out, tol)
+            forward_entry.check(f"finite [{sample.name}]",
+                                np.isfinite(out).all() or not np.isfinite(want_out).all(), "the output has NaN or inf")
     if target.update and outcome.status == "ok":
         _check_unchanged(sandbox, op, target, sample, outputs, forward_entry)
         _check_state(sandbox, op, sample, {"config": outputs.get("state")}, forward_entry, tol)
@@ -169,14 +186,16 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
             backward_entry.broke(ERROR, f"not run: {target.forward} failed first [sample {sample.name}]")
         return outcome.status == "error"
 
-    grads = [sandbox.load(g) for g in outputs["grads"]]
-    if len(grads) != len(op.wrt):
+    specs = outputs.get("grads") if isinstance(outputs.get("grads"), list) else []
+    grads = [_plain(sandbox, g, backward_entry, name) for g, name in zip(specs, op.grad_names)]
+    if len(specs) != len(op.wrt):
         backward_entry.check(f"gradients [{sample.name}]", False,
-                             f"returned {len(grads)} gradient(s), want {len(op.wrt)} ({', '.join(op.grad_names)})")
+                             f"returned {len(specs)} gradient(s), want {len(op.wrt)} ({', '.join(op.grad_names)})")
         return True
     floor = floors(op, want_grads)
     for name, got, want, arg in zip(op.grad_names, grads, want_grads, [sample.args[n] for n in op.wrt]):
-        _plain(sandbox, outputs["grads"][op.grad_names.index(name)], backward_entry, name)
+        if got is None:
+            continue
         ok = _compare_values(backward_entry, name, got, want, tol, floor.get(name, 0.0))
         if np.shape(got) == np.shape(arg):
             backward_entry.check(f"{name} dtype [{sample.name}]", got.dtype == arg.dtype,
@@ -191,7 +210,7 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
     if op.state is not None:
         _check_state(sandbox, op, sample, after, forward_entry, tol)
     if "dout_after" in outputs:
-        same = np.array_equal(sandbox.load(outputs["dout_after"]), dout, equal_nan=True)
+        same = np.array_equal(_loaded(sandbox, outputs["dout_after"]), dout, equal_nan=True)
         backward_entry.check(f"dout unchanged [{sample.name}]", same,
                              "backward changed dout in place (e.g. dout[mask] = 0): at a fork that corrupts "
                              "the other branch's gradient; work on a copy (dx = dout.copy())")
@@ -201,9 +220,10 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry):
 def _check_unchanged(sandbox, op, target, sample, outputs, entry):
     """No argument (other than a parameter dict the op may update) changed in place; returns them."""
     passed_names = [n for n in op.signature if not target.cls or n not in target.init]
-    after = dict(zip(passed_names, outputs.get("args_after", [])))
+    listed = outputs.get("args_after")
+    after = dict(zip(passed_names, listed if isinstance(listed, list) else []))
     changed = [n for n in passed_names if n not in op.mutable and isinstance(sample.args[n], np.ndarray)
-               and after.get(n) and not np.array_equal(sandbox.load(after[n]), sample.args[n], equal_nan=True)]
+               and not np.array_equal(_loaded(sandbox, after.get(n)), sample.args[n], equal_nan=True)]
     entry.check(f"inputs unchanged [{sample.name}]", not changed,
                 f"{', '.join(changed)} changed in place during the call: work on copies")
     return after
@@ -213,12 +233,16 @@ def _check_state(sandbox, op, sample, after, entry, tol):
     """Train mode updates the running statistics as the course specifies; test mode leaves them."""
     expected = op.state(**as_float64(sample.args))
     for param, values in expected.items():
-        saved = (after.get(param) or {}).get("dict", {})
+        saved = after.get(param) if isinstance(after.get(param), dict) else {}
+        saved = saved.get("dict") if isinstance(saved.get("dict"), dict) else {}
         for key, want in values.items():
             if key not in saved:
                 entry.check(f"{param}[{key!r}] [{sample.name}]", False, f"{param}[{key!r}] was not stored")
                 continue
-            comparison = policy.compare(f"{param}[{key!r}]", sandbox.load(saved[key]), want, 4 * tol, "float64")
+            value = _plain(sandbox, saved[key], entry, f"{param}[{key!r}]")
+            if value is None:
+                continue
+            comparison = policy.compare(f"{param}[{key!r}]", value, want, 4 * tol, "float64")
             entry.check(f"{param}[{key!r}] [{sample.name}]", comparison.passed, comparison.describe())
 
 
@@ -251,7 +275,8 @@ def grade_file(path, options=Options(), advance=None):
         raise CannotGrade(f"nothing gradable in {path}: it defines none of {', '.join(ALL_NAMES)}")
     targets = targets_for(conventions)
     entries = []
-    with Sandbox(path, options.timeout, options.memory_mb, options.allow_imports) as sandbox:
+    isolation = confine.choose(options.sandbox)
+    with Sandbox(path, options.timeout, options.memory_mb, options.allow_imports, isolation) as sandbox:
         hello = sandbox.start()
         present = set(hello.get("names", [])) | defined if hello.get("ok") else defined
         for number, target in enumerate(targets, 1):
@@ -274,7 +299,8 @@ def grade_file(path, options=Options(), advance=None):
     return {"submission": os.path.abspath(path), "convention": "+".join(conventions),
             "passed": bool(graded) and all(r["status"] == PASS for r in graded) and not failed_required,
             "results": results, "summary": _summary(results),
-            "limits": {"timeout_s": options.timeout, "memory_mb": options.memory_mb,
+            "isolation": isolation, "isolation_note": confine.ISOLATION_NOTE[isolation],
+            "limits": {"timeout_s": options.timeout, "memory_mb": options.memory_mb, "sandbox_uid": sandbox.uid,
                        "blocked_imports": [n for n in sandbox.blocked]}}
 
 
@@ -290,8 +316,14 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello):
     for spec in op.samples:
         if spec.name in SKIPPED_SAMPLES:
             continue
-        if not grade_sample(sandbox, target, op, op.draw_sample(spec.name, "float64"), forward_entry,
-                            backward_entry) and forward_entry.status == TIMEOUT:
+        try:
+            alive = grade_sample(sandbox, target, op, op.draw_sample(spec.name, "float64"), forward_entry,
+                                 backward_entry)
+        except Exception as error:  # noqa: BLE001 - whatever came back, it is this function's problem
+            backward_entry.broke(ERROR, f"its results could not be compared ({type(error).__name__}: "
+                                        f"{clean(str(error), 200)}) [sample {spec.name}]")
+            alive = True
+        if not alive and forward_entry.status == TIMEOUT:
             break
 
 

@@ -4,9 +4,12 @@ import csv
 import io
 import multiprocessing
 import os
+from concurrent.futures.process import BrokenProcessPool
 
 from .. import report
+from .confine import PROCESS
 from .grader import PASS, CannotGrade, Options, grade_file
+from .text import clean, csv_cell
 
 SUMMARY_COLUMNS = ("submission", "status", "convention", "pass", "fail", "error", "timeout", "missing", "message")
 
@@ -21,8 +24,10 @@ def gradescope(result):
         tests.append({"name": entry["name"], "score": 1.0 if passed else 0.0, "max_score": 1.0,
                       "status": "passed" if passed else "failed",
                       "output": entry["message"] or entry["status"]})
-    return {"score": sum(t["score"] for t in tests), "max_score": float(len(tests)),
-            "output": f"gradref: {sum(t['status'] == 'passed' for t in tests)} of {len(tests)} functions pass",
+    output = f"gradref: {sum(t['status'] == 'passed' for t in tests)} of {len(tests)} functions pass"
+    if result.get("isolation") == PROCESS:
+        output += f" ({result['isolation_note']})"
+    return {"score": sum(t["score"] for t in tests), "max_score": float(len(tests)), "output": output,
             "visibility": "visible", "tests": tests}
 
 
@@ -34,7 +39,7 @@ def gradescope_error(message):
 def summary_row(path, result=None, error=""):
     counts = (result or {}).get("summary", {})
     status = "cannot grade" if error else ("pass" if result["passed"] else "fail")
-    return {"submission": os.path.basename(path), "status": status,
+    return {"submission": clean(os.path.basename(path), 200), "status": status,
             "convention": (result or {}).get("convention", ""),
             **{k: counts.get(k, 0) for k in ("pass", "fail", "error", "timeout", "missing")},
             "message": error}
@@ -44,7 +49,7 @@ def summary_csv(rows):
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
     return buffer.getvalue()
 
 
@@ -67,22 +72,55 @@ def submissions_in(folder):
     return files
 
 
+def graded(files, options, jobs):
+    """(path, report or None, error) for every file, in the order they finish. A grading process that
+    dies is replaced; the submissions it was running get one more try, then count as cannot grade."""
+    context, pending, tried = multiprocessing.get_context("spawn"), list(files), set()
+    while pending:
+        pool = concurrent.futures.ProcessPoolExecutor(max(1, jobs), mp_context=context)
+        try:
+            futures = {pool.submit(_grade_quietly, path, options): path for path in pending}
+            pending = []
+            for future in concurrent.futures.as_completed(futures):
+                path = futures[future]
+                try:
+                    result, error = future.result()
+                except BrokenProcessPool:
+                    if path not in tried:
+                        tried.add(path)
+                        pending.append(path)
+                        continue
+                    result, error = None, "the grading process died twice while grading it"
+                except Exception as crash:  # noqa: BLE001 - anything else is this submission's
+                    result, error = None, f"internal error while grading: {crash}"
+                yield path, result, error
+            pool.shutdown(wait=True)
+        except BaseException:
+            _stop_pool(pool)
+            raise
+
+
+def _stop_pool(pool):
+    """End a pool's processes now (Ctrl-C): their sandboxes die with them."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+
+
 def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", gradescope_dir=None, advance=None):
-    """Grade every .py file in `folder` in `jobs` processes; write one report each and summary.csv."""
+    """Grade every .py file in `folder` in `jobs` processes; write one report each and summary.csv
+    (also after Ctrl-C, for the submissions already graded)."""
     files = submissions_in(folder)
     os.makedirs(out, exist_ok=True)
     if gradescope_dir:
         os.makedirs(gradescope_dir, exist_ok=True)
-    context = multiprocessing.get_context("spawn")
     rows = {}
-    with concurrent.futures.ProcessPoolExecutor(max(1, jobs), mp_context=context) as pool:
-        futures = {pool.submit(_grade_quietly, path, options): path for path in files}
-        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
-            path = futures[future]
-            try:
-                result, error = future.result()
-            except Exception as crash:  # noqa: BLE001 - a worker process that died
-                result, error = None, f"internal error while grading: {crash}"
+    try:
+        for done, (path, result, error) in enumerate(graded(files, options, jobs), 1):
             stem = os.path.splitext(os.path.basename(path))[0]
             report.write_json(os.path.join(out, f"{stem}.json"),
                               result or {"submission": os.path.abspath(path), "passed": False, "error": error})
@@ -92,6 +130,7 @@ def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", grade
             rows[path] = summary_row(path, result, error)
             if advance:
                 advance(done, len(files), os.path.basename(path))
-    ordered = [rows[path] for path in files]
-    report.write_atomic(os.path.join(out, "summary.csv"), summary_csv(ordered))
+    finally:
+        ordered = [rows[path] for path in files if path in rows]
+        report.write_atomic(os.path.join(out, "summary.csv"), summary_csv(ordered))
     return ordered

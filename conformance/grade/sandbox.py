@@ -1,96 +1,243 @@
 """The grader's side of the sandbox: one worker process per submission, restarted after a crash.
 
-Limits: a wall-clock timeout per call, and a memory limit enforced twice: RLIMIT_AS in the worker
-and a watchdog here that reads the worker's resident memory and kills it past the limit (a process
-running as root could raise its own rlimit).
+The worker is confined by `confine` (bubblewrap, or a plain process). Everything it sends back is
+hostile data: replies are bounded JSON lines, result files are opened by names the grader expects,
+inside the worker's results folder only, as regular files, and loaded only after their .npy header
+says they hold a plain numeric array of a bounded size. Limits: a wall-clock deadline per call, and a
+watchdog over the worker's whole process tree (resident memory, number of processes, disk use) on
+top of the rlimits the worker sets before the submission runs.
 """
 import json
 import os
+import re
 import selectors
 import shutil
+import stat
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import confine
+from .text import clean
+
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 BLOCKED = ("jax", "jaxlib", "torch", "autograd", "tensorflow", "flax", "optax", "cupy",
            "gradref", "conformance", "manual_grads", "reference", "bench")
 POLL_S = 0.02
+WATCH_S = 0.1                   # how often the process tree is measured
+MAX_REPLY = 1 << 20             # bytes of one reply line
+MAX_RESULT = 256 << 20          # bytes of one result file
+MAX_PROCESSES = 32
+DISK_MB = 512
+TAIL = 4096                     # bytes of the worker's stderr that are kept
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}\.npy$")
 
 
 @dataclass
 class Outcome:
     """What came back from one call: a reply, or why none did."""
-    status: str            # "ok", "error" (the code raised), "crash", "timeout", "memory"
+    status: str            # "ok", "error" (the code raised), "crash", "timeout", "memory", "limit"
     reply: dict = None
     message: str = ""
     stage: str = ""        # the student's function that was running when the process broke
 
 
+class BadResult(Exception):
+    """A result file that is not a plain numeric array (the message says what it is instead)."""
+
+
+# ----- the worker's process tree, seen from outside -----
+
+def _children():
+    """{parent pid: [child pids]} for every process visible in /proc."""
+    tree = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
+def process_tree(root):
+    """The pids of `root` and all its descendants (re-parented daemons of a PID namespace included)."""
+    tree, found, todo = _children(), [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(tree.get(pid, ()))
+    return found
+
+
 def _rss_mb(pid):
     try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
-def _env():
-    keep = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_") or k in ("PATH", "LANG")}
-    return {**keep, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+def disk_mb(folder, max_entries=20_000):
+    """Bytes held under `folder` in MB (infinite past max_entries files: a flood of files counts as full)."""
+    total, seen, todo = 0, 0, [folder]
+    while todo:
+        try:
+            entries = list(os.scandir(todo.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > max_entries:
+                return float("inf")
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            total += info.st_blocks * 512
+            if stat.S_ISDIR(info.st_mode):
+                todo.append(entry.path)
+    return total / 2 ** 20
 
+
+# ----- result files -----
+
+def read_npy(dir_fd, name, max_bytes=MAX_RESULT):
+    """Load `name` from the results folder as a plain ndarray, or raise BadResult saying why not."""
+    if not SAFE_NAME.match(name or ""):
+        raise BadResult("the result has no valid file name")
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError as error:
+        raise BadResult(f"the result file could not be opened ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BadResult("the result is not a regular file")
+        if info.st_size > max_bytes:
+            raise BadResult(f"the result file is {info.st_size / 2 ** 20:.0f} MB, over the "
+                            f"{max_bytes / 2 ** 20:.0f} MB limit")
+        try:
+            version = np.lib.format.read_magic(handle)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(handle, max_header_size=10_000)
+        except (ValueError, SyntaxError, TypeError, OSError) as error:
+            raise BadResult(f"the result is not a .npy array ({error})") from None
+        if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in "biuf":
+            raise BadResult(f"the result has dtype {clean(str(dtype), 60)}, not a real number type")
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if count * dtype.itemsize != info.st_size - handle.tell():
+            raise BadResult("the result file's size does not match its header")
+        data = handle.read(count * dtype.itemsize)
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return np.array(array)      # owned and writable; still of the student's dtype, compared as float64
+
+
+# ----- the sandbox -----
 
 class Sandbox:
     """A worker for `submission`; `call()` restarts it whenever the previous call killed it."""
 
-    def __init__(self, submission, timeout=10.0, memory_mb=2048, allow_imports=()):
+    def __init__(self, submission, timeout=10.0, memory_mb=2048, allow_imports=(), isolation=confine.PROCESS,
+                 support=()):
         self.submission = os.path.abspath(submission)
-        self.timeout, self.memory_mb = timeout, memory_mb
+        self.timeout, self.memory_mb, self.isolation = timeout, memory_mb, isolation
+        self.allow_imports = tuple(allow_imports)
         # Allowing a name allows what it prefixes too: jax needs jaxlib.
         self.blocked = [name for name in BLOCKED if not any(name.startswith(a) for a in allow_imports)]
-        self.workdir = tempfile.mkdtemp(prefix="gradref-sandbox-")
-        self.proc, self.hello, self.counter = None, None, 0
+        self.uid = confine.dedicated_uid() if isolation == confine.BWRAP else confine.process_uid()
+        self.root = tempfile.mkdtemp(prefix="gradref-sandbox-")
+        os.chmod(self.root, 0o711)      # a switched uid may pass through, not list
+        self.layout = confine.Layout(*(os.path.join(self.root, d) for d in ("code", "in", "out")))
+        self._fill_code(support)
+        os.mkdir(self.layout.inputs, 0o755)
+        self.inputs_fd = os.open(self.layout.inputs, os.O_DIRECTORY | os.O_CLOEXEC)
+        self.proc, self.hello, self.counter, self.results_fd = None, None, 0, None
+        self.calls, self.prefix = 0, ""
+
+    def _fill_code(self, support):
+        """The submission (a file, or a folder's .py files) and the course's support modules, copied."""
+        os.mkdir(self.layout.code, 0o755)
+        sources = [self.submission] if os.path.isfile(self.submission) else []
+        for path in support:
+            sources.append(path)
+        for source in sources:
+            target = os.path.join(self.layout.code, os.path.basename(source))
+            if os.path.isdir(source):
+                shutil.copytree(source, target, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copyfile(source, target)
+        for folder, dirs, files in os.walk(self.layout.code):
+            for name in dirs + files:
+                os.chmod(os.path.join(folder, name), 0o755 if name in dirs else 0o644)
+        self.module_file = os.path.basename(self.submission)
 
     # ----- process management -----
+
+    def _fresh_results(self):
+        """A new, empty results folder owned by the sandbox uid (the old one may hold anything)."""
+        if self.results_fd is not None:
+            os.close(self.results_fd)
+        old = self.layout.results
+        if os.path.lexists(old):
+            shutil.rmtree(old, ignore_errors=True)
+            if os.path.lexists(old):      # e.g. a file it made unremovable: move it aside instead
+                os.rename(old, tempfile.mktemp(dir=self.root, prefix="old-"))
+        os.mkdir(old, 0o700)
+        if self.uid is not None:
+            os.chown(old, self.uid, self.uid)
+        self.results_fd = os.open(old, os.O_DIRECTORY | os.O_CLOEXEC)
 
     def start(self):
         """Start a fresh worker; returns its hello (the names the module defines, or the import error)."""
         self.stop()
-        config = json.dumps({"memory_mb": self.memory_mb, "blocked": self.blocked})
-        self.stderr = open(os.path.join(self.workdir, "stderr.log"), "ab")
-        self.proc = subprocess.Popen([sys.executable, "-I", WORKER, self.submission, config],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-                                     cwd=self.workdir, env=_env(), start_new_session=True)
-        self.buffer = b""
+        self._fresh_results()
+        config = {"memory_mb": self.memory_mb, "blocked": self.blocked, "max_processes": MAX_PROCESSES,
+                  "file_mb": DISK_MB, "limit_processes": self.uid is not None}
+        if self.isolation == confine.BWRAP:
+            argv = confine.bwrap_command(self.layout, WORKER, self.module_file, config, self.allow_imports, self.uid)
+            cwd, env = "/", {}
+        else:
+            argv = confine.process_command(self.layout, WORKER, self.module_file, config, self.allow_imports)
+            cwd, env = self.layout.results, confine.worker_env(self.layout.results)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     cwd=cwd, env=env, start_new_session=True)
+        self.buffer, self.tail, self.next_watch = b"", b"", 0.0
         outcome = self._wait(self.timeout + 20)   # importing numpy and the submission takes a moment
         self.hello = outcome.reply if outcome.status == "ok" else {"ok": False, "stage": "import",
                                                                     "error": outcome.message}
         return self.hello
 
     def stop(self):
-        if self.proc is not None:
-            if self.proc.poll() is None:
+        """End the worker and everything it started (its PID namespace dies with it)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            for pid in reversed(process_tree(self.proc.pid)):
                 try:
-                    os.killpg(self.proc.pid, 9)
+                    os.kill(pid, 9)
                 except OSError:
-                    self.proc.kill()
-            self.proc.wait()
-            for stream in (self.proc.stdin, self.proc.stdout):
-                stream.close()
-            self.stderr.close()
-            self.proc = None
+                    pass
+        self.proc.wait()
+        confine.kill_everything_of(self.uid)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            stream.close()
+        self.proc = None
 
     def close(self):
         self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        for fd in (self.inputs_fd, self.results_fd):
+            if fd is not None:
+                os.close(fd)
+        self.inputs_fd = self.results_fd = None
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self):
         return self
@@ -104,11 +251,14 @@ class Sandbox:
     # ----- calls -----
 
     def put(self, array):
-        """Write an input array for the next call; returns its argument spec."""
+        """Write an input array for the next call (never through a link); returns its argument spec."""
         self.counter += 1
-        path = os.path.join(self.workdir, f"in{self.counter}.npy")
-        np.save(path, np.asarray(array), allow_pickle=False)
-        return {"file": path}
+        name = f"in{self.counter}.npy"
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                     dir_fd=self.inputs_fd)
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, np.asarray(array), allow_pickle=False)
+        return {"file": name}
 
     def call(self, request, n_calls=1):
         """Send one request; wait up to n_calls x timeout for its reply."""
@@ -116,6 +266,9 @@ class Sandbox:
             hello = self.start()
             if not hello.get("ok"):
                 return Outcome("error", message=hello.get("error", "the submission could not be loaded"))
+        self.calls += 1
+        self.prefix = f"c{self.calls}-"
+        request = {**request, "prefix": self.prefix}
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
@@ -123,64 +276,96 @@ class Sandbox:
             return self._died()
         outcome = self._wait(self.timeout * n_calls)
         if outcome.status == "ok" and not outcome.reply.get("ok"):
-            return Outcome("error", outcome.reply, outcome.reply.get("error", "failed"),
-                           outcome.reply.get("stage", ""))
+            return Outcome("error", outcome.reply, clean(str(outcome.reply.get("error", "failed"))),
+                           clean(str(outcome.reply.get("stage", "")), 120))
         if outcome.status != "ok":
             outcome.stage = self._stage()
         return outcome
 
     def _stage(self):
         try:
-            with open(os.path.join(self.workdir, "stage")) as handle:
-                return handle.read(200).strip()
+            fd = os.open("stage", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=self.results_fd)
+            with os.fdopen(fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    return ""
+                return clean(handle.read(200).decode(errors="replace").strip(), 120)
         except OSError:
             return ""
 
     def load(self, spec):
-        """A result file as an exact np.ndarray (never a pickle, never a subclass)."""
-        return np.load(spec["file"], allow_pickle=False)
+        """A result as an exact float64-comparable np.ndarray; BadResult when it is anything else."""
+        if not isinstance(spec, dict):
+            raise BadResult("no result came back")
+        name = spec.get("file")
+        if not isinstance(name, str) or not name.startswith(self.prefix):
+            raise BadResult("the result is not one this call asked for")
+        return read_npy(self.results_fd, name)
 
     # ----- waiting -----
 
     def _wait(self, limit):
         deadline = time.monotonic() + limit
         with selectors.DefaultSelector() as selector:
-            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            selector.register(self.proc.stdout, selectors.EVENT_READ, "reply")
+            selector.register(self.proc.stderr, selectors.EVENT_READ, "stderr")
             while b"\n" not in self.buffer:
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if now > deadline:
                     self.stop()
                     return Outcome("timeout", message=f"no answer within {limit:g} s (an endless loop?); "
                                                       "the process was stopped")
-                if _rss_mb(self.proc.pid) > self.memory_mb:
-                    self.stop()
-                    return Outcome("memory", message=f"used more than {self.memory_mb} MB of memory; "
-                                                     "the process was stopped")
-                if selector.select(POLL_S):
-                    chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+                if now >= self.next_watch:
+                    self.next_watch = now + WATCH_S
+                    broken = self._over_limits()
+                    if broken:
+                        self.stop()
+                        return broken
+                for key, _ in selector.select(POLL_S):
+                    chunk = os.read(key.fileobj.fileno(), 1 << 16)
+                    if key.data == "stderr":
+                        self.tail = (self.tail + chunk)[-TAIL:]
+                        if not chunk:
+                            selector.unregister(self.proc.stderr)
+                        continue
                     if not chunk:
                         return self._died()
                     self.buffer += chunk
+                    if len(self.buffer) > MAX_REPLY and b"\n" not in self.buffer:
+                        self.stop()
+                        return Outcome("crash", message="the submission's process wrote more than "
+                                                        f"{MAX_REPLY >> 20} MB where its reply goes")
         line, self.buffer = self.buffer.split(b"\n", 1)
         try:
-            return Outcome("ok", json.loads(line))
-        except json.JSONDecodeError:
+            reply = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            reply = None
+        if not isinstance(reply, dict):
             self.stop()
             return Outcome("crash", message="the submission's process wrote something that is not a reply")
+        return Outcome("ok", reply)
+
+    def _over_limits(self):
+        """An Outcome when the worker's process tree is past a limit, else None."""
+        pids = process_tree(self.proc.pid)
+        if len(pids) > MAX_PROCESSES + 3:       # + bwrap's own two processes and the worker
+            return Outcome("limit", message=f"started more than {MAX_PROCESSES} processes; the process was stopped")
+        if sum(_rss_mb(pid) for pid in pids) > self.memory_mb:
+            return Outcome("memory", message=f"used more than {self.memory_mb} MB of memory; "
+                                             "the process was stopped")
+        if disk_mb(self.layout.results) > DISK_MB:
+            return Outcome("limit", message=f"wrote more than {DISK_MB} MB of files; the process was stopped")
+        return None
 
     def _died(self):
         code = self.proc.wait() if self.proc else None
         self.stop()
-        tail = self._stderr_tail()
+        tail = self.stderr_tail()
         if code is not None and code < 0 and -code == 9:
             return Outcome("memory", message="the process was killed (out of memory?)")
         detail = f"; it printed: {tail}" if tail else ""
         return Outcome("crash", message=f"the submission's process exited with code {code} "
                                         f"(sys.exit or os._exit?){detail}")
 
-    def _stderr_tail(self, lines=3):
-        try:
-            with open(os.path.join(self.workdir, "stderr.log"), "rb") as handle:
-                text = handle.read().decode(errors="replace").strip().splitlines()
-            return " | ".join(text[-lines:])[:400]
-        except OSError:
-            return ""
+    def stderr_tail(self, lines=3):
+        text = self.tail.decode(errors="replace").strip().splitlines()
+        return clean(" | ".join(text[-lines:]), 400)

@@ -4,6 +4,7 @@ Standalone on purpose (stdlib and numpy only): nothing of gradref, JAX or the ex
 loaded here. The grader sends one JSON request per line on stdin; arguments and results travel as
 .npy files (allow_pickle=False) in this process's own working directory; one JSON reply per line
 goes back on a private copy of the original stdout, while the student's prints go to stderr.
+Started with `python -I -S -B`: no site-packages but the ones the grader names in its config.
 """
 import importlib.abc
 import importlib.util
@@ -13,8 +14,11 @@ import resource
 import sys
 import traceback
 
+os.closerange(3, 1 << 16)      # nothing the grader (or bwrap) held open reaches the submission
 PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
 os.dup2(2, 1)
+CONFIG = json.loads(sys.argv[2])
+sys.path[:0] = CONFIG["site"]
 
 import numpy as np  # noqa: E402
 
@@ -41,9 +45,26 @@ def reply(message):
     PROTOCOL.flush()
 
 
-def limit_memory(megabytes):
-    limit = int(megabytes) * 2 ** 20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+def set_limits(config):
+    """Hard limits the submission cannot raise: memory, file size, open files, core dumps, processes."""
+    def hard(which, value):
+        resource.setrlimit(which, (value, value))
+    hard(resource.RLIMIT_AS, int(config["memory_mb"]) * 2 ** 20)
+    hard(resource.RLIMIT_FSIZE, int(config["file_mb"]) * 2 ** 20)
+    hard(resource.RLIMIT_NOFILE, 256)
+    hard(resource.RLIMIT_CORE, 0)
+    if config["limit_processes"]:     # counted per uid: only meaningful under the grader's own uid
+        hard(resource.RLIMIT_NPROC, int(config["max_processes"]) + 4)   # + bwrap and the worker
+    if config.get("uid") is not None:  # the grader's own unprivileged uid: from here on, no privilege
+        os.setgroups([])
+        os.setgid(config["uid"])
+        os.setuid(config["uid"])
+    os.chdir(config["results"])       # only now: the results folder belongs to that uid
+    try:                              # without namespaces, die with the grader
+        import ctypes
+        ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass
 
 
 def mark(stage):
@@ -66,7 +87,9 @@ def describe(error):
 def load_arg(spec):
     if "dict" in spec:                       # parameter dicts: bn_param, conv_param, ...
         return {key: load_arg(value) for key, value in spec["dict"].items()}
-    return _load(spec["file"], allow_pickle=False) if "file" in spec else spec["value"]
+    if "file" in spec:
+        return _load(os.path.join(CONFIG["inputs"], os.path.basename(spec["file"])), allow_pickle=False)
+    return spec["value"]
 
 
 def save_after(name, value):
@@ -86,7 +109,7 @@ def save_value(name, value):
         raise TypeError(f"{name} is not numeric (it became an object array)")
     path = f"{name}.npy"
     _save(path, array, allow_pickle=False)
-    return {"file": os.path.abspath(path), "type": kind}
+    return {"file": path, "type": kind}
 
 
 def as_tuple(value):
@@ -157,19 +180,28 @@ def run_class(module, request, prefix):
         return {"ok": False, "stage": stage, "error": describe(error), "outputs": outputs}
 
 
+def load_submission(path):
+    """Import the submission under its own name, so that its siblings can import it too."""
+    sys.path.insert(0, os.path.dirname(path))
+    name = os.path.splitext(os.path.basename(path))[0]
+    if not name.isidentifier() or name in sys.modules:
+        name = "submission"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def main():
     global SUBMISSION, MEMORY_MB
     SUBMISSION = os.path.abspath(sys.argv[1])
-    config = json.loads(sys.argv[2])
-    MEMORY_MB = config["memory_mb"]
-    limit_memory(config["memory_mb"])
-    sys.meta_path.insert(0, ImportBlocker(config["blocked"]))
+    MEMORY_MB = CONFIG["memory_mb"]
+    set_limits(CONFIG)
+    sys.meta_path.insert(0, ImportBlocker(CONFIG["blocked"]))
     try:
         mark("import")
-        spec = importlib.util.spec_from_file_location("submission", SUBMISSION)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["submission"] = module
-        spec.loader.exec_module(module)
+        module = load_submission(SUBMISSION)
     except BaseException as error:  # noqa: BLE001 - SystemExit at import time included
         reply({"ok": False, "stage": "import", "error": describe(error)})
         return
@@ -177,7 +209,7 @@ def main():
     for number, line in enumerate(sys.stdin):
         request = json.loads(line)
         run = run_class if request["kind"] == "class" else run_function
-        reply(run(module, request, f"r{number}-"))
+        reply(run(module, request, request.get("prefix", f"r{number}-")))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,240 @@
+"""How a worker process is confined: a bubblewrap sandbox, or (without bwrap) a plain process.
+
+The worker sees, under bwrap: a read-only /usr and the interpreter's prefix with every site-packages
+hidden, numpy (and the packages --allow-imports names) bound read-only under /sandbox/site, the
+worker script, the submission's own folder (read-only), the grader's inputs (read-only) and one
+writable folder for its results. New PID, network, IPC and UTS namespaces, no capabilities and an
+unprivileged uid: as root, a dedicated uid of its own (so that process counts and file permissions
+apply to the submission and to nothing else); otherwise "nobody" in a new user namespace.
+"""
+import functools
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+
+BWRAP, PROCESS = "bwrap", "process"
+SANDBOX_ROOT = "/sandbox"
+INNER_UID = 65534                  # "nobody" inside the namespace
+UID_BASE = 1_900_000_000           # dedicated uids (root only): one per grading process, never a real user's
+HIDDEN_PACKAGES = ("conformance", "manual_grads", "reference", "bench", "gradref", "examples")
+ISOLATION_NOTE = {
+    BWRAP: "bubblewrap sandbox: own user, PID, network and IPC namespaces, read-only root, no view "
+           "of the grader, other submissions or reports",
+    PROCESS: "process-only isolation: the submission runs as a separate process with limits but can see "
+             "this machine's files, so a pass is advisory",
+}
+
+
+class SandboxUnavailable(Exception):
+    """--sandbox bwrap was asked for and cannot be had (one sentence)."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The host folders of one worker: code (read-only), inputs (read-only), results (writable)."""
+    code: str
+    inputs: str
+    results: str
+
+
+def dedicated_uid():
+    """A uid for this grading process's submissions when running as root, else None."""
+    if os.geteuid() != 0:
+        return None
+    return UID_BASE + os.getpid() % 10_000_000
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_problem():
+    """None when bwrap can start a sandbox here; else the sentence that says why not."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    try:
+        probe = subprocess.run([path, *namespace_args(dedicated_uid()), "--unshare-pid", "--unshare-net",
+                                "--ro-bind", "/usr", "/usr", *_usr_links(), "--proc", "/proc", "--dev", "/dev",
+                                "--", "/bin/true"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap could not start a sandbox ({error})"
+    if probe.returncode != 0:
+        detail = probe.stderr.decode(errors="replace").strip().splitlines()
+        return ("bwrap cannot create namespaces on this machine (" + (detail[-1] if detail else "no reason given")
+                + "); user namespaces may be disabled")
+    return None
+
+
+def choose(mode):
+    """The isolation to use for `mode` ('auto', 'bwrap' or 'process'); SandboxUnavailable for bwrap."""
+    if mode == PROCESS:
+        return PROCESS
+    problem = bwrap_problem()
+    if problem is None:
+        return BWRAP
+    if mode == BWRAP:
+        raise SandboxUnavailable(f"--sandbox bwrap cannot be used: {problem}")
+    return PROCESS
+
+
+@functools.lru_cache(maxsize=None)
+def process_uid():
+    """Without bwrap: the dedicated uid when root, and others can reach the interpreter and numpy
+    (the worker switches to it after importing numpy); else None (same uid as the grader)."""
+    uid = dedicated_uid()
+    paths = [python_binary(), sys.base_prefix, *package_dirs(["numpy"])]
+    return uid if uid is not None and all(map(_reachable_by_others, paths)) else None
+
+
+def _reachable_by_others(path):
+    """Every folder on the way to `path` can be entered by any user."""
+    path = os.path.realpath(path)
+    while path != "/":
+        path = os.path.dirname(path)
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def _drop(uid):
+    """Popen keyword arguments that start the child as `uid` (no supplementary groups), or nothing."""
+    return {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
+
+
+def _usr_links():
+    """/bin, /lib, /lib64, /sbin as they are on the host: merged-/usr symlinks, or read-only binds."""
+    args = []
+    for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def python_binary():
+    """The real interpreter (a venv's python is a link to it; the venv's packages stay outside)."""
+    return os.path.realpath(sys.executable)
+
+
+def _site_dirs(prefix):
+    """Every site-packages / dist-packages folder under a Python prefix."""
+    found = []
+    for lib in ("lib", "lib64"):
+        for python in (f"python{sys.version_info.major}.{sys.version_info.minor}", f"python{sys.version_info.major}"):
+            for leaf in ("site-packages", "dist-packages"):
+                path = os.path.join(prefix, lib, python, leaf)
+                if os.path.isdir(path) and path not in found:
+                    found.append(path)
+    return found
+
+
+def package_dirs(names):
+    """Host folders to make importable: each top-level package and its wheel's bundled `.libs`."""
+    import importlib.util
+    dirs = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        package = os.path.realpath(list(spec.submodule_search_locations)[0])
+        dirs.append(package)
+        libs = package + ".libs"
+        if os.path.isdir(libs):
+            dirs.append(libs)
+    return dirs
+
+
+def site_packages_of(name):
+    """The site-packages folder that holds package `name` (for --allow-imports)."""
+    import importlib.util
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.dirname(os.path.realpath(list(spec.submodule_search_locations)[0]))
+
+
+def _ancestors(path):
+    found = []
+    while path not in ("/", ""):
+        path = os.path.dirname(path)
+        found.append(path)
+    return found
+
+
+def namespace_args(uid):
+    """How the sandbox gets its unprivileged uid: as root, bwrap keeps only the right to switch uid and
+    the worker switches to `uid` before the submission runs; otherwise a user namespace maps "nobody"
+    inside to the grader's own uid outside."""
+    if uid is not None:
+        return ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return ["--unshare-user", "--uid", str(INNER_UID), "--gid", str(INNER_UID), "--disable-userns",
+            "--cap-drop", "ALL"]
+
+
+def bwrap_command(layout, worker, submission_name, config, allow_imports=(), uid=None):
+    """The bwrap command line that runs the worker for one submission."""
+    prefix = sys.base_prefix
+    args = [shutil.which("bwrap"), *namespace_args(uid), "--unshare-pid", "--unshare-net", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "gradref",
+            "--ro-bind", "/usr", "/usr", *_usr_links(), "--proc", "/proc", "--dev", "/dev"]
+    if not prefix.startswith("/usr/"):
+        # bwrap would make the folders above it with the host's modes (/root is 0700): make them passable.
+        parents = [p for p in _ancestors(prefix) if p != "/"]
+        args += [arg for parent in reversed(parents) for arg in ("--perms", "0755", "--dir", parent)]
+        args += ["--ro-bind", prefix, prefix]
+    for hidden in _site_dirs(prefix) + _site_dirs("/usr") + _site_dirs("/usr/local"):
+        args += ["--tmpfs", hidden]
+    site = f"{SANDBOX_ROOT}/site"
+    args += ["--perms", "0755", "--dir", SANDBOX_ROOT, "--perms", "0755", "--dir", site]
+    for path in package_dirs(["numpy"]):
+        args += ["--ro-bind", path, f"{site}/{os.path.basename(path)}"]
+    extra = [site]
+    for number, folder in enumerate(dict.fromkeys(filter(None, map(site_packages_of, allow_imports)))):
+        target = f"{SANDBOX_ROOT}/allowed{number}"
+        args += ["--ro-bind", folder, target]
+        args += [arg for name in HIDDEN_PACKAGES if os.path.isdir(os.path.join(folder, name))
+                 for arg in ("--tmpfs", f"{target}/{name}")]
+        extra.append(target)
+    args += ["--ro-bind", worker, f"{SANDBOX_ROOT}/worker.py",
+             "--ro-bind", layout.code, f"{SANDBOX_ROOT}/code",
+             "--ro-bind", layout.inputs, f"{SANDBOX_ROOT}/in",
+             "--bind", layout.results, f"{SANDBOX_ROOT}/out",
+             "--remount-ro", "/", "--chdir", "/", "--clearenv"]
+    for key, value in worker_env(f"{SANDBOX_ROOT}/out").items():
+        args += ["--setenv", key, value]
+    inner = {**config, "site": extra, "inputs": f"{SANDBOX_ROOT}/in", "results": f"{SANDBOX_ROOT}/out", "uid": uid}
+    args += ["--", python_binary(), "-I", "-S", "-B", f"{SANDBOX_ROOT}/worker.py",
+             f"{SANDBOX_ROOT}/code/{submission_name}", _json(inner)]
+    return args
+
+
+def process_command(layout, worker, submission_name, config, allow_imports=()):
+    """The plain-process command line (no namespaces): the same worker, the same folders."""
+    site = package_dirs(["numpy"])
+    extra = [os.path.dirname(site[0])] if site else []
+    extra += [s for s in map(site_packages_of, allow_imports) if s and s not in extra]
+    inner = {**config, "site": extra, "inputs": layout.inputs, "results": layout.results, "uid": process_uid()}
+    return [python_binary(), "-I", "-S", "-B", worker, os.path.join(layout.code, submission_name), _json(inner)]
+
+
+def worker_env(tmpdir):
+    keep = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_") or k == "LANG"}
+    return {**keep, "PATH": "/usr/bin:/bin", "HOME": tmpdir, "TMPDIR": tmpdir, "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0"}
+
+
+def kill_everything_of(uid):
+    """End every process running as the dedicated `uid` (escaped daemons included); root only."""
+    if uid is None:
+        return
+    # kill(-1) signals every process the caller may signal, never the caller itself.
+    subprocess.run(["/bin/sh", "-c", "kill -9 -1 2>/dev/null; exit 0"], env={}, cwd="/", timeout=30,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **_drop(uid))
+
+
+def _json(value):
+    import json
+    return json.dumps(value)

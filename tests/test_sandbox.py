@@ -1,0 +1,502 @@
+"""The sandbox as a hostile student meets it: one submission per attack, graded as one batch.
+
+Every attacker's relu_backward is wrong (it forgets the mask), so the only way it passes is an attack
+that works. The batch runs from a throwaway copy of the project (the attacks aim at the copy, never at
+this checkout), and after it: no attacker passed, the copy and the batch folder are byte for byte as
+before, classmates got their right verdicts, and no process of the sandboxes' uids is left.
+"""
+import csv
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from conformance.grade import confine
+from conformance.grade.sandbox import BadResult, read_npy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = ("conformance", "manual_grads", "reference", "gradref", "bench", "examples")
+needs_bwrap = pytest.mark.skipif(confine.bwrap_problem() is not None,
+                                 reason=f"needs bubblewrap: {confine.bwrap_problem()}")
+
+GOOD = '''
+import numpy as np
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+'''
+
+# Each attacker: correct forward, wrong backward (no mask), and `attack()`, which, when it works, hands
+# back a correct backward or damages something outside the sandbox. {COPY}, {BATCH} are filled in.
+WRONG = '''
+import numpy as np, os, sys
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+def relu_backward(dout, cache):
+    better = attack()
+    return better(dout, cache) if callable(better) else dout.copy()
+
+def mark(what):
+    try:
+        with open(os.path.join("{COPY}", "pwned-" + what), "w") as handle:
+            handle.write("x")
+    except OSError:
+        pass
+'''
+
+ATTACKS = {
+    "payload_in_a_lazy_module": '''
+        def attack():
+            for name in ("conformance/grade/reports.py", "conformance/grade/diagnose.py"):
+                path = os.path.join("{COPY}", name)
+                try:
+                    info = os.stat(path)
+                    with open(path, "a") as handle:
+                        handle.write("\\n# payload\\n")
+                    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+                except OSError:
+                    pass
+    ''',
+    "ptrace_the_grader": '''
+        import ctypes
+        def attack():
+            libc = ctypes.CDLL(None)
+            for pid in {os.getppid(), 1} | {int(p) for p in os.listdir("/proc") if p.isdigit()}:
+                if pid != os.getpid() and libc.ptrace(16, pid, 0, 0) == 0:   # PTRACE_ATTACH
+                    mark("ptrace")
+    ''',
+    "edit_the_install_and_drop_a_pth": '''
+        def attack():
+            for path, text in ((os.path.join("{COPY}", "conformance", "__init__.py"), "\\nimport os\\n"),
+                               (os.path.join("{COPY}", "site-packages", "zz.pth"), "import os\\n")):
+                try:
+                    with open(path, "a") as handle:
+                        handle.write(text)
+                except OSError:
+                    pass
+    ''',
+    "import_the_answers": '''
+        def attack():
+            sys.meta_path[:] = [f for f in sys.meta_path if "Blocker" not in type(f).__name__]
+            sys.path.insert(0, "{COPY}")
+            try:
+                import manual_grads
+                return manual_grads.relu_backward
+            except Exception:
+                pass
+            try:
+                import runpy
+                return runpy.run_path(os.path.join("{COPY}", "examples", "layers_correct.py"))["relu_backward"]
+            except Exception:
+                pass
+    ''',
+    "jax_in_a_subprocess": '''
+        import subprocess
+        def attack():
+            code = "import jax; print('jax here')"
+            for python in (sys.executable, "python3", "/usr/bin/python3"):
+                try:
+                    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=20).stdout
+                except Exception:
+                    continue
+                if "jax here" in out:
+                    mark("jax")
+    ''',
+    "poison_classmates_pyc": '''
+        import importlib.util, py_compile
+        def attack():
+            for name in ("good", "wrong"):
+                source = os.path.join("{BATCH}", name + ".py")
+                cache = importlib.util.cache_from_source(source)
+                try:
+                    os.makedirs(os.path.dirname(cache), exist_ok=True)
+                    py_compile.compile(source, cfile=cache)
+                except Exception:
+                    pass
+    ''',
+    "copy_a_classmate": '''
+        def attack():
+            folders = ["{BATCH}"]
+            for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+                try:
+                    folders += open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\\0")
+                except OSError:
+                    pass
+            for folder in folders:
+                try:
+                    source = open(os.path.join(folder, "good.py")).read()
+                except OSError:
+                    continue
+                space = {}
+                exec(source, space)
+                return space["relu_backward"]
+    ''',
+    "daemon_rewrites_the_reports": '''
+        import time
+        def attack():
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    time.sleep(4)
+                    mark("daemon")
+                    for name in ("summary.csv", "daemon_rewrites_the_reports.json", "good.json"):
+                        try:
+                            with open(os.path.join("{OUT}", name), "w") as handle:
+                                handle.write("rewritten")
+                        except OSError:
+                            pass
+                os._exit(0)
+    ''',
+    "kill_the_grader": '''
+        import signal
+        def attack():
+            for target in (os.getppid(), -1):
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except OSError:
+                    pass
+    ''',
+    "result_is_a_fifo": '''
+        import __main__
+        def attack():
+            __main__._save = lambda path, array, allow_pickle=False: os.mkfifo(path)
+    ''',
+    "result_is_a_symlink": '''
+        import __main__
+        def attack():
+            __main__._save = lambda path, array, allow_pickle=False: os.symlink("/etc/passwd", path)
+    ''',
+    "reply_without_results": '''
+        import __main__
+        def attack():
+            real = __main__.reply
+            def reply(message):
+                message.get("outputs", {}).pop("out", None)
+                message.get("outputs", {}).pop("grads", None)
+                real(message)
+            __main__.reply = reply
+    ''',
+    "string_result": '''
+        def attack():
+            return lambda dout, cache: np.array(["PASS"] * dout.size)
+    ''',
+    "structured_result": '''
+        def attack():
+            return lambda dout, cache: np.zeros(dout.shape, dtype=[("a", "f8"), ("b", "f8")])
+    ''',
+    "object_npy": '''
+        import __main__
+        def attack():
+            real = __main__._save
+            __main__._save = lambda path, array, allow_pickle=False: real(path, np.array([{}, 1], dtype=object),
+                                                                          allow_pickle=True)
+    ''',
+    "sparse_3gib_result": '''
+        import __main__
+        def attack():
+            def save(path, array, allow_pickle=False):
+                header = {"descr": "<f8", "fortran_order": False, "shape": (3 << 27,)}
+                with open(path, "wb") as handle:
+                    np.lib.format.write_array_header_1_0(handle, header)
+                    handle.truncate(3 << 30)
+            __main__._save = save
+    ''',
+    "sparse_400mb_result": '''
+        import __main__
+        def attack():
+            def save(path, array, allow_pickle=False):
+                header = {"descr": "<f8", "fortran_order": False, "shape": (50 << 20,)}
+                with open(path, "wb") as handle:
+                    np.lib.format.write_array_header_1_0(handle, header)
+                    handle.truncate(400 << 20)
+            __main__._save = save
+    ''',
+    "memory_in_children": '''
+        import time
+        def attack():
+            for _ in range(4):
+                if os.fork() == 0:
+                    hog = []
+                    try:
+                        while True:
+                            hog.append(b"x" * (64 << 20))
+                    except MemoryError:
+                        time.sleep(30)
+                    os._exit(0)
+            time.sleep(30)
+    ''',
+    "fork_bomb": '''
+        import time
+        def attack():
+            children = 0
+            for _ in range(400):
+                try:
+                    if os.fork() == 0:
+                        time.sleep(30)
+                        os._exit(0)
+                    children += 1
+                except OSError:
+                    break
+            time.sleep(30)
+    ''',
+    "fill_the_disk": '''
+        def attack():
+            block = b"x" * (1 << 20)
+            try:
+                for number in range(100_000):
+                    with open(f"junk{number}", "wb") as handle:
+                        for _ in range(8):
+                            handle.write(block)
+            except OSError:
+                pass
+    ''',
+    "ansi_in_the_message": '''
+        def attack():
+            raise ValueError("\\x1b[2J\\x1b[32mALL TESTS PASSED\\x1b[0m\\x07")
+    ''',
+    "garbage_on_the_protocol": '''
+        def attack():
+            for fd in range(3, 20):
+                try:
+                    os.write(fd, b'{"ok": true, "outputs": {}}\\n' + b"x" * (2 << 20))
+                except OSError:
+                    pass
+    ''',
+    "network": '''
+        import socket
+        def attack():
+            for host in ("127.0.0.1", "10.0.0.1"):
+                try:
+                    socket.create_connection((host, 22), timeout=1).close()
+                    mark("network")
+                except OSError:
+                    pass
+    ''',
+}
+
+FORMULA_NAME = "=HYPERLINK(1)"
+
+
+def _fill(text, copy, batch, out):
+    return text.replace("{COPY}", copy).replace("{BATCH}", batch).replace("{OUT}", out)
+
+
+def tree_digest(folder):
+    """{relative path: sha256} of every file under folder (links and folders included by name)."""
+    digest = {}
+    for base, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(base, name)
+            rel = os.path.relpath(path, folder)
+            if os.path.islink(path) or os.path.isdir(path):
+                digest[rel] = "dir" if os.path.isdir(path) else "link"
+            else:
+                with open(path, "rb") as handle:
+                    digest[rel] = hashlib.sha256(handle.read()).hexdigest()
+    return digest
+
+
+def processes_of(uids):
+    """pids of live processes whose real uid is one of `uids`."""
+    found = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                uid = next(int(line.split()[1]) for line in handle if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if uid in uids:
+            found.append(int(pid))
+    return found
+
+
+def throwaway_project(tmp_path):
+    copy = tmp_path / "project"
+    for package in PACKAGES:
+        shutil.copytree(os.path.join(ROOT, package), copy / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "site-packages").mkdir()
+    return str(copy)
+
+
+def run_batch(copy, batch, out, *extra):
+    env = {**os.environ, "PYTHONPATH": copy}
+    proc = subprocess.run([sys.executable, "-m", "conformance", "grade", batch, "--out", out,
+                           "--timeout", "4", "--memory-mb", "1024", *extra],
+                          cwd=copy, env=env, capture_output=True, text=True, timeout=900)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def hostile_batch(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile")
+    copy = throwaway_project(tmp)
+    batch, out = str(tmp / "batch"), str(tmp / "reports")
+    os.makedirs(batch)
+    with open(os.path.join(batch, "good.py"), "w") as handle:
+        handle.write(GOOD)
+    with open(os.path.join(batch, "wrong.py"), "w") as handle:
+        handle.write(GOOD.replace("(cache > 0)", "(cache < 0)"))
+    with open(os.path.join(batch, FORMULA_NAME + ".py"), "w") as handle:
+        handle.write(GOOD)
+    for name, attack in ATTACKS.items():
+        with open(os.path.join(batch, name + ".py"), "w") as handle:
+            handle.write(_fill(WRONG + textwrap.dedent(attack), copy, batch, out))
+    before_copy, before_batch = tree_digest(copy), tree_digest(batch)
+    started = time.monotonic()
+    proc = run_batch(copy, batch, out, "--jobs", "2", "--sandbox", "bwrap", "--json", str(tmp / "batch.json"))
+    elapsed = time.monotonic() - started
+    time.sleep(6)                      # the daemon's moment to strike, had it survived
+    reports = {}
+    for name in os.listdir(out):
+        if name.endswith(".json"):
+            with open(os.path.join(out, name)) as handle:
+                reports[name[:-5]] = json.load(handle)
+    with open(os.path.join(out, "summary.csv")) as handle:
+        summary = {row["submission"]: row for row in csv.DictReader(handle)}
+    uids = {r.get("limits", {}).get("sandbox_uid") for r in reports.values()} - {None}
+    return {"proc": proc, "reports": reports, "summary": summary, "copy": copy, "batch": batch,
+            "before_copy": before_copy, "before_batch": before_batch, "uids": uids, "elapsed": elapsed}
+
+
+def verdict(report, function):
+    return next((r for r in report.get("results", []) if r["name"] == function), {"status": "cannot grade"})
+
+
+@needs_bwrap
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_no_attack_passes_wrong_code(hostile_batch, attack):
+    report = hostile_batch["reports"][attack]
+    assert report.get("isolation", "bwrap") == "bwrap"
+    backward = verdict(report, "relu_backward")
+    assert backward["status"] != "pass", (attack, backward)
+    assert hostile_batch["summary"][attack + ".py"]["status"] != "pass"
+    assert "\x1b" not in json.dumps(report) and "\x07" not in json.dumps(report)
+
+
+@needs_bwrap
+def test_classmates_get_their_own_verdicts(hostile_batch):
+    summary = hostile_batch["summary"]
+    assert summary["good.py"]["status"] == "pass", summary["good.py"]
+    assert summary["wrong.py"]["status"] == "fail", summary["wrong.py"]
+    assert verdict(hostile_batch["reports"]["good"], "relu_backward")["status"] == "pass"
+
+
+@needs_bwrap
+def test_nothing_outside_the_sandbox_changed(hostile_batch):
+    assert tree_digest(hostile_batch["copy"]) == hostile_batch["before_copy"]
+    assert tree_digest(hostile_batch["batch"]) == hostile_batch["before_batch"]
+    assert "rewritten" not in json.dumps(hostile_batch["reports"])
+
+
+@needs_bwrap
+def test_no_process_outlives_the_grader(hostile_batch):
+    assert hostile_batch["uids"], "the reports name the sandboxes' uids"
+    assert processes_of(hostile_batch["uids"]) == []
+
+
+@needs_bwrap
+def test_limits_stop_the_hogs_with_a_reason(hostile_batch):
+    reasons = {name: verdict(hostile_batch["reports"][name], "relu_backward")["message"]
+               for name in ("memory_in_children", "fork_bomb", "fill_the_disk", "result_is_a_fifo",
+                            "sparse_3gib_result", "sparse_400mb_result", "object_npy", "string_result",
+                                "reply_without_results")}
+    assert "memory" in reasons["memory_in_children"] or "processes" in reasons["memory_in_children"], reasons
+    assert "processes" in reasons["fork_bomb"] or "no answer" in reasons["fork_bomb"], reasons
+    assert "MB of files" in reasons["fill_the_disk"] or "File size" in reasons["fill_the_disk"] \
+        or "no answer" in reasons["fill_the_disk"], reasons
+    assert "not a regular file" in reasons["result_is_a_fifo"], reasons
+    assert "File too large" in reasons["sparse_3gib_result"] or "over the" in reasons["sparse_3gib_result"]
+    assert "over the 256 MB limit" in reasons["sparse_400mb_result"], reasons
+    assert "not a real number type" in reasons["object_npy"], reasons
+    assert "not a real number type" in reasons["string_result"], reasons
+    report = hostile_batch["reports"]["reply_without_results"]
+    failed = " ".join(c["detail"] for r in report["results"] for c in r["checks"] if not c["passed"])
+    assert "no result came back" in failed and "returned 0 gradient(s)" in failed, failed
+
+
+@needs_bwrap
+def test_a_formula_file_name_stays_text_in_the_summary(hostile_batch):
+    rows = hostile_batch["summary"]
+    assert "'" + FORMULA_NAME + ".py" in rows and rows["'" + FORMULA_NAME + ".py"]["status"] == "pass"
+
+
+@pytest.mark.skipif(confine.process_uid() is not None,
+                    reason="the grader switches uid in process mode here, so the control attack cannot land")
+def test_control_without_bwrap_the_payload_lands_and_the_checks_see_it(tmp_path):
+    """Proof that the checks above can fail: with process-only isolation under the grader's own uid,
+    the same payload attack changes the (throwaway) install, and the digest notices."""
+    copy = throwaway_project(tmp_path)
+    batch, out = str(tmp_path / "batch"), str(tmp_path / "reports")
+    os.makedirs(batch)
+    with open(os.path.join(batch, "attacker.py"), "w") as handle:
+        handle.write(_fill(WRONG + textwrap.dedent(ATTACKS["payload_in_a_lazy_module"]), copy, batch, out))
+    before = tree_digest(copy)
+    proc = run_batch(copy, batch, out, "--sandbox", "process")
+    assert "process-only isolation" in proc.stderr
+    assert tree_digest(copy) != before
+
+
+# ----- the grader's reading of result files, unit by unit -----
+
+def _write(path, data):
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def _result_dir(tmp_path):
+    return os.open(tmp_path, os.O_DIRECTORY)
+
+
+def test_read_npy_takes_a_plain_array(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(6.0).reshape(2, 3))
+    assert read_npy(_result_dir(tmp_path), "a.npy").tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+@pytest.mark.parametrize("make,words", [
+    (lambda p: os.mkfifo(p), "not a regular file"),
+    (lambda p: os.symlink("/etc/hostname", p), "could not be opened"),
+    (lambda p: np.save(p, np.array([1 + 2j])), "not a real number type"),
+    (lambda p: _write(p, b"not numpy at all"), "not a .npy array"),
+    (lambda p: np.save(p, np.zeros(3, dtype="U4")), "not a real number type"),
+])
+def test_read_npy_refuses_what_is_not_a_plain_array(tmp_path, make, words):
+    make(str(tmp_path / "a.npy"))
+    with pytest.raises(BadResult, match=words):
+        read_npy(_result_dir(tmp_path), "a.npy")
+
+
+def test_read_npy_refuses_a_header_that_lies_about_the_size(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros(10))
+    with open(tmp_path / "a.npy", "ab") as handle:
+        handle.write(b"\0" * 8)
+    with pytest.raises(BadResult, match="does not match its header"):
+        read_npy(_result_dir(tmp_path), "a.npy")
+
+
+@pytest.mark.parametrize("flag,value", [("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "-1"),
+                                        ("--memory-mb", "0"), ("--memory-mb", "99999999999")])
+def test_absurd_limits_are_usage_errors(tmp_path, flag, value):
+    (tmp_path / "s.py").write_text(GOOD)
+    proc = subprocess.run([sys.executable, "-m", "conformance", "grade", str(tmp_path / "s.py"), flag, value],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and flag in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bwrap_asked_for_but_missing_exits_2(tmp_path, monkeypatch):
+    from conformance.cli import main
+    monkeypatch.setattr(confine, "bwrap_problem", lambda: "bubblewrap (bwrap) is not installed")
+    (tmp_path / "s.py").write_text(GOOD)
+    assert main(["grade", str(tmp_path / "s.py"), "--sandbox", "bwrap"]) == 2
