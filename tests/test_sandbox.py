@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -488,11 +489,11 @@ def test_read_npy_refuses_a_header_that_lies_about_the_size(tmp_path):
 
 @pytest.mark.parametrize("flag,value", [("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "-1"),
                                         ("--memory-mb", "0"), ("--memory-mb", "99999999999")])
-def test_absurd_limits_are_usage_errors(tmp_path, flag, value):
+def test_absurd_limits_are_usage_errors(tmp_path, capsys, flag, value):
+    from conformance.cli import main
     (tmp_path / "s.py").write_text(GOOD)
-    proc = subprocess.run([sys.executable, "-m", "conformance", "grade", str(tmp_path / "s.py"), flag, value],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and flag in proc.stderr and "Traceback" not in proc.stderr
+    assert main(["grade", str(tmp_path / "s.py"), flag, value]) == 2
+    assert flag in capsys.readouterr().err
 
 
 def test_bwrap_asked_for_but_missing_exits_2(tmp_path, monkeypatch):
@@ -500,3 +501,125 @@ def test_bwrap_asked_for_but_missing_exits_2(tmp_path, monkeypatch):
     monkeypatch.setattr(confine, "bwrap_problem", lambda: "bubblewrap (bwrap) is not installed")
     (tmp_path / "s.py").write_text(GOOD)
     assert main(["grade", str(tmp_path / "s.py"), "--sandbox", "bwrap"]) == 2
+
+
+# ----- Ctrl-C -----
+
+SLOW = GOOD.replace("return dout * (cache > 0)", "while True:\n        pass")
+
+
+def test_ctrl_c_stops_a_batch_promptly_and_keeps_the_reports(tmp_path):
+    batch, out = tmp_path / "batch", tmp_path / "reports"
+    batch.mkdir()
+    (batch / "a_fast.py").write_text(GOOD)
+    for name in ("b_slow", "c_slow", "d_slow"):
+        (batch / f"{name}.py").write_text(SLOW)
+    proc = subprocess.Popen([sys.executable, "-c", AS_IN_A_TERMINAL, "grade", str(batch), "--jobs", "2", "--out",
+                             str(out), "--timeout", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "a_fast.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert (out / "a_fast.json").exists(), "the fast submission was graded first"
+        time.sleep(1.0)                                    # the slow ones are now inside their sandboxes
+        started = set(confine_tree(proc.pid))
+        os.killpg(proc.pid, signal.SIGINT)                 # what a terminal's Ctrl-C does
+        stopped_at = time.monotonic()
+        _, stderr = proc.communicate(timeout=30)
+        took = time.monotonic() - stopped_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and took < 10, (proc.returncode, took)
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert json.loads((out / "a_fast.json").read_text())["passed"] is True
+    with open(out / "summary.csv") as handle:
+        assert [row["submission"] for row in csv.DictReader(handle)] == ["a_fast.py"]
+    left = _still_alive(started)
+    assert left == [], f"no process outlives gradref: {left}"
+    uids = {confine.UID_BASE + pid % 10_000_000 for pid in started} if os.geteuid() == 0 else set()
+    assert processes_of(uids) == []
+
+
+# As in a terminal: a shell that started this test in the background may have ignored SIGINT.
+AS_IN_A_TERMINAL = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                    "from conformance.cli import main\nsys.exit(main(sys.argv[1:]))")
+
+
+def _still_alive(pids, wait=3.0):
+    """(pid, command line) of those of `pids` still running (not zombies) after up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    command = handle.read().replace(b"\0", b" ").decode(errors="replace")[:200]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.append((pid, command))
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+def confine_tree(pid):
+    from conformance.grade.sandbox import process_tree
+    return process_tree(pid)
+
+
+# ----- cgroup v2 -----
+
+def test_a_delegated_cgroup_gets_the_limits_and_the_worker(tmp_path, monkeypatch):
+    """Where cgroup v2 is delegated (memory and pids enabled for children), the worker's whole tree is
+    limited there; the kernel side is not exercised on a cgroup v1 machine, the files we write are."""
+    with open("/proc/self/cgroup") as handle:
+        own = next((l.strip()[3:] for l in handle if l.startswith("0::")), "/")
+    folder = tmp_path / own.lstrip("/")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    monkeypatch.setattr(confine, "CGROUP_ROOT", str(tmp_path))
+    made = confine.limit_in_cgroup(4242, 512, 36, "gradref-test")
+    assert made == str(folder / "gradref-test")
+    assert (folder / "gradref-test" / "memory.max").read_text() == str(512 << 20)
+    assert (folder / "gradref-test" / "pids.max").read_text() == "36"
+    assert (folder / "gradref-test" / "cgroup.procs").read_text() == "4242"
+    (folder / "cgroup.subtree_control").write_text("cpu\n")
+    assert confine.limit_in_cgroup(4242, 512, 36, "gradref-other") is None
+
+
+def test_a_killed_gradref_leaves_no_grading_process(tmp_path):
+    """SIGKILL gives gradref no chance to clean up: its pool processes and sandboxes end all the same."""
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for name in ("b_slow", "c_slow"):
+        (batch / f"{name}.py").write_text(SLOW)
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "grade", str(batch), "--jobs", "2", "--out",
+                             str(tmp_path / "reports"), "--timeout", "120"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            tree = confine_tree(proc.pid)
+            if sum("worker.py" in _cmdline(pid) for pid in tree) >= 2:
+                break
+            time.sleep(0.3)
+        started = set(confine_tree(proc.pid))
+        assert sum("worker.py" in _cmdline(pid) for pid in started) >= 2, "both sandboxes were running"
+    finally:
+        proc.kill()
+        proc.wait()
+    left = _still_alive(started - {proc.pid}, wait=10.0)
+    assert left == [], f"no process outlives gradref: {left}"
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().decode(errors="replace")
+    except OSError:
+        return ""

@@ -238,3 +238,57 @@ def kill_everything_of(uid):
 def _json(value):
     import json
     return json.dumps(value)
+
+
+# ----- cgroup v2, where it is delegated to us -----
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def delegated_cgroup():
+    """This process's cgroup v2 folder when it lets us make children limited in memory and processes."""
+    try:
+        with open("/proc/self/cgroup") as handle:
+            line = next(l for l in handle if l.startswith("0::"))
+        folder = os.path.join(CGROUP_ROOT, line.strip()[3:].lstrip("/"))
+        with open(os.path.join(folder, "cgroup.subtree_control")) as handle:
+            enabled = handle.read().split()
+    except (OSError, StopIteration):
+        return None
+    return folder if {"memory", "pids"} <= set(enabled) and os.access(folder, os.W_OK) else None
+
+
+def limit_in_cgroup(pid, memory_mb, max_processes, name):
+    """Move `pid` into a new child cgroup with memory.max and pids.max; its path, or None where
+    cgroup v2 is not delegated (the rlimits and the watchdog then bound the tree)."""
+    parent = delegated_cgroup()
+    if parent is None:
+        return None
+    folder = os.path.join(parent, name)
+    try:
+        os.mkdir(folder)
+        _write(folder, "memory.max", memory_mb << 20)
+        _write(folder, "pids.max", max_processes)
+        try:
+            _write(folder, "memory.swap.max", 0)       # absent where swap is not accounted
+        except OSError:
+            pass
+        with open(os.path.join(folder, "cgroup.procs"), "w") as handle:
+            handle.write(str(pid))
+    except OSError:
+        remove_cgroup(folder)
+        return None
+    return folder
+
+
+def _write(folder, key, value):
+    with open(os.path.join(folder, key), "w") as handle:
+        handle.write(str(value))
+
+
+def remove_cgroup(folder):
+    if folder:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass

@@ -239,8 +239,10 @@ def _check_state(sandbox, op, sample, after, entry, tol):
             if key not in saved:
                 entry.check(f"{param}[{key!r}] [{sample.name}]", False, f"{param}[{key!r}] was not stored")
                 continue
-            value = _plain(sandbox, saved[key], entry, f"{param}[{key!r}]")
-            if value is None:
+            try:
+                value = sandbox.load(saved[key])     # a number or an array: both are fine here
+            except BadResult as error:
+                entry.check(f"{param}[{key!r}] [{sample.name}]", False, f"{param}[{key!r}]: {error}")
                 continue
             comparison = policy.compare(f"{param}[{key!r}]", value, want, 4 * tol, "float64")
             entry.check(f"{param}[{key!r}] [{sample.name}]", comparison.passed, comparison.describe())
@@ -278,7 +280,9 @@ def grade_file(path, options=Options(), advance=None):
     isolation = confine.choose(options.sandbox)
     with Sandbox(path, options.timeout, options.memory_mb, options.allow_imports, isolation) as sandbox:
         hello = sandbox.start()
-        present = set(hello.get("names", [])) | defined if hello.get("ok") else defined
+        names = hello.get("names") if isinstance(hello.get("names"), list) else []
+        present = {n for n in names if isinstance(n, str) and n.isidentifier()} | defined \
+            if hello.get("ok") else defined
         for number, target in enumerate(targets, 1):
             found = _entries_for(target, present)
             if found is None:
@@ -323,7 +327,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello):
             backward_entry.broke(ERROR, f"its results could not be compared ({type(error).__name__}: "
                                         f"{clean(str(error), 200)}) [sample {spec.name}]")
             alive = True
-        if not alive and forward_entry.status == TIMEOUT:
+        if not alive:           # it broke its process (timeout, crash, a limit): the verdict stands
             break
 
 

@@ -4,11 +4,13 @@ import csv
 import io
 import multiprocessing
 import os
+import signal
 from concurrent.futures.process import BrokenProcessPool
 
 from .. import report
 from .confine import PROCESS
 from .grader import PASS, CannotGrade, Options, grade_file
+from .sandbox import close_all_sandboxes
 from .text import clean, csv_cell
 
 SUMMARY_COLUMNS = ("submission", "status", "convention", "pass", "fail", "error", "timeout", "missing", "message")
@@ -72,12 +74,30 @@ def submissions_in(folder):
     return files
 
 
+def _quiet_worker():
+    """Pool processes leave Ctrl-C to the parent, end their sandboxes when it ends them (the pool
+    catches every exception its tasks raise, so the handler exits at once instead of raising), and
+    get that same SIGTERM if the parent dies without a word (SIGKILL)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _end_now)
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _end_now(*_):
+    close_all_sandboxes()
+    os._exit(143)
+
+
 def graded(files, options, jobs):
     """(path, report or None, error) for every file, in the order they finish. A grading process that
     dies is replaced; the submissions it was running get one more try, then count as cannot grade."""
     context, pending, tried = multiprocessing.get_context("spawn"), list(files), set()
     while pending:
-        pool = concurrent.futures.ProcessPoolExecutor(max(1, jobs), mp_context=context)
+        pool = concurrent.futures.ProcessPoolExecutor(max(1, jobs), mp_context=context, initializer=_quiet_worker)
         try:
             futures = {pool.submit(_grade_quietly, path, options): path for path in pending}
             pending = []
@@ -102,13 +122,14 @@ def graded(files, options, jobs):
 
 def _stop_pool(pool):
     """End a pool's processes now (Ctrl-C): their sandboxes die with them."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    processes = list((getattr(pool, "_processes", None) or {}).values())   # shutdown() forgets them
+    for process in processes:
         process.terminate()
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    for process in processes:
         process.join(5)
         if process.is_alive():
             process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", gradescope_dir=None, advance=None):

@@ -16,6 +16,7 @@ import stat
 import subprocess
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,6 +143,17 @@ def read_npy(dir_fd, name, max_bytes=MAX_RESULT):
 
 # ----- the sandbox -----
 
+LIVE = weakref.WeakSet()
+
+
+def close_all_sandboxes():
+    """Stop every worker this process started (on SIGTERM, before exiting)."""
+    for sandbox in list(LIVE):
+        try:
+            sandbox.close()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
+
 class Sandbox:
     """A worker for `submission`; `call()` restarts it whenever the previous call killed it."""
 
@@ -160,7 +172,8 @@ class Sandbox:
         os.mkdir(self.layout.inputs, 0o755)
         self.inputs_fd = os.open(self.layout.inputs, os.O_DIRECTORY | os.O_CLOEXEC)
         self.proc, self.hello, self.counter, self.results_fd = None, None, 0, None
-        self.calls, self.prefix = 0, ""
+        self.calls, self.prefix, self.cgroup = 0, "", None
+        LIVE.add(self)
 
     def _fill_code(self, support):
         """The submission (a file, or a folder's .py files) and the course's support modules, copied."""
@@ -209,6 +222,8 @@ class Sandbox:
             cwd, env = self.layout.results, confine.worker_env(self.layout.results)
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      cwd=cwd, env=env, start_new_session=True)
+        self.cgroup = confine.limit_in_cgroup(self.proc.pid, self.memory_mb, MAX_PROCESSES + 4,
+                                              f"gradref-{os.getpid()}-{self.calls}")
         self.buffer, self.tail, self.next_watch = b"", b"", 0.0
         outcome = self._wait(self.timeout + 20)   # importing numpy and the submission takes a moment
         self.hello = outcome.reply if outcome.status == "ok" else {"ok": False, "stage": "import",
@@ -227,6 +242,7 @@ class Sandbox:
                     pass
         self.proc.wait()
         confine.kill_everything_of(self.uid)
+        confine.remove_cgroup(self.cgroup)
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             stream.close()
         self.proc = None
