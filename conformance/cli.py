@@ -181,14 +181,21 @@ STATUS_STYLE = {"pass": "green", "fail": "red bold", "error": "red bold", "timeo
 
 
 def grade_table(result):
-    table = Table(title=escape(f"gradref grade: {clean(os.path.basename(result['submission']))} "
-                               f"({result['convention']}, {result['isolation']})"), show_lines=True)
+    """One row per function; the functions that are not defined folded into one row."""
+    title = (f"gradref grade: {clean(os.path.basename(result['submission']))} "
+             f"({', '.join(result['assignments']) or result['convention']}; {result['isolation']})")
+    table = Table(title=escape(title), show_lines=True)
     table.add_column("function")
     table.add_column("verdict")
     table.add_column("what is wrong", overflow="fold")
+    absent = [e["name"] for e in result["results"] if e["status"] == "missing" and e["message"] == "not defined"]
     for entry in result["results"]:
+        if entry["name"] in absent:
+            continue
         style = STATUS_STYLE.get(entry["status"], "")
         table.add_row(escape(clean(entry["name"])), f"[{style}]{entry['status']}[/]", escape(clean(entry["message"])))
+    if absent:
+        table.add_row(f"{len(absent)} not defined", "[dim]missing[/]", escape(", ".join(absent)))
     return table
 
 
@@ -206,7 +213,8 @@ def _grade_options(args):
     if unknown:
         raise UsageError(f"--require {unknown[0]!r} is not a gradable name; known: {', '.join(ALL_NAMES)}")
     return Options(timeout=args.timeout, memory_mb=args.memory_mb, allow_imports=tuple(args.allow_imports or ()),
-                   convention=args.convention or "", require=tuple(args.require or ()), sandbox=args.sandbox)
+                   convention=args.convention or "", require=tuple(args.require or ()), sandbox=args.sandbox,
+                   strict=args.strict)
 
 
 def _announce_isolation(options):
@@ -227,17 +235,26 @@ def cmd_grade(args):
     from conformance.grade import CannotGrade, grade_file
     from conformance.grade import reports
     options = _grade_options(args)
+    if args.batch:
+        _announce_isolation(options)
+        return grade_batch(args, options)
+    if os.path.isdir(args.submission):
+        raise UsageError(f"{args.submission} is a folder: give --batch to grade each file in it as one "
+                         "student's submission")
+    for path in (args.json, args.gradescope):
+        report.check_writable(path)
     _announce_isolation(options)
     try:
-        if os.path.isdir(args.submission):
-            return grade_batch(args, options)
-        for path in (args.json, args.gradescope):
-            report.check_writable(path)
         with progress_bar() as bar:
             task = bar.add_task("grading", total=None)
-            result = grade_file(args.submission, options,
-                                advance=advancer(bar, task))
+            result = grade_file(args.submission, options, advance=advancer(bar, task))
     except CannotGrade as error:
+        # The reports are still written, so that a platform shows the student why.
+        if args.json and args.json != "-":
+            report.write_json(args.json, {"submission": os.path.abspath(args.submission), "passed": False,
+                                          "status": "cannot grade", "error": str(error)})
+        if args.gradescope:
+            report.write_json(args.gradescope, reports.gradescope_error(str(error)))
         raise UsageError(str(error)) from None
     if args.json != "-":
         out.print(grade_table(result))
@@ -251,8 +268,11 @@ def cmd_grade(args):
 
 
 def grade_batch(args, options):
-    from conformance.grade import reports
-    reports.submissions_in(args.submission)
+    from conformance.grade import CannotGrade, reports
+    try:
+        reports.submissions_in(args.submission)
+    except CannotGrade as error:
+        raise UsageError(str(error)) from None
     report.check_writable(args.json)
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -341,7 +361,13 @@ def build_parser():
                                        "limited process, compare them with the JAX oracle, and say what "
                                        "is wrong in words a student can act on. Exit 0 when every graded "
                                        "function passes, 1 when any fails, 2 when the file cannot be graded.")
-    grade.add_argument("submission", metavar="SUBMISSION", help="a .py file, or a folder of them")
+    grade.add_argument("submission", metavar="SUBMISSION",
+                       help="a student's .py file (with --batch: a folder of students' files)")
+    grade.add_argument("--batch", action="store_true",
+                       help="SUBMISSION is a folder of submissions: grade each .py file in it as one student's")
+    grade.add_argument("--strict", action="store_true",
+                       help="warnings fail: writing into arguments (dout, the cache, w), trouble only at "
+                            "extreme values")
     grade.add_argument("--json", metavar="PATH", help="write the report as JSON ('-' for stdout)")
     grade.add_argument("--gradescope", metavar="PATH",
                        help="write Gradescope's results.json (for a folder: a folder of <name>.json)")

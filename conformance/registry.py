@@ -97,7 +97,7 @@ class Op:
         if spec is None:
             raise ValueError(f"op {self.name!r} has no sample {base!r}")
         rng = np.random.default_rng(zlib.crc32(f"{self.name}/{spec.name}".encode()))
-        sample = Sample(spec.name, clear_of_kinks(spec, self.kinks, rng, dtype), spec.small)
+        sample = Sample(spec.name, clear_of_kinks(spec, self.kinks, rng, dtype), spec.small, spec.stress)
         return with_layout(sample, layout) if layout else sample
 
 
@@ -182,7 +182,7 @@ def _elementwise_samples(large_low, large_high):
         SampleSpec("n1", lambda r: {"x": away_from_zero(normal(r, 1, 6))}, small=True),
         SampleSpec("large", lambda r: {"x": away_from_zero(normal(r, 1000, 100))}),
         SampleSpec("extreme", lambda r: {"x": np.concatenate(
-            [uniform(r, 200, 5, low=large_low, high=large_high), away_from_zero(normal(r, 200, 5))])}),
+            [uniform(r, 200, 5, low=large_low, high=large_high), away_from_zero(normal(r, 200, 5))])}, stress=True),
     )
 
 
@@ -193,10 +193,10 @@ def _loss_samples(wide_margin=1e-4):
                                         "y": labels(r, 50, 10)}, small=True),
         SampleSpec("n1", lambda r: {"x": normal(r, 1, 7), "y": labels(r, 1, 7)}, small=True),
         SampleSpec("large_scores", lambda r: {"x": uniform(r, 64, 10, low=-500, high=500),
-                                              "y": labels(r, 64, 10)}),
+                                              "y": labels(r, 64, 10)}, stress=True),
         # exp overflows float64 past 709: a softmax that skips the max shift returns inf or NaN here.
         SampleSpec("huge_scores", lambda r: {"x": uniform(r, 16, 10, low=-1000, high=1000),
-                                             "y": labels(r, 16, 10)}),
+                                             "y": labels(r, 16, 10)}, stress=True),
         SampleSpec("wide", lambda r: {"x": normal(r, 256, 1000), "y": labels(r, 256, 1000)},
                    margin=wide_margin),
     )

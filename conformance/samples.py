@@ -19,6 +19,7 @@ class SampleSpec:
     draw: Callable
     small: bool = False            # small enough for finite differences
     margin: float = KINK_MARGIN
+    stress: bool = False           # extreme values: a student's code that fails here gets a warning, not a failure
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Sample:
     name: str
     args: dict
     small: bool = False
+    stress: bool = False
 
 
 # ----- drawing helpers -----
@@ -90,7 +92,7 @@ def with_layout(sample, layout):
     """The sample with every array argument in another memory layout."""
     transform = LAYOUTS[layout]
     return Sample(f"{sample.name}/{layout}", {k: transform(v) for k, v in sample.args.items()},
-                  sample.small)
+                  sample.small, sample.stress)
 
 
 def as_float64(args):

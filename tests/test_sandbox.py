@@ -334,7 +334,7 @@ def throwaway_project(tmp_path):
 
 def run_batch(copy, batch, out, *extra):
     env = {**os.environ, "PYTHONPATH": copy}
-    proc = subprocess.run([sys.executable, "-m", "conformance", "grade", batch, "--out", out,
+    proc = subprocess.run([sys.executable, "-m", "conformance", "grade", batch, "--batch", "--out", out,
                            "--timeout", "4", "--memory-mb", "1024", *extra],
                           cwd=copy, env=env, capture_output=True, text=True, timeout=900)
     return proc
@@ -514,7 +514,7 @@ def test_ctrl_c_stops_a_batch_promptly_and_keeps_the_reports(tmp_path):
     (batch / "a_fast.py").write_text(GOOD)
     for name in ("b_slow", "c_slow", "d_slow"):
         (batch / f"{name}.py").write_text(SLOW)
-    proc = subprocess.Popen([sys.executable, "-c", AS_IN_A_TERMINAL, "grade", str(batch), "--jobs", "2", "--out",
+    proc = subprocess.Popen([sys.executable, "-c", AS_IN_A_TERMINAL, "grade", str(batch), "--batch", "--jobs", "2", "--out",
                              str(out), "--timeout", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
@@ -598,7 +598,7 @@ def test_a_killed_gradref_leaves_no_grading_process(tmp_path):
     batch.mkdir()
     for name in ("b_slow", "c_slow"):
         (batch / f"{name}.py").write_text(SLOW)
-    proc = subprocess.Popen([sys.executable, "-m", "conformance", "grade", str(batch), "--jobs", "2", "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "grade", str(batch), "--batch", "--jobs", "2", "--out",
                              str(tmp_path / "reports"), "--timeout", "120"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -63,3 +63,42 @@ def detect(defined):
 
 def targets_for(conventions):
     return [t for t in TARGETS if t.convention in conventions]
+
+
+# The CS231n assignment each function belongs to (for the report: list those, fold the rest).
+ASSIGNMENTS = {
+    "cs231n assignment 1": ("affine", "relu", "affine_relu", "softmax_loss", "svm_loss", "sigmoid", "tanh"),
+    "cs231n assignment 2": ("affine", "relu", "affine_relu", "softmax_loss", "svm_loss", "batchnorm",
+                            "batchnorm_alt", "layernorm", "spatial_batchnorm", "spatial_groupnorm", "dropout",
+                            "conv", "max_pool", "conv_relu", "conv_relu_pool", "affine_bn_relu",
+                            "affine_ln_relu", "sgd", "sgd_momentum", "rmsprop", "adam"),
+    "cs231n assignment 3": ("rnn_step", "rnn", "lstm_step", "lstm", "word_embedding", "temporal_affine",
+                            "temporal_softmax_loss"),
+}
+DISTINCTIVE = {   # ops that say which assignment a file is from (assignment 1's are in 2 as well)
+    "cs231n assignment 2": ("batchnorm", "batchnorm_alt", "layernorm", "spatial_batchnorm",
+                            "spatial_groupnorm", "dropout", "conv", "max_pool", "conv_relu",
+                            "conv_relu_pool", "affine_bn_relu", "affine_ln_relu", "sgd", "sgd_momentum",
+                            "rmsprop", "adam"),
+    "cs231n assignment 3": ASSIGNMENTS["cs231n assignment 3"],
+}
+
+
+def assignments_of(present, conventions):
+    """The assignments whose functions the file defines (the textbook classes are one of their own)."""
+    found = []
+    if LAYERS in conventions:
+        found.append("textbook layer classes")
+    if CS231N in conventions:
+        ops = {t.op for t in TARGETS if t.convention == CS231N and set(t.names) & set(present)}
+        found += [name for name, members in DISTINCTIVE.items() if ops & set(members)]
+        if not any(name in found for name in DISTINCTIVE) and ops:
+            found.append("cs231n assignment 1")
+    return found
+
+
+def in_assignments(target, assignments):
+    """Whether a target belongs to one of the named assignments (listed in the report even if absent)."""
+    if target.convention == LAYERS:
+        return "textbook layer classes" in assignments
+    return any(target.op in ASSIGNMENTS.get(name, ()) for name in assignments)

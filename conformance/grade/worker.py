@@ -112,6 +112,23 @@ def save_value(name, value):
     return {"file": path, "type": kind}
 
 
+class NotYet(Exception):
+    """The function is a starter stub: it returns None or raises NotImplementedError."""
+
+
+def check_done(stage, value):
+    if value is None or (isinstance(value, tuple) and value and all(v is None for v in value)):
+        raise NotYet(f"{stage} returns None")
+    return value
+
+
+def failed(stage, error, outputs):
+    if isinstance(error, (NotYet, NotImplementedError)):
+        return {"ok": False, "stage": stage, "todo": True, "error": str(error) or "NotImplementedError",
+                "outputs": outputs}
+    return {"ok": False, "stage": stage, "error": describe(error), "outputs": outputs}
+
+
 def as_tuple(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
@@ -124,7 +141,9 @@ def run_function(module, request, prefix):
     outputs, stage, k = {}, request["first"], request.get("outputs", 1)
     try:
         mark(stage)
-        result = getattr(module, request["first"])(*args)
+        result = check_done(stage, getattr(module, request["first"])(*args))
+        if isinstance(result, tuple) and result and result[0] is None:
+            raise NotYet(f"{stage} returns None for its output")
         if not isinstance(result, tuple) or len(result) != k + 1:
             shape = "(" + ", ".join(["out"] * k + ["cache"]) + ")"
             return {"ok": False, "stage": stage,
@@ -136,19 +155,23 @@ def run_function(module, request, prefix):
             outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
             return {"ok": True, "outputs": outputs}
         if request.get("backward"):
+            outputs["args_mid"] = [save_after(f"{prefix}mid{i}", a) for i, a in enumerate(args)]
             stage = request["backward"]
             mark(stage)
             dout = load_arg(request["dout"])
             upstream = [dout[i] for i in range(k)] if k > 1 else [dout]
-            grads = as_tuple(getattr(module, stage)(*upstream, second))
+            grads = as_tuple(check_done(stage, getattr(module, stage)(*upstream, second)))
             outputs["dout_after"] = save_value(f"{prefix}dout", dout)
-        else:
+        elif request.get("loss"):
             grads = as_tuple(second)
-        outputs["grads"] = [save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
+        else:                       # a forward graded on its own: the cache stays opaque
+            outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+            return {"ok": True, "outputs": outputs}
+        outputs["grads"] = [None if g is None else save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
         outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
         return {"ok": True, "outputs": outputs}
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
-        return {"ok": False, "stage": stage, "error": describe(error), "outputs": outputs}
+        return failed(stage, error, outputs)
 
 
 def run_class(module, request, prefix):
@@ -162,22 +185,26 @@ def run_class(module, request, prefix):
         args = [load_arg(a) for a in request["args"]]
         stage = f"{request['cls']}.forward"
         mark(stage)
-        out = layer.forward(*args)
+        out = check_done(stage, layer.forward(*args))
         outputs["out"] = save_value(f"{prefix}out", out)
+        if not request.get("backward"):
+            outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+            return {"ok": True, "outputs": outputs}
+        outputs["args_mid"] = [save_after(f"{prefix}mid{i}", a) for i, a in enumerate(args)]
         stage = f"{request['cls']}.backward"
         mark(stage)
         if request.get("dout") is None:
-            dx = layer.backward()
+            dx = check_done(stage, layer.backward())
         else:
             dout = load_arg(request["dout"])
-            dx = layer.backward(dout)
+            dx = check_done(stage, layer.backward(dout))
             outputs["dout_after"] = save_value(f"{prefix}dout", dout)
-        grads = [dx] + [getattr(layer, attr) for attr in request.get("grad_attrs", [])]
-        outputs["grads"] = [save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
+        grads = [dx] + [getattr(layer, attr, None) for attr in request.get("grad_attrs", [])]
+        outputs["grads"] = [None if g is None else save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
         outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
         return {"ok": True, "outputs": outputs}
     except Exception as error:  # noqa: BLE001
-        return {"ok": False, "stage": stage, "error": describe(error), "outputs": outputs}
+        return failed(stage, error, outputs)
 
 
 def load_submission(path):

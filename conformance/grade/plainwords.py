@@ -1,0 +1,51 @@
+"""Plain words for plain situations: Python 2 syntax and NumPy 2 removals, named with the fix."""
+import re
+
+# (pattern in the error message, what to say): NumPy 2.x removed these aliases and keywords.
+NUMPY2 = (
+    (r"numpy' has no attribute 'product'", "np.product was removed in NumPy 2: use np.prod"),
+    (r"numpy' has no attribute 'cumproduct'", "np.cumproduct was removed in NumPy 2: use np.cumprod"),
+    (r"numpy' has no attribute 'alltrue'", "np.alltrue was removed in NumPy 2: use np.all"),
+    (r"numpy' has no attribute 'sometrue'", "np.sometrue was removed in NumPy 2: use np.any"),
+    (r"numpy' has no attribute 'asscalar'", "np.asscalar was removed: use x.item()"),
+    (r"numpy' has no attribute 'float'", "np.float was removed: use float (or np.float64)"),
+    (r"numpy' has no attribute 'int'", "np.int was removed: use int (or np.int64)"),
+    (r"numpy' has no attribute 'bool'", "np.bool was removed in NumPy 1.24 and back as np.bool_: use bool"),
+    (r"numpy' has no attribute 'object'", "np.object was removed: use object"),
+    (r"numpy' has no attribute 'NaN'", "np.NaN was removed in NumPy 2: use np.nan"),
+    (r"numpy' has no attribute 'Inf'", "np.Inf was removed in NumPy 2: use np.inf"),
+    (r"numpy' has no attribute 'float_'", "np.float_ was removed in NumPy 2: use np.float64"),
+    (r"unexpected keyword argument 'newshape'", "reshape(newshape=...) was removed in NumPy 2: "
+                                                "pass the shape by position, x.reshape(shape)"),
+    (r"numpy' has no attribute 'in1d'", "np.in1d was removed: use np.isin"),
+    (r"numpy' has no attribute 'row_stack'", "np.row_stack was removed: use np.vstack"),
+)
+
+PYTHON2 = (
+    (r"Missing parentheses in call to 'print'", "Python 2 print statement: write print(...) with parentheses"),
+    (r"Missing parentheses in call to 'exec'", "Python 2 exec statement: write exec(...)"),
+    (r"multiple exception types must be parenthesized", "Python 2 'except X, e:': write 'except X as e:'"),
+    (r"invalid decimal literal|leading zeros in decimal integer", ""),
+)
+
+
+def explain_error(message):
+    """The error message, followed by the fix where it is a known NumPy 2 removal."""
+    for pattern, fix in NUMPY2:
+        if re.search(pattern, message or ""):
+            return f"{message} — {fix}"
+    if "xrange" in (message or "") and "is not defined" in message:
+        return f"{message} — xrange is Python 2: use range"
+    return message
+
+
+def explain_syntax_error(path, error):
+    """One sentence for a file that does not parse: the line, and the fix for Python 2 syntax."""
+    sentence = f"{path} has a syntax error on line {error.lineno}: {error.msg}"
+    for pattern, fix in PYTHON2:
+        if fix and re.search(pattern, error.msg or ""):
+            return f"{sentence} ({fix}; the grader runs Python 3)"
+    text = (error.text or "").strip()
+    if re.match(r"^print\s+[^(\s=]", text):
+        return f"{sentence} (Python 2 print statement: write print(...) with parentheses; the grader runs Python 3)"
+    return sentence
