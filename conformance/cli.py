@@ -212,9 +212,12 @@ def _grade_options(args):
     unknown = [n for n in args.require or () if n not in ALL_NAMES]
     if unknown:
         raise UsageError(f"--require {unknown[0]!r} is not a gradable name; known: {', '.join(ALL_NAMES)}")
-    return Options(timeout=args.timeout, memory_mb=args.memory_mb, allow_imports=tuple(args.allow_imports or ()),
+    missing = [p for p in args.support or () if not os.path.exists(p)]
+    if missing:
+        raise UsageError(f"--support {missing[0]}: no such file or folder")
+    return Options(timeout=args.timeout, memory_mb=args.memory_mb, support=tuple(args.support or ()), allow_imports=tuple(args.allow_imports or ()),
                    convention=args.convention or "", require=tuple(args.require or ()), sandbox=args.sandbox,
-                   strict=args.strict)
+                   strict=args.strict, dropout_p=args.dropout_p)
 
 
 def _announce_isolation(options):
@@ -238,9 +241,6 @@ def cmd_grade(args):
     if args.batch:
         _announce_isolation(options)
         return grade_batch(args, options)
-    if os.path.isdir(args.submission):
-        raise UsageError(f"{args.submission} is a folder: give --batch to grade each file in it as one "
-                         "student's submission")
     for path in (args.json, args.gradescope):
         report.check_writable(path)
     _announce_isolation(options)
@@ -362,9 +362,17 @@ def build_parser():
                                        "is wrong in words a student can act on. Exit 0 when every graded "
                                        "function passes, 1 when any fails, 2 when the file cannot be graded.")
     grade.add_argument("submission", metavar="SUBMISSION",
-                       help="a student's .py file (with --batch: a folder of students' files)")
+                       help="one student's submission: a .py file, or a folder (their package, e.g. "
+                            "cs231n/ with layers.py and layer_utils.py); with --batch, a folder of submissions")
     grade.add_argument("--batch", action="store_true",
-                       help="SUBMISSION is a folder of submissions: grade each .py file in it as one student's")
+                       help="SUBMISSION is a folder of students: each .py file and each sub-folder in it "
+                            "is one student's submission")
+    grade.add_argument("--support", action="append", metavar="PATH",
+                       help="a course-provided module or folder (im2col.py, fast_layers.py, the book's "
+                            "common/) put beside the submission; repeatable")
+    grade.add_argument("--dropout-p", choices=("keep", "drop"), default="keep",
+                       help="what dropout's p means: the probability of keeping a unit (the course since "
+                            "2018; default) or of dropping one (2016-17)")
     grade.add_argument("--strict", action="store_true",
                        help="warnings fail: writing into arguments (dout, the cache, w), trouble only at "
                             "extreme values")

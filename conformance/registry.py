@@ -334,9 +334,11 @@ def _spatial_args(rng, n, c, h, w, mode="train"):
             "beta": normal(rng, c, scale=0.2), "bn_param": _bn_param(rng, (c,), mode)}
 
 
-def _group_args(rng, n, c, h, w, groups):
-    return {"x": normal(rng, n, c, h, w, scale=2.0) + 1.0, "gamma": 1 + normal(rng, 1, c, 1, 1, scale=0.2),
-            "beta": normal(rng, 1, c, 1, 1, scale=0.2), "G": groups, "gn_param": {"eps": 1e-5}}
+def _group_args(rng, n, c, h, w, groups, param_shape=None):
+    """gamma and beta (1, C, 1, 1), or (C,) as the 2018-20 assignment's docstring has them."""
+    shape = param_shape or (1, c, 1, 1)
+    return {"x": normal(rng, n, c, h, w, scale=2.0) + 1.0, "gamma": 1 + normal(rng, *shape, scale=0.2),
+            "beta": normal(rng, *shape, scale=0.2), "G": groups, "gn_param": {"eps": 1e-5}}
 
 
 def _conv_args(rng, x_shape, w_shape, stride, pad):
@@ -345,8 +347,22 @@ def _conv_args(rng, x_shape, w_shape, stride, pad):
             "b": normal(rng, w_shape[0], scale=0.1), "conv_param": {"stride": stride, "pad": pad}}
 
 
-def _pool_param(size, stride):
-    return {"pool_height": size, "pool_width": size, "stride": stride}
+def _pool_param(height, width_or_stride, stride=None):
+    """_pool_param(size, stride) for a square window, _pool_param(height, width, stride) otherwise."""
+    if stride is None:
+        height, width, stride = height, height, width_or_stride
+    else:
+        width = width_or_stride
+    return {"pool_height": height, "pool_width": width, "stride": stride}
+
+
+# Convolution geometries from the course's docstrings: pad 0, 1 and 2, strides 1 and 2, inputs and
+# filters that are not square (HH != WW, H != W), C != F; loops over Ho where Wo belongs show here.
+_CONV_GEOMETRIES = (
+    SampleSpec("pad0_rect_filter", lambda r: _conv_args(r, (2, 3, 6, 5), (4, 3, 3, 2), 1, 0), small=True),
+    SampleSpec("pad2_stride2", lambda r: _conv_args(r, (2, 2, 7, 5), (3, 2, 3, 3), 2, 2), small=True),
+    SampleSpec("pad1_stride2_rect", lambda r: _conv_args(r, (1, 2, 5, 7), (2, 2, 3, 1), 2, 1), small=True),
+)
 
 
 def _pool_gaps(x, pool_param):
@@ -437,9 +453,11 @@ _CS231N_SPECS = (
         description="batch normalisation per channel of x (N, C, H, W)"),
     _layer("spatial_groupnorm", ("x", "gamma", "beta", "G", "gn_param"), ("x", "gamma", "beta"), (
         SampleSpec("small", lambda r: _group_args(r, 2, 6, 4, 5, 2), small=True),
+        SampleSpec("gamma_c", lambda r: _group_args(r, 2, 6, 3, 4, 3, param_shape=(6,)), small=True,
+                   convention="gamma and beta of shape (C,), as in the 2018-20 docstring"),
         SampleSpec("large", lambda r: _group_args(r, 8, 16, 16, 16, 4)),
     ), tol_factor=4.0, reduction=lambda x, **_: int(np.prod(x.shape)),
-        description="group normalisation over G channel groups; gamma, beta (1, C, 1, 1)"),
+        description="group normalisation over G channel groups; gamma, beta (1, C, 1, 1) or (C,)"),
     _layer("dropout", ("x", "dropout_param"), ("x",), (
         SampleSpec("small", lambda r: {"x": normal(r, 4, 5), "dropout_param": {"mode": "train", "p": 0.7,
                                                                               "seed": 123}}, small=True),
@@ -447,17 +465,22 @@ _CS231N_SPECS = (
                                                                                   "seed": 7}}),
         SampleSpec("test_mode", lambda r: {"x": normal(r, 4, 5), "dropout_param": {"mode": "test", "p": 0.7,
                                                                                   "seed": 123}}, small=True),
+        # Enough units for the fraction kept to tell p = keep from p = drop apart (the grader's check).
+        SampleSpec("stats", lambda r: {"x": normal(r, 100, 100), "dropout_param": {"mode": "train", "p": 0.6,
+                                                                                  "seed": 11}}),
     ), bench=bs.elementwise_spec(extra={"dropout_param": {"mode": "train", "p": 0.5, "seed": 0}}),
         description="inverted dropout; p keeps a unit; the seed fixes the mask"),
     _layer("conv", ("x", "w", "b", "conv_param"), ("x", "w", "b"), (
         SampleSpec("small", lambda r: _conv_args(r, (2, 3, 5, 5), (4, 3, 3, 3), 1, 1), small=True),
         SampleSpec("course", lambda r: _conv_args(r, (2, 3, 4, 4), (3, 3, 4, 4), 2, 1), small=True),
+        *_CONV_GEOMETRIES,
         SampleSpec("large", lambda r: _conv_args(r, (8, 3, 32, 32), (16, 3, 3, 3), 1, 1)),
     ), manual=("conv_forward_naive", "conv_backward_naive"), reduction=_conv_reduction, traceable=False,
         description="convolution, naive loops; conv_param stride and pad"),
     _layer("conv_fast", ("x", "w", "b", "conv_param"), ("x", "w", "b"), (
         SampleSpec("small", lambda r: _conv_args(r, (2, 3, 5, 5), (4, 3, 3, 3), 1, 1), small=True),
         SampleSpec("course", lambda r: _conv_args(r, (2, 3, 4, 4), (3, 3, 4, 4), 2, 1), small=True),
+        *_CONV_GEOMETRIES,
         SampleSpec("large", lambda r: _conv_args(r, (32, 16, 32, 32), (32, 16, 3, 3), 1, 1)),
     ), manual=("conv_forward_fast", "conv_backward_fast"), reduction=_conv_reduction, bench=bs.conv_spec(),
         traceable=False, description="the same convolution, vectorised (im2col)"),
@@ -465,6 +488,11 @@ _CS231N_SPECS = (
         SampleSpec("small", lambda r: {"x": normal(r, 2, 3, 4, 4), "pool_param": _pool_param(2, 2)}, small=True),
         SampleSpec("course", lambda r: {"x": normal(r, 3, 2, 8, 8), "pool_param": _pool_param(2, 2)}),
         SampleSpec("overlapping", lambda r: {"x": normal(r, 2, 2, 7, 7), "pool_param": _pool_param(3, 2)},
+                   small=True),
+        # Windows that are not square, strides that are not the window: height and width must not mix.
+        SampleSpec("tall_window", lambda r: {"x": normal(r, 2, 3, 7, 6), "pool_param": _pool_param(3, 2, 2)},
+                   small=True),
+        SampleSpec("wide_window_stride1", lambda r: {"x": normal(r, 1, 2, 5, 6), "pool_param": _pool_param(2, 3, 1)},
                    small=True),
     ), manual=("max_pool_forward_naive", "max_pool_backward_naive"), kinks=_pool_gaps, traceable=False,
         description="max pooling; pool_height, pool_width, stride"),

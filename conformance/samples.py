@@ -20,6 +20,7 @@ class SampleSpec:
     small: bool = False            # small enough for finite differences
     margin: float = KINK_MARGIN
     stress: bool = False           # extreme values: a student's code that fails here gets a warning, not a failure
+    convention: str = ""           # a course year's other convention (e.g. gamma (C,)): graded if the code follows it
 
 
 @dataclass

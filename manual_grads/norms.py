@@ -121,23 +121,24 @@ def spatial_batchnorm_backward(dout, cache):
 
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
-    """Normalise each of G channel groups per sample; gamma and beta (1, C, 1, 1)."""
+    """Normalise each of G channel groups per sample; gamma and beta (1, C, 1, 1) or (C,)."""
     xp = namespace(x)
     n, c, h, w = x.shape
     xhat, std = _normalise_rows(xp.reshape(x, (n, G, (c // G) * h * w)), gn_param.get("eps", 1e-5))
     xhat = xp.reshape(xhat, x.shape)
-    return gamma * xhat + beta, (xhat, std, gamma, G)
+    g, b = xp.reshape(gamma, (1, c, 1, 1)), xp.reshape(beta, (1, c, 1, 1))
+    return g * xhat + b, (xhat, std, g, G, tuple(gamma.shape))
 
 
 def spatial_groupnorm_backward(dout, cache):
-    """(dx, dgamma, dbeta) with dgamma and dbeta of shape (1, C, 1, 1)."""
+    """(dx, dgamma, dbeta) with dgamma and dbeta in gamma's own shape."""
     xp = namespace(dout)
-    xhat, std, gamma, G = cache
+    xhat, std, gamma, G, param_shape = cache
     n = dout.shape[0]
     grouped = (n, G, -1)
     dx = _normalised_rows_backward(xp.reshape(dout * gamma, grouped), xp.reshape(xhat, grouped), std)
-    dgamma = xp.sum(dout * xhat, axis=(0, 2, 3), keepdims=True)
-    dbeta = xp.sum(dout, axis=(0, 2, 3), keepdims=True)
+    dgamma = xp.reshape(xp.sum(dout * xhat, axis=(0, 2, 3)), param_shape)
+    dbeta = xp.reshape(xp.sum(dout, axis=(0, 2, 3)), param_shape)
     return xp.reshape(dx, dout.shape), dgamma, dbeta
 
 

@@ -108,7 +108,8 @@ def spatial_batchnorm(x, gamma, beta, bn_param):
 def spatial_groupnorm(x, gamma, beta, G, gn_param):
     n = x.shape[0]
     xhat = jnp.reshape(_normalise(jnp.reshape(x, (n, G, -1)), (2,), gn_param.get("eps", 1e-5)), x.shape)
-    return gamma * xhat + beta
+    channels = (1, x.shape[1], 1, 1)      # gamma, beta of shape (C,) or (1, C, 1, 1)
+    return jnp.reshape(gamma, channels) * xhat + jnp.reshape(beta, channels)
 
 
 def dropout(x, dropout_param):

@@ -274,7 +274,7 @@ def test_ungradable_files_exit_2_with_one_sentence(tmp_path, source, sentence):
 
 def test_a_missing_file_exits_2():
     code, _, stderr = run_grade("/no/such/student.py")
-    assert code == 2 and "no such file: /no/such/student.py" in stderr
+    assert code == 2 and "no such file or folder: /no/such/student.py" in stderr
 
 
 def test_grade_writes_json_and_gradescope(tmp_path):

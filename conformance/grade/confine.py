@@ -173,7 +173,7 @@ def namespace_args(uid):
             "--cap-drop", "ALL"]
 
 
-def bwrap_command(layout, worker, submission_name, config, allow_imports=(), uid=None):
+def bwrap_command(layout, worker, config, allow_imports=(), uid=None):
     """The bwrap command line that runs the worker for one submission."""
     prefix = sys.base_prefix
     args = [shutil.which("bwrap"), *namespace_args(uid), "--unshare-pid", "--unshare-net", "--unshare-ipc",
@@ -204,19 +204,21 @@ def bwrap_command(layout, worker, submission_name, config, allow_imports=(), uid
              "--remount-ro", "/", "--chdir", "/", "--clearenv"]
     for key, value in worker_env(f"{SANDBOX_ROOT}/out").items():
         args += ["--setenv", key, value]
-    inner = {**config, "site": extra, "inputs": f"{SANDBOX_ROOT}/in", "results": f"{SANDBOX_ROOT}/out", "uid": uid}
-    args += ["--", python_binary(), "-I", "-S", "-B", f"{SANDBOX_ROOT}/worker.py",
-             f"{SANDBOX_ROOT}/code/{submission_name}", _json(inner)]
+    inner = {**config, "site": extra, "inputs": f"{SANDBOX_ROOT}/in", "results": f"{SANDBOX_ROOT}/out",
+             "code": f"{SANDBOX_ROOT}/code", "uid": uid}
+    args += ["--", python_binary(), "-I", "-S", "-B", f"{SANDBOX_ROOT}/worker.py", f"{SANDBOX_ROOT}/code",
+             _json(inner)]
     return args
 
 
-def process_command(layout, worker, submission_name, config, allow_imports=()):
+def process_command(layout, worker, config, allow_imports=()):
     """The plain-process command line (no namespaces): the same worker, the same folders."""
     site = package_dirs(["numpy"])
     extra = [os.path.dirname(site[0])] if site else []
     extra += [s for s in map(site_packages_of, allow_imports) if s and s not in extra]
-    inner = {**config, "site": extra, "inputs": layout.inputs, "results": layout.results, "uid": process_uid()}
-    return [python_binary(), "-I", "-S", "-B", worker, os.path.join(layout.code, submission_name), _json(inner)]
+    inner = {**config, "site": extra, "inputs": layout.inputs, "results": layout.results, "code": layout.code,
+             "uid": process_uid()}
+    return [python_binary(), "-I", "-S", "-B", worker, layout.code, _json(inner)]
 
 
 def worker_env(tmpdir):

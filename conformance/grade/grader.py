@@ -19,14 +19,15 @@ from .. import tolerance as policy
 from ..checks import Case, cotangent, floors, tolerance_terms
 from ..registry import REGISTRY, UPDATE
 from ..samples import as_float64
-from . import confine
+from . import confine, dropout
 from .diagnose import Context, diagnose
 from .plainwords import explain_error, explain_syntax_error
-from .sandbox import BadResult, Sandbox
+from .sandbox import BadResult, Sandbox, python_files
 from .targets import ALL_NAMES, assignments_of, detect, in_assignments, targets_for
 from .text import clean
 
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
+RANK = {PASS: 3, FAIL: 2, ERROR: 1, TIMEOUT: 1, MISSING: 0}    # which of two conventions the code follows
 SKIPPED_SAMPLES = ("wide", "large")   # size checks the policy and the speed, not the student
 # The course's notebooks accept a result within about 1e-5 of the right one, relative to the largest
 # entry (epsilon inside or outside a square root, log(p + 1e-7)); real bugs sit far above it.
@@ -47,6 +48,8 @@ class Options:
     require: tuple = ()
     sandbox: str = "auto"       # "auto", "bwrap" or "process"
     strict: bool = False        # warnings (writes into arguments, extreme values) fail
+    dropout_p: str = dropout.KEEP   # what dropout's p means: "keep" (2018 on) or "drop" (2016-17)
+    support: tuple = ()         # course-provided modules put beside the submission (im2col, common/)
 
 
 @dataclass
@@ -62,10 +65,13 @@ class Entry:
     stress: bool = False        # the sample is an extreme one: failures there are warnings
     strict: bool = False
     stopped: bool = False       # it broke its process (timeout, crash, a limit) or is not written yet
+    notes: list = field(default_factory=list)      # how it was graded, where that is a choice
 
-    def check(self, name, passed, detail=""):
-        """Record a check; `detail` says what went wrong (kept only when it did) or what was measured."""
+    def check(self, name, passed, detail="", measured=False):
+        """Record a check; `detail` says what went wrong, kept on a pass only when it is a measurement."""
         label = f"{name} [{self.sample}]"
+        if passed and not measured:
+            detail = ""
         if not passed and self.stress and not self.strict:
             self.warn(f"{label}: {detail}")
             self.checks.append({"name": label, "passed": True, "detail": "warning: " + detail})
@@ -83,7 +89,7 @@ class Entry:
     def broke(self, status, message):
         if self.status in (PASS, FAIL):
             self.status, self.message = status, message
-        self.checks.append({"name": "runs", "passed": False, "detail": message})
+        self.checks.append({"name": f"runs [{self.sample}]", "passed": False, "detail": message})
 
     def not_yet(self, reason):
         self.status, self.message, self.stopped = MISSING, f"not implemented yet ({reason})", True
@@ -97,12 +103,16 @@ class Entry:
             self.status, message = ERROR, "nothing could be checked"
         if self.status == PASS:
             message = f"passed {sum(c['passed'] for c in self.checks)} checks"
+            if self.notes:
+                message += f" ({'; '.join(self.notes)})"
             if self.warnings:
                 message += "; warning: " + "; ".join(self.warnings[:3])
             if self.hints:
                 message += "; likely cause: " + "; ".join(dict.fromkeys(self.hints))
+        elif self.notes:
+            message += f" ({'; '.join(self.notes)})"
         return {"name": self.name, "status": self.status, "message": message, "checks": self.checks,
-                "diagnosis": list(dict.fromkeys(self.hints)), "warnings": self.warnings}
+                "diagnosis": list(dict.fromkeys(self.hints)), "warnings": self.warnings, "notes": self.notes}
 
 
 # ----- reading the submission without running it -----
@@ -126,6 +136,31 @@ def defined_names(path):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(t.id for t in targets if isinstance(t, ast.Name))
     return names
+
+
+def gradable_files(path):
+    """(modules, names): the files of a submission (a file, or a student's folder) that define gradable
+    names, those with the most first, and the names they define; CannotGrade when there are none."""
+    if os.path.isfile(path):
+        return [os.path.basename(path)], defined_names(path)
+    if not os.path.isdir(path):
+        raise CannotGrade(f"no such file or folder: {path}")
+    found, problems = [], []
+    # A package keeps its own name in the sandbox (see Sandbox._fill_code), so its modules do too.
+    prefix = os.path.basename(os.path.normpath(path)) if os.path.isfile(os.path.join(path, "__init__.py")) else ""
+    for rel in python_files(path):
+        try:
+            names = defined_names(os.path.join(path, rel))
+        except CannotGrade as error:
+            problems.append(str(error))
+            continue
+        if names & set(ALL_NAMES):
+            found.append((os.path.join(prefix, rel) if prefix else rel, names))
+    if not found:
+        raise CannotGrade(problems[0] if problems else f"nothing gradable in {path}: no file in it defines any "
+                                                       f"of {', '.join(ALL_NAMES)}")
+    found.sort(key=lambda item: -len(item[1] & set(ALL_NAMES)))
+    return [rel for rel, _ in found], set().union(*(names for _, names in found))
 
 
 # ----- one sample through the student's code -----
@@ -152,9 +187,13 @@ def passed_names(op, target):
 def _request(sandbox, target, op, sample, dout, with_backward):
     """The worker request for this target on this sample, and how many calls it makes."""
     if target.cls:
+        forward_args = [sample.args[n] for n in passed_names(op, target)]
+        if target.labels == "onehot":
+            forward_args = [_one_hot(sample.args["y"], sample.args["x"].shape[1]) if n == "y" else sample.args[n]
+                            for n in passed_names(op, target)]
         request = {"kind": "class", "cls": target.cls,
                    "init": _arg_specs(sandbox, [sample.args[n] for n in target.init]),
-                   "args": _arg_specs(sandbox, [sample.args[n] for n in passed_names(op, target)]),
+                   "args": _arg_specs(sandbox, forward_args),
                    "grad_attrs": list(target.grad_attrs), "backward": with_backward,
                    "dout": None if target.is_loss or not with_backward else sandbox.put(dout)}
         return request, 3
@@ -168,13 +207,17 @@ def _request(sandbox, target, op, sample, dout, with_backward):
     return request, 2
 
 
+def _one_hot(labels, classes):
+    return np.eye(classes)[labels]
+
+
 def _compare(entry, label, got, want, rounding, floor=0.0):
     """Compare at the course's level; the detail also says how far past rounding level it is."""
     comparison = policy.compare(label, got, want, max(rounding, COURSE_REL), "float64", floor)
     detail = comparison.describe()
     if not comparison.shape_error and comparison.max_rel_error == comparison.max_rel_error:
         detail += f"; {comparison.max_rel_error / rounding:.3g}x rounding level"
-    entry.check(label, comparison.passed, detail)
+    entry.check(label, comparison.passed, detail, measured=True)
     return comparison.passed
 
 
@@ -210,9 +253,10 @@ class Run:
     dout: object
     outputs: dict
     rounding: float
+    options: object = None
 
 
-def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry, with_backward=True):
+def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry, with_backward=True, options=None):
     """Run one sample; add checks to the entries. Returns False when the process broke."""
     for entry in {id(forward_entry): forward_entry, id(backward_entry): backward_entry}.values():
         entry.sample, entry.stress = sample.name, sample.stress
@@ -225,12 +269,16 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry, wit
     outcome = sandbox.call(request, n_calls)
     outputs = (outcome.reply or {}).get("outputs")
     run = Run(target, op, sample, want_out, want_grads, dout, outputs if isinstance(outputs, dict) else {},
-              policy.tolerance("float64", *tolerance_terms(op, sample.args)))
+              policy.tolerance("float64", *tolerance_terms(op, sample.args)), options or Options())
+    own_mask = op.name == "dropout" and not test_mode(sample)
     stage = outcome.stage
     backward_broke = bool(stage) and (stage == target.backward or stage.endswith(".backward"))
 
     if outcome.reply and outcome.reply.get("todo"):
         (backward_entry if backward_broke else forward_entry).not_yet(clean(outcome.message, 200))
+        return True
+    if own_mask and outcome.status == "ok":
+        _grade_dropout(sandbox, run, forward_entry, backward_entry, with_backward)
         return True
     if "out" in run.outputs or outcome.status == "ok":
         _check_output(sandbox, run, forward_entry)
@@ -266,6 +314,20 @@ def _check_output(sandbox, run, entry):
         _compare(entry, label, out, run.want_out, run.rounding)
     entry.check(f"{label} finite", np.isfinite(out).all() or not np.isfinite(run.want_out).all(),
                 f"{label} has NaN or inf")
+
+
+def _grade_dropout(sandbox, run, forward_entry, backward_entry, with_backward):
+    """Train-mode dropout against the student's own mask (see dropout.py)."""
+    x, p = as_float64(run.sample.args)["x"], run.sample.args["dropout_param"]["p"]
+    out = _plain(sandbox, run.outputs.get("out"), forward_entry, "out")
+    if out is not None:
+        dropout.check_forward(forward_entry, x, out, p, run.options.dropout_p)
+    scale = None if out is None else dropout.own_scale(x, out)
+    _report_writes(sandbox, run, forward_entry, backward_entry, with_backward)
+    if not with_backward or scale is None:
+        return
+    run = dataclasses.replace(run, want_grads=[dropout.expected_dx(run.dout, scale)])
+    _check_gradients(sandbox, run, backward_entry)
 
 
 def _check_gradients(sandbox, run, entry):
@@ -306,6 +368,8 @@ def _report_writes(sandbox, run, forward_entry, backward_entry, with_backward):
     """Writing into an argument is a warning naming the argument and the function that wrote."""
     op, target, names = run.op, run.target, passed_names(run.op, run.target)
     original = {n: run.sample.args[n] for n in names}
+    if target.labels == "onehot":       # what was sent, not the index labels it was made from
+        original["y"] = _one_hot(run.sample.args["y"], run.sample.args["x"].shape[1])
     ignore = op.mutable if op.kind != UPDATE else tuple(n for n in op.mutable if n != "w")
     forward_name = f"{target.cls}.forward" if target.cls else forward_entry.name
     backward_name = f"{target.cls}.backward" if target.cls else backward_entry.name
@@ -380,15 +444,16 @@ def _entries_for(target, present):
 
 
 def grade_file(path, options=Options(), advance=None):
-    """The report of one submission (a dict); raises CannotGrade."""
-    defined = defined_names(path)
+    """The report of one submission (a file, or one student's folder); raises CannotGrade."""
+    modules, defined = gradable_files(path)
     conventions = [options.convention] if options.convention else detect(defined)
     if not conventions:
         raise CannotGrade(f"nothing gradable in {path}: it defines none of {', '.join(ALL_NAMES)}")
     targets = targets_for(conventions)
     entries = []
     isolation = confine.choose(options.sandbox)
-    with Sandbox(path, options.timeout, options.memory_mb, options.allow_imports, isolation) as sandbox:
+    with Sandbox(path, options.timeout, options.memory_mb, options.allow_imports, isolation, options.support,
+                 modules) as sandbox:
         hello = sandbox.start()
         names = hello.get("names") if isinstance(hello.get("names"), list) else []
         present = {n for n in names if isinstance(n, str) and n.isidentifier()} | defined \
@@ -404,7 +469,7 @@ def grade_file(path, options=Options(), advance=None):
                     entry.strict = options.strict
             entries += [e for e in reported if e.name not in {x.name for x in entries}]
             if forward_entry is not None:
-                grade_target(sandbox, target, forward_entry, backward_entry, hello)
+                grade_target(sandbox, target, forward_entry, backward_entry, hello, options)
             if advance:
                 advance(number, len(targets), target.names[0])
     assignments = assignments_of(present, conventions)
@@ -416,7 +481,7 @@ def grade_file(path, options=Options(), advance=None):
             result["message"] = f"{result['message']}, and --require names it"
     graded = [r for r in results if r["status"] != MISSING]
     failed_required = [r for r in results if r["status"] == MISSING and r["name"] in options.require]
-    return {"submission": os.path.abspath(path), "convention": "+".join(conventions),
+    return {"submission": os.path.abspath(path), "files": modules, "convention": "+".join(conventions),
             "assignments": assignments,
             "passed": bool(graded) and all(r["status"] == PASS for r in graded) and not failed_required,
             "results": results, "summary": _summary(results), "strict": options.strict,
@@ -434,7 +499,7 @@ def _unique(results):
     return list(seen.values())
 
 
-def grade_target(sandbox, target, forward_entry, backward_entry, hello):
+def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=Options()):
     if not hello.get("ok"):
         message = f"the submission could not be loaded: {explain_error(hello.get('error', ''))}"
         for entry in {id(forward_entry): forward_entry, id(backward_entry): backward_entry}.values():
@@ -444,8 +509,11 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello):
     if target.forward and backward_entry is forward_entry:       # backward missing: forward alone
         target = dataclasses.replace(target, backward="")
     separate = backward_entry is not forward_entry
+    if target.cls and target.is_loss:
+        target = _label_encoding(sandbox, target, op, forward_entry)
+    skipped = _other_convention(sandbox, target, op, forward_entry, backward_entry)
     for spec in op.samples:
-        if spec.name in SKIPPED_SAMPLES:
+        if spec.name in SKIPPED_SAMPLES or spec.name in skipped:
             continue
         # A broken or unfinished backward never stops the forward from being graded on its own.
         with_backward = not (separate and backward_entry.stopped)
@@ -453,13 +521,68 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello):
             break
         try:
             alive = grade_sample(sandbox, target, op, op.draw_sample(spec.name, "float64"), forward_entry,
-                                 backward_entry, with_backward)
+                                 backward_entry, with_backward, options)
         except Exception as error:  # noqa: BLE001 - whatever came back, it is this function's problem
             backward_entry.broke(ERROR, f"its results could not be compared ({type(error).__name__}: "
                                         f"{clean(str(error), 200)}) [sample {spec.name}]")
             alive = True
         if not alive and not separate:
             break
+    for entry in {id(forward_entry): forward_entry, id(backward_entry): backward_entry}.values():
+        _note_only_kdim(entry)
+
+
+def _label_encoding(sandbox, target, op, entry):
+    """Index labels (the course's) unless the code only works with one-hot labels; the choice is noted."""
+    sample = op.draw_sample(op.samples[0].name, "float64")
+    trials = {}
+    for labels in ("index", "onehot"):
+        trial, scratch = dataclasses.replace(target, labels=labels), Entry(entry.name)
+        try:
+            grade_sample(sandbox, trial, op, sample, scratch, scratch)
+        except Exception:  # noqa: BLE001 - the real run reports it
+            continue
+        trials[labels] = RANK.get(scratch.status, 0)
+    if trials.get("onehot", 0) > trials.get("index", 0):
+        entry.notes.append("graded with one-hot labels t: the code does not take index labels")
+        return dataclasses.replace(target, labels="onehot")
+    if trials.get("index") == trials.get("onehot") == RANK[PASS]:
+        entry.notes.append("takes index and one-hot labels t")
+    return target
+
+
+def _other_convention(sandbox, target, op, forward_entry, backward_entry):
+    """Samples to leave out: where an op has samples in a course year's other convention, grade only
+    the convention the code follows (both when it takes both) and say which."""
+    tagged = [s for s in op.samples if s.convention]
+    if not tagged:
+        return set()
+    default = next(s for s in op.samples if not s.convention and s.name not in SKIPPED_SAMPLES)
+    works = {}
+    for spec in (default, tagged[0]):
+        forward, backward = Entry(forward_entry.name), Entry(backward_entry.name)
+        try:
+            grade_sample(sandbox, target, op, op.draw_sample(spec.name, "float64"), forward,
+                         forward if backward_entry is forward_entry else backward)
+        except Exception:  # noqa: BLE001 - the real run reports it
+            pass
+        works[spec.name] = min(RANK.get(forward.status, 0), RANK.get(backward.status, 0))
+    if works[default.name] > works[tagged[0].name]:
+        return {s.name for s in tagged}
+    if works[tagged[0].name] > works[default.name]:
+        forward_entry.notes.append(f"graded with {tagged[0].convention}")
+        return {s.name for s in op.samples if not s.convention}
+    return set()
+
+
+def _note_only_kdim(entry):
+    """A layer right on every 2-D sample and wrong only for k-dimensional x: say exactly that."""
+    failed = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in entry.checks if not c["passed"]}
+    passed = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in entry.checks if c["passed"]}
+    if failed and all(name.startswith("kdim") for name in failed) and passed - failed:
+        entry.hints.append("every 2-D check passed and only the k-dimensional x (N, d1, ..., dk) fails: "
+                           "flatten x to (N, D) with x.reshape(x.shape[0], -1) in the forward, and give dx "
+                           "x's own shape in the backward")
 
 
 def _summary(results):

@@ -66,12 +66,15 @@ def _grade_quietly(path, options):
 
 
 def submissions_in(folder):
+    """The submissions of a batch: each .py file and each sub-folder (one student's package)."""
     if not os.path.isdir(folder):
         raise CannotGrade(f"no such folder: {folder}")
-    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py"))
-    if not files:
-        raise CannotGrade(f"no .py files in {folder}")
-    return files
+    entries = sorted(os.path.join(folder, f) for f in os.listdir(folder) if not f.startswith(("." , "__")))
+    found = [p for p in entries if (p.endswith(".py") and os.path.isfile(p)) or
+             (os.path.isdir(p) and not os.path.islink(p))]
+    if not found:
+        raise CannotGrade(f"no .py files or student folders in {folder}")
+    return found
 
 
 def _quiet_worker():

@@ -107,6 +107,36 @@ def disk_mb(folder, max_entries=20_000):
     return total / 2 ** 20
 
 
+# ----- the submission's files -----
+
+MAX_FILES, MAX_TREE_MB = 2000, 50
+
+
+def python_files(folder):
+    """Relative paths of the .py files under a folder (no hidden folders, no caches, no links)."""
+    found = []
+    for base, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__"
+                         and not os.path.islink(os.path.join(base, d)))
+        for name in sorted(files):
+            path = os.path.join(base, name)
+            if name.endswith(".py") and not os.path.islink(path) and os.path.isfile(path):
+                found.append(os.path.relpath(path, folder))
+    return found
+
+
+def copy_python_tree(source, target):
+    """Copy the .py files of a folder, keeping its layout; refuse floods."""
+    files = python_files(source)
+    total = sum(os.path.getsize(os.path.join(source, f)) for f in files[:MAX_FILES + 1])
+    if len(files) > MAX_FILES or total > MAX_TREE_MB * 2 ** 20:
+        raise ValueError(f"{source} holds more than {MAX_FILES} Python files or {MAX_TREE_MB} MB of them")
+    for rel in files:
+        os.makedirs(os.path.dirname(os.path.join(target, rel)), exist_ok=True)
+        shutil.copyfile(os.path.join(source, rel), os.path.join(target, rel))
+    os.makedirs(target, exist_ok=True)
+
+
 # ----- result files -----
 
 def read_npy(dir_fd, name, max_bytes=MAX_RESULT):
@@ -158,7 +188,7 @@ class Sandbox:
     """A worker for `submission`; `call()` restarts it whenever the previous call killed it."""
 
     def __init__(self, submission, timeout=10.0, memory_mb=2048, allow_imports=(), isolation=confine.PROCESS,
-                 support=()):
+                 support=(), modules=None):
         self.submission = os.path.abspath(submission)
         self.timeout, self.memory_mb, self.isolation = timeout, memory_mb, isolation
         self.allow_imports = tuple(allow_imports)
@@ -168,6 +198,7 @@ class Sandbox:
         self.root = tempfile.mkdtemp(prefix="gradref-sandbox-")
         os.chmod(self.root, 0o711)      # a switched uid may pass through, not list
         self.layout = confine.Layout(*(os.path.join(self.root, d) for d in ("code", "in", "out")))
+        self.modules = modules or [os.path.basename(self.submission)]
         self._fill_code(support)
         os.mkdir(self.layout.inputs, 0o755)
         self.inputs_fd = os.open(self.layout.inputs, os.O_DIRECTORY | os.O_CLOEXEC)
@@ -176,21 +207,25 @@ class Sandbox:
         LIVE.add(self)
 
     def _fill_code(self, support):
-        """The submission (a file, or a folder's .py files) and the course's support modules, copied."""
+        """The submission (a file, or a student's folder) and the course's support modules, copied:
+        Python files and folders only, never links."""
         os.mkdir(self.layout.code, 0o755)
-        sources = [self.submission] if os.path.isfile(self.submission) else []
+        if os.path.isfile(os.path.join(self.submission, "__init__.py")):    # a package: keep its name
+            copy_python_tree(self.submission, os.path.join(self.layout.code, os.path.basename(self.submission)))
+        elif os.path.isdir(self.submission):
+            copy_python_tree(self.submission, self.layout.code)
+        else:
+            shutil.copyfile(self.submission, os.path.join(self.layout.code, os.path.basename(self.submission)))
         for path in support:
-            sources.append(path)
-        for source in sources:
-            target = os.path.join(self.layout.code, os.path.basename(source))
-            if os.path.isdir(source):
-                shutil.copytree(source, target, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            target = os.path.join(self.layout.code, os.path.basename(os.path.normpath(path)))
+            if os.path.isdir(path):
+                copy_python_tree(path, target)
             else:
-                shutil.copyfile(source, target)
+                shutil.copyfile(path, target)
         for folder, dirs, files in os.walk(self.layout.code):
-            for name in dirs + files:
-                os.chmod(os.path.join(folder, name), 0o755 if name in dirs else 0o644)
-        self.module_file = os.path.basename(self.submission)
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o644)
 
     # ----- process management -----
 
@@ -214,11 +249,12 @@ class Sandbox:
         self._fresh_results()
         config = {"memory_mb": self.memory_mb, "blocked": self.blocked, "max_processes": MAX_PROCESSES,
                   "file_mb": DISK_MB, "limit_processes": self.uid is not None}
+        config["modules"] = self.modules
         if self.isolation == confine.BWRAP:
-            argv = confine.bwrap_command(self.layout, WORKER, self.module_file, config, self.allow_imports, self.uid)
+            argv = confine.bwrap_command(self.layout, WORKER, config, self.allow_imports, self.uid)
             cwd, env = "/", {}
         else:
-            argv = confine.process_command(self.layout, WORKER, self.module_file, config, self.allow_imports)
+            argv = confine.process_command(self.layout, WORKER, config, self.allow_imports)
             cwd, env = self.layout.results, confine.worker_env(self.layout.results)
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      cwd=cwd, env=env, start_new_session=True)

@@ -22,6 +22,7 @@ class Target:
     grad_attrs: tuple = ()      # attributes read after backward, in the op's wrt order after dx
     is_loss: bool = False
     update: str = ""            # update rule: rule(w, dw, config) -> (next_w, config)
+    labels: str = "index"       # how a loss class is handed its labels t: "index" or "onehot"
 
     @property
     def names(self):

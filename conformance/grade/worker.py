@@ -79,8 +79,8 @@ def describe(error):
         return f"MemoryError: ran out of memory (the limit is {MEMORY_MB} MB)"
     where = ""
     for frame in traceback.extract_tb(error.__traceback__):
-        if frame.filename == SUBMISSION:
-            where = f" (line {frame.lineno} of {os.path.basename(SUBMISSION)}: {frame.line})"
+        if frame.filename.startswith(SUBMISSION + os.sep):
+            where = f" (line {frame.lineno} of {os.path.relpath(frame.filename, SUBMISSION)}: {frame.line})"
     return f"{type(error).__name__}: {error}{where}"
 
 
@@ -207,32 +207,62 @@ def run_class(module, request, prefix):
         return failed(stage, error, outputs)
 
 
-def load_submission(path):
-    """Import the submission under its own name, so that its siblings can import it too."""
-    sys.path.insert(0, os.path.dirname(path))
-    name = os.path.splitext(os.path.basename(path))[0]
-    if not name.isidentifier() or name in sys.modules:
-        name = "submission"
-    spec = importlib.util.spec_from_file_location(name, path)
+def module_name(code_root, path):
+    """The dotted name of a file under the code folder (its folders become packages, as in the course)."""
+    parts = os.path.relpath(path, code_root)[:-3].split(os.sep)
+    return ".".join(parts) if all(p.isidentifier() for p in parts) else None
+
+
+def _inside(module, code_root):
+    paths = list(getattr(module, "__path__", None) or []) + [getattr(module, "__file__", None) or ""]
+    return any(p.startswith(code_root + os.sep) for p in paths)
+
+
+def load_module(code_root, path):
+    """Import one file of the submission under its dotted name, so that its siblings can import it too."""
+    name = module_name(code_root, path)
+    top = sys.modules.get(name.split(".")[0]) if name else None
+    if name and (top is None or _inside(top, code_root)):      # not a clash with numpy or the stdlib
+        return importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location("submission_" + str(len(sys.modules)), path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
+class Namespace:
+    """The gradable names of all the submission's modules; the first module that has a name wins."""
+
+    def __init__(self, modules):
+        self.names = {}
+        for module in modules:
+            for name, value in vars(module).items():
+                if not name.startswith("_"):
+                    self.names.setdefault(name, value)
+
+    def __getattr__(self, name):
+        try:
+            return self.names[name]
+        except KeyError:
+            raise AttributeError(f"the submission defines no {name}") from None
+
+
 def main():
     global SUBMISSION, MEMORY_MB
-    SUBMISSION = os.path.abspath(sys.argv[1])
+    code_root = CONFIG["code"]
+    SUBMISSION = code_root
     MEMORY_MB = CONFIG["memory_mb"]
     set_limits(CONFIG)
     sys.meta_path.insert(0, ImportBlocker(CONFIG["blocked"]))
+    sys.path.insert(0, code_root)
     try:
         mark("import")
-        module = load_submission(SUBMISSION)
+        module = Namespace([load_module(code_root, os.path.join(code_root, rel)) for rel in CONFIG["modules"]])
     except BaseException as error:  # noqa: BLE001 - SystemExit at import time included
         reply({"ok": False, "stage": "import", "error": describe(error)})
         return
-    reply({"ok": True, "names": sorted(n for n in vars(module) if not n.startswith("_"))})
+    reply({"ok": True, "names": sorted(module.names)})
     for number, line in enumerate(sys.stdin):
         request = json.loads(line)
         run = run_class if request["kind"] == "class" else run_function

@@ -1,0 +1,61 @@
+"""Dropout as the course grades it: the mask is the student's own draw.
+
+The notebook seeds the generator and checks statistics (the fraction of units kept, the mean of the
+output), so any mask drawn with the right probability is correct. Here: every output is 0 or x
+scaled by 1/keep; the fraction kept is the keep probability within 5 standard deviations; and the
+backward passes dout through the student's OWN mask, dx = dout * out / x, so that a forward that
+went wrong is not penalised twice. `p` is the keep probability since 2018, the drop probability in
+2016-17 (`--dropout-p drop`); code that follows the other one is told so.
+"""
+import numpy as np
+
+KEEP, DROP = "keep", "drop"
+
+
+def keep_probability(p, convention):
+    return p if convention == KEEP else 1.0 - p
+
+
+def _follows(x, out, keep):
+    """(fraction kept is plausible, kept units are scaled by 1/keep) for one reading of p."""
+    kept = out != 0
+    sd = np.sqrt(keep * (1 - keep) / x.size)
+    plausible = abs(kept.mean() - keep) <= max(5 * sd, 1.5 / x.size)
+    scaled = bool(np.allclose(out[kept], x[kept] / keep, rtol=1e-5, atol=0)) if kept.any() else True
+    return plausible, scaled
+
+
+def own_scale(x, out):
+    """The student's mask as drawn and scaled by their forward: out / x where kept, 0 where dropped."""
+    if np.shape(out) != np.shape(x):
+        return None
+    kept = out != 0
+    return np.where(kept, out / np.where(kept, x, 1.0), 0.0)
+
+
+def check_forward(entry, x, out, p, convention):
+    """Checks on a train-mode output against the statistics the notebook looks at."""
+    keep = keep_probability(p, convention)
+    if np.shape(out) != np.shape(x):
+        entry.check("out", False, f"out.shape={np.shape(out)}, want {np.shape(x)}")
+        return
+    plausible, scaled = _follows(x, out, keep)
+    other = KEEP if convention == DROP else DROP
+    other_plausible, other_scaled = _follows(x, out, keep_probability(p, other))
+    if not (plausible and scaled) and other_plausible and other_scaled:
+        words = {KEEP: "p is the probability of keeping a unit (the course since 2018)",
+                 DROP: "p is the probability of dropping a unit (the course in 2016-17)"}
+        entry.check("mask convention", False,
+                    f"the code follows the other convention: {words[other]}; this grading uses "
+                    f"'{words[convention]}' (--dropout-p {other} grades the other)")
+        return
+    kept = out != 0
+    entry.check("fraction kept", plausible,
+                f"kept {kept.mean():.3f} of the units, want about {keep:.3f} (p={p}, {convention} probability)")
+    entry.check("kept units scaled by 1/keep", scaled,
+                "kept units must be x / keep (inverted dropout scales at train time, so test time is x)")
+
+
+def expected_dx(dout, scale):
+    """The backward through the student's own mask."""
+    return dout * scale

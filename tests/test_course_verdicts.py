@@ -1,0 +1,341 @@
+"""`gradref grade` judges as the course does: for each rule, a correct variant that passes and a real
+bug that fails. The course-style files are in tests/course/ (see its README)."""
+import json
+import os
+
+import pytest
+
+from conformance.cli import main
+from conformance.grade import CannotGrade, Options, grade_file
+
+COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
+FAST = Options(timeout=5.0, memory_mb=800)
+
+
+def source(name):
+    with open(os.path.join(COURSE, name)) as handle:
+        return handle.read()
+
+
+def grade_source(tmp_path, text, name="student.py", options=FAST):
+    path = tmp_path / name
+    path.write_text(text)
+    return {r["name"]: r for r in grade_file(str(path), options)["results"]}
+
+
+def mutate(text, old, new):
+    assert old in text, old
+    return text.replace(old, new)
+
+
+# ----- what the staff and the textbook ship passes -----
+
+@pytest.mark.parametrize("name", ["staff_a2.py", "staff_a3.py"])
+def test_the_staff_provided_functions_pass(name):
+    result = grade_file(os.path.join(COURSE, name), FAST)
+    graded = [r for r in result["results"] if r["status"] != "missing"]
+    assert graded and all(r["status"] == "pass" for r in graded), [(r["name"], r["message"]) for r in graded]
+    assert result["passed"]
+
+
+def test_the_textbook_layer_classes_pass_with_their_common_module():
+    result = grade_file(os.path.join(COURSE, "book", "layers.py"),
+                        Options(timeout=5.0, memory_mb=800, support=(os.path.join(COURSE, "book", "common"),)))
+    verdicts = {r["name"]: r for r in result["results"]}
+    assert {n: verdicts[n]["status"] for n in ("Affine", "Relu", "Sigmoid", "SoftmaxWithLoss")} == \
+        {"Affine": "pass", "Relu": "pass", "Sigmoid": "pass", "SoftmaxWithLoss": "pass"}
+    assert "takes index and one-hot labels" in verdicts["SoftmaxWithLoss"]["message"]
+
+
+def test_without_its_support_module_the_textbook_file_says_what_is_missing():
+    result = grade_file(os.path.join(COURSE, "book", "layers.py"), FAST)
+    relu = next(r for r in result["results"] if r["name"] == "Relu")
+    assert relu["status"] == "error" and "No module named 'common'" in relu["message"]
+
+
+# ----- 1. writing into arguments: a warning that names both -----
+
+def test_an_update_rule_that_changes_w_in_place_is_graded_by_next_w(tmp_path):
+    staff = source("staff_a2.py")
+    right = grade_source(tmp_path, staff)["sgd"]
+    assert right["status"] == "pass" and "sgd writes into its argument w" in right["message"]
+    wrong = grade_source(tmp_path, mutate(staff, "w -= config", "w += config"))["sgd"]
+    assert wrong["status"] == "fail"
+
+
+def test_lstm_writing_into_dnext_c_is_a_warning_and_strict_fails_it(tmp_path):
+    lstm = source("lstm_student.py")
+    loose = grade_source(tmp_path, lstm)["lstm_step_backward"]
+    assert loose["status"] == "pass" and loose["warnings"] == ["lstm_step_backward writes into dnext_c"]
+    strict = grade_source(tmp_path, lstm, options=Options(timeout=5.0, memory_mb=800, strict=True))
+    assert strict["lstm_step_backward"]["status"] == "fail"
+    wrong = grade_source(tmp_path, mutate(lstm, "dprev_c = dnext_c * f", "dprev_c = dnext_c * i"))
+    assert wrong["lstm_step_backward"]["status"] == "fail"
+
+
+def test_a_write_through_the_cache_is_blamed_on_the_backward(tmp_path):
+    text = '''
+import numpy as np
+def relu_forward(x):
+    return np.maximum(x, 0), x
+def relu_backward(dout, cache):
+    cache[cache <= 0] = 0          # writes into x, which the cache holds
+    return dout * (cache > 0)
+'''
+    verdicts = grade_source(tmp_path, text)
+    assert verdicts["relu_backward"]["status"] == "pass"
+    assert verdicts["relu_backward"]["warnings"] == ["relu_backward writes into x (through the cache)"]
+    assert verdicts["relu_forward"]["warnings"] == []
+
+
+# ----- 2. the course's tolerance -----
+
+@pytest.mark.parametrize("old,new", [
+    ("/ (np.sqrt(vt) + config[\"epsilon\"])", "/ np.sqrt(vt + config[\"epsilon\"])"),
+])
+def test_adam_with_epsilon_inside_the_root_passes(tmp_path, old, new):
+    assert grade_source(tmp_path, mutate(source("optim_student.py"), old, new))["adam"]["status"] == "pass"
+
+
+@pytest.mark.parametrize("label,old,new", [
+    ("no bias correction", "mt = config[\"m\"] / (1 - config[\"beta1\"] ** config[\"t\"])", "mt = config[\"m\"]"),
+    ("1 - beta instead of 1 - beta^t", "(1 - config[\"beta2\"] ** config[\"t\"])", "(1 - config[\"beta2\"])"),
+    ("t incremented after use", "    config[\"t\"] += 1\n", ""),
+])
+def test_real_adam_bugs_fail(tmp_path, label, old, new):
+    text = mutate(source("optim_student.py"), old, new)
+    if label == "t incremented after use":
+        text = text.replace("    next_w = w - config[\"learning_rate\"] * mt", "    config[\"t\"] += 1\n"
+                            "    next_w = w - config[\"learning_rate\"] * mt")
+    assert grade_source(tmp_path, text)["adam"]["status"] == "fail", label
+
+
+def test_rmsprop_epsilon_inside_passes_and_without_the_root_fails(tmp_path):
+    text = source("optim_student.py")
+    inside = mutate(text, "(np.sqrt(config[\"cache\"]) + config[\"epsilon\"])", "np.sqrt(config[\"cache\"] + config[\"epsilon\"])")
+    assert grade_source(tmp_path, inside)["rmsprop"]["status"] == "pass"
+    no_root = mutate(text, "(np.sqrt(config[\"cache\"]) + config[\"epsilon\"])", "(config[\"cache\"] + config[\"epsilon\"])")
+    assert grade_source(tmp_path, no_root)["rmsprop"]["status"] == "fail"
+
+
+def test_batchnorm_with_epsilon_outside_the_root_passes_and_a_wrong_axis_fails(tmp_path):
+    text = source("norms_student.py")
+    outside = mutate(text, "std = np.sqrt(var + eps)", "std = np.sqrt(var) + eps")
+    assert grade_source(tmp_path, outside)["batchnorm_backward"]["status"] == "pass"
+    wrong_axis = mutate(text, "mu = x.mean(axis=0)", "mu = x.mean(axis=1, keepdims=True)")
+    assert grade_source(tmp_path, wrong_axis)["batchnorm_forward"]["status"] == "fail"
+
+
+def test_a_comparison_reports_the_course_tolerance_and_the_rounding_level(tmp_path):
+    verdicts = grade_source(tmp_path, source("optim_student.py"))
+    detail = next(c["detail"] for c in verdicts["adam"]["checks"] if c["name"].startswith("next_w - w (the step)"))
+    assert "the tolerance 1.0e-05 (within)" in detail and "x rounding level" in detail
+
+
+# ----- 3. only call what the course calls -----
+
+def test_backward_is_only_called_after_a_train_mode_forward(tmp_path):
+    verdicts = grade_source(tmp_path, source("norms_student.py"))    # test mode returns cache None
+    assert verdicts["batchnorm_forward"]["status"] == "pass"
+    assert any("test_mode" in c["name"] for c in verdicts["batchnorm_forward"]["checks"])
+    assert verdicts["batchnorm_backward"]["status"] == "pass"
+    wrong_test = mutate(source("norms_student.py"), "out = gamma * (x - running_mean)", "out = gamma * (x - 0 * running_mean)")
+    assert grade_source(tmp_path, wrong_test)["batchnorm_forward"]["status"] == "fail"
+
+
+@pytest.mark.parametrize("body,status", [("raise NameError('dx')", "error"), ("while True:\n        pass", "timeout")])
+def test_a_broken_backward_never_fails_its_forward(tmp_path, body, status):
+    text = ("import numpy as np\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n"
+            f"def relu_backward(dout, cache):\n    {body}\n")
+    verdicts = grade_source(tmp_path, text, options=Options(timeout=2.0, memory_mb=800))
+    assert verdicts["relu_backward"]["status"] == status
+    forward = verdicts["relu_forward"]
+    assert forward["status"] == "pass" and sum(c["passed"] for c in forward["checks"]) >= 4
+
+
+# ----- 4. dropout against the student's own mask -----
+
+def test_dropout_with_its_own_draw_passes_and_other_conventions_are_named(tmp_path):
+    text = source("dropout_student.py")
+    assert grade_source(tmp_path, text)["dropout_backward"]["status"] == "pass"
+    drop = mutate(text, "< p) / p", ">= p) / (1 - p)")
+    as_keep = grade_source(tmp_path, drop)
+    assert as_keep["dropout_forward"]["status"] == "fail"
+    assert "probability of dropping a unit" in as_keep["dropout_forward"]["message"]
+    assert as_keep["dropout_backward"]["status"] == "pass"        # consistent with its own mask
+    as_drop = grade_source(tmp_path, drop, options=Options(timeout=5.0, memory_mb=800, dropout_p="drop"))
+    assert as_drop["dropout_forward"]["status"] == "pass"
+
+
+def test_dropout_backward_that_ignores_its_mask_scale_fails(tmp_path):
+    text = mutate(source("dropout_student.py"), "return dout * mask if", "return dout * (mask > 0) if")
+    assert grade_source(tmp_path, text)["dropout_backward"]["status"] == "fail"
+
+
+def test_dropout_that_does_not_scale_fails(tmp_path):
+    text = mutate(source("dropout_student.py"), "< p) / p", "< p) * 1.0")
+    forward = grade_source(tmp_path, text)["dropout_forward"]
+    assert forward["status"] == "fail" and "scaled by 1/keep" in forward["message"]
+
+
+# ----- 5. samples as wide as the docstrings -----
+
+@pytest.mark.parametrize("function,old,new", [
+    ("conv_backward_naive", "dx = dxp[:, :, pad:pad + H, pad:pad + W]", "dx = dxp[:, :, pad:-pad, pad:-pad]"),
+    ("conv_forward_naive", "Wo = 1 + (W + 2 * pad - WW) // stride", "Wo = 1 + (W + 2 * pad - HH) // stride"),
+    ("max_pool_forward_naive", "ph, pw, s = pool_param[\"pool_height\"], pool_param[\"pool_width\"], pool_param[\"stride\"]\n    N",
+     "ph, pw, s = pool_param[\"pool_height\"], pool_param[\"pool_height\"], pool_param[\"stride\"]\n    N"),
+])
+def test_geometry_bugs_that_square_samples_miss_fail(tmp_path, function, old, new):
+    assert grade_source(tmp_path, source("conv_student.py"))[function]["status"] == "pass"
+    assert grade_source(tmp_path, mutate(source("conv_student.py"), old, new))[function]["status"] in ("fail", "error")
+
+
+def test_groupnorm_is_graded_in_the_gamma_convention_the_code_follows(tmp_path):
+    text = source("norms_student.py")        # gamma * xhat: works for (1, C, 1, 1) only
+    verdicts = grade_source(tmp_path, text)
+    assert verdicts["spatial_groupnorm_backward"]["status"] == "pass"
+    channels = mutate(text, "out = gamma * xhat + beta", "out = gamma.reshape(1, -1, 1, 1) * xhat + beta.reshape(1, -1, 1, 1)")
+    channels = mutate(channels, "dxhat = (dout * gamma)", "dxhat = (dout * gamma.reshape(1, -1, 1, 1))")
+    channels = mutate(channels, "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)",
+                      "dgamma = (dout * xhat).sum(axis=(0, 2, 3)).reshape(gamma.shape)")
+    channels = mutate(channels, "dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)",
+                      "dbeta = dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)")
+    assert grade_source(tmp_path, channels)["spatial_groupnorm_backward"]["status"] == "pass"
+    wrong = mutate(text, "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)",
+                   "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True) * 2")
+    assert grade_source(tmp_path, wrong)["spatial_groupnorm_backward"]["status"] == "fail"
+
+
+# ----- 6. submissions as the course hands them out -----
+
+def test_a_students_package_with_relative_imports_is_one_submission():
+    result = grade_file(os.path.join(COURSE, "student_pkg"), FAST)
+    verdicts = {r["name"]: r["status"] for r in result["results"]}
+    assert verdicts["affine_relu_backward"] == "pass" and verdicts["affine_backward"] == "pass"
+    assert result["files"][0] == os.path.join("cs231n", "layers.py")
+
+
+def test_a_folder_without_batch_is_one_student_and_with_batch_a_class(tmp_path):
+    code_one = main(["grade", os.path.join(COURSE, "student_pkg"), "--timeout", "5"])
+    code_batch = main(["grade", os.path.join(COURSE, "student_pkg"), "--batch", "--out", str(tmp_path / "r"),
+                       "--timeout", "5"])
+    assert code_one == 0
+    rows = (tmp_path / "r" / "summary.csv").read_text().splitlines()
+    assert rows[1].startswith("cs231n,") and code_batch == 0
+
+
+# ----- 7. textbook conventions -----
+
+ONE_HOT_ONLY = '''
+import numpy as np
+class SoftmaxWithLoss:
+    def forward(self, x, t):
+        s = x - x.max(axis=1, keepdims=True)
+        self.y = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+        self.t = t
+        return -np.sum(t * np.log(self.y)) / x.shape[0]
+    def backward(self, dout=1):
+        return dout * (self.y - self.t) / self.t.shape[0]
+class Affine:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+    def backward(self, dout):
+        self.dW = self.x.T @ dout
+        self.db = dout.sum(axis=0)
+        return dout @ self.W.T
+'''
+
+
+def test_one_hot_only_losses_are_graded_one_hot_and_say_so(tmp_path):
+    verdicts = grade_source(tmp_path, ONE_HOT_ONLY)
+    assert verdicts["SoftmaxWithLoss"]["status"] == "pass"
+    assert "one-hot labels" in verdicts["SoftmaxWithLoss"]["message"]
+    wrong = grade_source(tmp_path, mutate(ONE_HOT_ONLY, "(self.y - self.t) /", "(self.t - self.y) /"))
+    assert wrong["SoftmaxWithLoss"]["status"] == "fail"
+
+
+def test_an_affine_that_does_not_flatten_says_only_the_k_dim_sample_fails(tmp_path):
+    affine = grade_source(tmp_path, ONE_HOT_ONLY)["Affine"]
+    assert affine["status"] in ("fail", "error")
+    assert "every 2-D check passed and only the k-dimensional x" in affine["message"]
+
+
+# ----- 8. plain words -----
+
+STUB = '''
+import numpy as np
+def affine_forward(x, w, b):
+    out = None
+    ###########################################################################
+    # TODO: Implement the affine forward pass.                                #
+    ###########################################################################
+    pass
+    cache = (x, w, b)
+    return out, cache
+def affine_backward(dout, cache):
+    raise NotImplementedError
+def relu_forward(x):
+    return np.maximum(x, 0), x
+def relu_backward(dout, cache):
+    dx = None
+    return dx
+'''
+
+
+def test_starter_stubs_are_not_implemented_yet(tmp_path):
+    verdicts = grade_source(tmp_path, STUB)
+    for name in ("affine_forward", "relu_backward"):
+        assert verdicts[name]["status"] == "missing", verdicts[name]
+        assert verdicts[name]["message"].startswith("not implemented yet")
+        assert "worker" not in verdicts[name]["message"] and "NotYet" not in verdicts[name]["message"]
+    assert verdicts["relu_forward"]["status"] == "pass"
+
+
+def test_python_2_print_is_named_with_the_fix(tmp_path):
+    path = tmp_path / "old.py"
+    path.write_text("def relu_forward(x):\n    print 'hello'\n    return x, x\n")
+    with pytest.raises(CannotGrade, match=r"Python 2 print statement: write print\(...\)"):
+        grade_file(str(path), FAST)
+
+
+@pytest.mark.parametrize("call,fix", [("np.product(x.shape[1:])", "use np.prod"),
+                                      ("x.reshape(newshape=(x.shape[0], -1)).shape[1]", "pass the shape by position")])
+def test_numpy_2_removals_are_named_with_the_fix(tmp_path, call, fix):
+    text = f'''
+import numpy as np
+def affine_forward(x, w, b):
+    d = {call}
+    return x.reshape(x.shape[0], d) @ w + b, (x, w, b)
+def affine_backward(dout, cache):
+    x, w, b = cache
+    return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
+'''
+    forward = grade_source(tmp_path, text)["affine_forward"]
+    assert forward["status"] == "error" and fix in forward["message"]
+
+
+def test_a_file_that_cannot_be_graded_still_writes_its_reports(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("def relu_forward(x:\n")
+    report, gs = tmp_path / "r.json", tmp_path / "gs.json"
+    assert main(["grade", str(path), "--json", str(report), "--gradescope", str(gs)]) == 2
+    assert json.loads(report.read_text())["status"] == "cannot grade"
+    assert json.loads(gs.read_text())["score"] == 0.0
+
+
+# ----- 9. reports a person can read -----
+
+def test_reports_list_the_assignment_once_and_passed_checks_carry_no_failure_text(tmp_path):
+    result = grade_file(os.path.join(COURSE, "staff_a3.py"), FAST)
+    names = [r["name"] for r in result["results"]]
+    assert result["assignments"] == ["cs231n assignment 3"]
+    assert len(names) == len(set(names))
+    assert "affine_forward" not in names and "lstm_step_backward" in names      # only assignment 3's
+    for entry in result["results"]:
+        for check in entry["checks"]:
+            if check["passed"]:
+                assert "changed in place" not in check["detail"] and "has NaN or inf" not in check["detail"]
