@@ -1,12 +1,17 @@
-"""Name the common mistake that explains a wrong gradient, in words a student can act on.
+"""Name the mistake behind a wrong result, in words a student can act on.
 
-Each rule rebuilds what a specific mistake would have produced and checks whether the student's
-result matches it. Rules see float64 arrays: the arguments, dout, the student's gradients (`got`,
-None where missing) and the oracle's (`want`), keyed by gradient name (dx, dw, db, ...).
+First the catalogue (mistakes.py): each entry rebuilds what one real mistake produces, and for each
+wrong quantity the first entry that reproduces it exactly (float64, 1e-6) names it. Quantities nothing in the catalogue explains
+go to generic detectors: None or all zeros, transposed, right up to a reshape, off by a constant
+factor (N, 1/N, 2, -1, ...), or the only wrong one among several gradients. Each sentence says which
+quantity, what is wrong, the line of the formula to look at, and both values at the worst element.
+All of it runs in the grader's process on float64 arrays, never in the student's.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .mistakes import CATALOGUE
 
 MATCH = 1e-6      # relative to the larger entry: a float64 result either matches a mistake or it does not
 
@@ -15,144 +20,125 @@ MATCH = 1e-6      # relative to the larger entry: a float64 result either matche
 class Context:
     op: str
     sample: str
-    args: dict
+    args: dict          # the sample's arguments, float64
     dout: object
-    got: dict
-    want: dict
+    got: dict           # quantity -> the student's value (None where missing)
+    want: dict          # quantity -> the right value
+    batch: int = 0
+    wrong: list = None      # the quantities that failed their graded comparison (None: decide here)
+    found: list = field(default_factory=list)     # (quantity, mistake key, sentence)
 
 
 def close(a, b):
-    if a is None or b is None or np.shape(a) != np.shape(b):
+    """Same shape and the same values (non-finite values in the same places)."""
+    if a is None or b is None:
         return False
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+    if a.shape != b.shape:
         return False
-    scale = max(float(np.max(np.abs(b), initial=0.0)), 1e-300)
-    return float(np.max(np.abs(a - b), initial=0.0)) <= MATCH * scale
+    finite_a, finite_b = np.isfinite(a), np.isfinite(b)
+    if not np.array_equal(finite_a, finite_b) or not np.array_equal(a[~finite_a], b[~finite_b], equal_nan=True):
+        return False
+    if not finite_a.any():
+        return True
+    scale = max(float(np.max(np.abs(b[finite_b]))), 1e-300)
+    return float(np.max(np.abs(a[finite_a] - b[finite_b]))) <= MATCH * scale
 
 
-def _wrong(ctx):
-    return [name for name in ctx.want if not close(ctx.got.get(name), ctx.want[name])]
+def worst(got, want):
+    """' At dx[1, 2]: got 0.5, want 0.25.' (empty when the shapes differ)."""
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    if got.shape != want.shape or got.size == 0:
+        return f" It has shape {got.shape}, want {want.shape}." if got.shape != want.shape else ""
+    diff = np.where(np.isnan(got - want), np.inf, np.abs(got - want))
+    index = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    where = f"[{', '.join(map(str, index))}]" if index else ""
+    return f" At {{name}}{where}: got {got[index]:.6g}, want {want[index]:.6g}."
 
 
-def _n(ctx):
-    first = next(iter(ctx.args.values()))
-    return np.shape(first)[0] if np.ndim(first) else 1
+def _label(quantity):
+    return "next_w - w" if quantity == "step" else quantity
 
 
-# ----- rules: each returns a sentence or None -----
-
-def transpose_missing(ctx):
-    for name in _wrong(ctx):
-        got, want = ctx.got.get(name), ctx.want[name]
-        if got is not None and np.ndim(got) == 2 and close(np.transpose(got), want):
-            return (f"{name} is the transpose of the right gradient: a transpose is missing or misplaced "
-                    f"(for an affine layer dw = x.reshape(N, -1).T @ dout, shape {want.shape})")
-    return None
+def sentence(quantity, says, look_at, got, want):
+    numbers = worst(got, want).replace("{name}", _label(quantity))
+    return f"{_label(quantity)}: {says}. Look at: {look_at}.{numbers}"
 
 
-def bias_kept_2d(ctx):
-    for name in _wrong(ctx):
-        got, want = ctx.got.get(name), ctx.want[name]
-        if got is not None and np.ndim(want) == 1 and np.shape(got) == (1,) + np.shape(want) \
-                and close(np.reshape(got, np.shape(want)), want):
-            return (f"{name} has shape (1, M) instead of (M,): the values are right; sum over axis 0 "
-                    f"without keepdims=True (np.sum(dout, axis=0))")
-    return None
+# ----- the catalogue -----
+
+def from_catalogue(ctx, wrong):
+    explained = set()
+    for mistake in CATALOGUE.get(ctx.op, ()):
+        try:
+            produced = mistake.variant(ctx.args, ctx.dout, ctx.got)
+        except Exception:  # noqa: BLE001 - a variant that does not apply to this sample
+            continue
+        # Quantity by quantity, so that a second mistake elsewhere does not hide this one.
+        for quantity in produced:
+            if quantity in wrong and quantity not in explained and close(ctx.got.get(quantity), produced[quantity]):
+                ctx.found.append((quantity, mistake.key, sentence(quantity, mistake.says, mistake.look_at,
+                                                                  ctx.got[quantity], ctx.want[quantity])))
+                explained.add(quantity)
+    return explained
 
 
-def not_reshaped(ctx):
-    for name in _wrong(ctx):
-        got, want = ctx.got.get(name), ctx.want[name]
-        if got is not None and np.size(got) == np.size(want) and np.shape(got) != np.shape(want) \
-                and close(np.reshape(got, np.shape(want)), want):
-            return (f"{name} does not have its input's shape (e.g. (N, D) for an x of shape (N, d1, ..., dk)): "
-                    f"the values are right; reshape it back ({name}.reshape(x.shape))")
-    return None
+# ----- generic detectors -----
+
+def _factor_words(factor, batch):
+    for value, words in ((batch, "N times too large (N = batch size): the 1/N of a mean over the batch is missing"),
+                         (1 / batch if batch else None, "N times too small (N = batch size): 1/N is applied twice"),
+                         (-1.0, "the wrong sign everywhere: check the sign of the local gradient"),
+                         (2.0, "twice the right value: a term is counted twice (or a factor 1/2 is missing)"),
+                         (0.5, "half the right value: a factor 2 is missing")):
+        if value and abs(factor - value) <= 1e-6 * abs(value):
+            return words
+    return f"the right values times {factor:.4g}: a constant factor is off"
 
 
-def one_over_n(ctx):
-    n = _n(ctx)
-    if n == 1:
+def generic(quantity, got, want, batch):
+    """A sentence for a wrong quantity that fits a simple pattern, else None."""
+    label = _label(quantity)
+    if got is None:
+        return f"{label} is None: it is not computed (or not returned)"
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    if got.shape != want.shape:
+        if got.ndim == 2 and got.T.shape == want.shape and close(got.T, want):
+            return f"{label} is transposed: it must have shape {want.shape}"
+        if got.size == want.size and close(got.reshape(want.shape), want):
+            return (f"{label} has shape {got.shape}, want {want.shape}: the values are right; reshape it "
+                    f"({label}.reshape({want.shape}) or sum without keepdims)")
         return None
-    for name in _wrong(ctx):
-        got, want = ctx.got.get(name), ctx.want[name]
-        if close(got, want * n):
-            return f"{name} is N times too large (N = batch size): the 1/N of the mean over the batch is missing"
-        if close(got, want / n):
-            return f"{name} is N times too small (N = batch size): 1/N is applied twice"
+    if want.size and not np.any(got) and np.any(want):
+        return f"{label} is all zeros: it is never written (or only created)"
+    if got.ndim == 2 and got.shape[0] == got.shape[1] and not close(got, want) and close(got.T, want):
+        return f"{label} is transposed"
+    norm = float(np.sum(want * want))
+    if norm > 0 and np.all(np.isfinite(got)):
+        factor = float(np.sum(got * want)) / norm
+        if abs(factor - 1) > 1e-6 and close(got, factor * want):
+            return f"{label} is {_factor_words(factor, batch)}.{worst(got, want).replace('{name}', label)}"
     return None
-
-
-def sign_flipped(ctx):
-    for name in _wrong(ctx):
-        if close(ctx.got.get(name), -ctx.want[name]):
-            return f"{name} has the wrong sign everywhere: check the sign of the local gradient"
-    return None
-
-
-def derivative_from_x(ctx):
-    x, got = ctx.args.get("x"), ctx.got.get("dx")
-    if ctx.op == "sigmoid" and close(got, ctx.dout * x * (1 - x)):
-        return ("sigmoid'(x) was computed from x instead of sigma(x): use s * (1 - s) with s = sigmoid(x) "
-                "(cache the forward output)")
-    if ctx.op == "tanh" and close(got, ctx.dout * (1 - x * x)):
-        return "tanh'(x) was computed from x instead of tanh(x): use 1 - t**2 with t = tanh(x)"
-    return None
-
-
-def _affine_grads(x, w, dmid):
-    x2 = x.reshape(x.shape[0], -1)
-    return {"dx": (dmid @ w.T).reshape(x.shape), "dw": x2.T @ dmid, "db": dmid.sum(axis=0)}
-
-
-def mask_wrong_side(ctx):
-    if ctx.op == "relu":
-        x = ctx.args["x"]
-        for wrong in (x < 0, x <= 0):
-            if close(ctx.got.get("dx"), ctx.dout * wrong):
-                return "the ReLU mask is on the wrong side: the gradient flows where x > 0, and is 0 elsewhere"
-    if ctx.op == "affine_relu":
-        x, w, b = ctx.args["x"], ctx.args["w"], ctx.args["b"]
-        pre = x.reshape(x.shape[0], -1) @ w + b
-        wrong = _affine_grads(x, w, ctx.dout * (pre < 0))
-        if any(close(ctx.got.get(n), wrong[n]) for n in _wrong(ctx)):
-            return "the ReLU mask is on the wrong side: the gradient flows where x w + b > 0"
-    return None
-
-
-def wrong_order(ctx):
-    if ctx.op != "affine_relu":
-        return None
-    x, w = ctx.args["x"], ctx.args["w"]
-    unmasked = _affine_grads(x, w, ctx.dout)
-    if any(close(ctx.got.get(n), unmasked[n]) for n in ("dw", "db") if n in _wrong(ctx)):
-        return ("steps in the wrong order: undo the ReLU first, then the affine layer "
-                "(da = relu_backward(dout, relu_cache); then affine_backward(da, fc_cache))")
-    return None
-
-
-def softmax_overflow(ctx):
-    if ctx.op != "softmax_loss":
-        return None
-    got = [g for g in ctx.got.values() if g is not None]
-    if any(not np.isfinite(g).all() for g in got):
-        return ("the result is not finite for large scores: softmax overflows; subtract each row's "
-                "maximum before np.exp (x - x.max(axis=1, keepdims=True))")
-    return None
-
-
-RULES = (bias_kept_2d, not_reshaped, transpose_missing, one_over_n, sign_flipped, derivative_from_x,
-         mask_wrong_side, wrong_order, softmax_overflow)
 
 
 def diagnose(ctx):
-    """Sentences for the rules that explain the student's result: the first that fits, per gradient."""
-    hints, explained = [], set()
-    for rule in RULES:
-        hint = rule(ctx)
-        name = hint.split(" ", 1)[0] if hint else None
-        if hint and name not in explained:
-            hints.append(hint)
-            explained.add(name)
-    return hints
+    """Sentences for the wrong quantities of one sample: catalogue first, then the generic detectors."""
+    wrong = [q for q in (ctx.wrong if ctx.wrong is not None else ctx.want)
+             if q in ctx.got and q in ctx.want and (ctx.wrong is not None or not close(ctx.got[q], ctx.want[q]))]
+    if not wrong:
+        return []
+    explained = from_catalogue(ctx, wrong)
+    for quantity in wrong:
+        if quantity in explained:
+            continue
+        words = generic(quantity, ctx.got[quantity], ctx.want[quantity], ctx.batch)
+        if words:
+            ctx.found.append((quantity, "generic", words))
+            explained.add(quantity)
+    grads = [q for q in ctx.want if q.startswith("d")]
+    left = [q for q in wrong if q not in explained]
+    if len(grads) > 1 and len(left) == 1 and left[0] in grads and len([q for q in wrong if q in grads]) == 1:
+        others = ", ".join(q for q in grads if q != left[0])
+        ctx.found.append((left[0], "only_one_wrong", f"only {left[0]} is wrong ({others} are right): look at the "
+                          f"line that computes {left[0]}.{worst(ctx.got[left[0]], ctx.want[left[0]]).replace('{name}', left[0])}"))
+    return [text for _, _, text in ctx.found]

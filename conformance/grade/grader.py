@@ -65,6 +65,7 @@ class Entry:
     stress: bool = False        # the sample is an extreme one: failures there are warnings
     strict: bool = False
     stopped: bool = False       # it broke its process (timeout, crash, a limit) or is not written yet
+    mistakes: list = field(default_factory=list)   # catalogue keys of the mistakes named
     notes: list = field(default_factory=list)      # how it was graded, where that is a choice
 
     def check(self, name, passed, detail="", measured=False):
@@ -97,8 +98,8 @@ class Entry:
     def as_dict(self):
         message = self.message
         if self.hints:
-            message = ("Likely mistake: " + "; ".join(dict.fromkeys(self.hints)) +
-                       f". First failing check: {self.message}")
+            message = ("Likely mistake: " + " ".join(dict.fromkeys(self.hints)) +
+                       f" First failing check: {self.message}")
         if self.status == PASS and not self.checks:      # never a pass on nothing
             self.status, message = ERROR, "nothing could be checked"
         if self.status == PASS:
@@ -108,11 +109,12 @@ class Entry:
             if self.warnings:
                 message += "; warning: " + "; ".join(self.warnings[:3])
             if self.hints:
-                message += "; likely cause: " + "; ".join(dict.fromkeys(self.hints))
+                message += "; likely cause: " + " ".join(dict.fromkeys(self.hints))
         elif self.notes:
             message += f" ({'; '.join(self.notes)})"
         return {"name": self.name, "status": self.status, "message": message, "checks": self.checks,
-                "diagnosis": list(dict.fromkeys(self.hints)), "warnings": self.warnings, "notes": self.notes}
+                "diagnosis": list(dict.fromkeys(self.hints)), "mistakes": list(dict.fromkeys(self.mistakes)),
+                "warnings": self.warnings, "notes": self.notes}
 
 
 # ----- reading the submission without running it -----
@@ -254,6 +256,9 @@ class Run:
     outputs: dict
     rounding: float
     options: object = None
+    got: dict = field(default_factory=dict)       # quantity -> what came back, for the diagnosis
+    want: dict = field(default_factory=dict)
+    failed: set = field(default_factory=set)      # quantities whose comparison failed (warnings included)
 
 
 def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry, with_backward=True, options=None):
@@ -297,7 +302,24 @@ def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry, wit
         _check_state(sandbox, run, forward_entry)
     if with_backward or target.loss:
         _check_gradients(sandbox, run, backward_entry)
+    _diagnose(run, forward_entry, backward_entry)
     return True
+
+
+def _diagnose(run, forward_entry, backward_entry):
+    """Name the mistakes behind this sample's wrong quantities; each goes to the function it is in."""
+    if not run.failed:
+        return
+    args = as_float64(run.sample.args)
+    first = args.get("x", next(iter(args.values())))
+    context = Context(run.op.name, run.sample.name, args, run.dout, run.got, run.want,
+                      batch=np.shape(first)[0] if np.ndim(first) else 0, wrong=sorted(run.failed))
+    diagnose(context)
+    for quantity, key, text in context.found:
+        entry = backward_entry if quantity.startswith("d") else forward_entry
+        if text.split(".")[0] not in {h.split(".")[0] for h in entry.hints}:
+            entry.hints.append(text)
+        entry.mistakes.append(key)
 
 
 def _check_output(sandbox, run, entry):
@@ -309,9 +331,13 @@ def _check_output(sandbox, run, entry):
     if target.update and np.shape(out) == np.shape(run.want_out):
         # next_w is mostly w: the update's mistakes live in the step, so the step is what is compared.
         w = as_float64(run.sample.args)["w"]
-        _compare(entry, "next_w - w (the step)", out - w, run.want_out - w, run.rounding)
+        run.got["step"], run.want["step"] = out - w, run.want_out - w
+        if not _compare(entry, "next_w - w (the step)", out - w, run.want_out - w, run.rounding):
+            run.failed.add("step")
     else:
-        _compare(entry, label, out, run.want_out, run.rounding)
+        run.got[label], run.want[label] = out, run.want_out
+        if not _compare(entry, label, out, run.want_out, run.rounding):
+            run.failed.add(label)
     entry.check(f"{label} finite", np.isfinite(out).all() or not np.isfinite(run.want_out).all(),
                 f"{label} has NaN or inf")
 
@@ -328,6 +354,8 @@ def _grade_dropout(sandbox, run, forward_entry, backward_entry, with_backward):
         return
     run = dataclasses.replace(run, want_grads=[dropout.expected_dx(run.dout, scale)])
     _check_gradients(sandbox, run, backward_entry)
+    run.got["out"] = out
+    _diagnose(run, forward_entry, backward_entry)
 
 
 def _check_gradients(sandbox, run, entry):
@@ -343,18 +371,17 @@ def _check_gradients(sandbox, run, entry):
         grads.append(got)
         if spec is None:
             entry.check(name, False, f"{name} is None: it is not computed yet")
+            run.failed.add(name)
             continue
         if got is None:
             continue
-        _compare(entry, name, got, want, run.rounding, floor.get(name, 0.0))
+        if not _compare(entry, name, got, want, run.rounding, floor.get(name, 0.0)):
+            run.failed.add(name)
         if np.shape(got) == np.shape(arg):
             entry.check(f"{name} dtype", got.dtype == arg.dtype, f"{name}.dtype={got.dtype}, want {arg.dtype}")
         entry.check(f"{name} finite", np.isfinite(got).all() or not np.isfinite(want).all(), f"{name} has NaN or inf")
-    if entry.status != PASS or entry.warnings:
-        args = as_float64(dict(zip(op.signature, [run.sample.args[n] for n in op.signature])))
-        context = Context(op.name, run.sample.name, args, run.dout, dict(zip(op.grad_names, grads)),
-                          dict(zip(op.grad_names, run.want_grads)))
-        entry.hints.extend(diagnose(context))
+    run.got.update(zip(op.grad_names, grads))
+    run.want.update(zip(op.grad_names, run.want_grads))
 
 
 def _written(sandbox, before, specs, names, ignore=()):
@@ -419,7 +446,9 @@ def _check_state(sandbox, run, entry):
             except BadResult as error:
                 entry.check(label, False, f"{label}: {error}")
                 continue
-            _compare(entry, label, value, want, 4 * run.rounding)
+            run.got[label], run.want[label] = value, want
+            if not _compare(entry, label, value, want, 4 * run.rounding):
+                run.failed.add(label)
 
 
 # ----- a whole submission -----

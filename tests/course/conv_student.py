@@ -56,3 +56,37 @@ def max_pool_backward_naive(dout, cache):
                     window = x[n, c, i * s:i * s + ph, j * s:j * s + pw]
                     dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += (window == window.max()) * dout[n, c, i, j]
     return dx
+
+
+def relu_forward(x):
+    return np.maximum(0, x), x
+
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+
+
+def conv_relu_forward(x, w, b, conv_param):
+    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
+    out, relu_cache = relu_forward(a)
+    return out, (conv_cache, relu_cache)
+
+
+def conv_relu_backward(dout, cache):
+    conv_cache, relu_cache = cache
+    da = relu_backward(dout, relu_cache)
+    return conv_backward_naive(da, conv_cache)
+
+
+def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
+    a, conv_cache = conv_forward_naive(x, w, b, conv_param)
+    s, relu_cache = relu_forward(a)
+    out, pool_cache = max_pool_forward_naive(s, pool_param)
+    return out, (conv_cache, relu_cache, pool_cache)
+
+
+def conv_relu_pool_backward(dout, cache):
+    conv_cache, relu_cache, pool_cache = cache
+    ds = max_pool_backward_naive(dout, pool_cache)
+    da = relu_backward(ds, relu_cache)
+    return conv_backward_naive(da, conv_cache)
