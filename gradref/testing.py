@@ -132,8 +132,9 @@ def likely_mistakes(result):
             want = checks.numeric_vjp(case.op.forward, checks.sample_args(case), checks.wrt_positions(case.op),
                                       checks.case_dout(case))
         got = {n: np.asarray(g, np.float64) for n, g in zip(case.op.grad_names, run.grads)}
+        first = next(iter(args.values()))
         context = Context(case.op.name, case.sample, args, np.asarray(checks.case_dout(case), np.float64),
-                          got, dict(zip(case.op.grad_names, want)))
+                          got, dict(zip(case.op.grad_names, want)), batch=np.shape(first)[0] if np.ndim(first) else 0)
         return diagnose(context)
     except Exception:  # noqa: BLE001 - a diagnosis is a bonus; the failure stands without it
         return []

@@ -8,6 +8,7 @@ after a train-mode forward, as the course does. `--strict` turns the warnings in
 """
 import ast
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -261,14 +262,37 @@ class Run:
     failed: set = field(default_factory=set)      # quantities whose comparison failed (warnings included)
 
 
-def grade_sample(sandbox, target, op, sample, forward_entry, backward_entry, with_backward=True, options=None):
-    """Run one sample; add checks to the entries. Returns False when the process broke."""
-    for entry in {id(forward_entry): forward_entry, id(backward_entry): backward_entry}.values():
-        entry.sample, entry.stress = sample.name, sample.stress
+@functools.lru_cache(maxsize=256)
+def graded_sample(op_name, sample_name):
+    """(sample, want_out, want_grads, dout): drawn and answered once per process, then read-only.
+    Both depend only on the op and the sample's name (seeded), so every submission of a batch shares them."""
+    op = REGISTRY[op_name]
+    sample = op.draw_sample(sample_name, "float64")
     args = [sample.args[n] for n in op.signature]
     positions = [op.signature.index(n) for n in op.wrt]
     case = Case(op, sample.name, "float64")
     want_out, want_grads, dout = oracle.vjp(op.reference, args, positions, lambda shape: cotangent(case, shape))
+    for array in _arrays((sample.args, want_out, want_grads, dout)):
+        array.setflags(write=False)
+    return sample, want_out, want_grads, dout
+
+
+def _arrays(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _arrays(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays(item)
+
+
+def grade_sample(sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward=True, options=None):
+    """Run one sample; add checks to the entries. Returns False when the process broke."""
+    sample, want_out, want_grads, dout = graded_sample(op.name, sample_name)
+    for entry in {id(forward_entry): forward_entry, id(backward_entry): backward_entry}.values():
+        entry.sample, entry.stress = sample.name, sample.stress
     with_backward = with_backward and bool(target.backward or target.cls) and not test_mode(sample)
     request, n_calls = _request(sandbox, target, op, sample, dout, with_backward)
     outcome = sandbox.call(request, n_calls)
@@ -549,8 +573,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
         if forward_entry.stopped or (forward_entry.status in (ERROR, TIMEOUT) and not with_backward):
             break
         try:
-            alive = grade_sample(sandbox, target, op, op.draw_sample(spec.name, "float64"), forward_entry,
-                                 backward_entry, with_backward, options)
+            alive = grade_sample(sandbox, target, op, spec.name, forward_entry, backward_entry, with_backward, options)
         except Exception as error:  # noqa: BLE001 - whatever came back, it is this function's problem
             backward_entry.broke(ERROR, f"its results could not be compared ({type(error).__name__}: "
                                         f"{clean(str(error), 200)}) [sample {spec.name}]")
@@ -563,12 +586,11 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
 
 def _label_encoding(sandbox, target, op, entry):
     """Index labels (the course's) unless the code only works with one-hot labels; the choice is noted."""
-    sample = op.draw_sample(op.samples[0].name, "float64")
     trials = {}
     for labels in ("index", "onehot"):
         trial, scratch = dataclasses.replace(target, labels=labels), Entry(entry.name)
         try:
-            grade_sample(sandbox, trial, op, sample, scratch, scratch)
+            grade_sample(sandbox, trial, op, op.samples[0].name, scratch, scratch)
         except Exception:  # noqa: BLE001 - the real run reports it
             continue
         trials[labels] = RANK.get(scratch.status, 0)
@@ -591,7 +613,7 @@ def _other_convention(sandbox, target, op, forward_entry, backward_entry):
     for spec in (default, tagged[0]):
         forward, backward = Entry(forward_entry.name), Entry(backward_entry.name)
         try:
-            grade_sample(sandbox, target, op, op.draw_sample(spec.name, "float64"), forward,
+            grade_sample(sandbox, target, op, spec.name, forward,
                          forward if backward_entry is forward_entry else backward)
         except Exception:  # noqa: BLE001 - the real run reports it
             pass
