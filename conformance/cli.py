@@ -1,5 +1,6 @@
 """The `gradref` command line: check, example (and more subcommands as they land)."""
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -58,6 +59,7 @@ def cmd_check(args):
     ops = registry.ops(args.op)
     dtypes, devices = _choices(args.dtype, DTYPES), runner.expand_devices(_choices(args.device, DEVICES))
     report.check_writable(args.json)
+    report.check_writable(args.junit)
     precision = runner.prepare_devices(devices)
     with progress_bar() as bar:
         task = bar.add_task("checking", total=None)
@@ -77,6 +79,9 @@ def cmd_check(args):
     if args.json:
         report.write_json(args.json, {"passed": passed, "results": rows, "precision": precision,
                                       "versions": report.versions()})
+    if args.junit:
+        from conformance import junit
+        report.write_atomic(args.junit, junit.from_check(rows))
     return 0 if passed else 1
 
 
@@ -193,10 +198,15 @@ def grade_table(result):
         if entry["name"] in absent:
             continue
         style = STATUS_STYLE.get(entry["status"], "")
-        table.add_row(escape(clean(entry["name"])), f"[{style}]{entry['status']}[/]", escape(clean(entry["message"])))
+        table.add_row(escape(clean(entry["name"])) + _points(entry), f"[{style}]{entry['status']}[/]",
+                      escape(clean(entry["message"])))
     if absent:
         table.add_row(f"{len(absent)} not defined", "[dim]missing[/]", escape(", ".join(absent)))
     return table
+
+
+def _points(entry):
+    return f" ({entry['points']:g}/{entry['max_points']:g})" if entry.get("max_points") else ""
 
 
 MAX_TIMEOUT_S, MEMORY_RANGE_MB = 3600, (64, 1 << 20)
@@ -215,9 +225,17 @@ def _grade_options(args):
     missing = [p for p in args.support or () if not os.path.exists(p)]
     if missing:
         raise UsageError(f"--support {missing[0]}: no such file or folder")
-    return Options(timeout=args.timeout, memory_mb=args.memory_mb, support=tuple(args.support or ()), allow_imports=tuple(args.allow_imports or ()),
+    options = Options(timeout=args.timeout, memory_mb=args.memory_mb, support=tuple(args.support or ()), allow_imports=tuple(args.allow_imports or ()),
                    convention=args.convention or "", require=tuple(args.require or ()), sandbox=args.sandbox,
                    strict=args.strict, dropout_p=args.dropout_p)
+    if args.assignment:
+        from conformance.grade import assignments
+        try:
+            spec = assignments.load(args.assignment)
+        except assignments.SpecError as error:
+            raise UsageError(str(error)) from None
+        options = assignments.apply(spec, dataclasses.replace(options, assignment=spec))
+    return options
 
 
 def _announce_isolation(options):
@@ -241,7 +259,7 @@ def cmd_grade(args):
     if args.batch:
         _announce_isolation(options)
         return grade_batch(args, options)
-    for path in (args.json, args.gradescope):
+    for path in (args.json, args.gradescope, args.junit):
         report.check_writable(path)
     _announce_isolation(options)
     try:
@@ -259,9 +277,13 @@ def cmd_grade(args):
     if args.json != "-":
         out.print(grade_table(result))
         counts = ", ".join(f"{n} {status}" for status, n in result["summary"].items())
-        out.print(f"{'PASS' if result['passed'] else 'FAIL'}: {counts}")
+        out.print(f"{'PASS' if result['passed'] else 'FAIL'}: {counts}; score {result['score']:g} of "
+                  f"{result['max_score']:g}")
     if args.json:
         report.write_json(args.json, {**result, "versions": report.versions()})
+    if args.junit:
+        from conformance import junit
+        report.write_atomic(args.junit, junit.from_grade(result))
     if args.gradescope:
         report.write_json(args.gradescope, reports.gradescope(result))
     return 0 if result["passed"] else 1
@@ -294,6 +316,58 @@ def grade_batch(args, options):
     return 0 if all(row["status"] == "pass" for row in rows) else 1
 
 
+# ----- gradref autograder -----
+
+def cmd_autograder(args):
+    from conformance.grade import Options, assignments, platforms
+    if not (0 < args.timeout <= MAX_TIMEOUT_S) or not (MEMORY_RANGE_MB[0] <= args.memory_mb <= MEMORY_RANGE_MB[1]):
+        raise UsageError(f"--timeout must be in (0, {MAX_TIMEOUT_S}] and --memory-mb in {list(MEMORY_RANGE_MB)}")
+    if args.action in ("run-gradescope", "run-prairielearn"):
+        options = Options(timeout=args.timeout, memory_mb=args.memory_mb)
+        run = platforms.run_gradescope if args.action == "run-gradescope" else platforms.run_prairielearn
+        return run(args.root or ("/autograder" if args.action == "run-gradescope" else "/grade"), options)
+    if not args.assignment or not args.out:
+        raise UsageError(f"gradref autograder {args.action} needs --assignment and --out")
+    missing = [p for p in (args.support or []) + ([args.wheel] if args.wheel else []) if not os.path.exists(p)]
+    if missing:
+        raise UsageError(f"{missing[0]}: no such file or folder")
+    try:
+        spec = assignments.load(args.assignment)
+        if args.action == "gradescope":
+            report.check_writable(args.out)
+            path = platforms.gradescope_bundle(spec, args.out, args.wheel, args.support or (), args.timeout,
+                                               args.memory_mb)
+        else:
+            path = platforms.prairielearn_bundle(spec, args.out, args.wheel, args.support or (), args.timeout,
+                                                 args.memory_mb)
+    except (assignments.SpecError, platforms.BundleError) as error:
+        raise UsageError(str(error)) from None
+    out.print(f"wrote {path} for {spec.name} ({spec.title}); upload it to "
+              f"{'Gradescope as the autograder' if args.action == 'gradescope' else 'the question folder'}")
+    return 0
+
+
+# ----- gradref assignments -----
+
+def cmd_assignments(args):
+    from conformance.grade import assignments
+    specs = [assignments.load(name) for name in assignments.builtin_names()]
+    if args.json:
+        report.write_json(args.json, [{"name": s.name, "title": s.title, "convention": s.convention,
+                                       "functions": [dataclasses.asdict(i) for i in s.items],
+                                       "settings": s.settings} for s in specs])
+    if args.json != "-":
+        table = Table(title="gradref assignments: built-in specs (gradref grade --assignment NAME)")
+        for column in ("name", "convention", "functions", "points", "title"):
+            table.add_column(column)
+        for spec in specs:
+            required = [i for i in spec.items if i.required]
+            table.add_row(spec.name, spec.convention, f"{len(required)} required, {len(spec.items) - len(required)} "
+                          "optional", f"{sum(i.points for i in required):g}", spec.title)
+        out.print(table)
+    return 0
+
+
 # ----- gradref example -----
 
 def cmd_example(args):
@@ -322,6 +396,7 @@ def build_parser():
     check.add_argument("--op", action="append", metavar="NAME",
                        help=f"only this op (repeatable); one of: {', '.join(registry.REGISTRY)}")
     check.add_argument("--json", metavar="PATH", help="write the results as JSON ('-' for stdout)")
+    check.add_argument("--junit", metavar="PATH", help="also write JUnit XML (one test case per op, dtype and device)")
     check.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                        help="run op x dtype x device units in N processes (default 1)")
     check.add_argument("--show-failures", type=int, default=3, metavar="N",
@@ -373,6 +448,10 @@ def build_parser():
     grade.add_argument("--dropout-p", choices=("keep", "drop"), default="keep",
                        help="what dropout's p means: the probability of keeping a unit (the course since "
                             "2018; default) or of dropping one (2016-17)")
+    grade.add_argument("--assignment", metavar="NAME|FILE.toml",
+                       help="grade as this assignment: its functions, points, required names and settings "
+                            "(see `gradref assignments`)")
+    grade.add_argument("--junit", metavar="PATH", help="also write JUnit XML (one test per check)")
     grade.add_argument("--strict", action="store_true",
                        help="warnings fail: writing into arguments (dout, the cache, w), trouble only at "
                             "extreme values")
@@ -397,6 +476,27 @@ def build_parser():
     grade.add_argument("--out", default="gradref-reports", metavar="DIR",
                        help="for a folder: where the reports and summary.csv go (default gradref-reports)")
     grade.set_defaults(run=cmd_grade)
+
+    auto = sub.add_parser("autograder", help="write a Gradescope or PrairieLearn autograder for an assignment",
+                          description="gradescope: write autograder.zip (setup.sh, run_autograder, a gradref "
+                                      "wheel, the spec). prairielearn: write an external-grading question's "
+                                      "tests/ folder and Dockerfile. run-gradescope and run-prairielearn are "
+                                      "what those scripts call inside the platform's container.")
+    auto.add_argument("action", choices=("gradescope", "prairielearn", "run-gradescope", "run-prairielearn"))
+    auto.add_argument("--assignment", metavar="NAME|FILE.toml", help="the assignment spec (gradref assignments)")
+    auto.add_argument("--out", metavar="PATH", help="autograder.zip (gradescope) or a folder (prairielearn)")
+    auto.add_argument("--wheel", metavar="PATH", help="a gradref wheel to bundle (default: build one)")
+    auto.add_argument("--support", action="append", metavar="PATH", help="course modules to bundle (repeatable)")
+    auto.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per call (default 10)")
+    auto.add_argument("--memory-mb", type=int, default=2048, metavar="N", help="per submission (default 2048)")
+    auto.add_argument("--root", metavar="DIR", help="run-*: the platform's root (default /autograder or /grade)")
+    auto.set_defaults(run=cmd_autograder)
+
+    listing = sub.add_parser("assignments", help="list the built-in assignment specs",
+                             description="List the built-in assignment specs (functions, points, settings) "
+                                         "that `gradref grade --assignment NAME` and `gradref autograder` use.")
+    listing.add_argument("--json", metavar="PATH", help="write the specs as JSON ('-' for stdout)")
+    listing.set_defaults(run=cmd_assignments)
 
     example = sub.add_parser("example", help="print a course-notes example stage by stage",
                              description="Run a worked example from the course notes forward and "

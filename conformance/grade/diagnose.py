@@ -71,7 +71,8 @@ def from_catalogue(ctx, wrong):
     explained = set()
     for mistake in CATALOGUE.get(ctx.op, ()):
         try:
-            produced = mistake.variant(ctx.args, ctx.dout, ctx.got)
+            with np.errstate(all="ignore"):        # mistakes overflow, that is the point of some
+                produced = mistake.variant(ctx.args, ctx.dout, ctx.got)
         except Exception:  # noqa: BLE001 - a variant that does not apply to this sample
             continue
         # Quantity by quantity, so that a second mistake elsewhere does not hide this one.

@@ -21,6 +21,7 @@ from ..checks import Case, cotangent, floors, tolerance_terms
 from ..registry import REGISTRY, UPDATE
 from ..samples import as_float64
 from . import confine, dropout
+from .assignments import score
 from .diagnose import Context, diagnose
 from .plainwords import explain_error, explain_syntax_error
 from .sandbox import BadResult, Sandbox, python_files
@@ -51,6 +52,7 @@ class Options:
     strict: bool = False        # warnings (writes into arguments, extreme values) fail
     dropout_p: str = dropout.KEEP   # what dropout's p means: "keep" (2018 on) or "drop" (2016-17)
     support: tuple = ()         # course-provided modules put beside the submission (im2col, common/)
+    assignment: object = None   # an assignments.Spec: what is listed, required and worth how much
 
 
 @dataclass
@@ -525,8 +527,9 @@ def grade_file(path, options=Options(), advance=None):
                 grade_target(sandbox, target, forward_entry, backward_entry, hello, options)
             if advance:
                 advance(number, len(targets), target.names[0])
-    assignments = assignments_of(present, conventions)
-    listed = {name for t in targets if in_assignments(t, assignments) for name in t.names} | set(options.require)
+    assignments = [options.assignment.name] if options.assignment else assignments_of(present, conventions)
+    listed = ({i.name for i in options.assignment.items} if options.assignment else
+              {name for t in targets if in_assignments(t, assignments) for name in t.names}) | set(options.require)
     results = _unique([e.as_dict() for e in entries if e.status != MISSING or e.name in listed or
                        e.message != "not defined"])
     for result in results:
@@ -534,13 +537,14 @@ def grade_file(path, options=Options(), advance=None):
             result["message"] = f"{result['message']}, and --require names it"
     graded = [r for r in results if r["status"] != MISSING]
     failed_required = [r for r in results if r["status"] == MISSING and r["name"] in options.require]
-    return {"submission": os.path.abspath(path), "files": modules, "convention": "+".join(conventions),
-            "assignments": assignments,
-            "passed": bool(graded) and all(r["status"] == PASS for r in graded) and not failed_required,
-            "results": results, "summary": _summary(results), "strict": options.strict,
-            "isolation": isolation, "isolation_note": confine.ISOLATION_NOTE[isolation],
-            "limits": {"timeout_s": options.timeout, "memory_mb": options.memory_mb, "sandbox_uid": sandbox.uid,
-                       "blocked_imports": [n for n in sandbox.blocked]}}
+    report = {"submission": os.path.abspath(path), "files": modules, "convention": "+".join(conventions),
+              "assignments": assignments,
+              "passed": bool(graded) and all(r["status"] == PASS for r in graded) and not failed_required,
+              "results": results, "summary": _summary(results), "strict": options.strict,
+              "isolation": isolation, "isolation_note": confine.ISOLATION_NOTE[isolation],
+              "limits": {"timeout_s": options.timeout, "memory_mb": options.memory_mb, "sandbox_uid": sandbox.uid,
+                         "blocked_imports": [n for n in sandbox.blocked]}}
+    return score(report, options.assignment)
 
 
 def _unique(results):

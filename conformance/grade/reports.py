@@ -13,29 +13,37 @@ from .grader import PASS, CannotGrade, Options, grade_file
 from .sandbox import close_all_sandboxes
 from .text import clean, csv_cell
 
-SUMMARY_COLUMNS = ("submission", "status", "convention", "pass", "fail", "error", "timeout", "missing", "message")
+SUMMARY_COLUMNS = ("submission", "status", "convention", "score", "max_score", "pass", "fail", "error", "timeout",
+                   "missing", "message")
 
 
-def gradescope(result):
-    """Gradescope's results.json: one test per graded function (and per required missing one)."""
+def gradescope(result, execution_time=None):
+    """Gradescope's results.json: one test per function of the assignment, with its points."""
     tests = []
     for entry in result["results"]:
-        if entry["status"] == "missing" and "--require" not in entry["message"]:
+        if entry.get("max_points", 1.0) == 0 and entry["status"] == "missing":
             continue
         passed = entry["status"] == PASS
-        tests.append({"name": entry["name"], "score": 1.0 if passed else 0.0, "max_score": 1.0,
-                      "status": "passed" if passed else "failed",
-                      "output": entry["message"] or entry["status"]})
-    output = f"gradref: {sum(t['status'] == 'passed' for t in tests)} of {len(tests)} functions pass"
-    if result.get("isolation") == PROCESS:
-        output += f" ({result['isolation_note']})"
-    return {"score": sum(t["score"] for t in tests), "max_score": float(len(tests)), "output": output,
-            "visibility": "visible", "tests": tests}
+        tests.append({"name": entry["name"], "score": entry.get("points", 1.0 if passed else 0.0),
+                      "max_score": entry.get("max_points", 1.0), "status": "passed" if passed else "failed",
+                      "output": clean(entry["message"] or entry["status"], 8000),
+                      "visibility": "after_published" if entry.get("hidden") else "visible"})
+    output = (f"gradref: {sum(t['status'] == 'passed' for t in tests)} of {len(tests)} functions pass"
+              f"{' (assignment ' + result['assignment'] + ')' if result.get('assignment') else ''}. "
+              f"Limits: {result['limits']['timeout_s']:g} s per call, {result['limits']['memory_mb']} MB; "
+              f"{result['isolation_note']}.")
+    report = {"score": result.get("score", sum(t["score"] for t in tests)),
+              "max_score": result.get("max_score", sum(t["max_score"] for t in tests)),
+              "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+    if execution_time is not None:
+        report["execution_time"] = round(execution_time, 1)
+    return report
 
 
-def gradescope_error(message):
+def gradescope_error(message, max_score=0.0):
     """A Gradescope result for a submission that could not be graded at all."""
-    return {"score": 0.0, "output": f"gradref could not grade this submission: {message}", "tests": []}
+    return {"score": 0.0, "max_score": max_score, "output": f"gradref could not grade this submission: {clean(message)}",
+            "visibility": "visible", "tests": []}
 
 
 def summary_row(path, result=None, error=""):
@@ -43,8 +51,24 @@ def summary_row(path, result=None, error=""):
     status = "cannot grade" if error else ("pass" if result["passed"] else "fail")
     return {"submission": clean(os.path.basename(path), 200), "status": status,
             "convention": (result or {}).get("convention", ""),
+            "score": (result or {}).get("score", 0.0), "max_score": (result or {}).get("max_score", ""),
             **{k: counts.get(k, 0) for k in ("pass", "fail", "error", "timeout", "missing")},
             "message": error}
+
+
+def gradebook_csv(graded_reports, spec=None):
+    """One row per student: submission, score, max_score, then the points of each function."""
+    names = [i.name for i in spec.items] if spec else list(dict.fromkeys(
+        r["name"] for report in graded_reports.values() if report for r in report["results"]))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["submission", "score", "max_score", *names])
+    default_max = sum(i.points for i in spec.items if i.required) if spec else ""
+    for path, report in graded_reports.items():
+        points = {r["name"]: r.get("points", 0.0) for r in (report or {}).get("results", [])}
+        writer.writerow([csv_cell(os.path.basename(path)), (report or {}).get("score", 0.0),
+                         (report or {}).get("max_score", default_max), *(points.get(n, 0.0) for n in names)])
+    return buffer.getvalue()
 
 
 def summary_csv(rows):
@@ -142,19 +166,24 @@ def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", grade
     os.makedirs(out, exist_ok=True)
     if gradescope_dir:
         os.makedirs(gradescope_dir, exist_ok=True)
-    rows = {}
+    rows, reports_by_path = {}, {}
     try:
         for done, (path, result, error) in enumerate(graded(files, options, jobs), 1):
+            reports_by_path[path] = result
             stem = os.path.splitext(os.path.basename(path))[0]
             report.write_json(os.path.join(out, f"{stem}.json"),
                               result or {"submission": os.path.abspath(path), "passed": False, "error": error})
             if gradescope_dir:
+                max_score = sum(i.points for i in options.assignment.items if i.required) if options.assignment else 0.0
                 report.write_json(os.path.join(gradescope_dir, f"{stem}.json"),
-                                  gradescope(result) if result else gradescope_error(error))
+                                  gradescope(result) if result else gradescope_error(error, max_score))
             rows[path] = summary_row(path, result, error)
             if advance:
                 advance(done, len(files), os.path.basename(path))
     finally:
         ordered = [rows[path] for path in files if path in rows]
         report.write_atomic(os.path.join(out, "summary.csv"), summary_csv(ordered))
+        report.write_atomic(os.path.join(out, "gradebook.csv"),
+                            gradebook_csv({p: reports_by_path[p] for p in files if p in reports_by_path},
+                                          options.assignment))
     return ordered

@@ -1,0 +1,231 @@
+"""Autograder bundles for the platforms that run one container per submission.
+
+Gradescope: `autograder.zip` holds setup.sh (installs gradref from the wheel inside the zip, its
+dependencies and bubblewrap), run_autograder (grades whatever is in /autograder/submission and
+always writes /autograder/results/results.json), the wheel, the assignment spec and the course's
+support modules. PrairieLearn: a folder for an external-grading question: tests/run.sh (the entry
+point; grades /grade/student, writes /grade/results/results.json in PrairieLearn's format), the same
+wheel, spec and support modules, and a Dockerfile for the grading image. Both scripts take their root
+from an environment variable (GRADREF_AUTOGRADER_ROOT, GRADREF_PL_ROOT) that defaults to the
+platform's path, which is how the tests run them in a temporary root.
+"""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+from .. import report
+from . import assignments
+from .grader import CannotGrade, Options, grade_file
+from .reports import gradescope, gradescope_error
+from .text import clean
+
+GRADESCOPE_SETUP = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, to build the autograder image.
+set -euo pipefail
+ROOT="${GRADREF_AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${GRADREF_PYTHON:-python3}"
+if [ -z "${GRADREF_SKIP_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap python3-pip >/dev/null \\
+    || echo "bubblewrap could not be installed: grading will use process-only isolation"
+fi
+"$PYTHON" -m pip install --quiet ${GRADREF_PIP_ARGS:-} "$ROOT"/source/gradref-*.whl
+"""
+
+GRADESCOPE_RUN = """#!/usr/bin/env bash
+# Gradescope runs this for each submission: grade what is in $ROOT/submission, write results.json.
+ROOT="${GRADREF_AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${GRADREF_PYTHON:-python3}"
+mkdir -p "$ROOT/results"
+"$PYTHON" -m conformance autograder run-gradescope --root "$ROOT" {options}
+if [ ! -s "$ROOT/results/results.json" ]; then      # gradref itself could not run: still say so
+  printf '%s\\n' '{"score": 0, "output": "The autograder could not run gradref; please tell the course staff.", "tests": []}' \\
+    > "$ROOT/results/results.json"
+fi
+exit 0
+"""
+
+PRAIRIELEARN_RUN = """#!/usr/bin/env bash
+# PrairieLearn's external grader runs this (the question's entrypoint) for each submission.
+ROOT="${GRADREF_PL_ROOT:-/grade}"
+PYTHON="${GRADREF_PYTHON:-python3}"
+mkdir -p "$ROOT/results"
+"$PYTHON" -m conformance autograder run-prairielearn --root "$ROOT" {options}
+if [ ! -s "$ROOT/results/results.json" ]; then
+  printf '%s\\n' '{"gradable": false, "score": 0, "message": "The autograder could not run gradref."}' \\
+    > "$ROOT/results/results.json"
+fi
+exit 0
+"""
+
+PRAIRIELEARN_DOCKERFILE = """# The grading image for this question: python, numpy, jax, gradref and bubblewrap.
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
+COPY tests/{wheel} /tmp/
+RUN pip install --no-cache-dir /tmp/{wheel}
+"""
+
+
+class BundleError(Exception):
+    """A bundle that cannot be made (one sentence)."""
+
+
+# ----- building -----
+
+def project_root():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return root if os.path.isfile(os.path.join(root, "pyproject.toml")) else None
+
+
+def build_wheel(folder):
+    """A wheel of this gradref (from its source tree) in `folder`; its path."""
+    root = project_root()
+    if root is None:
+        raise BundleError("gradref's source tree is not here to build a wheel from: pass --wheel PATH")
+    for isolation in (["--no-build-isolation"], []):      # the build backend here, else pip fetches it
+        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", *isolation,
+                               "-w", folder, root], capture_output=True, text=True, timeout=600)
+        wheels = glob.glob(os.path.join(folder, "gradref-*.whl"))
+        if proc.returncode == 0 and wheels:
+            break
+    if proc.returncode != 0 or not wheels:
+        raise BundleError(f"building gradref's wheel failed: {clean(proc.stderr[-300:])}")
+    return wheels[0]
+
+
+def _runner_options(timeout, memory_mb):
+    return f"--timeout {timeout:g} --memory-mb {int(memory_mb)}"
+
+
+def _spec_text(spec):
+    with open(spec.path, "rb") as handle:
+        return handle.read()
+
+
+def _add_support(write, support):
+    for path in support:
+        base = os.path.basename(os.path.normpath(path))
+        if os.path.isdir(path):
+            for folder, _, files in os.walk(path):
+                for name in files:
+                    if name.endswith(".py"):
+                        full = os.path.join(folder, name)
+                        write(full, os.path.join("support", base, os.path.relpath(full, path)))
+        else:
+            write(path, os.path.join("support", base))
+
+
+def gradescope_bundle(spec, out_zip, wheel=None, support=(), timeout=10.0, memory_mb=2048):
+    """Write Gradescope's autograder.zip; returns its path."""
+    with tempfile.TemporaryDirectory() as scratch:
+        wheel = wheel or build_wheel(scratch)
+        tmp = out_zip + ".tmp"
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as bundle:
+            def script(name, text):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = 0o755 << 16
+                bundle.writestr(info, text)
+            script("setup.sh", GRADESCOPE_SETUP)
+            script("run_autograder", GRADESCOPE_RUN.replace("{options}", _runner_options(timeout, memory_mb)))
+            bundle.write(wheel, os.path.basename(wheel))
+            bundle.writestr("assignment.toml", _spec_text(spec))
+            _add_support(bundle.write, support)
+        os.replace(tmp, out_zip)
+    return out_zip
+
+
+def prairielearn_bundle(spec, out_dir, wheel=None, support=(), timeout=10.0, memory_mb=2048):
+    """Write the files of a PrairieLearn external-grading question into out_dir; returns it."""
+    tests = os.path.join(out_dir, "tests")
+    os.makedirs(tests, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        wheel = wheel or build_wheel(scratch)
+        shutil.copy(wheel, tests)
+    run = os.path.join(tests, "run.sh")
+    report.write_atomic(run, PRAIRIELEARN_RUN.replace("{options}", _runner_options(timeout, memory_mb)))
+    os.chmod(run, 0o755)
+    with open(os.path.join(tests, "assignment.toml"), "wb") as handle:
+        handle.write(_spec_text(spec))
+
+    def copy(source, target):
+        os.makedirs(os.path.dirname(os.path.join(tests, target)), exist_ok=True)
+        shutil.copy(source, os.path.join(tests, target))
+    _add_support(copy, support)
+    report.write_atomic(os.path.join(out_dir, "Dockerfile"),
+                        PRAIRIELEARN_DOCKERFILE.replace("{wheel}", os.path.basename(wheel)))
+    report.write_json(os.path.join(out_dir, "info-externalGradingOptions.json"), {"externalGradingOptions": {
+        "enabled": True, "image": "YOUR-REGISTRY/gradref-grader", "entrypoint": "/grade/tests/run.sh",
+        "timeout": int(max(60, timeout * 60))}})
+    return out_dir
+
+
+# ----- running inside the platform's container -----
+
+def submission_path(folder):
+    """What to grade in a platform's submission folder: its one .py file, or the folder itself."""
+    if not os.path.isdir(folder):
+        raise CannotGrade("the submission folder is empty or missing")
+    files = [os.path.join(base, f) for base, _, names in os.walk(folder) for f in names]
+    python = [f for f in files if f.endswith(".py")]
+    if not python:
+        found = ", ".join(sorted(os.path.basename(f) for f in files)[:5]) or "nothing"
+        hint = " (export a notebook as a .py file)" if any(f.endswith(".ipynb") for f in files) else ""
+        raise CannotGrade(f"the submission holds no Python file (found: {found}){hint}")
+    return python[0] if len(python) == 1 else folder
+
+
+def _grade_in_container(root, submission_dir, options):
+    spec = assignments.load(os.path.join(root, "source" if os.path.isdir(os.path.join(root, "source")) else "tests",
+                                         "assignment.toml"))
+    support_root = os.path.join(os.path.dirname(spec.path), "support")
+    support = tuple(os.path.join(support_root, n) for n in sorted(os.listdir(support_root))) \
+        if os.path.isdir(support_root) else ()
+    options = assignments.apply(spec, Options(timeout=options.timeout, memory_mb=options.memory_mb,
+                                              assignment=spec, support=support))
+    started = time.monotonic()
+    try:
+        result = grade_file(submission_path(submission_dir), options)
+        return spec, result, None, time.monotonic() - started
+    except CannotGrade as error:
+        return spec, None, str(error), time.monotonic() - started
+    except Exception as error:  # noqa: BLE001 - the platform must always get a results file
+        return spec, None, f"internal error while grading: {type(error).__name__}: {error}", time.monotonic() - started
+
+
+def run_gradescope(root, options):
+    """Grade $root/submission and write $root/results/results.json (always)."""
+    spec, result, error, elapsed = _grade_in_container(root, os.path.join(root, "submission"), options)
+    if result is None:
+        body = gradescope_error(error, sum(i.points for i in spec.items if i.required))
+        body["execution_time"] = round(elapsed, 1)
+    else:
+        body = gradescope(result, elapsed)
+    os.makedirs(os.path.join(root, "results"), exist_ok=True)
+    report.write_json(os.path.join(root, "results", "results.json"), body)
+    return 0
+
+
+def prairielearn_results(result, spec, error=None):
+    """PrairieLearn's results.json: score in [0, 1], one test per function with points."""
+    if result is None:
+        return {"gradable": True, "score": 0.0, "message": f"gradref could not grade this submission: {clean(error)}",
+                "tests": [], "output": ""}
+    tests = [{"name": r["name"], "description": r["status"], "points": r.get("points", 0.0),
+              "max_points": r.get("max_points", 0.0), "message": clean(r["message"], 8000), "output": ""}
+             for r in result["results"] if r.get("max_points") or r["status"] != "missing"]
+    maximum = result.get("max_score") or 0.0
+    return {"gradable": True, "score": round(result["score"] / maximum, 6) if maximum else 0.0,
+            "message": f"{sum(r['status'] == 'pass' for r in result['results'])} functions pass; "
+                       f"{result['isolation_note']}", "output": "", "tests": tests}
+
+
+def run_prairielearn(root, options):
+    spec, result, error, _ = _grade_in_container(root, os.path.join(root, "student"), options)
+    os.makedirs(os.path.join(root, "results"), exist_ok=True)
+    report.write_json(os.path.join(root, "results", "results.json"), prairielearn_results(result, spec, error))
+    return 0
+
