@@ -257,6 +257,71 @@ def check_finite_differences(case):
     return _result("finite_differences", case, comparisons)
 
 
+DIRECTIONS, SAMPLED_ENTRIES, STEP = 3, 20, 1e-6
+
+
+def _float64_args(case):
+    return [np.array(a, np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else copy.deepcopy(a)
+            for a in sample_args(case)]
+
+
+def check_directional(case):
+    """Directional derivatives at any size and dtype, with or without a reference: along seeded random
+    directions u (over all differentiable inputs at once), central differences of <dout, f(x + h u)>
+    with the forward run on float64 copies, against <backward(dout), u> from the dtype under test;
+    then central differences at a few sampled entries of each input. The yardstick is
+    sum |g_i u_i| (the terms of the inner product), so that cancellation cannot hide an error."""
+    op, dout = case.op, np.asarray(case_dout(case), np.float64)
+    got = manual_run(case).grads
+    problem = _count_mismatch(case, got)
+    if problem:
+        return CheckResult("directional", case, False, problem)
+    grads = [np.asarray(g, np.float64) for g in got]
+    args, positions = _float64_args(case), wrt_positions(op)
+    rng = np.random.default_rng(zlib.crc32(f"directional-{op.name}-{case.sample}".encode()))
+    tol = max(case_tolerance(case), policy.FINITE_DIFFERENCE_TOLERANCE)
+    floor = floors(op, grads)
+
+    def value(moved):
+        at = list(args)
+        for position, array in zip(positions, moved):
+            at[position] = array
+        at = [copy.deepcopy(a) if isinstance(a, dict) else a for a in at]
+        return float(np.sum(dout * np.asarray(op.forward(*at)[0], np.float64)))
+
+    comparisons = []
+    for k in range(DIRECTIONS):
+        directions = [rng.standard_normal(np.shape(args[p])) * max(1.0, float(np.sqrt(np.mean(args[p] ** 2))))
+                      for p in positions]
+        plus = value([args[p] + STEP * u for p, u in zip(positions, directions)])
+        minus = value([args[p] - STEP * u for p, u in zip(positions, directions)])
+        numeric = (plus - minus) / (2 * STEP)
+        analytic = sum(float(np.sum(g * u)) for g, u in zip(grads, directions))
+        terms = sum(float(np.sum(np.abs(g * u))) for g, u in zip(grads, directions))
+        noise = 1e-14 * (abs(plus) + abs(minus)) / STEP        # float64 rounding of the differences
+        comparisons.append(policy.compare(f"<grads, u{k}>", np.asarray(analytic), np.asarray(numeric), tol,
+                                          case.dtype, floor=max(terms, noise / tol)))
+    for name, position, g in zip(op.grad_names, positions, grads):
+        flat = int(np.size(args[position]))
+        picks = rng.choice(flat, size=min(SAMPLED_ENTRIES, flat), replace=False) if flat else []
+        numeric, analytic = [], []
+        for pick in picks:
+            index = np.unravel_index(int(pick), np.shape(args[position]))
+            h = STEP * max(1.0, abs(float(args[position][index])))
+            shifted = []
+            for sign in (1, -1):
+                moved = [args[p].copy() for p in positions]
+                moved[positions.index(position)][index] += sign * h
+                shifted.append(value(moved))
+            numeric.append((shifted[0] - shifted[1]) / (2 * h))
+            analytic.append(float(g[index]))
+        if picks is not None and len(picks):
+            comparisons.append(policy.compare(f"{name} at {len(picks)} sampled entries", np.asarray(analytic),
+                                              np.asarray(numeric), tol, case.dtype,
+                                              floor=max(float(np.max(np.abs(g), initial=0.0)), floor.get(name, 0.0))))
+    return _result("directional", case, comparisons)
+
+
 def check_shapes_dtypes(case):
     """Each gradient has its input's shape and dtype; the output has the dtype under test."""
     run = manual_run(case)
@@ -367,6 +432,7 @@ CHECKS = {
     "forward": check_forward,
     "vjp": check_vjp,
     "finite_differences": check_finite_differences,
+    "directional": check_directional,
     "shapes_dtypes": check_shapes_dtypes,
     "no_mutation": check_no_mutation,
     "linear_in_dout": check_linear_in_dout,
@@ -384,8 +450,10 @@ def applicable(check, case):
         return False
     if case.op.reference is None and check in ("forward", "vjp", "devices_agree"):
         return False
-    if case.op.kind == UPDATE and check in ("vjp", "finite_differences", "linear_in_dout"):
+    if case.op.kind == UPDATE and check in ("vjp", "finite_differences", "linear_in_dout", "directional"):
         return False
+    if check == "directional":
+        return case.device == "cpu"
     if check == "finite_differences":
         return case.small and case.dtype == "float64" and case.device == "cpu"
     if check == "linear_in_dout":

@@ -27,8 +27,10 @@ __all__ = ["assert_backward_matches", "check_backward", "make_op", "assert_case"
 class FiniteDifferencesOnly(UserWarning):
     """A check passed without a JAX reference: only finite differences vouch for the gradients."""
 
-NO_REFERENCE = ("no JAX reference was given: the gradients were checked against central finite "
-                "differences only (float64, small inputs)")
+NO_REFERENCE = ("no JAX reference was given: the gradients were checked by finite differences only: "
+                "directional derivatives along 3 seeded random directions and central differences at 20 "
+                "sampled entries of each input (every size and dtype, the forward run in float64), and the "
+                "full Jacobian by central differences on inputs of at most 2,000 float64 entries")
 SMALL = 2000      # finite differences on inputs with at most this many entries in all
 
 

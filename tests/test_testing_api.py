@@ -20,7 +20,7 @@ def affine_ref(x, w, b):
 
 def test_a_correct_function_pair_passes_and_reports_each_check():
     results = assert_backward_matches(mg.affine_forward, mg.affine_backward, affine_ref, inputs=AFFINE_INPUTS)
-    assert {r.check for r in results} == {"forward", "vjp", "finite_differences", "shapes_dtypes", "no_mutation",
+    assert {r.check for r in results} == {"forward", "vjp", "finite_differences", "directional", "shapes_dtypes", "no_mutation",
                                           "linear_in_dout", "deterministic"}
     assert all(r.passed for r in results)
     assert max(r.worst.ratio for r in results if r.worst is not None) < 1
@@ -170,3 +170,39 @@ def test_the_plugin_skips_gpu_runs_without_a_gpu(pytester):
 def test_the_plugin_adds_its_option_to_help(pytester):
     result = pytester.runpytest(*PLUGIN_ARGS, "--help")
     result.stdout.fnmatch_lines(["*--gradref-device*"])
+
+
+# ----- without a reference: no input size or dtype turns a value check into no check -----
+
+def _x_sin_x(x):
+    return x * np.sin(x), x
+
+
+def _x_sin_x_backward(dout, x):
+    return dout * (np.sin(x) + x * np.cos(x))
+
+
+def _x_sin_x_backward_wrong(dout, x):
+    return dout * (np.sin(x) + np.cos(x))          # the product rule's x is missing
+
+
+@pytest.mark.parametrize("shape,dtype", [((8, 6), np.float32), ((45, 45), np.float64), ((1000, 1000), np.float64),
+                                         ((1000, 1000), np.float32)])
+def test_a_wrong_backward_fails_without_a_reference_at_any_size_and_dtype(shape, dtype):
+    x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    with pytest.raises(AssertionError, match="directional FAILED"):
+        assert_backward_matches(_x_sin_x, _x_sin_x_backward_wrong, inputs=(x,))
+    with pytest.warns(FiniteDifferencesOnly, match="directional derivatives"):
+        results = assert_backward_matches(_x_sin_x, _x_sin_x_backward, inputs=(x,))
+    assert "directional" in {r.check for r in results}
+
+
+def test_one_wrong_element_in_a_million_is_caught_by_the_projection_when_it_is_large():
+    x = np.random.default_rng(2).standard_normal((1000, 1000))
+
+    def one_off(dout, x):
+        dx = _x_sin_x_backward(dout, x)
+        dx[0, 0] += 1e3 * np.abs(dx).max()
+        return dx
+    with pytest.raises(AssertionError, match="directional FAILED"):
+        assert_backward_matches(_x_sin_x, one_off, inputs=(x,))
