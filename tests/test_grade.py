@@ -306,7 +306,7 @@ def test_grading_a_folder_never_stops_at_a_broken_submission(tmp_path):
         rows = {r["submission"]: r for r in csv.DictReader(handle)}
     assert rows["good.py"]["status"] == "pass" and rows["wrong.py"]["status"] == "fail"
     assert rows["broken.py"]["status"] == "cannot grade" and "syntax error" in rows["broken.py"]["message"]
-    assert sorted(p.name for p in out.iterdir()) == ["broken.json", "good.json", "summary.csv", "wrong.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["broken.json", "good.json", "gradebook.csv", "summary.csv", "wrong.json"]
     assert json.loads((tmp_path / "gs" / "good.json").read_text())["score"] == 2.0
 
 

@@ -613,7 +613,7 @@ def test_a_killed_gradref_leaves_no_grading_process(tmp_path):
     finally:
         proc.kill()
         proc.wait()
-    left = _still_alive(started - {proc.pid}, wait=10.0)
+    left = _still_alive(started - {proc.pid}, wait=30.0)   # a pool process in a JAX compile ends after it
     assert left == [], f"no process outlives gradref: {left}"
 
 
