@@ -31,7 +31,7 @@ check: install
 	$(BIN)/gradref check
 
 test: install
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

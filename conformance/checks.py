@@ -291,8 +291,9 @@ def check_directional(case):
 
     comparisons = []
     for k in range(DIRECTIONS):
-        directions = [rng.standard_normal(np.shape(args[p])) * max(1.0, float(np.sqrt(np.mean(args[p] ** 2))))
-                      for p in positions]
+        # Random signs (Rademacher): as good as normals for a projection, and cheap at 1e7 entries.
+        directions = [(rng.integers(0, 2, np.shape(args[p]), dtype=np.int8) * 2.0 - 1.0)
+                      * max(1.0, float(np.sqrt(np.mean(args[p] ** 2)))) for p in positions]
         plus = value([args[p] + STEP * u for p, u in zip(positions, directions)])
         minus = value([args[p] - STEP * u for p, u in zip(positions, directions)])
         numeric = (plus - minus) / (2 * STEP)
@@ -301,9 +302,12 @@ def check_directional(case):
         noise = 1e-14 * (abs(plus) + abs(minus)) / STEP        # float64 rounding of the differences
         comparisons.append(policy.compare(f"<grads, u{k}>", np.asarray(analytic), np.asarray(numeric), tol,
                                           case.dtype, floor=max(terms, noise / tol)))
+    # Sampled entries where nothing else looks at single entries: small samples, or no reference at all
+    # (a large sample of a registry op has its every entry checked by vjp against the oracle).
+    entries = SAMPLED_ENTRIES if case.small or op.reference is None else 0
     for name, position, g in zip(op.grad_names, positions, grads):
         flat = int(np.size(args[position]))
-        picks = rng.choice(flat, size=min(SAMPLED_ENTRIES, flat), replace=False) if flat else []
+        picks = rng.choice(flat, size=min(entries, flat), replace=False) if flat and entries else []
         numeric, analytic = [], []
         for pick in picks:
             index = np.unravel_index(int(pick), np.shape(args[position]))

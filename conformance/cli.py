@@ -383,6 +383,7 @@ def cmd_example(args):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="gradref", description="Hand-written backward passes checked against JAX autodiff.")
+    parser.add_argument("--version", action="version", version=f"gradref {report.versions()['gradref']}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     check = sub.add_parser("check", help="check every op's manual backward pass against jax.vjp",

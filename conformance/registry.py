@@ -614,5 +614,8 @@ def ops(names=None):
         return list(REGISTRY.values())
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
-        raise ValueError(f"unknown op {unknown[0]!r}; known ops: {', '.join(REGISTRY)}")
+        import difflib
+        close = difflib.get_close_matches(unknown[0], list(REGISTRY), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f"; known ops: {', '.join(REGISTRY)}"
+        raise ValueError(f"unknown op {unknown[0]!r}{hint}")
     return [REGISTRY[n] for n in names]

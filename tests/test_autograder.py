@@ -17,6 +17,7 @@ from conformance.cli import main
 from conformance.grade import Options, assignments, grade_file, platforms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+pytestmark = pytest.mark.xdist_group("autograder")      # the wheel is built once, by one worker
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
 
 HOSTILE = '''

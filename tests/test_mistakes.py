@@ -15,6 +15,7 @@ from conformance.grade.reports import grade_folder
 from conformance.grade.targets import TARGETS
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
+pytestmark = pytest.mark.xdist_group("planted-batch")     # one worker grades the batch, once
 
 # (op, key): (course file, the function that shows it, [(old, new), ...])
 PLANTED = {

@@ -24,6 +24,7 @@ from conformance.grade.sandbox import BadResult, read_npy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("conformance", "manual_grads", "reference", "gradref", "bench", "examples")
+pytestmark = pytest.mark.xdist_group("hostile-batch")    # one worker grades the hostile batch, once
 needs_bwrap = pytest.mark.skipif(confine.bwrap_problem() is not None,
                                  reason=f"needs bubblewrap: {confine.bwrap_problem()}")
 

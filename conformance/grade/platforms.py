@@ -82,19 +82,24 @@ def project_root():
 
 
 def build_wheel(folder):
-    """A wheel of this gradref (from its source tree) in `folder`; its path."""
+    """A wheel of this gradref (from its source tree) in `folder`; its path. It is built from a copy of
+    the sources, so that two builds at once (or a build/ folder left behind) cannot collide."""
     root = project_root()
     if root is None:
         raise BundleError("gradref's source tree is not here to build a wheel from: pass --wheel PATH")
-    for isolation in (["--no-build-isolation"], []):      # the build backend here, else pip fetches it
-        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", *isolation,
-                               "-w", folder, root], capture_output=True, text=True, timeout=600)
-        wheels = glob.glob(os.path.join(folder, "gradref-*.whl"))
-        if proc.returncode == 0 and wheels:
-            break
-    if proc.returncode != 0 or not wheels:
-        raise BundleError(f"building gradref's wheel failed: {clean(proc.stderr[-300:])}")
-    return wheels[0]
+    with tempfile.TemporaryDirectory() as source:
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(os.path.join(root, name), source)
+        for package in ("gradref", "manual_grads", "reference", "conformance", "bench"):
+            shutil.copytree(os.path.join(root, package), os.path.join(source, package),
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for isolation in (["--no-build-isolation"], []):      # the build backend here, else pip fetches it
+            proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", *isolation,
+                                   "-w", folder, source], capture_output=True, text=True, timeout=600)
+            wheels = glob.glob(os.path.join(folder, "gradref-*.whl"))
+            if proc.returncode == 0 and wheels:
+                return wheels[0]
+    raise BundleError(f"building gradref's wheel failed: {clean(proc.stderr[-300:])}")
 
 
 def _runner_options(timeout, memory_mb):
