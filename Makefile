@@ -31,7 +31,7 @@ check: install
 	$(BIN)/gradref check
 
 test: install
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup
+	$(BIN)/python -m pytest -q -n auto
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

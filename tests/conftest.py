@@ -18,3 +18,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def once_per_session(tmp_path_factory, name, compute):
+    """compute(folder) -> JSON-serialisable value, run by one xdist worker for the whole session; the
+    others wait on a lock and read the stored value (pytest-xdist's pattern for session fixtures)."""
+    import fcntl
+    import json
+    shared = tmp_path_factory.getbasetemp().parent / f"once-{name}"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = shared / "result.json"
+        if not result.exists():
+            value = compute(shared)
+            result.write_text(json.dumps(value))
+        return json.loads(result.read_text())

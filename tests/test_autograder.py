@@ -15,9 +15,9 @@ import pytest
 
 from conformance.cli import main
 from conformance.grade import Options, assignments, grade_file, platforms
+from conftest import once_per_session
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-pytestmark = pytest.mark.xdist_group("autograder")      # the wheel is built once, by one worker
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
 
 HOSTILE = '''
@@ -64,7 +64,7 @@ def check_prairielearn(data):
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    return platforms.build_wheel(str(tmp_path_factory.mktemp("wheel")))
+    return once_per_session(tmp_path_factory, "wheel", lambda folder: platforms.build_wheel(str(folder)))
 
 
 def _env(root_var, root, site):
@@ -240,3 +240,20 @@ def test_assignments_lists_the_built_in_specs(capsys):
     for spec in listed:
         names = [f["name"] for f in spec["functions"]]
         assert len(names) == len(set(names))
+
+
+def test_from_an_installed_gradref_one_command_writes_the_bundle(gradescope_root, tmp_path):
+    """A pip-installed gradref has no source tree: the bundle's wheel is built from the installed packages."""
+    _, site = gradescope_root
+    bundle = tmp_path / "autograder.zip"
+    proc = subprocess.run([sys.executable, "-m", "conformance", "autograder", "gradescope", "--assignment", "cs231n-a2",
+                           "--out", str(bundle)], env={**os.environ, "PYTHONPATH": site}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        wheel = next(n for n in names if n.startswith("gradref-") and n.endswith(".whl"))
+        archive.extract(wheel, tmp_path)
+    with zipfile.ZipFile(tmp_path / wheel) as built:
+        inside = built.namelist()
+    assert "conformance/grade/assignments/cs231n-a2.toml" in inside and "conformance/grade/worker.py" in inside

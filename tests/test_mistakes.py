@@ -13,9 +13,9 @@ from conformance.grade import Options
 from conformance.grade.mistakes import CATALOGUE
 from conformance.grade.reports import grade_folder
 from conformance.grade.targets import TARGETS
+from conftest import once_per_session
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
-pytestmark = pytest.mark.xdist_group("planted-batch")     # one worker grades the batch, once
 
 # (op, key): (course file, the function that shows it, [(old, new), ...])
 PLANTED = {
@@ -240,21 +240,22 @@ def _name(op, key):
     return f"{op}__{key}"
 
 
-@pytest.fixture(scope="module")
-def planted_reports(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("planted")
+def _grade_planted(folder):
+    batch = folder / "batch"
+    batch.mkdir()
     for (op, key), (course_file, function, edits) in PLANTED.items():
-        (folder / f"{_name(op, key)}.py").write_text(planted_source(course_file, function, edits))
+        (batch / f"{_name(op, key)}.py").write_text(planted_source(course_file, function, edits))
     for name in CORRECT:
         with open(os.path.join(COURSE, name)) as handle:
-            (folder / f"correct__{name}").write_text(handle.read())
-    out = tmp_path_factory.mktemp("planted-reports")
-    grade_folder(str(folder), Options(timeout=10.0, memory_mb=1024), jobs=2, out=str(out))
-    reports = {}
-    for path in out.iterdir():
-        if path.suffix == ".json":
-            reports[path.stem] = json.loads(path.read_text())
-    return reports
+            (batch / f"correct__{name}").write_text(handle.read())
+    out = folder / "reports"
+    grade_folder(str(batch), Options(timeout=10.0, memory_mb=1024), jobs=2, out=str(out))
+    return {path.stem: json.loads(path.read_text()) for path in out.iterdir() if path.suffix == ".json"}
+
+
+@pytest.fixture(scope="module")
+def planted_reports(tmp_path_factory):
+    return once_per_session(tmp_path_factory, "planted", _grade_planted)
 
 
 def test_every_catalogue_entry_has_a_planted_bug():

@@ -21,10 +21,10 @@ import pytest
 
 from conformance.grade import confine
 from conformance.grade.sandbox import BadResult, read_npy
+from conftest import once_per_session
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("conformance", "manual_grads", "reference", "gradref", "bench", "examples")
-pytestmark = pytest.mark.xdist_group("hostile-batch")    # one worker grades the hostile batch, once
 needs_bwrap = pytest.mark.skipif(confine.bwrap_problem() is not None,
                                  reason=f"needs bubblewrap: {confine.bwrap_problem()}")
 
@@ -343,7 +343,10 @@ def run_batch(copy, batch, out, *extra):
 
 @pytest.fixture(scope="module")
 def hostile_batch(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("hostile")
+    return once_per_session(tmp_path_factory, "hostile", _grade_hostile_batch)
+
+
+def _grade_hostile_batch(tmp):
     copy = throwaway_project(tmp)
     batch, out = str(tmp / "batch"), str(tmp / "reports")
     os.makedirs(batch)
@@ -368,8 +371,8 @@ def hostile_batch(tmp_path_factory):
                 reports[name[:-5]] = json.load(handle)
     with open(os.path.join(out, "summary.csv")) as handle:
         summary = {row["submission"]: row for row in csv.DictReader(handle)}
-    uids = {r.get("limits", {}).get("sandbox_uid") for r in reports.values()} - {None}
-    return {"proc": proc, "reports": reports, "summary": summary, "copy": copy, "batch": batch,
+    uids = sorted({r.get("limits", {}).get("sandbox_uid") for r in reports.values()} - {None})
+    return {"proc": {"returncode": proc.returncode, "stderr": proc.stderr[-4000:]}, "reports": reports, "summary": summary, "copy": copy, "batch": batch,
             "before_copy": before_copy, "before_batch": before_batch, "uids": uids, "elapsed": elapsed}
 
 

@@ -10,6 +10,7 @@ from an environment variable (GRADREF_AUTOGRADER_ROOT, GRADREF_PL_ROOT) that def
 platform's path, which is how the tests run them in a temporary root.
 """
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -81,18 +82,50 @@ def project_root():
     return root if os.path.isfile(os.path.join(root, "pyproject.toml")) else None
 
 
+PACKAGES = ("gradref", "manual_grads", "reference", "conformance", "bench")
+
+
+def _source_from_checkout(root, source):
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(root, name), source)
+    for package in PACKAGES:
+        shutil.copytree(os.path.join(root, package), os.path.join(source, package),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+def _source_from_install(source):
+    """A buildable source tree from the installed packages and their metadata (a pip-installed gradref
+    has no checkout to build from)."""
+    import importlib.metadata
+    import importlib.util
+    meta = importlib.metadata.metadata("gradref")
+    for package in PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise BundleError(f"the installed gradref lacks its {package} package: pass --wheel PATH")
+        shutil.copytree(list(spec.submodule_search_locations)[0], os.path.join(source, package),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    requires = [r for r in (meta.get_all("Requires-Dist") or []) if "extra ==" not in r]
+    pyproject = "\n".join([
+        '[build-system]', 'requires = ["setuptools>=61"]', 'build-backend = "setuptools.build_meta"', '',
+        '[project]', f'name = "gradref"', f'version = "{meta["Version"]}"', 'requires-python = ">=3.10"',
+        "dependencies = [" + ", ".join(json.dumps(r) for r in requires) + "]", '',
+        '[project.scripts]', 'gradref = "conformance.cli:main"', '',
+        '[tool.setuptools.packages.find]', 'include = ["gradref*", "manual_grads*", "reference*", "conformance*", "bench*"]',
+        '', '[tool.setuptools.package-data]', '"conformance.grade" = ["assignments/*.toml"]', ''])
+    with open(os.path.join(source, "pyproject.toml"), "w") as handle:
+        handle.write(pyproject)
+
+
 def build_wheel(folder):
-    """A wheel of this gradref (from its source tree) in `folder`; its path. It is built from a copy of
-    the sources, so that two builds at once (or a build/ folder left behind) cannot collide."""
+    """A wheel of this gradref in `folder`; its path. Built from a copy of the sources (the checkout,
+    or the installed packages), so that two builds at once or a build/ folder left behind cannot collide."""
     root = project_root()
-    if root is None:
-        raise BundleError("gradref's source tree is not here to build a wheel from: pass --wheel PATH")
     with tempfile.TemporaryDirectory() as source:
-        for name in ("pyproject.toml", "README.md"):
-            shutil.copy(os.path.join(root, name), source)
-        for package in ("gradref", "manual_grads", "reference", "conformance", "bench"):
-            shutil.copytree(os.path.join(root, package), os.path.join(source, package),
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if root is not None:
+            _source_from_checkout(root, source)
+        else:
+            _source_from_install(source)
         for isolation in (["--no-build-isolation"], []):      # the build backend here, else pip fetches it
             proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", *isolation,
                                    "-w", folder, source], capture_output=True, text=True, timeout=600)
