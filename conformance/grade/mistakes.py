@@ -252,7 +252,7 @@ def _temporal(a, divide_by="n", use_mask=True):
 # ----- update rules -----
 
 def _adam(a, t_used="next", t_stored="next", correction="beta_t", swapped=False):
-    w, dw, c = a["w"], a["dw"], a["config"]
+    dw, c = a["dw"], a["config"]
     b1, b2 = (c["beta2"], c["beta1"]) if swapped else (c["beta1"], c["beta2"])
     t = c["t"] + 1 if t_used == "next" else c["t"]
     m = b1 * c["m"] + (1 - b1) * dw
@@ -269,7 +269,7 @@ def _adam(a, t_used="next", t_stored="next", correction="beta_t", swapped=False)
 
 
 def _rmsprop(a, root=True, swapped=False, old_cache=False):
-    w, dw, c = a["w"], a["dw"], a["config"]
+    dw, c = a["dw"], a["config"]
     d = 1 - c["decay_rate"] if swapped else c["decay_rate"]
     cache = d * c["cache"] + (1 - d) * dw * dw
     used = c["cache"] if old_cache else cache

@@ -108,7 +108,7 @@ def _source_from_install(source):
     requires = [r for r in (meta.get_all("Requires-Dist") or []) if "extra ==" not in r]
     pyproject = "\n".join([
         '[build-system]', 'requires = ["setuptools>=61"]', 'build-backend = "setuptools.build_meta"', '',
-        '[project]', f'name = "gradref"', f'version = "{meta["Version"]}"', 'requires-python = ">=3.10"',
+        '[project]', 'name = "gradref"', f'version = "{meta["Version"]}"', 'requires-python = ">=3.10"',
         "dependencies = [" + ", ".join(json.dumps(r) for r in requires) + "]", '',
         '[project.scripts]', 'gradref = "conformance.cli:main"', '',
         '[tool.setuptools.packages.find]', 'include = ["gradref*", "manual_grads*", "reference*", "conformance*", "bench*"]',

@@ -8,7 +8,6 @@ import signal
 from concurrent.futures.process import BrokenProcessPool
 
 from .. import report
-from .confine import PROCESS
 from .grader import PASS, CannotGrade, Options, grade_file
 from .sandbox import close_all_sandboxes
 from .text import clean, csv_cell
@@ -59,15 +58,15 @@ def summary_row(path, result=None, error=""):
 def gradebook_csv(graded_reports, spec=None):
     """One row per student: submission, score, max_score, then the points of each function."""
     names = [i.name for i in spec.items] if spec else list(dict.fromkeys(
-        r["name"] for report in graded_reports.values() if report for r in report["results"]))
+        r["name"] for graded in graded_reports.values() if graded for r in graded["results"]))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["submission", "score", "max_score", *names])
     default_max = sum(i.points for i in spec.items if i.required) if spec else ""
-    for path, report in graded_reports.items():
-        points = {r["name"]: r.get("points", 0.0) for r in (report or {}).get("results", [])}
-        writer.writerow([csv_cell(os.path.basename(path)), (report or {}).get("score", 0.0),
-                         (report or {}).get("max_score", default_max), *(points.get(n, 0.0) for n in names)])
+    for path, graded in graded_reports.items():
+        points = {r["name"]: r.get("points", 0.0) for r in (graded or {}).get("results", [])}
+        writer.writerow([csv_cell(os.path.basename(path)), (graded or {}).get("score", 0.0),
+                         (graded or {}).get("max_score", default_max), *(points.get(n, 0.0) for n in names)])
     return buffer.getvalue()
 
 
