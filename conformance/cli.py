@@ -347,6 +347,26 @@ def cmd_autograder(args):
     return 0
 
 
+# ----- gradref ops -----
+
+def cmd_ops(args):
+    rows = [{"name": op.name, "signature": list(op.signature), "wrt": list(op.wrt), "kind": op.kind,
+             "samples": op.sample_names(), "traceable": op.traceable,
+             "gpu": "oracle on the GPU, manual code on CuPy (--device gpu)", "description": op.description}
+            for op in registry.ops()]
+    if args.json:
+        report.write_json(args.json, rows)
+    if args.json != "-":
+        table = Table(title=f"gradref ops: {len(rows)} registry ops")
+        for column in ("op", "signature", "kind", "samples", "traceable", "description"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(row["name"], f"({', '.join(row['signature'])})", row["kind"], str(len(row["samples"])),
+                          "yes" if row["traceable"] else "no", escape(row["description"]))
+        out.print(table)
+    return 0
+
+
 # ----- gradref assignments -----
 
 def cmd_assignments(args):
@@ -492,6 +512,12 @@ def build_parser():
     auto.add_argument("--memory-mb", type=int, default=2048, metavar="N", help="per submission (default 2048)")
     auto.add_argument("--root", metavar="DIR", help="run-*: the platform's root (default /autograder or /grade)")
     auto.set_defaults(run=cmd_autograder)
+
+    ops = sub.add_parser("ops", help="list the registry's ops",
+                         description="List every registry op: its signature, kind, samples, whether its "
+                                     "manual code runs under jax.jit, and what it computes.")
+    ops.add_argument("--json", metavar="PATH", help="write the list as JSON ('-' for stdout)")
+    ops.set_defaults(run=cmd_ops)
 
     listing = sub.add_parser("assignments", help="list the built-in assignment specs",
                              description="List the built-in assignment specs (functions, points, settings) "

@@ -121,3 +121,20 @@ def test_check_in_parallel_gives_the_same_rows(tmp_path):
                  str(parallel)]) == 0
     strip = lambda path: [{k: v for k, v in row.items()} for row in json.loads(path.read_text())["results"]]
     assert strip(serial) == strip(parallel)
+
+
+def test_ops_lists_the_registry_and_version_prints(capsys):
+    from conformance.registry import REGISTRY
+    assert main(["ops", "--json", "-"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in listed] == list(REGISTRY)
+    conv = next(row for row in listed if row["name"] == "conv")
+    assert conv["traceable"] is False and "pad0_rect_filter" in conv["samples"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("gradref ")
+
+
+def test_an_unknown_op_gets_a_did_you_mean(capsys):
+    assert main(["check", "--op", "affine_relux"]) == 2
+    assert "did you mean affine_relu?" in capsys.readouterr().err
