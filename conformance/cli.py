@@ -309,8 +309,9 @@ def grade_batch(args, options):
         style = STATUS_STYLE.get(row["status"], "")
         table.add_row(*[f"[{style}]{row[c]}[/]" if c == "status" else escape(clean(str(row[c])))
                         for c in reports.SUMMARY_COLUMNS])
-    out.print(table)
-    out.print(f"reports in {args.out}/ (one JSON per submission, summary.csv)")
+    screen = err if args.json == "-" else out      # `--json -`: stdout holds the JSON alone
+    screen.print(table)
+    screen.print(f"reports in {args.out}/ (one JSON per submission, summary.csv, gradebook.csv)")
     if args.json:
         report.write_json(args.json, {"submissions": rows, "passed": all(r["status"] == "pass" for r in rows)})
     return 0 if all(row["status"] == "pass" for row in rows) else 1

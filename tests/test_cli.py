@@ -138,3 +138,14 @@ def test_ops_lists_the_registry_and_version_prints(capsys):
 def test_an_unknown_op_gets_a_did_you_mean(capsys):
     assert main(["check", "--op", "affine_relux"]) == 2
     assert "did you mean affine_relu?" in capsys.readouterr().err
+
+
+def test_grade_batch_json_to_stdout_is_valid_json_with_the_table_on_stderr(tmp_path):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "a.py").write_text("import numpy as np\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n")
+    proc = subprocess.run([sys.executable, "-m", "conformance", "grade", str(batch), "--batch", "--json", "-",
+                           "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
+    data = json.loads(proc.stdout)
+    assert [row["submission"] for row in data["submissions"]] == ["a.py"]
+    assert "gradref grade: 1 submissions" in proc.stderr
