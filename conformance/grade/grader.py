@@ -180,6 +180,11 @@ def _arg_specs(sandbox, values):
     return [_arg_spec(sandbox, v) for v in values]
 
 
+def _distinct(forward_entry, backward_entry):
+    """The entries of a target, once each (a loss, class or update rule has one for both)."""
+    return [forward_entry] if backward_entry is forward_entry else [forward_entry, backward_entry]
+
+
 def test_mode(sample):
     """The sample runs a layer in test mode: the course grades that forward on its own."""
     return any(isinstance(v, dict) and v.get("mode") == "test" for v in sample.args.values())
@@ -293,7 +298,7 @@ def _arrays(value):
 def grade_sample(sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward=True, options=None):
     """Run one sample; add checks to the entries. Returns False when the process broke."""
     sample, want_out, want_grads, dout = graded_sample(op.name, sample_name)
-    for entry in {id(forward_entry): forward_entry, id(backward_entry): backward_entry}.values():
+    for entry in _distinct(forward_entry, backward_entry):
         entry.sample, entry.stress = sample.name, sample.stress
     with_backward = with_backward and bool(target.backward or target.cls) and not test_mode(sample)
     request, n_calls = _request(sandbox, target, op, sample, dout, with_backward)
@@ -423,17 +428,16 @@ def _report_writes(sandbox, run, forward_entry, backward_entry, with_backward):
     original = {n: run.sample.args[n] for n in names}
     if target.labels == "onehot":       # what was sent, not the index labels it was made from
         original["y"] = _one_hot(run.sample.args["y"], run.sample.args["x"].shape[1])
-    ignore = op.mutable if op.kind != UPDATE else tuple(n for n in op.mutable if n != "w")
     forward_name = f"{target.cls}.forward" if target.cls else forward_entry.name
     backward_name = f"{target.cls}.backward" if target.cls else backward_entry.name
     mid_key = "args_mid" if with_backward else "args_after"
-    for name in _written(sandbox, original, run.outputs.get(mid_key), names, ignore):
+    for name in _written(sandbox, original, run.outputs.get(mid_key), names, op.mutable):
         forward_entry.warn(f"{forward_name} writes into its argument {name}")
     if not with_backward:
         return
     mid = dict(zip(names, run.outputs.get("args_mid") or []))
     middle = {n: _loaded(sandbox, mid.get(n)) for n in names}
-    for name in _written(sandbox, middle, run.outputs.get("args_after"), names, ignore):
+    for name in _written(sandbox, middle, run.outputs.get("args_after"), names, op.mutable):
         backward_entry.warn(f"{backward_name} writes into {name} (through the cache)")
     if "dout_after" in run.outputs:
         after = _loaded(sandbox, run.outputs["dout_after"])
@@ -559,7 +563,7 @@ def _unique(results):
 def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=Options()):
     if not hello.get("ok"):
         message = f"the submission could not be loaded: {explain_error(hello.get('error', ''))}"
-        for entry in {id(forward_entry): forward_entry, id(backward_entry): backward_entry}.values():
+        for entry in _distinct(forward_entry, backward_entry):
             entry.broke(ERROR, message)
         return
     op = REGISTRY[target.op]
@@ -584,7 +588,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             alive = True
         if not alive and not separate:
             break
-    for entry in {id(forward_entry): forward_entry, id(backward_entry): backward_entry}.values():
+    for entry in _distinct(forward_entry, backward_entry):
         _note_only_kdim(entry)
 
 
