@@ -6,7 +6,7 @@ every check. Exceptions raised by the manual code become failing results, never 
 import copy
 import dataclasses
 import functools
-import zlib
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +16,7 @@ from reference import oracle
 from . import tolerance as policy
 from .backends import backend_for, to_numpy_tree, trees_identical
 from .registry import LAYER, LOSS, UPDATE
-from .samples import as_float64
+from .samples import as_float64, rng_for, set_seed
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class CheckResult:
     passed: bool
     detail: str = ""
     comparisons: list = field(default_factory=list)
+    skipped: bool = False       # the check does not apply to this op, and says why in `detail`
 
     @property
     def worst(self):
@@ -56,7 +57,8 @@ class CheckResult:
 
     @property
     def message(self):
-        return f"{self.check} {'passed' if self.passed else 'FAILED'}: {self.detail} {self.case.where}"
+        verdict = "skipped" if self.skipped else "passed" if self.passed else "FAILED"
+        return f"{self.check} {verdict}: {self.detail} {self.case.where}"
 
 
 @dataclass
@@ -81,6 +83,13 @@ def _sample(op, name, dtype):
     sample = op.draw_sample(name, dtype)
     _read_only(sample.args)
     return sample
+
+
+def use_seed(seed):
+    """Draw samples, cotangents and directions from `seed` from now on (gradref check --seed)."""
+    set_seed(seed)
+    for cached in (_sample, oracle_run, manual_run):
+        cached.cache_clear()
 
 
 def sample_args(case):
@@ -118,7 +127,7 @@ def cotangent(case, shape):
     if case.op.kind == LOSS:
         return np.ones(shape, dtype=case.dtype)
     # The seed leaves out the device, so CPU and GPU runs of a case see the same cotangent.
-    rng = np.random.default_rng(zlib.crc32(f"{case.op.name}-{case.sample}-{case.dtype}".encode()))
+    rng = rng_for(f"{case.op.name}-{case.sample}-{case.dtype}")
     return rng.standard_normal(shape).astype(case.dtype)
 
 
@@ -278,7 +287,7 @@ def check_directional(case):
         return CheckResult("directional", case, False, problem)
     grads = [np.asarray(g, np.float64) for g in got]
     args, positions = _float64_args(case), wrt_positions(op)
-    rng = np.random.default_rng(zlib.crc32(f"directional-{op.name}-{case.sample}".encode()))
+    rng = rng_for(f"directional-{op.name}-{case.sample}")
     tol = max(case_tolerance(case), policy.FINITE_DIFFERENCE_TOLERANCE)
     floor = floors(op, grads)
 
@@ -410,6 +419,170 @@ def check_state(case):
     return _result("state", case, comparisons)
 
 
+def _to_jax(value, device):
+    """NumPy arrays as jax arrays of the same dtype on the case's device; parameter dicts copied."""
+    import jax
+    if isinstance(value, dict):
+        return {k: _to_jax(v, device) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return jax.device_put(value, oracle.jax_device(device if device in ("cpu", "gpu") else "cpu"))
+    return value
+
+
+NOT_TRACEABLE = "not traceable: {name} writes into its own arrays, which jax.numpy arrays refuse; {what} not checked"
+
+
+def _split_arrays(value):
+    """(arrays, rebuild): the arrays of an argument (a dict's array entries) to pass to jax.jit as
+    traced values, and a function putting traced values back in their place (strings and numbers
+    of a parameter dict stay static)."""
+    if isinstance(value, dict):
+        keys = [k for k, v in value.items() if isinstance(v, np.ndarray)]
+        return [value[k] for k in keys], lambda arrays: {**value, **dict(zip(keys, arrays))}
+    if isinstance(value, tuple):
+        return list(value), tuple
+    if isinstance(value, np.ndarray):
+        return [value], lambda arrays: arrays[0]
+    return [], lambda arrays: value
+
+
+def _traced_call(args, device, body):
+    """jax.jit(body)(*arrays) where body gets the arguments rebuilt around traced arrays; the arrays
+    keep their dtypes (x64 on, so float64 stays float64)."""
+    import jax
+    splits = [_split_arrays(a) for a in args]
+    counts = [len(arrays) for arrays, _ in splits]
+
+    def traced(flat):
+        rebuilt, start = [], 0
+        for (_, rebuild), n in zip(splits, counts):
+            rebuilt.append(rebuild(flat[start:start + n]))
+            start += n
+        return body(rebuilt)
+    with jax.enable_x64(True):
+        flat = [_to_jax(a, device) for arrays, _ in splits for a in arrays]
+        return jax.tree_util.tree_map(np.asarray, jax.jit(traced)(flat))
+
+
+def manual_vjp_of_vjp(op, args, positions, dout, direction, device="cpu"):
+    """JAX's VJP of the hand-written backward g(x, dout) = backward(dout, forward(x)[1]) at `direction`,
+    with the manual code running on jax.numpy arrays (under jax.jit) in the dtype under test:
+    d<direction, g>/dx for each differentiable x, then d<direction, g>/d(dout), as NumPy arrays."""
+    import jax
+
+    def body(rebuilt):
+        *full, d, v = rebuilt
+
+        def grads_of(*diff_and_dout):
+            *diff, cotangent = diff_and_dout
+            at = list(full)
+            for position, value in zip(positions, diff):
+                at[position] = value
+            return as_tuple(op.backward(cotangent, op.forward(*at)[1]))
+        grads, pullback = jax.vjp(grads_of, *[full[p] for p in positions], d)
+        return pullback(tuple(jax.numpy.asarray(vi, dtype=g.dtype) for vi, g in zip(v, grads)))
+    return tuple(_traced_call(list(args) + [np.asarray(dout), tuple(direction)], device, body))
+
+
+def _second_order_numeric(case, direction, got, names, tol):
+    """Without a reference: directional central differences of <direction, backward(dout, forward(x))>
+    (NumPy, float64) along seeded random directions over the inputs and dout together."""
+    op, positions = case.op, wrt_positions(case.op)
+    args, dout = _float64_args(case), np.asarray(case_dout(case), np.float64)
+    rng = rng_for(f"second-directions-{op.name}-{case.sample}")
+
+    def value(moved, d):
+        at = [copy.deepcopy(a) if isinstance(a, dict) else a for a in args]
+        for position, array in zip(positions, moved):
+            at[position] = array
+        grads = as_tuple(op.backward(d, op.forward(*at)[1]))
+        return float(sum(np.sum(np.asarray(g, np.float64) * v) for g, v in zip(grads, direction)))
+
+    comparisons = []
+    for k in range(DIRECTIONS):
+        us = [rng.integers(0, 2, np.shape(args[p]), dtype=np.int8) * 2.0 - 1.0 for p in positions]
+        ud = rng.integers(0, 2, np.shape(dout), dtype=np.int8) * 2.0 - 1.0
+        plus = value([args[p] + STEP * u for p, u in zip(positions, us)], dout + STEP * ud)
+        minus = value([args[p] - STEP * u for p, u in zip(positions, us)], dout - STEP * ud)
+        numeric = (plus - minus) / (2 * STEP)
+        terms = [np.asarray(s, np.float64) * u for s, u in zip(got, us + [ud])]
+        analytic = sum(float(np.sum(t)) for t in terms)
+        noise = 1e-14 * (abs(plus) + abs(minus)) / STEP
+        comparisons.append(policy.compare(f"second order <{', '.join(names)}; u{k}>", np.asarray(analytic),
+                                          np.asarray(numeric), tol, case.dtype,
+                                          floor=max(sum(float(np.sum(np.abs(t))) for t in terms), noise / tol)))
+    return comparisons
+
+
+def check_second_order(case):
+    """gradgradcheck for a hand-written backward: JAX differentiates the manual backward itself (run on
+    jax.numpy arrays) with respect to the inputs and dout, along a seeded random cotangent, and that
+    must match JAX's second derivative of the reference (or, without one, finite differences of the
+    manual backward). A backward right in value but built from steps JAX cannot see through (a
+    stop_gradient, a NumPy round trip) fails here."""
+    op = case.op
+    if op.traceable is False:
+        return CheckResult("second_order", case, True, NOT_TRACEABLE.format(name=op.backward_name,
+                                                                              what="second order"), skipped=True)
+    run = manual_run(case)
+    problem = _count_mismatch(case, run.grads)
+    if problem:
+        return CheckResult("second_order", case, False, problem)
+    rng = rng_for(f"second-{op.name}-{case.sample}-{case.dtype}")
+    direction = [rng.standard_normal(np.shape(g)) for g in run.grads]
+    positions, dout = wrt_positions(op), case_dout(case)
+    names = [f"d{n}" for n in op.grad_names] + ["ddout"]
+    try:
+        got = manual_vjp_of_vjp(op, sample_args(case), positions, dout, direction, case.device)
+    except Exception as error:  # noqa: BLE001 - user code under JAX may raise anything
+        return CheckResult("second_order", case, False, f"{op.backward_name} does not run on jax.numpy arrays, "
+                           f"which the second-order check needs ({describe_error(error)})")
+    tol = case_tolerance(case, factor=4.0)
+    if op.reference is None:
+        return _result("second_order", case, _second_order_numeric(case, direction, got, names,
+                                                                   max(tol, policy.FINITE_DIFFERENCE_TOLERANCE)))
+    want = oracle.vjp_of_vjp(op.reference, sample_args(case), positions, dout, direction, case.device)
+    floor = max((float(np.max(np.abs(w), initial=0.0)) for w in want), default=0.0)
+    return _result("second_order", case, [
+        policy.compare(f"second order {n}", g, w, tol, case.dtype,
+                       floor if n[2:] in op.cancelling or n == "ddout" and op.kind == LOSS else 0.0)
+        for n, g, w in zip(names, got, want)])
+
+
+def check_jax_arrays(case):
+    """The same manual code on jax.numpy arrays under jax.jit agrees with its NumPy run: a branch only
+    jax.numpy (or CuPy) arrays take, or a NumPy-only idiom (reshape(-2)), fails here."""
+    import jax
+    op = case.op
+    if not op.traceable:
+        return CheckResult("jax_arrays", case, True, NOT_TRACEABLE.format(name=op.backward_name,
+                                                                           what="the jax.numpy path"), skipped=True)
+    numpy_run = manual_run(case)
+
+    def body(rebuilt):
+        *args, dout = rebuilt
+        out, cache = op.forward(*args)
+        return out, as_tuple(op.backward(dout, cache))
+    try:
+        out, grads = _traced_call(list(sample_args(case)) + [np.asarray(case_dout(case))], case.device, body)
+    except Exception as error:  # noqa: BLE001 - the code under test may raise anything under JAX
+        return CheckResult("jax_arrays", case, False, f"{'/'.join(op.manual_names)} fail on jax.numpy arrays "
+                           f"under jax.jit ({describe_error(error)})")
+    problem = _count_mismatch(case, grads)
+    if problem:
+        return CheckResult("jax_arrays", case, False, problem + " on jax.numpy arrays")
+    tol = case_tolerance(case, factor=4.0)
+    floor = floors(op, numpy_run.grads)
+    comparisons = [policy.compare("out (jax.numpy/numpy)", out, numpy_run.out, tol, case.dtype)]
+    comparisons += [policy.compare(f"{n} (jax.numpy/numpy)", g, w, tol, case.dtype, floor.get(n, 0.0))
+                    for n, g, w in zip(op.grad_names, grads, numpy_run.grads)]
+    dtypes = [f"{n}.dtype={g.dtype} on jax.numpy arrays, want {case.dtype}" for n, g in
+              zip(("out",) + op.grad_names, (out,) + grads) if g.dtype != np.dtype(case.dtype)]
+    if dtypes:
+        return CheckResult("jax_arrays", case, False, "; ".join(dtypes), comparisons)
+    return _result("jax_arrays", case, comparisons)
+
+
 AGREEMENT = "gpu-vs-cpu"
 
 
@@ -443,7 +616,10 @@ CHECKS = {
     "deterministic": check_deterministic,
     "state": check_state,
     "devices_agree": check_devices_agree,
+    "jax_arrays": check_jax_arrays,
+    "second_order": check_second_order,
 }
+ORDER_2 = ("second_order",)       # run only when second order is asked for (gradref check --order 2)
 
 
 def applicable(check, case):
@@ -458,6 +634,13 @@ def applicable(check, case):
         return False
     if check == "directional":
         return case.device == "cpu"
+    if check == "jax_arrays":      # one sample per op and dtype: the path taken does not depend on the values
+        # traceable None: a user's op, NumPy code unless they ask for order 2
+        return case.device == "cpu" and case.sample == case.op.samples[0].name and case.op.traceable is not None
+    if check == "second_order":     # the small samples (JAX unrolls loops: a large rnn takes a minute)
+        smallest = case.small or (case.sample == case.op.samples[0].name
+                                  and not any(s.small for s in case.op.samples))
+        return case.op.kind != UPDATE and "/" not in case.sample and not _is_stress(case) and smallest
     if check == "finite_differences":
         return case.small and case.dtype == "float64" and case.device == "cpu"
     if check == "linear_in_dout":
@@ -474,18 +657,37 @@ def run_check(check, case):
     except oracle.PrecisionError:
         raise
     except Exception as error:  # noqa: BLE001 - the code under test may raise anything
-        return CheckResult(check, case, False, f"raised {type(error).__name__}: {error}")
+        return CheckResult(check, case, False, f"raised {describe_error(error)}")
 
 
-def cases(ops, dtypes=("float64", "float32"), devices=("cpu",)):
-    """Every (check, case) pair that applies, grouped so each case's runs are shared."""
+_NOT_USER_CODE = tuple(os.sep + part + os.sep for part in ("conformance", "gradref", "jax", "jaxlib", "numpy"))
+
+
+def describe_error(error):
+    """'ValueError: message at layers.py:12': the first line of the message and the innermost frame
+    of the code under test (outside gradref, JAX and NumPy)."""
+    import traceback
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not any(p in f.filename for p in _NOT_USER_CODE)]
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}: {text[:300]}{where}"
+
+
+def _is_stress(case):
+    return any(s.name == case.sample and s.stress for s in case.op.samples)
+
+
+def cases(ops, dtypes=("float64", "float32"), devices=("cpu",), order=1):
+    """Every (check, case) pair that applies, grouped so each case's runs are shared; order=2 adds
+    the second-order check."""
+    chosen = [c for c in CHECKS if order >= 2 or c not in ORDER_2]
     pairs = []
     for op in ops:
         for device in devices:
             for dtype in dtypes:
                 for sample in op.sample_names():
                     case = Case(op, sample, dtype, device)
-                    pairs += [(check, case) for check in CHECKS if applicable(check, case)]
+                    pairs += [(check, case) for check in chosen if applicable(check, case)]
     return pairs
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from reference import oracle
 
-from . import precision, registry, report, runner
+from . import checks, precision, registry, report, runner
 from .examples import EXAMPLES, format_example, run_example
 from .grade.text import clean
 from .report import UsageError
@@ -61,13 +61,14 @@ def cmd_check(args):
     report.check_writable(args.json)
     report.check_writable(args.junit)
     precision = runner.prepare_devices(devices)
+    checks.use_seed(args.seed)
     with progress_bar() as bar:
         task = bar.add_task("checking", total=None)
         advance = advancer(bar, task)
         if args.jobs > 1 and all(op is registry.REGISTRY.get(op.name) for op in ops):
-            rows = runner.run_parallel(ops, dtypes, devices, args.jobs, advance)
+            rows = runner.run_parallel(ops, dtypes, devices, args.jobs, advance, args.order, args.seed)
         else:
-            rows = runner.run(ops, dtypes, devices, advance)
+            rows = runner.run(ops, dtypes, devices, advance, args.order)
     passed = all(row["status"] == "pass" for row in rows)
     if args.json != "-":
         out.print(check_table(rows))
@@ -75,10 +76,14 @@ def cmd_check(args):
             for failure in row["failures"][: args.show_failures]:
                 out.print(f"[red]{row['op']} {row['dtype']} {row['device']}:[/] {escape(failure)}", soft_wrap=True)
         n_pass = sum(row["status"] == "pass" for row in rows)
+        if any(row["skipped"] for row in rows):
+            out.print(f"not traceable (writes into its own arrays), so not checked on jax.numpy arrays"
+                      f"{' or to second order' if args.order > 1 else ''}: "
+                      f"{', '.join(sorted({row['op'] for row in rows if row['skipped']}))}")
         out.print(f"{n_pass} passed, {len(rows) - n_pass} failed")
     if args.json:
-        report.write_json(args.json, {"passed": passed, "results": rows, "precision": precision,
-                                      "versions": report.versions()})
+        report.write_json(args.json, {"passed": passed, "order": args.order, "seed": args.seed, "results": rows,
+                                      "precision": precision, "versions": report.versions()})
     if args.junit:
         from conformance import junit
         report.write_atomic(args.junit, junit.from_check(rows))
@@ -421,6 +426,12 @@ def build_parser():
     check.add_argument("--junit", metavar="PATH", help="also write JUnit XML (one test case per op, dtype and device)")
     check.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                        help="run op x dtype x device units in N processes (default 1)")
+    check.add_argument("--order", type=int, choices=(1, 2), default=1,
+                       help="2: also check second derivatives, JAX differentiating each manual backward "
+                            "(gradgradcheck) against the reference's, for every traceable op (default 1)")
+    check.add_argument("--seed", type=int, default=0, metavar="N",
+                       help="draw the samples, cotangents and random directions from this seed (default 0: "
+                            "the registry's fixed draws)")
     check.add_argument("--show-failures", type=int, default=3, metavar="N",
                        help="print up to N failure messages per row (default 3)")
     check.set_defaults(run=cmd_check)

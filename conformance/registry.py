@@ -5,7 +5,6 @@ manual_grads by default) with the jax.numpy reference, its sample inputs, its ki
 tolerance terms. Adding an op is adding one entry to REGISTRY.
 """
 import dataclasses
-import zlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -16,7 +15,7 @@ from manual_grads._xp import namespace
 from reference import functions as ref
 
 from . import benchspec as bs
-from .samples import (LAYOUTS, SampleSpec, Sample, away_from_zero, clear_of_kinks, labels, normal,
+from .samples import (LAYOUTS, SampleSpec, Sample, away_from_zero, clear_of_kinks, labels, normal, rng_for,
                       uniform, with_layout)
 
 LAYER, LOSS, UPDATE = "layer", "loss", "update"
@@ -96,7 +95,7 @@ class Op:
         spec = next((s for s in self.samples if s.name == base), None)
         if spec is None:
             raise ValueError(f"op {self.name!r} has no sample {base!r}")
-        rng = np.random.default_rng(zlib.crc32(f"{self.name}/{spec.name}".encode()))
+        rng = rng_for(f"{self.name}/{spec.name}")
         sample = Sample(spec.name, clear_of_kinks(spec, self.kinks, rng, dtype), spec.small, spec.stress)
         return with_layout(sample, layout) if layout else sample
 

@@ -2,9 +2,9 @@
 from reference import oracle
 
 from .backends import backend_for
-from .checks import AGREEMENT, cases, run_check, worst_of
+from .checks import AGREEMENT, cases, run_check, use_seed, worst_of
 
-VALUE_CHECKS = ("forward", "vjp", "finite_differences", "linear_in_dout", "devices_agree")
+VALUE_CHECKS = ("forward", "vjp", "finite_differences", "linear_in_dout", "devices_agree", "second_order")
 
 
 def prepare_devices(devices):
@@ -25,6 +25,7 @@ def summarize(results, op, dtype, device):
     comparisons = [c for r in results if r.check in VALUE_CHECKS for c in r.comparisons]
     worst = worst_of(comparisons)
     failures = [r.message for r in results if not r.passed]
+    ran = [r for r in results if not r.skipped]
     return {
         "op": op.name, "dtype": dtype, "device": device,
         "status": "pass" if not failures else "fail",
@@ -35,7 +36,9 @@ def summarize(results, op, dtype, device):
         "worst": f"{worst.name} [{worst_check(results, worst)}]" if worst else "",
         "manual_backend": (f"{backend_for('gpu').name} vs numpy" if device == AGREEMENT
                            else backend_for(device).name),
-        "checks_passed": sum(r.passed for r in results), "checks": len(results),
+        "checks_passed": sum(r.passed for r in ran), "checks": len(ran),
+        "checks_run": sorted({r.check for r in ran}),
+        "skipped": sorted({f"{r.check}: {r.detail}" for r in results if r.skipped}),
         "failures": failures,
     }
 
@@ -47,13 +50,14 @@ def worst_check(results, comparison):
     return ""
 
 
-def run_unit(op_name, dtype, device):
+def run_unit(op_name, dtype, device, order=1, seed=0):
     """One row, for a registered op: what each worker of a parallel run computes."""
     from .registry import REGISTRY
-    return run([REGISTRY[op_name]], [dtype], [device])[0]
+    use_seed(seed)
+    return run([REGISTRY[op_name]], [dtype], [device], order=order)[0]
 
 
-def run_parallel(ops, dtypes, devices, jobs, advance=None):
+def run_parallel(ops, dtypes, devices, jobs, advance=None, order=1, seed=0):
     """The rows of run(), one op x dtype x device per task in `jobs` processes (spawned: JAX and
     CUDA do not survive a fork)."""
     import concurrent.futures
@@ -61,7 +65,7 @@ def run_parallel(ops, dtypes, devices, jobs, advance=None):
     units = [(op.name, dtype, device) for op in ops for device in devices for dtype in dtypes]
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = {pool.submit(run_unit, *unit): unit for unit in units}
+        futures = {pool.submit(run_unit, *unit, order, seed): unit for unit in units}
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             if advance:
                 advance(done, len(units), " ".join(futures[future]))
@@ -69,9 +73,10 @@ def run_parallel(ops, dtypes, devices, jobs, advance=None):
     return [rows[unit] for unit in units]
 
 
-def run(ops, dtypes, devices, advance=None):
-    """Run every applicable check; `advance(n_done, n_total, label)` reports progress."""
-    pairs = cases(ops, dtypes, devices)
+def run(ops, dtypes, devices, advance=None, order=1):
+    """Run every applicable check (order=2 adds the second-order one); `advance(n_done, n_total,
+    label)` reports progress."""
+    pairs = cases(ops, dtypes, devices, order)
     grouped = {}
     for done, (check, case) in enumerate(pairs, 1):
         key = (case.op.name, case.dtype, case.device)

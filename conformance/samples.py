@@ -8,6 +8,8 @@ from typing import Callable
 
 import numpy as np
 
+import zlib
+
 KINK_MARGIN = 1e-4        # relative to the RMS of the kink quantities
 MAX_REDRAWS = 200
 
@@ -29,6 +31,22 @@ class Sample:
     args: dict
     small: bool = False
     stress: bool = False
+
+
+# ----- seeds -----
+
+_SEED = [0]
+
+
+def set_seed(seed):
+    """Draw every sample, cotangent and random direction from another seed (0: the registry's own)."""
+    _SEED[0] = int(seed)
+
+
+def rng_for(label):
+    """A generator seeded by `label` (and the seed set with set_seed): the same label, the same draws."""
+    text = label if _SEED[0] == 0 else f"seed {_SEED[0]}: {label}"
+    return np.random.default_rng(zlib.crc32(text.encode()))
 
 
 # ----- drawing helpers -----

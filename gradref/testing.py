@@ -77,6 +77,19 @@ def _object_functions(layer, names, init, grad_attrs):
     return forward, backward, tuple(forward_names) + tuple(init[:len(grad_attrs)])
 
 
+def _user_names(forward, backward, name, loss):
+    """The names failures use: the user's own function (or class) names, not the registry's."""
+    def called(fn, fallback):
+        given = getattr(fn, "__name__", "")
+        return given if given and given != "<lambda>" else fallback
+    if loss:
+        return (called(forward, name),)
+    if hasattr(forward, "forward") or isinstance(forward, type):
+        owner = forward.__name__ if isinstance(forward, type) else type(forward).__name__
+        return (f"{owner}.forward", f"{owner}.backward")
+    return (called(forward, f"{name}_forward"), called(backward, f"{name}_backward"))
+
+
 def make_op(forward, backward=None, reference=None, *, inputs=None, samples=None, wrt=None, name=None,
             loss=False, init=(), grad_attrs=(), tol_factor=1.0):
     """An Op record for your functions, as the registry holds for its own.
@@ -90,14 +103,15 @@ def make_op(forward, backward=None, reference=None, *, inputs=None, samples=None
     specs, example = _as_draw(inputs, samples)
     names = tuple(example)
     name = name or getattr(forward, "__name__", type(forward).__name__).removesuffix("_forward")
+    manual_names = _user_names(forward, backward, name, loss)
     floats = tuple(n for n in names if isinstance(example[n], np.ndarray) and example[n].dtype.kind == "f")
     if hasattr(forward, "forward") or (init and callable(forward) and backward is None and not loss):
         forward, backward, default_wrt = _object_functions(forward, names, tuple(init), tuple(grad_attrs))
         floats = tuple(n for n in default_wrt if n in floats)
     wrt = tuple(names[w] if isinstance(w, int) else w for w in (wrt or floats))
     largest = max((max(np.shape(v), default=1) for v in example.values() if isinstance(v, np.ndarray)), default=1)
-    op = Op(name, names, wrt, reference, specs, kind=LOSS if loss else LAYER,
-            manual_names=(f"{name}_forward", f"{name}_backward"), tol_factor=tol_factor,
+    op = Op(name, names, wrt, reference, specs, kind=LOSS if loss else LAYER, traceable=None,
+            manual_names=manual_names, tol_factor=tol_factor,
             reduction=lambda **_: largest)
     if loss:
         from conformance.registry import _loss_backward, _loss_forward
@@ -115,22 +129,25 @@ def _dtypes(op, dtypes):
     return (found[0] if found else "float64",)
 
 
-def check_backward(op, dtypes=None, devices=("cpu",)):
-    """Every applicable check of `op` (from make_op or the registry): a list of CheckResults."""
-    pairs = checks.cases([op], _dtypes(op, dtypes), devices)
+def check_backward(op, dtypes=None, devices=("cpu",), order=1):
+    """Every applicable check of `op` (from make_op or the registry): a list of CheckResults;
+    order=2 adds the second-order check."""
+    pairs = checks.cases([op], _dtypes(op, dtypes), devices, order)
     return [checks.run_check(check, case) for check, case in pairs]
 
 
 def likely_mistakes(result):
-    """Diagnosis sentences for a failing vjp or finite-difference result (may be empty)."""
+    """Diagnosis sentences for a failing vjp, finite-difference or directional result (may be empty)."""
     case = result.case
-    if result.check not in ("vjp", "finite_differences"):
+    if result.check not in ("vjp", "finite_differences", "directional"):
         return []
     try:
         args = as_float64(checks.named_args(case))
         run = checks.manual_run(case)
         want = checks.oracle_run(case)[1]
         if want is None:
+            if not case.small:
+                return []
             want = checks.numeric_vjp(case.op.forward, checks.sample_args(case), checks.wrt_positions(case.op),
                                       checks.case_dout(case))
         got = {n: np.asarray(g, np.float64) for n, g in zip(case.op.grad_names, run.grads)}
@@ -142,34 +159,169 @@ def likely_mistakes(result):
         return []
 
 
+# ----- one failure, one line -----
+
+PROJECTION = "directional derivative <grads, u>"
+
+
+def _quantity(comparison_name):
+    """'dw (jax)', 'dw at 20 sampled entries', 'second order ddw' -> the gradient it is about;
+    '<grads, u0>' -> the directional derivative."""
+    if comparison_name.startswith("<grads"):
+        return PROJECTION
+    return comparison_name.split(" (")[0].split(" at ")[0]
+
+
+def failure_groups(results):
+    """Failures grouped by what is wrong: {(quantity or check, mistake): group}, each group with the
+    worst comparison, the checks and the samples where it shows."""
+    groups = {}
+    for result in results:
+        if result.passed:
+            continue
+        mistakes = likely_mistakes(result)
+        failed = [c for c in result.comparisons if not c.passed]
+        keys = []
+        for comparison in failed:
+            quantity = _quantity(comparison.name)
+            mistake = next((m for m in mistakes if m.split(":")[0] == quantity.removeprefix("second order ")), "")
+            # The sentence ends with the worst element's values, which differ from sample to sample.
+            keys.append(((quantity, mistake.split(" At ")[0]), comparison))
+        if not failed:      # an exception or a contract: the same words in every check say one thing
+            keys.append(((result.detail if result.detail.startswith("raised") else result.check, ""), None))
+        for key, comparison in keys:
+            group = groups.setdefault(key, {"worst": None, "checks": [], "samples": [], "detail": result.detail})
+            if comparison is not None and (group["worst"] is None or
+                                           np.nan_to_num(comparison.ratio, nan=np.inf) >
+                                           np.nan_to_num(group["worst"].ratio, nan=np.inf)):
+                group["worst"] = comparison
+            for field_name, value in (("checks", result.check), ("samples", f"{result.case.sample} {result.case.dtype}")):
+                if value not in group[field_name]:
+                    group[field_name].append(value)
+    if any(key[0] != PROJECTION and {"vjp", "finite_differences", "directional"} & set(group["checks"])
+           for key, group in groups.items() if group["worst"] is not None):
+        # A wrong gradient shows in the projections too; name the gradient alone.
+        groups = {key: group for key, group in groups.items() if key[0] != PROJECTION}
+    return groups
+
+
+def _listed(values, most=4):
+    return ", ".join(values[:most]) + (f" and {len(values) - most} more" if len(values) > most else "")
+
+
 def failure_message(results, op):
+    """One line per distinct problem: the gradient (or check), the worst element against its tolerance,
+    the likely mistake, the checks and samples where it shows."""
     failed = [r for r in results if not r.passed]
-    lines = [f"{len(failed)} of {len(results)} gradref checks failed for {op.name}:"]
-    for result in failed:
-        lines.append(f"  - {result.message}")
-        lines += [f"    likely mistake: {hint}" for hint in likely_mistakes(result)]
+    groups = failure_groups(failed)
+    ran = sorted({r.check for r in results if not r.skipped})
+    lines = [f"{op.backward_name}: {len(groups)} problem(s), from {len(failed)} of {len(results)} checks "
+             f"(checks run: {', '.join(ran)}):"]
+    for (quantity, mistake), group in groups.items():
+        if group["worst"] is not None:
+            what = ("along random directions u, " if quantity == PROJECTION else "") + group["worst"].describe()
+        elif quantity.startswith("raised"):
+            what = f"{op.backward_name} (or its forward) {quantity}"
+        else:
+            what = f"{quantity}: {group['detail']}"
+        where = f" [{_listed(group['checks'])}; samples {_listed(group['samples'])}]"
+        lines.append(f"  - {what}{where}")
+        if mistake:
+            lines.append(f"    likely mistake: {mistake}")
     if op.reference is None:
         lines.append(f"  note: {NO_REFERENCE}")
     return "\n".join(lines)
 
 
+# ----- blame the right function: the inputs, the forward or the reference -----
+
+REFERENCE_FIXES = (
+    (("rank promotion", "Operands could not be broadcast"),
+     "the oracle runs with jax_numpy_rank_promotion='raise': broadcast explicitly, e.g. x @ w + b[None, :]"),
+    (("TracerArrayConversionError", "__array__() method was called on traced", "was called on traced array"),
+     "the reference calls NumPy on JAX's traced values: use jax.numpy (jnp.sin, not np.sin)"),
+    (("ConcretizationTypeError", "TracerBoolConversionError"),
+     "the reference branches on values with Python `if`: use jnp.where (or jnp.maximum) instead"),
+    (("dtype promotion", "implicit dtype promotion"),
+     "the oracle runs with strict dtype promotion: cast explicitly (y.astype(x.dtype)) or use Python numbers"),
+)
+
+
+def _raised(error):
+    return checks.describe_error(error)
+
+
+def input_problem(op, dtype):
+    """A sentence when the inputs, the forward or the reference (not the backward) is what fails."""
+    case = checks.Case(op, op.samples[0].name, dtype)
+    try:
+        args = checks.sample_args(case)
+    except Exception as error:  # noqa: BLE001 - user-supplied samples
+        return f"the inputs could not be drawn: {_raised(error)}"
+    for name, value in zip(op.signature, args):
+        if isinstance(value, (list, tuple)):
+            return f"input {name} is a {type(value).__name__}: give a NumPy array (np.asarray({name}))"
+    for name in op.wrt:
+        value = args[op.signature.index(name)]
+        if not (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+            kind = getattr(value, "dtype", type(value).__name__)
+            return (f"input {name} is differentiated but is {kind}, not a float array: give it as floats, "
+                    f"or leave it out of wrt")
+    forward_name, backward_name = op.manual_names[0], op.backward_name
+    try:
+        result = op.forward(*checks.fresh(list(args), checks.backend_for("cpu")))
+    except Exception as error:  # noqa: BLE001
+        return f"the forward {forward_name} raised {_raised(error)}"
+    if op.kind == LAYER and not (isinstance(result, tuple) and len(result) == 2):
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else f"a {type(result).__name__}"
+        return (f"the forward {forward_name} must return (out, cache) for {backward_name}(dout, cache); it "
+                f"returned {got}")
+    if op.reference is not None:
+        try:
+            checks.oracle_run(case)
+        except Exception as error:  # noqa: BLE001
+            fix = next((f for needles, f in REFERENCE_FIXES if any(n in f"{type(error).__name__} {error}"
+                                                                  for n in needles)), "")
+            return f"the reference {getattr(op.reference, '__name__', 'function')} raised {_raised(error)}" + \
+                (f"; fix: {fix}" if fix else "")
+    return ""
+
+
+def _outside_gradref():
+    """The stacklevel of the first caller outside gradref (the user's test, not our plugin)."""
+    import os
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def assert_backward_matches(forward, backward=None, reference=None, *, inputs=None, samples=None, wrt=None,
                             name=None, loss=False, init=(), grad_attrs=(), dtypes=None, devices=("cpu",),
-                            tol_factor=1.0):
+                            tol_factor=1.0, order=1):
     """Raise AssertionError unless the hand-written backward pass passes every check.
 
     Returns the list of CheckResults (each says how close it sat to its tolerance). See make_op for
-    the arguments; `dtypes` defaults to the dtype of the inputs, `devices` to ("cpu",).
+    the arguments; `dtypes` defaults to the dtype of the inputs, `devices` to ("cpu",); order=2 also
+    checks second derivatives: JAX differentiates your backward (it must run on jax.numpy arrays)
+    and that must match the reference's second derivative (or finite differences of your backward).
     """
     __tracebackhide__ = True     # pytest shows the user's call and our message, not our frames
     op = make_op(forward, backward, reference, inputs=inputs, samples=samples, wrt=wrt, name=name, loss=loss,
                  init=init, grad_attrs=grad_attrs, tol_factor=tol_factor)
-    results = check_backward(op, dtypes, devices)
+    problem = input_problem(op, _dtypes(op, dtypes)[0])
+    if problem:
+        raise AssertionError(f"{op.backward_name} was not checked: {problem}")
+    results = check_backward(op, dtypes, devices, order)
     if not results or not all(r.passed for r in results):
         raise AssertionError(failure_message(results, op) if results else f"no checks apply to {op.name}")
     if reference is None:
         import warnings
-        warnings.warn(NO_REFERENCE, FiniteDifferencesOnly, stacklevel=2)
+        ran = ", ".join(sorted({r.check for r in results}))
+        warnings.warn(f"{op.backward_name}: {NO_REFERENCE} (checks run: {ran})", FiniteDifferencesOnly,
+                      stacklevel=_outside_gradref())
     return results
 
 

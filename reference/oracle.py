@@ -126,3 +126,29 @@ def vjp(fn, args, wrt, cotangent, device="cpu"):
             cotangent = cotangent(out.shape)
         grads = pullback(jnp.asarray(np.asarray(cotangent, np.float64)))
         return np.asarray(out, np.float64), tuple(np.asarray(g, np.float64) for g in grads), cotangent
+
+
+def vjp_of_vjp(fn, args, wrt, cotangent, direction, device="cpu"):
+    """The second derivative of fn, as gradgradcheck takes it: the VJP of g(x, dout) = vjp(fn, x)(dout)
+    at the cotangent `direction` (one array per gradient). Returns a tuple of NumPy float64 arrays:
+    d<direction, g>/dx for each x in `wrt`, then d<direction, g>/d(dout)."""
+    with exact_mode(device):
+        jargs = [_to_jax(a) for a in args]
+
+        def grads_of(*diff_and_dout):
+            *diff, dout = diff_and_dout
+
+            def fn_of_wrt(*moved):
+                full = list(jargs)
+                for position, value in zip(wrt, moved):
+                    full[position] = value
+                return fn(*full)
+            return jax.vjp(fn_of_wrt, *diff)[1](dout)
+
+        @jax.jit
+        def second(primals, direction):
+            return jax.vjp(grads_of, *primals)[1](direction)
+
+        primals = [jargs[i] for i in wrt] + [jnp.asarray(np.asarray(cotangent, np.float64))]
+        result = second(primals, tuple(jnp.asarray(np.asarray(d, np.float64)) for d in direction))
+        return tuple(np.asarray(s, np.float64) for s in result)
