@@ -163,6 +163,21 @@ def available(impl, device, op=None):
     return True
 
 
+def why_unavailable(impl, device, ops):
+    """A sentence saying why `impl` cannot time any of `ops` on `device` ("" when it can)."""
+    if any(available(impl, device, op) for op in ops):
+        return ""
+    if impl == "numpy":
+        return "--impl numpy runs on the CPU only (--impl cupy times the manual code on the GPU)"
+    if impl == "cupy" and device != "gpu":
+        return "--impl cupy runs on the GPU only: add --device gpu"
+    if impl == "cupy":
+        return "--impl cupy needs CuPy, which is not installed (pip install cupy-cuda12x)"
+    if impl == "numpy_jit":
+        return "--impl numpy_jit needs a traceable op; the chosen ops write into their own arrays"
+    return f"--impl {impl} cannot run on {device}"
+
+
 def prepare_update_jax(impl, op, args, device):
     """Update rules have no backward: the JAX impls time one step of the rule."""
     jargs = jax.tree_util.tree_map(lambda a: jax.device_put(a, oracle.jax_device(device))

@@ -93,6 +93,9 @@ class Peaks:
         return self.cache[key], "B/s"
 
 
+BUSY_SPREAD = 0.25      # an IQR above this fraction of the median: something else was using the machine
+
+
 def measure(op, size, impl, device, dtype, peaks, budget):
     args = cast_args(op, size, dtype)
     dout = make_dout(op, args, dtype)
@@ -105,7 +108,7 @@ def measure(op, size, impl, device, dtype, peaks, budget):
     return {"op": op.name, "impl": impl, "device": device, "dtype": dtype, "size": label(size),
             "flops": flops, "bytes": nbytes, "median_s": median, "iqr_s": iqr,
             "compile_s": prepared.compile_s, "bound": spec.bound, "rate": achieved, "rate_unit": unit,
-            "peak": peak, "fraction_of_peak": achieved / peak}
+            "peak": peak, "fraction_of_peak": achieved / peak, "busy": iqr > BUSY_SPREAD * median}
 
 
 def machine(devices):
@@ -114,7 +117,7 @@ def machine(devices):
     info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "jax_devices": [str(d) for d in jax.devices()],
             "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
-            "versions": report.versions()}
+            "versions": report.versions(), "load_average": list(os.getloadavg())}
     try:
         from threadpoolctl import threadpool_info
         info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}

@@ -149,8 +149,8 @@ def bench_table(results):
                          else "right")
     for r in results:
         table.add_row(r["op"], r["size"], r["device"], r["dtype"], r["impl"], _seconds(r["median_s"]),
-                      _seconds(r["iqr_s"]), _seconds(r["compile_s"]), _rate(r),
-                      f"{100 * r['fraction_of_peak']:.0f}%")
+                      _seconds(r["iqr_s"]) + (" [yellow]busy[/]" if r.get("busy") else ""),
+                      _seconds(r["compile_s"]), _rate(r), f"{100 * r['fraction_of_peak']:.0f}%")
     return table
 
 
@@ -167,13 +167,24 @@ def cmd_bench(args):
         raise UsageError(f"unknown impl {unknown[0]!r}; choose from: {', '.join(bench_impls.IMPLS)}")
     if args.device == "gpu":
         oracle.jax_device("gpu")
+    for impl in args.impl or ():
+        problem = bench_impls.why_unavailable(impl, args.device, ops)
+        if problem:
+            raise UsageError(problem)
     with progress_bar() as bar:
         task = bar.add_task("timing", total=None)
         result = bench_runner.run(ops, args.impl or bench_impls.IMPLS, [args.device],
                                   _choices(args.dtype, DTYPES), args.quick,
                                   advance=advancer(bar, task))
+    busy = [r for r in result["results"] if r["busy"]]
+    screen = err if args.json == "-" else out
     if args.json != "-":
         out.print(bench_table(result["results"]))
+    if busy:
+        screen.print(f"[yellow]warning:[/] {len(busy)} of {len(result['results'])} rows (marked busy) spread more "
+                     f"than {bench_runner.BUSY_SPREAD:.0%} of their median (load average "
+                     f"{result['machine']['load_average'][0]:.1f} on {os.cpu_count()} CPUs): something else "
+                     "was using the machine; time again on an idle one", soft_wrap=True)
     if args.json:
         report.write_json(args.json, result)
     if args.plot:
@@ -301,6 +312,8 @@ def grade_batch(args, options):
     except CannotGrade as error:
         raise UsageError(str(error)) from None
     report.check_writable(args.json)
+    report.check_folder_writable(args.out)
+    report.check_folder_writable(args.gradescope)
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     with progress_bar() as bar:
@@ -344,6 +357,7 @@ def cmd_autograder(args):
             path = platforms.gradescope_bundle(spec, args.out, args.wheel, args.support or (), args.timeout,
                                                args.memory_mb)
         else:
+            report.check_folder_writable(args.out)
             path = platforms.prairielearn_bundle(spec, args.out, args.wheel, args.support or (), args.timeout,
                                                  args.memory_mb)
     except (assignments.SpecError, platforms.BundleError) as error:
@@ -554,6 +568,8 @@ def main(argv=None):
         return args.run(args)
     except (UsageError, ValueError, oracle.NoDevice, oracle.PrecisionError) as error:
         err.print(f"gradref {args.command}: error: {escape(str(error))}", soft_wrap=True)
+        if getattr(args, "json", None) == "-":      # stdout promised JSON: it gets JSON
+            report.write_json("-", {"error": str(error), "exit_code": 2})
         return 2
     except KeyboardInterrupt:
         err.print("gradref: interrupted")

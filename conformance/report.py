@@ -22,6 +22,30 @@ def check_writable(path):
         raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
     if os.path.isdir(path):
         raise UsageError(f"cannot write {path}: it is a folder, give a file name")
+    _try_writing_in(folder, path)
+
+
+def check_folder_writable(path):
+    """Fail before a long run when a folder of reports could not be made or written into."""
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"cannot write reports into {path}: it is a file, not a folder")
+    existing = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(existing):
+        raise UsageError(f"cannot make {path}: the folder {existing} does not exist")
+    _try_writing_in(existing, path)
+
+
+def _try_writing_in(folder, path):
+    """Create and remove a scratch file in `folder`: the only test of writability that /proc, a
+    read-only mount or missing permissions cannot fool."""
+    try:
+        fd, scratch = tempfile.mkstemp(dir=folder, prefix=".gradref-probe-")
+        os.close(fd)
+        os.unlink(scratch)
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _default(value):

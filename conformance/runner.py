@@ -1,6 +1,8 @@
 """Run the registry's checks and fold them into one row per op x dtype x device."""
 from reference import oracle
 
+from . import pools
+
 from .backends import backend_for
 from .checks import AGREEMENT, cases, run_check, use_seed, worst_of
 
@@ -64,12 +66,17 @@ def run_parallel(ops, dtypes, devices, jobs, advance=None, order=1, seed=0):
     import multiprocessing
     units = [(op.name, dtype, device) for op in ops for device in devices for dtype in dtypes]
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+    pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=pools.quiet_worker)
+    try:
         futures = {pool.submit(run_unit, *unit, order, seed): unit for unit in units}
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             if advance:
                 advance(done, len(units), " ".join(futures[future]))
         rows = {futures[f]: f.result() for f in futures}
+    except BaseException:       # Ctrl-C: end the workers now rather than wait for their units
+        pools.stop_pool(pool)
+        raise
+    pool.shutdown()
     return [rows[unit] for unit in units]
 
 

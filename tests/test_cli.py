@@ -149,3 +149,104 @@ def test_grade_batch_json_to_stdout_is_valid_json_with_the_table_on_stderr(tmp_p
     data = json.loads(proc.stdout)
     assert [row["submission"] for row in data["submissions"]] == ["a.py"]
     assert "gradref grade: 1 submissions" in proc.stderr
+
+
+# ----- Ctrl-C, output paths, --json -, --seed, --order, bench refusals -----
+
+AS_IN_A_TERMINAL = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                    "from conformance.cli import main\nsys.exit(main(sys.argv[1:]))")
+
+
+def _children(pid):
+    """Every descendant of `pid` (from /proc), recorded while they run."""
+    from conformance.grade.sandbox import process_tree
+    return [p for p in process_tree(pid) if p != pid]
+
+
+def _alive(pids):
+    alive = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive.append(pid)
+        except OSError:
+            pass
+    return alive
+
+
+def test_ctrl_c_stops_check_with_jobs_and_its_workers_within_seconds():
+    import os
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-c", AS_IN_A_TERMINAL, "check", "--jobs", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline, workers = time.monotonic() + 120, []
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            workers = _children(proc.pid)
+        assert len(workers) >= 2, "the two workers started"
+        time.sleep(3.0)                        # they are inside their units now
+        workers = _children(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)     # what a terminal's Ctrl-C does
+        stopped_at = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=30)
+        took = time.monotonic() - stopped_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and took < 5, (proc.returncode, took)
+    assert "Traceback" not in stderr + stdout and "interrupted" in stderr
+    time.sleep(1.0)
+    assert _alive(workers) == [], "no worker outlives gradref check"
+
+
+def test_unwritable_output_paths_are_refused_before_any_work(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "student.py").write_text("def relu_forward(x):\n    return x, x\n")
+    for args, sentence in ((["check", "--op", "relu", "--json", "/proc/x.json"], "cannot write /proc/x.json"),
+                           (["grade", str(tmp_path), "--batch", "--out", str(tmp_path / "a_file")], "it is a file"),
+                           (["bench", "--op", "relu", "--quick", "--json", "/no/such/dir/b.json"], "does not exist")):
+        code, stdout, stderr = run_cli(*args)
+        assert code == 2 and sentence in stderr and "Traceback" not in stderr, (args, stderr)
+
+
+def test_json_to_stdout_is_json_even_for_an_error():
+    code, stdout, stderr = run_cli("check", "--op", "nope", "--json", "-")
+    assert code == 2 and "unknown op 'nope'" in json.loads(stdout)["error"]
+
+
+def test_bench_refuses_an_impl_that_cannot_run_on_the_device():
+    code, stdout, stderr = run_cli("bench", "--impl", "cupy", "--op", "relu", "--quick")
+    assert code == 2 and "--impl cupy runs on the GPU only" in stderr and stdout.strip() == ""
+
+
+def test_a_busy_machine_is_flagged(monkeypatch, capsys):
+    from bench import runner as bench_runner
+    monkeypatch.setattr(bench_runner, "time_call", lambda fn, budget: (1e-3, 5e-4))
+    assert main(["bench", "--op", "relu", "--impl", "numpy", "--quick", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)["results"]
+    assert rows and all(row["busy"] for row in rows) and "marked busy" in captured.err
+
+
+def test_seed_draws_other_samples_and_the_same_seed_the_same(tmp_path):
+    from conformance import checks
+    reports = []
+    for seed in (0, 7, 7):
+        path = tmp_path / f"{len(reports)}.json"
+        assert main(["check", "--op", "tanh", "--dtype", "float64", "--seed", str(seed), "--json", str(path)]) == 0
+        reports.append(json.loads(path.read_text()))
+    checks.use_seed(0)
+    errors = [r["results"][0]["max_rel_error"] for r in reports]
+    assert errors[1] == errors[2] != errors[0] and reports[1]["seed"] == 7
+
+
+def test_order_2_checks_second_derivatives_and_says_what_is_not_traceable(capsys):
+    assert main(["check", "--op", "sigmoid", "--op", "max_pool", "--dtype", "float32", "--order", "2",
+                 "--json", "-"]) == 0
+    rows = {row["op"]: row for row in json.loads(capsys.readouterr().out)["results"]}
+    assert "second_order" in rows["sigmoid"]["checks_run"] and "jax_arrays" in rows["sigmoid"]["checks_run"]
+    assert "second_order" not in rows["max_pool"]["checks_run"]
+    assert any(note.startswith("second_order: not traceable") for note in rows["max_pool"]["skipped"])

@@ -4,10 +4,9 @@ import csv
 import io
 import multiprocessing
 import os
-import signal
 from concurrent.futures.process import BrokenProcessPool
 
-from .. import report
+from .. import pools, report
 from .grader import PASS, CannotGrade, Options, grade_file
 from .sandbox import close_all_sandboxes
 from .text import clean, csv_cell
@@ -101,16 +100,9 @@ def submissions_in(folder):
 
 
 def _quiet_worker():
-    """Pool processes leave Ctrl-C to the parent, end their sandboxes when it ends them (the pool
-    catches every exception its tasks raise, so the handler exits at once instead of raising), and
-    get that same SIGTERM if the parent dies without a word (SIGKILL)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _end_now)
-    try:
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    """Pool processes leave Ctrl-C to the parent and end their sandboxes when it ends them (the pool
+    catches every exception its tasks raise, so the handler exits at once instead of raising)."""
+    pools.quiet_worker(on_terminate=_end_now)
 
 
 def _end_now(*_):
@@ -142,20 +134,8 @@ def graded(files, options, jobs):
                 yield path, result, error
             pool.shutdown(wait=True)
         except BaseException:
-            _stop_pool(pool)
+            pools.stop_pool(pool)
             raise
-
-
-def _stop_pool(pool):
-    """End a pool's processes now (Ctrl-C): their sandboxes die with them."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())   # shutdown() forgets them
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join(5)
-        if process.is_alive():
-            process.kill()
-    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", gradescope_dir=None, advance=None):
