@@ -408,6 +408,23 @@ def cmd_assignments(args):
     return 0
 
 
+# ----- gradref cache -----
+
+def cmd_cache(args):
+    from . import cache
+    result = {"action": args.action, **cache.info()}
+    if args.action == "clear":
+        result["removed"] = cache.clear()
+    if args.json:
+        report.write_json(args.json, result)
+    if args.json != "-":
+        size = f"{result['bytes'] / 1e6:.1f} MB"
+        out.print(f"removed {result['removed']} oracle answers from {escape(result['folder'])}"
+                  if args.action == "clear" else
+                  f"{result['entries']} oracle answers ({size}) in {escape(result['folder'])}")
+    return 0
+
+
 # ----- gradref example -----
 
 def cmd_example(args):
@@ -424,6 +441,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="gradref", description="Hand-written backward passes checked against JAX autodiff.")
     parser.add_argument("--version", action="version", version=f"gradref {report.versions()['gradref']}")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="compute every oracle answer afresh and leave the cache alone (see `gradref cache`)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     check = sub.add_parser("check", help="check every op's manual backward pass against jax.vjp",
@@ -551,6 +570,14 @@ def build_parser():
     listing.add_argument("--json", metavar="PATH", help="write the specs as JSON ('-' for stdout)")
     listing.set_defaults(run=cmd_assignments)
 
+    caching = sub.add_parser("cache", help="show or clear the oracle's on-disk cache",
+                             description="The oracle's answers (and JAX's compiled programs) are kept on disk, "
+                                         "keyed by op, sample values, dtype, device, reference source and JAX "
+                                         "version. info: where and how big; clear: remove them all.")
+    caching.add_argument("action", choices=("info", "clear"))
+    caching.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
+    caching.set_defaults(run=cmd_cache)
+
     example = sub.add_parser("example", help="print a course-notes example stage by stage",
                              description="Run a worked example from the course notes forward and "
                                          "backward, stage by stage, and compare with JAX.")
@@ -564,6 +591,10 @@ def build_parser():
 def main(argv=None):
     """Entry point of `gradref` and `python -m conformance`; returns the exit code."""
     args = build_parser().parse_args(argv)
+    from . import cache
+    if args.no_cache:
+        cache.disable()
+    cache.use_compilation_cache()
     try:
         return args.run(args)
     except (UsageError, ValueError, oracle.NoDevice, oracle.PrecisionError) as error:

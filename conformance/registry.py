@@ -207,7 +207,7 @@ def _affine_samples():
         SampleSpec("kdim", lambda r: _affine_args(r, (2, 4, 5, 6), 3), small=True),
         SampleSpec("n1", lambda r: _affine_args(r, (1, 7), 4), small=True),
         SampleSpec("square", lambda r: _affine_args(r, (6, 6), 6), small=True),
-        SampleSpec("wide", lambda r: _affine_args(r, (64, 4096), 4096, scale=1 / 64)),
+        SampleSpec("wide", lambda r: _affine_args(r, (64, 4096), 1024, scale=1 / 64)),
     )
 
 
@@ -238,8 +238,8 @@ _SPECS = (
         SampleSpec("small", lambda r: _linear_args(r, 4, 5, 3), small=True),
         SampleSpec("n1", lambda r: _linear_args(r, 1, 7, 4), small=True),
         SampleSpec("square", lambda r: _linear_args(r, 6, 6, 6), small=True),
-        SampleSpec("wide", lambda r: {"X": normal(r, 64, 4096), "W": normal(r, 4096, 4096, scale=1 / 64),
-                                      "B": normal(r, 4096)}),
+        SampleSpec("wide", lambda r: {"X": normal(r, 64, 4096), "W": normal(r, 1024, 4096, scale=1 / 64),
+                                      "B": normal(r, 1024)}),
     ), reduction=lambda X, W, B: _matmul_dims(X, W),
         bench=bs.gemm_spec(bs.linear_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]),
         description="PyTorch layout: W (D_out, D_in), Y = X W^T + B"),
@@ -269,7 +269,7 @@ _SPECS = (
               SampleSpec("small", lambda r: _net_args(r, 5, 4, 10, 3, 0.05), small=True),
               SampleSpec("course", lambda r: _net_args(r, 32, 100, 50, 10, 0.1)),
               SampleSpec("n1", lambda r: _net_args(r, 1, 6, 8, 3, 0.0), small=True),
-              SampleSpec("wide", lambda r: _net_args(r, 16, 4096, 4096, 10, 1e-3), margin=2e-5),
+              SampleSpec("wide", lambda r: _net_args(r, 16, 4096, 1024, 10, 1e-3), margin=2e-5),
           ), kinks=lambda X, W1, b1, **_: _flat(X) @ W1 + b1,
           reduction=lambda X, W1, W2, **_: _matmul_dims(_flat(X), W1, W2), tol_factor=4.0,
           bench=bs.net_spec(),
@@ -299,7 +299,7 @@ _SPECS = (
     _layer("matmul", ("W", "X"), ("W", "X"), (
         SampleSpec("small", lambda r: {"W": normal(r, 3, 4), "X": normal(r, 4, 5)}, small=True),
         SampleSpec("square", lambda r: {"W": normal(r, 5, 5), "X": normal(r, 5, 5)}, small=True),
-        SampleSpec("wide", lambda r: {"W": normal(r, 64, 4096), "X": normal(r, 4096, 4096, scale=1 / 64)}),
+        SampleSpec("wide", lambda r: {"W": normal(r, 64, 4096), "X": normal(r, 4096, 1024, scale=1 / 64)}),
     ), reduction=lambda W, X: _matmul_dims(W, X),
         bench=bs.gemm_spec(bs.matmul_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]),
         description="D = W X"),

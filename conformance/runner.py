@@ -1,7 +1,9 @@
 """Run the registry's checks and fold them into one row per op x dtype x device."""
+import os
+
 from reference import oracle
 
-from . import pools
+from . import checks, pools
 
 from .backends import backend_for
 from .checks import AGREEMENT, cases, run_check, use_seed, worst_of
@@ -54,7 +56,9 @@ def worst_check(results, comparison):
 
 def run_unit(op_name, dtype, device, order=1, seed=0):
     """One row, for a registered op: what each worker of a parallel run computes."""
+    from . import cache
     from .registry import REGISTRY
+    cache.use_compilation_cache()
     use_seed(seed)
     return run([REGISTRY[op_name]], [dtype], [device], order=order)[0]
 
@@ -80,6 +84,27 @@ def run_parallel(ops, dtypes, devices, jobs, advance=None, order=1, seed=0):
     return [rows[unit] for unit in units]
 
 
+RELEASE_ABOVE = 384 << 20      # resident bytes past which compiled programs are dropped between ops
+
+
+def resident_bytes():
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def release_memory():
+    """Between ops: drop JAX's compiled programs and our cached runs. Eager JAX compiles one program
+    per primitive and shape, and keeping them all took 2.6 GB over a full check; recompiling what
+    the next op needs costs a little time (none with the persistent compilation cache)."""
+    import jax
+    jax.clear_caches()
+    for cached in (checks._sample, checks.oracle_run, checks.manual_run):
+        cached.cache_clear()
+
+
 def run(ops, dtypes, devices, advance=None, order=1):
     """Run every applicable check (order=2 adds the second-order one); `advance(n_done, n_total,
     label)` reports progress."""
@@ -87,6 +112,8 @@ def run(ops, dtypes, devices, advance=None, order=1):
     grouped = {}
     for done, (check, case) in enumerate(pairs, 1):
         key = (case.op.name, case.dtype, case.device)
+        if key not in grouped and grouped and resident_bytes() > RELEASE_ABOVE:
+            release_memory()
         grouped.setdefault(key, (case.op, []))[1].append(run_check(check, case))
         if advance:
             advance(done, len(pairs), f"{case.op.name} {case.dtype} {case.device}")

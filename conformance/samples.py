@@ -43,10 +43,14 @@ def set_seed(seed):
     _SEED[0] = int(seed)
 
 
+def seeded(label):
+    """The text a generator for `label` is seeded from (it names the draw in the oracle's cache)."""
+    return label if _SEED[0] == 0 else f"seed {_SEED[0]}: {label}"
+
+
 def rng_for(label):
     """A generator seeded by `label` (and the seed set with set_seed): the same label, the same draws."""
-    text = label if _SEED[0] == 0 else f"seed {_SEED[0]}: {label}"
-    return np.random.default_rng(zlib.crc32(text.encode()))
+    return np.random.default_rng(zlib.crc32(seeded(label).encode()))
 
 
 # ----- drawing helpers -----

@@ -1,0 +1,169 @@
+"""The oracle's answers on disk: computed once per op, sample, dtype, device and JAX version.
+
+An answer (out, grads, dout) depends only on the reference function, the sample's values, the
+cotangent's seed, the dtype, the device and the JAX/jaxlib versions, so the key hashes exactly those
+(the reference's whole module source and the oracle's own source stand for "the registry entry's
+content"): change any of them and the old entry is simply never read again. Entries are written to a
+temporary file and renamed into place, so concurrent writers (xdist workers, check --jobs) never
+leave half a file; an unreadable entry is recomputed. The folder is $GRADREF_CACHE_DIR, else
+$XDG_CACHE_HOME/gradref, else ~/.cache/gradref; GRADREF_NO_CACHE=1 (gradref --no-cache) bypasses it.
+"""
+import functools
+import hashlib
+import inspect
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+FORMAT = "oracle-v1"
+MAX_ENTRY_BYTES = 8 << 20    # larger answers cost more disk than recomputing them (compiles are cached)
+
+
+def folder():
+    """Where the cache lives (not created here)."""
+    if os.environ.get("GRADREF_CACHE_DIR"):
+        return os.environ["GRADREF_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "gradref")
+
+
+def enabled():
+    return os.environ.get("GRADREF_NO_CACHE", "") in ("", "0")
+
+
+def disable():
+    """--no-cache: for this process and every worker it starts."""
+    os.environ["GRADREF_NO_CACHE"] = "1"
+
+
+@functools.lru_cache(maxsize=None)
+def _source_digest(module_name):
+    module = sys.modules.get(module_name)
+    try:
+        text = inspect.getsource(module) if module is not None else module_name
+    except (OSError, TypeError):
+        text = module_name
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _versions():
+    import importlib.metadata as md
+
+    def version(dist):
+        try:
+            return md.version(dist)
+        except md.PackageNotFoundError:
+            return ""
+    return tuple(version(d) for d in ("jax", "jaxlib", "numpy"))
+
+
+def _feed(h, value):
+    """Hash a value tree: arrays by dtype, shape and bytes; dicts by sorted keys; the rest by repr."""
+    if isinstance(value, np.ndarray):
+        h.update(f"array {value.dtype.str} {value.shape}".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, dict):
+        h.update(b"dict")
+        for key in sorted(value, key=str):
+            h.update(repr(key).encode())
+            _feed(h, value[key])
+    elif isinstance(value, (list, tuple)):
+        h.update(f"seq {len(value)}".encode())
+        for item in value:
+            _feed(h, item)
+    else:
+        h.update(f"{type(value).__name__} {value!r}".encode())
+
+
+def key(reference, args, wrt, cotangent_label, device):
+    """The hex digest naming one oracle answer."""
+    h = hashlib.sha256(FORMAT.encode())
+    module = getattr(reference, "__module__", "") or ""
+    h.update(f"{module}.{getattr(reference, '__qualname__', repr(reference))}".encode())
+    h.update(_source_digest(module).encode())
+    h.update(_source_digest("reference.oracle").encode())
+    _feed(h, [list(args), list(wrt), cotangent_label, device, _versions()])
+    return h.hexdigest()
+
+
+def _path(digest):
+    return os.path.join(folder(), FORMAT, digest[:2], digest + ".npz")
+
+
+def load(digest):
+    """(out, grads, dout) or None when absent, unreadable or from another layout."""
+    try:
+        with np.load(_path(digest), allow_pickle=False) as data:
+            count = int(data["count"])
+            return data["out"], tuple(data[f"grad{i}"] for i in range(count)), data["dout"]
+    except (OSError, KeyError, ValueError, EOFError):
+        return None
+
+
+def store(digest, out, grads, dout):
+    """Write atomically; a full disk or a read-only home only costs the cache, never the run."""
+    path = _path(digest)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, scratch = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".npz")
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, out=np.asarray(out), dout=np.asarray(dout), count=len(grads),
+                     **{f"grad{i}": np.asarray(g) for i, g in enumerate(grads)})
+        os.replace(scratch, path)
+    except OSError:
+        try:
+            os.unlink(scratch)
+        except (OSError, UnboundLocalError):
+            pass
+
+
+def vjp(reference, args, wrt, cotangent, cotangent_label, device="cpu"):
+    """oracle.vjp through the cache: `cotangent_label` names the cotangent's draw (its seed)."""
+    from reference import oracle
+    if not enabled():
+        return oracle.vjp(reference, args, wrt, cotangent, device)
+    digest = key(reference, args, wrt, cotangent_label, device)
+    found = load(digest)
+    if found is not None:
+        return found
+    out, grads, dout = oracle.vjp(reference, args, wrt, cotangent, device)
+    if sum(np.asarray(a).nbytes for a in (out, dout, *grads)) <= MAX_ENTRY_BYTES:
+        store(digest, out, grads, dout)
+    return out, grads, dout
+
+
+def info():
+    """{"folder", "entries", "bytes"} of the cache as it is now."""
+    root = os.path.join(folder(), FORMAT)
+    entries = size = 0
+    for base, _, files in os.walk(root):
+        for name in files:
+            if name.endswith(".npz"):
+                entries += 1
+                size += os.path.getsize(os.path.join(base, name))
+    return {"folder": folder(), "entries": entries, "bytes": size}
+
+
+def clear():
+    """Remove every cached answer (and the compiled JAX programs); returns how many answers went."""
+    import shutil
+    count = info()["entries"]
+    for name in (FORMAT, "xla"):
+        shutil.rmtree(os.path.join(folder(), name), ignore_errors=True)
+    return count
+
+
+def use_compilation_cache():
+    """JAX's persistent compilation cache beside the answers (every compile, however short)."""
+    if not enabled():
+        return
+    import jax
+    try:
+        jax.config.update("jax_compilation_cache_dir", os.path.join(folder(), "xla"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except (AttributeError, ValueError):      # an older JAX without these options
+        pass
