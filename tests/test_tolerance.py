@@ -13,7 +13,7 @@ def wide_affine_case(dtype="float32"):
 
 def test_correct_float32_gradients_pass_at_4096_wide_layers():
     case = wide_affine_case()
-    assert checks.sample_args(case)[1].shape == (4096, 4096)
+    assert checks.sample_args(case)[1].shape == (4096, 1024)       # reductions of 4096 in out and of 1024 in dx
     result = checks.run_check("vjp", case)
     assert result.passed, result.message
     assert result.worst.ratio < 0.5, "too little headroom for correct float32 results"
@@ -24,7 +24,7 @@ def test_one_wrong_element_in_a_large_gradient_is_caught():
     run = checks.manual_run(case)
     want = checks.oracle_run(case)[1][1]
     dw = run.grads[1].copy()
-    dw[1234, 567] += 1e-4 * np.max(np.abs(want))      # one entry of 16.8 million, off by 1e-4 of the scale
+    dw[1234, 567] += 1e-4 * np.max(np.abs(want))      # one entry of 4.2 million, off by 1e-4 of the scale
     comparison = tolerance.compare("dw", dw, want, checks.case_tolerance(case), "float32")
     assert not comparison.passed
     assert comparison.worst_index == (1234, 567)

@@ -1,0 +1,138 @@
+"""The oracle's on-disk cache: hits, misses when anything an answer depends on changes, atomic and
+concurrent writes, unreadable entries recomputed, --no-cache, gradref cache info|clear."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conformance import cache, checks, registry
+from conformance.cli import main
+from reference import functions as ref
+from reference import oracle
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADREF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("GRADREF_NO_CACHE", raising=False)
+    return tmp_path / "cache"
+
+
+def counting_oracle(monkeypatch):
+    calls = []
+    real = oracle.vjp
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(oracle, "vjp", counted)
+    return calls
+
+
+X = np.random.default_rng(0).standard_normal((3, 4))
+
+
+def answer(reference=ref.tanh, x=X, label="normal a"):
+    return cache.vjp(reference, [x], [0], lambda shape: np.ones(shape), label)
+
+
+def test_an_answer_is_computed_once_and_read_back_equal(cache_dir, monkeypatch):
+    calls = counting_oracle(monkeypatch)
+    first, second = answer(), answer()
+    assert len(calls) == 1 and cache.info()["entries"] == 1
+    for a, b in zip((first[0], *first[1], first[2]), (second[0], *second[1], second[2])):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("change", ["values", "dtype", "cotangent", "reference", "jax version"])
+def test_anything_the_answer_depends_on_misses_the_cache(cache_dir, monkeypatch, change):
+    answer()
+    calls = counting_oracle(monkeypatch)
+    if change == "values":
+        answer(x=X + 1e-12)
+    elif change == "dtype":
+        answer(x=X.astype(np.float32))
+    elif change == "cotangent":
+        answer(label="normal b")
+    elif change == "reference":
+        answer(reference=ref.sigmoid)
+    else:
+        cache._versions.cache_clear()
+        monkeypatch.setattr(cache, "_versions", lambda: ("9.9", "9.9", "9.9"))
+        answer()
+    assert len(calls) == 1
+
+
+def test_a_changed_reference_source_misses_the_cache(cache_dir, monkeypatch):
+    before = cache.key(ref.tanh, [X], [0], "l", "cpu")
+    cache._source_digest.cache_clear()
+    monkeypatch.setattr(cache.inspect, "getsource", lambda module: "def tanh(x): return x  # edited")
+    try:
+        assert cache.key(ref.tanh, [X], [0], "l", "cpu") != before
+    finally:
+        cache._source_digest.cache_clear()
+
+
+def test_an_unreadable_entry_is_recomputed(cache_dir, monkeypatch):
+    answer()
+    (entry,) = [os.path.join(d, f) for d, _, files in os.walk(cache_dir) for f in files if f.endswith(".npz")]
+    with open(entry, "wb") as handle:
+        handle.write(b"not an npz")
+    calls = counting_oracle(monkeypatch)
+    out, grads, _ = answer()
+    assert len(calls) == 1 and np.allclose(grads[0], 1 - np.tanh(X) ** 2)
+
+
+def test_no_cache_computes_afresh_and_writes_nothing(cache_dir, monkeypatch):
+    monkeypatch.setenv("GRADREF_NO_CACHE", "1")
+    calls = counting_oracle(monkeypatch)
+    answer()
+    answer()
+    assert len(calls) == 2 and not cache_dir.exists()
+
+
+WRITER = """
+import sys, numpy as np
+from conformance import cache
+from reference import functions as ref
+x = np.random.default_rng(0).standard_normal((64, 64))
+for _ in range(20):
+    out, grads, dout = cache.vjp(ref.tanh, [x], [0], lambda s: np.ones(s), "normal race")
+    assert np.allclose(grads[0], 1 - np.tanh(x) ** 2)
+"""
+
+
+def test_concurrent_writers_never_leave_a_torn_entry(cache_dir):
+    env = {**os.environ, "GRADREF_CACHE_DIR": str(cache_dir)}
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER], env=env) for _ in range(3)]
+    assert [w.wait(timeout=300) for w in writers] == [0, 0, 0]
+    files = [f for _, _, names in os.walk(cache_dir) for f in names]
+    assert [f for f in files if f.endswith(".npz")] and not [f for f in files if f.startswith(".tmp-")]
+
+
+def test_check_reads_the_cache_on_a_second_run_and_cache_clear_empties_it(cache_dir, monkeypatch, capsys):
+    assert main(["check", "--op", "relu", "--dtype", "float64"]) == 0
+    checks.use_seed(0)                         # drop the in-process caches
+    calls = counting_oracle(monkeypatch)
+    assert main(["check", "--op", "relu", "--dtype", "float64"]) == 0
+    assert calls == []
+    capsys.readouterr()
+    assert main(["cache", "info", "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["entries"] > 0
+    assert main(["cache", "clear", "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["removed"] > 0 and cache.info()["entries"] == 0
+
+
+def test_the_grader_shares_the_cache(cache_dir, monkeypatch):
+    from conformance.grade import grader
+    grader.graded_sample.cache_clear()
+    op = registry.REGISTRY["relu"]
+    first = grader.graded_sample("relu", op.samples[0].name)
+    grader.graded_sample.cache_clear()
+    calls = counting_oracle(monkeypatch)
+    second = grader.graded_sample("relu", op.samples[0].name)
+    assert calls == [] and np.array_equal(first[2][0], second[2][0])
+    grader.graded_sample.cache_clear()
