@@ -16,7 +16,7 @@ from reference import oracle
 from . import cache
 from . import tolerance as policy
 from .backends import backend_for, to_numpy_tree, trees_identical
-from .registry import LAYER, LOSS, UPDATE
+from .registry import LAYER, LOSS, OMIT, UPDATE
 from .samples import as_float64, rng_for, seeded, set_seed
 
 
@@ -424,6 +424,51 @@ def check_state(case):
     return _result("state", case, comparisons)
 
 
+def _numeric(value):
+    return isinstance(value, (np.ndarray, float, int)) and not isinstance(value, bool)
+
+
+def check_defaults(case):
+    """An argument left out (or given in its empty form: config=None, gn_param={}) means the
+    documented defaults: the forward, the backward and the state it stores (running statistics, the
+    returned config) agree with a call that spells the defaults out."""
+    op, backend = case.op, backend_for(case.device)
+    args, named = list(sample_args(case)), named_args(case)
+    comparisons, problems = [], []
+    tol = case_tolerance(case)
+    for name, implicit, explicit in op.defaults:
+        position = op.signature.index(name)
+        spelled = explicit(**named)
+        runs = []
+        for value in (spelled, OMIT if implicit is OMIT else implicit()):
+            call = [fresh(a, backend) for a in args]
+            if value is OMIT:
+                del call[position:]
+            else:
+                call[position] = value
+            out, cache_ = op.forward(*call)
+            grads = () if op.kind == UPDATE else as_tuple(op.backward(fresh(case_dout(case), backend), cache_))
+            stored = cache_ if op.kind == UPDATE else (call[position] if len(call) > position else None)
+            runs.append((to_numpy_tree(out, backend), [to_numpy_tree(g, backend) for g in grads],
+                         to_numpy_tree(stored, backend) if isinstance(stored, dict) else {}))
+        (out_a, grads_a, stored_a), (out_b, grads_b, stored_b) = runs
+        label = f"{name} {'left out' if implicit is OMIT else f'= {implicit()!r}'}"
+        comparisons.append(policy.compare(f"out with {label}", out_b, out_a, tol, case.dtype))
+        comparisons += [policy.compare(f"{g} with {label}", b, a, tol, case.dtype)
+                        for g, a, b in zip(op.grad_names, grads_a, grads_b)]
+        for key, value in (spelled.items() if isinstance(spelled, dict) else ()):
+            if key in stored_a and key in stored_b and _numeric(stored_a[key]):
+                comparisons.append(policy.compare(f"{name}[{key!r}] with {label}", np.asarray(stored_b[key], float),
+                                                  np.asarray(stored_a[key], float), tol, case.dtype))
+            elif key in stored_a and key not in stored_b and op.kind == UPDATE:
+                problems.append(f"with {label}, the returned config lacks {key!r}")
+    result = _result("defaults", case, comparisons)
+    if problems:
+        return CheckResult("defaults", case, False, "; ".join(problems + ([result.detail] if not result.passed else [])),
+                           comparisons)
+    return result
+
+
 def _to_jax(value, device):
     """NumPy arrays as jax arrays of the same dtype on the case's device; parameter dicts copied."""
     import jax
@@ -622,6 +667,7 @@ CHECKS = {
     "state": check_state,
     "devices_agree": check_devices_agree,
     "jax_arrays": check_jax_arrays,
+    "defaults": check_defaults,
     "second_order": check_second_order,
 }
 ORDER_2 = ("second_order",)       # run only when second order is asked for (gradref check --order 2)
@@ -637,15 +683,18 @@ def applicable(check, case):
         return False
     if case.op.kind == UPDATE and check in ("vjp", "finite_differences", "linear_in_dout", "directional"):
         return False
-    if check == "directional":
-        return case.device == "cpu"
+    if check == "directional":     # not across the kinks of a sample placed on them
+        return case.device == "cpu" and not _spec(case).at_kinks
     if check == "jax_arrays":      # one sample per op and dtype: the path taken does not depend on the values
         # traceable None: a user's op, NumPy code unless they ask for order 2
         return case.device == "cpu" and case.sample == case.op.samples[0].name and case.op.traceable is not None
+    if check == "defaults":
+        return bool(case.op.defaults) and case.device == "cpu" and case.sample == case.op.samples[0].name
     if check == "second_order":     # the small samples (JAX unrolls loops: a large rnn takes a minute)
         smallest = case.small or (case.sample == case.op.samples[0].name
                                   and not any(s.small for s in case.op.samples))
-        return case.op.kind != UPDATE and "/" not in case.sample and not _is_stress(case) and smallest
+        return (case.op.kind != UPDATE and "/" not in case.sample and not _spec(case).stress
+                and not _spec(case).at_kinks and smallest)
     if check == "finite_differences":
         return case.small and case.dtype == "float64" and case.device == "cpu"
     if check == "linear_in_dout":
@@ -678,8 +727,10 @@ def describe_error(error):
     return f"{type(error).__name__}: {text[:300]}{where}"
 
 
-def _is_stress(case):
-    return any(s.name == case.sample and s.stress for s in case.op.samples)
+def _spec(case):
+    """The SampleSpec a case's sample (or its layout variant) was drawn from."""
+    base = case.sample.split("/")[0]
+    return next(s for s in case.op.samples if s.name == base)
 
 
 def cases(ops, dtypes=("float64", "float32"), devices=("cpu",), order=1):

@@ -19,6 +19,7 @@ from .samples import (LAYOUTS, SampleSpec, Sample, away_from_zero, clear_of_kink
                       uniform, with_layout)
 
 LAYER, LOSS, UPDATE = "layer", "loss", "update"
+OMIT = "omitted"        # in Op.defaults: the argument is left out of the call
 
 
 class MissingFunction(NotImplementedError):
@@ -62,6 +63,7 @@ class Op:
     cancelling: tuple = ()                 # gradients that are 0 by construction: measured on their siblings' scale
     traceable: bool = True                 # the manual code runs under jax.jit (no writes into its own arrays)
     outputs: int = 1                       # >1: forward returns (out_1, ..., out_k, cache), stacked here
+    defaults: tuple = ()                   # (argument, OMIT or f() -> its implicit form, f(**args) -> the explicit value)
 
     @property
     def grad_names(self):
@@ -243,7 +245,9 @@ _SPECS = (
     ), reduction=lambda X, W, B: _matmul_dims(X, W),
         bench=bs.gemm_spec(bs.linear_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]),
         description="PyTorch layout: W (D_out, D_in), Y = X W^T + B"),
-    _layer("relu", ("x",), ("x",), _elementwise_samples(-1e3, 1e3), kinks=lambda x: x,
+    _layer("relu", ("x",), ("x",), _elementwise_samples(-1e3, 1e3) + (
+        SampleSpec("at_kinks", lambda r: {"x": np.where(r.random((4, 5)) < 0.3, 0.0, normal(r, 4, 5))}, at_kinks=True, graded=False),
+    ), kinks=lambda x: x,
            bench=bs.elementwise_spec(), description="max(x, 0), gradient 0 at 0"),
     _layer("sigmoid", ("x",), ("x",), _elementwise_samples(-1e3, 1e3), tol_factor=_FROM_OUTPUT,
            bench=bs.elementwise_spec(), description="1 / (1 + exp(-x)), stable for |x| up to 1e3"),
@@ -252,7 +256,11 @@ _SPECS = (
     _loss("softmax_loss", "softmax_loss", ("x", "y"), ("x",), _loss_samples(),
           reduction=lambda x, y: x.size, condition=_scores_size,
           bench=bs.loss_spec(), description="mean cross-entropy of softmax(x) over N rows"),
-    _loss("svm_loss", "svm_loss", ("x", "y"), ("x",), _loss_samples(wide_margin=1e-6),
+    _loss("svm_loss", "svm_loss", ("x", "y"), ("x",), _loss_samples(wide_margin=1e-6) + (
+        # Whole-number scores: many margins x_j - x_y + 1 are exactly 0, where the hinge has no gradient.
+        SampleSpec("at_kinks", lambda r: {"x": r.integers(-2, 3, (8, 5)).astype(float), "y": labels(r, 8, 5)},
+                   at_kinks=True, graded=False),
+    ),
           kinks=_svm_margins, reduction=lambda x, y: x.size,
           bench=bs.loss_spec(), description="mean multiclass hinge loss, margin 1"),
     _layer("affine_relu", ("x", "w", "b"), ("x", "w", "b"), (
@@ -270,7 +278,7 @@ _SPECS = (
               SampleSpec("course", lambda r: _net_args(r, 32, 100, 50, 10, 0.1)),
               SampleSpec("n1", lambda r: _net_args(r, 1, 6, 8, 3, 0.0), small=True),
               SampleSpec("wide", lambda r: _net_args(r, 16, 4096, 1024, 10, 1e-3), margin=2e-5),
-          ), kinks=lambda X, W1, b1, **_: _flat(X) @ W1 + b1,
+          ), kinks=lambda X, W1, b1, **_: _flat(X) @ W1 + b1, defaults=(("reg", OMIT, lambda **_: 0.0),),
           reduction=lambda X, W1, W2, **_: _matmul_dims(_flat(X), W1, W2), tol_factor=4.0,
           bench=bs.net_spec(),
           description="affine - relu - affine - softmax, loss + 0.5 reg (|W1|^2 + |W2|^2)"),
@@ -294,6 +302,8 @@ _SPECS = (
     _layer("max_gate", ("x", "y"), ("x", "y"), (
         SampleSpec("vector", lambda r: dict(zip("xy", _pair(r, 6))), small=True),
         SampleSpec("matrix", lambda r: dict(zip("xy", _pair(r, 30, 20)))),
+        SampleSpec("ties", lambda r: (lambda x, y, tie: {"x": x, "y": np.where(tie, x, y)})(
+            *_pair(r, 4, 5), r.random((4, 5)) < 0.4), at_kinks=True, graded=False),
     ), kinks=lambda x, y: x - y, bench=bs.elementwise_spec(("x", "y"), 3, 2, sizes=(1_000, 1_000_000)),
         description="max(x, y); the gradient goes to y at a tie"),
     _layer("matmul", ("W", "X"), ("W", "X"), (
@@ -307,14 +317,24 @@ _SPECS = (
 
 # ----- the rest of the CS231n layer set -----
 
-def _bn_param(rng, d, mode="train"):
-    return {"mode": mode, "eps": 1e-5, "momentum": 0.9, "running_mean": normal(rng, *d, scale=0.1),
+def _bn_param(rng, d, mode="train", eps=1e-5, momentum=0.9):
+    return {"mode": mode, "eps": eps, "momentum": momentum, "running_mean": normal(rng, *d, scale=0.1),
             "running_var": 1 + uniform(rng, *d, low=0.0, high=0.5)}
 
 
-def _norm_args(rng, n, d, mode="train"):
+def _norm_args(rng, n, d, mode="train", **param):
     return {"x": normal(rng, n, d, scale=2.0) + 1.0, "gamma": 1 + normal(rng, d, scale=0.2),
-            "beta": normal(rng, d, scale=0.2), "bn_param": _bn_param(rng, (d,), mode)}
+            "beta": normal(rng, d, scale=0.2), "bn_param": _bn_param(rng, (d,), mode, **param)}
+
+
+def _far_from_zero(args, offset=1000.0):
+    """x = offset + N(0, 1): a one-pass variance E[x^2] - E[x]^2 cancels catastrophically here."""
+    return {**args, "x": offset + (args["x"] - 1.0) / 2.0}
+
+
+def _norm_condition(x, **_):
+    # How far the mean sits from 0 in units of the spread: float32 rounding of x - mean scales with it.
+    return 1.0 + float(np.max(np.abs(np.mean(x, axis=-1)) / (np.std(x, axis=-1) + 1e-12)))
 
 
 def _running_update(axes):
@@ -328,16 +348,20 @@ def _running_update(axes):
     return state
 
 
-def _spatial_args(rng, n, c, h, w, mode="train"):
+def _spatial_args(rng, n, c, h, w, mode="train", **param):
     return {"x": normal(rng, n, c, h, w, scale=2.0) + 1.0, "gamma": 1 + normal(rng, c, scale=0.2),
-            "beta": normal(rng, c, scale=0.2), "bn_param": _bn_param(rng, (c,), mode)}
+            "beta": normal(rng, c, scale=0.2), "bn_param": _bn_param(rng, (c,), mode, **param)}
 
 
-def _group_args(rng, n, c, h, w, groups, param_shape=None):
+def _group_args(rng, n, c, h, w, groups, param_shape=None, eps=1e-5):
     """gamma and beta (1, C, 1, 1), or (C,) as the 2018-20 assignment's docstring has them."""
     shape = param_shape or (1, c, 1, 1)
     return {"x": normal(rng, n, c, h, w, scale=2.0) + 1.0, "gamma": 1 + normal(rng, *shape, scale=0.2),
-            "beta": normal(rng, *shape, scale=0.2), "G": groups, "gn_param": {"eps": 1e-5}}
+            "beta": normal(rng, *shape, scale=0.2), "G": groups, "gn_param": {"eps": eps}}
+
+
+def _group_condition(x, G, **_):
+    return _norm_condition(x.reshape(x.shape[0], G, -1))
 
 
 def _conv_args(rng, x_shape, w_shape, stride, pad):
@@ -361,6 +385,8 @@ _CONV_GEOMETRIES = (
     SampleSpec("pad0_rect_filter", lambda r: _conv_args(r, (2, 3, 6, 5), (4, 3, 3, 2), 1, 0), small=True),
     SampleSpec("pad2_stride2", lambda r: _conv_args(r, (2, 2, 7, 5), (3, 2, 3, 3), 2, 2), small=True),
     SampleSpec("pad1_stride2_rect", lambda r: _conv_args(r, (1, 2, 5, 7), (2, 2, 3, 1), 2, 1), small=True),
+    SampleSpec("out_1x1", lambda r: _conv_args(r, (2, 2, 3, 3), (3, 2, 3, 3), 1, 0), small=True),
+    SampleSpec("out_1x2_pad2", lambda r: _conv_args(r, (1, 1, 1, 3), (2, 1, 5, 5), 2, 2), small=True),
 )
 
 
@@ -426,10 +452,17 @@ _BN_SAMPLES = (
     SampleSpec("small", lambda r: _norm_args(r, 4, 5), small=True),
     SampleSpec("course", lambda r: _norm_args(r, 200, 3)),
     SampleSpec("test_mode", lambda r: _norm_args(r, 6, 5, mode="test"), small=True),
+    # eps and momentum away from their defaults: code that ignores bn_param's values fails here.
+    SampleSpec("eps_momentum", lambda r: _norm_args(r, 5, 4, eps=0.5, momentum=0.6), small=True, graded=False),
+    SampleSpec("test_eps", lambda r: _norm_args(r, 5, 4, mode="test", eps=0.5), small=True, graded=False),
     SampleSpec("wide", lambda r: _norm_args(r, 256, 1024)),
 )
+_BN_DEFAULTS = (("bn_param", lambda: {"mode": "train"},
+                 lambda x, **_: {"mode": "train", "eps": 1e-5, "momentum": 0.9,
+                                 "running_mean": np.zeros(x.shape[1], x.dtype),
+                                 "running_var": np.zeros(x.shape[1], x.dtype)}),)
 _BN = dict(mutable=("bn_param",), state=_running_update(0), reduction=lambda x, **_: max(x.shape),
-           tol_factor=4.0)
+           tol_factor=4.0, defaults=_BN_DEFAULTS)
 
 _CS231N_SPECS = (
     _layer("batchnorm", ("x", "gamma", "beta", "bn_param"), ("x", "gamma", "beta"), _BN_SAMPLES, **_BN,
@@ -440,12 +473,17 @@ _CS231N_SPECS = (
     _layer("layernorm", ("x", "gamma", "beta", "ln_param"), ("x", "gamma", "beta"), (
         SampleSpec("small", lambda r: {**_norm_args(r, 4, 5), "ln_param": {"eps": 1e-5}}, small=True),
         SampleSpec("n1", lambda r: {**_norm_args(r, 1, 6), "ln_param": {"eps": 1e-5}}, small=True),
+        SampleSpec("eps", lambda r: {**_norm_args(r, 4, 5), "ln_param": {"eps": 0.5}}, small=True, graded=False),
+        SampleSpec("far_from_zero", lambda r: _far_from_zero({**_norm_args(r, 8, 64), "ln_param": {"eps": 1e-5}}),
+                   graded=False),
         SampleSpec("wide", lambda r: {**_norm_args(r, 64, 2048), "ln_param": {"eps": 1e-5}}),
     ), reduction=lambda x, **_: max(x.shape), tol_factor=4.0, bench=bs.norm_spec(param="ln_param"),
+        condition=_norm_condition, defaults=(("ln_param", dict, lambda **_: {"eps": 1e-5}),),
         description="layer normalisation over each sample's features"),
     _layer("spatial_batchnorm", ("x", "gamma", "beta", "bn_param"), ("x", "gamma", "beta"), (
         SampleSpec("small", lambda r: _spatial_args(r, 2, 3, 4, 5), small=True),
         SampleSpec("test_mode", lambda r: _spatial_args(r, 2, 3, 4, 5, mode="test"), small=True),
+        SampleSpec("eps_momentum", lambda r: _spatial_args(r, 2, 3, 3, 2, eps=0.5, momentum=0.6), small=True, graded=False),
         SampleSpec("large", lambda r: _spatial_args(r, 16, 8, 16, 16)),
     ), mutable=("bn_param",), state=_running_update((0, 2, 3)), tol_factor=4.0,
         reduction=lambda x, **_: x.shape[0] * x.shape[2] * x.shape[3],
@@ -454,8 +492,11 @@ _CS231N_SPECS = (
         SampleSpec("small", lambda r: _group_args(r, 2, 6, 4, 5, 2), small=True),
         SampleSpec("gamma_c", lambda r: _group_args(r, 2, 6, 3, 4, 3, param_shape=(6,)), small=True,
                    convention="gamma and beta of shape (C,), as in the 2018-20 docstring"),
+        SampleSpec("eps", lambda r: _group_args(r, 2, 4, 3, 2, 2, eps=0.5), small=True, graded=False),
+        SampleSpec("far_from_zero", lambda r: _far_from_zero(_group_args(r, 2, 4, 4, 4, 2)), graded=False),
         SampleSpec("large", lambda r: _group_args(r, 8, 16, 16, 16, 4)),
-    ), tol_factor=4.0, reduction=lambda x, **_: int(np.prod(x.shape)),
+    ), tol_factor=4.0, reduction=lambda x, **_: int(np.prod(x.shape)), condition=_group_condition,
+        defaults=(("gn_param", dict, lambda **_: {"eps": 1e-5}),),
         description="group normalisation over G channel groups; gamma, beta (1, C, 1, 1) or (C,)"),
     _layer("dropout", ("x", "dropout_param"), ("x",), (
         SampleSpec("small", lambda r: {"x": normal(r, 4, 5), "dropout_param": {"mode": "train", "p": 0.7,
@@ -493,6 +534,8 @@ _CS231N_SPECS = (
                    small=True),
         SampleSpec("wide_window_stride1", lambda r: {"x": normal(r, 1, 2, 5, 6), "pool_param": _pool_param(2, 3, 1)},
                    small=True),
+        SampleSpec("out_1x1", lambda r: {"x": normal(r, 2, 3, 2, 3), "pool_param": _pool_param(2, 3, 2)}, small=True),
+        SampleSpec("out_2x1", lambda r: {"x": normal(r, 1, 2, 5, 3), "pool_param": _pool_param(3, 3, 2)}, small=True),
     ), manual=("max_pool_forward_naive", "max_pool_backward_naive"), kinks=_pool_gaps, traceable=False,
         description="max pooling; pool_height, pool_width, stride"),
     _layer("conv_relu", ("x", "w", "b", "conv_param"), ("x", "w", "b"), (
@@ -542,6 +585,9 @@ _CS231N_SPECS = (
     _loss("temporal_softmax_loss", "temporal_softmax_loss", ("x", "y", "mask"), ("x",), (
         SampleSpec("small", lambda r: _temporal_loss_args(r, 3, 4, 5), small=True),
         SampleSpec("large", lambda r: _temporal_loss_args(r, 100, 10, 50)),
+        # Rows hundreds apart: shifting by one global max instead of each row's max gives exp() = 0, log(0).
+        SampleSpec("rows_apart", lambda r: (lambda a: {**a, "x": a["x"] + 300.0 * np.arange(-2, 2)[:, None, None]})(
+            _temporal_loss_args(r, 4, 3, 6)), graded=False),
     ), reduction=lambda x, **_: x.size, condition=_scores_size,
         description="softmax loss over the masked time steps, / N"),
     _layer("affine_bn_relu", ("x", "w", "b", "gamma", "beta", "bn_param"), ("x", "w", "b", "gamma", "beta"), (
@@ -575,24 +621,46 @@ def _update_state(rule):
     return state
 
 
-def _update_args(rng, shape, rule):
+COURSE_DEFAULTS = {"sgd": {"learning_rate": 1e-2},
+                   "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9},
+                   "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
+                   "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}}
+# Every hyperparameter away from its default; then epsilon large enough to tell where it goes (inside
+# or outside the root: the course accepts both, so only gradref check uses that sample).
+VARIED = {"sgd": {"learning_rate": 0.3},
+          "sgd_momentum": {"learning_rate": 0.05, "momentum": 0.5},
+          "rmsprop": {"learning_rate": 0.03, "decay_rate": 0.8, "epsilon": 1e-7},
+          "adam": {"learning_rate": 0.02, "beta1": 0.7, "beta2": 0.9, "epsilon": 1e-7}}
+LARGE_EPSILON = {rule: {**hyper, "epsilon": 0.1} if "epsilon" in hyper else hyper for rule, hyper in VARIED.items()}
+_STATE = {"sgd": (), "sgd_momentum": ("velocity",), "rmsprop": ("cache",), "adam": ("m", "v")}
+
+
+def _update_args(rng, shape, rule, hyper=None):
     w, dw = normal(rng, *shape), normal(rng, *shape)
-    config = {"sgd": {"learning_rate": 1e-2},
-              "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9, "velocity": normal(rng, *shape, scale=0.1)},
-              "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8,
-                          "cache": uniform(rng, *shape, low=0.1, high=1.0)},
-              "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
-                       "m": normal(rng, *shape, scale=0.1), "v": uniform(rng, *shape, low=0.1, high=1.0),
-                       "t": 5}}[rule]
+    state = {"velocity": lambda: normal(rng, *shape, scale=0.1), "cache": lambda: uniform(rng, *shape, low=0.1, high=1.0),
+             "m": lambda: normal(rng, *shape, scale=0.1), "v": lambda: uniform(rng, *shape, low=0.1, high=1.0)}
+    config = {**(hyper or COURSE_DEFAULTS[rule]), **{k: state[k]() for k in _STATE[rule]}}
+    if rule == "adam":
+        config["t"] = 5
     return {"w": w, "dw": dw, "config": config}
+
+
+def _explicit_defaults(rule):
+    """What config=None must mean: the course's hyperparameters and a zero state (t = 0)."""
+    def explicit(w, **_):
+        config = {**COURSE_DEFAULTS[rule], **{k: np.zeros_like(w) for k in _STATE[rule]}}
+        return {**config, "t": 0} if rule == "adam" else config
+    return explicit
 
 
 def _update(rule, description):
     return Op(rule, ("w", "dw", "config"), (), getattr(ref, rule), (
         SampleSpec("course", lambda r: _update_args(r, (5, 4), rule)),
+        SampleSpec("varied", lambda r: _update_args(r, (3, 4), rule, VARIED[rule])),
+        SampleSpec("large_epsilon", lambda r: _update_args(r, (3, 4), rule, LARGE_EPSILON[rule]), graded=False),
         SampleSpec("large", lambda r: _update_args(r, (1000, 1000), rule)),
     ), kind=UPDATE, manual_names=(rule,), mutable=("config",), state=_update_state(rule), tol_factor=4.0,
-        description=description)
+        defaults=(("config", lambda: None, _explicit_defaults(rule)),), description=description)
 
 
 _UPDATE_SPECS = (

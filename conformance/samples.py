@@ -23,6 +23,10 @@ class SampleSpec:
     margin: float = KINK_MARGIN
     stress: bool = False           # extreme values: a student's code that fails here gets a warning, not a failure
     convention: str = ""           # a course year's other convention (e.g. gamma (C,)): graded if the code follows it
+    graded: bool = True            # False: pins gradref's own code tighter than the course judges students
+                                   # (exact kinks, a large eps, x far from 0); `gradref grade` leaves it out
+    at_kinks: bool = False         # values placed exactly on kinks (relu at 0, ties): the conventions are checked
+                                   # against the oracle's, and no finite differences are taken across them
 
 
 @dataclass
@@ -126,10 +130,11 @@ def as_float64(args):
 
 
 def clear_of_kinks(spec, kinks, rng, dtype):
-    """Draw `spec` (cast to dtype) until every kink quantity is at least margin * RMS from 0."""
+    """Draw `spec` (cast to dtype) until every kink quantity is at least margin * RMS from 0
+    (a sample meant to sit on the kinks is drawn once, as it is)."""
     for _ in range(MAX_REDRAWS):
         args = cast(spec.draw(rng), dtype)
-        if kinks is None:
+        if kinks is None or spec.at_kinks:
             return args
         k = np.asarray(kinks(**as_float64(args)), dtype=np.float64)
         scale = float(np.sqrt(np.mean(k * k))) if k.size else 0.0

@@ -64,4 +64,6 @@ def test_softmax_loss_is_finite_and_matches_for_any_scale(n, c, scale, seed):
     want_loss, (want_dx,), _ = oracle.vjp(registry.REGISTRY["softmax_loss"].reference, [x, y], [0], 1.0)
     tol = tolerance.tolerance("float64", n * c, max(1.0, scale * 5))
     assert tolerance.compare("loss", loss, want_loss, tol, "float64").passed
-    assert tolerance.compare("dx", dx, want_dx, tol, "float64").passed
+    # dx = (p - onehot) / N: where a class takes nearly all the mass, p - 1 cancels, so each entry is
+    # measured on the scale of its terms (1 / N), not on the largest (possibly tiny) entry.
+    assert tolerance.compare("dx", dx, want_dx, tol, "float64", floor=1.0 / n).passed

@@ -52,9 +52,24 @@ KINKED = [op for op in registry.REGISTRY.values() if op.kinks is not None]
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_samples_keep_a_margin_from_kinks(op, dtype):
     for name in op.sample_names():
-        sample = op.draw_sample(name, dtype)
         spec = next(s for s in op.samples if s.name == name.split("/")[0])
+        if spec.at_kinks:
+            continue            # placed on the kinks on purpose: the conventions test below
+        sample = op.draw_sample(name, dtype)
         args = {k: v.astype(np.float64) if getattr(v, "dtype", None) is not None and v.dtype.kind == "f" else v
                 for k, v in sample.args.items()}
         kinks = np.asarray(op.kinks(**args))
         assert np.min(np.abs(kinks)) > spec.margin * np.sqrt(np.mean(kinks ** 2)), (op.name, name)
+
+
+AT_KINKS = [(op, spec) for op in registry.REGISTRY.values() for spec in op.samples if spec.at_kinks]
+
+
+@pytest.mark.parametrize("op,spec", AT_KINKS, ids=[f"{op.name}-{spec.name}" for op, spec in AT_KINKS])
+def test_samples_on_the_kinks_hit_them_and_the_conventions_are_checked_there(op, spec):
+    sample = op.draw_sample(spec.name, "float64")
+    kinks = np.asarray(op.kinks(**sample.args))
+    assert np.sum(kinks == 0) >= 2, "several kink quantities exactly 0"
+    case = checks.Case(op, spec.name, "float64")
+    assert checks.applicable("vjp", case) and not checks.applicable("directional", case)
+    assert not checks.applicable("finite_differences", case) and not spec.graded

@@ -111,3 +111,54 @@ def test_finite_differences_catch_a_wrong_backward():
                        "small", "float64")
     result = checks.run_check("finite_differences", case)
     assert not result.passed and "dx:" in result.message and "dx (jax)" not in result.detail.split(";")[0]
+
+
+# ----- mutants of manual_grads/ that once passed gradref check (the classes mutation testing found) -----
+
+import inspect      # noqa: E402 - this part's own imports
+import types        # noqa: E402
+
+from manual_grads import circuits, layers, losses, nets, norms, optim, sequence   # noqa: E402
+
+
+def mutated(module, old, new):
+    """`module` with one source edit, as a mutation tool makes it: a namespace of manual functions."""
+    source = inspect.getsource(module)
+    assert source.count(old) == 1, f"{old!r} is not in {module.__name__} exactly once"
+    namespace = {"__name__": module.__name__, "__file__": module.__file__, "__package__": "manual_grads"}
+    exec(compile(source.replace(old, new), module.__file__, "exec"), namespace)
+    return types.SimpleNamespace(**{**vars(mg), **{k: v for k, v in namespace.items() if callable(v)}})
+
+
+MUTANTS = [
+    # (op, module, original, mutant, the check that must catch it)
+    ("relu", layers, "dx = (cache > 0)", "dx = (cache >= 0)", "vjp"),                 # relu'(0) = 1
+    ("max_gate", circuits, "dx = (x > y)", "dx = (x >= y)", "vjp"),                   # a tie to x
+    ("svm_loss", losses, "(raw > 0)", "(raw >= 0)", "vjp"),                           # margin 0 counted
+    ("batchnorm", norms, 'bn_param.get("eps", 1e-5)', "1e-5", "forward"),             # eps ignored
+    ("batchnorm", norms, 'bn_param.get("momentum", 0.9)', "0.9", "state"),            # momentum ignored
+    ("batchnorm", norms, 'bn_param.get("momentum", 0.9)', 'bn_param.get("momentum", 0.8)', "defaults"),
+    ("layernorm", norms, 'ln_param.get("eps", 1e-5)', 'ln_param.get("eps", 1e-6)', "defaults"),
+    ("layernorm", norms, "centred = x - mean\n    std = xp.sqrt(xp.mean(centred * centred, axis=-1, keepdims=True) + eps)",
+     "centred = x - mean\n    std = xp.sqrt(xp.mean(x * x, axis=-1, keepdims=True) - mean * mean + eps)", "forward"),
+    ("sgd", optim, "learning_rate=1e-2)", "learning_rate=1e-3)", "defaults"),
+    ("adam", optim, "beta2=0.999", "beta2=0.99", "defaults"),
+    ("rmsprop", optim, '(xp.sqrt(config["cache"]) + config["epsilon"])', 'xp.sqrt(config["cache"] + config["epsilon"])',
+     "forward"),
+    ("two_layer_net", nets, "reg=0.0", "reg=1.0", "defaults"),
+    ("temporal_softmax_loss", sequence, "xp.max(scores, axis=1, keepdims=True)", "xp.max(scores)", "forward"),
+    ("relu", layers, "    dx *= dout\n    return dx", "    dx *= dout\n    return dx if hasattr(dx, 'flags') else dout",
+     "jax_arrays"),                                                                 # a branch only jax.numpy takes
+]
+
+
+@pytest.mark.parametrize("op_name,module,old,new,check", MUTANTS,
+                         ids=[f"{m[0]}-{m[4]}-{i}" for i, m in enumerate(MUTANTS)])
+def test_a_mutant_of_the_class_mutation_testing_found_is_killed(op_name, module, old, new, check):
+    op = registry.SPECS[op_name].bind(mutated(module, old, new))
+    results = [checks.run_check(name, case) for name, case in checks.cases([op], ("float64", "float32"))]
+    failed = {r.check for r in results if not r.passed}
+    assert check in failed, f"{op_name}: {new!r} was not caught by {check} (failed: {failed or 'nothing'})"
+    original = registry.SPECS[op_name].bind(mg)
+    assert all(checks.run_check(name, case).passed
+               for name, case in checks.cases([original], ("float64", "float32")) if name == check)

@@ -576,7 +576,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
         target = _label_encoding(sandbox, target, op, forward_entry)
     skipped = _other_convention(sandbox, target, op, forward_entry, backward_entry)
     for spec in op.samples:
-        if spec.name in SKIPPED_SAMPLES or spec.name in skipped:
+        if spec.name in SKIPPED_SAMPLES or spec.name in skipped or not spec.graded:
             continue
         # A broken or unfinished backward never stops the forward from being graded on its own.
         with_backward = not (separate and backward_entry.stopped)

@@ -1,0 +1,102 @@
+"""Mutation score of manual_grads/ against `gradref check`: `python -m bench.mutation.run` (an hour
+on 2 cores; not in CI). Needs cosmic-ray (`pip install -e '.[mutation]'`).
+
+cosmic-ray mutates one file at a time in place, so the run happens in throwaway clones of the
+committed tree (one per --jobs, each given a share of the modules); the test command is
+bench/mutation/probe.py. Survivors are matched against bench/mutation/equivalent.toml (each with the
+reason it computes the same function); the score is killed / (all - equivalent). Writes
+bench/mutation/results.json and prints every survivor.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import tomllib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MODULES = ("norms.py", "conv.py", "sequence.py", "circuits.py", "optim.py", "losses.py", "layers.py", "_xp.py",
+           "dropout.py", "nets.py")
+
+
+def cosmic_ray(*args, cwd):
+    bin_dir = os.path.dirname(sys.executable)
+    return subprocess.run([os.path.join(bin_dir, args[0]), *args[1:]], cwd=cwd, check=True,
+                          capture_output=True, text=True)
+
+
+def prepare_clone(workdir, k, modules):
+    clone = os.path.join(workdir, f"clone{k}")
+    subprocess.run(["git", "clone", "--quiet", ROOT, clone], check=True)
+    with open(os.path.join(HERE, "cosmic-ray.toml")) as handle:
+        config = handle.read()
+    excluded = ["manual_grads/__init__.py"] + [f"manual_grads/{m}" for m in MODULES if m not in modules]
+    config = config.replace('excluded-modules = ["manual_grads/__init__.py"]', f"excluded-modules = {json.dumps(excluded)}")
+    with open(os.path.join(clone, "session.toml"), "w") as handle:
+        handle.write(config)
+    cosmic_ray("cosmic-ray", "init", "session.toml", "session.sqlite", cwd=clone)
+    cosmic_ray("cr-filter-operators", "session.sqlite", "session.toml", cwd=clone)
+    return clone
+
+
+def outcomes(clone):
+    """One record per mutant of a finished session."""
+    dump = cosmic_ray("cosmic-ray", "dump", "session.sqlite", cwd=clone).stdout
+    for line in dump.splitlines():
+        job, result = json.loads(line)
+        if not result or result.get("worker_outcome") == "skipped":
+            continue
+        (mutation,) = job["mutations"]
+        killed = result.get("worker_outcome") != "normal" or result.get("test_outcome") == "killed"
+        yield {"file": mutation["module_path"], "line": mutation["start_pos"][0],
+               "operator": mutation["operator_name"].removeprefix("core/"), "occurrence": mutation["occurrence"],
+               "killed": killed, "outcome": result.get("test_outcome") or result.get("worker_outcome"),
+               "diff": result.get("diff", ""), "output": (result.get("output") or "")[-400:]}
+
+
+def equivalent_list():
+    with open(os.path.join(HERE, "equivalent.toml"), "rb") as handle:
+        return tomllib.load(handle).get("mutant", [])
+
+
+def is_listed(mutant, listed):
+    return next((e for e in listed if e["file"] == mutant["file"] and e["line"] == mutant["line"]
+                 and e["operator"] == mutant["operator"] and e.get("occurrence", mutant["occurrence"]) ==
+                 mutant["occurrence"]), None)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.mutation.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=2, help="clones mutated and checked at once (default 2)")
+    parser.add_argument("--json", default=os.path.join(HERE, "results.json"), help="where the results go")
+    args = parser.parse_args(argv)
+    shares = [MODULES[k::args.jobs] for k in range(args.jobs)]
+    with tempfile.TemporaryDirectory(prefix="gradref-mutation-") as workdir:
+        clones = [prepare_clone(workdir, k, share) for k, share in enumerate(shares)]
+        running = [subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "cosmic-ray"), "exec",
+                                     "session.toml", "session.sqlite"], cwd=clone,
+                                    env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep
+                                         + os.environ.get("PATH", "")}) for clone in clones]
+        for proc in running:
+            proc.wait()
+        mutants = [m for clone in clones for m in outcomes(clone)]
+    listed = equivalent_list()
+    survivors = [m for m in mutants if not m["killed"]]
+    equivalent = [dict(m, why=is_listed(m, listed)["why"]) for m in survivors if is_listed(m, listed)]
+    unexplained = [m for m in survivors if not is_listed(m, listed)]
+    killed = len(mutants) - len(survivors)
+    score = killed / max(1, len(mutants) - len(equivalent))
+    summary = {"mutants": len(mutants), "killed": killed, "equivalent": len(equivalent),
+               "survived_not_equivalent": len(unexplained), "score": score}
+    with open(args.json, "w") as handle:
+        json.dump({"summary": summary, "equivalent": equivalent, "survivors": unexplained}, handle, indent=2)
+    print(json.dumps(summary))
+    for m in unexplained:
+        print(f"SURVIVED {m['file']}:{m['line']} {m['operator']} #{m['occurrence']}\n{m['diff']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
