@@ -317,8 +317,14 @@ _SPECS = (
 
 # ----- the rest of the CS231n layer set -----
 
+def _as_read(text):
+    """The string as a config file or a notebook builds it, not an interned literal: code that
+    compares modes with `is` instead of `==` takes the wrong branch here, as it does for users."""
+    return "".join(list(text))
+
+
 def _bn_param(rng, d, mode="train", eps=1e-5, momentum=0.9):
-    return {"mode": mode, "eps": eps, "momentum": momentum, "running_mean": normal(rng, *d, scale=0.1),
+    return {"mode": _as_read(mode), "eps": eps, "momentum": momentum, "running_mean": normal(rng, *d, scale=0.1),
             "running_var": 1 + uniform(rng, *d, low=0.0, high=0.5)}
 
 
@@ -499,16 +505,16 @@ _CS231N_SPECS = (
         defaults=(("gn_param", dict, lambda **_: {"eps": 1e-5}),),
         description="group normalisation over G channel groups; gamma, beta (1, C, 1, 1) or (C,)"),
     _layer("dropout", ("x", "dropout_param"), ("x",), (
-        SampleSpec("small", lambda r: {"x": normal(r, 4, 5), "dropout_param": {"mode": "train", "p": 0.7,
+        SampleSpec("small", lambda r: {"x": normal(r, 4, 5), "dropout_param": {"mode": _as_read("train"), "p": 0.7,
                                                                               "seed": 123}}, small=True),
-        SampleSpec("large", lambda r: {"x": normal(r, 500, 500), "dropout_param": {"mode": "train", "p": 0.3,
+        SampleSpec("large", lambda r: {"x": normal(r, 500, 500), "dropout_param": {"mode": _as_read("train"), "p": 0.3,
                                                                                   "seed": 7}}),
-        SampleSpec("test_mode", lambda r: {"x": normal(r, 4, 5), "dropout_param": {"mode": "test", "p": 0.7,
+        SampleSpec("test_mode", lambda r: {"x": normal(r, 4, 5), "dropout_param": {"mode": _as_read("test"), "p": 0.7,
                                                                                   "seed": 123}}, small=True),
         # Enough units for the fraction kept to tell p = keep from p = drop apart (the grader's check).
-        SampleSpec("stats", lambda r: {"x": normal(r, 100, 100), "dropout_param": {"mode": "train", "p": 0.6,
+        SampleSpec("stats", lambda r: {"x": normal(r, 100, 100), "dropout_param": {"mode": _as_read("train"), "p": 0.6,
                                                                                   "seed": 11}}),
-    ), bench=bs.elementwise_spec(extra={"dropout_param": {"mode": "train", "p": 0.5, "seed": 0}}),
+    ), bench=bs.elementwise_spec(extra={"dropout_param": {"mode": _as_read("train"), "p": 0.5, "seed": 0}}),
         description="inverted dropout; p keeps a unit; the seed fixes the mask"),
     _layer("conv", ("x", "w", "b", "conv_param"), ("x", "w", "b"), (
         SampleSpec("small", lambda r: _conv_args(r, (2, 3, 5, 5), (4, 3, 3, 3), 1, 1), small=True),
@@ -558,6 +564,7 @@ _CS231N_SPECS = (
         description="next_h = tanh(x Wx + prev_h Wh + b)"),
     _layer("rnn", ("x", "h0", "Wx", "Wh", "b"), ("x", "h0", "Wx", "Wh", "b"), (
         SampleSpec("course", lambda r: _rnn_args(r, 2, 3, 4, 5), small=True),
+        SampleSpec("t1", lambda r: _rnn_args(r, 3, 1, 2, 4), small=True),      # one time step: no step to take it from
         SampleSpec("large", lambda r: _rnn_args(r, 16, 20, 32, 64)),
     ), reduction=lambda x, Wh, **_: max(x.shape + Wh.shape) * x.shape[1], tol_factor=4.0,
         description="rnn_step over T time steps from h0; h (N, T, H)"),
@@ -568,6 +575,7 @@ _CS231N_SPECS = (
         description="(next_h, next_c); backward takes dnext_h and dnext_c"),
     _layer("lstm", ("x", "h0", "Wx", "Wh", "b"), ("x", "h0", "Wx", "Wh", "b"), (
         SampleSpec("course", lambda r: _lstm_args(r, 2, 3, 4, 5), small=True),
+        SampleSpec("t1", lambda r: _lstm_args(r, 3, 1, 2, 4), small=True),
         SampleSpec("large", lambda r: _lstm_args(r, 16, 20, 32, 64)),
     ), reduction=lambda x, Wh, **_: max(x.shape + Wh.shape) * x.shape[1], tol_factor=4.0,
         description="lstm_step over T time steps from h0 (cell state from 0); h (N, T, H)"),

@@ -184,7 +184,8 @@ def failure_groups(results):
         keys = []
         for comparison in failed:
             quantity = _quantity(comparison.name)
-            mistake = next((m for m in mistakes if m.split(":")[0] == quantity.removeprefix("second order ")), "")
+            name = quantity.removeprefix("second order ")
+            mistake = next((m for m in mistakes if m.startswith((f"{name}:", f"{name} "))), "")
             # The sentence ends with the worst element's values, which differ from sample to sample.
             keys.append(((quantity, mistake.split(" At ")[0]), comparison))
         if not failed:      # an exception or a contract: the same words in every check say one thing

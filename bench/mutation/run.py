@@ -67,11 +67,37 @@ def is_listed(mutant, listed):
                  mutant["occurrence"]), None)
 
 
+def recheck(survivors, workdir):
+    """Apply each earlier survivor to a clone of the tree as it is now and run the probe again."""
+    clone = os.path.join(workdir, "recheck")
+    subprocess.run(["git", "clone", "--quiet", ROOT, clone], check=True)
+    for mutant in survivors:
+        cosmic_ray("cosmic-ray", "apply", mutant["file"], "core/" + mutant["operator"], str(mutant["occurrence"]),
+                   cwd=clone)
+        probe = subprocess.run([sys.executable, "-m", "bench.mutation.probe"], cwd=clone, capture_output=True,
+                               text=True, timeout=600)
+        subprocess.run(["git", "checkout", "--quiet", "--", "manual_grads"], cwd=clone, check=True)
+        yield {**mutant, "killed": probe.returncode != 0, "outcome": "killed" if probe.returncode else "survived",
+               "output": probe.stdout[-400:]}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.mutation.run", description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=2, help="clones mutated and checked at once (default 2)")
     parser.add_argument("--json", default=os.path.join(HERE, "results.json"), help="where the results go")
+    parser.add_argument("--recheck", metavar="RESULTS.json",
+                        help="only re-run the survivors of an earlier run against the tree as it is now "
+                             "(after adding the samples or checks that should kill them)")
     args = parser.parse_args(argv)
+    if args.recheck:
+        with open(args.recheck) as handle:
+            earlier = json.load(handle)
+        with tempfile.TemporaryDirectory(prefix="gradref-mutation-") as workdir:
+            rechecked = list(recheck(earlier["survivors"] + earlier["equivalent"], workdir))
+        killed_now = sum(m["killed"] for m in rechecked)
+        mutants = [{"killed": True}] * (earlier["summary"]["killed"] + killed_now) + \
+            [m for m in rechecked if not m["killed"]]
+        return report(mutants, args.json)
     shares = [MODULES[k::args.jobs] for k in range(args.jobs)]
     with tempfile.TemporaryDirectory(prefix="gradref-mutation-") as workdir:
         clones = [prepare_clone(workdir, k, share) for k, share in enumerate(shares)]
@@ -82,6 +108,11 @@ def main(argv=None):
         for proc in running:
             proc.wait()
         mutants = [m for clone in clones for m in outcomes(clone)]
+    return report(mutants, args.json)
+
+
+def report(mutants, path):
+    """Score the run against the list of equivalent mutants; write the JSON and print the survivors."""
     listed = equivalent_list()
     survivors = [m for m in mutants if not m["killed"]]
     equivalent = [dict(m, why=is_listed(m, listed)["why"]) for m in survivors if is_listed(m, listed)]
@@ -90,7 +121,7 @@ def main(argv=None):
     score = killed / max(1, len(mutants) - len(equivalent))
     summary = {"mutants": len(mutants), "killed": killed, "equivalent": len(equivalent),
                "survived_not_equivalent": len(unexplained), "score": score}
-    with open(args.json, "w") as handle:
+    with open(path, "w") as handle:
         json.dump({"summary": summary, "equivalent": equivalent, "survivors": unexplained}, handle, indent=2)
     print(json.dumps(summary))
     for m in unexplained:
