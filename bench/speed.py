@@ -9,7 +9,6 @@ cache goes to a temporary folder, never the user's. Run it on an idle machine: t
 time.
 """
 import argparse
-import json
 import os
 import shutil
 import subprocess

@@ -602,7 +602,6 @@ def check_second_order(case):
 def check_jax_arrays(case):
     """The same manual code on jax.numpy arrays under jax.jit agrees with its NumPy run: a branch only
     jax.numpy (or CuPy) arrays take, or a NumPy-only idiom (reshape(-2)), fails here."""
-    import jax
     op = case.op
     if not op.traceable:
         return CheckResult("jax_arrays", case, True, NOT_TRACEABLE.format(name=op.backward_name,

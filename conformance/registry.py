@@ -393,6 +393,8 @@ _CONV_GEOMETRIES = (
     SampleSpec("pad1_stride2_rect", lambda r: _conv_args(r, (1, 2, 5, 7), (2, 2, 3, 1), 2, 1), small=True),
     SampleSpec("out_1x1", lambda r: _conv_args(r, (2, 2, 3, 3), (3, 2, 3, 3), 1, 0), small=True),
     SampleSpec("out_1x2_pad2", lambda r: _conv_args(r, (1, 1, 1, 3), (2, 1, 5, 5), 2, 2), small=True),
+    # Windows that reach every padded row and column: a padded buffer one row short fails here.
+    SampleSpec("pad3_full_reach", lambda r: _conv_args(r, (1, 1, 3, 2), (2, 1, 7, 6), 1, 3), small=True),
 )
 
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference import oracle
-
 from .. import cache
 from .. import tolerance as policy
 from ..checks import Case, cotangent, cotangent_label, floors, tolerance_terms
