@@ -156,14 +156,23 @@ def clear():
     return count
 
 
+_COMPILATION_CACHE = []
+
+
 def use_compilation_cache():
-    """JAX's persistent compilation cache beside the answers (every compile, however short)."""
-    if not enabled():
+    """JAX's persistent compilation cache beside the answers (every compile, however short): set
+    once per process (JAX reads the setting once); a folder that cannot be written only costs the
+    cache, so JAX's warnings about it are silenced rather than turned into errors."""
+    if not enabled() or _COMPILATION_CACHE:
         return
+    import warnings
+
     import jax
+    warnings.filterwarnings("ignore", message="Error (writing|reading) persistent compilation cache")
     try:
         jax.config.update("jax_compilation_cache_dir", os.path.join(folder(), "xla"))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     except (AttributeError, ValueError):      # an older JAX without these options
         pass
+    _COMPILATION_CACHE.append(folder())

@@ -4,6 +4,7 @@ Inputs are cast from the dtype under test to float64; results come back as NumPy
 The precision actually in force is read back from JAX and probed on the device, never assumed.
 """
 import contextlib
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -103,6 +104,43 @@ def _to_jax(value):
     return jnp.asarray(arr)
 
 
+def _split(jargs):
+    """(treedef, dynamic positions, static leaves) of the arguments: arrays are traced, the rest
+    (Python numbers, strings such as a mode) stays part of the program."""
+    leaves, treedef = jax.tree_util.tree_flatten(jargs)
+    dynamic = tuple(i for i, leaf in enumerate(leaves) if isinstance(leaf, jax.Array))
+    static = tuple((i, leaf) for i, leaf in enumerate(leaves) if not isinstance(leaf, jax.Array))
+    return leaves, treedef, dynamic, static
+
+
+@functools.lru_cache(maxsize=1024)
+def _programs(fn, wrt, treedef, dynamic, static):
+    """jax.jit'ed forward and forward-plus-pullback of fn for one argument structure: each reference
+    is traced and compiled once per shape, not once per primitive as eager JAX does."""
+    def rebuild(arrays):
+        leaves = [None] * (len(dynamic) + len(static))
+        for i, array in zip(dynamic, arrays):
+            leaves[i] = array
+        for i, value in static:
+            leaves[i] = value
+        return jax.tree_util.tree_unflatten(treedef, leaves)
+
+    def value(arrays):
+        return fn(*rebuild(arrays))
+
+    def pulled(arrays, cotangent):
+        full = rebuild(arrays)
+
+        def fn_of_wrt(*diff):
+            moved = list(full)
+            for position, item in zip(wrt, diff):
+                moved[position] = item
+            return fn(*moved)
+        out, pullback = jax.vjp(fn_of_wrt, *[full[i] for i in wrt])
+        return pullback(cotangent)
+    return jax.jit(value), jax.jit(pulled)
+
+
 def vjp(fn, args, wrt, cotangent, device="cpu"):
     """(out, grads, cotangent) of fn(*args) for the argument positions in `wrt`, as NumPy float64.
 
@@ -111,21 +149,29 @@ def vjp(fn, args, wrt, cotangent, device="cpu"):
     """
     with exact_mode(device):
         jargs = [_to_jax(a) for a in args]
-
-        def fn_of_wrt(*diff):
-            full = list(jargs)
-            for position, value in zip(wrt, diff):
-                full[position] = value
-            return fn(*full)
-
-        if not wrt:     # an update rule: its value alone
-            out = np.asarray(fn(*jargs), np.float64)
-            return out, (), cotangent(out.shape) if callable(cotangent) else cotangent
-        out, pullback = jax.vjp(fn_of_wrt, *[jargs[i] for i in wrt])
+        leaves, treedef, dynamic, static = _split(jargs)
+        try:
+            forward, pulled = _programs(fn, tuple(wrt), treedef, dynamic, static)
+        except TypeError:          # an unhashable static argument: no program to keep, run eagerly
+            forward = pulled = None
+        arrays = [leaves[i] for i in dynamic]
+        out = forward(arrays) if forward else fn(*jargs)
+        out = np.asarray(out, np.float64)
         if callable(cotangent):
             cotangent = cotangent(out.shape)
-        grads = pullback(jnp.asarray(np.asarray(cotangent, np.float64)))
-        return np.asarray(out, np.float64), tuple(np.asarray(g, np.float64) for g in grads), cotangent
+        if not wrt:     # an update rule: its value alone
+            return out, (), cotangent
+        jcot = jnp.asarray(np.asarray(cotangent, np.float64))
+        if pulled:
+            grads = pulled(arrays, jcot)
+        else:
+            def fn_of_wrt(*diff):
+                full = list(jargs)
+                for position, value in zip(wrt, diff):
+                    full[position] = value
+                return fn(*full)
+            grads = jax.vjp(fn_of_wrt, *[jargs[i] for i in wrt])[1](jcot)
+        return out, tuple(np.asarray(g, np.float64) for g in grads), cotangent
 
 
 def vjp_of_vjp(fn, args, wrt, cotangent, direction, device="cpu"):
