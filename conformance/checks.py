@@ -469,6 +469,23 @@ def check_defaults(case):
     return result
 
 
+def check_refuses_invalid(case):
+    """A forward given a parameter it does not know (bn_param["mode"] = "eval") raises instead of
+    quietly running one of its branches."""
+    op, backend = case.op, backend_for(case.device)
+    accepted = []
+    for name, key, value in op.invalid:
+        call = [fresh(a, backend) for a in sample_args(case)]
+        position = op.signature.index(name)
+        call[position] = {**call[position], key: value}
+        try:
+            op.forward(*call)
+        except Exception:  # noqa: BLE001 - any exception is a refusal
+            continue
+        accepted.append(f"{op.manual_names[0]} accepted {name}[{key!r}] = {value!r} without an error")
+    return CheckResult("refuses_invalid", case, not accepted, "; ".join(accepted) or "every invalid value refused")
+
+
 def _to_jax(value, device):
     """NumPy arrays as jax arrays of the same dtype on the case's device; parameter dicts copied."""
     import jax
@@ -667,6 +684,7 @@ CHECKS = {
     "devices_agree": check_devices_agree,
     "jax_arrays": check_jax_arrays,
     "defaults": check_defaults,
+    "refuses_invalid": check_refuses_invalid,
     "second_order": check_second_order,
 }
 ORDER_2 = ("second_order",)       # run only when second order is asked for (gradref check --order 2)
@@ -689,6 +707,8 @@ def applicable(check, case):
         return case.device == "cpu" and case.sample == case.op.samples[0].name and case.op.traceable is not None
     if check == "defaults":
         return bool(case.op.defaults) and case.device == "cpu" and case.sample == case.op.samples[0].name
+    if check == "refuses_invalid":
+        return bool(case.op.invalid) and case.device == "cpu" and case.sample == case.op.samples[0].name
     if check == "second_order":     # the small samples (JAX unrolls loops: a large rnn takes a minute)
         smallest = case.small or (case.sample == case.op.samples[0].name
                                   and not any(s.small for s in case.op.samples))

@@ -64,6 +64,7 @@ class Op:
     traceable: bool = True                 # the manual code runs under jax.jit (no writes into its own arrays)
     outputs: int = 1                       # >1: forward returns (out_1, ..., out_k, cache), stacked here
     defaults: tuple = ()                   # (argument, OMIT or f() -> its implicit form, f(**args) -> the explicit value)
+    invalid: tuple = ()                    # (argument, key, value) the forward must refuse with an exception
 
     @property
     def grad_names(self):
@@ -469,8 +470,10 @@ _BN_DEFAULTS = (("bn_param", lambda: {"mode": "train"},
                  lambda x, **_: {"mode": "train", "eps": 1e-5, "momentum": 0.9,
                                  "running_mean": np.zeros(x.shape[1], x.dtype),
                                  "running_var": np.zeros(x.shape[1], x.dtype)}),)
+# Modes that sort before and after "test" and "train": a mode compared with < or > instead of == shows.
+_BAD_MODES = (("bn_param", "mode", "eval"), ("bn_param", "mode", "validate"))
 _BN = dict(mutable=("bn_param",), state=_running_update(0), reduction=lambda x, **_: max(x.shape),
-           tol_factor=4.0, defaults=_BN_DEFAULTS)
+           tol_factor=4.0, defaults=_BN_DEFAULTS, invalid=_BAD_MODES)
 
 _CS231N_SPECS = (
     _layer("batchnorm", ("x", "gamma", "beta", "bn_param"), ("x", "gamma", "beta"), _BN_SAMPLES, **_BN,
@@ -493,7 +496,7 @@ _CS231N_SPECS = (
         SampleSpec("test_mode", lambda r: _spatial_args(r, 2, 3, 4, 5, mode="test"), small=True),
         SampleSpec("eps_momentum", lambda r: _spatial_args(r, 2, 3, 3, 2, eps=0.5, momentum=0.6), small=True, graded=False),
         SampleSpec("large", lambda r: _spatial_args(r, 16, 8, 16, 16)),
-    ), mutable=("bn_param",), state=_running_update((0, 2, 3)), tol_factor=4.0,
+    ), mutable=("bn_param",), state=_running_update((0, 2, 3)), tol_factor=4.0, invalid=_BAD_MODES,
         reduction=lambda x, **_: x.shape[0] * x.shape[2] * x.shape[3],
         description="batch normalisation per channel of x (N, C, H, W)"),
     _layer("spatial_groupnorm", ("x", "gamma", "beta", "G", "gn_param"), ("x", "gamma", "beta"), (
@@ -516,7 +519,8 @@ _CS231N_SPECS = (
         # Enough units for the fraction kept to tell p = keep from p = drop apart (the grader's check).
         SampleSpec("stats", lambda r: {"x": normal(r, 100, 100), "dropout_param": {"mode": _as_read("train"), "p": 0.6,
                                                                                   "seed": 11}}),
-    ), bench=bs.elementwise_spec(extra={"dropout_param": {"mode": _as_read("train"), "p": 0.5, "seed": 0}}),
+    ), bench=bs.elementwise_spec(extra={"dropout_param": {"mode": "train", "p": 0.5, "seed": 0}}),
+        invalid=(("dropout_param", "mode", "eval"), ("dropout_param", "mode", "validate")),
         description="inverted dropout; p keeps a unit; the seed fixes the mask"),
     _layer("conv", ("x", "w", "b", "conv_param"), ("x", "w", "b"), (
         SampleSpec("small", lambda r: _conv_args(r, (2, 3, 5, 5), (4, 3, 3, 3), 1, 1), small=True),

@@ -119,6 +119,7 @@ import inspect      # noqa: E402 - this part's own imports
 import types        # noqa: E402
 
 from manual_grads import circuits, layers, losses, nets, norms, optim, sequence   # noqa: E402
+from manual_grads import dropout as dropout_module   # noqa: E402
 
 
 def mutated(module, old, new):
@@ -147,6 +148,8 @@ MUTANTS = [
      "forward"),
     ("two_layer_net", nets, "reg=0.0", "reg=1.0", "defaults"),
     ("temporal_softmax_loss", sequence, "xp.max(scores, axis=1, keepdims=True)", "xp.max(scores)", "forward"),
+    ("dropout", dropout_module, 'if mode != "train":', 'if mode > "train":', "refuses_invalid"),
+    ("batchnorm", norms, 'elif mode == "test":', 'elif mode <= "test":', "refuses_invalid"),
     ("relu", layers, "    dx *= dout\n    return dx", "    dx *= dout\n    return dx if hasattr(dx, 'flags') else dout",
      "jax_arrays"),                                                                 # a branch only jax.numpy takes
 ]
