@@ -67,18 +67,23 @@ def is_listed(mutant, listed):
                  mutant["occurrence"]), None)
 
 
-def recheck(survivors, workdir):
-    """Apply each earlier survivor to a clone of the tree as it is now and run the probe again."""
-    clone = os.path.join(workdir, "recheck")
-    subprocess.run(["git", "clone", "--quiet", ROOT, clone], check=True)
-    for mutant in survivors:
-        cosmic_ray("cosmic-ray", "apply", mutant["file"], "core/" + mutant["operator"], str(mutant["occurrence"]),
-                   cwd=clone)
-        probe = subprocess.run([sys.executable, "-m", "bench.mutation.probe"], cwd=clone, capture_output=True,
-                               text=True, timeout=600)
-        subprocess.run(["git", "checkout", "--quiet", "--", "manual_grads"], cwd=clone, check=True)
-        yield {**mutant, "killed": probe.returncode != 0, "outcome": "killed" if probe.returncode else "survived",
-               "output": probe.stdout[-400:]}
+def recheck(survivors, workdir, jobs):
+    """Apply each earlier survivor to clones of the tree as it is now and run the probe again."""
+    import concurrent.futures
+
+    def run_share(k):
+        clone = os.path.join(workdir, f"recheck{k}")
+        subprocess.run(["git", "clone", "--quiet", ROOT, clone], check=True)
+        for mutant in survivors[k::jobs]:
+            cosmic_ray("cosmic-ray", "apply", mutant["file"], "core/" + mutant["operator"], str(mutant["occurrence"]),
+                       cwd=clone)
+            probe = subprocess.run([sys.executable, "-m", "bench.mutation.probe"], cwd=clone, capture_output=True,
+                                   text=True, timeout=900)
+            subprocess.run(["git", "checkout", "--quiet", "--", "manual_grads"], cwd=clone, check=True)
+            yield {**mutant, "killed": probe.returncode != 0, "outcome": "killed" if probe.returncode else "survived",
+                   "output": probe.stdout[-400:]}
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        return [m for share in pool.map(lambda k: list(run_share(k)), range(jobs)) for m in share]
 
 
 def main(argv=None):
@@ -93,7 +98,7 @@ def main(argv=None):
         with open(args.recheck) as handle:
             earlier = json.load(handle)
         with tempfile.TemporaryDirectory(prefix="gradref-mutation-") as workdir:
-            rechecked = list(recheck(earlier["survivors"] + earlier["equivalent"], workdir))
+            rechecked = recheck(earlier["survivors"] + earlier["equivalent"], workdir, args.jobs)
         killed_now = sum(m["killed"] for m in rechecked)
         mutants = [{"killed": True}] * (earlier["summary"]["killed"] + killed_now) + \
             [m for m in rechecked if not m["killed"]]
