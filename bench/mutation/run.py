@@ -93,6 +93,8 @@ def main(argv=None):
     parser.add_argument("--recheck", metavar="RESULTS.json",
                         help="only re-run the survivors of an earlier run against the tree as it is now "
                              "(after adding the samples or checks that should kill them)")
+    parser.add_argument("--modules", nargs="+", metavar="FILE.py", choices=MODULES,
+                        help="mutate only these modules of manual_grads/ (default: all)")
     args = parser.parse_args(argv)
     if args.recheck:
         with open(args.recheck) as handle:
@@ -103,7 +105,8 @@ def main(argv=None):
         mutants = [{"killed": True}] * (earlier["summary"]["killed"] + killed_now) + \
             [m for m in rechecked if not m["killed"]]
         return report(mutants, args.json)
-    shares = [MODULES[k::args.jobs] for k in range(args.jobs)]
+    modules = tuple(args.modules or MODULES)
+    shares = [share for share in (modules[k::args.jobs] for k in range(args.jobs)) if share]
     with tempfile.TemporaryDirectory(prefix="gradref-mutation-") as workdir:
         clones = [prepare_clone(workdir, k, share) for k, share in enumerate(shares)]
         running = [subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "cosmic-ray"), "exec",
