@@ -104,6 +104,21 @@ def _to_jax(value):
     return jnp.asarray(arr)
 
 
+def with_wrt(fn, args, wrt):
+    """fn as a function of the arguments at positions `wrt` alone, the others fixed to `args`."""
+    def fn_of_wrt(*diff):
+        moved = list(args)
+        for position, value in zip(wrt, diff):
+            moved[position] = value
+        return fn(*moved)
+    return fn_of_wrt
+
+
+def _pullback(fn, args, wrt, cotangent):
+    """The gradients of fn at args, for the positions in wrt, pulled back from `cotangent`."""
+    return jax.vjp(with_wrt(fn, args, wrt), *[args[i] for i in wrt])[1](cotangent)
+
+
 def _split(jargs):
     """(treedef, dynamic positions, static leaves) of the arguments: arrays are traced, the rest
     (Python numbers, strings such as a mode) stays part of the program."""
@@ -129,15 +144,7 @@ def _programs(fn, wrt, treedef, dynamic, static):
         return fn(*rebuild(arrays))
 
     def pulled(arrays, cotangent):
-        full = rebuild(arrays)
-
-        def fn_of_wrt(*diff):
-            moved = list(full)
-            for position, item in zip(wrt, diff):
-                moved[position] = item
-            return fn(*moved)
-        out, pullback = jax.vjp(fn_of_wrt, *[full[i] for i in wrt])
-        return pullback(cotangent)
+        return _pullback(fn, rebuild(arrays), wrt, cotangent)
     return jax.jit(value), jax.jit(pulled)
 
 
@@ -162,15 +169,7 @@ def vjp(fn, args, wrt, cotangent, device="cpu"):
         if not wrt:     # an update rule: its value alone
             return out, (), cotangent
         jcot = jnp.asarray(np.asarray(cotangent, np.float64))
-        if pulled:
-            grads = pulled(arrays, jcot)
-        else:
-            def fn_of_wrt(*diff):
-                full = list(jargs)
-                for position, value in zip(wrt, diff):
-                    full[position] = value
-                return fn(*full)
-            grads = jax.vjp(fn_of_wrt, *[jargs[i] for i in wrt])[1](jcot)
+        grads = pulled(arrays, jcot) if pulled else _pullback(fn, jargs, wrt, jcot)
         return out, tuple(np.asarray(g, np.float64) for g in grads), cotangent
 
 
@@ -183,13 +182,7 @@ def vjp_of_vjp(fn, args, wrt, cotangent, direction, device="cpu"):
 
         def grads_of(*diff_and_dout):
             *diff, dout = diff_and_dout
-
-            def fn_of_wrt(*moved):
-                full = list(jargs)
-                for position, value in zip(wrt, moved):
-                    full[position] = value
-                return fn(*full)
-            return jax.vjp(fn_of_wrt, *diff)[1](dout)
+            return jax.vjp(with_wrt(fn, jargs, wrt), *diff)[1](dout)
 
         @jax.jit
         def second(primals, direction):
