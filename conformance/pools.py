@@ -3,12 +3,15 @@ are ended by the parent (not left to finish their tasks) when it is interrupted.
 import signal
 
 
+HANDLER_DEADLINE_S = 20
+
+
 def quiet_worker(on_terminate=None):
-    """Pool initializer: ignore Ctrl-C (the parent decides), run `on_terminate` on SIGTERM, and get
-    SIGTERM if the parent dies without a word (SIGKILL)."""
+    """Pool initializer: ignore Ctrl-C (the parent decides), run `on_terminate` once on SIGTERM, and
+    get SIGTERM if the parent dies without a word (SIGKILL)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if on_terminate is not None:
-        signal.signal(signal.SIGTERM, on_terminate)
+        signal.signal(signal.SIGTERM, _once(on_terminate))
     try:
         import ctypes
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
@@ -26,3 +29,18 @@ def stop_pool(pool):
         if process.is_alive():
             process.kill()
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _once(on_terminate):
+    """A SIGTERM handler that runs `on_terminate` once and cannot hang the process.
+
+    A killed parent sends PR_SET_PDEATHSIG once per thread that exits, so SIGTERM can come again
+    while the first handler runs; a nested clean-up would wait forever on locks the outer one
+    holds. Further SIGTERMs are blocked, and SIGALRM (whose default action ends the process) ends
+    it should the clean-up itself hang."""
+    def handler(*_):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(HANDLER_DEADLINE_S)
+        on_terminate()
+    return handler

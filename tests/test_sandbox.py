@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -619,6 +620,47 @@ def test_a_killed_gradref_leaves_no_grading_process(tmp_path):
         proc.wait()
     left = _still_alive(started - {proc.pid}, wait=30.0)   # a pool process in a JAX compile ends after it
     assert left == [], f"no process outlives gradref: {left}"
+
+
+ONE_CLEAN_UP = """
+import os, signal, sys, time
+from conformance import pools
+calls = []
+
+def clean_up(*_):
+    calls.append(1)
+    os.kill(os.getpid(), signal.SIGTERM)   # a dying parent sends one SIGTERM per thread that exits
+    time.sleep(0.5)
+    print(len(calls), flush=True)
+    os._exit(143)
+
+pools.quiet_worker(on_terminate=clean_up)
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(10)
+"""
+
+
+def test_a_pool_process_cleans_up_once_however_many_sigterms_come():
+    done = subprocess.run([sys.executable, "-c", ONE_CLEAN_UP], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (143, "1"), done.stderr
+
+
+def test_closing_the_sandboxes_from_a_signal_handler_never_waits_on_the_interrupted_code(tmp_path, monkeypatch):
+    """SIGTERM can land while the pool process is inside Popen.wait; the clean-up must not need its lock."""
+    from conformance.grade import sandbox as sandbox_module
+    monkeypatch.setattr(sandbox_module, "LIVE", sandbox_module.weakref.WeakSet())   # only this test's sandbox
+    submission = tmp_path / "good.py"
+    submission.write_text(GOOD)
+    box = sandbox_module.Sandbox(str(submission), timeout=30, isolation=confine.PROCESS)
+    assert box.start().get("ok"), box.hello
+    worker, root = box.proc.pid, box.root
+    with box.proc._waitpid_lock:          # CPython's lock, as an interrupted Popen.wait holds it
+        closing = threading.Thread(target=sandbox_module.close_all_sandboxes, daemon=True)
+        closing.start()
+        closing.join(20)
+        assert not closing.is_alive(), "close_all_sandboxes waited on the interrupted Popen.wait"
+    assert _still_alive({worker}) == [] and not os.path.exists(root)
+    box.close()
 
 
 def _cmdline(pid):

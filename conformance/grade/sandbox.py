@@ -177,10 +177,11 @@ LIVE = weakref.WeakSet()
 
 
 def close_all_sandboxes():
-    """Stop every worker this process started (on SIGTERM, before exiting)."""
+    """Kill every worker this process started and remove its files (on SIGTERM, before exiting).
+    Safe inside a signal handler: it never waits on a lock the interrupted code may hold."""
     for sandbox in list(LIVE):
         try:
-            sandbox.close()
+            sandbox.kill()
         except Exception:  # noqa: BLE001 - exiting anyway
             pass
 
@@ -282,6 +283,19 @@ class Sandbox:
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             stream.close()
         self.proc = None
+
+    def kill(self):
+        """End the worker and its files without waiting for it (Popen.wait's lock may be held by the
+        code a signal interrupted); the process that calls this exits next."""
+        if self.proc is not None:
+            for pid in reversed(process_tree(self.proc.pid)):
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+        confine.kill_everything_of(self.uid)
+        confine.remove_cgroup(self.cgroup)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def close(self):
         self.stop()
