@@ -1,5 +1,7 @@
 """Process pools that Ctrl-C stops at once: workers leave SIGINT to the parent, die with it, and
 are ended by the parent (not left to finish their tasks) when it is interrupted."""
+import multiprocessing
+import os
 import signal
 
 
@@ -17,6 +19,9 @@ def quiet_worker(on_terminate=None):
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:   # it died while this process started up
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def stop_pool(pool):

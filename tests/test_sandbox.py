@@ -610,11 +610,11 @@ def test_a_killed_gradref_leaves_no_grading_process(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             tree = confine_tree(proc.pid)
-            if sum("worker.py" in _cmdline(pid) for pid in tree) >= 2:
+            if _sandbox_workers(tree) >= 2:
                 break
             time.sleep(0.3)
         started = set(confine_tree(proc.pid))
-        assert sum("worker.py" in _cmdline(pid) for pid in started) >= 2, "both sandboxes were running"
+        assert _sandbox_workers(started) >= 2, "both sandboxes were running"
     finally:
         proc.kill()
         proc.wait()
@@ -645,6 +645,28 @@ def test_a_pool_process_cleans_up_once_however_many_sigterms_come():
     assert (done.returncode, done.stdout.strip()) == (143, "1"), done.stderr
 
 
+ORPHAN_AT_START_UP = """
+import multiprocessing, os, sys
+slow_start = "import time; time.sleep(2); from conformance import pools; pools.quiet_worker(); time.sleep(60)"
+child = multiprocessing.get_context("spawn").Process(target=exec, args=(slow_start,))
+child.start()
+with open(sys.argv[1], "w") as handle:
+    handle.write(str(child.pid))
+os._exit(0)                  # as if SIGKILLed: before the child could ask for PR_SET_PDEATHSIG
+"""
+
+
+def test_a_pool_process_whose_parent_died_while_it_started_ends_itself(tmp_path):
+    subprocess.run([sys.executable, "-c", ORPHAN_AT_START_UP, str(tmp_path / "pid")], cwd=ROOT, timeout=60,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    child = int((tmp_path / "pid").read_text())
+    try:
+        assert _still_alive({child}, wait=20.0) == [], "the orphaned pool process went on"
+    finally:
+        if _still_alive({child}, wait=0):
+            os.kill(child, signal.SIGKILL)
+
+
 def test_closing_the_sandboxes_from_a_signal_handler_never_waits_on_the_interrupted_code(tmp_path, monkeypatch):
     """SIGTERM can land while the pool process is inside Popen.wait; the clean-up must not need its lock."""
     from conformance.grade import sandbox as sandbox_module
@@ -661,6 +683,12 @@ def test_closing_the_sandboxes_from_a_signal_handler_never_waits_on_the_interrup
         assert not closing.is_alive(), "close_all_sandboxes waited on the interrupted Popen.wait"
     assert _still_alive({worker}) == [] and not os.path.exists(root)
     box.close()
+
+
+def _sandbox_workers(pids):
+    """How many of `pids` are a sandbox's Python worker (bwrap's own processes name worker.py too)."""
+    commands = [_cmdline(pid).split("\0") for pid in pids]
+    return sum("worker.py" in " ".join(c) and os.path.basename(c[0]) != "bwrap" for c in commands)
 
 
 def _cmdline(pid):
