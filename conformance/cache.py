@@ -30,7 +30,32 @@ def folder():
 
 
 def enabled():
-    return os.environ.get("GRADREF_NO_CACHE", "") in ("", "0")
+    """Not bypassed (--no-cache) and kept in a folder nobody else can write."""
+    return os.environ.get("GRADREF_NO_CACHE", "") in ("", "0") and trusted(folder())
+
+
+@functools.lru_cache(maxsize=None)
+def trusted(path):
+    """The cache folder (made 0700 where absent) belongs to this user and no one else can write it:
+    a planted answer would make a wrong gradient pass, and a planted compiled program is code. Like
+    pip, gradref warns once and works without a cache otherwise."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        for folder_ in (path, os.path.join(path, FORMAT), os.path.join(path, "xla")):
+            if os.path.isdir(folder_):
+                info = os.stat(folder_)
+                if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+                    _warn(f"gradref: the cache folder {folder_} is not yours alone to write; "
+                          "gradref runs without its cache")
+                    return False
+    except OSError:
+        return True     # an unwritable cache only costs its entries (store() gives up quietly)
+    return True
+
+
+def _warn(message):
+    import warnings
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def disable():
@@ -107,7 +132,7 @@ def store(digest, out, grads, dout):
     """Write atomically; a full disk or a read-only home only costs the cache, never the run."""
     path = _path(digest)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd, scratch = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".npz")
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, out=np.asarray(out), dout=np.asarray(dout), count=len(grads),

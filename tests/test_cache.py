@@ -136,3 +136,24 @@ def test_the_grader_shares_the_cache(cache_dir, monkeypatch):
     second = grader.graded_sample("relu", op.samples[0].name)
     assert calls == [] and np.array_equal(first[2][0], second[2][0])
     grader.graded_sample.cache_clear()
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o777])
+def test_a_planted_answer_is_never_read_from_a_folder_others_can_write(cache_dir, mode):
+    cache_dir.mkdir()
+    os.chmod(cache_dir, mode)
+    digest = cache.key(ref.tanh, [X], [0], "normal a", "cpu")
+    wrong = np.zeros_like(X)
+    cache.store(digest, np.tanh(X), (wrong,), np.ones_like(X))     # as a classmate on a shared folder could
+    if mode == 0o700:
+        _, grads, _ = answer()
+        np.testing.assert_array_equal(grads[0], wrong)              # the planted entry is what a hit reads
+    else:
+        with pytest.warns(RuntimeWarning, match="not yours alone to write"):
+            _, grads, _ = answer()
+        np.testing.assert_allclose(grads[0], 1 - np.tanh(X) ** 2)
+
+
+def test_a_new_cache_folder_is_private(cache_dir):
+    answer()
+    assert os.stat(cache_dir).st_mode & 0o077 == 0
