@@ -2,8 +2,9 @@
 
 An answer (out, grads, dout) depends only on the reference function, the sample's values, the
 cotangent's seed, the dtype, the device and the JAX/jaxlib versions, so the key hashes exactly those
-(the reference's whole module source and the oracle's own source stand for "the registry entry's
-content"): change any of them and the old entry is simply never read again. Entries are written to a
+(for gradref's own references their module's source, for a user's the program JAX traces from it,
+and the oracle's own source, stand for "the registry entry's content"): change any of them and the
+old entry is simply never read again. Entries are written to a
 temporary file and renamed into place, so concurrent writers (xdist workers, check --jobs) never
 leave half a file; an unreadable entry is recomputed. The folder is $GRADREF_CACHE_DIR, else
 $XDG_CACHE_HOME/gradref, else ~/.cache/gradref; GRADREF_NO_CACHE=1 (gradref --no-cache) bypasses it.
@@ -103,12 +104,25 @@ def _feed(h, value):
         h.update(f"{type(value).__name__} {value!r}".encode())
 
 
+OWN_REFERENCES = "reference."      # gradref's references: jax.numpy only, their module is the whole program
+
+
 def key(reference, args, wrt, cotangent_label, device):
-    """The hex digest naming one oracle answer."""
+    """The hex digest naming one oracle answer; None when a user's reference cannot be traced (its
+    answer is then not cached)."""
     h = hashlib.sha256(FORMAT.encode())
     module = getattr(reference, "__module__", "") or ""
     h.update(f"{module}.{getattr(reference, '__qualname__', repr(reference))}".encode())
-    h.update(_source_digest(module).encode())
+    if module.startswith(OWN_REFERENCES):
+        h.update(_source_digest(module).encode())
+    else:       # a user's: its source says nothing of the helpers, globals or closure values it uses
+        try:
+            from reference import oracle
+            traced = oracle.program(reference, args, wrt, device)
+        except Exception:  # noqa: BLE001 - the oracle itself will say what is wrong with it
+            return None
+        h.update(str(traced.jaxpr).encode())
+        _feed(h, [np.asarray(c) for c in traced.consts])
     h.update(_source_digest("reference.oracle").encode())
     _feed(h, [list(args), list(wrt), cotangent_label, device, _versions()])
     return h.hexdigest()
@@ -151,6 +165,8 @@ def vjp(reference, args, wrt, cotangent, cotangent_label, device="cpu"):
     if not enabled():
         return oracle.vjp(reference, args, wrt, cotangent, device)
     digest = key(reference, args, wrt, cotangent_label, device)
+    if digest is None:
+        return oracle.vjp(reference, args, wrt, cotangent, device)
     found = load(digest)
     if found is not None:
         return found

@@ -148,6 +148,21 @@ def _programs(fn, wrt, treedef, dynamic, static):
     return jax.jit(value), jax.jit(pulled)
 
 
+def program(fn, args, wrt, device="cpu"):
+    """The jaxpr (with its constants) of fn's value and pullback at args, in the oracle's mode: what
+    the oracle computes, whatever modules, globals, closures or custom rules fn draws on."""
+    with exact_mode(device):
+        jargs = [_to_jax(a) for a in args]
+        of_wrt = with_wrt(fn, jargs, wrt)
+        primals = [jargs[i] for i in wrt]
+
+        def value_and_pullback(primals, cotangent):
+            out, pull = jax.vjp(of_wrt, *primals)
+            return out, pull(cotangent)
+        shape = jax.eval_shape(of_wrt, *primals)
+        return jax.make_jaxpr(value_and_pullback)(primals, jnp.zeros(shape.shape, shape.dtype))
+
+
 def vjp(fn, args, wrt, cotangent, device="cpu"):
     """(out, grads, cotangent) of fn(*args) for the argument positions in `wrt`, as NumPy float64.
 

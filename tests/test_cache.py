@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -157,3 +159,48 @@ def test_a_planted_answer_is_never_read_from_a_folder_others_can_write(cache_dir
 def test_a_new_cache_folder_is_private(cache_dir):
     answer()
     assert os.stat(cache_dir).st_mode & 0o077 == 0
+
+
+def scaled_sin(scale):
+    def reference(x):
+        return jnp.sin(x) * scale
+    return reference
+
+
+def times(w):
+    def reference(x):
+        return x * w
+    return reference
+
+
+@pytest.mark.parametrize("make, first, second, want", [
+    (scaled_sin, 2.0, 3.0, lambda: 3.0 * np.cos(X)),
+    (times, np.full(X.shape, 2.0), np.full(X.shape, 3.0), lambda: np.full(X.shape, 3.0)),
+])
+def test_a_users_reference_is_keyed_by_what_it_computes_not_by_its_source(cache_dir, make, first, second, want):
+    """Same module, same source, same name: only the closure's value differs."""
+    answer(reference=make(first))
+    _, grads, _ = answer(reference=make(second))
+    np.testing.assert_allclose(grads[0], want())
+
+
+def test_a_users_reference_is_still_cached(cache_dir, monkeypatch):
+    reference = scaled_sin(2.0)
+    calls = counting_oracle(monkeypatch)
+    answer(reference=reference)
+    answer(reference=scaled_sin(2.0))
+    assert len(calls) == 1
+
+
+def custom_sin(scale):
+    @jax.custom_vjp
+    def reference(x):
+        return jnp.sin(x)
+    reference.defvjp(lambda x: (jnp.sin(x), x), lambda x, g: (g * jnp.cos(x) * scale,))
+    return reference
+
+
+def test_a_users_custom_rule_is_part_of_the_key(cache_dir):
+    answer(reference=custom_sin(1.0))
+    _, grads, _ = answer(reference=custom_sin(2.0))
+    np.testing.assert_allclose(grads[0], 2.0 * np.cos(X))
