@@ -334,10 +334,19 @@ def check_directional(case):
             numeric.append((shifted[0] - shifted[1]) / (2 * h))
             analytic.append(float(g[index]))
         if picks is not None and len(picks):
-            comparisons.append(policy.compare(f"{name} at {len(picks)} sampled entries", np.asarray(analytic),
-                                              np.asarray(numeric), tol, case.dtype,
-                                              floor=max(float(np.max(np.abs(g), initial=0.0)), floor.get(name, 0.0))))
+            compared = policy.compare(f"{name} at {len(picks)} sampled entries", np.asarray(analytic),
+                                      np.asarray(numeric), tol, case.dtype,
+                                      floor=max(float(np.max(np.abs(g), initial=0.0)), floor.get(name, 0.0)))
+            comparisons.append(_at_input_index(compared, picks, np.shape(args[position])))
     return _result("directional", case, comparisons)
+
+
+def _at_input_index(compared, picks, shape):
+    """The worst of the sampled entries named by its place in the input, not its place in the sample."""
+    if not compared.worst_index:
+        return compared
+    where = np.unravel_index(int(picks[compared.worst_index[0]]), shape)
+    return dataclasses.replace(compared, worst_index=tuple(int(i) for i in where))
 
 
 def check_shapes_dtypes(case):

@@ -201,6 +201,22 @@ def test_a_wrong_backward_fails_without_a_reference_at_any_size_and_dtype(shape,
     assert "directional" in {r.check for r in results}
 
 
+def _square(x):
+    return x * x, x
+
+
+def _square_backward_wrong_column(dout, x):
+    dx = 2 * x * dout
+    dx[:, 3] *= 3
+    return dx
+
+
+def test_a_sampled_entry_is_named_by_its_place_in_the_input():
+    x = np.random.default_rng(2).standard_normal((100, 50)).astype(np.float32)
+    with pytest.raises(AssertionError, match=r"dx at 20 sampled entries: worst element \[\d+, 3\]"):
+        assert_backward_matches(_square, _square_backward_wrong_column, inputs=(x,))
+
+
 # ----- one failure, one line: grouped, attributed, in the user's names -----
 
 SQUARE = {"x": rng.standard_normal((6, 6)), "w": rng.standard_normal((6, 6)), "b": rng.standard_normal(6)}
