@@ -4,9 +4,9 @@ An answer (out, grads, dout) depends only on the reference function, the sample'
 cotangent's seed, the dtype, the device and the JAX/jaxlib versions, so the key hashes exactly those
 (for gradref's own references their module's source, for a user's the program JAX traces from it,
 and the oracle's own source, stand for "the registry entry's content"): change any of them and the
-old entry is simply never read again. Entries are written to a
-temporary file and renamed into place, so concurrent writers (xdist workers, check --jobs) never
-leave half a file; an unreadable entry is recomputed. The folder is $GRADREF_CACHE_DIR, else
+old entry is simply never read again. Entries are written to a temporary file and renamed into
+place, so concurrent writers (xdist workers, check --jobs) never leave half a file; an unreadable
+entry is recomputed. The folder is $GRADREF_CACHE_DIR, else
 $XDG_CACHE_HOME/gradref, else ~/.cache/gradref; GRADREF_NO_CACHE=1 (gradref --no-cache) bypasses it.
 """
 import functools
