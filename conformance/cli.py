@@ -2,7 +2,9 @@
 import argparse
 import dataclasses
 import os
+import signal
 import sys
+import threading
 
 from rich.console import Console
 from rich.markup import escape
@@ -588,6 +590,22 @@ def build_parser():
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job's time limit, `kill`): gradref stops as on Ctrl-C, workers and reports
+    included, and exits 143."""
+
+
+def _raise_terminated(*_):
+    raise Terminated()
+
+
+def _on_sigterm(handler):
+    """Install a SIGTERM handler where Python allows it (the main thread); the one it replaces."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv=None):
     """Entry point of `gradref` and `python -m conformance`; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -595,6 +613,7 @@ def main(argv=None):
     if args.no_cache:
         cache.disable()
     cache.use_compilation_cache()
+    previous = _on_sigterm(_raise_terminated)
     try:
         return args.run(args)
     except (UsageError, ValueError, oracle.NoDevice, oracle.PrecisionError) as error:
@@ -602,9 +621,12 @@ def main(argv=None):
         if getattr(args, "json", None) == "-":      # stdout promised JSON: it gets JSON
             report.write_json("-", {"error": str(error), "exit_code": 2})
         return 2
-    except KeyboardInterrupt:
-        err.print("gradref: interrupted")
-        return 130
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        err.print("gradref: terminated" if terminated else "gradref: interrupted")
+        return 143 if terminated else 130
+    finally:
+        _on_sigterm(previous)
 
 
 if __name__ == "__main__":

@@ -513,7 +513,11 @@ def test_bwrap_asked_for_but_missing_exits_2(tmp_path, monkeypatch):
 SLOW = GOOD.replace("return dout * (cache > 0)", "while True:\n        pass")
 
 
-def test_ctrl_c_stops_a_batch_promptly_and_keeps_the_reports(tmp_path):
+@pytest.mark.parametrize("stop, exit_code, said", [
+    ("ctrl-c", 130, "interrupted"),      # a terminal's Ctrl-C: SIGINT to the whole process group
+    ("sigterm", 143, "terminated"),      # a CI time limit or `kill`: SIGTERM to gradref alone
+])
+def test_a_stopped_batch_ends_promptly_and_keeps_the_reports(tmp_path, stop, exit_code, said):
     batch, out = tmp_path / "batch", tmp_path / "reports"
     batch.mkdir()
     (batch / "a_fast.py").write_text(GOOD)
@@ -529,15 +533,18 @@ def test_ctrl_c_stops_a_batch_promptly_and_keeps_the_reports(tmp_path):
         assert (out / "a_fast.json").exists(), "the fast submission was graded first"
         time.sleep(1.0)                                    # the slow ones are now inside their sandboxes
         started = set(confine_tree(proc.pid))
-        os.killpg(proc.pid, signal.SIGINT)                 # what a terminal's Ctrl-C does
+        if stop == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.terminate()
         stopped_at = time.monotonic()
         _, stderr = proc.communicate(timeout=30)
         took = time.monotonic() - stopped_at
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130 and took < 10, (proc.returncode, took)
-    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert proc.returncode == exit_code and took < 10, (proc.returncode, took)
+    assert "Traceback" not in stderr and said in stderr
     assert json.loads((out / "a_fast.json").read_text())["passed"] is True
     with open(out / "summary.csv") as handle:
         assert [row["submission"] for row in csv.DictReader(handle)] == ["a_fast.py"]
