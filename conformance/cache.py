@@ -45,13 +45,26 @@ def trusted(path):
         for folder_ in (path, os.path.join(path, FORMAT), os.path.join(path, "xla")):
             if os.path.isdir(folder_):
                 info = os.stat(folder_)
-                if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+                if info.st_uid != os.geteuid() or info.st_mode & _others_write(info.st_gid):
                     _warn(f"gradref: the cache folder {folder_} is not yours alone to write; "
                           "gradref runs without its cache")
                     return False
     except OSError:
         return True     # an unwritable cache only costs its entries (store() gives up quietly)
     return True
+
+
+def _others_write(gid):
+    """The mode bits through which someone else could write: group-write counts unless the group is
+    this user's own private group (umask 002 systems make every folder group-writable)."""
+    import grp
+    import pwd
+    try:
+        private = gid == os.getegid() and grp.getgrgid(gid).gr_name == pwd.getpwuid(os.geteuid()).pw_name \
+            and not grp.getgrgid(gid).gr_mem
+    except KeyError:
+        private = False
+    return 0o002 if private else 0o022
 
 
 def _warn(message):

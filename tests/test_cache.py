@@ -204,3 +204,17 @@ def test_a_users_custom_rule_is_part_of_the_key(cache_dir):
     answer(reference=custom_sin(1.0))
     _, grads, _ = answer(reference=custom_sin(2.0))
     np.testing.assert_allclose(grads[0], 2.0 * np.cos(X))
+
+
+def test_a_group_writable_folder_is_trusted_only_when_the_group_is_the_users_own(cache_dir, monkeypatch):
+    import grp
+    import pwd
+    cache_dir.mkdir()
+    os.chmod(cache_dir, 0o770)
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    monkeypatch.setattr(grp, "getgrgid", lambda gid: grp.struct_group((me, "x", gid, [])))
+    assert cache.trusted(str(cache_dir))                       # a user private group (umask 002)
+    cache.trusted.cache_clear()
+    monkeypatch.setattr(grp, "getgrgid", lambda gid: grp.struct_group(("students", "x", gid, [me, "bob"])))
+    with pytest.warns(RuntimeWarning, match="not yours alone"):
+        assert not cache.trusted(str(cache_dir))
