@@ -245,7 +245,9 @@ def _grade_options(args):
         raise UsageError(f"--support {missing[0]}: no such file or folder")
     options = Options(timeout=args.timeout, memory_mb=args.memory_mb, support=tuple(args.support or ()), allow_imports=tuple(args.allow_imports or ()),
                    convention=args.convention or "", require=tuple(args.require or ()), sandbox=args.sandbox,
-                   strict=args.strict, dropout_p=args.dropout_p)
+                   strict=args.strict, dropout_p=args.dropout_p, unseen_seed=args.unseen_seed)
+    if args.unseen_seed is not None and args.unseen_seed <= 0:
+        raise UsageError("--unseen-seed must be a positive integer (0 names the public samples)")
     if args.assignment:
         from conformance.grade import assignments
         try:
@@ -543,6 +545,9 @@ def build_parser():
                             "(a plain process: advisory only), auto (bwrap when it works here; default)")
     grade.add_argument("--out", default="gradref-reports", metavar="DIR",
                        help="for a folder: where the reports and summary.csv go (default gradref-reports)")
+    grade.add_argument("--unseen-seed", type=int, metavar="N",
+                       help="the seed of the sample each function meets with values nobody could know in "
+                            "advance (default: this machine's secret; share N to reproduce a verdict elsewhere)")
     grade.set_defaults(run=cmd_grade)
 
     auto = sub.add_parser("autograder", help="write a Gradescope or PrairieLearn autograder for an assignment",

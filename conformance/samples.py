@@ -3,6 +3,7 @@
 Every sample is drawn in float64 from a seeded generator and then cast to the dtype under test,
 so the manual pass and the oracle see exactly the same numbers.
 """
+import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -45,6 +46,17 @@ _SEED = [0]
 def set_seed(seed):
     """Draw every sample, cotangent and random direction from another seed (0: the registry's own)."""
     _SEED[0] = int(seed)
+
+
+@contextlib.contextmanager
+def using_seed(seed):
+    """Draw from `seed` inside the block, then from the seed that was set before."""
+    before = _SEED[0]
+    set_seed(seed)
+    try:
+        yield
+    finally:
+        _SEED[0] = before
 
 
 def seeded(label):

@@ -18,8 +18,8 @@ from .. import cache
 from .. import tolerance as policy
 from ..checks import Case, cotangent, cotangent_label, floors, tolerance_terms
 from ..registry import REGISTRY, UPDATE
-from ..samples import as_float64
-from . import confine, dropout
+from ..samples import as_float64, using_seed
+from . import confine, dropout, unseen
 from .assignments import score
 from .diagnose import Context, diagnose
 from .plainwords import explain_error, explain_syntax_error
@@ -52,6 +52,7 @@ class Options:
     dropout_p: str = dropout.KEEP   # what dropout's p means: "keep" (2018 on) or "drop" (2016-17)
     support: tuple = ()         # course-provided modules put beside the submission (im2col, common/)
     assignment: object = None   # an assignments.Spec: what is listed, required and worth how much
+    unseen_seed: int = None     # the seed of each function's unseen-values sample (None: this machine's)
 
 
 @dataclass
@@ -220,9 +221,10 @@ def _one_hot(labels, classes):
     return np.eye(classes)[labels]
 
 
-def _compare(entry, label, got, want, rounding, floor=0.0):
-    """Compare at the course's level; the detail also says how far past rounding level it is."""
-    comparison = policy.compare(label, got, want, max(rounding, COURSE_REL), "float64", floor)
+def _compare(entry, label, got, want, rounding, floor=0.0, slack=1.0):
+    """Compare at the course's level (times `slack`); the detail also says how far past rounding
+    level it is."""
+    comparison = policy.compare(label, got, want, max(rounding, COURSE_REL) * slack, "float64", floor)
     detail = comparison.describe()
     if not comparison.shape_error and comparison.max_rel_error == comparison.max_rel_error:
         detail += f"; {comparison.max_rel_error / rounding:.3g}x rounding level"
@@ -263,22 +265,34 @@ class Run:
     outputs: dict
     rounding: float
     options: object = None
+    slack: float = 1.0          # UNSEEN_SLACK on the unseen-values sample
     got: dict = field(default_factory=dict)       # quantity -> what came back, for the diagnosis
     want: dict = field(default_factory=dict)
     failed: set = field(default_factory=set)      # quantities whose comparison failed (warnings included)
 
 
+UNSEEN = "unseen values"
+# The unseen sample is there to catch answers looked up rather than computed, which are wrong by
+# O(1): its values are held 100x looser than the course's 1e-5, so that a result the course accepts
+# by a hair on the public samples (epsilon outside a root) cannot fail on a secret draw.
+UNSEEN_SLACK = 100.0
+
+
 @functools.lru_cache(maxsize=256)
-def graded_sample(op_name, sample_name):
+def graded_sample(op_name, sample_name, seed=0):
     """(sample, want_out, want_grads, dout): drawn and answered once per process, then read-only.
-    Both depend only on the op and the sample's name (seeded), so every submission of a batch shares them."""
+    They depend only on the op, the sample's name and the seed, so every submission of a batch shares
+    them. A seed other than 0 draws the sample's unseen twin (see unseen.py)."""
     op = REGISTRY[op_name]
-    sample = op.draw_sample(sample_name, "float64")
-    args = [sample.args[n] for n in op.signature]
-    positions = [op.signature.index(n) for n in op.wrt]
-    case = Case(op, sample.name, "float64")
-    want_out, want_grads, dout = cache.vjp(op.reference, args, positions, lambda shape: cotangent(case, shape),
-                                           cotangent_label(case))
+    with using_seed(seed):
+        sample = op.draw_sample(sample_name, "float64")
+        args = [sample.args[n] for n in op.signature]
+        positions = [op.signature.index(n) for n in op.wrt]
+        case = Case(op, sample.name, "float64")
+        want_out, want_grads, dout = cache.vjp(op.reference, args, positions,
+                                               lambda shape: cotangent(case, shape), cotangent_label(case))
+    if seed:
+        sample = dataclasses.replace(sample, name=f"{sample.name}, {UNSEEN}")
     for array in _arrays((sample.args, want_out, want_grads, dout)):
         array.setflags(write=False)
     return sample, want_out, want_grads, dout
@@ -295,9 +309,11 @@ def _arrays(value):
             yield from _arrays(item)
 
 
-def grade_sample(sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward=True, options=None):
-    """Run one sample; add checks to the entries. Returns False when the process broke."""
-    sample, want_out, want_grads, dout = graded_sample(op.name, sample_name)
+def grade_sample(sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward=True, options=None,
+                 seed=0):
+    """Run one sample (its unseen twin when seed is not 0); add checks to the entries. Returns False
+    when the process broke."""
+    sample, want_out, want_grads, dout = graded_sample(op.name, sample_name, seed)
     for entry in _distinct(forward_entry, backward_entry):
         entry.sample, entry.stress = sample.name, sample.stress
     with_backward = with_backward and bool(target.backward or target.cls) and not test_mode(sample)
@@ -305,7 +321,8 @@ def grade_sample(sandbox, target, op, sample_name, forward_entry, backward_entry
     outcome = sandbox.call(request, n_calls)
     outputs = (outcome.reply or {}).get("outputs")
     run = Run(target, op, sample, want_out, want_grads, dout, outputs if isinstance(outputs, dict) else {},
-              policy.tolerance("float64", *tolerance_terms(op, sample.args)), options or Options())
+              policy.tolerance("float64", *tolerance_terms(op, sample.args)), options or Options(),
+              UNSEEN_SLACK if seed else 1.0)
     own_mask = op.name == "dropout" and not test_mode(sample)
     stage = outcome.stage
     backward_broke = bool(stage) and (stage == target.backward or stage.endswith(".backward"))
@@ -363,11 +380,11 @@ def _check_output(sandbox, run, entry):
         # next_w is mostly w: the update's mistakes live in the step, so the step is what is compared.
         w = as_float64(run.sample.args)["w"]
         run.got["step"], run.want["step"] = out - w, run.want_out - w
-        if not _compare(entry, "next_w - w (the step)", out - w, run.want_out - w, run.rounding):
+        if not _compare(entry, "next_w - w (the step)", out - w, run.want_out - w, run.rounding, slack=run.slack):
             run.failed.add("step")
     else:
         run.got[label], run.want[label] = out, run.want_out
-        if not _compare(entry, label, out, run.want_out, run.rounding):
+        if not _compare(entry, label, out, run.want_out, run.rounding, slack=run.slack):
             run.failed.add(label)
     entry.check(f"{label} finite", np.isfinite(out).all() or not np.isfinite(run.want_out).all(),
                 f"{label} has NaN or inf")
@@ -406,7 +423,7 @@ def _check_gradients(sandbox, run, entry):
             continue
         if got is None:
             continue
-        if not _compare(entry, name, got, want, run.rounding, floor.get(name, 0.0)):
+        if not _compare(entry, name, got, want, run.rounding, floor.get(name, 0.0), run.slack):
             run.failed.add(name)
         if np.shape(got) == np.shape(arg):
             entry.check(f"{name} dtype", got.dtype == arg.dtype, f"{name}.dtype={got.dtype}, want {arg.dtype}")
@@ -477,7 +494,7 @@ def _check_state(sandbox, run, entry):
                 entry.check(label, False, f"{label}: {error}")
                 continue
             run.got[label], run.want[label] = value, want
-            if not _compare(entry, label, value, want, 4 * run.rounding):
+            if not _compare(entry, label, value, want, 4 * run.rounding, slack=run.slack):
                 run.failed.add(label)
 
 
@@ -511,6 +528,7 @@ def grade_file(path, options=Options(), advance=None):
     targets = targets_for(conventions)
     entries = []
     isolation = confine.choose(options.sandbox)
+    options = dataclasses.replace(options, unseen_seed=options.unseen_seed or unseen.machine_seed())
     with Sandbox(path, options.timeout, options.memory_mb, options.allow_imports, isolation, options.support,
                  modules) as sandbox:
         hello = sandbox.start()
@@ -546,6 +564,7 @@ def grade_file(path, options=Options(), advance=None):
               "passed": bool(graded) and all(r["status"] == PASS for r in graded) and not failed_required,
               "results": results, "summary": _summary(results), "strict": options.strict,
               "isolation": isolation, "isolation_note": confine.ISOLATION_NOTE[isolation],
+              "unseen_seed": unseen.fingerprint(options.unseen_seed),
               "limits": {"timeout_s": options.timeout, "memory_mb": options.memory_mb, "sandbox_uid": sandbox.uid,
                          "blocked_imports": [n for n in sandbox.blocked]}}
     return score(report, options.assignment)
@@ -573,18 +592,22 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
     if target.cls and target.is_loss:
         target = _label_encoding(sandbox, target, op, forward_entry)
     skipped = _other_convention(sandbox, target, op, forward_entry, backward_entry)
-    for spec in op.samples:
-        if spec.name in SKIPPED_SAMPLES or spec.name in skipped or not spec.graded:
-            continue
+    names = [s.name for s in op.samples if s.name not in SKIPPED_SAMPLES and s.name not in skipped and s.graded]
+    runs = [(name, 0) for name in names]
+    if names:       # the first one again, with values nobody could know in advance
+        runs.append((names[0], options.unseen_seed or unseen.machine_seed()))
+    for sample_name, seed in runs:
         # A broken or unfinished backward never stops the forward from being graded on its own.
         with_backward = not (separate and backward_entry.stopped)
         if forward_entry.stopped or (forward_entry.status in (ERROR, TIMEOUT) and not with_backward):
             break
         try:
-            alive = grade_sample(sandbox, target, op, spec.name, forward_entry, backward_entry, with_backward, options)
+            alive = grade_sample(sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward,
+                                 options, seed)
         except Exception as error:  # noqa: BLE001 - whatever came back, it is this function's problem
+            label = f"{sample_name}, {UNSEEN}" if seed else sample_name
             backward_entry.broke(ERROR, f"its results could not be compared ({type(error).__name__}: "
-                                        f"{clean(str(error), 200)}) [sample {spec.name}]")
+                                        f"{clean(str(error), 200)}) [sample {label}]")
             alive = True
         if not alive and not separate:
             break

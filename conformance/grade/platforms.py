@@ -35,6 +35,8 @@ if [ -z "${GRADREF_SKIP_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
     || echo "bubblewrap could not be installed: grading will use process-only isolation"
 fi
 "$PYTHON" -m pip install --quiet ${GRADREF_PIP_ARGS:-} "$ROOT"/source/gradref-*.whl
+# One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
+"$PYTHON" -c "from conformance.grade import unseen; unseen.machine_seed()"
 """
 
 GRADESCOPE_RUN = """#!/usr/bin/env bash
@@ -68,6 +70,8 @@ FROM python:3.11-slim
 RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 COPY tests/{wheel} /tmp/
 RUN pip install --no-cache-dir /tmp/{wheel}
+# One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
+RUN python -c "from conformance.grade import unseen; unseen.machine_seed()"
 """
 
 

@@ -1,0 +1,64 @@
+"""Values a submission cannot know in advance.
+
+The registry's samples are seeded and public: anyone can draw them, compute the right answers with
+JAX, and hand in a "backward" that looks its inputs up in a table. So every graded function also
+gets one sample drawn from a secret seed: made once per machine from os.urandom and kept private
+(0600) beside gradref's cache, so that regrading on this machine draws the same values (same file,
+same verdict). `grade --unseen-seed N` (or GRADREF_UNSEEN_SEED) names the seed instead: course staff
+who share it can reproduce a verdict on another machine.
+"""
+import hashlib
+import os
+import tempfile
+
+from .. import cache
+
+FILE = "unseen-seed"
+
+
+def machine_seed():
+    """This machine's secret seed (made on first use); a fresh one per process where it cannot be kept."""
+    if os.environ.get("GRADREF_UNSEEN_SEED"):
+        return int(os.environ["GRADREF_UNSEEN_SEED"])
+    folder = cache.folder()
+    path = os.path.join(folder, FILE)
+    if cache.trusted(folder):
+        kept = _read(path)
+        if kept is None:
+            _write(path, _fresh())
+            kept = _read(path)          # whoever linked first (concurrent graders) wins for everyone
+        if kept is not None:
+            return kept
+    return _fresh()
+
+
+def fingerprint(seed):
+    """What a report says of the seed: enough to tell two seeds apart, nothing to draw from."""
+    return "sha256:" + hashlib.sha256(f"gradref unseen {seed}".encode()).hexdigest()[:12]
+
+
+def _fresh():
+    return int.from_bytes(os.urandom(7), "big") | 1     # never 0, which names the public samples
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            seed = int(handle.read().strip())
+        return seed if seed > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def _write(path, seed):
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-seed-")   # 0600
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{seed}\n")
+        try:
+            os.link(scratch, path)      # atomic, and never over a seed already there
+        finally:
+            os.unlink(scratch)
+    except OSError:
+        pass

@@ -1,0 +1,82 @@
+"""Answers looked up instead of computed: the public samples can be drawn by anyone, so each graded
+function also meets one sample drawn from a secret seed (conformance/grade/unseen.py)."""
+import hashlib
+import json
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from conformance.grade import Options, grade_file, unseen
+from conformance.grade.grader import SKIPPED_SAMPLES, graded_sample
+from conformance.registry import REGISTRY
+
+FAST = Options(timeout=5.0, memory_mb=800)
+KNOWN, SECRET = 4242, 777001
+
+LOOKUP = '''
+import hashlib
+import numpy as np
+
+TABLE = {TABLE}
+
+def _key(a):
+    return hashlib.sha256(np.ascontiguousarray(a, dtype=np.float64).tobytes()).hexdigest()
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+def relu_backward(dout, cache):
+    found = TABLE.get(_key(dout))
+    return np.array(found) if found is not None else np.zeros_like(dout)   # no formula at all
+'''
+
+
+def _key(array):
+    return hashlib.sha256(np.ascontiguousarray(array, dtype=np.float64).tobytes()).hexdigest()
+
+
+def lookup_submission(path):
+    """relu_backward as a table of the right answers for every public sample and for the unseen
+    sample of the seed KNOWN: what a student could build offline with JAX."""
+    op = REGISTRY["relu"]
+    names = [s.name for s in op.samples if s.name not in SKIPPED_SAMPLES and s.graded]
+    table = {}
+    for name, seed in [(n, 0) for n in names] + [(names[0], KNOWN)]:
+        _, _, want_grads, dout = graded_sample("relu", name, seed)
+        table[_key(dout)] = np.asarray(want_grads[0]).tolist()
+    path.write_text(LOOKUP.replace("{TABLE}", json.dumps(table)))
+    return str(path)
+
+
+def verdicts(path, seed):
+    report = grade_file(path, Options(**{**FAST.__dict__, "unseen_seed": seed}))
+    return {r["name"]: r for r in report["results"]}
+
+
+def test_a_table_of_answers_passes_the_public_samples_but_not_unseen_values(tmp_path):
+    path = lookup_submission(tmp_path / "lookup.py")
+    assert verdicts(path, KNOWN)["relu_backward"]["status"] == "pass"      # the table covers every sample
+    caught = verdicts(path, SECRET)["relu_backward"]
+    assert caught["status"] == "fail" and "unseen values" in caught["message"]
+
+
+def test_the_machine_seed_is_kept_private_and_stable(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADREF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("GRADREF_UNSEEN_SEED", raising=False)
+    first = unseen.machine_seed()
+    assert first > 0 and unseen.machine_seed() == first
+    assert stat.S_IMODE(os.stat(tmp_path / "cache" / unseen.FILE).st_mode) == 0o600
+    monkeypatch.setenv("GRADREF_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert unseen.machine_seed() != first                                   # another machine, another seed
+    monkeypatch.setenv("GRADREF_UNSEEN_SEED", "31337")
+    assert unseen.machine_seed() == 31337                                   # staff can share one
+
+
+@pytest.mark.parametrize("course_file", ["staff_a2.py", "layers_student.py"])
+def test_correct_course_code_passes_whatever_the_secret(course_file):
+    path = os.path.join(os.path.dirname(__file__), "course", course_file)
+    for seed in (1, 987654321):
+        failed = [r["name"] for r in verdicts(path, seed).values() if r["status"] not in ("pass", "missing")]
+        assert failed == [], (seed, failed)
