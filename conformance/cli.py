@@ -231,7 +231,7 @@ MAX_TIMEOUT_S, MEMORY_RANGE_MB = 3600, (64, 1 << 20)
 
 
 def _grade_options(args):
-    from conformance.grade import Options
+    from conformance.grade import Options, unseen
     from conformance.grade.targets import ALL_NAMES
     if not (0 < args.timeout <= MAX_TIMEOUT_S):     # also refuses nan
         raise UsageError(f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_S}")
@@ -245,9 +245,11 @@ def _grade_options(args):
         raise UsageError(f"--support {missing[0]}: no such file or folder")
     options = Options(timeout=args.timeout, memory_mb=args.memory_mb, support=tuple(args.support or ()), allow_imports=tuple(args.allow_imports or ()),
                    convention=args.convention or "", require=tuple(args.require or ()), sandbox=args.sandbox,
-                   strict=args.strict, dropout_p=args.dropout_p, unseen_seed=args.unseen_seed)
+                   strict=args.strict, dropout_p=args.dropout_p)
     if args.unseen_seed is not None and args.unseen_seed <= 0:
         raise UsageError("--unseen-seed must be a positive integer (0 names the public samples)")
+    # Resolved once here, so that every process of a batch draws the same unseen values.
+    options = dataclasses.replace(options, unseen_seed=args.unseen_seed or unseen.machine_seed())
     if args.assignment:
         from conformance.grade import assignments
         try:

@@ -80,3 +80,10 @@ def test_correct_course_code_passes_whatever_the_secret(course_file):
     for seed in (1, 987654321):
         failed = [r["name"] for r in verdicts(path, seed).values() if r["status"] not in ("pass", "missing")]
         assert failed == [], (seed, failed)
+
+
+def test_a_bad_named_seed_is_a_usage_error(monkeypatch, capsys):
+    from conformance.cli import main
+    monkeypatch.setenv("GRADREF_UNSEEN_SEED", "abc")
+    assert main(["grade", os.path.join(os.path.dirname(__file__), "course", "staff_a2.py")]) == 2
+    assert "GRADREF_UNSEEN_SEED must be a positive integer" in capsys.readouterr().err

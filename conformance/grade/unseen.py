@@ -18,8 +18,11 @@ FILE = "unseen-seed"
 
 def machine_seed():
     """This machine's secret seed (made on first use); a fresh one per process where it cannot be kept."""
-    if os.environ.get("GRADREF_UNSEEN_SEED"):
-        return int(os.environ["GRADREF_UNSEEN_SEED"])
+    named = os.environ.get("GRADREF_UNSEEN_SEED", "")
+    if named:
+        if not named.strip().isdigit() or int(named) == 0:
+            raise ValueError(f"GRADREF_UNSEEN_SEED must be a positive integer, not {named!r}")
+        return int(named)
     folder = cache.folder()
     path = os.path.join(folder, FILE)
     if cache.trusted(folder):
