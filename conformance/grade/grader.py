@@ -4,7 +4,9 @@ The student's code runs in a Sandbox; here only plain arrays come back, loaded f
 every comparison happens in this process on float64 copies. The course defines "correct": values
 are held to the course's tolerance (COURSE_REL, reported beside the rounding level), writing into
 arguments is a warning, extreme-value samples give warnings, and a backward is only ever called
-after a train-mode forward, as the course does. `--strict` turns the warnings into failures.
+after a train-mode forward, as the course does. `--strict` turns the warnings into failures. Each
+function also meets one sample with values from a secret seed (unseen.py), so that answers looked
+up in a table rather than computed fail.
 """
 import ast
 import dataclasses
