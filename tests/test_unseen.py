@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conformance.grade import Options, grade_file, unseen
-from conformance.grade.grader import SKIPPED_SAMPLES, graded_sample
+from conformance.grade.grader import SKIPPED_SAMPLES, graded_sample, unseen_twin
 from conformance.registry import REGISTRY
 
 FAST = Options(timeout=5.0, memory_mb=800)
@@ -87,3 +87,13 @@ def test_a_bad_named_seed_is_a_usage_error(monkeypatch, capsys):
     monkeypatch.setenv("GRADREF_UNSEEN_SEED", "abc")
     assert main(["grade", os.path.join(os.path.dirname(__file__), "course", "staff_a2.py")]) == 2
     assert "GRADREF_UNSEEN_SEED must be a positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("op_name", sorted(REGISTRY))
+def test_every_functions_unseen_sample_has_values_of_its_own(op_name):
+    names = tuple(s.name for s in REGISTRY[op_name].samples if s.name not in SKIPPED_SAMPLES and s.graded)
+    twin = unseen_twin(op_name, names)
+    public, secret = graded_sample(op_name, twin, 0)[0], graded_sample(op_name, twin, SECRET)[0]
+    arrays = lambda sample: [a for a in sample.args.values() if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    # The inputs themselves, not only dout: dout times a table of local gradients would still be right.
+    assert any(not np.array_equal(a, b) for a, b in zip(arrays(public), arrays(secret)))
