@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from conformance.cli import main
+from processes import AS_IN_A_TERMINAL, descendants, still_alive
 from reference import oracle
 
 
@@ -153,28 +154,6 @@ def test_grade_batch_json_to_stdout_is_valid_json_with_the_table_on_stderr(tmp_p
 
 # ----- Ctrl-C, output paths, --json -, --seed, --order, bench refusals -----
 
-AS_IN_A_TERMINAL = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
-                    "from conformance.cli import main\nsys.exit(main(sys.argv[1:]))")
-
-
-def _children(pid):
-    """Every descendant of `pid` (from /proc), recorded while they run."""
-    from conformance.grade.sandbox import process_tree
-    return [p for p in process_tree(pid) if p != pid]
-
-
-def _alive(pids):
-    alive = []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                if handle.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    alive.append(pid)
-        except OSError:
-            pass
-    return alive
-
-
 def test_ctrl_c_stops_check_with_jobs_and_its_workers_within_seconds():
     import os
     import signal
@@ -185,10 +164,10 @@ def test_ctrl_c_stops_check_with_jobs_and_its_workers_within_seconds():
         deadline, workers = time.monotonic() + 120, []
         while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.5)
-            workers = _children(proc.pid)
+            workers = descendants(proc.pid)
         assert len(workers) >= 2, "the two workers started"
         time.sleep(3.0)                        # they are inside their units now
-        workers = _children(proc.pid)
+        workers = descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)     # what a terminal's Ctrl-C does
         stopped_at = time.monotonic()
         stdout, stderr = proc.communicate(timeout=30)
@@ -198,8 +177,7 @@ def test_ctrl_c_stops_check_with_jobs_and_its_workers_within_seconds():
             proc.kill()
     assert proc.returncode == 130 and took < 5, (proc.returncode, took)
     assert "Traceback" not in stderr + stdout and "interrupted" in stderr
-    time.sleep(1.0)
-    assert _alive(workers) == [], "no worker outlives gradref check"
+    assert still_alive(workers) == [], "no worker outlives gradref check"
 
 
 def test_unwritable_output_paths_are_refused_before_any_work(tmp_path):

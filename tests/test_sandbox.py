@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 from conformance.grade import confine
-from conformance.grade.sandbox import BadResult, read_npy
+from conformance.grade.sandbox import BadResult, process_tree, read_npy
 from conftest import once_per_session
+from processes import AS_IN_A_TERMINAL, still_alive
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("conformance", "manual_grads", "reference", "gradref", "bench", "examples")
@@ -532,7 +533,7 @@ def test_a_stopped_batch_ends_promptly_and_keeps_the_reports(tmp_path, stop, exi
             time.sleep(0.2)
         assert (out / "a_fast.json").exists(), "the fast submission was graded first"
         time.sleep(1.0)                                    # the slow ones are now inside their sandboxes
-        started = set(confine_tree(proc.pid))
+        started = set(process_tree(proc.pid))
         if stop == "ctrl-c":
             os.killpg(proc.pid, signal.SIGINT)
         else:
@@ -548,40 +549,10 @@ def test_a_stopped_batch_ends_promptly_and_keeps_the_reports(tmp_path, stop, exi
     assert json.loads((out / "a_fast.json").read_text())["passed"] is True
     with open(out / "summary.csv") as handle:
         assert [row["submission"] for row in csv.DictReader(handle)] == ["a_fast.py"]
-    left = _still_alive(started)
+    left = still_alive(started)
     assert left == [], f"no process outlives gradref: {left}"
     uids = {confine.UID_BASE + pid % 10_000_000 for pid in started} if os.geteuid() == 0 else set()
     assert processes_of(uids) == []
-
-
-# As in a terminal: a shell that started this test in the background may have ignored SIGINT.
-AS_IN_A_TERMINAL = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
-                    "from conformance.cli import main\nsys.exit(main(sys.argv[1:]))")
-
-
-def _still_alive(pids, wait=3.0):
-    """(pid, command line) of those of `pids` still running (not zombies) after up to `wait` seconds."""
-    deadline = time.monotonic() + wait
-    while True:
-        alive = []
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/stat") as handle:
-                    state = handle.read().rsplit(")", 1)[1].split()[0]
-                with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                    command = handle.read().replace(b"\0", b" ").decode(errors="replace")[:200]
-            except OSError:
-                continue
-            if state != "Z":
-                alive.append((pid, command))
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.2)
-
-
-def confine_tree(pid):
-    from conformance.grade.sandbox import process_tree
-    return process_tree(pid)
 
 
 # ----- cgroup v2 -----
@@ -616,16 +587,16 @@ def test_a_killed_gradref_leaves_no_grading_process(tmp_path):
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            tree = confine_tree(proc.pid)
+            tree = process_tree(proc.pid)
             if _sandbox_workers(tree) >= 2:
                 break
             time.sleep(0.3)
-        started = set(confine_tree(proc.pid))
+        started = set(process_tree(proc.pid))
         assert _sandbox_workers(started) >= 2, "both sandboxes were running"
     finally:
         proc.kill()
         proc.wait()
-    left = _still_alive(started - {proc.pid}, wait=30.0)   # a pool process in a JAX compile ends after it
+    left = still_alive(started - {proc.pid}, wait=30.0)   # a handler waits for a running JAX compile to return
     assert left == [], f"no process outlives gradref: {left}"
 
 
@@ -668,9 +639,9 @@ def test_a_pool_process_whose_parent_died_while_it_started_ends_itself(tmp_path)
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     child = int((tmp_path / "pid").read_text())
     try:
-        assert _still_alive({child}, wait=20.0) == [], "the orphaned pool process went on"
+        assert still_alive({child}, wait=20.0) == [], "the orphaned pool process went on"
     finally:
-        if _still_alive({child}, wait=0):
+        if still_alive({child}, wait=0):
             os.kill(child, signal.SIGKILL)
 
 
@@ -688,7 +659,7 @@ def test_closing_the_sandboxes_from_a_signal_handler_never_waits_on_the_interrup
         closing.start()
         closing.join(20)
         assert not closing.is_alive(), "close_all_sandboxes waited on the interrupted Popen.wait"
-    assert _still_alive({worker}) == [] and not os.path.exists(root)
+    assert still_alive({worker}) == [] and not os.path.exists(root)
     box.close()
 
 
