@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from conformance.cli import main
-from conformance.grade import CannotGrade, Options, grade_file
+from conformance.grade import Options, grade_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")

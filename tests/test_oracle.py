@@ -1,5 +1,4 @@
 """The oracle: x64 and 'highest' are read back and probed, not assumed; other JAX code is left alone."""
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

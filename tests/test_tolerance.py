@@ -2,9 +2,7 @@
 import numpy as np
 import pytest
 
-import manual_grads as mg
 from conformance import checks, registry, tolerance
-from reference import oracle, functions
 
 
 def wide_affine_case(dtype="float32"):
