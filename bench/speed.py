@@ -51,8 +51,9 @@ def measure(workdir):
     a2 = full_a2_file(workdir)
     batch = os.path.join(workdir, "batch")
     os.makedirs(batch)
-    for i in range(30):
-        shutil.copy(a2, os.path.join(batch, f"student{i:02d}.py"))
+    for i in range(30):      # 30 different files, as a class hands in: each meets its own unseen values
+        with open(a2) as source, open(os.path.join(batch, f"student{i:02d}.py"), "w") as copy:
+            copy.write(source.read() + f"\n# student {i:02d}\n")
     grade = ["grade", a2, "--assignment", "cs231n-a2"]
     runs = [("check cold", ["check"]), ("check warm", ["check"]),
             ("grade A2 cold", grade), ("grade A2 warm", grade),

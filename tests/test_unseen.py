@@ -39,7 +39,8 @@ def _key(array):
 
 def lookup_submission(path):
     """relu_backward as a table of the right answers for every public sample and for the unseen
-    sample of the seed KNOWN: what a student could build offline with JAX."""
+    sample of the seed KNOWN: what a student could build offline with JAX, or with values an earlier
+    report printed."""
     op = REGISTRY["relu"]
     names = [s.name for s in op.samples if s.name not in SKIPPED_SAMPLES and s.graded]
     table = {}
@@ -55,11 +56,24 @@ def verdicts(path, seed):
     return {r["name"]: r for r in report["results"]}
 
 
-def test_a_table_of_answers_passes_the_public_samples_but_not_unseen_values(tmp_path):
+def test_a_table_of_answers_passes_the_public_samples_but_not_unseen_values(tmp_path, monkeypatch):
     path = lookup_submission(tmp_path / "lookup.py")
-    assert verdicts(path, KNOWN)["relu_backward"]["status"] == "pass"      # the table covers every sample
+    with monkeypatch.context() as known:
+        known.setattr(unseen, "for_submission", lambda secret, folder: KNOWN)     # values the table holds
+        assert verdicts(path, SECRET)["relu_backward"]["status"] == "pass"    # so the table is complete
     caught = verdicts(path, SECRET)["relu_backward"]
     assert caught["status"] == "fail" and "unseen values" in caught["message"]
+
+
+def test_the_unseen_values_follow_the_file_and_the_secret(tmp_path):
+    """A regrade meets the same values; an edited file (one that adds what the last report printed)
+    and another machine meet others."""
+    (tmp_path / "layers.py").write_text("x = 1\n")
+    first = unseen.for_submission(SECRET, str(tmp_path))
+    assert unseen.for_submission(SECRET, str(tmp_path)) == first
+    assert unseen.for_submission(SECRET + 1, str(tmp_path)) != first
+    (tmp_path / "layers.py").write_text("x = 2\n")
+    assert unseen.for_submission(SECRET, str(tmp_path)) != first
 
 
 def test_the_machine_seed_is_kept_private_and_stable(tmp_path, monkeypatch):

@@ -54,7 +54,7 @@ class Options:
     dropout_p: str = dropout.KEEP   # what dropout's p means: "keep" (2018 on) or "drop" (2016-17)
     support: tuple = ()         # course-provided modules put beside the submission (im2col, common/)
     assignment: object = None   # an assignments.Spec: what is listed, required and worth how much
-    unseen_seed: int = None     # the seed of each function's unseen-values sample (None: this machine's)
+    unseen_seed: int = None     # the secret behind each function's unseen-values sample (None: this machine's)
 
 
 @dataclass
@@ -544,9 +544,10 @@ def grade_file(path, options=Options(), advance=None):
     targets = targets_for(conventions)
     entries = []
     isolation = confine.choose(options.sandbox)
-    options = dataclasses.replace(options, unseen_seed=options.unseen_seed or unseen.machine_seed())
+    secret = options.unseen_seed or unseen.machine_seed()
     with Sandbox(path, options.timeout, options.memory_mb, options.allow_imports, isolation, options.support,
                  modules) as sandbox:
+        options = dataclasses.replace(options, unseen_seed=unseen.for_submission(secret, sandbox.layout.code))
         hello = sandbox.start()
         names = hello.get("names") if isinstance(hello.get("names"), list) else []
         present = {n for n in names if isinstance(n, str) and n.isidentifier()} | defined \
@@ -580,7 +581,7 @@ def grade_file(path, options=Options(), advance=None):
               "passed": bool(graded) and all(r["status"] == PASS for r in graded) and not failed_required,
               "results": results, "summary": _summary(results), "strict": options.strict,
               "isolation": isolation, "isolation_note": confine.ISOLATION_NOTE[isolation],
-              "unseen_seed": unseen.fingerprint(options.unseen_seed),
+              "unseen_seed": unseen.fingerprint(secret),
               "limits": {"timeout_s": options.timeout, "memory_mb": options.memory_mb, "sandbox_uid": sandbox.uid,
                          "blocked_imports": [n for n in sandbox.blocked]}}
     return score(report, options.assignment)

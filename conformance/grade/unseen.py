@@ -2,16 +2,19 @@
 
 The registry's samples are seeded and public: anyone can draw them, compute the right answers with
 JAX, and hand in a "backward" that looks its inputs up in a table. So every graded function also
-gets one sample drawn from a secret seed: made once per machine from os.urandom and kept private
-(0600) beside gradref's cache, so that regrading on this machine draws the same values (same file,
-same verdict). `grade --unseen-seed N` (or GRADREF_UNSEEN_SEED) names the seed instead: course staff
-who share it can reproduce a verdict on another machine.
+gets one sample drawn from a secret seed: this machine's secret (made once from os.urandom, kept
+private, 0600, beside gradref's cache) mixed with the submission's own code. The same file meets the
+same values on this machine (a regrade gives the same verdict); values a student got printed in one
+report (an error message, a crash's output) say nothing of the values the next, edited file meets.
+`grade --unseen-seed N` (or GRADREF_UNSEEN_SEED) names the secret instead: course staff who share it
+can reproduce a verdict on another machine.
 """
 import hashlib
 import os
 import tempfile
 
 from .. import cache
+from .sandbox import python_files
 
 FILE = "unseen-seed"
 
@@ -33,6 +36,18 @@ def machine_seed():
         if kept is not None:
             return kept
     return _fresh()
+
+
+def for_submission(secret, code_folder):
+    """The seed of one submission's unseen samples: the secret mixed with every .py file the
+    submission's sandbox holds (names and bytes)."""
+    digest = hashlib.sha256(f"gradref unseen {secret}".encode())
+    for name in python_files(code_folder):
+        digest.update(name.encode() + b"\0")
+        with open(os.path.join(code_folder, name), "rb") as handle:
+            digest.update(handle.read())
+        digest.update(b"\0")
+    return int.from_bytes(digest.digest()[:7], "big") | 1
 
 
 def fingerprint(seed):
