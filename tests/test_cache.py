@@ -218,3 +218,13 @@ def test_a_group_writable_folder_is_trusted_only_when_the_group_is_the_users_own
     monkeypatch.setattr(grp, "getgrgid", lambda gid: grp.struct_group(("students", "x", gid, [me, "bob"])))
     with pytest.warns(RuntimeWarning, match="not yours alone"):
         assert not cache.trusted(str(cache_dir))
+
+
+def test_warnings_turned_into_errors_do_not_stop_a_run_over_an_untrusted_folder(cache_dir):
+    import warnings
+    cache_dir.mkdir()
+    os.chmod(cache_dir, 0o777)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, grads, _ = answer()
+    np.testing.assert_allclose(grads[0], 1 - np.tanh(X) ** 2)
