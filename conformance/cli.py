@@ -248,7 +248,7 @@ def _grade_options(args):
                    strict=args.strict, dropout_p=args.dropout_p)
     if args.unseen_seed is not None and args.unseen_seed <= 0:
         raise UsageError("--unseen-seed must be a positive integer (0 names the public samples)")
-    # Resolved once here, so that every process of a batch draws the same unseen values.
+    # Resolved once here, so that every process of a batch uses the same secret.
     options = dataclasses.replace(options, unseen_seed=args.unseen_seed or unseen.machine_seed())
     if args.assignment:
         from conformance.grade import assignments
@@ -548,8 +548,9 @@ def build_parser():
     grade.add_argument("--out", default="gradref-reports", metavar="DIR",
                        help="for a folder: where the reports and summary.csv go (default gradref-reports)")
     grade.add_argument("--unseen-seed", type=int, metavar="N",
-                       help="the seed of the sample each function meets with values nobody could know in "
-                            "advance (default: this machine's secret; share N to reproduce a verdict elsewhere)")
+                       help="the secret behind the sample each function meets with values nobody could know "
+                            "in advance, mixed with the submission's code (default: this machine's secret; "
+                            "share N to reproduce a verdict elsewhere)")
     grade.set_defaults(run=cmd_grade)
 
     auto = sub.add_parser("autograder", help="write a Gradescope or PrairieLearn autograder for an assignment",
