@@ -60,8 +60,8 @@ def _others_write(gid):
     import grp
     import pwd
     try:
-        private = gid == os.getegid() and grp.getgrgid(gid).gr_name == pwd.getpwuid(os.geteuid()).pw_name \
-            and not grp.getgrgid(gid).gr_mem
+        group = grp.getgrgid(gid)
+        private = gid == os.getegid() and group.gr_name == pwd.getpwuid(os.geteuid()).pw_name and not group.gr_mem
     except KeyError:
         private = False
     return 0o002 if private else 0o022

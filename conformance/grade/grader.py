@@ -294,10 +294,15 @@ def graded_sample(op_name, sample_name, seed=0):
         want_out, want_grads, dout = cache.vjp(op.reference, args, positions,
                                                lambda shape: cotangent(case, shape), cotangent_label(case))
     if seed:
-        sample = dataclasses.replace(sample, name=f"{sample.name}, {UNSEEN}")
+        sample = dataclasses.replace(sample, name=sample_label(sample.name, seed))
     for array in _arrays((sample.args, want_out, want_grads, dout)):
         array.setflags(write=False)
     return sample, want_out, want_grads, dout
+
+
+def sample_label(name, seed):
+    """How reports name a sample: its unseen twin says so."""
+    return f"{name}, {UNSEEN}" if seed else name
 
 
 @functools.lru_cache(maxsize=None)
@@ -612,7 +617,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
     names = [s.name for s in op.samples if s.name not in SKIPPED_SAMPLES and s.name not in skipped and s.graded]
     runs = [(name, 0) for name in names]
     if names:       # one of them again, with values nobody could know in advance
-        runs.append((unseen_twin(op.name, tuple(names)), options.unseen_seed or unseen.machine_seed()))
+        runs.append((unseen_twin(op.name, tuple(names)), options.unseen_seed))   # grade_file mixes it per file
     for sample_name, seed in runs:
         # A broken or unfinished backward never stops the forward from being graded on its own.
         with_backward = not (separate and backward_entry.stopped)
@@ -622,9 +627,8 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             alive = grade_sample(sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward,
                                  options, seed)
         except Exception as error:  # noqa: BLE001 - whatever came back, it is this function's problem
-            label = f"{sample_name}, {UNSEEN}" if seed else sample_name
             backward_entry.broke(ERROR, f"its results could not be compared ({type(error).__name__}: "
-                                        f"{clean(str(error), 200)}) [sample {label}]")
+                                        f"{clean(str(error), 200)}) [sample {sample_label(sample_name, seed)}]")
             alive = True
         if not alive and not separate:
             break

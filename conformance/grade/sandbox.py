@@ -271,12 +271,8 @@ class Sandbox:
         """End the worker and everything it started (its PID namespace dies with it)."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            for pid in reversed(process_tree(self.proc.pid)):
-                try:
-                    os.kill(pid, 9)
-                except OSError:
-                    pass
+        self.proc.poll()
+        self._kill_tree()
         self.proc.wait()
         confine.kill_everything_of(self.uid)
         confine.remove_cgroup(self.cgroup)
@@ -284,15 +280,21 @@ class Sandbox:
             stream.close()
         self.proc = None
 
+    def _kill_tree(self):
+        """SIGKILL the worker and its descendants, deepest first; never a pid already reaped (it may
+        belong to someone else by now)."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        for pid in reversed(process_tree(self.proc.pid)):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+
     def kill(self):
         """End the worker and its files without waiting for it (Popen.wait's lock may be held by the
         code a signal interrupted); the process that calls this exits next."""
-        if self.proc is not None:
-            for pid in reversed(process_tree(self.proc.pid)):
-                try:
-                    os.kill(pid, 9)
-                except OSError:
-                    pass
+        self._kill_tree()
         confine.kill_everything_of(self.uid)
         confine.remove_cgroup(self.cgroup)
         shutil.rmtree(self.root, ignore_errors=True)
