@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from conformance import report
+from gradref import output
 from conformance.benchspec import label
 from conformance.samples import cast
 
@@ -117,7 +117,7 @@ def machine(devices):
     info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "jax_devices": [str(d) for d in jax.devices()],
             "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
-            "versions": report.versions(), "load_average": list(os.getloadavg())}
+            "versions": output.versions(), "load_average": list(os.getloadavg())}
     try:
         from threadpoolctl import threadpool_info
         info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}

@@ -38,7 +38,7 @@ def full_a2_file(folder):
 def timed(args, env):
     """(seconds, peak resident MB, exit code) of `gradref ARGS` as a child process."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "conformance", *args], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "gradref", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -79,9 +79,9 @@ def main(argv=None):
     missed = [r["run"] for r in rows if (r["target_s"] and r["seconds"] > r["target_s"])
               or (r["target_mb"] and r["peak_mb"] > r["target_mb"])]
     print("targets met" if not missed else f"targets missed: {', '.join(missed)}")
-    from conformance import report
-    report.write_json(args.json, {"machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
-                                  "versions": report.versions(), "runs": rows})
+    from gradref import output
+    output.write_json(args.json, {"machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
+                                  "versions": output.versions(), "runs": rows})
     return 0 if not missed else 1
 
 

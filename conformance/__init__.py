@@ -1,1 +1,4 @@
-"""The conformance suite: the registry, the checks, and the `gradref` command line."""
+"""The engine: the op registry, the samples, the checks and their tolerance policy, and the runners.
+
+It imports neither the grader (`gradref.grade`) nor the benchmarks (`bench`): they are uses of it.
+"""

@@ -6,6 +6,7 @@ every check. Exceptions raised by the manual code become failing results, never 
 import copy
 import dataclasses
 import functools
+import importlib.util
 import os
 from dataclasses import dataclass, field
 
@@ -742,7 +743,18 @@ def run_check(check, case):
         return CheckResult(check, case, False, f"raised {describe_error(error)}")
 
 
-_NOT_USER_CODE = tuple(os.sep + part + os.sep for part in ("conformance", "gradref", "jax", "jaxlib", "numpy"))
+def _package_folders(*names):
+    """The folders these installed packages live in, each ending in a separator."""
+    folders = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        folders += [os.path.realpath(path) + os.sep for path in (spec.submodule_search_locations or [])] if spec else []
+    return tuple(folders)
+
+
+# By the packages' own folders, not by names in the path: a project checked out under a folder
+# called `gradref` or `jax` is still the user's code.
+_NOT_USER_CODE = _package_folders("conformance", "gradref", "jax", "jaxlib", "numpy")
 
 
 def describe_error(error):
@@ -750,7 +762,8 @@ def describe_error(error):
     of the code under test (outside gradref, JAX and NumPy)."""
     import traceback
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if not any(p in f.filename for p in _NOT_USER_CODE)]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) 
+              if not os.path.realpath(f.filename).startswith(_NOT_USER_CODE)]
     where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
     return f"{type(error).__name__}: {text[:300]}{where}"
 

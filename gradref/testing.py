@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 
 from conformance import checks
-from conformance.grade.diagnose import Context, diagnose
+from gradref.grade.diagnose import Context, diagnose
 from conformance.registry import LAYER, LOSS, Op
 from conformance.samples import SampleSpec, as_float64
 

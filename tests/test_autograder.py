@@ -13,8 +13,8 @@ import zipfile
 
 import pytest
 
-from conformance.cli import main
-from conformance.grade import Options, assignments, grade_file, platforms
+from gradref.cli import main
+from gradref.grade import Options, assignments, grade_file, platforms
 from conftest import once_per_session
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -90,7 +90,7 @@ def gradescope_root(tmp_path_factory, wheel):
     setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=_env("GRADREF_AUTOGRADER_ROOT", str(root), site),
                            capture_output=True, text=True, timeout=600)
     assert setup.returncode == 0, setup.stderr
-    assert os.path.isdir(os.path.join(site, "conformance", "grade", "assignments")), "the wheel ships the specs"
+    assert os.path.isdir(os.path.join(site, "gradref", "grade", "assignments")), "the wheel ships the specs"
     return root, site
 
 
@@ -246,7 +246,7 @@ def test_from_an_installed_gradref_one_command_writes_the_bundle(gradescope_root
     """A pip-installed gradref has no source tree: the bundle's wheel is built from the installed packages."""
     _, site = gradescope_root
     bundle = tmp_path / "autograder.zip"
-    proc = subprocess.run([sys.executable, "-m", "conformance", "autograder", "gradescope", "--assignment", "cs231n-a2",
+    proc = subprocess.run([sys.executable, "-m", "gradref", "autograder", "gradescope", "--assignment", "cs231n-a2",
                            "--out", str(bundle)], env={**os.environ, "PYTHONPATH": site}, cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -256,4 +256,4 @@ def test_from_an_installed_gradref_one_command_writes_the_bundle(gradescope_root
         archive.extract(wheel, tmp_path)
     with zipfile.ZipFile(tmp_path / wheel) as built:
         inside = built.namelist()
-    assert "conformance/grade/assignments/cs231n-a2.toml" in inside and "conformance/grade/worker.py" in inside
+    assert "gradref/grade/assignments/cs231n-a2.toml" in inside and "gradref/grade/worker.py" in inside

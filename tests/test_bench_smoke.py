@@ -8,7 +8,7 @@ import pytest
 
 from bench import impls, runner
 from conformance import registry
-from conformance.cli import main
+from gradref.cli import main
 from reference import oracle
 
 FIELDS = {"op", "impl", "device", "dtype", "size", "flops", "bytes", "median_s", "iqr_s", "compile_s",
@@ -54,7 +54,7 @@ def test_gemm_rows_are_rated_against_a_matmul_and_memory_rows_against_a_copy():
 
 
 def test_bench_rejects_an_unknown_impl_with_exit_2():
-    proc = subprocess.run([sys.executable, "-m", "conformance", "bench", "--impl", "nope"],
+    proc = subprocess.run([sys.executable, "-m", "gradref", "bench", "--impl", "nope"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown impl 'nope'" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -62,7 +62,7 @@ def test_bench_rejects_an_unknown_impl_with_exit_2():
 def test_bench_on_gpu_without_one_exits_2():
     if oracle.gpu_available():
         pytest.skip("this machine has a GPU")
-    proc = subprocess.run([sys.executable, "-m", "conformance", "bench", "--device", "gpu"],
+    proc = subprocess.run([sys.executable, "-m", "gradref", "bench", "--device", "gpu"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "no GPU is visible to JAX" in proc.stderr
 

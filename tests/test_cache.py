@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conformance import cache, checks, registry
-from conformance.cli import main
+from gradref.cli import main
 from reference import functions as ref
 from reference import oracle
 
@@ -129,7 +129,7 @@ def test_check_reads_the_cache_on_a_second_run_and_cache_clear_empties_it(cache_
 
 
 def test_the_grader_shares_the_cache(cache_dir, monkeypatch):
-    from conformance.grade import grader
+    from gradref.grade import grader
     grader.graded_sample.cache_clear()
     op = registry.REGISTRY["relu"]
     first = grader.graded_sample("relu", op.samples[0].name)

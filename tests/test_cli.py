@@ -5,14 +5,14 @@ import sys
 
 import pytest
 
-from conformance.cli import main
+from gradref.cli import main
 from processes import AS_IN_A_TERMINAL, descendants, still_alive
 from reference import oracle
 
 
 def run_cli(*args):
     """The CLI as a user runs it: a separate process, its exit code and its output."""
-    proc = subprocess.run([sys.executable, "-m", "conformance", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "gradref", *args], capture_output=True, text=True,
                           timeout=600)
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -108,9 +108,9 @@ def test_example_staged_expression_and_max_gate_print_stages(capsys):
 
 
 def test_json_report_is_written_atomically(tmp_path):
-    from conformance import report
+    from gradref import output
     path = tmp_path / "r.json"
-    report.write_json(str(path), {"a": 1})
+    output.write_json(str(path), {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
@@ -145,7 +145,7 @@ def test_grade_batch_json_to_stdout_is_valid_json_with_the_table_on_stderr(tmp_p
     batch = tmp_path / "batch"
     batch.mkdir()
     (batch / "a.py").write_text("import numpy as np\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n")
-    proc = subprocess.run([sys.executable, "-m", "conformance", "grade", str(batch), "--batch", "--json", "-",
+    proc = subprocess.run([sys.executable, "-m", "gradref", "grade", str(batch), "--batch", "--json", "-",
                            "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
     data = json.loads(proc.stdout)
     assert [row["submission"] for row in data["submissions"]] == ["a.py"]

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from conformance.cli import main
-from conformance.grade import CannotGrade, Options, grade_file
+from gradref.cli import main
+from gradref.grade import CannotGrade, Options, grade_file
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
 FAST = Options(timeout=5.0, memory_mb=800)

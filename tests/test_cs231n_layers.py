@@ -7,8 +7,8 @@ import pytest
 
 import manual_grads as mg
 from conformance import checks, registry
-from conformance.grade import Options, grade_file
-from conformance.grade.targets import CS231N, TARGETS
+from gradref.grade import Options, grade_file
+from gradref.grade.targets import CS231N, TARGETS
 
 MODULES = ["_xp", "layers", "losses", "norms", "dropout", "conv", "sequence", "optim"]
 NEW_OPS = ["batchnorm", "batchnorm_alt", "layernorm", "spatial_batchnorm", "spatial_groupnorm", "dropout", "conv",

@@ -6,7 +6,7 @@ import pytest
 
 from conformance import checks, precision, registry
 from conformance.backends import backend_for, cupy_available
-from conformance.cli import main
+from gradref.cli import main
 from gradref.testing import assert_case
 from reference import oracle
 

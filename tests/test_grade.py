@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from conformance.cli import main
-from conformance.grade import Options, grade_file
+from gradref.cli import main
+from gradref.grade import Options, grade_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
@@ -258,7 +258,7 @@ def test_an_error_at_import_time_fails_every_function(tmp_path):
 # ----- exit codes, reports, batches -----
 
 def run_grade(*args):
-    proc = subprocess.run([sys.executable, "-m", "conformance", "grade", *args], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "gradref", "grade", *args], capture_output=True,
                           text=True, timeout=600)
     return proc.returncode, proc.stdout, proc.stderr
 

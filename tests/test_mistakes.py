@@ -9,10 +9,10 @@ import os
 
 import pytest
 
-from conformance.grade import Options
-from conformance.grade.mistakes import CATALOGUE
-from conformance.grade.reports import grade_folder
-from conformance.grade.targets import TARGETS
+from gradref.grade import Options
+from gradref.grade.mistakes import CATALOGUE
+from gradref.grade.reports import grade_folder
+from gradref.grade.targets import TARGETS
 from conftest import once_per_session
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")

@@ -2,7 +2,7 @@
 import json
 
 from conformance import precision
-from conformance.cli import main
+from gradref.cli import main
 
 
 def test_measure_reports_each_mode_with_its_setting_read_back():

@@ -20,8 +20,8 @@ import time
 import numpy as np
 import pytest
 
-from conformance.grade import confine
-from conformance.grade.sandbox import BadResult, process_tree, read_npy
+from gradref.grade import confine
+from gradref.grade.sandbox import BadResult, process_tree, read_npy
 from conftest import once_per_session
 from processes import AS_IN_A_TERMINAL, still_alive
 
@@ -63,7 +63,7 @@ def mark(what):
 ATTACKS = {
     "payload_in_a_lazy_module": '''
         def attack():
-            for name in ("conformance/grade/reports.py", "conformance/grade/diagnose.py"):
+            for name in ("gradref/grade/reports.py", "gradref/grade/diagnose.py"):
                 path = os.path.join("{COPY}", name)
                 try:
                     info = os.stat(path)
@@ -337,7 +337,7 @@ def throwaway_project(tmp_path):
 
 def run_batch(copy, batch, out, *extra):
     env = {**os.environ, "PYTHONPATH": copy}
-    proc = subprocess.run([sys.executable, "-m", "conformance", "grade", batch, "--batch", "--out", out,
+    proc = subprocess.run([sys.executable, "-m", "gradref", "grade", batch, "--batch", "--out", out,
                            "--timeout", "4", "--memory-mb", "1024", *extra],
                           cwd=copy, env=env, capture_output=True, text=True, timeout=900)
     return proc
@@ -496,14 +496,14 @@ def test_read_npy_refuses_a_header_that_lies_about_the_size(tmp_path):
 @pytest.mark.parametrize("flag,value", [("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "-1"),
                                         ("--memory-mb", "0"), ("--memory-mb", "99999999999")])
 def test_absurd_limits_are_usage_errors(tmp_path, capsys, flag, value):
-    from conformance.cli import main
+    from gradref.cli import main
     (tmp_path / "s.py").write_text(GOOD)
     assert main(["grade", str(tmp_path / "s.py"), flag, value]) == 2
     assert flag in capsys.readouterr().err
 
 
 def test_bwrap_asked_for_but_missing_exits_2(tmp_path, monkeypatch):
-    from conformance.cli import main
+    from gradref.cli import main
     monkeypatch.setattr(confine, "bwrap_problem", lambda: "bubblewrap (bwrap) is not installed")
     (tmp_path / "s.py").write_text(GOOD)
     assert main(["grade", str(tmp_path / "s.py"), "--sandbox", "bwrap"]) == 2
@@ -581,7 +581,7 @@ def test_a_killed_gradref_leaves_no_grading_process(tmp_path):
     batch.mkdir()
     for name in ("b_slow", "c_slow"):
         (batch / f"{name}.py").write_text(SLOW)
-    proc = subprocess.Popen([sys.executable, "-m", "conformance", "grade", str(batch), "--batch", "--jobs", "2", "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "gradref", "grade", str(batch), "--batch", "--jobs", "2", "--out",
                              str(tmp_path / "reports"), "--timeout", "120"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -647,7 +647,7 @@ def test_a_pool_process_whose_parent_died_while_it_started_ends_itself(tmp_path)
 
 def test_closing_the_sandboxes_from_a_signal_handler_never_waits_on_the_interrupted_code(tmp_path, monkeypatch):
     """SIGTERM can land while the pool process is inside Popen.wait; the clean-up must not need its lock."""
-    from conformance.grade import sandbox as sandbox_module
+    from gradref.grade import sandbox as sandbox_module
     monkeypatch.setattr(sandbox_module, "LIVE", sandbox_module.weakref.WeakSet())   # only this test's sandbox
     submission = tmp_path / "good.py"
     submission.write_text(GOOD)

@@ -8,8 +8,8 @@ import stat
 import numpy as np
 import pytest
 
-from conformance.grade import Options, grade_file, unseen
-from conformance.grade.grader import SKIPPED_SAMPLES, graded_sample, unseen_twin
+from gradref.grade import Options, grade_file, unseen
+from gradref.grade.grader import SKIPPED_SAMPLES, graded_sample, unseen_twin
 from conformance.registry import REGISTRY
 
 FAST = Options(timeout=5.0, memory_mb=800)
@@ -97,7 +97,7 @@ def test_correct_course_code_passes_whatever_the_secret(course_file):
 
 
 def test_a_bad_named_seed_is_a_usage_error(monkeypatch, capsys):
-    from conformance.cli import main
+    from gradref.cli import main
     monkeypatch.setenv("GRADREF_UNSEEN_SEED", "abc")
     assert main(["grade", os.path.join(os.path.dirname(__file__), "course", "staff_a2.py")]) == 2
     assert "GRADREF_UNSEEN_SEED must be a positive integer" in capsys.readouterr().err

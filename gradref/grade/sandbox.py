@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import confine
-from .text import clean
+from ..text import clean
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 BLOCKED = ("jax", "jaxlib", "torch", "autograd", "tensorflow", "flax", "optax", "cupy",

@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import cache
-from .. import tolerance as policy
-from ..checks import Case, cotangent, cotangent_label, floors, tolerance_terms
-from ..registry import REGISTRY, UPDATE
-from ..samples import as_float64, using_seed
+from conformance import cache
+from conformance import tolerance as policy
+from conformance.checks import Case, cotangent, cotangent_label, floors, tolerance_terms
+from conformance.registry import REGISTRY, UPDATE
+from conformance.samples import as_float64, using_seed
 from . import confine, dropout, unseen
 from .assignments import score
 from .diagnose import Context, diagnose
 from .plainwords import explain_error, explain_syntax_error
 from .sandbox import BadResult, Sandbox, python_files
 from .targets import ALL_NAMES, assignments_of, detect, in_assignments, targets_for
-from .text import clean
+from ..text import clean
 
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
 RANK = {PASS: 3, FAIL: 2, ERROR: 1, TIMEOUT: 1, MISSING: 0}    # which of two conventions the code follows

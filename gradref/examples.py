@@ -2,11 +2,14 @@
 from dataclasses import dataclass
 
 import numpy as np
+from rich.markup import escape
 
+from conformance.registry import REGISTRY
 from reference import oracle
 
-from .registry import REGISTRY
-from .report import UsageError
+from . import output
+from .console import out
+from .output import UsageError
 
 
 @dataclass(frozen=True)
@@ -90,3 +93,26 @@ def _short(value):
     if isinstance(value, list):
         return "[" + ", ".join(_short(v) for v in value) + "]"
     return f"{value:.6g}"
+
+
+# ----- the command -----
+
+def cmd_example(args):
+    output.check_writable(args.json)
+    result = run_example(args.name)
+    if args.json != "-":
+        out.print(escape(format_example(result)))
+    if args.json:
+        output.write_json(args.json, result)
+    return 0 if result["jax_agrees"] else 1
+
+
+def register(sub):
+    """Add `example` to the subcommands."""
+    example = sub.add_parser("example", help="print a course-notes example stage by stage",
+                             description="Run a worked example from the course notes forward and "
+                                         "backward, stage by stage, and compare with JAX.")
+    example.add_argument("name", choices=sorted(EXAMPLES), metavar="NAME",
+                         help=f"one of: {', '.join(EXAMPLES)}")
+    example.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
+    example.set_defaults(run=cmd_example)

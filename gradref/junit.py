@@ -1,7 +1,7 @@
 """JUnit XML for any CI system: `gradref check --junit` and `gradref grade --junit`."""
 import xml.etree.ElementTree as ET
 
-from .grade.text import clean
+from .text import clean
 
 
 def _suite(name, cases):

@@ -19,11 +19,11 @@ import tempfile
 import time
 import zipfile
 
-from .. import report
+from .. import output
 from . import assignments
 from .grader import CannotGrade, Options, grade_file
 from .reports import gradescope, gradescope_error
-from .text import clean
+from ..text import clean
 
 GRADESCOPE_SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder image.
@@ -36,7 +36,7 @@ if [ -z "${GRADREF_SKIP_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
 fi
 "$PYTHON" -m pip install --quiet ${GRADREF_PIP_ARGS:-} "$ROOT"/source/gradref-*.whl
 # One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
-"$PYTHON" -c "from conformance.grade import unseen; unseen.machine_seed()"
+"$PYTHON" -c "from gradref.grade import unseen; unseen.machine_seed()"
 """
 
 GRADESCOPE_RUN = """#!/usr/bin/env bash
@@ -44,7 +44,7 @@ GRADESCOPE_RUN = """#!/usr/bin/env bash
 ROOT="${GRADREF_AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${GRADREF_PYTHON:-python3}"
 mkdir -p "$ROOT/results"
-"$PYTHON" -m conformance autograder run-gradescope --root "$ROOT" {options}
+"$PYTHON" -m gradref autograder run-gradescope --root "$ROOT" {options}
 if [ ! -s "$ROOT/results/results.json" ]; then      # gradref itself could not run: still say so
   printf '%s\\n' '{"score": 0, "output": "The autograder could not run gradref; please tell the course staff.", "tests": []}' \\
     > "$ROOT/results/results.json"
@@ -57,7 +57,7 @@ PRAIRIELEARN_RUN = """#!/usr/bin/env bash
 ROOT="${GRADREF_PL_ROOT:-/grade}"
 PYTHON="${GRADREF_PYTHON:-python3}"
 mkdir -p "$ROOT/results"
-"$PYTHON" -m conformance autograder run-prairielearn --root "$ROOT" {options}
+"$PYTHON" -m gradref autograder run-prairielearn --root "$ROOT" {options}
 if [ ! -s "$ROOT/results/results.json" ]; then
   printf '%s\\n' '{"gradable": false, "score": 0, "message": "The autograder could not run gradref."}' \\
     > "$ROOT/results/results.json"
@@ -71,7 +71,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && r
 COPY tests/{wheel} /tmp/
 RUN pip install --no-cache-dir /tmp/{wheel}
 # One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
-RUN python -c "from conformance.grade import unseen; unseen.machine_seed()"
+RUN python -c "from gradref.grade import unseen; unseen.machine_seed()"
 """
 
 
@@ -114,9 +114,9 @@ def _source_from_install(source):
         '[build-system]', 'requires = ["setuptools>=61"]', 'build-backend = "setuptools.build_meta"', '',
         '[project]', 'name = "gradref"', f'version = "{meta["Version"]}"', 'requires-python = ">=3.10"',
         "dependencies = [" + ", ".join(json.dumps(r) for r in requires) + "]", '',
-        '[project.scripts]', 'gradref = "conformance.cli:main"', '',
+        '[project.scripts]', 'gradref = "gradref.cli:main"', '',
         '[tool.setuptools.packages.find]', 'include = ["gradref*", "manual_grads*", "reference*", "conformance*", "bench*"]',
-        '', '[tool.setuptools.package-data]', '"conformance.grade" = ["assignments/*.toml"]', ''])
+        '', '[tool.setuptools.package-data]', '"gradref.grade" = ["assignments/*.toml"]', ''])
     with open(os.path.join(source, "pyproject.toml"), "w") as handle:
         handle.write(pyproject)
 
@@ -188,7 +188,7 @@ def prairielearn_bundle(spec, out_dir, wheel=None, support=(), timeout=10.0, mem
         wheel = wheel or build_wheel(scratch)
         shutil.copy(wheel, tests)
     run = os.path.join(tests, "run.sh")
-    report.write_atomic(run, PRAIRIELEARN_RUN.replace("{options}", _runner_options(timeout, memory_mb)))
+    output.write_atomic(run, PRAIRIELEARN_RUN.replace("{options}", _runner_options(timeout, memory_mb)))
     os.chmod(run, 0o755)
     with open(os.path.join(tests, "assignment.toml"), "wb") as handle:
         handle.write(_spec_text(spec))
@@ -197,9 +197,9 @@ def prairielearn_bundle(spec, out_dir, wheel=None, support=(), timeout=10.0, mem
         os.makedirs(os.path.dirname(os.path.join(tests, target)), exist_ok=True)
         shutil.copy(source, os.path.join(tests, target))
     _add_support(copy, support)
-    report.write_atomic(os.path.join(out_dir, "Dockerfile"),
+    output.write_atomic(os.path.join(out_dir, "Dockerfile"),
                         PRAIRIELEARN_DOCKERFILE.replace("{wheel}", os.path.basename(wheel)))
-    report.write_json(os.path.join(out_dir, "info-externalGradingOptions.json"), {"externalGradingOptions": {
+    output.write_json(os.path.join(out_dir, "info-externalGradingOptions.json"), {"externalGradingOptions": {
         "enabled": True, "image": "YOUR-REGISTRY/gradref-grader", "entrypoint": "/grade/tests/run.sh",
         "timeout": int(max(60, timeout * 60))}})
     return out_dir
@@ -247,7 +247,7 @@ def run_gradescope(root, options):
     else:
         body = gradescope(result, elapsed)
     os.makedirs(os.path.join(root, "results"), exist_ok=True)
-    report.write_json(os.path.join(root, "results", "results.json"), body)
+    output.write_json(os.path.join(root, "results", "results.json"), body)
     return 0
 
 
@@ -268,6 +268,6 @@ def prairielearn_results(result, spec, error=None):
 def run_prairielearn(root, options):
     spec, result, error, _ = _grade_in_container(root, os.path.join(root, "student"), options)
     os.makedirs(os.path.join(root, "results"), exist_ok=True)
-    report.write_json(os.path.join(root, "results", "results.json"), prairielearn_results(result, spec, error))
+    output.write_json(os.path.join(root, "results", "results.json"), prairielearn_results(result, spec, error))
     return 0
 

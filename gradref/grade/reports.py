@@ -6,10 +6,11 @@ import multiprocessing
 import os
 from concurrent.futures.process import BrokenProcessPool
 
-from .. import pools, report
+from conformance import pools
+from .. import output
 from .grader import PASS, CannotGrade, Options, grade_file
 from .sandbox import close_all_sandboxes
-from .text import clean, csv_cell
+from ..text import clean, csv_cell
 
 SUMMARY_COLUMNS = ("submission", "status", "convention", "score", "max_score", "pass", "fail", "error", "timeout",
                    "missing", "message")
@@ -150,19 +151,19 @@ def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", grade
         for done, (path, result, error) in enumerate(graded(files, options, jobs), 1):
             reports_by_path[path] = result
             stem = os.path.splitext(os.path.basename(path))[0]
-            report.write_json(os.path.join(out, f"{stem}.json"),
+            output.write_json(os.path.join(out, f"{stem}.json"),
                               result or {"submission": os.path.abspath(path), "passed": False, "error": error})
             if gradescope_dir:
                 max_score = sum(i.points for i in options.assignment.items if i.required) if options.assignment else 0.0
-                report.write_json(os.path.join(gradescope_dir, f"{stem}.json"),
+                output.write_json(os.path.join(gradescope_dir, f"{stem}.json"),
                                   gradescope(result) if result else gradescope_error(error, max_score))
             rows[path] = summary_row(path, result, error)
             if advance:
                 advance(done, len(files), os.path.basename(path))
     finally:
         ordered = [rows[path] for path in files if path in rows]
-        report.write_atomic(os.path.join(out, "summary.csv"), summary_csv(ordered))
-        report.write_atomic(os.path.join(out, "gradebook.csv"),
+        output.write_atomic(os.path.join(out, "summary.csv"), summary_csv(ordered))
+        output.write_atomic(os.path.join(out, "gradebook.csv"),
                             gradebook_csv({p: reports_by_path[p] for p in files if p in reports_by_path},
                                           options.assignment))
     return ordered

@@ -13,7 +13,7 @@ import hashlib
 import os
 import tempfile
 
-from .. import cache
+from conformance import cache
 from .sandbox import python_files
 
 FILE = "unseen-seed"
