@@ -8,7 +8,7 @@ import pytest
 import manual_grads as mg
 from conformance import checks, registry
 from gradref.grade import Options, grade_file
-from gradref.grade.targets import CS231N, TARGETS
+from gradref.grade.targets import CS231N, PAIR, TARGETS, UPDATE_RULE
 
 MODULES = ["_xp", "layers", "losses", "norms", "dropout", "conv", "sequence", "optim"]
 NEW_OPS = ["batchnorm", "batchnorm_alt", "layernorm", "spatial_batchnorm", "spatial_groupnorm", "dropout", "conv",
@@ -35,22 +35,22 @@ def wrapped_wrong(source):
     for target in TARGETS:
         if target.convention != CS231N:
             continue
-        name = target.backward or target.loss or target.update
-        if target.update:
+        name = target.names[-1]
+        if target.kind == UPDATE_RULE:
             lines.append(f"""
 _right_{name} = {name}
 def {name}(w, dw, config=None):
     next_w, config = _right_{name}(w, dw, config)
     return next_w + 0.5 * (next_w - w), config
 """)
-        elif target.backward and target.op == "lstm_step":
+        elif target.kind == PAIR and target.op == "lstm_step":
             lines.append(f"""
 _right_{name} = {name}
 def {name}(dnext_h, dnext_c, cache):
     grads = _right_{name}(dnext_h, dnext_c, cache)
     return (grads[0] * 1.5,) + tuple(grads[1:])
 """)
-        elif target.backward:
+        elif target.kind == PAIR:
             lines.append(f"""
 _right_{name} = {name}
 def {name}(dout, cache):
@@ -97,8 +97,8 @@ def test_a_wrong_solution_of_each_op_fails(wrong_report):
     statuses = {r["name"]: r["status"] for r in wrong_report["results"]}
     for target in TARGETS:
         if target.convention == CS231N:
-            assert statuses[target.backward or target.loss or target.update] == "fail", target
-            if target.forward:
+            assert statuses[target.names[-1]] == "fail", target
+            if target.kind == PAIR:
                 assert statuses[target.forward] == "pass", target
 
 

@@ -8,9 +8,10 @@ import stat
 import numpy as np
 import pytest
 
-from gradref.grade import Options, grade_file, unseen
-from gradref.grade.grader import SKIPPED_SAMPLES, graded_sample, unseen_twin
 from conformance.registry import REGISTRY
+from gradref.grade import Options, grade_file, unseen
+from gradref.grade.answers import oracle_answers, unseen_twin
+from gradref.grade.grader import SKIPPED_SAMPLES
 
 FAST = Options(timeout=5.0, memory_mb=800)
 KNOWN, SECRET = 4242, 777001
@@ -45,21 +46,21 @@ def lookup_submission(path):
     names = [s.name for s in op.samples if s.name not in SKIPPED_SAMPLES and s.graded]
     table = {}
     for name, seed in [(n, 0) for n in names] + [(names[0], KNOWN)]:
-        _, _, want_grads, dout = graded_sample("relu", name, seed)
+        _, _, want_grads, dout = oracle_answers("relu", name, seed)
         table[_key(dout)] = np.asarray(want_grads[0]).tolist()
     path.write_text(LOOKUP.replace("{TABLE}", json.dumps(table)))
     return str(path)
 
 
 def verdicts(path, seed):
-    report = grade_file(path, Options(**{**FAST.__dict__, "unseen_seed": seed}))
+    report = grade_file(path, Options(**{**FAST.__dict__, "unseen_secret": seed}))
     return {r["name"]: r for r in report["results"]}
 
 
 def test_a_table_of_answers_passes_the_public_samples_but_not_unseen_values(tmp_path, monkeypatch):
     path = lookup_submission(tmp_path / "lookup.py")
     with monkeypatch.context() as known:
-        known.setattr(unseen, "for_submission", lambda secret, folder: KNOWN)     # values the table holds
+        known.setattr(unseen, "submission_seed", lambda secret, folder: KNOWN)     # values the table holds
         assert verdicts(path, SECRET)["relu_backward"]["status"] == "pass"    # so the table is complete
     caught = verdicts(path, SECRET)["relu_backward"]
     assert caught["status"] == "fail" and "unseen values" in caught["message"]
@@ -69,23 +70,23 @@ def test_the_unseen_values_follow_the_file_and_the_secret(tmp_path):
     """A regrade meets the same values; an edited file (one that adds what the last report printed)
     and another machine meet others."""
     (tmp_path / "layers.py").write_text("x = 1\n")
-    first = unseen.for_submission(SECRET, str(tmp_path))
-    assert unseen.for_submission(SECRET, str(tmp_path)) == first
-    assert unseen.for_submission(SECRET + 1, str(tmp_path)) != first
+    first = unseen.submission_seed(SECRET, str(tmp_path))
+    assert unseen.submission_seed(SECRET, str(tmp_path)) == first
+    assert unseen.submission_seed(SECRET + 1, str(tmp_path)) != first
     (tmp_path / "layers.py").write_text("x = 2\n")
-    assert unseen.for_submission(SECRET, str(tmp_path)) != first
+    assert unseen.submission_seed(SECRET, str(tmp_path)) != first
 
 
 def test_the_machine_seed_is_kept_private_and_stable(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADREF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("GRADREF_UNSEEN_SEED", raising=False)
-    first = unseen.machine_seed()
-    assert first > 0 and unseen.machine_seed() == first
+    first = unseen.machine_secret()
+    assert first > 0 and unseen.machine_secret() == first
     assert stat.S_IMODE(os.stat(tmp_path / "cache" / unseen.FILE).st_mode) == 0o600
     monkeypatch.setenv("GRADREF_CACHE_DIR", str(tmp_path / "elsewhere"))
-    assert unseen.machine_seed() != first                                   # another machine, another seed
+    assert unseen.machine_secret() != first                                   # another machine, another seed
     monkeypatch.setenv("GRADREF_UNSEEN_SEED", "31337")
-    assert unseen.machine_seed() == 31337                                   # staff can share one
+    assert unseen.machine_secret() == 31337                                   # staff can share one
 
 
 @pytest.mark.parametrize("course_file", ["staff_a2.py", "layers_student.py"])
@@ -107,7 +108,7 @@ def test_a_bad_named_seed_is_a_usage_error(monkeypatch, capsys):
 def test_every_functions_unseen_sample_has_values_of_its_own(op_name):
     names = tuple(s.name for s in REGISTRY[op_name].samples if s.name not in SKIPPED_SAMPLES and s.graded)
     twin = unseen_twin(op_name, names)
-    public, secret = graded_sample(op_name, twin, 0)[0], graded_sample(op_name, twin, SECRET)[0]
+    public, secret = oracle_answers(op_name, twin, 0)[0], oracle_answers(op_name, twin, SECRET)[0]
     arrays = lambda sample: [a for a in sample.args.values() if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
     # The inputs themselves, not only dout: dout times a table of local gradients would still be right.
     assert any(not np.array_equal(a, b) for a, b in zip(arrays(public), arrays(secret)))

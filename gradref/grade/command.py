@@ -12,6 +12,7 @@ from ..text import clean
 from . import assignments, confine, platforms, reports, unseen
 from .grader import CannotGrade, Options, grade_file
 from .targets import ALL_NAMES
+
 STATUS_STYLE = {"pass": "green", "fail": "red bold", "error": "red bold", "timeout": "red bold",
                 "missing": "dim", "cannot grade": "red bold"}
 
@@ -60,7 +61,7 @@ def _grade_options(args):
     if args.unseen_seed is not None and args.unseen_seed <= 0:
         raise UsageError("--unseen-seed must be a positive integer (0 names the public samples)")
     # Resolved once here, so that every process of a batch uses the same secret.
-    options = dataclasses.replace(options, unseen_seed=args.unseen_seed or unseen.machine_seed())
+    options = dataclasses.replace(options, unseen_secret=args.unseen_seed or unseen.machine_secret())
     if args.assignment:
         try:
             spec = assignments.load(args.assignment)

@@ -198,6 +198,7 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None):
                  for arg in ("--tmpfs", f"{target}/{name}")]
         extra.append(target)
     args += ["--ro-bind", worker, f"{SANDBOX_ROOT}/worker.py",
+             "--ro-bind", os.path.join(os.path.dirname(worker), "protocol.py"), f"{SANDBOX_ROOT}/protocol.py",
              "--ro-bind", layout.code, f"{SANDBOX_ROOT}/code",
              "--ro-bind", layout.inputs, f"{SANDBOX_ROOT}/in",
              "--bind", layout.results, f"{SANDBOX_ROOT}/out",
@@ -251,7 +252,7 @@ def delegated_cgroup():
     """This process's cgroup v2 folder when it lets us make children limited in memory and processes."""
     try:
         with open("/proc/self/cgroup") as handle:
-            line = next(l for l in handle if l.startswith("0::"))
+            line = next(entry for entry in handle if entry.startswith("0::"))
         folder = os.path.join(CGROUP_ROOT, line.strip()[3:].lstrip("/"))
         with open(os.path.join(folder, "cgroup.subtree_control")) as handle:
             enabled = handle.read().split()

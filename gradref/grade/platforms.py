@@ -20,10 +20,11 @@ import time
 import zipfile
 
 from .. import output
-from . import assignments
-from .grader import CannotGrade, Options, grade_file
-from .reports import gradescope, gradescope_error
 from ..text import clean
+from . import assignments
+from .grader import CannotGrade, grade_file
+from .options import Options
+from .reports import gradescope, gradescope_error
 
 GRADESCOPE_SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder image.
@@ -36,7 +37,7 @@ if [ -z "${GRADREF_SKIP_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
 fi
 "$PYTHON" -m pip install --quiet ${GRADREF_PIP_ARGS:-} "$ROOT"/source/gradref-*.whl
 # One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
-"$PYTHON" -c "from gradref.grade import unseen; unseen.machine_seed()"
+"$PYTHON" -c "from gradref.grade import unseen; unseen.machine_secret()"
 """
 
 GRADESCOPE_RUN = """#!/usr/bin/env bash
@@ -71,7 +72,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && r
 COPY tests/{wheel} /tmp/
 RUN pip install --no-cache-dir /tmp/{wheel}
 # One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
-RUN python -c "from gradref.grade import unseen; unseen.machine_seed()"
+RUN python -c "from gradref.grade import unseen; unseen.machine_secret()"
 """
 
 

@@ -7,10 +7,13 @@ import os
 from concurrent.futures.process import BrokenProcessPool
 
 from conformance import pools
+
 from .. import output
-from .grader import PASS, CannotGrade, Options, grade_file
-from .sandbox import close_all_sandboxes
 from ..text import clean, csv_cell
+from .grader import CannotGrade, grade_file
+from .options import Options
+from .sandbox import close_all_sandboxes
+from .verdict import PASS
 
 SUMMARY_COLUMNS = ("submission", "status", "convention", "score", "max_score", "pass", "fail", "error", "timeout",
                    "missing", "message")

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import confine
 from ..text import clean
+from . import confine
+from . import protocol as P
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 BLOCKED = ("jax", "jaxlib", "torch", "autograd", "tensorflow", "flax", "optax", "cupy",
@@ -223,7 +224,7 @@ class Sandbox:
                 copy_python_tree(path, target)
             else:
                 shutil.copyfile(path, target)
-        for folder, dirs, files in os.walk(self.layout.code):
+        for folder, _, files in os.walk(self.layout.code):
             os.chmod(folder, 0o755)
             for name in files:
                 os.chmod(os.path.join(folder, name), 0o644)
@@ -263,8 +264,8 @@ class Sandbox:
                                               f"gradref-{os.getpid()}-{self.calls}")
         self.buffer, self.tail, self.next_watch = b"", b"", 0.0
         outcome = self._wait(self.timeout + 20)   # importing numpy and the submission takes a moment
-        self.hello = outcome.reply if outcome.status == "ok" else {"ok": False, "stage": "import",
-                                                                    "error": outcome.message}
+        self.hello = outcome.reply if outcome.status == "ok" else {P.OK: False, P.STAGE: P.IMPORT_STAGE,
+                                                                    P.ERROR: outcome.message}
         return self.hello
 
     def stop(self):
@@ -314,7 +315,7 @@ class Sandbox:
         self.close()
 
     def alive(self):
-        return self.proc is not None and self.proc.poll() is None and bool(self.hello and self.hello.get("ok"))
+        return self.proc is not None and self.proc.poll() is None and bool(self.hello and self.hello.get(P.OK))
 
     # ----- calls -----
 
@@ -326,33 +327,33 @@ class Sandbox:
                      dir_fd=self.inputs_fd)
         with os.fdopen(fd, "wb") as handle:
             np.save(handle, np.asarray(array), allow_pickle=False)
-        return {"file": name}
+        return {P.FILE: name}
 
     def call(self, request, n_calls=1):
         """Send one request; wait up to n_calls x timeout for its reply."""
         if not self.alive():
             hello = self.start()
-            if not hello.get("ok"):
-                return Outcome("error", message=hello.get("error", "the submission could not be loaded"))
+            if not hello.get(P.OK):
+                return Outcome("error", message=hello.get(P.ERROR, "the submission could not be loaded"))
         self.calls += 1
         self.prefix = f"c{self.calls}-"
-        request = {**request, "prefix": self.prefix}
+        request = {**request, P.PREFIX: self.prefix}
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return self._died()
         outcome = self._wait(self.timeout * n_calls)
-        if outcome.status == "ok" and not outcome.reply.get("ok"):
-            return Outcome("error", outcome.reply, clean(str(outcome.reply.get("error", "failed"))),
-                           clean(str(outcome.reply.get("stage", "")), 120))
+        if outcome.status == "ok" and not outcome.reply.get(P.OK):
+            return Outcome("error", outcome.reply, clean(str(outcome.reply.get(P.ERROR, "failed"))),
+                           clean(str(outcome.reply.get(P.STAGE, "")), 120))
         if outcome.status != "ok":
             outcome.stage = self._stage()
         return outcome
 
     def _stage(self):
         try:
-            fd = os.open("stage", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=self.results_fd)
+            fd = os.open(P.STAGE_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=self.results_fd)
             with os.fdopen(fd, "rb") as handle:
                 if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                     return ""
@@ -364,7 +365,7 @@ class Sandbox:
         """A result as an exact float64-comparable np.ndarray; BadResult when it is anything else."""
         if not isinstance(spec, dict):
             raise BadResult("no result came back")
-        name = spec.get("file")
+        name = spec.get(P.FILE)
         if not isinstance(name, str) or not name.startswith(self.prefix):
             raise BadResult("the result is not one this call asked for")
         return read_npy(self.results_fd, name)

@@ -4,9 +4,17 @@ Two conventions: the CS231n functions (`affine_forward`/`affine_backward`, `soft
 layer classes in the style of many textbooks (`Affine(W, b)` with `forward(x)`/`backward(dout)`
 leaving `dW`, `db`; `Relu`; `Sigmoid`; `SoftmaxWithLoss`).
 """
+import dataclasses
 from dataclasses import dataclass
 
 CS231N, LAYERS = "cs231n", "layers"
+
+# What kind of thing a target is, and so how the worker calls it.
+PAIR = "pair"                  # forward(*args) -> (out, cache), backward(dout, cache) -> grads
+FORWARD_ONLY = "forward only"  # a pair whose backward is absent: its forward graded on its own
+LOSS_FUNCTION = "loss"         # loss(x, y) -> (loss, dx)
+UPDATE_RULE = "update"         # rule(w, dw, config) -> (next_w, config)
+CLASS = "class"                # cls(*init); out = forward(*args); dx = backward(dout); grads in attributes
 
 
 @dataclass(frozen=True)
@@ -14,29 +22,40 @@ class Target:
     """One gradable thing. `names` are what must be defined; `op` is the registry entry it is checked against."""
     op: str
     convention: str
-    forward: str = ""           # CS231n layer: forward and backward functions
-    backward: str = ""
-    loss: str = ""              # CS231n loss: loss(x, y) -> (loss, dx)
-    cls: str = ""               # layer class
-    init: tuple = ()            # registry argument names passed to the constructor
-    grad_attrs: tuple = ()      # attributes read after backward, in the op's wrt order after dx
-    is_loss: bool = False
-    update: str = ""            # update rule: rule(w, dw, config) -> (next_w, config)
+    kind: str
+    forward: str = ""           # PAIR, FORWARD_ONLY: the forward function; else the one function or class
+    backward: str = ""          # PAIR: the backward function
+    init: tuple = ()            # CLASS: registry argument names passed to the constructor
+    grad_attrs: tuple = ()      # CLASS: attributes read after backward, in the op's wrt order after dx
+    is_loss: bool = False       # its output is a loss (a loss function, or a class such as SoftmaxWithLoss)
     labels: str = "index"       # how a loss class is handed its labels t: "index" or "onehot"
 
     @property
     def names(self):
-        return tuple(n for n in (self.forward, self.backward, self.loss, self.update, self.cls) if n)
+        return (self.forward, self.backward) if self.kind == PAIR else (self.forward,)
+
+    @property
+    def has_backward(self):
+        """A backward is called after the forward (a pair's backward function, a class's method)."""
+        return self.kind in (PAIR, CLASS)
+
+    def forward_alone(self):
+        """This pair with its backward absent: the forward graded on its own."""
+        return dataclasses.replace(self, kind=FORWARD_ONLY, backward="")
 
 
 def _pair(op, forward=None, backward=None):
-    return Target(op, CS231N, forward=forward or f"{op}_forward", backward=backward or f"{op}_backward")
+    return Target(op, CS231N, PAIR, forward or f"{op}_forward", backward or f"{op}_backward")
+
+
+def _class(op, cls, **fields):
+    return Target(op, LAYERS, CLASS, cls, **fields)
 
 
 TARGETS = (
     _pair("affine"), _pair("relu"), _pair("sigmoid"), _pair("tanh"), _pair("affine_relu"),
-    Target("softmax_loss", CS231N, loss="softmax_loss", is_loss=True),
-    Target("svm_loss", CS231N, loss="svm_loss", is_loss=True),
+    Target("softmax_loss", CS231N, LOSS_FUNCTION, "softmax_loss", is_loss=True),
+    Target("svm_loss", CS231N, LOSS_FUNCTION, "svm_loss", is_loss=True),
     _pair("batchnorm"), _pair("batchnorm_alt", "batchnorm_forward", "batchnorm_backward_alt"),
     _pair("layernorm"), _pair("spatial_batchnorm"), _pair("spatial_groupnorm"), _pair("dropout"),
     _pair("conv", "conv_forward_naive", "conv_backward_naive"),
@@ -44,13 +63,13 @@ TARGETS = (
     _pair("conv_relu"), _pair("conv_relu_pool"), _pair("affine_bn_relu"), _pair("affine_ln_relu"),
     _pair("rnn_step"), _pair("rnn"), _pair("lstm_step"), _pair("lstm"), _pair("word_embedding"),
     _pair("temporal_affine"),
-    Target("temporal_softmax_loss", CS231N, loss="temporal_softmax_loss", is_loss=True),
-    *(Target(rule, CS231N, update=rule) for rule in ("sgd", "sgd_momentum", "rmsprop", "adam")),
-    Target("affine", LAYERS, cls="Affine", init=("w", "b"), grad_attrs=("dW", "db")),
-    Target("relu", LAYERS, cls="Relu"),
-    Target("sigmoid", LAYERS, cls="Sigmoid"),
-    Target("tanh", LAYERS, cls="Tanh"),
-    Target("softmax_loss", LAYERS, cls="SoftmaxWithLoss", is_loss=True),
+    Target("temporal_softmax_loss", CS231N, LOSS_FUNCTION, "temporal_softmax_loss", is_loss=True),
+    *(Target(rule, CS231N, UPDATE_RULE, rule) for rule in ("sgd", "sgd_momentum", "rmsprop", "adam")),
+    _class("affine", "Affine", init=("w", "b"), grad_attrs=("dW", "db")),
+    _class("relu", "Relu"),
+    _class("sigmoid", "Sigmoid"),
+    _class("tanh", "Tanh"),
+    _class("softmax_loss", "SoftmaxWithLoss", is_loss=True),
 )
 
 ALL_NAMES = tuple(dict.fromkeys(name for target in TARGETS for name in target.names))

@@ -14,13 +14,14 @@ import os
 import tempfile
 
 from conformance import cache
+
 from .sandbox import python_files
 
 FILE = "unseen-seed"
 
 
-def machine_seed():
-    """This machine's secret seed (made on first use); a fresh one per process where it cannot be kept."""
+def machine_secret():
+    """This machine's secret (made on first use); a fresh one per process where it cannot be kept."""
     named = os.environ.get("GRADREF_UNSEEN_SEED", "")
     if named:
         if not named.strip().isdigit() or int(named) == 0:
@@ -38,7 +39,7 @@ def machine_seed():
     return _fresh()
 
 
-def for_submission(secret, code_folder):
+def submission_seed(secret, code_folder):
     """The seed of one submission's unseen samples: the secret mixed with every .py file the
     submission's sandbox holds (names and bytes)."""
     digest = hashlib.sha256(f"gradref unseen {secret}".encode())

@@ -15,6 +15,19 @@ import sys
 import traceback
 
 os.closerange(3, 1 << 16)      # nothing the grader (or bwrap) held open reaches the submission
+
+
+def _load_protocol():
+    """The message keys (protocol.py beside this file), loaded by path: no folder of gradref's
+    goes on sys.path, where the submission could import from it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "protocol.py")
+    spec = importlib.util.spec_from_file_location("_gradref_protocol", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+P = _load_protocol()
 PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
 os.dup2(2, 1)
 CONFIG = json.loads(sys.argv[2])
@@ -69,7 +82,7 @@ def set_limits(config):
 
 def mark(stage):
     """Leave the current stage on disk: if the process dies, the grader still knows where."""
-    with open("stage", "w") as handle:
+    with open(P.STAGE_FILE, "w") as handle:
         handle.write(stage)
 
 
@@ -85,18 +98,18 @@ def describe(error):
 
 
 def load_arg(spec):
-    if "dict" in spec:                       # parameter dicts: bn_param, conv_param, ...
-        return {key: load_arg(value) for key, value in spec["dict"].items()}
-    if "file" in spec:
-        return _load(os.path.join(CONFIG["inputs"], os.path.basename(spec["file"])), allow_pickle=False)
-    return spec["value"]
+    if P.DICT in spec:                       # parameter dicts: bn_param, conv_param, ...
+        return {key: load_arg(value) for key, value in spec[P.DICT].items()}
+    if P.FILE in spec:
+        return _load(os.path.join(CONFIG["inputs"], os.path.basename(spec[P.FILE])), allow_pickle=False)
+    return spec[P.VALUE]
 
 
 def save_after(name, value):
     """An argument as it is after the call: arrays, and the arrays inside parameter dicts."""
     if isinstance(value, dict):
         numeric = (np.ndarray, np.number, int, float)
-        return {"dict": {k: save_value(f"{name}-{k}", v) for k, v in value.items()
+        return {P.DICT: {k: save_value(f"{name}-{k}", v) for k, v in value.items()
                          if isinstance(v, numeric) and not isinstance(v, bool)}}
     return save_value(name, value) if isinstance(value, np.ndarray) else None
 
@@ -109,7 +122,7 @@ def save_value(name, value):
         raise TypeError(f"{name} is not numeric (it became an object array)")
     path = f"{name}.npy"
     _save(path, array, allow_pickle=False)
-    return {"file": path, "type": kind}
+    return {P.FILE: path, P.TYPE: kind}
 
 
 class NotYet(Exception):
@@ -124,9 +137,9 @@ def check_done(stage, value):
 
 def failed(stage, error, outputs):
     if isinstance(error, (NotYet, NotImplementedError)):
-        return {"ok": False, "stage": stage, "todo": True, "error": str(error) or "NotImplementedError",
-                "outputs": outputs}
-    return {"ok": False, "stage": stage, "error": describe(error), "outputs": outputs}
+        return {P.OK: False, P.STAGE: stage, P.TODO: True, P.ERROR: str(error) or "NotImplementedError",
+                P.RESULTS: outputs}
+    return {P.OK: False, P.STAGE: stage, P.ERROR: describe(error), P.RESULTS: outputs}
 
 
 def as_tuple(value):
@@ -135,74 +148,74 @@ def as_tuple(value):
 
 def run_function(module, request, prefix):
     """forward(*args) -> (out, cache) then backward(dout, cache) -> grads; loss(*args) -> (loss, dx);
-    update rule(w, dw, config) -> (next_w, config); with "outputs": k, forward returns k outputs + cache
+    update rule(w, dw, config) -> (next_w, config); with OUTPUTS_COUNT k, forward returns k outputs + cache
     and backward takes k upstream gradients."""
-    args = [load_arg(a) for a in request["args"]]
-    outputs, stage, k = {}, request["first"], request.get("outputs", 1)
+    args = [load_arg(a) for a in request[P.ARGS]]
+    outputs, stage, k = {}, request[P.FIRST], request.get(P.OUTPUTS_COUNT, 1)
     try:
         mark(stage)
-        result = check_done(stage, getattr(module, request["first"])(*args))
+        result = check_done(stage, getattr(module, request[P.FIRST])(*args))
         if isinstance(result, tuple) and result and result[0] is None:
             raise NotYet(f"{stage} returns None for its output")
         if not isinstance(result, tuple) or len(result) != k + 1:
             shape = "(" + ", ".join(["out"] * k + ["cache"]) + ")"
-            return {"ok": False, "stage": stage,
-                    "error": f"{stage} returned {type(result).__name__}, not {shape}"}
+            return {P.OK: False, P.STAGE: stage,
+                    P.ERROR: f"{stage} returned {type(result).__name__}, not {shape}"}
         *outs, second = result
-        outputs["out"] = save_value(f"{prefix}out", outs[0] if k == 1 else _asarray(outs))
-        if request.get("update"):
-            outputs["state"] = save_after(f"{prefix}state", second)
-            outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
-            return {"ok": True, "outputs": outputs}
-        if request.get("backward"):
-            outputs["args_mid"] = [save_after(f"{prefix}mid{i}", a) for i, a in enumerate(args)]
-            stage = request["backward"]
+        outputs[P.OUT] = save_value(f"{prefix}out", outs[0] if k == 1 else _asarray(outs))
+        if request.get(P.UPDATE):
+            outputs[P.STATE] = save_after(f"{prefix}state", second)
+            outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+            return {P.OK: True, P.RESULTS: outputs}
+        if request.get(P.BACKWARD):
+            outputs[P.ARGS_MID] = [save_after(f"{prefix}mid{i}", a) for i, a in enumerate(args)]
+            stage = request[P.BACKWARD]
             mark(stage)
-            dout = load_arg(request["dout"])
+            dout = load_arg(request[P.DOUT])
             upstream = [dout[i] for i in range(k)] if k > 1 else [dout]
             grads = as_tuple(check_done(stage, getattr(module, stage)(*upstream, second)))
-            outputs["dout_after"] = save_value(f"{prefix}dout", dout)
-        elif request.get("loss"):
+            outputs[P.DOUT_AFTER] = save_value(f"{prefix}dout", dout)
+        elif request.get(P.LOSS):
             grads = as_tuple(second)
         else:                       # a forward graded on its own: the cache stays opaque
-            outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
-            return {"ok": True, "outputs": outputs}
-        outputs["grads"] = [None if g is None else save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
-        outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
-        return {"ok": True, "outputs": outputs}
+            outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+            return {P.OK: True, P.RESULTS: outputs}
+        outputs[P.GRADS] = [None if g is None else save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
+        outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+        return {P.OK: True, P.RESULTS: outputs}
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
         return failed(stage, error, outputs)
 
 
 def run_class(module, request, prefix):
     """cls(*init); out = layer.forward(*args); dx = layer.backward(dout); then the named attributes."""
-    stage = f"{request['cls']}.__init__"
+    stage = f"{request[P.CLS]}.__init__"
     outputs = {}
     try:
         mark(stage)
-        init = [load_arg(a) for a in request["init"]]
-        layer = getattr(module, request["cls"])(*init)
-        args = [load_arg(a) for a in request["args"]]
-        stage = f"{request['cls']}.forward"
+        init = [load_arg(a) for a in request[P.INIT]]
+        layer = getattr(module, request[P.CLS])(*init)
+        args = [load_arg(a) for a in request[P.ARGS]]
+        stage = f"{request[P.CLS]}.forward"
         mark(stage)
         out = check_done(stage, layer.forward(*args))
-        outputs["out"] = save_value(f"{prefix}out", out)
-        if not request.get("backward"):
-            outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
-            return {"ok": True, "outputs": outputs}
-        outputs["args_mid"] = [save_after(f"{prefix}mid{i}", a) for i, a in enumerate(args)]
-        stage = f"{request['cls']}.backward"
+        outputs[P.OUT] = save_value(f"{prefix}out", out)
+        if not request.get(P.BACKWARD):
+            outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+            return {P.OK: True, P.RESULTS: outputs}
+        outputs[P.ARGS_MID] = [save_after(f"{prefix}mid{i}", a) for i, a in enumerate(args)]
+        stage = f"{request[P.CLS]}.backward"
         mark(stage)
-        if request.get("dout") is None:
+        if request.get(P.DOUT) is None:
             dx = check_done(stage, layer.backward())
         else:
-            dout = load_arg(request["dout"])
+            dout = load_arg(request[P.DOUT])
             dx = check_done(stage, layer.backward(dout))
-            outputs["dout_after"] = save_value(f"{prefix}dout", dout)
-        grads = [dx] + [getattr(layer, attr, None) for attr in request.get("grad_attrs", [])]
-        outputs["grads"] = [None if g is None else save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
-        outputs["args_after"] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
-        return {"ok": True, "outputs": outputs}
+            outputs[P.DOUT_AFTER] = save_value(f"{prefix}dout", dout)
+        grads = [dx] + [getattr(layer, attr, None) for attr in request.get(P.GRAD_ATTRS, [])]
+        outputs[P.GRADS] = [None if g is None else save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
+        outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+        return {P.OK: True, P.RESULTS: outputs}
     except Exception as error:  # noqa: BLE001
         return failed(stage, error, outputs)
 
@@ -257,16 +270,16 @@ def main():
     sys.meta_path.insert(0, ImportBlocker(CONFIG["blocked"]))
     sys.path.insert(0, code_root)
     try:
-        mark("import")
+        mark(P.IMPORT_STAGE)
         module = Namespace([load_module(code_root, os.path.join(code_root, rel)) for rel in CONFIG["modules"]])
     except BaseException as error:  # noqa: BLE001 - SystemExit at import time included
-        reply({"ok": False, "stage": "import", "error": describe(error)})
+        reply({P.OK: False, P.STAGE: P.IMPORT_STAGE, P.ERROR: describe(error)})
         return
-    reply({"ok": True, "names": sorted(module.names)})
+    reply({P.OK: True, P.NAMES: sorted(module.names)})
     for number, line in enumerate(sys.stdin):
         request = json.loads(line)
-        run = run_class if request["kind"] == "class" else run_function
-        reply(run(module, request, request.get("prefix", f"r{number}-")))
+        run = run_class if request[P.KIND] == P.CLASS else run_function
+        reply(run(module, request, request.get(P.PREFIX, f"r{number}-")))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,319 @@
+"""One sample of one function: sent through the student's code in the sandbox, what came back
+judged against the oracle's answers, at the course's level.
+
+Only plain arrays come back, loaded from .npy files, and every comparison happens in this process on
+float64 copies. Writing into arguments is a warning; an extreme-value sample gives warnings.
+"""
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from conformance import tolerance as policy
+from conformance.checks import floors, tolerance_terms
+from conformance.registry import UPDATE
+from conformance.samples import as_float64
+
+from ..text import clean
+from . import dropout
+from . import protocol as P
+from .answers import oracle_answers
+from .diagnose import Context, diagnose
+from .options import Options
+from .plainwords import explain_error
+from .sandbox import BadResult
+from .targets import CLASS, LOSS_FUNCTION, UPDATE_RULE
+from .verdict import ERROR, TIMEOUT
+
+UPSTREAM = {"lstm_step": ("dnext_h", "dnext_c"), "rnn_step": ("dnext_h",), "rnn": ("dh",), "lstm": ("dh",)}
+
+
+def _arg_spec(sandbox, value):
+    if isinstance(value, dict):
+        return {P.DICT: {k: _arg_spec(sandbox, v) for k, v in value.items()}}
+    return sandbox.put(value) if isinstance(value, np.ndarray) else {P.VALUE: value}
+
+
+def _arg_specs(sandbox, values):
+    return [_arg_spec(sandbox, v) for v in values]
+
+
+def distinct(forward_entry, backward_entry):
+    """The entries of a target, once each (a loss, class or update rule has one for both)."""
+    return [forward_entry] if backward_entry is forward_entry else [forward_entry, backward_entry]
+
+
+def test_mode(sample):
+    """The sample runs a layer in test mode: the course grades that forward on its own."""
+    return any(isinstance(v, dict) and v.get("mode") == "test" for v in sample.args.values())
+
+
+def passed_names(op, target):
+    return [n for n in op.signature if target.kind != CLASS or n not in target.init]
+
+
+def _request(sandbox, target, op, sample, dout, with_backward):
+    """The worker request for this target on this sample, and how many calls it makes."""
+    if target.kind == CLASS:
+        forward_args = [sample.args[n] for n in passed_names(op, target)]
+        if target.labels == "onehot":
+            forward_args = [_one_hot(sample.args["y"], sample.args["x"].shape[1]) if n == "y" else sample.args[n]
+                            for n in passed_names(op, target)]
+        request = {P.KIND: P.CLASS, P.CLS: target.forward,
+                   P.INIT: _arg_specs(sandbox, [sample.args[n] for n in target.init]),
+                   P.ARGS: _arg_specs(sandbox, forward_args),
+                   P.GRAD_ATTRS: list(target.grad_attrs), P.BACKWARD: with_backward,
+                   P.DOUT: None if target.is_loss or not with_backward else sandbox.put(dout)}
+        return request, 3
+    args = _arg_specs(sandbox, [sample.args[n] for n in op.signature])
+    if target.kind in (LOSS_FUNCTION, UPDATE_RULE):
+        return {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args,
+                P.UPDATE: target.kind == UPDATE_RULE, P.LOSS: target.kind == LOSS_FUNCTION}, 1
+    request = {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args, P.OUTPUTS_COUNT: op.outputs}
+    if with_backward:
+        request.update({P.BACKWARD: target.backward, P.DOUT: sandbox.put(dout)})
+    return request, 2
+
+
+def _one_hot(labels, classes):
+    return np.eye(classes)[labels]
+
+
+def _compare(entry, label, got, want, rounding, floor=0.0, slack=1.0):
+    """Compare at the course's level (times `slack`); the detail also says how far past rounding
+    level it is."""
+    comparison = policy.compare(label, got, want, max(rounding, policy.COURSE_REL) * slack, "float64", floor)
+    detail = comparison.describe()
+    if not comparison.shape_error and comparison.max_rel_error == comparison.max_rel_error:
+        detail += f"; {comparison.max_rel_error / rounding:.3g}x rounding level"
+    entry.check(label, comparison.passed, detail, measured=True)
+    return comparison.passed
+
+
+def _plain(sandbox, spec, entry, label):
+    """Load one result; check it came back as an ndarray (or a scalar for a loss). None if it did not."""
+    try:
+        value = sandbox.load(spec)
+    except BadResult as error:
+        entry.check(label, False, f"{label}: {error}")
+        return None
+    kind = clean(spec.get(P.TYPE, ""), 80)
+    if kind not in ("numpy.ndarray", "numpy.float64", "builtins.float"):
+        entry.check(f"{label} type", False, f"{label} is a {kind}, want a numpy array")
+    return value
+
+
+def _loaded(sandbox, spec):
+    """A result array, or None when it is missing or not a plain numeric array."""
+    try:
+        return sandbox.load(spec)
+    except BadResult:
+        return None
+
+
+@dataclass
+class Run:
+    """One sample of one target: the oracle's answer and what came back."""
+    target: object
+    op: object
+    sample: object
+    want_out: object
+    want_grads: list
+    dout: object
+    outputs: dict
+    rounding: float
+    options: object = None
+    slack: float = 1.0          # policy.UNSEEN_SLACK on the unseen-values sample
+    got: dict = field(default_factory=dict)       # quantity -> what came back, for the diagnosis
+    want: dict = field(default_factory=dict)
+    failed: set = field(default_factory=set)      # quantities whose comparison failed (warnings included)
+
+
+def judge_sample(sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward=True, options=None,
+                 seed=0):
+    """Run one sample (its unseen twin when seed is not 0); add checks to the entries. Returns False
+    when the process broke."""
+    sample, want_out, want_grads, dout = oracle_answers(op.name, sample_name, seed)
+    for entry in distinct(forward_entry, backward_entry):
+        entry.sample, entry.stress = sample.name, sample.stress
+    with_backward = with_backward and target.has_backward and not test_mode(sample)
+    request, n_calls = _request(sandbox, target, op, sample, dout, with_backward)
+    outcome = sandbox.call(request, n_calls)
+    outputs = (outcome.reply or {}).get(P.RESULTS)
+    run = Run(target, op, sample, want_out, want_grads, dout, outputs if isinstance(outputs, dict) else {},
+              policy.tolerance("float64", *tolerance_terms(op, sample.args)), options or Options(),
+              policy.UNSEEN_SLACK if seed else 1.0)
+    own_mask = op.name == "dropout" and not test_mode(sample)
+    stage = outcome.stage
+    backward_broke = bool(stage) and (stage == target.backward or stage.endswith(".backward"))
+
+    if outcome.reply and outcome.reply.get(P.TODO):
+        (backward_entry if backward_broke else forward_entry).not_yet(clean(outcome.message, 200))
+        return True
+    if own_mask and outcome.status == "ok":
+        _grade_dropout(sandbox, run, forward_entry, backward_entry, with_backward)
+        return True
+    if P.OUT in run.outputs or outcome.status == "ok":
+        _check_output(sandbox, run, forward_entry)
+    if outcome.status != "ok":
+        broken = backward_entry if backward_broke else forward_entry
+        status = TIMEOUT if outcome.status == "timeout" else ERROR
+        verb = "raised" if outcome.status == "error" else "failed:"
+        where = f"{stage} {verb} " if stage else ""
+        broken.broke(status, f"{where}{explain_error(outcome.message)} [sample {sample.name}]")
+        broken.stopped = outcome.status != "error"
+        if broken is forward_entry and backward_entry is not forward_entry and with_backward:
+            backward_entry.broke(ERROR, f"not run: {target.forward} failed first [sample {sample.name}]")
+        return outcome.status == "error"
+    _report_writes(sandbox, run, forward_entry, backward_entry, with_backward)
+    if op.state is not None:
+        _check_state(sandbox, run, forward_entry)
+    if with_backward or target.kind == LOSS_FUNCTION:
+        _check_gradients(sandbox, run, backward_entry)
+    _diagnose(run, forward_entry, backward_entry)
+    return True
+
+
+def _diagnose(run, forward_entry, backward_entry):
+    """Name the mistakes behind this sample's wrong quantities; each goes to the function it is in."""
+    if not run.failed:
+        return
+    args = as_float64(run.sample.args)
+    first = args.get("x", next(iter(args.values())))
+    context = Context(run.op.name, run.sample.name, args, run.dout, run.got, run.want,
+                      batch=np.shape(first)[0] if np.ndim(first) else 0, wrong=sorted(run.failed))
+    diagnose(context)
+    for quantity, key, text in context.found:
+        entry = backward_entry if quantity.startswith("d") else forward_entry
+        if text.split(".")[0] not in {h.split(".")[0] for h in entry.hints}:
+            entry.hints.append(text)
+        entry.mistakes.append(key)
+
+
+def _check_output(sandbox, run, entry):
+    """The forward's output (a loss, next_w for an update rule) against the oracle's."""
+    target = run.target
+    label = "loss" if target.is_loss else "next_w" if target.kind == UPDATE_RULE else "out"
+    out = _plain(sandbox, run.outputs.get(P.OUT), entry, label)
+    if out is None:
+        return
+    if target.kind == UPDATE_RULE and np.shape(out) == np.shape(run.want_out):
+        # next_w is mostly w: the update's mistakes live in the step, so the step is what is compared.
+        w = as_float64(run.sample.args)["w"]
+        run.got["step"], run.want["step"] = out - w, run.want_out - w
+        if not _compare(entry, "next_w - w (the step)", out - w, run.want_out - w, run.rounding, slack=run.slack):
+            run.failed.add("step")
+    else:
+        run.got[label], run.want[label] = out, run.want_out
+        if not _compare(entry, label, out, run.want_out, run.rounding, slack=run.slack):
+            run.failed.add(label)
+    entry.check(f"{label} finite", np.isfinite(out).all() or not np.isfinite(run.want_out).all(),
+                f"{label} has NaN or inf")
+
+
+def _grade_dropout(sandbox, run, forward_entry, backward_entry, with_backward):
+    """Train-mode dropout against the student's own mask (see dropout.py)."""
+    x, p = as_float64(run.sample.args)["x"], run.sample.args["dropout_param"]["p"]
+    out = _plain(sandbox, run.outputs.get(P.OUT), forward_entry, "out")
+    if out is not None:
+        dropout.check_forward(forward_entry, x, out, p, run.options.dropout_p)
+    scale = None if out is None else dropout.own_scale(x, out)
+    _report_writes(sandbox, run, forward_entry, backward_entry, with_backward)
+    if not with_backward or scale is None:
+        return
+    run = dataclasses.replace(run, want_grads=[dropout.expected_dx(run.dout, scale)])
+    _check_gradients(sandbox, run, backward_entry)
+    run.got["out"] = out
+    _diagnose(run, forward_entry, backward_entry)
+
+
+def _check_gradients(sandbox, run, entry):
+    op, specs = run.op, run.outputs.get(P.GRADS)
+    specs = specs if isinstance(specs, list) else []
+    if len(specs) != len(op.wrt):
+        entry.check("gradients", False,
+                    f"returned {len(specs)} gradient(s), want {len(op.wrt)} ({', '.join(op.grad_names)})")
+        return
+    grads, floor = [], floors(op, run.want_grads)
+    for name, spec, want, arg in zip(op.grad_names, specs, run.want_grads, [run.sample.args[n] for n in op.wrt]):
+        got = None if spec is None else _plain(sandbox, spec, entry, name)
+        grads.append(got)
+        if spec is None:
+            entry.check(name, False, f"{name} is None: it is not computed yet")
+            run.failed.add(name)
+            continue
+        if got is None:
+            continue
+        if not _compare(entry, name, got, want, run.rounding, floor.get(name, 0.0), run.slack):
+            run.failed.add(name)
+        if np.shape(got) == np.shape(arg):
+            entry.check(f"{name} dtype", got.dtype == arg.dtype, f"{name}.dtype={got.dtype}, want {arg.dtype}")
+        entry.check(f"{name} finite", np.isfinite(got).all() or not np.isfinite(want).all(), f"{name} has NaN or inf")
+    run.got.update(zip(op.grad_names, grads))
+    run.want.update(zip(op.grad_names, run.want_grads))
+
+
+def _written(sandbox, before, specs, names, ignore=()):
+    """Names of the array arguments whose value in `specs` differs from `before`."""
+    specs = dict(zip(names, specs if isinstance(specs, list) else []))
+    return [n for n in names if n not in ignore and isinstance(before.get(n), np.ndarray)
+            and not np.array_equal(_loaded(sandbox, specs.get(n)), before[n], equal_nan=True)]
+
+
+def _report_writes(sandbox, run, forward_entry, backward_entry, with_backward):
+    """Writing into an argument is a warning naming the argument and the function that wrote."""
+    op, target, names = run.op, run.target, passed_names(run.op, run.target)
+    original = {n: run.sample.args[n] for n in names}
+    if target.labels == "onehot":       # what was sent, not the index labels it was made from
+        original["y"] = _one_hot(run.sample.args["y"], run.sample.args["x"].shape[1])
+    forward_name = f"{target.forward}.forward" if target.kind == CLASS else forward_entry.name
+    backward_name = f"{target.forward}.backward" if target.kind == CLASS else backward_entry.name
+    mid_key = P.ARGS_MID if with_backward else P.ARGS_AFTER
+    for name in _written(sandbox, original, run.outputs.get(mid_key), names, op.mutable):
+        forward_entry.warn(f"{forward_name} writes into its argument {name}")
+    if not with_backward:
+        return
+    mid = dict(zip(names, run.outputs.get(P.ARGS_MID) or []))
+    middle = {n: _loaded(sandbox, mid.get(n)) for n in names}
+    for name in _written(sandbox, middle, run.outputs.get(P.ARGS_AFTER), names, op.mutable):
+        backward_entry.warn(f"{backward_name} writes into {name} (through the cache)")
+    if P.DOUT_AFTER in run.outputs:
+        after = _loaded(sandbox, run.outputs[P.DOUT_AFTER])
+        upstream = UPSTREAM.get(op.name, ("dout",))
+        if after is None or np.shape(after) != np.shape(run.dout):
+            backward_entry.warn(f"{backward_name} writes into dout")
+        elif op.outputs > 1:
+            for i, name in enumerate(upstream):
+                if not np.array_equal(after[i], run.dout[i], equal_nan=True):
+                    backward_entry.warn(f"{backward_name} writes into {name}")
+        elif not np.array_equal(after, run.dout, equal_nan=True):
+            backward_entry.warn(f"{backward_name} writes into {upstream[0]} (e.g. {upstream[0]}[mask] = 0); "
+                                "harmless in the course's pipeline, a bug where a gradient forks")
+
+
+def _check_state(sandbox, run, entry):
+    """Train mode updates the running statistics as the course specifies; test mode leaves them;
+    an update rule returns its config with the new moments."""
+    op, sample = run.op, run.sample
+    if op.kind == UPDATE:
+        after = {"config": run.outputs.get(P.STATE)}
+    else:
+        names = passed_names(op, run.target)
+        after = dict(zip(names, run.outputs.get(P.ARGS_AFTER) or []))
+    expected = op.state(**as_float64(sample.args))
+    for param, values in expected.items():
+        saved = after.get(param) if isinstance(after.get(param), dict) else {}
+        saved = saved.get(P.DICT) if isinstance(saved.get(P.DICT), dict) else {}
+        for key, want in values.items():
+            label = f"{param}[{key!r}]"
+            if key not in saved:
+                entry.check(label, False, f"{label} was not stored")
+                continue
+            try:
+                value = sandbox.load(saved[key])     # a number or an array: both are fine here
+            except BadResult as error:
+                entry.check(label, False, f"{label}: {error}")
+                continue
+            run.got[label], run.want[label] = value, want
+            if not _compare(entry, label, value, want, policy.TWO_RUNS * run.rounding, slack=run.slack):
+                run.failed.add(label)

@@ -1,0 +1,57 @@
+"""The grader/worker protocol: the one place its message keys are defined.
+
+Standalone (the standard library only): the worker loads this file by its path inside the sandbox,
+before any student code runs, and gradref's grader imports it as a module.
+
+The grader writes one JSON request per line to the worker's stdin; the worker answers each with one
+JSON reply per line on a private copy of its stdout. Arrays never travel in JSON: the grader writes
+each argument as an .npy file into the read-only inputs folder and names it in an argument spec; the
+worker saves each result as an .npy file in its own results folder and names it in the reply. The
+grader chooses nothing from a reply but which of the files it named to open (see sandbox.py).
+
+1. On start the worker imports the submission and says hello: {OK, NAMES} or {OK: false, STAGE, ERROR}.
+2. Request: {KIND: FUNCTION, FIRST, ARGS, OUTPUTS_COUNT, BACKWARD, DOUT, LOSS, UPDATE, PREFIX}
+   or {KIND: CLASS, CLS, INIT, ARGS, GRAD_ATTRS, BACKWARD, DOUT, PREFIX}.
+3. Reply: {OK: true, RESULTS: {OUT, GRADS, STATE, ARGS_MID, ARGS_AFTER, DOUT_AFTER}} or
+   {OK: false, STAGE, ERROR, TODO (a starter stub), RESULTS (what was saved before it failed)}.
+4. While it runs, the worker keeps the current stage in the file STAGE_FILE, so that the grader knows
+   where a process that died (a crash, a limit, a timeout) was.
+"""
+
+# ----- request: grader -> worker -----
+KIND = "kind"                  # FUNCTION or CLASS
+FUNCTION, CLASS = "function", "class"
+FIRST = "first"                # the function called first: a forward, a loss or an update rule
+OUTPUTS_COUNT = "n_outputs"      # k > 1: the forward returns k outputs and a cache
+BACKWARD = "backward"          # FUNCTION: the backward's name; CLASS: whether to call backward
+DOUT = "dout"                  # the upstream gradient's argument spec (None: backward() without it)
+LOSS = "loss"                  # FIRST returns (loss, grads)
+UPDATE = "update"              # FIRST returns (next_w, config)
+ARGS = "args"                  # argument specs, in order
+CLS = "cls"                    # CLASS: the class's name
+INIT = "init"                  # CLASS: the constructor's argument specs
+GRAD_ATTRS = "grad_attrs"      # CLASS: attributes read after backward
+PREFIX = "prefix"              # what the worker's result files start with
+
+# ----- argument and result specs -----
+FILE = "file"                  # an .npy file's name
+DICT = "dict"                  # a parameter dict: {key: spec}
+VALUE = "value"                # a plain JSON value
+TYPE = "type"                  # a result's Python type, "module.qualname"
+
+# ----- reply: worker -> grader -----
+OK = "ok"
+NAMES = "names"                # hello: the public names the submission defines
+STAGE = "stage"                # where it failed: "import", a function's or method's name
+ERROR = "error"                # what went wrong, one line
+TODO = "todo"                  # the failure is a starter stub (returns None, NotImplementedError)
+RESULTS = "outputs"            # the result specs below
+OUT = "out"                    # the forward's output (the loss, next_w)
+GRADS = "grads"                # the gradients, in order (None where a gradient is None)
+STATE = "state"                # an update rule's returned config
+ARGS_MID = "args_mid"          # the arguments after the forward
+ARGS_AFTER = "args_after"      # the arguments after the call(s)
+DOUT_AFTER = "dout_after"      # dout after the backward
+
+STAGE_FILE = "stage"
+IMPORT_STAGE = "import"
