@@ -18,7 +18,7 @@ from . import cache
 from . import tolerance as policy
 from .backends import backend_for, to_numpy_tree, trees_identical
 from .registry import LAYER, LOSS, OMIT, UPDATE
-from .samples import as_float64, rng_for, seeded, set_seed
+from .samples import as_float64, rng_for, seeded
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,10 @@ class Case:
     sample: str
     dtype: str
     device: str = "cpu"
+    seed: int = 0           # draws the sample, cotangent and directions (0: the registry's own draws)
 
     def __str__(self):
-        return f"{self.op.name}-{self.sample}-{self.dtype}-{self.device}"
+        return f"{self.op.name}-{self.sample}-{self.dtype}-{self.device}" + (f"-seed{self.seed}" if self.seed else "")
 
     @property
     def small(self):
@@ -80,23 +81,22 @@ def _read_only(value):
 
 
 @functools.lru_cache(maxsize=4)
-def _sample(op, name, dtype):
+def _sample(op, name, dtype, seed):
     """The drawn sample, cached and read-only (a write into it would leak into later checks)."""
-    sample = op.draw_sample(name, dtype)
+    sample = op.draw_sample(name, dtype, seed)
     _read_only(sample.args)
     return sample
 
 
-def use_seed(seed):
-    """Draw samples, cotangents and directions from `seed` from now on (gradref check --seed)."""
-    set_seed(seed)
+def clear_caches():
+    """Forget this process's samples and runs (the oracle's disk cache stays)."""
     for cached in (_sample, oracle_run, manual_run):
         cached.cache_clear()
 
 
 def sample_args(case):
     """The case's arguments as NumPy values in signature order."""
-    sample = _sample(case.op, case.sample, case.dtype)
+    sample = _sample(case.op, case.sample, case.dtype, case.seed)
     return [sample.args[name] for name in case.op.signature]
 
 
@@ -126,14 +126,14 @@ def oracle_run(case):
 
 def cotangent_label(case):
     # The seed leaves out the device, so CPU and GPU runs of a case see the same cotangent.
-    return "ones" if case.op.kind == LOSS else f"normal {seeded(f'{case.op.name}-{case.sample}-{case.dtype}')}"
+    return "ones" if case.op.kind == LOSS else f"normal {seeded(f'{case.op.name}-{case.sample}-{case.dtype}', case.seed)}"
 
 
 def cotangent(case, shape):
     """dout for the case: 1 for a loss, seeded standard normal values in the dtype otherwise."""
     if case.op.kind == LOSS:
         return np.ones(shape, dtype=case.dtype)
-    rng = rng_for(f"{case.op.name}-{case.sample}-{case.dtype}")
+    rng = rng_for(f"{case.op.name}-{case.sample}-{case.dtype}", case.seed)
     return rng.standard_normal(shape).astype(case.dtype)
 
 
@@ -293,7 +293,7 @@ def check_directional(case):
         return CheckResult("directional", case, False, problem)
     grads = [np.asarray(g, np.float64) for g in got]
     args, positions = _float64_args(case), wrt_positions(op)
-    rng = rng_for(f"directional-{op.name}-{case.sample}")
+    rng = rng_for(f"directional-{op.name}-{case.sample}", case.seed)
     tol = max(case_tolerance(case), policy.FINITE_DIFFERENCE_TOLERANCE)
     floor = floors(op, grads)
 
@@ -314,7 +314,7 @@ def check_directional(case):
         numeric = (plus - minus) / (2 * STEP)
         analytic = sum(float(np.sum(g * u)) for g, u in zip(grads, directions))
         terms = sum(float(np.sum(np.abs(g * u))) for g, u in zip(grads, directions))
-        noise = 1e-14 * (abs(plus) + abs(minus)) / STEP        # float64 rounding of the differences
+        noise = policy.DIFFERENCE_NOISE * (abs(plus) + abs(minus)) / STEP
         comparisons.append(policy.compare(f"<grads, u{k}>", np.asarray(analytic), np.asarray(numeric), tol,
                                           case.dtype, floor=max(terms, noise / tol)))
     # Sampled entries where nothing else looks at single entries: small samples, or no reference at all
@@ -399,7 +399,7 @@ def check_linear_in_dout(case):
     problem = _count_mismatch(case, grads[0])
     if problem:
         return CheckResult("linear_in_dout", case, False, problem)
-    tol = case_tolerance(case, factor=4.0)
+    tol = case_tolerance(case, factor=policy.TWO_RUNS)
     wants = [2 * np.asarray(g1, np.float64) - 3 * np.asarray(g2, np.float64) for g1, g2 in zip(*grads[:2])]
     floor = floors(case.op, wants)
     comparisons = [policy.compare(name, g12, want, tol, case.dtype, floor.get(name, 0.0))
@@ -423,7 +423,7 @@ def check_state(case):
     case.op.forward(*args)
     after = as_float64(dict(zip(case.op.signature, to_numpy_tree(args, backend))))
     expected = case.op.state(**as_float64(named_args(case)))
-    tol = case_tolerance(case, factor=4.0)
+    tol = case_tolerance(case, factor=policy.TWO_RUNS)
     comparisons = []
     for param, entries in expected.items():
         for key, want in entries.items():
@@ -466,7 +466,7 @@ def check_defaults(case):
         comparisons.append(policy.compare(f"out with {label}", out_b, out_a, tol, case.dtype))
         comparisons += [policy.compare(f"{g} with {label}", b, a, tol, case.dtype)
                         for g, a, b in zip(op.grad_names, grads_a, grads_b)]
-        for key, value in (spelled.items() if isinstance(spelled, dict) else ()):
+        for key in (spelled if isinstance(spelled, dict) else ()):
             if key in stored_a and key in stored_b and _numeric(stored_a[key]):
                 comparisons.append(policy.compare(f"{name}[{key!r}] with {label}", np.asarray(stored_b[key], float),
                                                   np.asarray(stored_a[key], float), tol, case.dtype))
@@ -566,7 +566,7 @@ def _second_order_numeric(case, direction, got, names, tol):
     (NumPy, float64) along seeded random directions over the inputs and dout together."""
     op, positions = case.op, wrt_positions(case.op)
     args, dout = _float64_args(case), np.asarray(case_dout(case), np.float64)
-    rng = rng_for(f"second-directions-{op.name}-{case.sample}")
+    rng = rng_for(f"second-directions-{op.name}-{case.sample}", case.seed)
 
     def value(moved, d):
         at = [copy.deepcopy(a) if isinstance(a, dict) else a for a in args]
@@ -605,7 +605,7 @@ def check_second_order(case):
     problem = _count_mismatch(case, run.grads)
     if problem:
         return CheckResult("second_order", case, False, problem)
-    rng = rng_for(f"second-{op.name}-{case.sample}-{case.dtype}")
+    rng = rng_for(f"second-{op.name}-{case.sample}-{case.dtype}", case.seed)
     direction = [rng.standard_normal(np.shape(g)) for g in run.grads]
     positions, dout = wrt_positions(op), case_dout(case)
     names = [f"d{n}" for n in op.grad_names] + ["ddout"]
@@ -614,7 +614,7 @@ def check_second_order(case):
     except Exception as error:  # noqa: BLE001 - user code under JAX may raise anything
         return CheckResult("second_order", case, False, f"{op.backward_name} does not run on jax.numpy arrays, "
                            f"which the second-order check needs ({describe_error(error)})")
-    tol = case_tolerance(case, factor=4.0)
+    tol = case_tolerance(case, factor=policy.TWO_RUNS)
     if op.reference is None:
         return _result("second_order", case, _second_order_numeric(case, direction, got, names,
                                                                    max(tol, policy.FINITE_DIFFERENCE_TOLERANCE)))
@@ -647,7 +647,7 @@ def check_jax_arrays(case):
     problem = _count_mismatch(case, grads)
     if problem:
         return CheckResult("jax_arrays", case, False, problem + " on jax.numpy arrays")
-    tol = case_tolerance(case, factor=4.0)
+    tol = case_tolerance(case, factor=policy.TWO_RUNS)
     floor = floors(op, numpy_run.grads)
     comparisons = [policy.compare("out (jax.numpy/numpy)", out, numpy_run.out, tol, case.dtype)]
     comparisons += [policy.compare(f"{n} (jax.numpy/numpy)", g, w, tol, case.dtype, floor.get(n, 0.0))
@@ -673,7 +673,7 @@ def check_devices_agree(case):
                    for n, g, c in zip(("out",) + case.op.grad_names, (gpu_out,) + gpu_grads,
                                       (cpu_out,) + cpu_grads)]
     numpy_run, gpu_run = manual_run(on_cpu), manual_run(on_gpu)
-    tol = case_tolerance(case, factor=2.0)
+    tol = case_tolerance(case, factor=policy.TWO_DEVICES)
     comparisons += [policy.compare(f"manual {n} {backend_for('gpu').name}/numpy", g, c, tol, case.dtype,
                                    floor.get(n, 0.0))
                     for n, g, c in zip(("out",) + case.op.grad_names, (gpu_run.out,) + gpu_run.grads,
@@ -762,7 +762,7 @@ def describe_error(error):
     of the code under test (outside gradref, JAX and NumPy)."""
     import traceback
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) 
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
               if not os.path.realpath(f.filename).startswith(_NOT_USER_CODE)]
     where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
     return f"{type(error).__name__}: {text[:300]}{where}"
@@ -774,7 +774,7 @@ def _spec(case):
     return next(s for s in case.op.samples if s.name == base)
 
 
-def cases(ops, dtypes=("float64", "float32"), devices=("cpu",), order=1):
+def cases(ops, dtypes=("float64", "float32"), devices=("cpu",), order=1, seed=0):
     """Every (check, case) pair that applies, grouped so each case's runs are shared; order=2 adds
     the second-order check."""
     chosen = [c for c in CHECKS if order >= 2 or c not in ORDER_2]
@@ -783,7 +783,7 @@ def cases(ops, dtypes=("float64", "float32"), devices=("cpu",), order=1):
         for device in devices:
             for dtype in dtypes:
                 for sample in op.sample_names():
-                    case = Case(op, sample, dtype, device)
+                    case = Case(op, sample, dtype, device, seed)
                     pairs += [(check, case) for check in chosen if applicable(check, case)]
     return pairs
 

@@ -4,7 +4,6 @@ import multiprocessing
 import os
 import signal
 
-
 HANDLER_DEADLINE_S = 20
 
 

@@ -3,13 +3,11 @@
 Every sample is drawn in float64 from a seeded generator and then cast to the dtype under test,
 so the manual pass and the oracle see exactly the same numbers.
 """
-import contextlib
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-
-import zlib
 
 KINK_MARGIN = 1e-4        # relative to the RMS of the kink quantities
 MAX_REDRAWS = 200
@@ -38,35 +36,16 @@ class Sample:
     stress: bool = False
 
 
-# ----- seeds -----
+# ----- seeds: every draw is named by a label and a seed (0: the registry's own draws) -----
 
-_SEED = [0]
-
-
-def set_seed(seed):
-    """Draw every sample, cotangent and random direction from another seed (0: the registry's own)."""
-    _SEED[0] = int(seed)
-
-
-@contextlib.contextmanager
-def using_seed(seed):
-    """Draw from `seed` inside the block, then from the seed that was set before."""
-    before = _SEED[0]
-    set_seed(seed)
-    try:
-        yield
-    finally:
-        _SEED[0] = before
-
-
-def seeded(label):
+def seeded(label, seed=0):
     """The text a generator for `label` is seeded from (it names the draw in the oracle's cache)."""
-    return label if _SEED[0] == 0 else f"seed {_SEED[0]}: {label}"
+    return label if seed == 0 else f"seed {seed}: {label}"
 
 
-def rng_for(label):
-    """A generator seeded by `label` (and the seed set with set_seed): the same label, the same draws."""
-    return np.random.default_rng(zlib.crc32(seeded(label).encode()))
+def rng_for(label, seed=0):
+    """A generator seeded by `label` and `seed`: the same label and seed, the same draws."""
+    return np.random.default_rng(zlib.crc32(seeded(label, seed).encode()))
 
 
 # ----- drawing helpers -----
