@@ -1,7 +1,7 @@
 """Check your own backward pass in your own tests, with the conformance suite's checks and messages.
 
     from gradref.testing import assert_backward_matches
-    assert_backward_matches(affine_forward, affine_backward, reference=lambda x, w, b: x @ w + b,
+    assert_backward_matches(affine_forward, affine_backward, reference=lambda x, w, b: x @ w + b[None, :],
                             inputs={"x": x, "w": w, "b": b})
 
 One call runs what the conformance suite runs on every registry op (the suite itself goes through
@@ -11,14 +11,18 @@ dout, determinism). A failure raises AssertionError naming the gradient, the wor
 values, the tolerance and the likely mistake. Without a JAX reference it falls back to finite
 differences alone, and says so.
 """
+from __future__ import annotations
+
 import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from conformance import checks
-from gradref.grade.diagnose import Context, diagnose
 from conformance.registry import LAYER, LOSS, Op
 from conformance.samples import SampleSpec, as_float64
+from gradref.grade.diagnose import Context, diagnose
 
 __all__ = ["assert_backward_matches", "check_backward", "make_op", "assert_case", "NO_REFERENCE",
            "FiniteDifferencesOnly"]
@@ -90,8 +94,10 @@ def _user_names(forward, backward, name, loss):
     return (called(forward, f"{name}_forward"), called(backward, f"{name}_backward"))
 
 
-def make_op(forward, backward=None, reference=None, *, inputs=None, samples=None, wrt=None, name=None,
-            loss=False, init=(), grad_attrs=(), tol_factor=1.0):
+def make_op(forward: Callable | object, backward: Callable | None = None, reference: Callable | None = None, *,
+            inputs: Mapping[str, Any] | Sequence[Any] | None = None, samples: Sequence[SampleSpec] | None = None,
+            wrt: Sequence[str | int] | None = None, name: str | None = None, loss: bool = False,
+            init: Sequence[str] = (), grad_attrs: Sequence[str] = (), tol_factor: float = 1.0) -> Op:
     """An Op record for your functions, as the registry holds for its own.
 
     forward/backward: `forward(*inputs) -> (out, cache)` and `backward(dout, cache) -> grads`;
@@ -129,14 +135,15 @@ def _dtypes(op, dtypes):
     return (found[0] if found else "float64",)
 
 
-def check_backward(op, dtypes=None, devices=("cpu",), order=1):
+def check_backward(op: Op, dtypes: Sequence[str] | None = None, devices: Sequence[str] = ("cpu",),
+                   order: int = 1) -> list[checks.CheckResult]:
     """Every applicable check of `op` (from make_op or the registry): a list of CheckResults;
     order=2 adds the second-order check."""
     pairs = checks.cases([op], _dtypes(op, dtypes), devices, order)
     return [checks.run_check(check, case) for check, case in pairs]
 
 
-def likely_mistakes(result):
+def likely_mistakes(result: checks.CheckResult) -> list[str]:
     """Diagnosis sentences for a failing vjp, finite-difference or directional result (may be empty)."""
     case = result.case
     if result.check not in ("vjp", "finite_differences", "directional"):
@@ -210,7 +217,7 @@ def _listed(values, most=4):
     return ", ".join(values[:most]) + (f" and {len(values) - most} more" if len(values) > most else "")
 
 
-def failure_message(results, op):
+def failure_message(results: Sequence[checks.CheckResult], op: Op) -> str:
     """One line per distinct problem: the gradient (or check), the worst element against its tolerance,
     the likely mistake, the checks and samples where it shows."""
     failed = [r for r in results if not r.passed]
@@ -252,7 +259,7 @@ def _raised(error):
     return checks.describe_error(error)
 
 
-def input_problem(op, dtype):
+def input_problem(op: Op, dtype: str) -> str | None:
     """A sentence when the inputs, the forward or the reference (not the backward) is what fails."""
     case = checks.Case(op, op.samples[0].name, dtype)
     try:
@@ -299,9 +306,14 @@ def _outside_gradref():
     return level
 
 
-def assert_backward_matches(forward, backward=None, reference=None, *, inputs=None, samples=None, wrt=None,
-                            name=None, loss=False, init=(), grad_attrs=(), dtypes=None, devices=("cpu",),
-                            tol_factor=1.0, order=1):
+def assert_backward_matches(forward: Callable | object, backward: Callable | None = None,
+                            reference: Callable | None = None, *,
+                            inputs: Mapping[str, Any] | Sequence[Any] | None = None,
+                            samples: Sequence[SampleSpec] | None = None, wrt: Sequence[str | int] | None = None,
+                            name: str | None = None, loss: bool = False, init: Sequence[str] = (),
+                            grad_attrs: Sequence[str] = (), dtypes: Sequence[str] | None = None,
+                            devices: Sequence[str] = ("cpu",), tol_factor: float = 1.0,
+                            order: int = 1) -> list[checks.CheckResult]:
     """Raise AssertionError unless the hand-written backward pass passes every check.
 
     Returns the list of CheckResults (each says how close it sat to its tolerance). See make_op for
@@ -326,7 +338,7 @@ def assert_backward_matches(forward, backward=None, reference=None, *, inputs=No
     return results
 
 
-def assert_case(check, case):
+def assert_case(check: str, case: checks.Case) -> checks.CheckResult:
     """One check of one case (the conformance suite's unit); AssertionError with its message."""
     __tracebackhide__ = True
     result = checks.run_check(check, case)

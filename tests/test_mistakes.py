@@ -8,12 +8,12 @@ import json
 import os
 
 import pytest
+from conftest import once_per_session
 
 from gradref.grade import Options
 from gradref.grade.mistakes import CATALOGUE
 from gradref.grade.reports import grade_folder
 from gradref.grade.targets import TARGETS
-from conftest import once_per_session
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
 
@@ -278,11 +278,3 @@ def test_correct_files_get_no_diagnosis(planted_reports, name):
     for entry in report["results"]:
         assert entry.get("mistakes", []) == [] and entry["status"] in ("pass", "missing"), \
             (entry["name"], entry["status"], entry["message"][:400])
-
-
-def test_the_readme_lists_the_catalogue():
-    with open(os.path.join(os.path.dirname(COURSE), "..", "README.md")) as handle:
-        readme = handle.read()
-    missing = [f"{op}:{m.key}" for op, ms in CATALOGUE.items() for m in ms
-               if f"- **{op}**" not in readme or f"`{m.key}`" not in readme]
-    assert missing == []
