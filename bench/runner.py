@@ -5,12 +5,11 @@ import time
 
 import numpy as np
 
-from gradref import output
 from conformance.benchspec import label
 from conformance.samples import cast
+from gradref import output
 
 from . import impls
-
 
 QUICK_BUDGET_S, FULL_BUDGET_S = 0.15, 1.0
 

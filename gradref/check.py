@@ -4,7 +4,7 @@ import os
 from rich.markup import escape
 from rich.table import Table
 
-from conformance import cache, checks, precision, registry, runner
+from conformance import cache, precision, registry, runner
 
 from . import junit, output
 from .console import DEVICES, DTYPES, advancer, choices, out, progress_bar
@@ -32,14 +32,13 @@ def cmd_check(args):
     output.check_writable(args.json)
     output.check_writable(args.junit)
     precision = runner.prepare_devices(devices)
-    checks.use_seed(args.seed)
     with progress_bar() as bar:
         task = bar.add_task("checking", total=None)
         advance = advancer(bar, task)
         if args.jobs > 1 and all(op is registry.REGISTRY.get(op.name) for op in ops):
             rows = runner.run_parallel(ops, dtypes, devices, args.jobs, advance, args.order, args.seed)
         else:
-            rows = runner.run(ops, dtypes, devices, advance, args.order)
+            rows = runner.run(ops, dtypes, devices, advance, args.order, args.seed)
     passed = all(row["status"] == "pass" for row in rows)
     if args.json != "-":
         out.print(check_table(rows))

@@ -5,7 +5,6 @@ check, precision, ops, cache: `gradref.check`; bench: `gradref.bench`; grade, au
 """
 import argparse
 import signal
-import sys
 import threading
 
 from rich.markup import escape

@@ -4,7 +4,6 @@ Every function takes its array namespace from its inputs and never writes into t
 """
 from ._xp import namespace, stable_sigmoid
 
-
 # ----- affine: x (N, d1..dk) as (N, D), w (D, M), b (M,) -----
 
 def affine_forward(x, w, b):

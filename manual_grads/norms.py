@@ -7,7 +7,6 @@ bn_param (the one write these functions make into an argument, as the course spe
 from ._xp import namespace, permute
 from .layers import affine_backward, affine_forward, relu_backward, relu_forward
 
-
 # ----- batch normalisation: x (N, D), gamma and beta (D,) -----
 
 def batchnorm_forward(x, gamma, beta, bn_param):

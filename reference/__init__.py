@@ -5,8 +5,17 @@ import os
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 from . import functions  # noqa: E402
-from .oracle import (NoDevice, PrecisionError, exact_mode, gpu_available, jax_device,  # noqa: E402
-                     precision_in_force, probe_matmuls, verify_precision, vjp)
+from .oracle import (  # noqa: E402
+                     NoDevice,
+                     PrecisionError,
+                     exact_mode,
+                     gpu_available,
+                     jax_device,
+                     precision_in_force,
+                     probe_matmuls,
+                     verify_precision,
+                     vjp,
+)
 
 __all__ = ["functions", "NoDevice", "PrecisionError", "exact_mode", "gpu_available", "jax_device",
            "precision_in_force", "probe_matmuls", "verify_precision", "vjp"]

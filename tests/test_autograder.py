@@ -12,10 +12,10 @@ import xml.etree.ElementTree as ET
 import zipfile
 
 import pytest
+from conftest import once_per_session
 
 from gradref.cli import main
 from gradref.grade import Options, assignments, grade_file, platforms
-from conftest import once_per_session
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")

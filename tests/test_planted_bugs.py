@@ -115,11 +115,11 @@ def test_finite_differences_catch_a_wrong_backward():
 
 # ----- mutants of manual_grads/ that once passed gradref check (the classes mutation testing found) -----
 
-import inspect      # noqa: E402 - this part's own imports
-import types        # noqa: E402
+import inspect  # noqa: E402 - this part's own imports
+import types  # noqa: E402
 
-from manual_grads import circuits, layers, losses, nets, norms, optim, sequence   # noqa: E402
-from manual_grads import dropout as dropout_module   # noqa: E402
+from manual_grads import circuits, layers, losses, nets, norms, optim, sequence  # noqa: E402
+from manual_grads import dropout as dropout_module  # noqa: E402
 
 
 def mutated(module, old, new):

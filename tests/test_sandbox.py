@@ -19,11 +19,11 @@ import time
 
 import numpy as np
 import pytest
+from conftest import once_per_session
+from processes import AS_IN_A_TERMINAL, still_alive
 
 from gradref.grade import confine
 from gradref.grade.sandbox import BadResult, process_tree, read_npy
-from conftest import once_per_session
-from processes import AS_IN_A_TERMINAL, still_alive
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("conformance", "manual_grads", "reference", "gradref", "bench", "examples")
@@ -561,7 +561,7 @@ def test_a_delegated_cgroup_gets_the_limits_and_the_worker(tmp_path, monkeypatch
     """Where cgroup v2 is delegated (memory and pids enabled for children), the worker's whole tree is
     limited there; the kernel side is not exercised on a cgroup v1 machine, the files we write are."""
     with open("/proc/self/cgroup") as handle:
-        own = next((l.strip()[3:] for l in handle if l.startswith("0::")), "/")
+        own = next((entry.strip()[3:] for entry in handle if entry.startswith("0::")), "/")
     folder = tmp_path / own.lstrip("/")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "cgroup.subtree_control").write_text("cpu memory pids\n")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import manual_grads as mg
-from gradref.testing import FiniteDifferencesOnly, NO_REFERENCE, assert_backward_matches, check_backward, make_op
+from gradref.testing import NO_REFERENCE, FiniteDifferencesOnly, assert_backward_matches, check_backward, make_op
 
 rng = np.random.default_rng(7)
 X, W, B = rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+
 import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
