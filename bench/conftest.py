@@ -1,4 +1,5 @@
 """Benchmarks run with the same strict JAX promotion as the tests."""
+
 import jax
 
 jax.config.update("jax_numpy_rank_promotion", "raise")

@@ -9,6 +9,7 @@ cupy       manual_grads on CuPy arrays (GPU)
 Layers time the backward pass alone (forward and cache made beforehand); losses and the two-layer net
 time forward + backward, which they compute together.
 """
+
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -27,7 +28,7 @@ IMPLS = ("numpy", "jax_eager", "jax_jit", "numpy_jit", "cupy")
 
 @dataclass
 class Prepared:
-    run: Callable                      # one timed call, blocking
+    run: Callable  # one timed call, blocking
     compile_s: Optional[float] = None  # jit rows: lower + compile, apart from the steady state
 
 
@@ -57,7 +58,7 @@ def _compile(fn, *args):
 
 
 def prepare_numpy(op, args, dout):
-    if op.kind in (LOSS, UPDATE):                 # the forward is the whole computation
+    if op.kind in (LOSS, UPDATE):  # the forward is the whole computation
         return Prepared(lambda: op.forward(*args))
     _, cache = op.forward(*args)
     return Prepared(lambda: op.backward(dout, cache))
@@ -65,8 +66,9 @@ def prepare_numpy(op, args, dout):
 
 def prepare_cupy(op, args, dout):
     import cupy
+
     backend = backend_for("gpu")
-    cargs = [fresh(a, backend) for a in args]        # arrays inside parameter dicts move too
+    cargs = [fresh(a, backend) for a in args]  # arrays inside parameter dicts move too
     cdout = cupy.asarray(dout)
     stream = cupy.cuda.get_current_stream()
     inner = prepare_numpy(op, cargs, cdout).run
@@ -75,6 +77,7 @@ def prepare_cupy(op, args, dout):
         result = inner()
         stream.synchronize()
         return result
+
     return Prepared(run)
 
 
@@ -101,15 +104,17 @@ def prepare_jax_jit(op, args, dout, device):
 
     wrt = [jargs[i] for i in positions]
     if op.kind == LOSS:
+
         def step(*diff):
-            return jax.value_and_grad(lambda *d: op.reference(*full_args(d)),
-                                      argnums=tuple(range(len(diff))))(*diff)
+            return jax.value_and_grad(lambda *d: op.reference(*full_args(d)), argnums=tuple(range(len(diff))))(*diff)
+
         compiled, compile_s = _compile(step, *wrt)
         return Prepared(lambda: block(compiled(*wrt)), compile_s)
 
     def backward(jdout, *diff):
         _, pullback = jax.vjp(lambda *d: op.reference(*full_args(d)), *diff)
         return pullback(jdout)
+
     jdout = jax.device_put(dout, oracle.jax_device(device))
     compiled, compile_s = _compile(backward, jdout, *wrt)
     return Prepared(lambda: block(compiled(jdout, *wrt)), compile_s)
@@ -125,6 +130,7 @@ def prepare_numpy_jit(op, args, dout, device):
             merged = dict(scalars)
             merged.update(zip(arrays, array_args))
             return op.forward(*[merged[i] for i in range(len(jargs))])
+
         values = list(arrays.values())
         compiled, compile_s = _compile(forward, *values)
         return Prepared(lambda: block(compiled(*values)), compile_s)
@@ -139,6 +145,7 @@ def prepare_numpy_jit(op, args, dout, device):
         for i, a in zip(traced, arrays):
             merged[i] = a
         return op.backward(d, jax.tree_util.tree_unflatten(treedef, merged))
+
     arrays = [leaves[i] for i in traced]
     compiled, compile_s = _compile(backward, jdout, *arrays)
     return Prepared(lambda: block(compiled(jdout, *arrays)), compile_s)
@@ -153,6 +160,7 @@ def available(impl, device, op=None):
         return device == "cpu"
     if impl == "cupy":
         from conformance.backends import cupy_available
+
         return device == "gpu" and cupy_available()
     return True
 
@@ -174,8 +182,9 @@ def why_unavailable(impl, device, ops):
 
 def prepare_update_jax(impl, op, args, device):
     """Update rules have no backward: the JAX impls time one step of the rule."""
-    jargs = jax.tree_util.tree_map(lambda a: jax.device_put(a, oracle.jax_device(device))
-                                   if isinstance(a, np.ndarray) else a, args)
+    jargs = jax.tree_util.tree_map(
+        lambda a: jax.device_put(a, oracle.jax_device(device)) if isinstance(a, np.ndarray) else a, args
+    )
     if impl == "jax_eager":
         return Prepared(lambda: block(op.reference(*jargs)))
     fn = op.reference if impl == "jax_jit" else op.forward
@@ -191,11 +200,13 @@ def prepare(impl, op, args, dout, device):
         return prepare_numpy(op, args, dout)
     if impl == "cupy":
         return prepare_cupy(op, args, dout)
-    return {"jax_eager": prepare_jax_eager, "jax_jit": prepare_jax_jit,
-            "numpy_jit": prepare_numpy_jit}[impl](op, args, dout, device)
+    return {"jax_eager": prepare_jax_eager, "jax_jit": prepare_jax_jit, "numpy_jit": prepare_numpy_jit}[impl](
+        op, args, dout, device
+    )
 
 
 # ----- the machine's own limits, measured with each library -----
+
 
 def library_of(impl):
     return {"numpy": "numpy", "cupy": "cupy"}.get(impl, "jax")
@@ -210,6 +221,7 @@ def peak_matmul(library, shape, dtype, device):
         return lambda: np.matmul(a, b)
     if library == "cupy":
         import cupy
+
         ca, cb = cupy.asarray(a), cupy.asarray(b)
         return lambda: (cupy.matmul(ca, cb), cupy.cuda.get_current_stream().synchronize())
     ja, jb = _jax_args([a, b], device)
@@ -233,6 +245,7 @@ def peak_copy(library, nbytes, dtype, device):
         return lambda: np.copyto(dst, src)
     if library == "cupy":
         import cupy
+
         csrc = cupy.asarray(src)
         cdst = cupy.empty_like(csrc)
         return lambda: (cupy.copyto(cdst, csrc), cupy.cuda.get_current_stream().synchronize())

@@ -1,4 +1,5 @@
 """A log-log plot of time against size, one panel per op, one line per impl and device."""
+
 import math
 import os
 import tempfile
@@ -7,6 +8,7 @@ import tempfile
 def plot(results, path):
     """Write the plot as PNG to `path` (atomically)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -17,8 +19,10 @@ def plot(results, path):
     for ax, op in zip(axes.flat, ops):
         mine = [r for r in results if r["op"] == op]
         for key in dict.fromkeys((r["impl"], r["device"], r["dtype"]) for r in mine):
-            line = sorted((r for r in mine if (r["impl"], r["device"], r["dtype"]) == key),
-                          key=lambda r: r["flops"] if r["bound"] == "gemm" else r["bytes"])
+            line = sorted(
+                (r for r in mine if (r["impl"], r["device"], r["dtype"]) == key),
+                key=lambda r: r["flops"] if r["bound"] == "gemm" else r["bytes"],
+            )
             xs = [r["flops"] if r["bound"] == "gemm" else r["bytes"] for r in line]
             ax.loglog(xs, [r["median_s"] for r in line], marker="o", label=" ".join(key))
         ax.set_title(op)
@@ -26,7 +30,7 @@ def plot(results, path):
         ax.set_ylabel("median time (s)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(ops):]:
+    for ax in list(axes.flat)[len(ops) :]:
         ax.set_visible(False)
     fig.tight_layout()
     folder = os.path.dirname(os.path.abspath(path))

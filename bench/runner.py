@@ -1,4 +1,5 @@
 """`gradref bench`: sweep sizes per op and impl, time medians, rate each row against the machine's peak."""
+
 import os
 import platform
 import time
@@ -31,7 +32,7 @@ def time_call(fn, budget=FULL_BUDGET_S, min_repeats=5, max_repeats=2000):
         spent = time.perf_counter() - start
         if len(times) >= min_repeats and spent > budget:
             break
-        if len(times) >= 3 and spent > 4 * budget:   # a single call near the budget: 3 will do
+        if len(times) >= 3 and spent > 4 * budget:  # a single call near the budget: 3 will do
             break
     del last
     q1, median, q3 = np.percentile(times, [25, 50, 75])
@@ -50,8 +51,9 @@ def plan(ops, impl_names, devices, dtypes, quick):
         for dtype in dtypes:
             for op in ops:
                 for size in sizes_of(op, quick, device):
-                    rows += [(op, size, impl, device, dtype) for impl in impl_names
-                             if impls.available(impl, device, op)]
+                    rows += [
+                        (op, size, impl, device, dtype) for impl in impl_names if impls.available(impl, device, op)
+                    ]
     return rows
 
 
@@ -84,7 +86,7 @@ class Peaks:
                 self.cache[key] = 2 * shape[0] * shape[1] * shape[2] / median
             return self.cache[key], "flop/s"
         nbytes = spec.bytes(size, itemsize)
-        library = impls.copy_library(device)     # copy bandwidth is the machine's, whoever asks
+        library = impls.copy_library(device)  # copy bandwidth is the machine's, whoever asks
         key = ("copy", library, nbytes, dtype, device)
         if key not in self.cache:
             median, _ = time_call(impls.peak_copy(library, nbytes, dtype, device), self.budget)
@@ -92,7 +94,7 @@ class Peaks:
         return self.cache[key], "B/s"
 
 
-BUSY_SPREAD = 0.25      # an IQR above this fraction of the median: something else was using the machine
+BUSY_SPREAD = 0.25  # an IQR above this fraction of the median: something else was using the machine
 
 
 def measure(op, size, impl, device, dtype, peaks, budget):
@@ -104,27 +106,50 @@ def measure(op, size, impl, device, dtype, peaks, budget):
     flops, nbytes = spec.flops(size), spec.bytes(size, np.dtype(dtype).itemsize)
     peak, unit = peaks.rate(op, size, impl, device, dtype)
     achieved = (flops if spec.bound == "gemm" else nbytes) / median
-    return {"op": op.name, "impl": impl, "device": device, "dtype": dtype, "size": label(size),
-            "flops": flops, "bytes": nbytes, "median_s": median, "iqr_s": iqr,
-            "compile_s": prepared.compile_s, "bound": spec.bound, "rate": achieved, "rate_unit": unit,
-            "peak": peak, "fraction_of_peak": achieved / peak, "busy": iqr > BUSY_SPREAD * median}
+    return {
+        "op": op.name,
+        "impl": impl,
+        "device": device,
+        "dtype": dtype,
+        "size": label(size),
+        "flops": flops,
+        "bytes": nbytes,
+        "median_s": median,
+        "iqr_s": iqr,
+        "compile_s": prepared.compile_s,
+        "bound": spec.bound,
+        "rate": achieved,
+        "rate_unit": unit,
+        "peak": peak,
+        "fraction_of_peak": achieved / peak,
+        "busy": iqr > BUSY_SPREAD * median,
+    }
 
 
 def machine(devices):
     """What the numbers were measured on."""
     import jax
-    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "jax_devices": [str(d) for d in jax.devices()],
-            "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
-            "versions": output.versions(), "load_average": list(os.getloadavg())}
+
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "jax_devices": [str(d) for d in jax.devices()],
+        "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
+        "versions": output.versions(),
+        "load_average": list(os.getloadavg()),
+    }
     try:
         from threadpoolctl import threadpool_info
-        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-                        for p in threadpool_info()]
+
+        info["blas"] = [
+            {k: p.get(k) for k in ("internal_api", "version", "num_threads", "architecture")} for p in threadpool_info()
+        ]
     except ImportError:
         pass
     if "gpu" in devices:
         import jax
+
         info["gpu"] = str(jax.devices("gpu")[0].device_kind)
     return info
 

@@ -5,6 +5,7 @@ Each benchmark times one impl of one op at one size (see bench/impls.py for what
 compile time goes to extra_info, apart from the steady-state rounds. No correctness asserts here:
 tests/ has those.
 """
+
 import os
 
 import numpy as np
@@ -26,10 +27,21 @@ def _sizes(op):
     return op.bench.quick if SWEEP == "quick" else op.bench.sizes
 
 
-PARAMS = [pytest.param(op, size, impl, device, id=f"{op.name}-{label(size)}-{impl}-{device}",
-                       marks=[pytest.mark.gpu] if device == "gpu" else [])
-          for device in DEVICES for op in REGISTRY.values() for size in _sizes(op)
-          for impl in impls.IMPLS if impl != "cupy" or device == "gpu"]
+PARAMS = [
+    pytest.param(
+        op,
+        size,
+        impl,
+        device,
+        id=f"{op.name}-{label(size)}-{impl}-{device}",
+        marks=[pytest.mark.gpu] if device == "gpu" else [],
+    )
+    for device in DEVICES
+    for op in REGISTRY.values()
+    for size in _sizes(op)
+    for impl in impls.IMPLS
+    if impl != "cupy" or device == "gpu"
+]
 
 
 @pytest.mark.parametrize("op,size,impl,device", PARAMS)
@@ -43,7 +55,14 @@ def test_benchmark(benchmark, op, size, impl, device):
     prepared = impls.prepare(impl, op, args, runner.make_dout(op, args, dtype), device)
     spec = op.bench
     benchmark.group = f"{op.name} {label(size)} {device}"
-    benchmark.extra_info.update(op=op.name, impl=impl, device=device, size=label(size), dtype=dtype,
-                                flops=spec.flops(size), bytes=spec.bytes(size, np.dtype(dtype).itemsize),
-                                compile_s=prepared.compile_s)
+    benchmark.extra_info.update(
+        op=op.name,
+        impl=impl,
+        device=device,
+        size=label(size),
+        dtype=dtype,
+        flops=spec.flops(size),
+        bytes=spec.bytes(size, np.dtype(dtype).itemsize),
+        compile_s=prepared.compile_s,
+    )
     benchmark(prepared.run)

@@ -1,4 +1,5 @@
 """Where the manual passes run: NumPy on the CPU, CuPy on the GPU when CuPy is installed."""
+
 import importlib.util
 from dataclasses import dataclass
 from typing import Callable
@@ -9,6 +10,7 @@ import numpy as np
 @dataclass(frozen=True)
 class Backend:
     """How to move NumPy arrays to the arrays the manual code runs on, and back."""
+
     name: str
     asarray: Callable
     to_numpy: Callable
@@ -23,8 +25,12 @@ def cupy_available():
 
 def _cupy_backend():
     import cupy
-    return Backend("cupy", lambda a: cupy.asarray(a) if isinstance(a, np.ndarray) else a,
-                   lambda a: cupy.asnumpy(a) if isinstance(a, cupy.ndarray) else a)
+
+    return Backend(
+        "cupy",
+        lambda a: cupy.asarray(a) if isinstance(a, np.ndarray) else a,
+        lambda a: cupy.asnumpy(a) if isinstance(a, cupy.ndarray) else a,
+    )
 
 
 def backend_for(device):
@@ -54,8 +60,13 @@ def trees_identical(a, b):
     if isinstance(a, (tuple, list)):
         return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(trees_identical, a, b))
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
-                and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        )
     try:
         return bool(a == b) or (a != a and b != b)
     except Exception:  # noqa: BLE001 - opaque objects: identity is all we can ask

@@ -9,6 +9,7 @@ place, so concurrent writers (xdist workers, check --jobs) never leave half a fi
 entry is recomputed. The folder is $GRADREF_CACHE_DIR, else
 $XDG_CACHE_HOME/gradref, else ~/.cache/gradref; GRADREF_NO_CACHE=1 (gradref --no-cache) bypasses it.
 """
+
 import functools
 import hashlib
 import inspect
@@ -19,7 +20,7 @@ import tempfile
 import numpy as np
 
 FORMAT = "oracle-v1"
-MAX_ENTRY_BYTES = 8 << 20    # larger answers cost more disk than recomputing them (compiles are cached)
+MAX_ENTRY_BYTES = 8 << 20  # larger answers cost more disk than recomputing them (compiles are cached)
 
 
 def folder():
@@ -46,11 +47,13 @@ def trusted(path):
             if os.path.isdir(folder_):
                 info = os.stat(folder_)
                 if info.st_uid != os.geteuid() or info.st_mode & _others_write(info.st_gid):
-                    _warn(f"gradref: the cache folder {folder_} is not yours alone to write; "
-                          "gradref runs without its cache")
+                    _warn(
+                        f"gradref: the cache folder {folder_} is not yours alone to write; "
+                        "gradref runs without its cache"
+                    )
                     return False
     except OSError:
-        return True     # an unwritable cache only costs its entries (store() gives up quietly)
+        return True  # an unwritable cache only costs its entries (store() gives up quietly)
     return True
 
 
@@ -59,6 +62,7 @@ def _others_write(gid):
     this user's own private group (umask 002 systems make every folder group-writable)."""
     import grp
     import pwd
+
     try:
         group = grp.getgrgid(gid)
         private = gid == os.getegid() and group.gr_name == pwd.getpwuid(os.geteuid()).pw_name and not group.gr_mem
@@ -70,6 +74,7 @@ def _others_write(gid):
 def _warn(message):
     """Say it once; a test suite that turns warnings into errors still runs (without the cache)."""
     import warnings
+
     try:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
     except RuntimeWarning:
@@ -100,6 +105,7 @@ def _versions():
             return md.version(dist)
         except md.PackageNotFoundError:
             return ""
+
     return tuple(version(d) for d in ("jax", "jaxlib", "numpy"))
 
 
@@ -121,7 +127,7 @@ def _feed(h, value):
         h.update(f"{type(value).__name__} {value!r}".encode())
 
 
-OWN_REFERENCES = "reference."      # gradref's references: jax.numpy only, their module is the whole program
+OWN_REFERENCES = "reference."  # gradref's references: jax.numpy only, their module is the whole program
 
 
 def key(reference, args, wrt, cotangent_label, device):
@@ -132,9 +138,10 @@ def key(reference, args, wrt, cotangent_label, device):
     h.update(f"{module}.{getattr(reference, '__qualname__', repr(reference))}".encode())
     if module.startswith(OWN_REFERENCES):
         h.update(_source_digest(module).encode())
-    else:       # a user's: its source says nothing of the helpers, globals or closure values it uses
+    else:  # a user's: its source says nothing of the helpers, globals or closure values it uses
         try:
             from reference import oracle
+
             traced = oracle.program(reference, args, wrt, device)
         except Exception:  # noqa: BLE001 - the oracle itself will say what is wrong with it
             return None
@@ -166,8 +173,13 @@ def store(digest, out, grads, dout):
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd, scratch = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".npz")
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, out=np.asarray(out), dout=np.asarray(dout), count=len(grads),
-                     **{f"grad{i}": np.asarray(g) for i, g in enumerate(grads)})
+            np.savez(
+                handle,
+                out=np.asarray(out),
+                dout=np.asarray(dout),
+                count=len(grads),
+                **{f"grad{i}": np.asarray(g) for i, g in enumerate(grads)},
+            )
         os.replace(scratch, path)
     except OSError:
         try:
@@ -179,6 +191,7 @@ def store(digest, out, grads, dout):
 def vjp(reference, args, wrt, cotangent, cotangent_label, device="cpu"):
     """oracle.vjp through the cache: `cotangent_label` names the cotangent's draw (its seed)."""
     from reference import oracle
+
     if not enabled():
         return oracle.vjp(reference, args, wrt, cotangent, device)
     digest = key(reference, args, wrt, cotangent_label, device)
@@ -208,6 +221,7 @@ def info():
 def clear():
     """Remove every cached answer (and the compiled JAX programs); returns how many answers went."""
     import shutil
+
     count = info()["entries"]
     for name in (FORMAT, "xla"):
         shutil.rmtree(os.path.join(folder(), name), ignore_errors=True)
@@ -226,11 +240,12 @@ def use_compilation_cache():
     import warnings
 
     import jax
+
     warnings.filterwarnings("ignore", message="Error (writing|reading) persistent compilation cache")
     try:
         jax.config.update("jax_compilation_cache_dir", os.path.join(folder(), "xla"))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    except (AttributeError, ValueError):      # an older JAX without these options
+    except (AttributeError, ValueError):  # an older JAX without these options
         pass
     _COMPILATION_CACHE.append(folder())

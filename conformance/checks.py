@@ -3,6 +3,7 @@
 A Case names what to check; its manual run and its oracle run are computed once and shared by
 every check. Exceptions raised by the manual code become failing results, never crashes.
 """
+
 import copy
 import dataclasses
 import functools
@@ -24,11 +25,12 @@ from .samples import as_float64, rng_for, seeded
 @dataclass(frozen=True)
 class Case:
     """One op on one sample in one dtype on one device."""
+
     op: object
     sample: str
     dtype: str
     device: str = "cpu"
-    seed: int = 0           # draws the sample, cotangent and directions (0: the registry's own draws)
+    seed: int = 0  # draws the sample, cotangent and directions (0: the registry's own draws)
 
     def __str__(self):
         return f"{self.op.name}-{self.sample}-{self.dtype}-{self.device}" + (f"-seed{self.seed}" if self.seed else "")
@@ -46,12 +48,13 @@ class Case:
 @dataclass
 class CheckResult:
     """The outcome of one check on one case; `comparisons` carry the numbers."""
+
     check: str
     case: Case
     passed: bool
     detail: str = ""
     comparisons: list = field(default_factory=list)
-    skipped: bool = False       # the check does not apply to this op, and says why in `detail`
+    skipped: bool = False  # the check does not apply to this op, and says why in `detail`
 
     @property
     def worst(self):
@@ -116,17 +119,25 @@ def oracle_run(case):
     forward in float64, the gradients are None, and only the checks that need no oracle apply.
     """
     if case.op.reference is None:
-        args = list(as_float64(named_args(case)).values())    # float64 copies, parameter dicts new
+        args = list(as_float64(named_args(case)).values())  # float64 copies, parameter dicts new
         out = np.asarray(to_numpy_tree(case.op.forward(*args)[0], backend_for("cpu")), np.float64)
         return out, None, _read_only(cotangent(case, out.shape))
-    out, grads, dout = cache.vjp(case.op.reference, sample_args(case), wrt_positions(case.op),
-                                 functools.partial(cotangent, case), cotangent_label(case), case.device)
+    out, grads, dout = cache.vjp(
+        case.op.reference,
+        sample_args(case),
+        wrt_positions(case.op),
+        functools.partial(cotangent, case),
+        cotangent_label(case),
+        case.device,
+    )
     return out, grads, _read_only(np.asarray(dout))
 
 
 def cotangent_label(case):
     # The seed leaves out the device, so CPU and GPU runs of a case see the same cotangent.
-    return "ones" if case.op.kind == LOSS else f"normal {seeded(f'{case.op.name}-{case.sample}-{case.dtype}', case.seed)}"
+    return (
+        "ones" if case.op.kind == LOSS else f"normal {seeded(f'{case.op.name}-{case.sample}-{case.dtype}', case.seed)}"
+    )
 
 
 def cotangent(case, shape):
@@ -165,8 +176,7 @@ def run_manual(op, args, dout, backend):
 def manual_run(case):
     backend = backend_for(case.device)
     run = run_manual(case.op, sample_args(case), case_dout(case), backend)
-    return ManualRun(to_numpy_tree(run.out, backend), run.cache,
-                     tuple(to_numpy_tree(g, backend) for g in run.grads))
+    return ManualRun(to_numpy_tree(run.out, backend), run.cache, tuple(to_numpy_tree(g, backend) for g in run.grads))
 
 
 def tolerance_terms(op, args, factor=1.0):
@@ -207,6 +217,7 @@ def _count_mismatch(case, grads):
 
 # ----- the checks -----
 
+
 def check_forward(case):
     """The manual forward output agrees with the reference's."""
     want = oracle_run(case)[0]
@@ -224,14 +235,16 @@ def check_vjp(case):
         return CheckResult("vjp", case, False, problem)
     tol = case_tolerance(case)
     floor = floors(case.op, want)
-    return _result("vjp", case, [policy.compare(n, g, w, tol, case.dtype, floor.get(n, 0.0))
-                                 for n, g, w in zip(case.op.grad_names, got, want)])
+    return _result(
+        "vjp",
+        case,
+        [policy.compare(n, g, w, tol, case.dtype, floor.get(n, 0.0)) for n, g, w in zip(case.op.grad_names, got, want)],
+    )
 
 
 def numeric_vjp(forward, args, positions, dout, step=1e-6):
     """Central differences of sum(dout * forward(*args)[0]) with respect to args[positions]."""
-    args = [np.array(a, np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
-            for a in args]
+    args = [np.array(a, np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args]
 
     def value(at):
         # Parameter dicts are copied per call: a train-mode forward writes running statistics into them.
@@ -248,7 +261,7 @@ def numeric_vjp(forward, args, positions, dout, step=1e-6):
             for sign in (1, -1):
                 moved = x.copy()
                 moved[index] += sign * h
-                shifted.append(value(args[:position] + [moved] + args[position + 1:]))
+                shifted.append(value(args[:position] + [moved] + args[position + 1 :]))
             grad[index] = (shifted[0] - shifted[1]) / (2 * h)
         grads.append(grad)
     return grads
@@ -264,11 +277,15 @@ def check_finite_differences(case):
     jax_grads = oracle_run(case)[1]
     tol = policy.FINITE_DIFFERENCE_TOLERANCE
     floor = floors(case.op, numeric)
-    comparisons = [policy.compare(n, g, num, tol, case.dtype, floor.get(n, 0.0))
-                   for n, g, num in zip(case.op.grad_names, got, numeric)]
+    comparisons = [
+        policy.compare(n, g, num, tol, case.dtype, floor.get(n, 0.0))
+        for n, g, num in zip(case.op.grad_names, got, numeric)
+    ]
     if jax_grads is not None:
-        comparisons += [policy.compare(f"{n} (jax)", j, num, tol, case.dtype, floor.get(n, 0.0))
-                        for n, j, num in zip(case.op.grad_names, jax_grads, numeric)]
+        comparisons += [
+            policy.compare(f"{n} (jax)", j, num, tol, case.dtype, floor.get(n, 0.0))
+            for n, j, num in zip(case.op.grad_names, jax_grads, numeric)
+        ]
     return _result("finite_differences", case, comparisons)
 
 
@@ -276,8 +293,10 @@ DIRECTIONS, SAMPLED_ENTRIES, STEP = 3, 20, 1e-6
 
 
 def _float64_args(case):
-    return [np.array(a, np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else copy.deepcopy(a)
-            for a in sample_args(case)]
+    return [
+        np.array(a, np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else copy.deepcopy(a)
+        for a in sample_args(case)
+    ]
 
 
 def check_directional(case):
@@ -307,16 +326,27 @@ def check_directional(case):
     comparisons = []
     for k in range(DIRECTIONS):
         # Random signs (Rademacher): as good as normals for a projection, and cheap at 1e7 entries.
-        directions = [(rng.integers(0, 2, np.shape(args[p]), dtype=np.int8) * 2.0 - 1.0)
-                      * max(1.0, float(np.sqrt(np.mean(args[p] ** 2)))) for p in positions]
+        directions = [
+            (rng.integers(0, 2, np.shape(args[p]), dtype=np.int8) * 2.0 - 1.0)
+            * max(1.0, float(np.sqrt(np.mean(args[p] ** 2))))
+            for p in positions
+        ]
         plus = value([args[p] + STEP * u for p, u in zip(positions, directions)])
         minus = value([args[p] - STEP * u for p, u in zip(positions, directions)])
         numeric = (plus - minus) / (2 * STEP)
         analytic = sum(float(np.sum(g * u)) for g, u in zip(grads, directions))
         terms = sum(float(np.sum(np.abs(g * u))) for g, u in zip(grads, directions))
         noise = policy.DIFFERENCE_NOISE * (abs(plus) + abs(minus)) / STEP
-        comparisons.append(policy.compare(f"<grads, u{k}>", np.asarray(analytic), np.asarray(numeric), tol,
-                                          case.dtype, floor=max(terms, noise / tol)))
+        comparisons.append(
+            policy.compare(
+                f"<grads, u{k}>",
+                np.asarray(analytic),
+                np.asarray(numeric),
+                tol,
+                case.dtype,
+                floor=max(terms, noise / tol),
+            )
+        )
     # Sampled entries where nothing else looks at single entries: small samples, or no reference at all
     # (a large sample of a registry op has its every entry checked by vjp against the oracle).
     entries = SAMPLED_ENTRIES if case.small or op.reference is None else 0
@@ -335,9 +365,14 @@ def check_directional(case):
             numeric.append((shifted[0] - shifted[1]) / (2 * h))
             analytic.append(float(g[index]))
         if picks is not None and len(picks):
-            compared = policy.compare(f"{name} at {len(picks)} sampled entries", np.asarray(analytic),
-                                      np.asarray(numeric), tol, case.dtype,
-                                      floor=max(float(np.max(np.abs(g), initial=0.0)), floor.get(name, 0.0)))
+            compared = policy.compare(
+                f"{name} at {len(picks)} sampled entries",
+                np.asarray(analytic),
+                np.asarray(numeric),
+                tol,
+                case.dtype,
+                floor=max(float(np.max(np.abs(g), initial=0.0)), floor.get(name, 0.0)),
+            )
             comparisons.append(_at_input_index(compared, picks, np.shape(args[position])))
     return _result("directional", case, comparisons)
 
@@ -378,9 +413,11 @@ def check_no_mutation(case):
     out, cache = op.forward(*args)
     before_cache, before_dout = to_numpy_tree(cache, backend), to_numpy_tree(dout, backend)
     op.backward(dout, cache)
-    problems = [f"forward or backward changed its input {name}" for name, old, new
-                in zip(op.signature, before_args, to_numpy_tree(args, backend))
-                if name not in op.mutable and not trees_identical(old, new)]
+    problems = [
+        f"forward or backward changed its input {name}"
+        for name, old, new in zip(op.signature, before_args, to_numpy_tree(args, backend))
+        if name not in op.mutable and not trees_identical(old, new)
+    ]
     if not trees_identical(before_dout, to_numpy_tree(dout, backend)):
         problems.append(f"{op.backward_name} changed dout")
     if not trees_identical(before_cache, to_numpy_tree(cache, backend)):
@@ -394,16 +431,20 @@ def check_linear_in_dout(case):
     d1 = case_dout(case)
     d2 = np.random.default_rng(1).standard_normal(d1.shape).astype(case.dtype)
     args = sample_args(case)
-    grads = [tuple(to_numpy_tree(g, backend) for g in run_manual(case.op, args, d, backend).grads)
-             for d in (d1, d2, 2 * d1 - 3 * d2)]
+    grads = [
+        tuple(to_numpy_tree(g, backend) for g in run_manual(case.op, args, d, backend).grads)
+        for d in (d1, d2, 2 * d1 - 3 * d2)
+    ]
     problem = _count_mismatch(case, grads[0])
     if problem:
         return CheckResult("linear_in_dout", case, False, problem)
     tol = case_tolerance(case, factor=policy.TWO_RUNS)
     wants = [2 * np.asarray(g1, np.float64) - 3 * np.asarray(g2, np.float64) for g1, g2 in zip(*grads[:2])]
     floor = floors(case.op, wants)
-    comparisons = [policy.compare(name, g12, want, tol, case.dtype, floor.get(name, 0.0))
-                   for name, g12, want in zip(case.op.grad_names, grads[2], wants)]
+    comparisons = [
+        policy.compare(name, g12, want, tol, case.dtype, floor.get(name, 0.0))
+        for name, g12, want in zip(case.op.grad_names, grads[2], wants)
+    ]
     return _result("linear_in_dout", case, comparisons)
 
 
@@ -459,23 +500,38 @@ def check_defaults(case):
             out, cache_ = op.forward(*call)
             grads = () if op.kind == UPDATE else as_tuple(op.backward(fresh(case_dout(case), backend), cache_))
             stored = cache_ if op.kind == UPDATE else (call[position] if len(call) > position else None)
-            runs.append((to_numpy_tree(out, backend), [to_numpy_tree(g, backend) for g in grads],
-                         to_numpy_tree(stored, backend) if isinstance(stored, dict) else {}))
+            runs.append(
+                (
+                    to_numpy_tree(out, backend),
+                    [to_numpy_tree(g, backend) for g in grads],
+                    to_numpy_tree(stored, backend) if isinstance(stored, dict) else {},
+                )
+            )
         (out_a, grads_a, stored_a), (out_b, grads_b, stored_b) = runs
         label = f"{name} {'left out' if implicit is OMIT else f'= {implicit()!r}'}"
         comparisons.append(policy.compare(f"out with {label}", out_b, out_a, tol, case.dtype))
-        comparisons += [policy.compare(f"{g} with {label}", b, a, tol, case.dtype)
-                        for g, a, b in zip(op.grad_names, grads_a, grads_b)]
-        for key in (spelled if isinstance(spelled, dict) else ()):
+        comparisons += [
+            policy.compare(f"{g} with {label}", b, a, tol, case.dtype)
+            for g, a, b in zip(op.grad_names, grads_a, grads_b)
+        ]
+        for key in spelled if isinstance(spelled, dict) else ():
             if key in stored_a and key in stored_b and _numeric(stored_a[key]):
-                comparisons.append(policy.compare(f"{name}[{key!r}] with {label}", np.asarray(stored_b[key], float),
-                                                  np.asarray(stored_a[key], float), tol, case.dtype))
+                comparisons.append(
+                    policy.compare(
+                        f"{name}[{key!r}] with {label}",
+                        np.asarray(stored_b[key], float),
+                        np.asarray(stored_a[key], float),
+                        tol,
+                        case.dtype,
+                    )
+                )
             elif key in stored_a and key not in stored_b and op.kind == UPDATE:
                 problems.append(f"with {label}, the returned config lacks {key!r}")
     result = _result("defaults", case, comparisons)
     if problems:
-        return CheckResult("defaults", case, False, "; ".join(problems + ([result.detail] if not result.passed else [])),
-                           comparisons)
+        return CheckResult(
+            "defaults", case, False, "; ".join(problems + ([result.detail] if not result.passed else [])), comparisons
+        )
     return result
 
 
@@ -499,6 +555,7 @@ def check_refuses_invalid(case):
 def _to_jax(value, device):
     """NumPy arrays as jax arrays of the same dtype on the case's device; parameter dicts copied."""
     import jax
+
     if isinstance(value, dict):
         return {k: _to_jax(v, device) for k, v in value.items()}
     if isinstance(value, np.ndarray):
@@ -527,15 +584,17 @@ def _traced_call(args, device, body):
     """jax.jit(body)(*arrays) where body gets the arguments rebuilt around traced arrays; the arrays
     keep their dtypes (x64 on, so float64 stays float64)."""
     import jax
+
     splits = [_split_arrays(a) for a in args]
     counts = [len(arrays) for arrays, _ in splits]
 
     def traced(flat):
         rebuilt, start = [], 0
         for (_, rebuild), n in zip(splits, counts):
-            rebuilt.append(rebuild(flat[start:start + n]))
+            rebuilt.append(rebuild(flat[start : start + n]))
             start += n
         return body(rebuilt)
+
     with jax.enable_x64(True):
         flat = [_to_jax(a, device) for arrays, _ in splits for a in arrays]
         return jax.tree_util.tree_map(np.asarray, jax.jit(traced)(flat))
@@ -556,8 +615,10 @@ def manual_vjp_of_vjp(op, args, positions, dout, direction, device="cpu"):
             for position, value in zip(positions, diff):
                 at[position] = value
             return as_tuple(op.backward(cotangent, op.forward(*at)[1]))
+
         grads, pullback = jax.vjp(grads_of, *[full[p] for p in positions], d)
         return pullback(tuple(jax.numpy.asarray(vi, dtype=g.dtype) for vi, g in zip(v, grads)))
+
     return tuple(_traced_call(list(args) + [np.asarray(dout), tuple(direction)], device, body))
 
 
@@ -585,9 +646,16 @@ def _second_order_numeric(case, direction, got, names, tol):
         terms = [np.asarray(s, np.float64) * u for s, u in zip(got, us + [ud])]
         analytic = sum(float(np.sum(t)) for t in terms)
         noise = 1e-14 * (abs(plus) + abs(minus)) / STEP
-        comparisons.append(policy.compare(f"second order <{', '.join(names)}; u{k}>", np.asarray(analytic),
-                                          np.asarray(numeric), tol, case.dtype,
-                                          floor=max(sum(float(np.sum(np.abs(t))) for t in terms), noise / tol)))
+        comparisons.append(
+            policy.compare(
+                f"second order <{', '.join(names)}; u{k}>",
+                np.asarray(analytic),
+                np.asarray(numeric),
+                tol,
+                case.dtype,
+                floor=max(sum(float(np.sum(np.abs(t))) for t in terms), noise / tol),
+            )
+        )
     return comparisons
 
 
@@ -599,8 +667,9 @@ def check_second_order(case):
     stop_gradient, a NumPy round trip) fails here."""
     op = case.op
     if op.traceable is False:
-        return CheckResult("second_order", case, True, NOT_TRACEABLE.format(name=op.backward_name,
-                                                                              what="second order"), skipped=True)
+        return CheckResult(
+            "second_order", case, True, NOT_TRACEABLE.format(name=op.backward_name, what="second order"), skipped=True
+        )
     run = manual_run(case)
     problem = _count_mismatch(case, run.grads)
     if problem:
@@ -612,18 +681,37 @@ def check_second_order(case):
     try:
         got = manual_vjp_of_vjp(op, sample_args(case), positions, dout, direction, case.device)
     except Exception as error:  # noqa: BLE001 - user code under JAX may raise anything
-        return CheckResult("second_order", case, False, f"{op.backward_name} does not run on jax.numpy arrays, "
-                           f"which the second-order check needs ({describe_error(error)})")
+        return CheckResult(
+            "second_order",
+            case,
+            False,
+            f"{op.backward_name} does not run on jax.numpy arrays, "
+            f"which the second-order check needs ({describe_error(error)})",
+        )
     tol = case_tolerance(case, factor=policy.TWO_RUNS)
     if op.reference is None:
-        return _result("second_order", case, _second_order_numeric(case, direction, got, names,
-                                                                   max(tol, policy.FINITE_DIFFERENCE_TOLERANCE)))
+        return _result(
+            "second_order",
+            case,
+            _second_order_numeric(case, direction, got, names, max(tol, policy.FINITE_DIFFERENCE_TOLERANCE)),
+        )
     want = oracle.vjp_of_vjp(op.reference, sample_args(case), positions, dout, direction, case.device)
     floor = max((float(np.max(np.abs(w), initial=0.0)) for w in want), default=0.0)
-    return _result("second_order", case, [
-        policy.compare(f"second order {n}", g, w, tol, case.dtype,
-                       floor if n[2:] in op.cancelling or n == "ddout" and op.kind == LOSS else 0.0)
-        for n, g, w in zip(names, got, want)])
+    return _result(
+        "second_order",
+        case,
+        [
+            policy.compare(
+                f"second order {n}",
+                g,
+                w,
+                tol,
+                case.dtype,
+                floor if n[2:] in op.cancelling or n == "ddout" and op.kind == LOSS else 0.0,
+            )
+            for n, g, w in zip(names, got, want)
+        ],
+    )
 
 
 def check_jax_arrays(case):
@@ -631,29 +719,44 @@ def check_jax_arrays(case):
     jax.numpy (or CuPy) arrays take, or a NumPy-only idiom (reshape(-2)), fails here."""
     op = case.op
     if not op.traceable:
-        return CheckResult("jax_arrays", case, True, NOT_TRACEABLE.format(name=op.backward_name,
-                                                                           what="the jax.numpy path"), skipped=True)
+        return CheckResult(
+            "jax_arrays",
+            case,
+            True,
+            NOT_TRACEABLE.format(name=op.backward_name, what="the jax.numpy path"),
+            skipped=True,
+        )
     numpy_run = manual_run(case)
 
     def body(rebuilt):
         *args, dout = rebuilt
         out, cache = op.forward(*args)
         return out, as_tuple(op.backward(dout, cache))
+
     try:
         out, grads = _traced_call(list(sample_args(case)) + [np.asarray(case_dout(case))], case.device, body)
     except Exception as error:  # noqa: BLE001 - the code under test may raise anything under JAX
-        return CheckResult("jax_arrays", case, False, f"{'/'.join(op.manual_names)} fail on jax.numpy arrays "
-                           f"under jax.jit ({describe_error(error)})")
+        return CheckResult(
+            "jax_arrays",
+            case,
+            False,
+            f"{'/'.join(op.manual_names)} fail on jax.numpy arrays under jax.jit ({describe_error(error)})",
+        )
     problem = _count_mismatch(case, grads)
     if problem:
         return CheckResult("jax_arrays", case, False, problem + " on jax.numpy arrays")
     tol = case_tolerance(case, factor=policy.TWO_RUNS)
     floor = floors(op, numpy_run.grads)
     comparisons = [policy.compare("out (jax.numpy/numpy)", out, numpy_run.out, tol, case.dtype)]
-    comparisons += [policy.compare(f"{n} (jax.numpy/numpy)", g, w, tol, case.dtype, floor.get(n, 0.0))
-                    for n, g, w in zip(op.grad_names, grads, numpy_run.grads)]
-    dtypes = [f"{n}.dtype={g.dtype} on jax.numpy arrays, want {case.dtype}" for n, g in
-              zip(("out",) + op.grad_names, (out,) + grads) if g.dtype != np.dtype(case.dtype)]
+    comparisons += [
+        policy.compare(f"{n} (jax.numpy/numpy)", g, w, tol, case.dtype, floor.get(n, 0.0))
+        for n, g, w in zip(op.grad_names, grads, numpy_run.grads)
+    ]
+    dtypes = [
+        f"{n}.dtype={g.dtype} on jax.numpy arrays, want {case.dtype}"
+        for n, g in zip(("out",) + op.grad_names, (out,) + grads)
+        if g.dtype != np.dtype(case.dtype)
+    ]
     if dtypes:
         return CheckResult("jax_arrays", case, False, "; ".join(dtypes), comparisons)
     return _result("jax_arrays", case, comparisons)
@@ -669,15 +772,18 @@ def check_devices_agree(case):
     (cpu_out, cpu_grads, _), (gpu_out, gpu_grads, _) = oracle_run(on_cpu), oracle_run(on_gpu)
     exact = policy.tolerance("float64", *tolerance_terms(case.op, named_args(case)))
     floor = floors(case.op, cpu_grads)
-    comparisons = [policy.compare(f"jax {n} gpu/cpu", g, c, exact, "float64", floor.get(n, 0.0))
-                   for n, g, c in zip(("out",) + case.op.grad_names, (gpu_out,) + gpu_grads,
-                                      (cpu_out,) + cpu_grads)]
+    comparisons = [
+        policy.compare(f"jax {n} gpu/cpu", g, c, exact, "float64", floor.get(n, 0.0))
+        for n, g, c in zip(("out",) + case.op.grad_names, (gpu_out,) + gpu_grads, (cpu_out,) + cpu_grads)
+    ]
     numpy_run, gpu_run = manual_run(on_cpu), manual_run(on_gpu)
     tol = case_tolerance(case, factor=policy.TWO_DEVICES)
-    comparisons += [policy.compare(f"manual {n} {backend_for('gpu').name}/numpy", g, c, tol, case.dtype,
-                                   floor.get(n, 0.0))
-                    for n, g, c in zip(("out",) + case.op.grad_names, (gpu_run.out,) + gpu_run.grads,
-                                       (numpy_run.out,) + numpy_run.grads)]
+    comparisons += [
+        policy.compare(f"manual {n} {backend_for('gpu').name}/numpy", g, c, tol, case.dtype, floor.get(n, 0.0))
+        for n, g, c in zip(
+            ("out",) + case.op.grad_names, (gpu_run.out,) + gpu_run.grads, (numpy_run.out,) + numpy_run.grads
+        )
+    ]
     return _result("devices_agree", case, comparisons)
 
 
@@ -697,7 +803,7 @@ CHECKS = {
     "refuses_invalid": check_refuses_invalid,
     "second_order": check_second_order,
 }
-ORDER_2 = ("second_order",)       # run only when second order is asked for (gradref check --order 2)
+ORDER_2 = ("second_order",)  # run only when second order is asked for (gradref check --order 2)
 
 
 def applicable(check, case):
@@ -710,20 +816,24 @@ def applicable(check, case):
         return False
     if case.op.kind == UPDATE and check in ("vjp", "finite_differences", "linear_in_dout", "directional"):
         return False
-    if check == "directional":     # not across the kinks of a sample placed on them
+    if check == "directional":  # not across the kinks of a sample placed on them
         return case.device == "cpu" and not _spec(case).at_kinks
-    if check == "jax_arrays":      # one sample per op and dtype: the path taken does not depend on the values
+    if check == "jax_arrays":  # one sample per op and dtype: the path taken does not depend on the values
         # traceable None: a user's op, NumPy code unless they ask for order 2
         return case.device == "cpu" and case.sample == case.op.samples[0].name and case.op.traceable is not None
     if check == "defaults":
         return bool(case.op.defaults) and case.device == "cpu" and case.sample == case.op.samples[0].name
     if check == "refuses_invalid":
         return bool(case.op.invalid) and case.device == "cpu" and case.sample == case.op.samples[0].name
-    if check == "second_order":     # the small samples (JAX unrolls loops: a large rnn takes a minute)
-        smallest = case.small or (case.sample == case.op.samples[0].name
-                                  and not any(s.small for s in case.op.samples))
-        return (case.op.kind != UPDATE and "/" not in case.sample and not _spec(case).stress
-                and not _spec(case).at_kinks and smallest)
+    if check == "second_order":  # the small samples (JAX unrolls loops: a large rnn takes a minute)
+        smallest = case.small or (case.sample == case.op.samples[0].name and not any(s.small for s in case.op.samples))
+        return (
+            case.op.kind != UPDATE
+            and "/" not in case.sample
+            and not _spec(case).stress
+            and not _spec(case).at_kinks
+            and smallest
+        )
     if check == "finite_differences":
         return case.small and case.dtype == "float64" and case.device == "cpu"
     if check == "linear_in_dout":
@@ -761,9 +871,13 @@ def describe_error(error):
     """'ValueError: message at layers.py:12': the first line of the message and the innermost frame
     of the code under test (outside gradref, JAX and NumPy)."""
     import traceback
+
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if not os.path.realpath(f.filename).startswith(_NOT_USER_CODE)]
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if not os.path.realpath(f.filename).startswith(_NOT_USER_CODE)
+    ]
     where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
     return f"{type(error).__name__}: {text[:300]}{where}"
 

@@ -1,5 +1,6 @@
 """Process pools that Ctrl-C stops at once: workers leave SIGINT to the parent, die with it, and
 are ended by the parent (not left to finish their tasks) when it is interrupted."""
+
 import multiprocessing
 import os
 import signal
@@ -15,17 +16,18 @@ def quiet_worker(on_terminate=None):
         signal.signal(signal.SIGTERM, _once(on_terminate))
     try:
         import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
     parent = multiprocessing.parent_process()
-    if parent is not None and os.getppid() != parent.pid:   # it died while this process started up
+    if parent is not None and os.getppid() != parent.pid:  # it died while this process started up
         os.kill(os.getpid(), signal.SIGTERM)
 
 
 def stop_pool(pool):
     """End a pool's processes now (Ctrl-C): terminate, then kill what is still alive after 5 s."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())   # shutdown() forgets them
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
     for process in processes:
         process.terminate()
     for process in processes:
@@ -42,9 +44,11 @@ def _once(on_terminate):
     while the first handler runs; a nested clean-up would wait forever on locks the outer one
     holds. Further SIGTERMs are blocked, and SIGALRM (whose default action ends the process) ends
     it should the clean-up itself hang."""
+
     def handler(*_):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(HANDLER_DEADLINE_S)
         on_terminate()
+
     return handler

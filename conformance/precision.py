@@ -5,6 +5,7 @@ For affine, two_layer_net and matmul at a few sizes, the float32 gradients of JA
 the float64 oracle on the same device. On a GPU with tensor cores "default" is TF32: the numbers here
 are the ones to look at when GPU results drift.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,18 +37,25 @@ def make_args(op_name, size, rng):
         args = [rng.standard_normal((n, d)), rng.standard_normal((d, m))]
     else:
         n, d, h, c = size
-        args = [rng.standard_normal((n, d)), rng.integers(0, c, n),
-                rng.standard_normal((d, h)) / np.sqrt(d), rng.standard_normal(h) * 0.1,
-                rng.standard_normal((h, c)) / np.sqrt(h), rng.standard_normal(c) * 0.1, 1e-3]
+        args = [
+            rng.standard_normal((n, d)),
+            rng.integers(0, c, n),
+            rng.standard_normal((d, h)) / np.sqrt(d),
+            rng.standard_normal(h) * 0.1,
+            rng.standard_normal((h, c)) / np.sqrt(h),
+            rng.standard_normal(c) * 0.1,
+            1e-3,
+        ]
     return [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args]
 
 
 def jax_float32_grads(op, args, positions, dout, device, mode):
     """jax.vjp in float32 with x64 off at matmul precision `mode`; returns (grads, precision read back)."""
-    with jax.enable_x64(False), jax.default_matmul_precision(mode), \
-            jax.default_device(oracle.jax_device(device)):
-        jargs = [jnp.asarray(a.astype(np.int32) if a.dtype.kind == "i" else a)
-                 if isinstance(a, np.ndarray) else a for a in args]
+    with jax.enable_x64(False), jax.default_matmul_precision(mode), jax.default_device(oracle.jax_device(device)):
+        jargs = [
+            jnp.asarray(a.astype(np.int32) if a.dtype.kind == "i" else a) if isinstance(a, np.ndarray) else a
+            for a in args
+        ]
 
         def of_wrt(*diff):
             full = list(jargs)
@@ -72,37 +80,60 @@ def measure(op_name, size, device):
     rng = np.random.default_rng(0)
     args = make_args(op_name, size, rng)
     positions = [op.signature.index(n) for n in op.wrt]
-    _, want, dout = oracle.vjp(op.reference, args, positions,
-                               lambda shape: rng.standard_normal(shape).astype(np.float32)
-                               if shape else np.float32(1.0), device)
+    _, want, dout = oracle.vjp(
+        op.reference,
+        args,
+        positions,
+        lambda shape: rng.standard_normal(shape).astype(np.float32) if shape else np.float32(1.0),
+        device,
+    )
     dout = np.asarray(dout, np.float32)
     tol = policy.tolerance("float32", max(max(np.shape(a)) for a in args if np.ndim(a)), 1.0, op.tol_factor)
-    candidates = {f"jax {mode}": (lambda m=mode: jax_float32_grads(op, args, positions, dout, device, m))
-                  for mode in JAX_MODES}
+    candidates = {
+        f"jax {mode}": (lambda m=mode: jax_float32_grads(op, args, positions, dout, device, m)) for mode in JAX_MODES
+    }
     backend = backend_for(device)
     if device == "cpu" or backend.name != "numpy":
         candidates[f"manual {backend.name}"] = lambda: (
-            [np.asarray(to_numpy_tree(g, backend), np.float64)
-             for g in as_tuple(run_manual(op, args, dout, backend).grads)], "n/a")
+            [
+                np.asarray(to_numpy_tree(g, backend), np.float64)
+                for g in as_tuple(run_manual(op, args, dout, backend).grads)
+            ],
+            "n/a",
+        )
     rows = []
     for label, compute in candidates.items():
         grads, read_back = compute()
         errors = {name: normwise(g, w) for name, g, w in zip(op.grad_names, grads, want)}
         comparisons = [policy.compare(n, g, w, tol, "float32") for n, g, w in zip(op.grad_names, grads, want)]
         worst_grad = max(errors, key=errors.get)
-        rows.append({"op": op_name, "size": "x".join(map(str, size)), "device": device, "impl": label,
-                     "matmul_precision": read_back, "worst_grad": worst_grad,
-                     "normwise_rel_error": errors[worst_grad], "errors": errors,
-                     "policy_ratio": max(c.ratio for c in comparisons),
-                     "passes_policy": all(c.passed for c in comparisons)})
+        rows.append(
+            {
+                "op": op_name,
+                "size": "x".join(map(str, size)),
+                "device": device,
+                "impl": label,
+                "matmul_precision": read_back,
+                "worst_grad": worst_grad,
+                "normwise_rel_error": errors[worst_grad],
+                "errors": errors,
+                "policy_ratio": max(c.ratio for c in comparisons),
+                "passes_policy": all(c.passed for c in comparisons),
+            }
+        )
     return rows
 
 
 def run(devices, ops=None, full=False, advance=None):
     """All rows; on the CPU the largest size only with `full` (it takes minutes on 2 cores)."""
     ops = ops or tuple(SIZES)
-    plan = [(op_name, size, device) for device in devices for op_name in ops
-            for size in SIZES[op_name] if full or device != "cpu" or size != SIZES[op_name][-1]]
+    plan = [
+        (op_name, size, device)
+        for device in devices
+        for op_name in ops
+        for size in SIZES[op_name]
+        if full or device != "cpu" or size != SIZES[op_name][-1]
+    ]
     rows = []
     for done, (op_name, size, device) in enumerate(plan, 1):
         rows.extend(measure(op_name, size, device))

@@ -1,4 +1,5 @@
 """Run the registry's checks and fold them into one row per op x dtype x device."""
+
 import os
 
 from reference import oracle
@@ -19,7 +20,7 @@ def prepare_devices(devices):
 
 
 def expand_devices(devices):
-    """"all" means the CPU, the GPU, and a row per op that compares the two."""
+    """ "all" means the CPU, the GPU, and a row per op that compares the two."""
     return list(devices) + [AGREEMENT] if {"cpu", "gpu"} <= set(devices) else list(devices)
 
 
@@ -30,16 +31,18 @@ def summarize(results, op, dtype, device):
     failures = [r.message for r in results if not r.passed]
     ran = [r for r in results if not r.skipped]
     return {
-        "op": op.name, "dtype": dtype, "device": device,
+        "op": op.name,
+        "dtype": dtype,
+        "device": device,
         "status": "pass" if not failures else "fail",
         "max_abs_error": worst.max_abs_error if worst else None,
         "max_rel_error": worst.max_rel_error if worst else None,
         "tolerance": worst.tolerance if worst else None,
         "ratio": worst.ratio if worst else None,
         "worst": f"{worst.name} [{worst_check(results, worst)}]" if worst else "",
-        "manual_backend": (f"{backend_for('gpu').name} vs numpy" if device == AGREEMENT
-                           else backend_for(device).name),
-        "checks_passed": sum(r.passed for r in ran), "checks": len(ran),
+        "manual_backend": (f"{backend_for('gpu').name} vs numpy" if device == AGREEMENT else backend_for(device).name),
+        "checks_passed": sum(r.passed for r in ran),
+        "checks": len(ran),
         "checks_run": sorted({r.check for r in ran}),
         "skipped": sorted({f"{r.check}: {r.detail}" for r in results if r.skipped}),
         "failures": failures,
@@ -57,6 +60,7 @@ def run_unit(op_name, dtype, device, order=1, seed=0):
     """One row, for a registered op: what each worker of a parallel run computes."""
     from . import cache
     from .registry import REGISTRY
+
     cache.use_compilation_cache()
     return run([REGISTRY[op_name]], [dtype], [device], order=order, seed=seed)[0]
 
@@ -66,6 +70,7 @@ def run_parallel(ops, dtypes, devices, jobs, advance=None, order=1, seed=0):
     CUDA do not survive a fork)."""
     import concurrent.futures
     import multiprocessing
+
     units = [(op.name, dtype, device) for op in ops for device in devices for dtype in dtypes]
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=pools.quiet_worker)
@@ -75,14 +80,14 @@ def run_parallel(ops, dtypes, devices, jobs, advance=None, order=1, seed=0):
             if advance:
                 advance(done, len(units), " ".join(futures[future]))
         rows = {futures[f]: f.result() for f in futures}
-    except BaseException:       # Ctrl-C: end the workers now rather than wait for their units
+    except BaseException:  # Ctrl-C: end the workers now rather than wait for their units
         pools.stop_pool(pool)
         raise
     pool.shutdown()
     return [rows[unit] for unit in units]
 
 
-RELEASE_ABOVE = 384 << 20      # resident bytes past which compiled programs are dropped between ops
+RELEASE_ABOVE = 384 << 20  # resident bytes past which compiled programs are dropped between ops
 
 
 def resident_bytes():
@@ -98,6 +103,7 @@ def release_memory():
     per primitive and shape, and keeping them all took 2.6 GB over a full check; recompiling what
     the next op needs costs a little time (none with the persistent compilation cache)."""
     import jax
+
     jax.clear_caches()
     checks.clear_caches()
 

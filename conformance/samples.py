@@ -3,29 +3,31 @@
 Every sample is drawn in float64 from a seeded generator and then cast to the dtype under test,
 so the manual pass and the oracle see exactly the same numbers.
 """
+
 import zlib
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-KINK_MARGIN = 1e-4        # relative to the RMS of the kink quantities
+KINK_MARGIN = 1e-4  # relative to the RMS of the kink quantities
 MAX_REDRAWS = 200
 
 
 @dataclass(frozen=True)
 class SampleSpec:
     """How to draw one named sample: `draw(rng) -> {arg name: value}`."""
+
     name: str
     draw: Callable
-    small: bool = False            # small enough for finite differences
+    small: bool = False  # small enough for finite differences
     margin: float = KINK_MARGIN
-    stress: bool = False           # extreme values: a student's code that fails here gets a warning, not a failure
-    convention: str = ""           # a course year's other convention (e.g. gamma (C,)): graded if the code follows it
-    graded: bool = True            # False: pins gradref's own code tighter than the course judges students
-                                   # (exact kinks, a large eps, x far from 0); `gradref grade` leaves it out
-    at_kinks: bool = False         # values placed exactly on kinks (relu at 0, ties): the conventions are checked
-                                   # against the oracle's, and no finite differences are taken across them
+    stress: bool = False  # extreme values: a student's code that fails here gets a warning, not a failure
+    convention: str = ""  # a course year's other convention (e.g. gamma (C,)): graded if the code follows it
+    graded: bool = True  # False: pins gradref's own code tighter than the course judges students
+    # (exact kinks, a large eps, x far from 0); `gradref grade` leaves it out
+    at_kinks: bool = False  # values placed exactly on kinks (relu at 0, ties): the conventions are checked
+    # against the oracle's, and no finite differences are taken across them
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Sample:
 
 # ----- seeds: every draw is named by a label and a seed (0: the registry's own draws) -----
 
+
 def seeded(label, seed=0):
     """The text a generator for `label` is seeded from (it names the draw in the oracle's cache)."""
     return label if seed == 0 else f"seed {seed}: {label}"
@@ -49,6 +52,7 @@ def rng_for(label, seed=0):
 
 
 # ----- drawing helpers -----
+
 
 def normal(rng, *shape, scale=1.0):
     return rng.standard_normal(shape) * scale
@@ -70,6 +74,7 @@ def labels(rng, n, c):
 
 # ----- casting and layouts -----
 
+
 def cast(args, dtype):
     """Float arrays to `dtype` (inside parameter dicts too); integer arrays and scalars unchanged."""
     out = {}
@@ -87,6 +92,7 @@ def _each_array(transform):
         if isinstance(a, dict):
             return {k: apply(v) for k, v in a.items()}
         return transform(a)
+
     return apply
 
 
@@ -109,15 +115,21 @@ LAYOUTS = {"fortran": _each_array(fortran_order), "strided": _each_array(strided
 def with_layout(sample, layout):
     """The sample with every array argument in another memory layout."""
     transform = LAYOUTS[layout]
-    return Sample(f"{sample.name}/{layout}", {k: transform(v) for k, v in sample.args.items()},
-                  sample.small, sample.stress)
+    return Sample(
+        f"{sample.name}/{layout}", {k: transform(v) for k, v in sample.args.items()}, sample.small, sample.stress
+    )
 
 
 def as_float64(args):
     """Float arrays as float64 (inside parameter dicts too); integer arrays and scalars unchanged."""
-    return {name: value.astype(np.float64) if isinstance(value, np.ndarray) and value.dtype.kind == "f"
-            else as_float64(value) if isinstance(value, dict) else value
-            for name, value in args.items()}
+    return {
+        name: value.astype(np.float64)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f"
+        else as_float64(value)
+        if isinstance(value, dict)
+        else value
+        for name, value in args.items()
+    }
 
 
 def clear_of_kinks(spec, kinks, rng, dtype):

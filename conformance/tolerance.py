@@ -16,6 +16,7 @@ several roundings (the two-layer net, the staged expression; see the named facto
 precision "highest" on inputs cast from the dtype under test, so both sides see the same numbers.
 The error is NaN when either side has a NaN, and a NaN error fails.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,7 @@ def tolerance(dtype, reduction=1, condition=1.0, factor=1.0):
 @dataclass(frozen=True)
 class Comparison:
     """How far `got` sits from `want`, measured against `tolerance`."""
+
     name: str
     max_abs_error: float
     max_rel_error: float
@@ -93,12 +95,14 @@ class Comparison:
         if self.shape_error:
             return self.shape_error
         where = f"[{', '.join(map(str, self.worst_index))}]" if self.worst_index else "(scalar)"
-        if self.max_rel_error != self.max_rel_error:      # NaN: a non-finite value on one side
+        if self.max_rel_error != self.max_rel_error:  # NaN: a non-finite value on one side
             return f"{self.name}: element {where}: got {self.got:.7g}, want {self.want:.7g} (not finite)"
         verdict = "within" if self.passed else "over"
-        return (f"{self.name}: worst element {where}: got {self.got:.7g}, want {self.want:.7g}; "
-                f"error {self.max_rel_error:.2e} is {self.ratio:.3g}x the tolerance "
-                f"{self.tolerance:.1e} ({verdict})")
+        return (
+            f"{self.name}: worst element {where}: got {self.got:.7g}, want {self.want:.7g}; "
+            f"error {self.max_rel_error:.2e} is {self.ratio:.3g}x the tolerance "
+            f"{self.tolerance:.1e} ({verdict})"
+        )
 
 
 def compare(name, got, want, tol, dtype, floor=0.0):
@@ -130,5 +134,6 @@ def compare(name, got, want, tol, dtype, floor=0.0):
     if not np.isfinite(got).all() or not np.isfinite(want).all():
         max_abs = float("nan") if not np.array_equal(got, want, equal_nan=True) else 0.0
     scale = max(float(np.max(np.abs(want), initial=0.0)), float(np.finfo(np.dtype(dtype)).tiny), floor)
-    return Comparison(name, max_abs, max_abs / scale, tol, index,
-                      float(got.reshape(-1)[flat]), float(want.reshape(-1)[flat]))
+    return Comparison(
+        name, max_abs, max_abs / scale, tol, index, float(got.reshape(-1)[flat]), float(want.reshape(-1)[flat])
+    )

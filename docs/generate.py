@@ -1,5 +1,6 @@
 """Write the generated pages of docs/ from the code: the op list (ops.md) and the mistake catalogue
 (mistakes.md). `python docs/generate.py` rewrites them; tests/test_docs.py fails when they are stale."""
+
 import os
 import sys
 
@@ -13,34 +14,58 @@ def _row(*cells):
 
 def ops_page():
     from conformance import registry
-    lines = [HEADER, "# The ops", "",
-             "Every op is one entry of `conformance/registry.py`, so it is at once in `gradref check`, the test",
-             "suite, the benchmarks and (under the student-facing names of `gradref/grade/targets.py`)",
-             "`gradref grade`. Signatures follow the course: `*_forward(...) -> (out, cache)`,",
-             "`*_backward(dout, cache) -> (one gradient per array input)`, losses `(loss, dx)`, update rules",
-             "`rule(w, dw, config) -> (next_w, config)`. `gradref ops --json` gives the same list with every",
-             "sample's name.", "",
-             _row("op", "kind", "manual functions", "gradients", "samples", "under jax.jit", "what it computes"),
-             _row(*["---"] * 7)]
+
+    lines = [
+        HEADER,
+        "# The ops",
+        "",
+        "Every op is one entry of `conformance/registry.py`, so it is at once in `gradref check`, the test",
+        "suite, the benchmarks and (under the student-facing names of `gradref/grade/targets.py`)",
+        "`gradref grade`. Signatures follow the course: `*_forward(...) -> (out, cache)`,",
+        "`*_backward(dout, cache) -> (one gradient per array input)`, losses `(loss, dx)`, update rules",
+        "`rule(w, dw, config) -> (next_w, config)`. `gradref ops --json` gives the same list with every",
+        "sample's name.",
+        "",
+        _row("op", "kind", "manual functions", "gradients", "samples", "under jax.jit", "what it computes"),
+        _row(*["---"] * 7),
+    ]
     for op in registry.ops():
         functions = ", ".join(f"`{name}`" for name in dict.fromkeys(op.manual_names))
         grads = ", ".join(op.grad_names) or "(next_w, config)"
-        lines.append(_row(op.name, op.kind, functions, grads, len(op.sample_names()),
-                          "yes" if op.traceable else "no", op.description))
-    lines += ["", "Every manual function takes its array namespace from its inputs (`__array_namespace__`), so the",
-              "same code runs on NumPy, on CuPy on a GPU, and (where it does not write into arrays it creates)",
-              "under `jax.jit`; none writes into its inputs, except that a train-mode batchnorm stores its running",
-              "statistics in `bn_param`, as the course specifies."]
+        lines.append(
+            _row(
+                op.name,
+                op.kind,
+                functions,
+                grads,
+                len(op.sample_names()),
+                "yes" if op.traceable else "no",
+                op.description,
+            )
+        )
+    lines += [
+        "",
+        "Every manual function takes its array namespace from its inputs (`__array_namespace__`), so the",
+        "same code runs on NumPy, on CuPy on a GPU, and (where it does not write into arrays it creates)",
+        "under `jax.jit`; none writes into its inputs, except that a train-mode batchnorm stores its running",
+        "statistics in `bn_param`, as the course specifies.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def mistakes_page():
     from gradref.grade.mistakes import CATALOGUE
-    lines = [HEADER, "# The mistake catalogue", "",
-             "What `gradref grade` (and `gradref.testing`) can name, per op, from `gradref/grade/mistakes.py`:",
-             "each entry is a NumPy variant of the reference with that one mistake, evaluated in the grader's",
-             "own process; the first (simplest) entry that reproduces a wrong quantity exactly names it. Every",
-             "entry is proven by a planted bug in `tests/test_mistakes.py`.", ""]
+
+    lines = [
+        HEADER,
+        "# The mistake catalogue",
+        "",
+        "What `gradref grade` (and `gradref.testing`) can name, per op, from `gradref/grade/mistakes.py`:",
+        "each entry is a NumPy variant of the reference with that one mistake, evaluated in the grader's",
+        "own process; the first (simplest) entry that reproduces a wrong quantity exactly names it. Every",
+        "entry is proven by a planted bug in `tests/test_mistakes.py`.",
+        "",
+    ]
     for op, mistakes in CATALOGUE.items():
         lines += [f"## {op}", "", _row("mistake", "what the student is told", "look at"), _row("---", "---", "---")]
         lines += [_row(f"`{m.key}`", m.says, f"`{m.look_at}`") for m in mistakes]

@@ -1,4 +1,5 @@
 """A correct CS231n-style layers.py, in plain NumPy."""
+
 import numpy as np
 
 
@@ -38,7 +39,7 @@ def tanh_forward(x):
 
 
 def tanh_backward(dout, cache):
-    return dout * (1 - cache ** 2)
+    return dout * (1 - cache**2)
 
 
 def affine_relu_forward(x, w, b):

@@ -1,6 +1,7 @@
 """The layers that docs/testing-api.md checks in its own tests: an affine layer as functions (with a
 right and a wrong backward) and as a textbook class."""
 
+
 def affine_forward(x, w, b):
     return x @ w + b, (x, w)
 

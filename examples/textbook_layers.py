@@ -1,4 +1,5 @@
 """Layer classes in the style of many textbooks, correct."""
+
 import numpy as np
 
 
@@ -47,7 +48,7 @@ class SoftmaxWithLoss:
         log_y = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
         self.y = np.exp(log_y)
         n = x.shape[0]
-        return -np.sum(log_y[np.arange(n), t]) / n          # log of a softmax, never log(0)
+        return -np.sum(log_y[np.arange(n), t]) / n  # log of a softmax, never log(0)
 
     def backward(self, dout=1):
         n = self.t.shape[0]

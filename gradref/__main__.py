@@ -1,4 +1,5 @@
 """`python -m gradref`: the same as the `gradref` command."""
+
 import sys
 
 from .cli import main

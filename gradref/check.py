@@ -1,4 +1,5 @@
 """`gradref check`, `gradref precision` and `gradref ops`: the conformance suite on the terminal."""
+
 import os
 
 from rich.markup import escape
@@ -17,10 +18,18 @@ def check_table(rows):
         table.add_column(column, justify="right" if column in ("worst error", "tolerance", "err/tol") else "left")
     for row in rows:
         status = "[green]pass[/]" if row["status"] == "pass" else "[red bold]FAIL[/]"
-        fmt = (lambda v: "-" if v is None else f"{v:.2e}")
+        fmt = lambda v: "-" if v is None else f"{v:.2e}"
         ratio = "-" if row["ratio"] is None else f"{row['ratio']:.3f}"
-        table.add_row(row["op"], row["dtype"], row["device"], status, fmt(row["max_rel_error"]),
-                      fmt(row["tolerance"]), ratio, f"{row['checks_passed']}/{row['checks']}")
+        table.add_row(
+            row["op"],
+            row["dtype"],
+            row["device"],
+            status,
+            fmt(row["max_rel_error"]),
+            fmt(row["tolerance"]),
+            ratio,
+            f"{row['checks_passed']}/{row['checks']}",
+        )
     return table
 
 
@@ -47,13 +56,24 @@ def cmd_check(args):
                 out.print(f"[red]{row['op']} {row['dtype']} {row['device']}:[/] {escape(failure)}", soft_wrap=True)
         n_pass = sum(row["status"] == "pass" for row in rows)
         if any(row["skipped"] for row in rows):
-            out.print(f"not traceable (writes into its own arrays), so not checked on jax.numpy arrays"
-                      f"{' or to second order' if args.order > 1 else ''}: "
-                      f"{', '.join(sorted({row['op'] for row in rows if row['skipped']}))}")
+            out.print(
+                f"not traceable (writes into its own arrays), so not checked on jax.numpy arrays"
+                f"{' or to second order' if args.order > 1 else ''}: "
+                f"{', '.join(sorted({row['op'] for row in rows if row['skipped']}))}"
+            )
         out.print(f"{n_pass} passed, {len(rows) - n_pass} failed")
     if args.json:
-        output.write_json(args.json, {"passed": passed, "order": args.order, "seed": args.seed, "results": rows,
-                                      "precision": precision, "versions": output.versions()})
+        output.write_json(
+            args.json,
+            {
+                "passed": passed,
+                "order": args.order,
+                "seed": args.seed,
+                "results": rows,
+                "precision": precision,
+                "versions": output.versions(),
+            },
+        )
     if args.junit:
         output.write_atomic(args.junit, junit.from_check(rows))
     return 0 if passed else 1
@@ -61,14 +81,20 @@ def cmd_check(args):
 
 def precision_table(rows):
     table = Table(title="gradref precision: float32 gradients against float64 (norm-wise relative error)")
-    for column in ("op", "size", "device", "impl", "precision read back", "worst grad", "rel. error",
-                   "policy err/tol"):
+    for column in ("op", "size", "device", "impl", "precision read back", "worst grad", "rel. error", "policy err/tol"):
         table.add_column(column, justify="right" if column in ("rel. error", "policy err/tol") else "left")
     for row in rows:
         ratio = f"{row['policy_ratio']:.3g}"
-        table.add_row(row["op"], row["size"], row["device"], row["impl"], row["matmul_precision"],
-                      row["worst_grad"], f"{row['normwise_rel_error']:.1e}",
-                      ratio if row["passes_policy"] else f"[red]{ratio}[/]")
+        table.add_row(
+            row["op"],
+            row["size"],
+            row["device"],
+            row["impl"],
+            row["matmul_precision"],
+            row["worst_grad"],
+            f"{row['normwise_rel_error']:.1e}",
+            ratio if row["passes_policy"] else f"[red]{ratio}[/]",
+        )
     return table
 
 
@@ -82,22 +108,29 @@ def cmd_precision(args):
     settings = runner.prepare_devices(devices)
     with progress_bar() as bar:
         task = bar.add_task("measuring", total=None)
-        rows = precision.run(devices, ops=args.op, full=args.full,
-                             advance=advancer(bar, task))
+        rows = precision.run(devices, ops=args.op, full=args.full, advance=advancer(bar, task))
     if args.json != "-":
         out.print(precision_table(rows))
         out.print("policy err/tol above 1 (red): the policy would reject these float32 gradients.")
     if args.json:
-        output.write_json(args.json, {"results": rows, "oracle_precision": settings,
-                                      "versions": output.versions()})
+        output.write_json(args.json, {"results": rows, "oracle_precision": settings, "versions": output.versions()})
     return 0
 
 
 def cmd_ops(args):
-    rows = [{"name": op.name, "signature": list(op.signature), "wrt": list(op.wrt), "kind": op.kind,
-             "samples": op.sample_names(), "traceable": op.traceable,
-             "gpu": "oracle on the GPU, manual code on CuPy (--device gpu)", "description": op.description}
-            for op in registry.ops()]
+    rows = [
+        {
+            "name": op.name,
+            "signature": list(op.signature),
+            "wrt": list(op.wrt),
+            "kind": op.kind,
+            "samples": op.sample_names(),
+            "traceable": op.traceable,
+            "gpu": "oracle on the GPU, manual code on CuPy (--device gpu)",
+            "description": op.description,
+        }
+        for op in registry.ops()
+    ]
     if args.json:
         output.write_json(args.json, rows)
     if args.json != "-":
@@ -105,8 +138,14 @@ def cmd_ops(args):
         for column in ("op", "signature", "kind", "samples", "traceable", "description"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(row["name"], f"({', '.join(row['signature'])})", row["kind"], str(len(row["samples"])),
-                          "yes" if row["traceable"] else "no", escape(row["description"]))
+            table.add_row(
+                row["name"],
+                f"({', '.join(row['signature'])})",
+                row["kind"],
+                str(len(row["samples"])),
+                "yes" if row["traceable"] else "no",
+                escape(row["description"]),
+            )
         out.print(table)
     return 0
 
@@ -119,61 +158,109 @@ def cmd_cache(args):
         output.write_json(args.json, result)
     if args.json != "-":
         size = f"{result['bytes'] / 1e6:.1f} MB"
-        out.print(f"removed {result['removed']} oracle answers from {escape(result['folder'])}"
-                  if args.action == "clear" else
-                  f"{result['entries']} oracle answers ({size}) in {escape(result['folder'])}")
+        out.print(
+            f"removed {result['removed']} oracle answers from {escape(result['folder'])}"
+            if args.action == "clear"
+            else f"{result['entries']} oracle answers ({size}) in {escape(result['folder'])}"
+        )
     return 0
 
 
 def register(sub):
     """Add `check`, `precision`, `ops` and `cache` to the subcommands."""
-    check = sub.add_parser("check", help="check every op's manual backward pass against jax.vjp",
-                           description="Run the conformance suite: forward, VJP, finite differences "
-                                       "and contracts for every op, dtype and device. Exit 0 when all "
-                                       "pass, 1 when any fails, 2 when it cannot run.")
-    check.add_argument("--device", choices=("cpu", "gpu", "all"), default="cpu",
-                       help="where the oracle (and, with CuPy, the manual code) runs (default cpu)")
-    check.add_argument("--dtype", choices=("float32", "float64", "all"), default="all",
-                       help="dtype of the inputs under test (default all)")
-    check.add_argument("--op", action="append", metavar="NAME",
-                       help=f"only this op (repeatable); one of: {', '.join(registry.REGISTRY)}")
+    check = sub.add_parser(
+        "check",
+        help="check every op's manual backward pass against jax.vjp",
+        description="Run the conformance suite: forward, VJP, finite differences "
+        "and contracts for every op, dtype and device. Exit 0 when all "
+        "pass, 1 when any fails, 2 when it cannot run.",
+    )
+    check.add_argument(
+        "--device",
+        choices=("cpu", "gpu", "all"),
+        default="cpu",
+        help="where the oracle (and, with CuPy, the manual code) runs (default cpu)",
+    )
+    check.add_argument(
+        "--dtype",
+        choices=("float32", "float64", "all"),
+        default="all",
+        help="dtype of the inputs under test (default all)",
+    )
+    check.add_argument(
+        "--op",
+        action="append",
+        metavar="NAME",
+        help=f"only this op (repeatable); one of: {', '.join(registry.REGISTRY)}",
+    )
     check.add_argument("--json", metavar="PATH", help="write the results as JSON ('-' for stdout)")
     check.add_argument("--junit", metavar="PATH", help="also write JUnit XML (one test case per op, dtype and device)")
-    check.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                       help="run op x dtype x device units in N processes (default 1)")
-    check.add_argument("--order", type=int, choices=(1, 2), default=1,
-                       help="2: also check second derivatives, JAX differentiating each manual backward "
-                            "(gradgradcheck) against the reference's, for every traceable op (default 1)")
-    check.add_argument("--seed", type=int, default=0, metavar="N",
-                       help="draw the samples, cotangents and random directions from this seed (default 0: "
-                            "the registry's fixed draws)")
-    check.add_argument("--show-failures", type=int, default=3, metavar="N",
-                       help="print up to N failure messages per row (default 3)")
+    check.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run op x dtype x device units in N processes (default 1)",
+    )
+    check.add_argument(
+        "--order",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: also check second derivatives, JAX differentiating each manual backward "
+        "(gradgradcheck) against the reference's, for every traceable op (default 1)",
+    )
+    check.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="draw the samples, cotangents and random directions from this seed (default 0: "
+        "the registry's fixed draws)",
+    )
+    check.add_argument(
+        "--show-failures", type=int, default=3, metavar="N", help="print up to N failure messages per row (default 3)"
+    )
     check.set_defaults(run=cmd_check)
 
-    prec = sub.add_parser("precision", help="how far float32 gradients sit from float64, by precision",
-                          description="Compare JAX float32 gradients at matmul precision default, high "
-                                      "and highest, and the manual code in float32, with the float64 "
-                                      "oracle, for affine, two_layer_net and matmul at a few sizes.")
-    prec.add_argument("--device", choices=("cpu", "gpu", "all"), default="cpu",
-                      help="where to run (default cpu)")
-    prec.add_argument("--op", action="append", choices=sorted(precision.SIZES), metavar="NAME",
-                      help=f"only this op (repeatable): {', '.join(precision.SIZES)}")
-    prec.add_argument("--full", action="store_true",
-                      help="include the 4096-wide sizes on the CPU too (minutes on 2 cores)")
+    prec = sub.add_parser(
+        "precision",
+        help="how far float32 gradients sit from float64, by precision",
+        description="Compare JAX float32 gradients at matmul precision default, high "
+        "and highest, and the manual code in float32, with the float64 "
+        "oracle, for affine, two_layer_net and matmul at a few sizes.",
+    )
+    prec.add_argument("--device", choices=("cpu", "gpu", "all"), default="cpu", help="where to run (default cpu)")
+    prec.add_argument(
+        "--op",
+        action="append",
+        choices=sorted(precision.SIZES),
+        metavar="NAME",
+        help=f"only this op (repeatable): {', '.join(precision.SIZES)}",
+    )
+    prec.add_argument(
+        "--full", action="store_true", help="include the 4096-wide sizes on the CPU too (minutes on 2 cores)"
+    )
     prec.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")
     prec.set_defaults(run=cmd_precision)
 
-    ops = sub.add_parser("ops", help="list the registry's ops",
-                         description="List every registry op: its signature, kind, samples, whether its "
-                                     "manual code runs under jax.jit, and what it computes.")
+    ops = sub.add_parser(
+        "ops",
+        help="list the registry's ops",
+        description="List every registry op: its signature, kind, samples, whether its "
+        "manual code runs under jax.jit, and what it computes.",
+    )
     ops.add_argument("--json", metavar="PATH", help="write the list as JSON ('-' for stdout)")
     ops.set_defaults(run=cmd_ops)
 
-    caching = sub.add_parser("cache", help="show or clear the oracle's on-disk cache",
-                             description="The oracle's answers (and JAX's compiled programs) are kept on disk, "
-                                         "keyed by op, sample values, dtype, device, reference source and JAX "
-                                         "version. info: where and how big; clear: remove them all.")
+    caching = sub.add_parser(
+        "cache",
+        help="show or clear the oracle's on-disk cache",
+        description="The oracle's answers (and JAX's compiled programs) are kept on disk, "
+        "keyed by op, sample values, dtype, device, reference source and JAX "
+        "version. info: where and how big; clear: remove them all.",
+    )
     caching.add_argument("action", choices=("info", "clear"))
     caching.add_argument("--json", metavar="PATH", help="write the result as JSON ('-' for stdout)")
     caching.set_defaults(run=cmd_cache)

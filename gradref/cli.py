@@ -3,6 +3,7 @@
 check, precision, ops, cache: `gradref.check`; bench: `gradref.bench`; grade, autograder, assignments:
 `gradref.grade.command`; example: `gradref.examples`.
 """
+
 import argparse
 import signal
 import threading
@@ -22,10 +23,14 @@ COMMANDS = (check, bench, grade_command, examples)
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="gradref", description="Hand-written backward passes checked against JAX autodiff.")
+        prog="gradref", description="Hand-written backward passes checked against JAX autodiff."
+    )
     parser.add_argument("--version", action="version", version=f"gradref {output.versions()['gradref']}")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="compute every oracle answer afresh and leave the cache alone (see `gradref cache`)")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compute every oracle answer afresh and leave the cache alone (see `gradref cache`)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(sub)
@@ -59,7 +64,7 @@ def main(argv=None):
         return args.run(args)
     except (UsageError, ValueError, oracle.NoDevice, oracle.PrecisionError) as error:
         err.print(f"gradref {args.command}: error: {escape(str(error))}", soft_wrap=True)
-        if getattr(args, "json", None) == "-":      # stdout promised JSON: it gets JSON
+        if getattr(args, "json", None) == "-":  # stdout promised JSON: it gets JSON
             output.write_json("-", {"error": str(error), "exit_code": 2})
         return 2
     except KeyboardInterrupt as stop:

@@ -1,4 +1,5 @@
 """What the commands share: the terminal, progress bars, and the choices that 'all' stands for."""
+
 import sys
 
 from rich.console import Console
@@ -14,8 +15,14 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 def progress_bar():
     """A transient progress bar on stderr (stdout may hold `--json -`)."""
-    return Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=True)
+    return Progress(
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 def advancer(bar, task):

@@ -1,4 +1,5 @@
 """Reports: atomic JSON writes and the versions block every report carries."""
+
 import importlib.metadata
 import json
 import os
@@ -92,9 +93,14 @@ def _version(dist):
 
 def versions():
     """Versions of everything a result depends on."""
-    out = {"gradref": _version("gradref"), "python": platform.python_version(),
-           "platform": platform.platform(), "numpy": np.__version__,
-           "jax": _version("jax"), "jaxlib": _version("jaxlib")}
+    out = {
+        "gradref": _version("gradref"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "jax": _version("jax"),
+        "jaxlib": _version("jaxlib"),
+    }
     for extra in ("cupy-cuda13x", "cupy-cuda12x", "cupy", "jax-cuda13-plugin", "jax-cuda12-plugin"):
         if _version(extra):
             out[extra] = _version(extra)

@@ -1,4 +1,5 @@
 """Text that came from a submission, made safe for terminals, reports and spreadsheets."""
+
 import unicodedata
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

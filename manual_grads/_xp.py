@@ -1,4 +1,5 @@
 """Array-namespace helpers: the same code runs on NumPy, CuPy and jax.numpy arrays."""
+
 import sys
 
 import numpy
@@ -8,9 +9,9 @@ def namespace(*arrays):
     """The array namespace (numpy, cupy, jax.numpy) of the first array among `arrays`."""
     for a in arrays:
         get = getattr(a, "__array_namespace__", None)
-        if get is not None:         # NumPy 2 and jax.Array (tracers under jit included) have it
+        if get is not None:  # NumPy 2 and jax.Array (tracers under jit included) have it
             return get()
-        if type(a).__module__.startswith("cupy"):      # CuPy arrays without the array API method
+        if type(a).__module__.startswith("cupy"):  # CuPy arrays without the array API method
             return sys.modules["cupy"]
     return numpy
 
@@ -43,7 +44,7 @@ def permute(x, axes):
 def scatter_add(target, indices, values):
     """target with values added at target[indices] (repeats accumulate, as np.add.at)."""
     xp = namespace(target)
-    if xp.__name__.startswith("jax"):                            # jax arrays are immutable
+    if xp.__name__.startswith("jax"):  # jax arrays are immutable
         return target.at[indices].add(values)
     xp.add.at(target, indices, values)
     return target

@@ -3,6 +3,7 @@
 Each forward returns (out, cache) where the cache is a dict of the named intermediate
 stages, so `gradref example` can print them; each backward returns one gradient per input.
 """
+
 from ._xp import concat, namespace, stable_sigmoid
 
 
@@ -40,34 +41,42 @@ def sigmoid_neuron_backward(df, cache):
 
 def staged_expression_forward(x, y):
     """f(x, y) = (x + sigma(y)) / (sigma(x) + (x + y)^2), elementwise, in eight stages."""
-    sigy = stable_sigmoid(y)           # (1)
-    num = x + sigy                     # (2)
-    sigx = stable_sigmoid(x)           # (3)
-    xpy = x + y                        # (4)
-    xpysqr = xpy * xpy                 # (5)
-    den = sigx + xpysqr                # (6)
-    invden = 1 / den                   # (7)
-    f = num * invden                   # (8)
-    stages = {"sigy": sigy, "num": num, "sigx": sigx, "xpy": xpy,
-              "xpysqr": xpysqr, "den": den, "invden": invden, "f": f}
+    sigy = stable_sigmoid(y)  # (1)
+    num = x + sigy  # (2)
+    sigx = stable_sigmoid(x)  # (3)
+    xpy = x + y  # (4)
+    xpysqr = xpy * xpy  # (5)
+    den = sigx + xpysqr  # (6)
+    invden = 1 / den  # (7)
+    f = num * invden  # (8)
+    stages = {
+        "sigy": sigy,
+        "num": num,
+        "sigx": sigx,
+        "xpy": xpy,
+        "xpysqr": xpysqr,
+        "den": den,
+        "invden": invden,
+        "f": f,
+    }
     return f, {"x": x, "y": y, **stages}
 
 
 def staged_expression_backward(df, cache):
     """Returns (dx, dy), each stage backwards; gradients add up where x and y fork."""
     c = cache
-    dnum = c["invden"] * df                                # (8)
-    dinvden = c["num"] * df                                # (8)
-    dden = (-1 / (c["den"] * c["den"])) * dinvden          # (7)
-    dsigx = dden                                           # (6)
-    dxpysqr = dden                                         # (6)
-    dxpy = (2 * c["xpy"]) * dxpysqr                        # (5)
-    dx = dxpy                                              # (4)
-    dy = dxpy                                              # (4)
-    dx = dx + ((1 - c["sigx"]) * c["sigx"]) * dsigx        # (3)
-    dx = dx + dnum                                         # (2)
-    dsigy = dnum                                           # (2)
-    dy = dy + ((1 - c["sigy"]) * c["sigy"]) * dsigy        # (1)
+    dnum = c["invden"] * df  # (8)
+    dinvden = c["num"] * df  # (8)
+    dden = (-1 / (c["den"] * c["den"])) * dinvden  # (7)
+    dsigx = dden  # (6)
+    dxpysqr = dden  # (6)
+    dxpy = (2 * c["xpy"]) * dxpysqr  # (5)
+    dx = dxpy  # (4)
+    dy = dxpy  # (4)
+    dx = dx + ((1 - c["sigx"]) * c["sigx"]) * dsigx  # (3)
+    dx = dx + dnum  # (2)
+    dsigy = dnum  # (2)
+    dy = dy + ((1 - c["sigy"]) * c["sigy"]) * dsigy  # (1)
     return dx, dy
 
 
@@ -83,9 +92,9 @@ def max_gate_backward(dout, cache):
     The tie rule makes max_gate(x, 0) agree with relu'(0) = 0.
     """
     x, y = cache
-    dx = (x > y).astype(dout.dtype)     # a 0/1 mask, as in relu_backward
+    dx = (x > y).astype(dout.dtype)  # a 0/1 mask, as in relu_backward
     dx *= dout
-    return dx, dout - dx                # exact: dout - dout = 0 and dout - 0 = dout
+    return dx, dout - dx  # exact: dout - dout = 0 and dout - 0 = dout
 
 
 def matmul_forward(W, X):

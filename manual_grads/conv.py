@@ -4,6 +4,7 @@ The naive versions loop over output positions, as the course writes them; the fa
 only over the filter's HH x WW offsets and does the rest as one matrix product (im2col). Both run on
 NumPy and CuPy (they write into arrays they created themselves, which jax arrays do not allow).
 """
+
 from ._xp import namespace, permute
 from .layers import relu_backward, relu_forward
 
@@ -36,7 +37,7 @@ def conv_forward_naive(x, w, b, conv_param):
     out = xp.zeros((n, f, ho, wo), dtype=x.dtype)
     for i in range(ho):
         for j in range(wo):
-            window = xpad[:, :, i * stride:i * stride + hh, j * stride:j * stride + ww]
+            window = xpad[:, :, i * stride : i * stride + hh, j * stride : j * stride + ww]
             out[:, :, i, j] = xp.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b[None, :]
     return out, (x, w, conv_param)
 
@@ -57,16 +58,19 @@ def conv_backward_naive(dout, cache):
             d = dout[:, :, i, j]
             dw += xp.tensordot(d, xpad[:, :, rows, cols], axes=([0], [0]))
             dxpad[:, :, rows, cols] += xp.tensordot(d, w, axes=([1], [0]))
-    return dxpad[:, :, pad:pad + h, pad:pad + wd], dw, xp.sum(dout, axis=(0, 2, 3))
+    return dxpad[:, :, pad : pad + h, pad : pad + wd], dw, xp.sum(dout, axis=(0, 2, 3))
 
 
 def _columns(xpad, hh, ww, stride, ho, wo):
     """(N, C*HH*WW, Ho*Wo): one column of inputs per output position."""
     xp = namespace(xpad)
     n, c = xpad.shape[:2]
-    patches = [xpad[:, :, di:di + stride * ho:stride, dj:dj + stride * wo:stride]
-               for di in range(hh) for dj in range(ww)]
-    stacked = xp.stack(patches, axis=2)                       # (N, C, HH*WW, Ho, Wo)
+    patches = [
+        xpad[:, :, di : di + stride * ho : stride, dj : dj + stride * wo : stride]
+        for di in range(hh)
+        for dj in range(ww)
+    ]
+    stacked = xp.stack(patches, axis=2)  # (N, C, HH*WW, Ho, Wo)
     return xp.reshape(stacked, (n, c * hh * ww, ho * wo))
 
 
@@ -93,8 +97,8 @@ def conv_backward_fast(dout, cache):
     dcols = xp.reshape(xp.matmul(xp.reshape(w, (f, -1)).T[None, :, :], d2), (n, c, hh * ww, ho, wo))
     dxpad = xp.zeros((n, c, h + 2 * pad, wd + 2 * pad), dtype=dout.dtype)
     for k, (di, dj) in enumerate((di, dj) for di in range(hh) for dj in range(ww)):
-        dxpad[:, :, di:di + stride * ho:stride, dj:dj + stride * wo:stride] += dcols[:, :, k]
-    return dxpad[:, :, pad:pad + h, pad:pad + wd], dw, xp.sum(dout, axis=(0, 2, 3))
+        dxpad[:, :, di : di + stride * ho : stride, dj : dj + stride * wo : stride] += dcols[:, :, k]
+    return dxpad[:, :, pad : pad + h, pad : pad + wd], dw, xp.sum(dout, axis=(0, 2, 3))
 
 
 def max_pool_forward_naive(x, pool_param):
@@ -106,7 +110,7 @@ def max_pool_forward_naive(x, pool_param):
     out = xp.zeros((n, c, ho, wo), dtype=x.dtype)
     for i in range(ho):
         for j in range(wo):
-            out[:, :, i, j] = xp.max(x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw], axis=(2, 3))
+            out[:, :, i, j] = xp.max(x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw], axis=(2, 3))
     return out, (x, pool_param, out)
 
 
@@ -119,8 +123,8 @@ def max_pool_backward_naive(dout, cache):
     for i in range(dout.shape[2]):
         for j in range(dout.shape[3]):
             rows, cols = slice(i * stride, i * stride + ph), slice(j * stride, j * stride + pw)
-            is_max = (x[:, :, rows, cols] == out[:, :, i:i + 1, j:j + 1]).astype(dout.dtype)
-            dx[:, :, rows, cols] += is_max * dout[:, :, i:i + 1, j:j + 1]
+            is_max = (x[:, :, rows, cols] == out[:, :, i : i + 1, j : j + 1]).astype(dout.dtype)
+            dx[:, :, rows, cols] += is_max * dout[:, :, i : i + 1, j : j + 1]
     return dx
 
 

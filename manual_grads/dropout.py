@@ -2,6 +2,7 @@
 years used p as the probability of dropping one). A seed in dropout_param makes the mask reproducible:
 the mask is numpy.random.RandomState(seed).rand(*x.shape) < p, exactly what np.random.seed(seed)
 followed by np.random.rand(*x.shape) draws."""
+
 import numpy
 
 from ._xp import namespace

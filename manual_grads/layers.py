@@ -2,9 +2,11 @@
 
 Every function takes its array namespace from its inputs and never writes into them.
 """
+
 from ._xp import namespace, stable_sigmoid
 
 # ----- affine: x (N, d1..dk) as (N, D), w (D, M), b (M,) -----
+
 
 def affine_forward(x, w, b):
     """out = x.reshape(N, D) @ w + b."""
@@ -26,6 +28,7 @@ def affine_backward(dout, cache):
 
 # ----- linear: the PyTorch layout, W (D_out, D_in), Y = X W^T + B -----
 
+
 def linear_forward(X, W, B):
     """Y = X @ W.T + B."""
     xp = namespace(X, W, B)
@@ -40,6 +43,7 @@ def linear_backward(dY, cache):
 
 
 # ----- elementwise nonlinearities -----
+
 
 def relu_forward(x):
     """max(x, 0); the cache is x."""
@@ -83,6 +87,7 @@ def tanh_backward(dout, cache):
 
 
 # ----- composites -----
+
 
 def affine_relu_forward(x, w, b):
     """relu(affine(x, w, b))."""

@@ -1,4 +1,5 @@
 """Losses: `loss(x, y) -> (loss, dx)`, the mean over the N rows of x (N, C); y holds class indices."""
+
 from ._xp import namespace, one_hot
 
 
@@ -7,11 +8,11 @@ def softmax_loss(x, y):
     xp = namespace(x)
     n, c = x.shape
     shifted = x - xp.max(x, axis=1, keepdims=True)
-    dx = xp.exp(shifted)                           # one exp pass; it becomes the gradient below
+    dx = xp.exp(shifted)  # one exp pass; it becomes the gradient below
     sums = xp.sum(dx, axis=1, keepdims=True)
     target = one_hot(y, c, x)
     loss = (xp.sum(xp.log(sums)) - xp.sum(shifted * target)) / n
-    dx *= 1 / (n * sums)                           # softmax / N, in place on our own array
+    dx *= 1 / (n * sums)  # softmax / N, in place on our own array
     dx -= target / n
     return loss, dx
 

@@ -1,4 +1,5 @@
 """A two-layer net: affine - relu - affine - softmax, with optional L2 regularisation."""
+
 from ._xp import namespace
 from .layers import affine_backward, affine_forward, affine_relu_backward, affine_relu_forward
 from .losses import softmax_loss

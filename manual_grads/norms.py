@@ -4,10 +4,12 @@ Parameter dicts follow the course: bn_param = {"mode": "train"|"test", "eps", "m
 "running_mean", "running_var"}; a train-mode forward stores the updated running statistics in
 bn_param (the one write these functions make into an argument, as the course specifies).
 """
+
 from ._xp import namespace, permute
 from .layers import affine_backward, affine_forward, relu_backward, relu_forward
 
 # ----- batch normalisation: x (N, D), gamma and beta (D,) -----
+
 
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Train mode normalises with the batch statistics and updates the running ones; test mode uses them."""
@@ -42,11 +44,11 @@ def batchnorm_backward(dout, cache):
     if mode == "test":
         return dxhat / std[None, :], dgamma, dbeta
     n = dout.shape[0]
-    dinvstd = xp.sum(dxhat * centred, axis=0)              # xhat = centred * invstd
+    dinvstd = xp.sum(dxhat * centred, axis=0)  # xhat = centred * invstd
     dcentred = dxhat / std[None, :]
-    dvar = -0.5 * dinvstd / (std * std * std)             # invstd = (var + eps)^(-1/2)
-    dcentred = dcentred + (2 / n) * centred * dvar[None, :]   # var = mean(centred^2): a fork
-    dmean = -xp.sum(dcentred, axis=0)                      # centred = x - mean
+    dvar = -0.5 * dinvstd / (std * std * std)  # invstd = (var + eps)^(-1/2)
+    dcentred = dcentred + (2 / n) * centred * dvar[None, :]  # var = mean(centred^2): a fork
+    dmean = -xp.sum(dcentred, axis=0)  # centred = x - mean
     return dcentred + dmean[None, :] / n, dgamma, dbeta
 
 
@@ -65,6 +67,7 @@ def batchnorm_backward_alt(dout, cache):
 
 # ----- layer normalisation: per sample, over the D features -----
 
+
 def _normalise_rows(x, eps):
     xp = namespace(x)
     mean = xp.mean(x, axis=-1, keepdims=True)
@@ -77,8 +80,9 @@ def _normalised_rows_backward(dxhat, xhat, std):
     """dx for xhat = (x - mean) / std over the last axis."""
     xp = namespace(dxhat)
     m = dxhat.shape[-1]
-    return (m * dxhat - xp.sum(dxhat, axis=-1, keepdims=True)
-            - xhat * xp.sum(dxhat * xhat, axis=-1, keepdims=True)) / (m * std)
+    return (m * dxhat - xp.sum(dxhat, axis=-1, keepdims=True) - xhat * xp.sum(dxhat * xhat, axis=-1, keepdims=True)) / (
+        m * std
+    )
 
 
 def layernorm_forward(x, gamma, beta, ln_param):
@@ -96,6 +100,7 @@ def layernorm_backward(dout, cache):
 
 
 # ----- spatial versions: x (N, C, H, W) -----
+
 
 def _channels_last(x):
     n, c, h, w = x.shape
@@ -142,6 +147,7 @@ def spatial_groupnorm_backward(dout, cache):
 
 
 # ----- composites -----
+
 
 def _affine_norm_relu_forward(norm_forward, x, w, b, gamma, beta, norm_param):
     a, fc_cache = affine_forward(x, w, b)

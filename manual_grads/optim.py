@@ -3,6 +3,7 @@
 config holds the hyperparameters and the rule's state (velocity, cache, m, v, t); missing entries get
 the course's defaults, and the updated state is stored back in config and returned with it.
 """
+
 from ._xp import namespace
 
 
@@ -40,12 +41,11 @@ def rmsprop(w, dw, config=None):
 def adam(w, dw, config=None):
     """Adam with bias correction; t is incremented before it is used (as in the course)."""
     xp = namespace(w)
-    config = _defaults(config, w, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8,
-                       m="zeros", v="zeros", t=0)
+    config = _defaults(config, w, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8, m="zeros", v="zeros", t=0)
     b1, b2 = config["beta1"], config["beta2"]
     config["t"] = t = config["t"] + 1
     config["m"] = b1 * config["m"] + (1 - b1) * dw
     config["v"] = b2 * config["v"] + (1 - b2) * dw * dw
-    m_hat = config["m"] / (1 - b1 ** t)
-    v_hat = config["v"] / (1 - b2 ** t)
+    m_hat = config["m"] / (1 - b1**t)
+    v_hat = config["v"] / (1 - b2**t)
     return w - config["learning_rate"] * m_hat / (xp.sqrt(v_hat) + config["epsilon"]), config

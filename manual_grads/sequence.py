@@ -1,4 +1,5 @@
 """Recurrent layers and their helpers in the CS231n convention: x (N, T, D), hidden states (N, H)."""
+
 from ._xp import concat, namespace, one_hot, scatter_add, stable_sigmoid
 
 
@@ -14,8 +15,7 @@ def rnn_step_backward(dnext_h, cache):
     xp = namespace(dnext_h)
     x, prev_h, Wx, Wh, next_h = cache
     da = dnext_h * (1 - next_h * next_h)
-    return (xp.matmul(da, Wx.T), xp.matmul(da, Wh.T), xp.matmul(x.T, da), xp.matmul(prev_h.T, da),
-            xp.sum(da, axis=0))
+    return (xp.matmul(da, Wx.T), xp.matmul(da, Wh.T), xp.matmul(x.T, da), xp.matmul(prev_h.T, da), xp.sum(da, axis=0))
 
 
 def rnn_forward(x, h0, Wx, Wh, b):
@@ -58,7 +58,7 @@ def word_embedding_backward(dout, cache):
     if xp.__name__ == "numpy":
         return scatter_add(xp.zeros(shape, dtype=dout.dtype), x, dout)
     rows = xp.reshape(x, (-1,))
-    words = one_hot(rows, shape[0], dout)                       # (N*T, V)
+    words = one_hot(rows, shape[0], dout)  # (N*T, V)
     return xp.matmul(words.T, xp.reshape(dout, (rows.shape[0], shape[1])))
 
 
@@ -100,8 +100,8 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     xp = namespace(x, Wx)
     h = prev_h.shape[1]
     a = xp.matmul(x, Wx) + xp.matmul(prev_h, Wh) + b[None, :]
-    i, f, o = (stable_sigmoid(a[:, k * h:(k + 1) * h]) for k in range(3))
-    g = xp.tanh(a[:, 3 * h:])
+    i, f, o = (stable_sigmoid(a[:, k * h : (k + 1) * h]) for k in range(3))
+    g = xp.tanh(a[:, 3 * h :])
     next_c = f * prev_c + i * g
     tanh_c = xp.tanh(next_c)
     return o * tanh_c, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c)
@@ -112,10 +112,19 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     xp = namespace(dnext_h)
     x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c = cache
     dc = dnext_c + dnext_h * o * (1 - tanh_c * tanh_c)
-    da = concat(xp, [dc * g * i * (1 - i), dc * prev_c * f * (1 - f), dnext_h * tanh_c * o * (1 - o),
-                     dc * i * (1 - g * g)], axis=1)
-    return (xp.matmul(da, Wx.T), xp.matmul(da, Wh.T), dc * f, xp.matmul(x.T, da), xp.matmul(prev_h.T, da),
-            xp.sum(da, axis=0))
+    da = concat(
+        xp,
+        [dc * g * i * (1 - i), dc * prev_c * f * (1 - f), dnext_h * tanh_c * o * (1 - o), dc * i * (1 - g * g)],
+        axis=1,
+    )
+    return (
+        xp.matmul(da, Wx.T),
+        xp.matmul(da, Wh.T),
+        dc * f,
+        xp.matmul(x.T, da),
+        xp.matmul(prev_h.T, da),
+        xp.sum(da, axis=0),
+    )
 
 
 def lstm_forward(x, h0, Wx, Wh, b):

@@ -3,6 +3,7 @@
 Broadcasts are written out (b[None, :]) because the oracle runs with rank promotion set to raise.
 ReLU is jax.nn.relu (gradient 0 at 0); jnp.maximum(x, 0) would give 0.5 there.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -76,6 +77,7 @@ def matmul(W, X):
 
 # ----- the rest of the CS231n layer set -----
 
+
 def _normalise(x, axes, eps):
     mean = jnp.mean(x, axis=axes, keepdims=True)
     var = jnp.mean((x - mean) ** 2, axis=axes, keepdims=True)
@@ -108,7 +110,7 @@ def spatial_batchnorm(x, gamma, beta, bn_param):
 def spatial_groupnorm(x, gamma, beta, G, gn_param):
     n = x.shape[0]
     xhat = jnp.reshape(_normalise(jnp.reshape(x, (n, G, -1)), (2,), gn_param.get("eps", 1e-5)), x.shape)
-    channels = (1, x.shape[1], 1, 1)      # gamma, beta of shape (C,) or (1, C, 1, 1)
+    channels = (1, x.shape[1], 1, 1)  # gamma, beta of shape (C,) or (1, C, 1, 1)
     return jnp.reshape(gamma, channels) * xhat + jnp.reshape(beta, channels)
 
 
@@ -123,9 +125,14 @@ def dropout(x, dropout_param):
 
 def conv(x, w, b, conv_param):
     pad, stride = conv_param["pad"], conv_param["stride"]
-    out = jax.lax.conv_general_dilated(x, w, (stride, stride), [(pad, pad), (pad, pad)],
-                                       dimension_numbers=("NCHW", "OIHW", "NCHW"),
-                                       precision=jax.lax.Precision.HIGHEST)
+    out = jax.lax.conv_general_dilated(
+        x,
+        w,
+        (stride, stride),
+        [(pad, pad), (pad, pad)],
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        precision=jax.lax.Precision.HIGHEST,
+    )
     return out + b[None, :, None, None]
 
 
@@ -167,8 +174,9 @@ def temporal_affine(x, w, b):
 
 def temporal_softmax_loss(x, y, mask):
     log_probs = jax.nn.log_softmax(x, axis=2)
-    picked = jnp.sum(jnp.where(y[:, :, None] == jnp.arange(x.shape[2], dtype=y.dtype)[None, None, :],
-                               log_probs, 0.0), axis=2)
+    picked = jnp.sum(
+        jnp.where(y[:, :, None] == jnp.arange(x.shape[2], dtype=y.dtype)[None, None, :], log_probs, 0.0), axis=2
+    )
     return -jnp.sum(jnp.where(mask, picked, 0.0)) / x.shape[0]
 
 
@@ -182,6 +190,7 @@ def affine_ln_relu(x, w, b, gamma, beta, ln_param):
 
 # ----- update rules (no gradient: the next weights, from the course's formulas) -----
 
+
 def sgd(w, dw, config):
     return w - config["learning_rate"] * dw
 
@@ -191,14 +200,14 @@ def sgd_momentum(w, dw, config):
 
 
 def rmsprop(w, dw, config):
-    cache = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw ** 2
+    cache = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw**2
     return w - config["learning_rate"] * dw / (jnp.sqrt(cache) + config["epsilon"])
 
 
 def adam(w, dw, config):
     b1, b2, t = config["beta1"], config["beta2"], config["t"] + 1
-    m = (b1 * config["m"] + (1 - b1) * dw) / (1 - b1 ** t)
-    v = (b2 * config["v"] + (1 - b2) * dw ** 2) / (1 - b2 ** t)
+    m = (b1 * config["m"] + (1 - b1) * dw) / (1 - b1**t)
+    v = (b2 * config["v"] + (1 - b2) * dw**2) / (1 - b2**t)
     return w - config["learning_rate"] * m / (jnp.sqrt(v) + config["epsilon"])
 
 

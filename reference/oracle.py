@@ -3,6 +3,7 @@
 Inputs are cast from the dtype under test to float64; results come back as NumPy float64.
 The precision actually in force is read back from JAX and probed on the device, never assumed.
 """
+
 import contextlib
 import functools
 
@@ -26,8 +27,10 @@ def jax_device(device="cpu"):
     try:
         return jax.devices(device)[0]
     except RuntimeError:
-        raise NoDevice(f"no {device.upper()} is visible to JAX (jax.devices({device!r}) found none); "
-                       "install JAX's CUDA plugin with pip install -e '.[cuda]' or use --device cpu") from None
+        raise NoDevice(
+            f"no {device.upper()} is visible to JAX (jax.devices({device!r}) found none); "
+            "install JAX's CUDA plugin with pip install -e '.[cuda]' or use --device cpu"
+        ) from None
 
 
 def gpu_available():
@@ -41,9 +44,13 @@ def gpu_available():
 @contextlib.contextmanager
 def exact_mode(device="cpu"):
     """x64 on, matmul precision "highest", strict promotion, on `device`."""
-    with jax.enable_x64(True), jax.default_matmul_precision(MATMUL_PRECISION), \
-            jax.numpy_rank_promotion("raise"), jax.numpy_dtype_promotion("strict"), \
-            jax.default_device(jax_device(device)):
+    with (
+        jax.enable_x64(True),
+        jax.default_matmul_precision(MATMUL_PRECISION),
+        jax.numpy_rank_promotion("raise"),
+        jax.numpy_dtype_promotion("strict"),
+        jax.default_device(jax_device(device)),
+    ):
         yield
 
 
@@ -68,12 +75,11 @@ def probe_matmuls(device="cpu", precision=MATMUL_PRECISION):
     float32 matmul returns 16.0 for the first product; the second checks float64 is real float64.
     """
     with exact_mode(device), jax.default_matmul_precision(precision):
-        a32 = jnp.full((16, 16), 1 + 2.0 ** -12, dtype=jnp.float32)
+        a32 = jnp.full((16, 16), 1 + 2.0**-12, dtype=jnp.float32)
         got32 = float((a32 @ jnp.ones((16, 16), jnp.float32))[0, 0])
-        a64 = jnp.full((8, 8), 1 + 2.0 ** -40, dtype=jnp.float64)
+        a64 = jnp.full((8, 8), 1 + 2.0**-40, dtype=jnp.float64)
         got64 = float((a64 @ jnp.ones((8, 8), jnp.float64))[0, 0])
-    return {"float32_matmul": (got32, 16 * (1 + 2.0 ** -12)),
-            "float64_matmul": (got64, 8 * (1 + 2.0 ** -40))}
+    return {"float32_matmul": (got32, 16 * (1 + 2.0**-12)), "float64_matmul": (got64, 8 * (1 + 2.0**-40))}
 
 
 def verify_precision(device="cpu", probes=None):
@@ -82,21 +88,23 @@ def verify_precision(device="cpu", probes=None):
     if not settings["x64"]:
         raise PrecisionError(f"x64 is not enabled on {device} (jax_enable_x64 reads back False)")
     if settings["matmul_precision"] != MATMUL_PRECISION:
-        raise PrecisionError(f"matmul precision on {device} reads back {settings['matmul_precision']!r},"
-                             f" not {MATMUL_PRECISION!r}")
+        raise PrecisionError(
+            f"matmul precision on {device} reads back {settings['matmul_precision']!r}, not {MATMUL_PRECISION!r}"
+        )
     for name, (got, want) in (probes or probe_matmuls(device)).items():
         if got != want:
             raise PrecisionError(
                 f"the {name} probe on {device} returned {got!r} where full precision gives {want!r}: "
                 f"jax_default_matmul_precision={settings['matmul_precision']!r} is not honoured "
-                "(a reduced-precision mode such as TF32 is in force)")
+                "(a reduced-precision mode such as TF32 is in force)"
+            )
     return settings
 
 
 def _to_jax(value):
     if isinstance(value, (bool, int, float, str)) or value is None:  # Python scalars stay weakly typed
         return value
-    if isinstance(value, dict):     # parameter dicts (bn_param, conv_param, ...): their arrays too
+    if isinstance(value, dict):  # parameter dicts (bn_param, conv_param, ...): their arrays too
         return {k: _to_jax(v) for k, v in value.items()}
     arr = np.asarray(value)
     if np.issubdtype(arr.dtype, np.floating):
@@ -106,11 +114,13 @@ def _to_jax(value):
 
 def with_wrt(fn, args, wrt):
     """fn as a function of the arguments at positions `wrt` alone, the others fixed to `args`."""
+
     def fn_of_wrt(*diff):
         moved = list(args)
         for position, value in zip(wrt, diff):
             moved[position] = value
         return fn(*moved)
+
     return fn_of_wrt
 
 
@@ -132,6 +142,7 @@ def _split(jargs):
 def _programs(fn, wrt, treedef, dynamic, static):
     """jax.jit'ed forward and forward-plus-pullback of fn for one argument structure: each reference
     is traced and compiled once per shape, not once per primitive as eager JAX does."""
+
     def rebuild(arrays):
         leaves = [None] * (len(dynamic) + len(static))
         for i, array in zip(dynamic, arrays):
@@ -145,6 +156,7 @@ def _programs(fn, wrt, treedef, dynamic, static):
 
     def pulled(arrays, cotangent):
         return _pullback(fn, rebuild(arrays), wrt, cotangent)
+
     return jax.jit(value), jax.jit(pulled)
 
 
@@ -159,6 +171,7 @@ def program(fn, args, wrt, device="cpu"):
         def value_and_pullback(primals, cotangent):
             out, pull = jax.vjp(of_wrt, *primals)
             return out, pull(cotangent)
+
         shape = jax.eval_shape(of_wrt, *primals)
         return jax.make_jaxpr(value_and_pullback)(primals, jnp.zeros(shape.shape, shape.dtype))
 
@@ -174,14 +187,14 @@ def vjp(fn, args, wrt, cotangent, device="cpu"):
         leaves, treedef, dynamic, static = _split(jargs)
         try:
             forward, pulled = _programs(fn, tuple(wrt), treedef, dynamic, static)
-        except TypeError:          # an unhashable static argument: no program to keep, run eagerly
+        except TypeError:  # an unhashable static argument: no program to keep, run eagerly
             forward = pulled = None
         arrays = [leaves[i] for i in dynamic]
         out = forward(arrays) if forward else fn(*jargs)
         out = np.asarray(out, np.float64)
         if callable(cotangent):
             cotangent = cotangent(out.shape)
-        if not wrt:     # an update rule: its value alone
+        if not wrt:  # an update rule: its value alone
             return out, (), cotangent
         jcot = jnp.asarray(np.asarray(cotangent, np.float64))
         grads = pulled(arrays, jcot) if pulled else _pullback(fn, jargs, wrt, jcot)

@@ -1,4 +1,5 @@
 """Strict JAX promotion everywhere in the tests, and GPU tests skipped with a reason where there is none."""
+
 import jax
 import pytest
 
@@ -25,6 +26,7 @@ def once_per_session(tmp_path_factory, name, compute):
     others wait on a lock and read the stored value (pytest-xdist's pattern for session fixtures)."""
     import fcntl
     import json
+
     shared = tmp_path_factory.getbasetemp().parent / f"once-{name}"
     shared.mkdir(exist_ok=True)
     with open(shared / "lock", "w") as lock:

@@ -1,11 +1,14 @@
 """For the tests that stop gradref: start it as a terminal would, and see which processes outlive it."""
+
 import time
 
 from gradref.grade.sandbox import process_tree
 
 # As in a terminal: a shell that started the tests in the background may have ignored SIGINT.
-AS_IN_A_TERMINAL = ("import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
-                    "from gradref.cli import main\nsys.exit(main(sys.argv[1:]))")
+AS_IN_A_TERMINAL = (
+    "import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "from gradref.cli import main\nsys.exit(main(sys.argv[1:]))"
+)
 
 
 def descendants(pid):

@@ -3,6 +3,7 @@
 The bundles are unpacked into a temporary root that stands for /autograder (Gradescope) or /grade
 (PrairieLearn); setup installs gradref from the wheel inside the bundle (into that root, without its
 dependencies, which this venv has), and the platform's script grades four kinds of submission."""
+
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ from gradref.grade import Options, assignments, grade_file, platforms
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
 
-HOSTILE = '''
+HOSTILE = """
 import os, json
 def affine_forward(x, w, b):
     for path in ("{root}/results/results.json", "/autograder/results/results.json"):
@@ -37,14 +38,18 @@ def affine_forward(x, w, b):
 def affine_backward(dout, cache):
     x, w, b = cache
     return dout @ w.T, dout, dout
-'''
+"""
 
 
 def check_gradescope(data):
     """Gradescope's results.json: the keys and types its autograder specification names."""
     assert isinstance(data["score"], (int, float)) and isinstance(data.get("max_score", 0), (int, float))
     assert isinstance(data["output"], str) and data.get("visibility", "visible") in (
-        "hidden", "after_due_date", "after_published", "visible")
+        "hidden",
+        "after_due_date",
+        "after_published",
+        "visible",
+    )
     assert isinstance(data.get("execution_time", 0), (int, float))
     for test in data["tests"]:
         assert isinstance(test["name"], str) and isinstance(test["score"], (int, float))
@@ -68,8 +73,14 @@ def wheel(tmp_path_factory):
 
 
 def _env(root_var, root, site):
-    return {**os.environ, root_var: root, "GRADREF_PYTHON": sys.executable, "GRADREF_SKIP_APT": "1",
-            "PYTHONPATH": site, "GRADREF_PIP_ARGS": f"--no-deps --no-index --target {site}"}
+    return {
+        **os.environ,
+        root_var: root,
+        "GRADREF_PYTHON": sys.executable,
+        "GRADREF_SKIP_APT": "1",
+        "PYTHONPATH": site,
+        "GRADREF_PIP_ARGS": f"--no-deps --no-index --target {site}",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +88,23 @@ def gradescope_root(tmp_path_factory, wheel):
     """autograder.zip for cs231n-a1, unpacked into root/source and set up as Gradescope does."""
     tmp = tmp_path_factory.mktemp("gradescope")
     bundle = str(tmp / "autograder.zip")
-    assert main(["autograder", "gradescope", "--assignment", "cs231n-a1", "--out", bundle, "--wheel", wheel,
-                 "--timeout", "5"]) == 0
+    assert (
+        main(
+            [
+                "autograder",
+                "gradescope",
+                "--assignment",
+                "cs231n-a1",
+                "--out",
+                bundle,
+                "--wheel",
+                wheel,
+                "--timeout",
+                "5",
+            ]
+        )
+        == 0
+    )
     root = tmp / "autograder"
     with zipfile.ZipFile(bundle) as archive:
         names = archive.namelist()
@@ -87,8 +113,13 @@ def gradescope_root(tmp_path_factory, wheel):
     for script in ("setup.sh", "run_autograder"):
         os.chmod(root / "source" / script, 0o755)
     site = str(tmp / "site")
-    setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=_env("GRADREF_AUTOGRADER_ROOT", str(root), site),
-                           capture_output=True, text=True, timeout=600)
+    setup = subprocess.run(
+        ["bash", str(root / "source" / "setup.sh")],
+        env=_env("GRADREF_AUTOGRADER_ROOT", str(root), site),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert setup.returncode == 0, setup.stderr
     assert os.path.isdir(os.path.join(site, "gradref", "grade", "assignments")), "the wheel ships the specs"
     return root, site
@@ -100,9 +131,13 @@ def run_gradescope(root, site, files):
     (root / "submission").mkdir()
     for name, text in files.items():
         (root / "submission" / name).write_text(text)
-    proc = subprocess.run(["bash", str(root / "source" / "run_autograder")],
-                          env=_env("GRADREF_AUTOGRADER_ROOT", str(root), site), capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        ["bash", str(root / "source" / "run_autograder")],
+        env=_env("GRADREF_AUTOGRADER_ROOT", str(root), site),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     with open(root / "results" / "results.json") as handle:
         data = json.load(handle)
@@ -143,7 +178,9 @@ def test_gradescope_a_non_python_submission_gets_a_result_that_says_why(gradesco
 
 
 def test_one_correct_function_out_of_an_assignment_is_a_small_fraction(tmp_path):
-    (tmp_path / "one.py").write_text("def affine_forward(x, w, b):\n    return x.reshape(x.shape[0], -1) @ w + b, None\n")
+    (tmp_path / "one.py").write_text(
+        "def affine_forward(x, w, b):\n    return x.reshape(x.shape[0], -1) @ w + b, None\n"
+    )
     spec = assignments.load("cs231n-a2")
     result = grade_file(str(tmp_path / "one.py"), assignments.apply(spec, Options(timeout=5.0, assignment=spec)))
     assert result["score"] == 1.0 and result["max_score"] == 47.0
@@ -155,18 +192,40 @@ def test_prairielearn_question_runs_and_reports_in_its_format(tmp_path, wheel):
     assert (out / "Dockerfile").exists() and (out / "tests" / "run.sh").exists()
     root, site = tmp_path / "grade", str(tmp_path / "site")
     shutil.copytree(out / "tests", root / "tests")
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target",
-                              site, *map(str, (root / "tests").glob("gradref-*.whl"))], capture_output=True, text=True)
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            site,
+            *map(str, (root / "tests").glob("gradref-*.whl")),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert install.returncode == 0, install.stderr
-    for files, expect in (({"layers.py": _read("layers_correct.py")}, 1.0), ({"a.txt": "x"}, 0.0),
-                          ({"layers.py": _read("layers_buggy.py")}, None)):
+    for files, expect in (
+        ({"layers.py": _read("layers_correct.py")}, 1.0),
+        ({"a.txt": "x"}, 0.0),
+        ({"layers.py": _read("layers_buggy.py")}, None),
+    ):
         shutil.rmtree(root / "student", ignore_errors=True)
         shutil.rmtree(root / "results", ignore_errors=True)
         (root / "student").mkdir()
         for name, text in files.items():
             (root / "student" / name).write_text(text)
-        proc = subprocess.run(["bash", str(root / "tests" / "run.sh")], env=_env("GRADREF_PL_ROOT", str(root), site),
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            ["bash", str(root / "tests" / "run.sh")],
+            env=_env("GRADREF_PL_ROOT", str(root), site),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stderr
         data = json.loads((root / "results" / "results.json").read_text())
         check_prairielearn(data)
@@ -178,24 +237,32 @@ def test_prairielearn_question_runs_and_reports_in_its_format(tmp_path, wheel):
 
 # ----- specs, gradebooks and JUnit -----
 
+
 def test_hidden_functions_are_hidden_until_published(tmp_path):
     spec = tmp_path / "spec.toml"
-    spec.write_text('name = "quiz"\nconvention = "cs231n"\nfunctions = [\n  { name = "relu_forward", points = 1 },\n'
-                    '  { name = "relu_backward", points = 2, hidden = true },\n]\n')
+    spec.write_text(
+        'name = "quiz"\nconvention = "cs231n"\nfunctions = [\n  { name = "relu_forward", points = 1 },\n'
+        '  { name = "relu_backward", points = 2, hidden = true },\n]\n'
+    )
     (tmp_path / "s.py").write_text(_read("layers_correct.py"))
     out = tmp_path / "gs.json"
     assert main(["grade", str(tmp_path / "s.py"), "--assignment", str(spec), "--gradescope", str(out)]) == 0
     tests = {t["name"]: t for t in json.loads(out.read_text())["tests"]}
-    assert tests["relu_backward"]["visibility"] == "after_published" and tests["relu_forward"]["visibility"] == "visible"
+    assert (
+        tests["relu_backward"]["visibility"] == "after_published" and tests["relu_forward"]["visibility"] == "visible"
+    )
     assert tests["relu_backward"]["max_score"] == 2.0
 
 
-@pytest.mark.parametrize("text,words", [
-    ('convention = "cs231n"\nfunctions = [{ name = "relu_fwd" }]\n', "did you mean relu_forward"),
-    ('convention = "cs231n"\nfunctions = [{ name = "relu_forward", points = -1 }]\n', "at least 0"),
-    ('convention = "pytorch"\nfunctions = [{ name = "relu_forward" }]\n', "convention must be"),
-    ("this is not toml [", "not a readable TOML file"),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ('convention = "cs231n"\nfunctions = [{ name = "relu_fwd" }]\n', "did you mean relu_forward"),
+        ('convention = "cs231n"\nfunctions = [{ name = "relu_forward", points = -1 }]\n', "at least 0"),
+        ('convention = "pytorch"\nfunctions = [{ name = "relu_forward" }]\n', "convention must be"),
+        ("this is not toml [", "not a readable TOML file"),
+    ],
+)
 def test_a_bad_spec_is_one_sentence_and_exit_2(tmp_path, capsys, text, words):
     spec = tmp_path / "bad.toml"
     spec.write_text(text)
@@ -246,9 +313,24 @@ def test_from_an_installed_gradref_one_command_writes_the_bundle(gradescope_root
     """A pip-installed gradref has no source tree: the bundle's wheel is built from the installed packages."""
     _, site = gradescope_root
     bundle = tmp_path / "autograder.zip"
-    proc = subprocess.run([sys.executable, "-m", "gradref", "autograder", "gradescope", "--assignment", "cs231n-a2",
-                           "--out", str(bundle)], env={**os.environ, "PYTHONPATH": site}, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gradref",
+            "autograder",
+            "gradescope",
+            "--assignment",
+            "cs231n-a2",
+            "--out",
+            str(bundle),
+        ],
+        env={**os.environ, "PYTHONPATH": site},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     with zipfile.ZipFile(bundle) as archive:
         names = archive.namelist()

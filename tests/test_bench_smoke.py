@@ -1,4 +1,5 @@
 """The benchmarks run once at tiny sizes (a smoke test: no timing assertions)."""
+
 import dataclasses
 import json
 import subprocess
@@ -11,8 +12,19 @@ from conformance import registry
 from gradref.cli import main
 from reference import oracle
 
-FIELDS = {"op", "impl", "device", "dtype", "size", "flops", "bytes", "median_s", "iqr_s", "compile_s",
-          "fraction_of_peak"}
+FIELDS = {
+    "op",
+    "impl",
+    "device",
+    "dtype",
+    "size",
+    "flops",
+    "bytes",
+    "median_s",
+    "iqr_s",
+    "compile_s",
+    "fraction_of_peak",
+}
 
 
 def tiny(op):
@@ -21,12 +33,14 @@ def tiny(op):
 
 
 def test_every_op_and_cpu_impl_yields_a_complete_row():
-    result = runner.run([tiny(op) for op in registry.ops()], impls.IMPLS, ["cpu"], ["float32"],
-                        quick=True, budget=0.0)
+    result = runner.run([tiny(op) for op in registry.ops()], impls.IMPLS, ["cpu"], ["float32"], quick=True, budget=0.0)
     rows = result["results"]
     assert {(r["op"], r["impl"]) for r in rows} == {
-        (name, impl) for name, op in registry.REGISTRY.items()
-        for impl in ("numpy", "jax_eager", "jax_jit", "numpy_jit") if impl != "numpy_jit" or op.traceable}
+        (name, impl)
+        for name, op in registry.REGISTRY.items()
+        for impl in ("numpy", "jax_eager", "jax_jit", "numpy_jit")
+        if impl != "numpy_jit" or op.traceable
+    }
     for row in rows:
         assert FIELDS <= row.keys()
         assert row["median_s"] > 0 and row["fraction_of_peak"] > 0
@@ -39,8 +53,7 @@ def test_bench_command_writes_json_and_plot(tmp_path, monkeypatch):
         monkeypatch.setitem(registry.REGISTRY, name, tiny(registry.REGISTRY[name]))
     monkeypatch.setattr(runner, "QUICK_BUDGET_S", 0.0)
     path, png = tmp_path / "b.json", tmp_path / "b.png"
-    assert main(["bench", "--quick", "--op", "affine", "--op", "relu", "--json", str(path),
-                 "--plot", str(png)]) == 0
+    assert main(["bench", "--quick", "--op", "affine", "--op", "relu", "--json", str(path), "--plot", str(png)]) == 0
     report = json.loads(path.read_text())
     assert {r["op"] for r in report["results"]} == {"affine", "relu"}
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -54,22 +67,34 @@ def test_gemm_rows_are_rated_against_a_matmul_and_memory_rows_against_a_copy():
 
 
 def test_bench_rejects_an_unknown_impl_with_exit_2():
-    proc = subprocess.run([sys.executable, "-m", "gradref", "bench", "--impl", "nope"],
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "gradref", "bench", "--impl", "nope"], capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown impl 'nope'" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_bench_on_gpu_without_one_exits_2():
     if oracle.gpu_available():
         pytest.skip("this machine has a GPU")
-    proc = subprocess.run([sys.executable, "-m", "gradref", "bench", "--device", "gpu"],
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "gradref", "bench", "--device", "gpu"], capture_output=True, text=True)
     assert proc.returncode == 2 and "no GPU is visible to JAX" in proc.stderr
 
 
 def test_pytest_benchmark_suite_runs_once():
-    proc = subprocess.run([sys.executable, "-m", "pytest", "bench/", "--benchmark-disable", "-q",
-                           "-p", "no:cacheprovider", "-k", "relu or two_layer_net"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "bench/",
+            "--benchmark-disable",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "relu or two_layer_net",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout

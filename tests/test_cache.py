@@ -1,5 +1,6 @@
 """The oracle's on-disk cache: hits, misses when anything an answer depends on changes, atomic and
 concurrent writes, unreadable entries recomputed, --no-cache, gradref cache info|clear."""
+
 import json
 import os
 import subprocess
@@ -30,6 +31,7 @@ def counting_oracle(monkeypatch):
     def counted(*args, **kwargs):
         calls.append(args[0])
         return real(*args, **kwargs)
+
     monkeypatch.setattr(oracle, "vjp", counted)
     return calls
 
@@ -117,7 +119,7 @@ def test_concurrent_writers_never_leave_a_torn_entry(cache_dir):
 
 def test_check_reads_the_cache_on_a_second_run_and_cache_clear_empties_it(cache_dir, monkeypatch, capsys):
     assert main(["check", "--op", "relu", "--dtype", "float64"]) == 0
-    checks.clear_caches()                      # drop the in-process caches
+    checks.clear_caches()  # drop the in-process caches
     calls = counting_oracle(monkeypatch)
     assert main(["check", "--op", "relu", "--dtype", "float64"]) == 0
     assert calls == []
@@ -130,6 +132,7 @@ def test_check_reads_the_cache_on_a_second_run_and_cache_clear_empties_it(cache_
 
 def test_the_grader_shares_the_cache(cache_dir, monkeypatch):
     from gradref.grade import answers
+
     answers.oracle_answers.cache_clear()
     op = registry.REGISTRY["relu"]
     first = answers.oracle_answers("relu", op.samples[0].name)
@@ -146,10 +149,10 @@ def test_a_planted_answer_is_never_read_from_a_folder_others_can_write(cache_dir
     os.chmod(cache_dir, mode)
     digest = cache.key(ref.tanh, [X], [0], "normal a", "cpu")
     wrong = np.zeros_like(X)
-    cache.store(digest, np.tanh(X), (wrong,), np.ones_like(X))     # as a classmate on a shared folder could
+    cache.store(digest, np.tanh(X), (wrong,), np.ones_like(X))  # as a classmate on a shared folder could
     if mode == 0o700:
         _, grads, _ = answer()
-        np.testing.assert_array_equal(grads[0], wrong)              # the planted entry is what a hit reads
+        np.testing.assert_array_equal(grads[0], wrong)  # the planted entry is what a hit reads
     else:
         with pytest.warns(RuntimeWarning, match="not yours alone to write"):
             _, grads, _ = answer()
@@ -164,19 +167,24 @@ def test_a_new_cache_folder_is_private(cache_dir):
 def scaled_sin(scale):
     def reference(x):
         return jnp.sin(x) * scale
+
     return reference
 
 
 def times(w):
     def reference(x):
         return x * w
+
     return reference
 
 
-@pytest.mark.parametrize("make, first, second, want", [
-    (scaled_sin, 2.0, 3.0, lambda: 3.0 * np.cos(X)),
-    (times, np.full(X.shape, 2.0), np.full(X.shape, 3.0), lambda: np.full(X.shape, 3.0)),
-])
+@pytest.mark.parametrize(
+    "make, first, second, want",
+    [
+        (scaled_sin, 2.0, 3.0, lambda: 3.0 * np.cos(X)),
+        (times, np.full(X.shape, 2.0), np.full(X.shape, 3.0), lambda: np.full(X.shape, 3.0)),
+    ],
+)
 def test_a_users_reference_is_keyed_by_what_it_computes_not_by_its_source(cache_dir, make, first, second, want):
     """Same module, same source, same name: only the closure's value differs."""
     answer(reference=make(first))
@@ -196,6 +204,7 @@ def custom_sin(scale):
     @jax.custom_vjp
     def reference(x):
         return jnp.sin(x)
+
     reference.defvjp(lambda x: (jnp.sin(x), x), lambda x, g: (g * jnp.cos(x) * scale,))
     return reference
 
@@ -209,11 +218,12 @@ def test_a_users_custom_rule_is_part_of_the_key(cache_dir):
 def test_a_group_writable_folder_is_trusted_only_when_the_group_is_the_users_own(cache_dir, monkeypatch):
     import grp
     import pwd
+
     cache_dir.mkdir()
     os.chmod(cache_dir, 0o770)
     me = pwd.getpwuid(os.geteuid()).pw_name
     monkeypatch.setattr(grp, "getgrgid", lambda gid: grp.struct_group((me, "x", gid, [])))
-    assert cache.trusted(str(cache_dir))                       # a user private group (umask 002)
+    assert cache.trusted(str(cache_dir))  # a user private group (umask 002)
     cache.trusted.cache_clear()
     monkeypatch.setattr(grp, "getgrgid", lambda gid: grp.struct_group(("students", "x", gid, [me, "bob"])))
     with pytest.warns(RuntimeWarning, match="not yours alone"):
@@ -222,6 +232,7 @@ def test_a_group_writable_folder_is_trusted_only_when_the_group_is_the_users_own
 
 def test_warnings_turned_into_errors_do_not_stop_a_run_over_an_untrusted_folder(cache_dir):
     import warnings
+
     cache_dir.mkdir()
     os.chmod(cache_dir, 0o777)
     with warnings.catch_warnings():

@@ -1,4 +1,5 @@
 """`gradref check` and `gradref example`: exit codes, JSON fields, one-sentence errors."""
+
 import json
 import subprocess
 import sys
@@ -12,8 +13,7 @@ from reference import oracle
 
 def run_cli(*args):
     """The CLI as a user runs it: a separate process, its exit code and its output."""
-    proc = subprocess.run([sys.executable, "-m", "gradref", *args], capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "gradref", *args], capture_output=True, text=True, timeout=600)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -24,7 +24,11 @@ def test_check_json_lists_ops_in_both_dtypes(tmp_path):
     report = json.loads(path.read_text())
     assert report["passed"] is True
     assert {(r["op"], r["dtype"]) for r in report["results"]} == {
-        ("sigmoid", "float64"), ("sigmoid", "float32"), ("relu", "float64"), ("relu", "float32")}
+        ("sigmoid", "float64"),
+        ("sigmoid", "float32"),
+        ("relu", "float64"),
+        ("relu", "float32"),
+    }
     for row in report["results"]:
         assert row["status"] == "pass" and row["device"] == "cpu"
         assert 0 <= row["max_rel_error"] <= row["tolerance"]
@@ -45,6 +49,7 @@ def test_check_exits_1_when_an_op_fails(tmp_path, monkeypatch):
 
     def wrong(dout, cache):
         return mg.tanh_backward(dout, cache) * 1.01
+
     monkeypatch.setitem(registry.REGISTRY, "tanh", checks.with_backward(registry.REGISTRY["tanh"], wrong))
     path = tmp_path / "r.json"
     assert main(["check", "--op", "tanh", "--json", str(path)]) == 1
@@ -52,11 +57,14 @@ def test_check_exits_1_when_an_op_fails(tmp_path, monkeypatch):
     assert all(r["status"] == "fail" for r in rows) and "dx: worst element" in rows[0]["failures"][0]
 
 
-@pytest.mark.parametrize("args,sentence", [
-    (["check", "--op", "nope"], "unknown op 'nope'"),
-    (["check", "--json", "/no/such/folder/r.json"], "the folder /no/such/folder does not exist"),
-    (["example", "nope"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args,sentence",
+    [
+        (["check", "--op", "nope"], "unknown op 'nope'"),
+        (["check", "--json", "/no/such/folder/r.json"], "the folder /no/such/folder does not exist"),
+        (["example", "nope"], "invalid choice"),
+    ],
+)
 def test_bad_input_exits_2_with_one_sentence(args, sentence):
     code, stdout, stderr = run_cli(*args)
     assert code == 2
@@ -89,7 +97,7 @@ def test_example_sigmoid_neuron(tmp_path):
     path = tmp_path / "e.json"
     assert main(["example", "sigmoid_neuron", "--json", str(path)]) == 0
     result = json.loads(path.read_text())
-    s = 1 / (1 + 2.718281828459045 ** -1)
+    s = 1 / (1 + 2.718281828459045**-1)
     assert result["value"] == pytest.approx(s)
     ddot = s * (1 - s)
     assert result["grads"]["w"] == pytest.approx([-1 * ddot, -2 * ddot, ddot])
@@ -109,6 +117,7 @@ def test_example_staged_expression_and_max_gate_print_stages(capsys):
 
 def test_json_report_is_written_atomically(tmp_path):
     from gradref import output
+
     path = tmp_path / "r.json"
     output.write_json(str(path), {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1}
@@ -118,14 +127,17 @@ def test_json_report_is_written_atomically(tmp_path):
 def test_check_in_parallel_gives_the_same_rows(tmp_path):
     serial, parallel = tmp_path / "s.json", tmp_path / "p.json"
     assert main(["check", "--op", "relu", "--op", "matmul", "--dtype", "float64", "--json", str(serial)]) == 0
-    assert main(["check", "--op", "relu", "--op", "matmul", "--dtype", "float64", "--jobs", "2", "--json",
-                 str(parallel)]) == 0
+    assert (
+        main(["check", "--op", "relu", "--op", "matmul", "--dtype", "float64", "--jobs", "2", "--json", str(parallel)])
+        == 0
+    )
     strip = lambda path: [{k: v for k, v in row.items()} for row in json.loads(path.read_text())["results"]]
     assert strip(serial) == strip(parallel)
 
 
 def test_ops_lists_the_registry_and_version_prints(capsys):
     from conformance.registry import REGISTRY
+
     assert main(["ops", "--json", "-"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [row["name"] for row in listed] == list(REGISTRY)
@@ -145,8 +157,12 @@ def test_grade_batch_json_to_stdout_is_valid_json_with_the_table_on_stderr(tmp_p
     batch = tmp_path / "batch"
     batch.mkdir()
     (batch / "a.py").write_text("import numpy as np\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n")
-    proc = subprocess.run([sys.executable, "-m", "gradref", "grade", str(batch), "--batch", "--json", "-",
-                           "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradref", "grade", str(batch), "--batch", "--json", "-", "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     data = json.loads(proc.stdout)
     assert [row["submission"] for row in data["submissions"]] == ["a.py"]
     assert "gradref grade: 1 submissions" in proc.stderr
@@ -154,21 +170,28 @@ def test_grade_batch_json_to_stdout_is_valid_json_with_the_table_on_stderr(tmp_p
 
 # ----- Ctrl-C, output paths, --json -, --seed, --order, bench refusals -----
 
+
 def test_ctrl_c_stops_check_with_jobs_and_its_workers_within_seconds():
     import os
     import signal
     import time
-    proc = subprocess.Popen([sys.executable, "-c", AS_IN_A_TERMINAL, "check", "--jobs", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", AS_IN_A_TERMINAL, "check", "--jobs", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline, workers = time.monotonic() + 120, []
         while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.5)
             workers = descendants(proc.pid)
         assert len(workers) >= 2, "the two workers started"
-        time.sleep(3.0)                        # they are inside their units now
+        time.sleep(3.0)  # they are inside their units now
         workers = descendants(proc.pid)
-        os.killpg(proc.pid, signal.SIGINT)     # what a terminal's Ctrl-C does
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         stopped_at = time.monotonic()
         stdout, stderr = proc.communicate(timeout=30)
         took = time.monotonic() - stopped_at
@@ -183,9 +206,11 @@ def test_ctrl_c_stops_check_with_jobs_and_its_workers_within_seconds():
 def test_unwritable_output_paths_are_refused_before_any_work(tmp_path):
     (tmp_path / "a_file").write_text("")
     (tmp_path / "student.py").write_text("def relu_forward(x):\n    return x, x\n")
-    for args, sentence in ((["check", "--op", "relu", "--json", "/proc/x.json"], "cannot write /proc/x.json"),
-                           (["grade", str(tmp_path), "--batch", "--out", str(tmp_path / "a_file")], "it is a file"),
-                           (["bench", "--op", "relu", "--quick", "--json", "/no/such/dir/b.json"], "does not exist")):
+    for args, sentence in (
+        (["check", "--op", "relu", "--json", "/proc/x.json"], "cannot write /proc/x.json"),
+        (["grade", str(tmp_path), "--batch", "--out", str(tmp_path / "a_file")], "it is a file"),
+        (["bench", "--op", "relu", "--quick", "--json", "/no/such/dir/b.json"], "does not exist"),
+    ):
         code, stdout, stderr = run_cli(*args)
         assert code == 2 and sentence in stderr and "Traceback" not in stderr, (args, stderr)
 
@@ -202,6 +227,7 @@ def test_bench_refuses_an_impl_that_cannot_run_on_the_device():
 
 def test_a_busy_machine_is_flagged(monkeypatch, capsys):
     from bench import runner as bench_runner
+
     monkeypatch.setattr(bench_runner, "time_call", lambda fn, budget: (1e-3, 5e-4))
     assert main(["bench", "--op", "relu", "--impl", "numpy", "--quick", "--json", "-"]) == 0
     captured = capsys.readouterr()
@@ -211,6 +237,7 @@ def test_a_busy_machine_is_flagged(monkeypatch, capsys):
 
 def test_seed_draws_other_samples_and_the_same_seed_the_same(tmp_path):
     from conformance import checks
+
     reports = []
     for seed in (0, 7, 7):
         path = tmp_path / f"{len(reports)}.json"
@@ -222,8 +249,9 @@ def test_seed_draws_other_samples_and_the_same_seed_the_same(tmp_path):
 
 
 def test_order_2_checks_second_derivatives_and_says_what_is_not_traceable(capsys):
-    assert main(["check", "--op", "sigmoid", "--op", "max_pool", "--dtype", "float32", "--order", "2",
-                 "--json", "-"]) == 0
+    assert (
+        main(["check", "--op", "sigmoid", "--op", "max_pool", "--dtype", "float32", "--order", "2", "--json", "-"]) == 0
+    )
     rows = {row["op"]: row for row in json.loads(capsys.readouterr().out)["results"]}
     assert "second_order" in rows["sigmoid"]["checks_run"] and "jax_arrays" in rows["sigmoid"]["checks_run"]
     assert "second_order" not in rows["max_pool"]["checks_run"]

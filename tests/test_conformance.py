@@ -1,4 +1,5 @@
 """The conformance suite, generated from the registry: every op x sample x dtype x check on the CPU."""
+
 import pytest
 
 from conformance import checks, registry
@@ -9,13 +10,26 @@ PAIRS = checks.cases(registry.ops(), dtypes=("float64", "float32"), devices=("cp
 
 @pytest.mark.parametrize("check,case", PAIRS, ids=[f"{c}-{check}" for check, c in PAIRS])
 def test_conformance(check, case):
-    assert_case(check, case)        # the public API users call: the two can never disagree
+    assert_case(check, case)  # the public API users call: the two can never disagree
 
 
 def test_every_op_of_the_core_issue_is_registered():
-    wanted = {"affine", "linear", "relu", "sigmoid", "tanh", "softmax_loss", "svm_loss", "affine_relu",
-              "two_layer_net", "add_mul_circuit", "sigmoid_neuron", "staged_expression", "max_gate",
-              "matmul"}
+    wanted = {
+        "affine",
+        "linear",
+        "relu",
+        "sigmoid",
+        "tanh",
+        "softmax_loss",
+        "svm_loss",
+        "affine_relu",
+        "two_layer_net",
+        "add_mul_circuit",
+        "sigmoid_neuron",
+        "staged_expression",
+        "max_gate",
+        "matmul",
+    }
     assert wanted <= set(registry.REGISTRY)
 
 

@@ -1,5 +1,6 @@
 """`gradref grade` judges as the course does: for each rule, a correct variant that passes and a real
 bug that fails. The course-style files are in tests/course/ (see its README)."""
+
 import json
 import os
 
@@ -30,6 +31,7 @@ def mutate(text, old, new):
 
 # ----- what the staff and the textbook ship passes -----
 
+
 @pytest.mark.parametrize("name", ["staff_a2.py", "staff_a3.py"])
 def test_the_staff_provided_functions_pass(name):
     result = grade_file(os.path.join(COURSE, name), FAST)
@@ -39,11 +41,17 @@ def test_the_staff_provided_functions_pass(name):
 
 
 def test_the_textbook_layer_classes_pass_with_their_common_module():
-    result = grade_file(os.path.join(COURSE, "book", "layers.py"),
-                        Options(timeout=5.0, memory_mb=800, support=(os.path.join(COURSE, "book", "common"),)))
+    result = grade_file(
+        os.path.join(COURSE, "book", "layers.py"),
+        Options(timeout=5.0, memory_mb=800, support=(os.path.join(COURSE, "book", "common"),)),
+    )
     verdicts = {r["name"]: r for r in result["results"]}
-    assert {n: verdicts[n]["status"] for n in ("Affine", "Relu", "Sigmoid", "SoftmaxWithLoss")} == \
-        {"Affine": "pass", "Relu": "pass", "Sigmoid": "pass", "SoftmaxWithLoss": "pass"}
+    assert {n: verdicts[n]["status"] for n in ("Affine", "Relu", "Sigmoid", "SoftmaxWithLoss")} == {
+        "Affine": "pass",
+        "Relu": "pass",
+        "Sigmoid": "pass",
+        "SoftmaxWithLoss": "pass",
+    }
     assert "takes index and one-hot labels" in verdicts["SoftmaxWithLoss"]["message"]
 
 
@@ -54,6 +62,7 @@ def test_without_its_support_module_the_textbook_file_says_what_is_missing():
 
 
 # ----- 1. writing into arguments: a warning that names both -----
+
 
 def test_an_update_rule_that_changes_w_in_place_is_graded_by_next_w(tmp_path):
     staff = source("staff_a2.py")
@@ -74,14 +83,14 @@ def test_lstm_writing_into_dnext_c_is_a_warning_and_strict_fails_it(tmp_path):
 
 
 def test_a_write_through_the_cache_is_blamed_on_the_backward(tmp_path):
-    text = '''
+    text = """
 import numpy as np
 def relu_forward(x):
     return np.maximum(x, 0), x
 def relu_backward(dout, cache):
     cache[cache <= 0] = 0          # writes into x, which the cache holds
     return dout * (cache > 0)
-'''
+"""
     verdicts = grade_source(tmp_path, text)
     assert verdicts["relu_backward"]["status"] == "pass"
     assert verdicts["relu_backward"]["warnings"] == ["relu_backward writes into x (through the cache)"]
@@ -90,31 +99,42 @@ def relu_backward(dout, cache):
 
 # ----- 2. the course's tolerance -----
 
-@pytest.mark.parametrize("old,new", [
-    ("/ (np.sqrt(vt) + config[\"epsilon\"])", "/ np.sqrt(vt + config[\"epsilon\"])"),
-])
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ('/ (np.sqrt(vt) + config["epsilon"])', '/ np.sqrt(vt + config["epsilon"])'),
+    ],
+)
 def test_adam_with_epsilon_inside_the_root_passes(tmp_path, old, new):
     assert grade_source(tmp_path, mutate(source("optim_student.py"), old, new))["adam"]["status"] == "pass"
 
 
-@pytest.mark.parametrize("label,old,new", [
-    ("no bias correction", "mt = config[\"m\"] / (1 - config[\"beta1\"] ** config[\"t\"])", "mt = config[\"m\"]"),
-    ("1 - beta instead of 1 - beta^t", "(1 - config[\"beta2\"] ** config[\"t\"])", "(1 - config[\"beta2\"])"),
-    ("t incremented after use", "    config[\"t\"] += 1\n", ""),
-])
+@pytest.mark.parametrize(
+    "label,old,new",
+    [
+        ("no bias correction", 'mt = config["m"] / (1 - config["beta1"] ** config["t"])', 'mt = config["m"]'),
+        ("1 - beta instead of 1 - beta^t", '(1 - config["beta2"] ** config["t"])', '(1 - config["beta2"])'),
+        ("t incremented after use", '    config["t"] += 1\n', ""),
+    ],
+)
 def test_real_adam_bugs_fail(tmp_path, label, old, new):
     text = mutate(source("optim_student.py"), old, new)
     if label == "t incremented after use":
-        text = text.replace("    next_w = w - config[\"learning_rate\"] * mt", "    config[\"t\"] += 1\n"
-                            "    next_w = w - config[\"learning_rate\"] * mt")
+        text = text.replace(
+            '    next_w = w - config["learning_rate"] * mt',
+            '    config["t"] += 1\n    next_w = w - config["learning_rate"] * mt',
+        )
     assert grade_source(tmp_path, text)["adam"]["status"] == "fail", label
 
 
 def test_rmsprop_epsilon_inside_passes_and_without_the_root_fails(tmp_path):
     text = source("optim_student.py")
-    inside = mutate(text, "(np.sqrt(config[\"cache\"]) + config[\"epsilon\"])", "np.sqrt(config[\"cache\"] + config[\"epsilon\"])")
+    inside = mutate(
+        text, '(np.sqrt(config["cache"]) + config["epsilon"])', 'np.sqrt(config["cache"] + config["epsilon"])'
+    )
     assert grade_source(tmp_path, inside)["rmsprop"]["status"] == "pass"
-    no_root = mutate(text, "(np.sqrt(config[\"cache\"]) + config[\"epsilon\"])", "(config[\"cache\"] + config[\"epsilon\"])")
+    no_root = mutate(text, '(np.sqrt(config["cache"]) + config["epsilon"])', '(config["cache"] + config["epsilon"])')
     assert grade_source(tmp_path, no_root)["rmsprop"]["status"] == "fail"
 
 
@@ -134,19 +154,24 @@ def test_a_comparison_reports_the_course_tolerance_and_the_rounding_level(tmp_pa
 
 # ----- 3. only call what the course calls -----
 
+
 def test_backward_is_only_called_after_a_train_mode_forward(tmp_path):
-    verdicts = grade_source(tmp_path, source("norms_student.py"))    # test mode returns cache None
+    verdicts = grade_source(tmp_path, source("norms_student.py"))  # test mode returns cache None
     assert verdicts["batchnorm_forward"]["status"] == "pass"
     assert any("test_mode" in c["name"] for c in verdicts["batchnorm_forward"]["checks"])
     assert verdicts["batchnorm_backward"]["status"] == "pass"
-    wrong_test = mutate(source("norms_student.py"), "out = gamma * (x - running_mean)", "out = gamma * (x - 0 * running_mean)")
+    wrong_test = mutate(
+        source("norms_student.py"), "out = gamma * (x - running_mean)", "out = gamma * (x - 0 * running_mean)"
+    )
     assert grade_source(tmp_path, wrong_test)["batchnorm_forward"]["status"] == "fail"
 
 
 @pytest.mark.parametrize("body,status", [("raise NameError('dx')", "error"), ("while True:\n        pass", "timeout")])
 def test_a_broken_backward_never_fails_its_forward(tmp_path, body, status):
-    text = ("import numpy as np\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n"
-            f"def relu_backward(dout, cache):\n    {body}\n")
+    text = (
+        "import numpy as np\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n"
+        f"def relu_backward(dout, cache):\n    {body}\n"
+    )
     verdicts = grade_source(tmp_path, text, options=Options(timeout=2.0, memory_mb=800))
     assert verdicts["relu_backward"]["status"] == status
     forward = verdicts["relu_forward"]
@@ -155,6 +180,7 @@ def test_a_broken_backward_never_fails_its_forward(tmp_path, body, status):
 
 # ----- 4. dropout against the student's own mask -----
 
+
 def test_dropout_with_its_own_draw_passes_and_other_conventions_are_named(tmp_path):
     text = source("dropout_student.py")
     assert grade_source(tmp_path, text)["dropout_backward"]["status"] == "pass"
@@ -162,7 +188,7 @@ def test_dropout_with_its_own_draw_passes_and_other_conventions_are_named(tmp_pa
     as_keep = grade_source(tmp_path, drop)
     assert as_keep["dropout_forward"]["status"] == "fail"
     assert "probability of dropping a unit" in as_keep["dropout_forward"]["message"]
-    assert as_keep["dropout_backward"]["status"] == "pass"        # consistent with its own mask
+    assert as_keep["dropout_backward"]["status"] == "pass"  # consistent with its own mask
     as_drop = grade_source(tmp_path, drop, options=Options(timeout=5.0, memory_mb=800, dropout_p="drop"))
     assert as_drop["dropout_forward"]["status"] == "pass"
 
@@ -180,34 +206,53 @@ def test_dropout_that_does_not_scale_fails(tmp_path):
 
 # ----- 5. samples as wide as the docstrings -----
 
-@pytest.mark.parametrize("function,old,new", [
-    ("conv_backward_naive", "dx = dxp[:, :, pad:pad + H, pad:pad + W]", "dx = dxp[:, :, pad:-pad, pad:-pad]"),
-    ("conv_forward_naive", "Wo = 1 + (W + 2 * pad - WW) // stride", "Wo = 1 + (W + 2 * pad - HH) // stride"),
-    ("max_pool_forward_naive", "ph, pw, s = pool_param[\"pool_height\"], pool_param[\"pool_width\"], pool_param[\"stride\"]\n    N",
-     "ph, pw, s = pool_param[\"pool_height\"], pool_param[\"pool_height\"], pool_param[\"stride\"]\n    N"),
-])
+
+@pytest.mark.parametrize(
+    "function,old,new",
+    [
+        ("conv_backward_naive", "dx = dxp[:, :, pad:pad + H, pad:pad + W]", "dx = dxp[:, :, pad:-pad, pad:-pad]"),
+        ("conv_forward_naive", "Wo = 1 + (W + 2 * pad - WW) // stride", "Wo = 1 + (W + 2 * pad - HH) // stride"),
+        (
+            "max_pool_forward_naive",
+            'ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]\n    N',
+            'ph, pw, s = pool_param["pool_height"], pool_param["pool_height"], pool_param["stride"]\n    N',
+        ),
+    ],
+)
 def test_geometry_bugs_that_square_samples_miss_fail(tmp_path, function, old, new):
     assert grade_source(tmp_path, source("conv_student.py"))[function]["status"] == "pass"
     assert grade_source(tmp_path, mutate(source("conv_student.py"), old, new))[function]["status"] in ("fail", "error")
 
 
 def test_groupnorm_is_graded_in_the_gamma_convention_the_code_follows(tmp_path):
-    text = source("norms_student.py")        # gamma * xhat: works for (1, C, 1, 1) only
+    text = source("norms_student.py")  # gamma * xhat: works for (1, C, 1, 1) only
     verdicts = grade_source(tmp_path, text)
     assert verdicts["spatial_groupnorm_backward"]["status"] == "pass"
-    channels = mutate(text, "out = gamma * xhat + beta", "out = gamma.reshape(1, -1, 1, 1) * xhat + beta.reshape(1, -1, 1, 1)")
+    channels = mutate(
+        text, "out = gamma * xhat + beta", "out = gamma.reshape(1, -1, 1, 1) * xhat + beta.reshape(1, -1, 1, 1)"
+    )
     channels = mutate(channels, "dxhat = (dout * gamma)", "dxhat = (dout * gamma.reshape(1, -1, 1, 1))")
-    channels = mutate(channels, "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)",
-                      "dgamma = (dout * xhat).sum(axis=(0, 2, 3)).reshape(gamma.shape)")
-    channels = mutate(channels, "dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)",
-                      "dbeta = dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)")
+    channels = mutate(
+        channels,
+        "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)",
+        "dgamma = (dout * xhat).sum(axis=(0, 2, 3)).reshape(gamma.shape)",
+    )
+    channels = mutate(
+        channels,
+        "dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)",
+        "dbeta = dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)",
+    )
     assert grade_source(tmp_path, channels)["spatial_groupnorm_backward"]["status"] == "pass"
-    wrong = mutate(text, "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)",
-                   "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True) * 2")
+    wrong = mutate(
+        text,
+        "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)",
+        "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True) * 2",
+    )
     assert grade_source(tmp_path, wrong)["spatial_groupnorm_backward"]["status"] == "fail"
 
 
 # ----- 6. submissions as the course hands them out -----
+
 
 def test_a_students_package_with_relative_imports_is_one_submission():
     result = grade_file(os.path.join(COURSE, "student_pkg"), FAST)
@@ -218,8 +263,9 @@ def test_a_students_package_with_relative_imports_is_one_submission():
 
 def test_a_folder_without_batch_is_one_student_and_with_batch_a_class(tmp_path):
     code_one = main(["grade", os.path.join(COURSE, "student_pkg"), "--timeout", "5"])
-    code_batch = main(["grade", os.path.join(COURSE, "student_pkg"), "--batch", "--out", str(tmp_path / "r"),
-                       "--timeout", "5"])
+    code_batch = main(
+        ["grade", os.path.join(COURSE, "student_pkg"), "--batch", "--out", str(tmp_path / "r"), "--timeout", "5"]
+    )
     assert code_one == 0
     rows = (tmp_path / "r" / "summary.csv").read_text().splitlines()
     assert rows[1].startswith("cs231n,") and code_batch == 0
@@ -227,7 +273,7 @@ def test_a_folder_without_batch_is_one_student_and_with_batch_a_class(tmp_path):
 
 # ----- 7. textbook conventions -----
 
-ONE_HOT_ONLY = '''
+ONE_HOT_ONLY = """
 import numpy as np
 class SoftmaxWithLoss:
     def forward(self, x, t):
@@ -247,7 +293,7 @@ class Affine:
         self.dW = self.x.T @ dout
         self.db = dout.sum(axis=0)
         return dout @ self.W.T
-'''
+"""
 
 
 def test_one_hot_only_losses_are_graded_one_hot_and_say_so(tmp_path):
@@ -266,7 +312,7 @@ def test_an_affine_that_does_not_flatten_says_only_the_k_dim_sample_fails(tmp_pa
 
 # ----- 8. plain words -----
 
-STUB = '''
+STUB = """
 import numpy as np
 def affine_forward(x, w, b):
     out = None
@@ -283,7 +329,7 @@ def relu_forward(x):
 def relu_backward(dout, cache):
     dx = None
     return dx
-'''
+"""
 
 
 def test_starter_stubs_are_not_implemented_yet(tmp_path):
@@ -302,10 +348,15 @@ def test_python_2_print_is_named_with_the_fix(tmp_path):
         grade_file(str(path), FAST)
 
 
-@pytest.mark.parametrize("call,fix", [("np.product(x.shape[1:])", "use np.prod"),
-                                      ("x.reshape(newshape=(x.shape[0], -1)).shape[1]", "pass the shape by position")])
+@pytest.mark.parametrize(
+    "call,fix",
+    [
+        ("np.product(x.shape[1:])", "use np.prod"),
+        ("x.reshape(newshape=(x.shape[0], -1)).shape[1]", "pass the shape by position"),
+    ],
+)
 def test_numpy_2_removals_are_named_with_the_fix(tmp_path, call, fix):
-    text = f'''
+    text = f"""
 import numpy as np
 def affine_forward(x, w, b):
     d = {call}
@@ -313,7 +364,7 @@ def affine_forward(x, w, b):
 def affine_backward(dout, cache):
     x, w, b = cache
     return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
-'''
+"""
     forward = grade_source(tmp_path, text)["affine_forward"]
     assert forward["status"] == "error" and fix in forward["message"]
 
@@ -329,12 +380,13 @@ def test_a_file_that_cannot_be_graded_still_writes_its_reports(tmp_path):
 
 # ----- 9. reports a person can read -----
 
+
 def test_reports_list_the_assignment_once_and_passed_checks_carry_no_failure_text(tmp_path):
     result = grade_file(os.path.join(COURSE, "staff_a3.py"), FAST)
     names = [r["name"] for r in result["results"]]
     assert result["assignments"] == ["cs231n assignment 3"]
     assert len(names) == len(set(names))
-    assert "affine_forward" not in names and "lstm_step_backward" in names      # only assignment 3's
+    assert "affine_forward" not in names and "lstm_step_backward" in names  # only assignment 3's
     for entry in result["results"]:
         for check in entry["checks"]:
             if check["passed"]:

@@ -1,4 +1,5 @@
 """The whole CS231n layer set: every op is graded right when right and wrong when wrong; state rules."""
+
 import dataclasses
 import re
 
@@ -11,10 +12,32 @@ from gradref.grade import Options, grade_file
 from gradref.grade.targets import CS231N, PAIR, TARGETS, UPDATE_RULE
 
 MODULES = ["_xp", "layers", "losses", "norms", "dropout", "conv", "sequence", "optim"]
-NEW_OPS = ["batchnorm", "batchnorm_alt", "layernorm", "spatial_batchnorm", "spatial_groupnorm", "dropout", "conv",
-           "conv_fast", "max_pool", "conv_relu", "conv_relu_pool", "rnn_step", "rnn", "word_embedding",
-           "temporal_affine", "temporal_softmax_loss", "affine_bn_relu", "affine_ln_relu", "lstm_step", "lstm",
-           "sgd", "sgd_momentum", "rmsprop", "adam"]
+NEW_OPS = [
+    "batchnorm",
+    "batchnorm_alt",
+    "layernorm",
+    "spatial_batchnorm",
+    "spatial_groupnorm",
+    "dropout",
+    "conv",
+    "conv_fast",
+    "max_pool",
+    "conv_relu",
+    "conv_relu_pool",
+    "rnn_step",
+    "rnn",
+    "word_embedding",
+    "temporal_affine",
+    "temporal_softmax_loss",
+    "affine_bn_relu",
+    "affine_ln_relu",
+    "lstm_step",
+    "lstm",
+    "sgd",
+    "sgd_momentum",
+    "rmsprop",
+    "adam",
+]
 OPTIONS = Options(timeout=30.0, memory_mb=2048)
 
 
@@ -108,7 +131,8 @@ def test_batchnorm_train_mode_updates_the_running_statistics():
     assert checks.run_check("state", checks.Case(op, "test_mode", "float64")).passed
 
     def forgetful(x, gamma, beta, bn_param):
-        return mg.batchnorm_forward(x, gamma, beta, dict(bn_param))     # updates a copy: the state is lost
+        return mg.batchnorm_forward(x, gamma, beta, dict(bn_param))  # updates a copy: the state is lost
+
     broken = dataclasses.replace(op, forward=forgetful)
     result = checks.run_check("state", checks.Case(broken, "small", "float64"))
     assert not result.passed and "bn_param['running_mean']" in result.detail
@@ -133,7 +157,7 @@ def test_dropout_uses_the_course_mask_and_p_keeps():
 
 def test_dropout_with_p_as_the_drop_probability_fails(tmp_path):
     path = tmp_path / "old_year.py"
-    path.write_text('''
+    path.write_text("""
 import numpy as np
 def dropout_forward(x, dropout_param):
     p, mode = dropout_param["p"], dropout_param["mode"]
@@ -146,14 +170,14 @@ def dropout_forward(x, dropout_param):
 def dropout_backward(dout, cache):
     dropout_param, mask = cache
     return dout * mask if dropout_param["mode"] == "train" else dout
-''')
+""")
     verdicts = {r["name"]: r["status"] for r in grade_file(str(path), OPTIONS)["results"]}
     assert verdicts["dropout_forward"] == "fail"
 
 
 def test_word_embedding_backward_must_add_repeated_words(tmp_path):
     path = tmp_path / "embed.py"
-    path.write_text('''
+    path.write_text("""
 import numpy as np
 def word_embedding_forward(x, W):
     return W[x], (x, W)
@@ -162,7 +186,7 @@ def word_embedding_backward(dout, cache):
     dW = np.zeros_like(W)
     dW[x] += dout              # repeated words overwrite instead of adding up
     return dW
-''')
+""")
     verdicts = {r["name"]: r["status"] for r in grade_file(str(path), OPTIONS)["results"]}
     assert verdicts["word_embedding_forward"] == "pass" and verdicts["word_embedding_backward"] == "fail"
 

@@ -11,6 +11,7 @@ A fenced block says what it is by its language:
 - `text`: not code (a synopsis, a formula, a JSON shape, output measured on another machine); a
   synopsis line `gradref COMMAND [...]` may name only options that command has.
 """
+
 import hashlib
 import importlib.util
 import os
@@ -29,7 +30,7 @@ FENCE = re.compile(r"^```([A-Za-z]*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
 KINDS = ("python", "console", "sh", "toml", "text")
 FILE_LINE = re.compile(r"#\s*([\w.-]+\.py)\s*$")
 WORD = re.compile(r"[A-Za-z_][A-Za-z_']+")
-MACHINE_WORDS = {"bwrap", "process"}      # the isolation this machine gives: named in the output, not in a rule
+MACHINE_WORDS = {"bwrap", "process"}  # the isolation this machine gives: named in the output, not in a rule
 COMMAND_TIMEOUT_S = 600
 
 
@@ -66,10 +67,21 @@ def run_in_workdir(tmp_path_factory, command, files):
         shutil.copytree(ROOT / "examples", work / "examples")
         for name, text in files.items():
             (work / name).write_text(text)
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               "PYTHONPATH": str(work / "examples"), "COLUMNS": "130"}
-        proc = subprocess.run(["bash", "-c", command], cwd=work, env=env, capture_output=True, text=True,
-                              timeout=COMMAND_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": str(work / "examples"),
+            "COLUMNS": "130",
+        }
+        proc = subprocess.run(
+            ["bash", "-c", command],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
         return {"code": proc.returncode, "output": proc.stdout + proc.stderr}
 
     return once_per_session(tmp_path_factory, f"doc-{key}", compute)
@@ -96,8 +108,11 @@ def test_every_block_says_what_it_is():
     assert untagged == [], f"give these blocks one of {KINDS}: {untagged}"
 
 
-@pytest.mark.parametrize("path, line", [(p, n) for p, lang, _, n in BLOCKS if lang == "console"],
-                         ids=[block_id(p, n) for p, lang, _, n in BLOCKS if lang == "console"])
+@pytest.mark.parametrize(
+    "path, line",
+    [(p, n) for p, lang, _, n in BLOCKS if lang == "console"],
+    ids=[block_id(p, n) for p, lang, _, n in BLOCKS if lang == "console"],
+)
 def test_console_block_runs_as_printed(tmp_path_factory, path, line):
     body = next(b for _, b, n in fenced_blocks(path) if n == line)
     steps = console_steps(body)
@@ -108,10 +123,15 @@ def test_console_block_runs_as_printed(tmp_path_factory, path, line):
         assert missing_words(printed, result["output"]) == [], (command, result["output"][-3000:])
 
 
-@pytest.mark.parametrize("path, line", [(p, n) for p, lang, b, n in BLOCKS if lang == "python"
-                                        and not FILE_LINE.fullmatch(b.split("\n", 1)[0].strip())],
-                         ids=[block_id(p, n) for p, lang, b, n in BLOCKS if lang == "python"
-                              and not FILE_LINE.fullmatch(b.split("\n", 1)[0].strip())])
+@pytest.mark.parametrize(
+    "path, line",
+    [(p, n) for p, lang, b, n in BLOCKS if lang == "python" and not FILE_LINE.fullmatch(b.split("\n", 1)[0].strip())],
+    ids=[
+        block_id(p, n)
+        for p, lang, b, n in BLOCKS
+        if lang == "python" and not FILE_LINE.fullmatch(b.split("\n", 1)[0].strip())
+    ],
+)
 def test_python_block_runs(tmp_path_factory, path, line):
     body = next(b for _, b, n in fenced_blocks(path) if n == line)
     files = {**files_before(path, line), "doc_block.py": body}
@@ -119,8 +139,11 @@ def test_python_block_runs(tmp_path_factory, path, line):
     assert result["code"] == 0, result["output"][-3000:]
 
 
-@pytest.mark.parametrize("path, line", [(p, n) for p, lang, _, n in BLOCKS if lang == "sh"],
-                         ids=[block_id(p, n) for p, lang, _, n in BLOCKS if lang == "sh"])
+@pytest.mark.parametrize(
+    "path, line",
+    [(p, n) for p, lang, _, n in BLOCKS if lang == "sh"],
+    ids=[block_id(p, n) for p, lang, _, n in BLOCKS if lang == "sh"],
+)
 def test_shell_block_runs(path, line):
     body = next(b for _, b, n in fenced_blocks(path) if n == line)
     for command in filter(None, (c.split("#")[0].strip() for c in body.splitlines())):
@@ -132,10 +155,14 @@ def test_shell_block_runs(path, line):
         assert proc.returncode == 0, (command, proc.stdout[-2000:], proc.stderr[-2000:])
 
 
-@pytest.mark.parametrize("path, line", [(p, n) for p, lang, _, n in BLOCKS if lang == "toml"],
-                         ids=[block_id(p, n) for p, lang, _, n in BLOCKS if lang == "toml"])
+@pytest.mark.parametrize(
+    "path, line",
+    [(p, n) for p, lang, _, n in BLOCKS if lang == "toml"],
+    ids=[block_id(p, n) for p, lang, _, n in BLOCKS if lang == "toml"],
+)
 def test_toml_block_is_valid(tmp_path, path, line):
     from gradref.grade import assignments
+
     body = next(b for _, b, n in fenced_blocks(path) if n == line)
     spec_file = tmp_path / "spec.toml"
     spec_file.write_text(body)
@@ -146,6 +173,7 @@ def test_toml_block_is_valid(tmp_path, path, line):
 
 def _options_of(command):
     from gradref.cli import build_parser
+
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     return set(sub.choices[command]._option_string_actions)
 
@@ -165,8 +193,11 @@ def synopses(body):
     return found
 
 
-@pytest.mark.parametrize("path, line", [(p, n) for p, lang, b, n in BLOCKS if lang == "text" and "gradref " in b],
-                         ids=[block_id(p, n) for p, lang, b, n in BLOCKS if lang == "text" and "gradref " in b])
+@pytest.mark.parametrize(
+    "path, line",
+    [(p, n) for p, lang, b, n in BLOCKS if lang == "text" and "gradref " in b],
+    ids=[block_id(p, n) for p, lang, b, n in BLOCKS if lang == "text" and "gradref " in b],
+)
 def test_synopsis_names_real_options(path, line):
     body = next(b for _, b, n in fenced_blocks(path) if n == line)
     for command, options in synopses(body):
@@ -190,11 +221,12 @@ def test_every_page_is_linked_from_the_readme():
 
 # ----- the checks above can fail -----
 
+
 def test_a_word_the_output_lacks_is_caught():
     assert missing_words("4 passed, 0 failed", "4 passed, 0 failed") == []
     assert missing_words("4 passed, 0 failed", "4 passed, 0 broken") == ["failed"]
 
 
 def test_a_synopsis_with_an_option_that_does_not_exist_is_caught():
-    (command, options), = synopses("gradref check [--op NAME] [--colour]\n              [--dtype X]")
+    ((command, options),) = synopses("gradref check [--op NAME] [--colour]\n              [--dtype X]")
     assert command == "check" and options - _options_of("check") == {"--colour"}

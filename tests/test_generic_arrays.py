@@ -1,4 +1,5 @@
 """The manual passes are array-API generic: the same code runs on jax.numpy arrays and under jax.jit."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,8 +11,22 @@ import manual_grads as mg
 from conformance import checks, registry, tolerance
 from reference import oracle
 
-JIT_OPS = ["affine", "linear", "relu", "sigmoid", "tanh", "affine_relu", "softmax_loss", "svm_loss",
-           "two_layer_net", "staged_expression", "max_gate", "matmul", "add_mul_circuit", "sigmoid_neuron"]
+JIT_OPS = [
+    "affine",
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "affine_relu",
+    "softmax_loss",
+    "svm_loss",
+    "two_layer_net",
+    "staged_expression",
+    "max_gate",
+    "matmul",
+    "add_mul_circuit",
+    "sigmoid_neuron",
+]
 
 
 @pytest.mark.parametrize("name", JIT_OPS)
@@ -40,8 +55,13 @@ def test_no_input_is_written_in_place_under_jax():
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(1, 9), d=st.integers(1, 9), m=st.integers(1, 9),
-       dtype=st.sampled_from(["float64", "float32"]), seed=st.integers(0, 2 ** 32 - 1))
+@given(
+    n=st.integers(1, 9),
+    d=st.integers(1, 9),
+    m=st.integers(1, 9),
+    dtype=st.sampled_from(["float64", "float32"]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_affine_backward_matches_the_oracle_for_any_shape(n, d, m, dtype, seed):
     rng = np.random.default_rng(seed)
     x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((n, d), (d, m), (m,)))
@@ -55,8 +75,12 @@ def test_affine_backward_matches_the_oracle_for_any_shape(n, d, m, dtype, seed):
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(1, 12), c=st.integers(2, 12), scale=st.sampled_from([1e-3, 1.0, 30.0, 500.0]),
-       seed=st.integers(0, 2 ** 32 - 1))
+@given(
+    n=st.integers(1, 12),
+    c=st.integers(2, 12),
+    scale=st.sampled_from([1e-3, 1.0, 30.0, 500.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_softmax_loss_is_finite_and_matches_for_any_scale(n, c, scale, seed):
     rng = np.random.default_rng(seed)
     x, y = rng.standard_normal((n, c)) * scale, rng.integers(0, c, n)

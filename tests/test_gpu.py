@@ -1,4 +1,5 @@
 """GPU conformance and precision (marker `gpu`; skipped with the reason where JAX sees no GPU)."""
+
 import json
 
 import numpy as np
@@ -43,7 +44,7 @@ def test_probe_catches_the_default_tf32_matmul_on_gpu():
 
 def test_precision_report_shows_the_tf32_gap_on_affine():
     rows = {r["impl"]: r for r in precision.measure("affine", (1024, 1024, 1024), "gpu")}
-    assert rows["jax default"]["normwise_rel_error"] > 1e-4          # TF32: measured 3e-4 on an H100
+    assert rows["jax default"]["normwise_rel_error"] > 1e-4  # TF32: measured 3e-4 on an H100
     assert rows["jax highest"]["normwise_rel_error"] < 1e-5
     assert not rows["jax default"]["passes_policy"] and rows["jax highest"]["passes_policy"]
 
@@ -58,6 +59,7 @@ def test_manual_passes_run_on_cupy():
         pytest.skip("CuPy is not installed: the manual passes run on NumPy against the GPU oracle")
     assert backend_for("gpu").name == "cupy"
     import cupy
+
     case = checks.Case(registry.REGISTRY["affine"], "wide", "float32", "gpu")
     out, _ = case.op.forward(*[cupy.asarray(a) for a in checks.sample_args(case)])
     assert isinstance(out, cupy.ndarray)
@@ -66,8 +68,7 @@ def test_manual_passes_run_on_cupy():
 
 def test_check_device_all_passes_with_agreement_rows(tmp_path):
     path = tmp_path / "all.json"
-    assert main(["check", "--device", "all", "--op", "affine", "--op", "two_layer_net",
-                 "--json", str(path)]) == 0
+    assert main(["check", "--device", "all", "--op", "affine", "--op", "two_layer_net", "--json", str(path)]) == 0
     report = json.loads(path.read_text())
     assert {r["device"] for r in report["results"]} == {"cpu", "gpu", checks.AGREEMENT}
     assert set(report["precision"]) == {"cpu", "gpu"}

@@ -1,4 +1,5 @@
 """`gradref grade`: conventions, the diagnosis of each common mistake, hostile submissions, the CLI."""
+
 import csv
 import json
 import os
@@ -15,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
 FAST = Options(timeout=3.0, memory_mb=600)
 
-AFFINE = '''
+AFFINE = """
 import numpy as np
 
 def affine_forward(x, w, b):
@@ -24,9 +25,9 @@ def affine_forward(x, w, b):
 def affine_backward(dout, cache):
     x, w, b = cache
     return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
-'''
+"""
 
-RELU = '''
+RELU = """
 import numpy as np
 
 def relu_forward(x):
@@ -34,7 +35,7 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     return dout * (cache > 0)
-'''
+"""
 
 
 def submission(tmp_path, source, name="student.py"):
@@ -49,13 +50,24 @@ def verdicts(result):
 
 # ----- conventions -----
 
+
 def test_a_correct_cs231n_file_passes_every_function():
     result = grade_file(os.path.join(EXAMPLES, "layers_correct.py"), FAST)
     assert result["convention"] == "cs231n" and result["passed"]
     assert set(verdicts(result)) == {
-        "affine_forward", "affine_backward", "relu_forward", "relu_backward", "sigmoid_forward",
-        "sigmoid_backward", "tanh_forward", "tanh_backward", "affine_relu_forward", "affine_relu_backward",
-        "softmax_loss", "svm_loss"}
+        "affine_forward",
+        "affine_backward",
+        "relu_forward",
+        "relu_backward",
+        "sigmoid_forward",
+        "sigmoid_backward",
+        "tanh_forward",
+        "tanh_backward",
+        "affine_relu_forward",
+        "affine_relu_backward",
+        "softmax_loss",
+        "svm_loss",
+    }
 
 
 def test_textbook_layer_classes_are_graded():
@@ -66,7 +78,9 @@ def test_textbook_layer_classes_are_graded():
 
 
 def test_textbook_relu_that_zeroes_dout_in_place_passes_with_a_warning_and_fails_strict(tmp_path):
-    path = submission(tmp_path, '''
+    path = submission(
+        tmp_path,
+        """
         class Relu:
             def forward(self, x):
                 self.mask = x <= 0
@@ -76,7 +90,8 @@ def test_textbook_relu_that_zeroes_dout_in_place_passes_with_a_warning_and_fails
             def backward(self, dout):
                 dout[self.mask] = 0
                 return dout
-    ''')
+    """,
+    )
     relu = verdicts(grade_file(path, FAST))["Relu"]
     assert relu["status"] == "pass" and "Relu.backward writes into dout" in relu["message"]
     strict = verdicts(grade_file(path, Options(timeout=3.0, memory_mb=600, strict=True)))["Relu"]
@@ -92,31 +107,58 @@ def test_missing_functions_do_not_fail_unless_required(tmp_path):
 
 
 def test_the_cache_stays_opaque(tmp_path):
-    path = submission(tmp_path, RELU.replace("return np.maximum(x, 0), x", "return np.maximum(x, 0), (lambda: x)")
-                      .replace("(cache > 0)", "(cache() > 0)"))
+    path = submission(
+        tmp_path,
+        RELU.replace("return np.maximum(x, 0), x", "return np.maximum(x, 0), (lambda: x)").replace(
+            "(cache > 0)", "(cache() > 0)"
+        ),
+    )
     assert grade_file(path, FAST)["passed"]
 
 
 # ----- the diagnosis of each common mistake -----
 
 MISTAKES = [
-    ("transpose", AFFINE.replace("x.reshape(x.shape[0], -1).T @ dout", "(dout.T @ x.reshape(x.shape[0], -1)).T.T"),
-     "affine_backward", "dw_transposed"),
-    ("bias (1, M)", AFFINE.replace("dout.sum(axis=0)", "dout.sum(axis=0, keepdims=True)"),
-     "affine_backward", "db_keepdims"),
-    ("dx not reshaped", AFFINE.replace("(dout @ w.T).reshape(x.shape)", "dout @ w.T"),
-     "affine_backward", "dx_not_reshaped"),
-    ("sign flipped", RELU.replace("return dout * (cache > 0)", "return -dout * (cache > 0)"),
-     "relu_backward", "generic"),
+    (
+        "transpose",
+        AFFINE.replace("x.reshape(x.shape[0], -1).T @ dout", "(dout.T @ x.reshape(x.shape[0], -1)).T.T"),
+        "affine_backward",
+        "dw_transposed",
+    ),
+    (
+        "bias (1, M)",
+        AFFINE.replace("dout.sum(axis=0)", "dout.sum(axis=0, keepdims=True)"),
+        "affine_backward",
+        "db_keepdims",
+    ),
+    (
+        "dx not reshaped",
+        AFFINE.replace("(dout @ w.T).reshape(x.shape)", "dout @ w.T"),
+        "affine_backward",
+        "dx_not_reshaped",
+    ),
+    (
+        "sign flipped",
+        RELU.replace("return dout * (cache > 0)", "return -dout * (cache > 0)"),
+        "relu_backward",
+        "generic",
+    ),
     ("mask on the wrong side", RELU.replace("(cache > 0)", "(cache < 0)"), "relu_backward", "mask_wrong_side"),
-    ("sigmoid from x", '''
+    (
+        "sigmoid from x",
+        """
         import numpy as np
         def sigmoid_forward(x):
             return 1 / (1 + np.exp(-x)), x
         def sigmoid_backward(dout, cache):
             return dout * cache * (1 - cache)
-     ''', "sigmoid_backward", "derivative_from_x"),
-    ("missing 1/N", '''
+     """,
+        "sigmoid_backward",
+        "derivative_from_x",
+    ),
+    (
+        "missing 1/N",
+        """
         import numpy as np
         def softmax_loss(x, y):
             s = x - x.max(axis=1, keepdims=True)
@@ -124,8 +166,13 @@ MISTAKES = [
             n = len(y)
             dx = p.copy(); dx[np.arange(n), y] -= 1
             return -np.log(p[np.arange(n), y]).mean(), dx
-     ''', "softmax_loss", "no_1_over_n"),
-    ("extra 1/N", '''
+     """,
+        "softmax_loss",
+        "no_1_over_n",
+    ),
+    (
+        "extra 1/N",
+        """
         import numpy as np
         def softmax_loss(x, y):
             s = x - x.max(axis=1, keepdims=True)
@@ -133,8 +180,15 @@ MISTAKES = [
             n = len(y)
             dx = np.exp(logp); dx[np.arange(n), y] -= 1
             return -logp[np.arange(n), y].mean(), dx / n / n
-     ''', "softmax_loss", "double_1_over_n"),
-    ("steps in the wrong order", AFFINE + RELU + textwrap.dedent('''
+     """,
+        "softmax_loss",
+        "double_1_over_n",
+    ),
+    (
+        "steps in the wrong order",
+        AFFINE
+        + RELU
+        + textwrap.dedent("""
         def affine_relu_forward(x, w, b):
             a, fc = affine_forward(x, w, b)
             out, rc = relu_forward(a)
@@ -143,7 +197,10 @@ MISTAKES = [
             fc, rc = cache
             dx, dw, db = affine_backward(dout, fc)
             return relu_backward(dx, rc), dw, db
-     '''), "affine_relu_backward", "wrong_order"),
+     """),
+        "affine_relu_backward",
+        "wrong_order",
+    ),
 ]
 
 
@@ -155,7 +212,7 @@ def test_each_common_mistake_is_named(tmp_path, label, source, function, hint):
     assert result["message"].startswith("Likely mistake:")
 
 
-NAIVE_SOFTMAX = '''
+NAIVE_SOFTMAX = """
 import numpy as np
 def softmax_loss(x, y):
     e = np.exp(x)
@@ -163,7 +220,7 @@ def softmax_loss(x, y):
     n = len(y)
     dx = p.copy(); dx[np.arange(n), y] -= 1
     return -np.log(p[np.arange(n), y]).mean(), dx / n
-'''
+"""
 
 
 def test_softmax_that_overflows_only_at_extreme_scores_is_a_warning_unless_strict(tmp_path):
@@ -178,7 +235,9 @@ def test_softmax_that_overflows_only_at_extreme_scores_is_a_warning_unless_stric
 # ----- hostile submissions: none may turn a failure into a pass -----
 
 WRONG_BUT_SNEAKY = [
-    ("lying __eq__ and an ndarray subclass", '''
+    (
+        "lying __eq__ and an ndarray subclass",
+        """
         import numpy as np
         class Liar(np.ndarray):
             def __eq__(self, other): return True
@@ -187,8 +246,11 @@ WRONG_BUT_SNEAKY = [
             return np.maximum(x, 0), x
         def relu_backward(dout, cache):
             return (dout * 0 + 1).view(Liar)
-     '''),
-    ("patched numpy", '''
+     """,
+    ),
+    (
+        "patched numpy",
+        """
         import numpy as np
         np.allclose = lambda *a, **k: True
         np.array_equal = lambda *a, **k: True
@@ -197,7 +259,8 @@ WRONG_BUT_SNEAKY = [
             return np.maximum(x, 0), x
         def relu_backward(dout, cache):
             return dout
-     '''),
+     """,
+    ),
 ]
 
 
@@ -210,8 +273,10 @@ def test_sneaky_wrong_answers_still_fail(tmp_path, label, source):
 
 def _hostile(body):
     """relu_backward misbehaves; affine is correct and must still be graded."""
-    return AFFINE + RELU.replace("def relu_backward(dout, cache):\n    return dout * (cache > 0)",
-                                 "def relu_backward(dout, cache):\n" + textwrap.indent(textwrap.dedent(body), "    "))
+    return AFFINE + RELU.replace(
+        "def relu_backward(dout, cache):\n    return dout * (cache > 0)",
+        "def relu_backward(dout, cache):\n" + textwrap.indent(textwrap.dedent(body), "    "),
+    )
 
 
 HOSTILE = [
@@ -232,8 +297,15 @@ def test_hostile_behaviour_gets_a_verdict_and_the_rest_is_graded(tmp_path, label
     assert result["affine_forward"]["status"] == "pass" and result["affine_backward"]["status"] == "pass"
 
 
-@pytest.mark.parametrize("statement", ["import jax", "import torch", "__import__('autograd')",
-                                       "import importlib; importlib.import_module('conformance')"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import jax",
+        "import torch",
+        "__import__('autograd')",
+        "import importlib; importlib.import_module('conformance')",
+    ],
+)
 def test_importing_an_autodiff_library_or_gradref_is_refused(tmp_path, statement):
     result = grade_file(submission(tmp_path, statement + "\n" + RELU), FAST)
     relu = verdicts(result)["relu_backward"]
@@ -257,16 +329,21 @@ def test_an_error_at_import_time_fails_every_function(tmp_path):
 
 # ----- exit codes, reports, batches -----
 
+
 def run_grade(*args):
-    proc = subprocess.run([sys.executable, "-m", "gradref", "grade", *args], capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradref", "grade", *args], capture_output=True, text=True, timeout=600
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
-@pytest.mark.parametrize("source,sentence", [
-    ("def relu_forward(x):\n    return x,, x\n", "has a syntax error on line 2"),
-    ("def helper():\n    return 1\n", "nothing gradable in"),
-])
+@pytest.mark.parametrize(
+    "source,sentence",
+    [
+        ("def relu_forward(x):\n    return x,, x\n", "has a syntax error on line 2"),
+        ("def helper():\n    return 1\n", "nothing gradable in"),
+    ],
+)
 def test_ungradable_files_exit_2_with_one_sentence(tmp_path, source, sentence):
     code, stdout, stderr = run_grade(submission(tmp_path, source))
     assert code == 2 and sentence in stderr and "Traceback" not in stderr + stdout
@@ -279,8 +356,20 @@ def test_a_missing_file_exits_2():
 
 def test_grade_writes_json_and_gradescope(tmp_path):
     report, gs = tmp_path / "r.json", tmp_path / "results.json"
-    code = main(["grade", os.path.join(EXAMPLES, "layers_buggy.py"), "--json", str(report),
-                 "--gradescope", str(gs), "--timeout", "3", "--memory-mb", "600"])
+    code = main(
+        [
+            "grade",
+            os.path.join(EXAMPLES, "layers_buggy.py"),
+            "--json",
+            str(report),
+            "--gradescope",
+            str(gs),
+            "--timeout",
+            "3",
+            "--memory-mb",
+            "600",
+        ]
+    )
     assert code == 1
     data = json.loads(report.read_text())
     assert data["passed"] is False and data["convention"] == "cs231n"
@@ -299,14 +388,35 @@ def test_grading_a_folder_never_stops_at_a_broken_submission(tmp_path):
     (folder / "broken.py").write_text("def relu_forward(x:\n")
     (folder / "wrong.py").write_text(RELU.replace("(cache > 0)", "(cache < 0)"))
     out = tmp_path / "reports"
-    code = main(["grade", str(folder), "--batch", "--jobs", "2", "--out", str(out), "--gradescope", str(tmp_path / "gs"),
-                 "--timeout", "3", "--memory-mb", "600"])
+    code = main(
+        [
+            "grade",
+            str(folder),
+            "--batch",
+            "--jobs",
+            "2",
+            "--out",
+            str(out),
+            "--gradescope",
+            str(tmp_path / "gs"),
+            "--timeout",
+            "3",
+            "--memory-mb",
+            "600",
+        ]
+    )
     assert code == 1
     with open(out / "summary.csv") as handle:
         rows = {r["submission"]: r for r in csv.DictReader(handle)}
     assert rows["good.py"]["status"] == "pass" and rows["wrong.py"]["status"] == "fail"
     assert rows["broken.py"]["status"] == "cannot grade" and "syntax error" in rows["broken.py"]["message"]
-    assert sorted(p.name for p in out.iterdir()) == ["broken.json", "good.json", "gradebook.csv", "summary.csv", "wrong.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "broken.json",
+        "good.json",
+        "gradebook.csv",
+        "summary.csv",
+        "wrong.json",
+    ]
     assert json.loads((tmp_path / "gs" / "good.json").read_text())["score"] == 2.0
 
 

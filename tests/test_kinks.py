@@ -1,4 +1,5 @@
 """Kink conventions are pinned; samples keep a margin from kinks and ties."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,7 +39,7 @@ def test_max_gate_with_zero_agrees_with_relu():
 
 
 def test_svm_margin_at_exactly_zero_contributes_no_gradient():
-    x = np.array([[1.0, 0.0, -5.0]])        # class 1 sits exactly at margin 0 from class 0
+    x = np.array([[1.0, 0.0, -5.0]])  # class 1 sits exactly at margin 0 from class 0
     loss, dx = mg.svm_loss(x, np.array([0]))
     assert loss == 0.0 and dx.tolist() == [[0.0, 0.0, 0.0]]
     _, (jdx,), _ = oracle.vjp(functions.svm_loss, [x, np.array([0])], [0], 1.0)
@@ -54,12 +55,14 @@ def test_samples_keep_a_margin_from_kinks(op, dtype):
     for name in op.sample_names():
         spec = next(s for s in op.samples if s.name == name.split("/")[0])
         if spec.at_kinks:
-            continue            # placed on the kinks on purpose: the conventions test below
+            continue  # placed on the kinks on purpose: the conventions test below
         sample = op.draw_sample(name, dtype)
-        args = {k: v.astype(np.float64) if getattr(v, "dtype", None) is not None and v.dtype.kind == "f" else v
-                for k, v in sample.args.items()}
+        args = {
+            k: v.astype(np.float64) if getattr(v, "dtype", None) is not None and v.dtype.kind == "f" else v
+            for k, v in sample.args.items()
+        }
         kinks = np.asarray(op.kinks(**args))
-        assert np.min(np.abs(kinks)) > spec.margin * np.sqrt(np.mean(kinks ** 2)), (op.name, name)
+        assert np.min(np.abs(kinks)) > spec.margin * np.sqrt(np.mean(kinks**2)), (op.name, name)
 
 
 AT_KINKS = [(op, spec) for op in registry.REGISTRY.values() for spec in op.samples if spec.at_kinks]

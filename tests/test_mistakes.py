@@ -3,6 +3,7 @@ with that one mistake must be diagnosed as that mistake, and the correct files g
 
 The planted files are graded as one batch; each holds only the function under test and what it calls.
 """
+
 import ast
 import json
 import os
@@ -19,195 +20,511 @@ COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
 
 # (op, key): (course file, the function that shows it, [(old, new), ...])
 PLANTED = {
-    ("affine", "db_keepdims"): ("layers_student.py", "affine_backward",
-                                [("db = np.sum(dout, axis=0)", "db = np.sum(dout, axis=0, keepdims=True)")]),
-    ("affine", "dx_not_reshaped"): ("layers_student.py", "affine_backward",
-                                    [("dx = dout.dot(w.T).reshape(x.shape)", "dx = dout.dot(w.T)")]),
-    ("affine", "dw_transposed"): ("layers_student.py", "affine_backward",
-                                  [("dw = x.reshape(x.shape[0], -1).T.dot(dout)",
-                                    "dw = dout.T.dot(x.reshape(x.shape[0], -1))")]),
-    ("affine", "db_mean"): ("layers_student.py", "affine_backward",
-                            [("db = np.sum(dout, axis=0)", "db = np.mean(dout, axis=0)")]),
-    ("affine", "dx_without_transpose"): ("layers_student.py", "affine_backward",
-                                         [("dx = dout.dot(w.T).reshape(x.shape)", "dx = dout.dot(w).reshape(x.shape)")]),
+    ("affine", "db_keepdims"): (
+        "layers_student.py",
+        "affine_backward",
+        [("db = np.sum(dout, axis=0)", "db = np.sum(dout, axis=0, keepdims=True)")],
+    ),
+    ("affine", "dx_not_reshaped"): (
+        "layers_student.py",
+        "affine_backward",
+        [("dx = dout.dot(w.T).reshape(x.shape)", "dx = dout.dot(w.T)")],
+    ),
+    ("affine", "dw_transposed"): (
+        "layers_student.py",
+        "affine_backward",
+        [("dw = x.reshape(x.shape[0], -1).T.dot(dout)", "dw = dout.T.dot(x.reshape(x.shape[0], -1))")],
+    ),
+    ("affine", "db_mean"): (
+        "layers_student.py",
+        "affine_backward",
+        [("db = np.sum(dout, axis=0)", "db = np.mean(dout, axis=0)")],
+    ),
+    ("affine", "dx_without_transpose"): (
+        "layers_student.py",
+        "affine_backward",
+        [("dx = dout.dot(w.T).reshape(x.shape)", "dx = dout.dot(w).reshape(x.shape)")],
+    ),
     ("relu", "mask_wrong_side"): ("layers_student.py", "relu_backward", [("dout * (x > 0)", "dout * (x < 0)")]),
     ("relu", "mask_missing"): ("layers_student.py", "relu_backward", [("dx = dout * (x > 0)", "dx = dout + 0")]),
     ("relu", "dout_missing"): ("layers_student.py", "relu_backward", [("dx = dout * (x > 0)", "dx = 1.0 * (x > 0)")]),
-    ("sigmoid", "derivative_from_x"): ("layers_student.py", "sigmoid_backward",
-                                       [("s = 1 / (1 + np.exp(-x))\n    return s, s", "s = 1 / (1 + np.exp(-x))\n    return s, x")]),
-    ("sigmoid", "dout_missing"): ("layers_student.py", "sigmoid_backward",
-                                  [("dx = dout * s * (1 - s)", "dx = s * (1 - s)")]),
-    ("sigmoid", "factor_missing"): ("layers_student.py", "sigmoid_backward", [("dx = dout * s * (1 - s)", "dx = dout * s")]),
+    ("sigmoid", "derivative_from_x"): (
+        "layers_student.py",
+        "sigmoid_backward",
+        [("s = 1 / (1 + np.exp(-x))\n    return s, s", "s = 1 / (1 + np.exp(-x))\n    return s, x")],
+    ),
+    ("sigmoid", "dout_missing"): (
+        "layers_student.py",
+        "sigmoid_backward",
+        [("dx = dout * s * (1 - s)", "dx = s * (1 - s)")],
+    ),
+    ("sigmoid", "factor_missing"): (
+        "layers_student.py",
+        "sigmoid_backward",
+        [("dx = dout * s * (1 - s)", "dx = dout * s")],
+    ),
     ("tanh", "derivative_from_x"): ("layers_student.py", "tanh_backward", [("return t, t", "return t, x")]),
-    ("tanh", "square_missing"): ("layers_student.py", "tanh_backward",
-                                 [("dx = dout * (1 - t ** 2)", "dx = dout * (1 - t)")]),
-    ("softmax_loss", "no_1_over_n"): ("layers_student.py", "softmax_loss",
-                                      [("    dx[np.arange(N), y] -= 1\n    dx /= N\n", "    dx[np.arange(N), y] -= 1\n")]),
-    ("softmax_loss", "double_1_over_n"): ("layers_student.py", "softmax_loss",
-                                          [("    dx[np.arange(N), y] -= 1\n    dx /= N\n",
-                                            "    dx[np.arange(N), y] -= 1\n    dx /= N * N\n")]),
-    ("softmax_loss", "minus_one_missing"): ("layers_student.py", "softmax_loss",
-                                            [("    dx[np.arange(N), y] -= 1\n", "")]),
-    ("softmax_loss", "log_of_probability"): ("staff_a2.py", "softmax_loss", []),      # as the 2016 staff shipped it
-    ("softmax_loss", "no_max_shift"): ("staff_a2.py", "softmax_loss",
-                                       [("probs = np.exp(x - np.max(x, axis=1, keepdims=True))", "probs = np.exp(x)")]),
-    ("svm_loss", "counts_correct_class"): ("layers_student.py", "svm_loss",
-                                           [("    margins[np.arange(N), y] = 0\n", "")]),
-    ("svm_loss", "margin_missing"): ("layers_student.py", "svm_loss",
-                                     [("x - correct[:, None] + 1.0)", "x - correct[:, None])")]),
-    ("svm_loss", "no_1_over_n"): ("layers_student.py", "svm_loss",
-                                  [("axis=1)\n    dx /= N\n", "axis=1)\n")]),
-    ("temporal_softmax_loss", "mask_ignored"): ("seq_student.py", "temporal_softmax_loss",
-                                                [("-np.sum(mf * np.log(", "-np.sum(np.log("), ("    dx *= mf[:, None]\n", "")]),
-    ("temporal_softmax_loss", "divided_by_n_t"): ("seq_student.py", "temporal_softmax_loss",
-                                                  [("yf])) / N\n", "yf])) / (N * T)\n"), ("dx /= N\n", "dx /= N * T\n")]),
-    ("affine_relu", "wrong_order"): ("layers_student.py", "affine_relu_backward",
-                                     [("    da = relu_backward(dout, relu_cache)\n    dx, dw, db = affine_backward(da, fc_cache)",
-                                       "    dx, dw, db = affine_backward(dout, fc_cache)\n    dx = relu_backward(dx, relu_cache)")]),
-    ("affine_relu", "mask_wrong_side"): ("layers_student.py", "affine_relu_backward",
-                                         [("dout * (x > 0)", "dout * (x < 0)")]),
-    ("conv_relu", "mask_missing"): ("conv_student.py", "conv_relu_backward",
-                                    [("    da = relu_backward(dout, relu_cache)\n    return conv_backward_naive(da, conv_cache)",
-                                      "    return conv_backward_naive(dout, conv_cache)")]),
-    ("conv_relu_pool", "relu_mask_missing"): ("conv_student.py", "conv_relu_pool_backward",
-                                              [("    da = relu_backward(ds, relu_cache)\n    return conv_backward_naive(da, conv_cache)",
-                                                "    return conv_backward_naive(ds, conv_cache)")]),
-    ("affine_bn_relu", "relu_mask_missing"): ("norms2_student.py", "affine_bn_relu_backward",
-                                              [("    dn = relu_backward(dout, rc)\n    da, dgamma, dbeta = batchnorm_backward_alt(dn, bn)",
-                                                "    da, dgamma, dbeta = batchnorm_backward_alt(dout, bn)")]),
-    ("affine_ln_relu", "relu_mask_missing"): ("norms2_student.py", "affine_ln_relu_backward",
-                                              [("    dn = relu_backward(dout, rc)\n    da, dgamma, dbeta = layernorm_backward(dn, ln)",
-                                                "    da, dgamma, dbeta = layernorm_backward(dout, ln)")]),
-    ("batchnorm", "dgamma_keepdims"): ("norms_student.py", "batchnorm_backward",
-                                       [("dgamma = (dout * xhat).sum(axis=0)", "dgamma = (dout * xhat).sum(axis=0, keepdims=True)")]),
-    ("batchnorm", "test_mode_batch_statistics"): ("norms_student.py", "batchnorm_forward",
-                                                  [("out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
-                                                    "out = gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps) + beta")]),
-    ("batchnorm", "wrong_axis"): ("norms_student.py", "batchnorm_forward",
-                                  [("mu = x.mean(axis=0)\n        var = x.var(axis=0)",
-                                    "mu = x.mean(axis=1, keepdims=True)\n        var = x.var(axis=1, keepdims=True)")]),
-    ("batchnorm", "unbiased_variance"): ("norms_student.py", "batchnorm_forward",
-                                         [("        var = x.var(axis=0)\n", "        var = x.var(axis=0, ddof=1)\n")]),
-    ("batchnorm", "dx_without_mean_and_variance"): ("norms_student.py", "batchnorm_backward",
-                                                    [("dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std",
-                                                      "dx = dxhat / std")]),
-    ("batchnorm", "dx_without_variance"): ("norms_student.py", "batchnorm_backward",
-                                           [("dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std",
-                                             "dx = (dxhat - dxhat.mean(axis=0)) / std")]),
-    ("batchnorm", "dgamma_dbeta_swapped"): ("norms_student.py", "batchnorm_backward",
-                                            [("dbeta = dout.sum(axis=0)\n    dgamma = (dout * xhat).sum(axis=0)",
-                                              "dgamma = dout.sum(axis=0)\n    dbeta = (dout * xhat).sum(axis=0)")]),
-    ("batchnorm_alt", "dgamma_keepdims"): ("norms2_student.py", "batchnorm_backward_alt",
-                                           [("dgamma = np.sum(dout * xhat, axis=0)\n    dxhat",
-                                             "dgamma = np.sum(dout * xhat, axis=0, keepdims=True)\n    dxhat")]),
-    ("batchnorm_alt", "dx_without_mean_and_variance"): ("norms2_student.py", "batchnorm_backward_alt",
-                                                        [("dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std",
-                                                          "dx = dxhat / std")]),
-    ("batchnorm_alt", "dx_without_variance"): ("norms2_student.py", "batchnorm_backward_alt",
-                                               [("dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std",
-                                                 "dx = (dxhat - dxhat.mean(axis=0)) / std")]),
-    ("batchnorm_alt", "dgamma_dbeta_swapped"): ("norms2_student.py", "batchnorm_backward_alt",
-                                                [("dbeta = dout.sum(axis=0)\n    dgamma = np.sum(dout * xhat, axis=0)",
-                                                  "dgamma = dout.sum(axis=0)\n    dbeta = np.sum(dout * xhat, axis=0)")]),
-    ("layernorm", "wrong_axis"): ("norms2_student.py", "layernorm_forward",
-                                  [("mu = x.mean(axis=1, keepdims=True)\n    std = np.sqrt(x.var(axis=1, keepdims=True) + eps)",
-                                    "mu = x.mean(axis=0, keepdims=True)\n    std = np.sqrt(x.var(axis=0, keepdims=True) + eps)")]),
-    ("layernorm", "dx_without_mean_and_variance"): ("norms2_student.py", "layernorm_backward",
-                                                    [("dx = (dxhat - dxhat.mean(axis=1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)) / std",
-                                                      "dx = dxhat / std")]),
-    ("spatial_batchnorm", "reshaped_without_transpose"): ("norms2_student.py", "spatial_batchnorm_forward",
-                                                          [("flat = x.transpose(0, 2, 3, 1).reshape(-1, C)", "flat = x.reshape(-1, C)"),
-                                                           ("return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), cache",
-                                                            "return out.reshape(N, C, H, W), cache")]),
-    ("spatial_batchnorm", "per_sample_statistics"): ("norms2_student.py", "spatial_batchnorm_forward",
-                                                     [("    flat = x.transpose(0, 2, 3, 1).reshape(-1, C)\n    out, cache = batchnorm_forward(flat, gamma, beta, bn_param)\n",
-                                                       "    flat = x.transpose(0, 2, 3, 1).reshape(-1, C)\n    out, cache = batchnorm_forward(flat, gamma, beta, bn_param)\n"
-                                                       "    mu, sd = x.mean(axis=(2, 3), keepdims=True), np.sqrt(x.var(axis=(2, 3), keepdims=True) + 1e-5)\n"
-                                                       "    if bn_param['mode'] == 'train':\n"
-                                                       "        return gamma[None, :, None, None] * (x - mu) / sd + beta[None, :, None, None], cache\n")]),
-    ("spatial_groupnorm", "channels_interleaved"): ("norms_student.py", "spatial_groupnorm_forward",
-                                                    [("xg = x.reshape(N, G, -1)",
-                                                      "xg = x.reshape(N, C // G, G, H, W).transpose(0, 2, 1, 3, 4).reshape(N, G, -1)"),
-                                                     ("xhat = ((xg - mu) / np.sqrt(var + eps)).reshape(x.shape)",
-                                                      "xhat = ((xg - mu) / np.sqrt(var + eps)).reshape(N, G, C // G, H, W)"
-                                                      ".transpose(0, 2, 1, 3, 4).reshape(x.shape)")]),
-    ("spatial_groupnorm", "one_group"): ("norms_student.py", "spatial_groupnorm_forward",
-                                         [("xg = x.reshape(N, G, -1)", "xg = x.reshape(N, 1, -1)")]),
-    ("dropout", "backward_without_scale"): ("dropout_student.py", "dropout_backward",
-                                            [("return dout * mask if", "return dout * (mask > 0) if")]),
-    ("conv", "pad_slice"): ("conv_student.py", "conv_backward_naive",
-                            [("dx = dxp[:, :, pad:pad + H, pad:pad + W]", "dx = dxp[:, :, pad:-pad, pad:-pad]")]),
-    ("conv", "filter_flipped"): ("conv_student.py", "conv_forward_naive",
-                                 [("np.tensordot(window, w, axes", "np.tensordot(window, w[:, :, ::-1, ::-1], axes")]),
-    ("conv", "dw_assigned"): ("conv_student.py", "conv_backward_naive",
-                              [("dw += np.tensordot(dout[:, :, i, j], window", "dw = np.tensordot(dout[:, :, i, j], window")]),
-    ("max_pool", "assigned_not_added"): ("conv_student.py", "max_pool_backward_naive",
-                                         [("j * s:j * s + pw] += (window == window.max())", "j * s:j * s + pw] = (window == window.max())")]),
-    ("max_pool", "height_width_swapped"): ("conv_student.py", "max_pool_forward_naive",
-                                           [('ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]\n    N',
-                                             'pw, ph, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]\n    N')]),
-    ("max_pool", "whole_window"): ("conv_student.py", "max_pool_backward_naive",
-                                   [("+= (window == window.max()) * dout[n, c, i, j]", "+= dout[n, c, i, j]")]),
-    ("rnn_step", "tanh_prime_from_preactivation"): ("seq_student.py", "rnn_step_backward",
-                                                    [("    next_h = np.tanh(x.dot(Wx) + prev_h.dot(Wh) + b)\n    return next_h, (x, prev_h, Wx, Wh, next_h)",
-                                                      "    a = x.dot(Wx) + prev_h.dot(Wh) + b\n    next_h = np.tanh(a)\n    return next_h, (x, prev_h, Wx, Wh, a)")]),
-    ("rnn_step", "tanh_prime_missing"): ("seq_student.py", "rnn_step_backward",
-                                         [("da = dnext_h * (1 - next_h ** 2)", "da = dnext_h")]),
-    ("rnn", "dprev_not_added"): ("seq_student.py", "rnn_backward",
-                                 [("rnn_step_backward(dh[:, t, :] + dprev, cache[t])", "rnn_step_backward(dh[:, t, :], cache[t])")]),
-    ("rnn", "dh0_never_assigned"): ("seq_student.py", "rnn_backward", [("    dh0 = dprev\n", "    dh0 = np.zeros_like(dprev)\n")]),
-    ("lstm_step", "gate_order"): ("seq_student.py", "lstm_step_forward",
-                                  [("i, f, o, g = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H]), np.tanh(a[:, 3 * H:])",
-                                    "i, f, g, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])"),
-                                   ("do * o * (1 - o), dg * (1 - g ** 2)])", "dg * (1 - g ** 2), do * o * (1 - o)])")]),
-    ("lstm_step", "tanh_prime_of_prev_c"): ("seq_student.py", "lstm_step_backward",
-                                            [("dc = dnext_c + dnext_h * o * (1 - tc ** 2)",
-                                              "dc = dnext_c + dnext_h * o * (1 - np.tanh(prev_c) ** 2)")]),
-    ("lstm_step", "cell_path_missing"): ("seq_student.py", "lstm_step_backward",
-                                         [("dc = dnext_c + dnext_h * o * (1 - tc ** 2)", "dc = dnext_c")]),
-    ("lstm_step", "dprev_c_without_f"): ("seq_student.py", "lstm_step_backward", [("dprev_c = dc * f", "dprev_c = dc")]),
-    ("lstm", "dh0_never_assigned"): ("seq_student.py", "lstm_backward", [("    dh0 = dprev_h\n", "    dh0 = np.zeros_like(dprev_h)\n")]),
-    ("lstm", "cell_gradient_not_carried"): ("seq_student.py", "lstm_backward",
-                                            [("lstm_step_backward(dh[:, t, :] + dprev_h, dprev_c,",
-                                              "lstm_step_backward(dh[:, t, :] + dprev_h, 0 * dprev_c,")]),
-    ("word_embedding", "assigned_not_added"): ("seq_student.py", "word_embedding_backward",
-                                               [("np.add.at(dW, x, dout)", "dW[x] = dout")]),
-    ("temporal_affine", "db_over_n_only"): ("seq_student.py", "temporal_affine_backward",
-                                            [("dout.sum(axis=(0, 1))", "dout.sum(axis=0)")]),
+    ("tanh", "square_missing"): (
+        "layers_student.py",
+        "tanh_backward",
+        [("dx = dout * (1 - t ** 2)", "dx = dout * (1 - t)")],
+    ),
+    ("softmax_loss", "no_1_over_n"): (
+        "layers_student.py",
+        "softmax_loss",
+        [("    dx[np.arange(N), y] -= 1\n    dx /= N\n", "    dx[np.arange(N), y] -= 1\n")],
+    ),
+    ("softmax_loss", "double_1_over_n"): (
+        "layers_student.py",
+        "softmax_loss",
+        [("    dx[np.arange(N), y] -= 1\n    dx /= N\n", "    dx[np.arange(N), y] -= 1\n    dx /= N * N\n")],
+    ),
+    ("softmax_loss", "minus_one_missing"): (
+        "layers_student.py",
+        "softmax_loss",
+        [("    dx[np.arange(N), y] -= 1\n", "")],
+    ),
+    ("softmax_loss", "log_of_probability"): ("staff_a2.py", "softmax_loss", []),  # as the 2016 staff shipped it
+    ("softmax_loss", "no_max_shift"): (
+        "staff_a2.py",
+        "softmax_loss",
+        [("probs = np.exp(x - np.max(x, axis=1, keepdims=True))", "probs = np.exp(x)")],
+    ),
+    ("svm_loss", "counts_correct_class"): (
+        "layers_student.py",
+        "svm_loss",
+        [("    margins[np.arange(N), y] = 0\n", "")],
+    ),
+    ("svm_loss", "margin_missing"): (
+        "layers_student.py",
+        "svm_loss",
+        [("x - correct[:, None] + 1.0)", "x - correct[:, None])")],
+    ),
+    ("svm_loss", "no_1_over_n"): ("layers_student.py", "svm_loss", [("axis=1)\n    dx /= N\n", "axis=1)\n")]),
+    ("temporal_softmax_loss", "mask_ignored"): (
+        "seq_student.py",
+        "temporal_softmax_loss",
+        [("-np.sum(mf * np.log(", "-np.sum(np.log("), ("    dx *= mf[:, None]\n", "")],
+    ),
+    ("temporal_softmax_loss", "divided_by_n_t"): (
+        "seq_student.py",
+        "temporal_softmax_loss",
+        [("yf])) / N\n", "yf])) / (N * T)\n"), ("dx /= N\n", "dx /= N * T\n")],
+    ),
+    ("affine_relu", "wrong_order"): (
+        "layers_student.py",
+        "affine_relu_backward",
+        [
+            (
+                "    da = relu_backward(dout, relu_cache)\n    dx, dw, db = affine_backward(da, fc_cache)",
+                "    dx, dw, db = affine_backward(dout, fc_cache)\n    dx = relu_backward(dx, relu_cache)",
+            )
+        ],
+    ),
+    ("affine_relu", "mask_wrong_side"): (
+        "layers_student.py",
+        "affine_relu_backward",
+        [("dout * (x > 0)", "dout * (x < 0)")],
+    ),
+    ("conv_relu", "mask_missing"): (
+        "conv_student.py",
+        "conv_relu_backward",
+        [
+            (
+                "    da = relu_backward(dout, relu_cache)\n    return conv_backward_naive(da, conv_cache)",
+                "    return conv_backward_naive(dout, conv_cache)",
+            )
+        ],
+    ),
+    ("conv_relu_pool", "relu_mask_missing"): (
+        "conv_student.py",
+        "conv_relu_pool_backward",
+        [
+            (
+                "    da = relu_backward(ds, relu_cache)\n    return conv_backward_naive(da, conv_cache)",
+                "    return conv_backward_naive(ds, conv_cache)",
+            )
+        ],
+    ),
+    ("affine_bn_relu", "relu_mask_missing"): (
+        "norms2_student.py",
+        "affine_bn_relu_backward",
+        [
+            (
+                "    dn = relu_backward(dout, rc)\n    da, dgamma, dbeta = batchnorm_backward_alt(dn, bn)",
+                "    da, dgamma, dbeta = batchnorm_backward_alt(dout, bn)",
+            )
+        ],
+    ),
+    ("affine_ln_relu", "relu_mask_missing"): (
+        "norms2_student.py",
+        "affine_ln_relu_backward",
+        [
+            (
+                "    dn = relu_backward(dout, rc)\n    da, dgamma, dbeta = layernorm_backward(dn, ln)",
+                "    da, dgamma, dbeta = layernorm_backward(dout, ln)",
+            )
+        ],
+    ),
+    ("batchnorm", "dgamma_keepdims"): (
+        "norms_student.py",
+        "batchnorm_backward",
+        [("dgamma = (dout * xhat).sum(axis=0)", "dgamma = (dout * xhat).sum(axis=0, keepdims=True)")],
+    ),
+    ("batchnorm", "test_mode_batch_statistics"): (
+        "norms_student.py",
+        "batchnorm_forward",
+        [
+            (
+                "out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
+                "out = gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps) + beta",
+            )
+        ],
+    ),
+    ("batchnorm", "wrong_axis"): (
+        "norms_student.py",
+        "batchnorm_forward",
+        [
+            (
+                "mu = x.mean(axis=0)\n        var = x.var(axis=0)",
+                "mu = x.mean(axis=1, keepdims=True)\n        var = x.var(axis=1, keepdims=True)",
+            )
+        ],
+    ),
+    ("batchnorm", "unbiased_variance"): (
+        "norms_student.py",
+        "batchnorm_forward",
+        [("        var = x.var(axis=0)\n", "        var = x.var(axis=0, ddof=1)\n")],
+    ),
+    ("batchnorm", "dx_without_mean_and_variance"): (
+        "norms_student.py",
+        "batchnorm_backward",
+        [("dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std", "dx = dxhat / std")],
+    ),
+    ("batchnorm", "dx_without_variance"): (
+        "norms_student.py",
+        "batchnorm_backward",
+        [
+            (
+                "dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std",
+                "dx = (dxhat - dxhat.mean(axis=0)) / std",
+            )
+        ],
+    ),
+    ("batchnorm", "dgamma_dbeta_swapped"): (
+        "norms_student.py",
+        "batchnorm_backward",
+        [
+            (
+                "dbeta = dout.sum(axis=0)\n    dgamma = (dout * xhat).sum(axis=0)",
+                "dgamma = dout.sum(axis=0)\n    dbeta = (dout * xhat).sum(axis=0)",
+            )
+        ],
+    ),
+    ("batchnorm_alt", "dgamma_keepdims"): (
+        "norms2_student.py",
+        "batchnorm_backward_alt",
+        [
+            (
+                "dgamma = np.sum(dout * xhat, axis=0)\n    dxhat",
+                "dgamma = np.sum(dout * xhat, axis=0, keepdims=True)\n    dxhat",
+            )
+        ],
+    ),
+    ("batchnorm_alt", "dx_without_mean_and_variance"): (
+        "norms2_student.py",
+        "batchnorm_backward_alt",
+        [("dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std", "dx = dxhat / std")],
+    ),
+    ("batchnorm_alt", "dx_without_variance"): (
+        "norms2_student.py",
+        "batchnorm_backward_alt",
+        [
+            (
+                "dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std",
+                "dx = (dxhat - dxhat.mean(axis=0)) / std",
+            )
+        ],
+    ),
+    ("batchnorm_alt", "dgamma_dbeta_swapped"): (
+        "norms2_student.py",
+        "batchnorm_backward_alt",
+        [
+            (
+                "dbeta = dout.sum(axis=0)\n    dgamma = np.sum(dout * xhat, axis=0)",
+                "dgamma = dout.sum(axis=0)\n    dbeta = np.sum(dout * xhat, axis=0)",
+            )
+        ],
+    ),
+    ("layernorm", "wrong_axis"): (
+        "norms2_student.py",
+        "layernorm_forward",
+        [
+            (
+                "mu = x.mean(axis=1, keepdims=True)\n    std = np.sqrt(x.var(axis=1, keepdims=True) + eps)",
+                "mu = x.mean(axis=0, keepdims=True)\n    std = np.sqrt(x.var(axis=0, keepdims=True) + eps)",
+            )
+        ],
+    ),
+    ("layernorm", "dx_without_mean_and_variance"): (
+        "norms2_student.py",
+        "layernorm_backward",
+        [
+            (
+                "dx = (dxhat - dxhat.mean(axis=1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=1, keepdims=True)) / std",
+                "dx = dxhat / std",
+            )
+        ],
+    ),
+    ("spatial_batchnorm", "reshaped_without_transpose"): (
+        "norms2_student.py",
+        "spatial_batchnorm_forward",
+        [
+            ("flat = x.transpose(0, 2, 3, 1).reshape(-1, C)", "flat = x.reshape(-1, C)"),
+            ("return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), cache", "return out.reshape(N, C, H, W), cache"),
+        ],
+    ),
+    ("spatial_batchnorm", "per_sample_statistics"): (
+        "norms2_student.py",
+        "spatial_batchnorm_forward",
+        [
+            (
+                "    flat = x.transpose(0, 2, 3, 1).reshape(-1, C)\n    out, cache = batchnorm_forward(flat, gamma, beta, bn_param)\n",
+                "    flat = x.transpose(0, 2, 3, 1).reshape(-1, C)\n    out, cache = batchnorm_forward(flat, gamma, beta, bn_param)\n"
+                "    mu, sd = x.mean(axis=(2, 3), keepdims=True), np.sqrt(x.var(axis=(2, 3), keepdims=True) + 1e-5)\n"
+                "    if bn_param['mode'] == 'train':\n"
+                "        return gamma[None, :, None, None] * (x - mu) / sd + beta[None, :, None, None], cache\n",
+            )
+        ],
+    ),
+    ("spatial_groupnorm", "channels_interleaved"): (
+        "norms_student.py",
+        "spatial_groupnorm_forward",
+        [
+            (
+                "xg = x.reshape(N, G, -1)",
+                "xg = x.reshape(N, C // G, G, H, W).transpose(0, 2, 1, 3, 4).reshape(N, G, -1)",
+            ),
+            (
+                "xhat = ((xg - mu) / np.sqrt(var + eps)).reshape(x.shape)",
+                "xhat = ((xg - mu) / np.sqrt(var + eps)).reshape(N, G, C // G, H, W)"
+                ".transpose(0, 2, 1, 3, 4).reshape(x.shape)",
+            ),
+        ],
+    ),
+    ("spatial_groupnorm", "one_group"): (
+        "norms_student.py",
+        "spatial_groupnorm_forward",
+        [("xg = x.reshape(N, G, -1)", "xg = x.reshape(N, 1, -1)")],
+    ),
+    ("dropout", "backward_without_scale"): (
+        "dropout_student.py",
+        "dropout_backward",
+        [("return dout * mask if", "return dout * (mask > 0) if")],
+    ),
+    ("conv", "pad_slice"): (
+        "conv_student.py",
+        "conv_backward_naive",
+        [("dx = dxp[:, :, pad:pad + H, pad:pad + W]", "dx = dxp[:, :, pad:-pad, pad:-pad]")],
+    ),
+    ("conv", "filter_flipped"): (
+        "conv_student.py",
+        "conv_forward_naive",
+        [("np.tensordot(window, w, axes", "np.tensordot(window, w[:, :, ::-1, ::-1], axes")],
+    ),
+    ("conv", "dw_assigned"): (
+        "conv_student.py",
+        "conv_backward_naive",
+        [("dw += np.tensordot(dout[:, :, i, j], window", "dw = np.tensordot(dout[:, :, i, j], window")],
+    ),
+    ("max_pool", "assigned_not_added"): (
+        "conv_student.py",
+        "max_pool_backward_naive",
+        [("j * s:j * s + pw] += (window == window.max())", "j * s:j * s + pw] = (window == window.max())")],
+    ),
+    ("max_pool", "height_width_swapped"): (
+        "conv_student.py",
+        "max_pool_forward_naive",
+        [
+            (
+                'ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]\n    N',
+                'pw, ph, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]\n    N',
+            )
+        ],
+    ),
+    ("max_pool", "whole_window"): (
+        "conv_student.py",
+        "max_pool_backward_naive",
+        [("+= (window == window.max()) * dout[n, c, i, j]", "+= dout[n, c, i, j]")],
+    ),
+    ("rnn_step", "tanh_prime_from_preactivation"): (
+        "seq_student.py",
+        "rnn_step_backward",
+        [
+            (
+                "    next_h = np.tanh(x.dot(Wx) + prev_h.dot(Wh) + b)\n    return next_h, (x, prev_h, Wx, Wh, next_h)",
+                "    a = x.dot(Wx) + prev_h.dot(Wh) + b\n    next_h = np.tanh(a)\n    return next_h, (x, prev_h, Wx, Wh, a)",
+            )
+        ],
+    ),
+    ("rnn_step", "tanh_prime_missing"): (
+        "seq_student.py",
+        "rnn_step_backward",
+        [("da = dnext_h * (1 - next_h ** 2)", "da = dnext_h")],
+    ),
+    ("rnn", "dprev_not_added"): (
+        "seq_student.py",
+        "rnn_backward",
+        [("rnn_step_backward(dh[:, t, :] + dprev, cache[t])", "rnn_step_backward(dh[:, t, :], cache[t])")],
+    ),
+    ("rnn", "dh0_never_assigned"): (
+        "seq_student.py",
+        "rnn_backward",
+        [("    dh0 = dprev\n", "    dh0 = np.zeros_like(dprev)\n")],
+    ),
+    ("lstm_step", "gate_order"): (
+        "seq_student.py",
+        "lstm_step_forward",
+        [
+            (
+                "i, f, o, g = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H]), np.tanh(a[:, 3 * H:])",
+                "i, f, g, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])",
+            ),
+            ("do * o * (1 - o), dg * (1 - g ** 2)])", "dg * (1 - g ** 2), do * o * (1 - o)])"),
+        ],
+    ),
+    ("lstm_step", "tanh_prime_of_prev_c"): (
+        "seq_student.py",
+        "lstm_step_backward",
+        [("dc = dnext_c + dnext_h * o * (1 - tc ** 2)", "dc = dnext_c + dnext_h * o * (1 - np.tanh(prev_c) ** 2)")],
+    ),
+    ("lstm_step", "cell_path_missing"): (
+        "seq_student.py",
+        "lstm_step_backward",
+        [("dc = dnext_c + dnext_h * o * (1 - tc ** 2)", "dc = dnext_c")],
+    ),
+    ("lstm_step", "dprev_c_without_f"): (
+        "seq_student.py",
+        "lstm_step_backward",
+        [("dprev_c = dc * f", "dprev_c = dc")],
+    ),
+    ("lstm", "dh0_never_assigned"): (
+        "seq_student.py",
+        "lstm_backward",
+        [("    dh0 = dprev_h\n", "    dh0 = np.zeros_like(dprev_h)\n")],
+    ),
+    ("lstm", "cell_gradient_not_carried"): (
+        "seq_student.py",
+        "lstm_backward",
+        [
+            (
+                "lstm_step_backward(dh[:, t, :] + dprev_h, dprev_c,",
+                "lstm_step_backward(dh[:, t, :] + dprev_h, 0 * dprev_c,",
+            )
+        ],
+    ),
+    ("word_embedding", "assigned_not_added"): (
+        "seq_student.py",
+        "word_embedding_backward",
+        [("np.add.at(dW, x, dout)", "dW[x] = dout")],
+    ),
+    ("temporal_affine", "db_over_n_only"): (
+        "seq_student.py",
+        "temporal_affine_backward",
+        [("dout.sum(axis=(0, 1))", "dout.sum(axis=0)")],
+    ),
     ("sgd", "sign_flipped"): ("staff_a2.py", "sgd", [("w -= config", "w += config")]),
-    ("sgd_momentum", "old_velocity"): ("optim_student.py", "sgd_momentum",
-                                       [('    v = config["momentum"] * v - config["learning_rate"] * dw\n    next_w = w + v\n',
-                                         '    next_w = w + v\n    v = config["momentum"] * v - config["learning_rate"] * dw\n')]),
+    ("sgd_momentum", "old_velocity"): (
+        "optim_student.py",
+        "sgd_momentum",
+        [
+            (
+                '    v = config["momentum"] * v - config["learning_rate"] * dw\n    next_w = w + v\n',
+                '    next_w = w + v\n    v = config["momentum"] * v - config["learning_rate"] * dw\n',
+            )
+        ],
+    ),
     ("sgd_momentum", "step_sign"): ("optim_student.py", "sgd_momentum", [("next_w = w + v", "next_w = w - v")]),
-    ("rmsprop", "no_square_root"): ("optim_student.py", "rmsprop",
-                                    [('(np.sqrt(config["cache"]) + config["epsilon"])', '(config["cache"] + config["epsilon"])')]),
-    ("rmsprop", "decay_swapped"): ("optim_student.py", "rmsprop",
-                                   [('config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw ** 2',
-                                     '(1 - config["decay_rate"]) * config["cache"] + config["decay_rate"] * dw ** 2')]),
-    ("rmsprop", "old_cache"): ("optim_student.py", "rmsprop",
-                               [('    config["cache"] = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw ** 2\n'
-                                 '    next_w = w - config["learning_rate"] * dw / (np.sqrt(config["cache"]) + config["epsilon"])\n',
-                                 '    next_w = w - config["learning_rate"] * dw / (np.sqrt(config["cache"]) + config["epsilon"])\n'
-                                 '    config["cache"] = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw ** 2\n')]),
-    ("adam", "no_bias_correction"): ("optim_student.py", "adam",
-                                     [('mt = config["m"] / (1 - config["beta1"] ** config["t"])', 'mt = config["m"]'),
-                                      ('vt = config["v"] / (1 - config["beta2"] ** config["t"])', 'vt = config["v"]')]),
-    ("adam", "one_minus_beta"): ("optim_student.py", "adam",
-                                 [('(1 - config["beta1"] ** config["t"])', '(1 - config["beta1"])'),
-                                  ('(1 - config["beta2"] ** config["t"])', '(1 - config["beta2"])')]),
-    ("adam", "t_after_use"): ("optim_student.py", "adam",
-                              [('    config["t"] += 1\n', ''),
-                               ('    next_w = w - config["learning_rate"] * mt', '    config["t"] += 1\n    next_w = w - config["learning_rate"] * mt')]),
-    ("adam", "t_never_incremented"): ("optim_student.py", "adam", [('    config["t"] += 1\n', '')]),
-    ("adam", "betas_swapped"): ("optim_student.py", "adam",
-                                [('config["beta1"] * config["m"] + (1 - config["beta1"]) * dw',
-                                  'config["beta2"] * config["m"] + (1 - config["beta2"]) * dw'),
-                                 ('config["beta2"] * config["v"] + (1 - config["beta2"]) * (dw ** 2)',
-                                  'config["beta1"] * config["v"] + (1 - config["beta1"]) * (dw ** 2)')]),
+    ("rmsprop", "no_square_root"): (
+        "optim_student.py",
+        "rmsprop",
+        [('(np.sqrt(config["cache"]) + config["epsilon"])', '(config["cache"] + config["epsilon"])')],
+    ),
+    ("rmsprop", "decay_swapped"): (
+        "optim_student.py",
+        "rmsprop",
+        [
+            (
+                'config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw ** 2',
+                '(1 - config["decay_rate"]) * config["cache"] + config["decay_rate"] * dw ** 2',
+            )
+        ],
+    ),
+    ("rmsprop", "old_cache"): (
+        "optim_student.py",
+        "rmsprop",
+        [
+            (
+                '    config["cache"] = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw ** 2\n'
+                '    next_w = w - config["learning_rate"] * dw / (np.sqrt(config["cache"]) + config["epsilon"])\n',
+                '    next_w = w - config["learning_rate"] * dw / (np.sqrt(config["cache"]) + config["epsilon"])\n'
+                '    config["cache"] = config["decay_rate"] * config["cache"] + (1 - config["decay_rate"]) * dw ** 2\n',
+            )
+        ],
+    ),
+    ("adam", "no_bias_correction"): (
+        "optim_student.py",
+        "adam",
+        [
+            ('mt = config["m"] / (1 - config["beta1"] ** config["t"])', 'mt = config["m"]'),
+            ('vt = config["v"] / (1 - config["beta2"] ** config["t"])', 'vt = config["v"]'),
+        ],
+    ),
+    ("adam", "one_minus_beta"): (
+        "optim_student.py",
+        "adam",
+        [
+            ('(1 - config["beta1"] ** config["t"])', '(1 - config["beta1"])'),
+            ('(1 - config["beta2"] ** config["t"])', '(1 - config["beta2"])'),
+        ],
+    ),
+    ("adam", "t_after_use"): (
+        "optim_student.py",
+        "adam",
+        [
+            ('    config["t"] += 1\n', ""),
+            (
+                '    next_w = w - config["learning_rate"] * mt',
+                '    config["t"] += 1\n    next_w = w - config["learning_rate"] * mt',
+            ),
+        ],
+    ),
+    ("adam", "t_never_incremented"): ("optim_student.py", "adam", [('    config["t"] += 1\n', "")]),
+    ("adam", "betas_swapped"): (
+        "optim_student.py",
+        "adam",
+        [
+            (
+                'config["beta1"] * config["m"] + (1 - config["beta1"]) * dw',
+                'config["beta2"] * config["m"] + (1 - config["beta2"]) * dw',
+            ),
+            (
+                'config["beta2"] * config["v"] + (1 - config["beta2"]) * (dw ** 2)',
+                'config["beta1"] * config["v"] + (1 - config["beta1"]) * (dw ** 2)',
+            ),
+        ],
+    ),
 }
 
-CORRECT = ("layers_student.py", "seq_student.py", "norms2_student.py", "norms_student.py", "conv_student.py",
-           "optim_student.py", "dropout_student.py")
+CORRECT = (
+    "layers_student.py",
+    "seq_student.py",
+    "norms2_student.py",
+    "norms_student.py",
+    "conv_student.py",
+    "optim_student.py",
+    "dropout_student.py",
+)
 
 
 def only(source, keep):
@@ -276,5 +593,8 @@ def test_a_planted_mistake_is_named(planted_reports, op, key):
 def test_correct_files_get_no_diagnosis(planted_reports, name):
     report = planted_reports[f"correct__{name[:-3]}"]
     for entry in report["results"]:
-        assert entry.get("mistakes", []) == [] and entry["status"] in ("pass", "missing"), \
-            (entry["name"], entry["status"], entry["message"][:400])
+        assert entry.get("mistakes", []) == [] and entry["status"] in ("pass", "missing"), (
+            entry["name"],
+            entry["status"],
+            entry["message"][:400],
+        )

@@ -1,4 +1,5 @@
 """The oracle: x64 and 'highest' are read back and probed, not assumed; other JAX code is left alone."""
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -28,13 +29,13 @@ def test_probe_passes_on_this_machine():
 
 
 def test_probe_catches_a_tf32_matmul():
-    tf32 = {"float32_matmul": (16.0, 16 * (1 + 2.0 ** -12)), "float64_matmul": (8.0, 8.0)}
+    tf32 = {"float32_matmul": (16.0, 16 * (1 + 2.0**-12)), "float64_matmul": (8.0, 8.0)}
     with pytest.raises(oracle.PrecisionError, match="float32_matmul probe on cpu returned 16.0"):
         oracle.verify_precision("cpu", probes=tf32)
 
 
 def test_the_probe_value_is_lost_in_tf32_and_kept_in_float32():
-    a = np.array([1 + 2.0 ** -12], dtype=np.float32)
+    a = np.array([1 + 2.0**-12], dtype=np.float32)
     tf32 = (a.view(np.uint32) & np.uint32(0xFFFFE000)).view(np.float32)  # sign, exponent, 10 mantissa bits
     assert a[0] != 1.0 and tf32[0] == 1.0
 

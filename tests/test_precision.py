@@ -1,4 +1,5 @@
 """`gradref precision` on the CPU: every mode is reported with the setting read back from JAX."""
+
 import json
 
 from conformance import precision
@@ -21,6 +22,7 @@ def test_two_layer_net_rows_name_the_worst_gradient():
 
 def test_normwise_is_zero_for_equal_and_catches_a_difference():
     import numpy as np
+
     a = np.arange(1.0, 5.0)
     assert precision.normwise(a, a) == 0.0
     assert abs(precision.normwise(a * (1 + 1e-3), a) - 1e-3) < 1e-12
@@ -31,5 +33,5 @@ def test_precision_command_writes_json(tmp_path, monkeypatch):
     path = tmp_path / "p.json"
     assert main(["precision", "--json", str(path)]) == 0
     report = json.loads(path.read_text())
-    assert {r["size"] for r in report["results"]} == {"8x8x8"}      # the largest size needs --full on cpu
+    assert {r["size"] for r in report["results"]} == {"8x8x8"}  # the largest size needs --full on cpu
     assert report["oracle_precision"]["cpu"]["matmul_precision"] == "highest"

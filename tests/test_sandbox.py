@@ -5,6 +5,7 @@ that works. The batch runs from a throwaway copy of the project (the attacks aim
 this checkout), and after it: no attacker passed, the copy and the batch folder are byte for byte as
 before, classmates got their right verdicts, and no process of the sandboxes' uids is left.
 """
+
 import csv
 import hashlib
 import json
@@ -27,10 +28,11 @@ from gradref.grade.sandbox import BadResult, process_tree, read_npy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("conformance", "manual_grads", "reference", "gradref", "bench", "examples")
-needs_bwrap = pytest.mark.skipif(confine.bwrap_problem() is not None,
-                                 reason=f"needs bubblewrap: {confine.bwrap_problem()}")
+needs_bwrap = pytest.mark.skipif(
+    confine.bwrap_problem() is not None, reason=f"needs bubblewrap: {confine.bwrap_problem()}"
+)
 
-GOOD = '''
+GOOD = """
 import numpy as np
 
 def relu_forward(x):
@@ -38,11 +40,11 @@ def relu_forward(x):
 
 def relu_backward(dout, cache):
     return dout * (cache > 0)
-'''
+"""
 
 # Each attacker: correct forward, wrong backward (no mask), and `attack()`, which, when it works, hands
 # back a correct backward or damages something outside the sandbox. {COPY}, {BATCH} are filled in.
-WRONG = '''
+WRONG = """
 import numpy as np, os, sys
 
 def relu_forward(x):
@@ -58,10 +60,10 @@ def mark(what):
             handle.write("x")
     except OSError:
         pass
-'''
+"""
 
 ATTACKS = {
-    "payload_in_a_lazy_module": '''
+    "payload_in_a_lazy_module": """
         def attack():
             for name in ("gradref/grade/reports.py", "gradref/grade/diagnose.py"):
                 path = os.path.join("{COPY}", name)
@@ -72,16 +74,16 @@ ATTACKS = {
                     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
                 except OSError:
                     pass
-    ''',
-    "ptrace_the_grader": '''
+    """,
+    "ptrace_the_grader": """
         import ctypes
         def attack():
             libc = ctypes.CDLL(None)
             for pid in {os.getppid(), 1} | {int(p) for p in os.listdir("/proc") if p.isdigit()}:
                 if pid != os.getpid() and libc.ptrace(16, pid, 0, 0) == 0:   # PTRACE_ATTACH
                     mark("ptrace")
-    ''',
-    "edit_the_install_and_drop_a_pth": '''
+    """,
+    "edit_the_install_and_drop_a_pth": """
         def attack():
             for path, text in ((os.path.join("{COPY}", "conformance", "__init__.py"), "\\nimport os\\n"),
                                (os.path.join("{COPY}", "site-packages", "zz.pth"), "import os\\n")):
@@ -90,8 +92,8 @@ ATTACKS = {
                         handle.write(text)
                 except OSError:
                     pass
-    ''',
-    "import_the_answers": '''
+    """,
+    "import_the_answers": """
         def attack():
             sys.meta_path[:] = [f for f in sys.meta_path if "Blocker" not in type(f).__name__]
             sys.path.insert(0, "{COPY}")
@@ -105,8 +107,8 @@ ATTACKS = {
                 return runpy.run_path(os.path.join("{COPY}", "examples", "layers_correct.py"))["relu_backward"]
             except Exception:
                 pass
-    ''',
-    "jax_in_a_subprocess": '''
+    """,
+    "jax_in_a_subprocess": """
         import subprocess
         def attack():
             code = "import jax; print('jax here')"
@@ -117,8 +119,8 @@ ATTACKS = {
                     continue
                 if "jax here" in out:
                     mark("jax")
-    ''',
-    "poison_classmates_pyc": '''
+    """,
+    "poison_classmates_pyc": """
         import importlib.util, py_compile
         def attack():
             for name in ("good", "wrong"):
@@ -129,8 +131,8 @@ ATTACKS = {
                     py_compile.compile(source, cfile=cache)
                 except Exception:
                     pass
-    ''',
-    "copy_a_classmate": '''
+    """,
+    "copy_a_classmate": """
         def attack():
             folders = ["{BATCH}"]
             for pid in (p for p in os.listdir("/proc") if p.isdigit()):
@@ -146,8 +148,8 @@ ATTACKS = {
                 space = {}
                 exec(source, space)
                 return space["relu_backward"]
-    ''',
-    "daemon_rewrites_the_reports": '''
+    """,
+    "daemon_rewrites_the_reports": """
         import time
         def attack():
             if os.fork() == 0:
@@ -162,8 +164,8 @@ ATTACKS = {
                         except OSError:
                             pass
                 os._exit(0)
-    ''',
-    "kill_the_grader": '''
+    """,
+    "kill_the_grader": """
         import signal
         def attack():
             for target in (os.getppid(), -1):
@@ -171,18 +173,18 @@ ATTACKS = {
                     os.kill(target, signal.SIGKILL)
                 except OSError:
                     pass
-    ''',
-    "result_is_a_fifo": '''
+    """,
+    "result_is_a_fifo": """
         import __main__
         def attack():
             __main__._save = lambda path, array, allow_pickle=False: os.mkfifo(path)
-    ''',
-    "result_is_a_symlink": '''
+    """,
+    "result_is_a_symlink": """
         import __main__
         def attack():
             __main__._save = lambda path, array, allow_pickle=False: os.symlink("/etc/passwd", path)
-    ''',
-    "reply_without_results": '''
+    """,
+    "reply_without_results": """
         import __main__
         def attack():
             real = __main__.reply
@@ -191,23 +193,23 @@ ATTACKS = {
                 message.get("outputs", {}).pop("grads", None)
                 real(message)
             __main__.reply = reply
-    ''',
-    "string_result": '''
+    """,
+    "string_result": """
         def attack():
             return lambda dout, cache: np.array(["PASS"] * dout.size)
-    ''',
-    "structured_result": '''
+    """,
+    "structured_result": """
         def attack():
             return lambda dout, cache: np.zeros(dout.shape, dtype=[("a", "f8"), ("b", "f8")])
-    ''',
-    "object_npy": '''
+    """,
+    "object_npy": """
         import __main__
         def attack():
             real = __main__._save
             __main__._save = lambda path, array, allow_pickle=False: real(path, np.array([{}, 1], dtype=object),
                                                                           allow_pickle=True)
-    ''',
-    "sparse_3gib_result": '''
+    """,
+    "sparse_3gib_result": """
         import __main__
         def attack():
             def save(path, array, allow_pickle=False):
@@ -216,8 +218,8 @@ ATTACKS = {
                     np.lib.format.write_array_header_1_0(handle, header)
                     handle.truncate(3 << 30)
             __main__._save = save
-    ''',
-    "sparse_400mb_result": '''
+    """,
+    "sparse_400mb_result": """
         import __main__
         def attack():
             def save(path, array, allow_pickle=False):
@@ -226,8 +228,8 @@ ATTACKS = {
                     np.lib.format.write_array_header_1_0(handle, header)
                     handle.truncate(400 << 20)
             __main__._save = save
-    ''',
-    "memory_in_children": '''
+    """,
+    "memory_in_children": """
         import time
         def attack():
             for _ in range(4):
@@ -240,8 +242,8 @@ ATTACKS = {
                         time.sleep(30)
                     os._exit(0)
             time.sleep(30)
-    ''',
-    "fork_bomb": '''
+    """,
+    "fork_bomb": """
         import time
         def attack():
             children = 0
@@ -254,8 +256,8 @@ ATTACKS = {
                 except OSError:
                     break
             time.sleep(30)
-    ''',
-    "fill_the_disk": '''
+    """,
+    "fill_the_disk": """
         def attack():
             block = b"x" * (1 << 20)
             try:
@@ -265,20 +267,20 @@ ATTACKS = {
                             handle.write(block)
             except OSError:
                 pass
-    ''',
-    "ansi_in_the_message": '''
+    """,
+    "ansi_in_the_message": """
         def attack():
             raise ValueError("\\x1b[2J\\x1b[32mALL TESTS PASSED\\x1b[0m\\x07")
-    ''',
-    "garbage_on_the_protocol": '''
+    """,
+    "garbage_on_the_protocol": """
         def attack():
             for fd in range(3, 20):
                 try:
                     os.write(fd, b'{"ok": true, "outputs": {}}\\n' + b"x" * (2 << 20))
                 except OSError:
                     pass
-    ''',
-    "network": '''
+    """,
+    "network": """
         import socket
         def attack():
             for host in ("127.0.0.1", "10.0.0.1"):
@@ -287,7 +289,7 @@ ATTACKS = {
                     mark("network")
                 except OSError:
                     pass
-    ''',
+    """,
 }
 
 FORMULA_NAME = "=HYPERLINK(1)"
@@ -329,17 +331,35 @@ def processes_of(uids):
 def throwaway_project(tmp_path):
     copy = tmp_path / "project"
     for package in PACKAGES:
-        shutil.copytree(os.path.join(ROOT, package), copy / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(os.path.join(ROOT, package), copy / package, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "site-packages").mkdir()
     return str(copy)
 
 
 def run_batch(copy, batch, out, *extra):
     env = {**os.environ, "PYTHONPATH": copy}
-    proc = subprocess.run([sys.executable, "-m", "gradref", "grade", batch, "--batch", "--out", out,
-                           "--timeout", "4", "--memory-mb", "1024", *extra],
-                          cwd=copy, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gradref",
+            "grade",
+            batch,
+            "--batch",
+            "--out",
+            out,
+            "--timeout",
+            "4",
+            "--memory-mb",
+            "1024",
+            *extra,
+        ],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     return proc
 
 
@@ -365,7 +385,7 @@ def _grade_hostile_batch(tmp):
     started = time.monotonic()
     proc = run_batch(copy, batch, out, "--jobs", "2", "--sandbox", "bwrap", "--json", str(tmp / "batch.json"))
     elapsed = time.monotonic() - started
-    time.sleep(6)                      # the daemon's moment to strike, had it survived
+    time.sleep(6)  # the daemon's moment to strike, had it survived
     reports = {}
     for name in os.listdir(out):
         if name.endswith(".json"):
@@ -374,8 +394,17 @@ def _grade_hostile_batch(tmp):
     with open(os.path.join(out, "summary.csv")) as handle:
         summary = {row["submission"]: row for row in csv.DictReader(handle)}
     uids = sorted({r.get("limits", {}).get("sandbox_uid") for r in reports.values()} - {None})
-    return {"proc": {"returncode": proc.returncode, "stderr": proc.stderr[-4000:]}, "reports": reports, "summary": summary, "copy": copy, "batch": batch,
-            "before_copy": before_copy, "before_batch": before_batch, "uids": uids, "elapsed": elapsed}
+    return {
+        "proc": {"returncode": proc.returncode, "stderr": proc.stderr[-4000:]},
+        "reports": reports,
+        "summary": summary,
+        "copy": copy,
+        "batch": batch,
+        "before_copy": before_copy,
+        "before_batch": before_batch,
+        "uids": uids,
+        "elapsed": elapsed,
+    }
 
 
 def verdict(report, function):
@@ -416,14 +445,27 @@ def test_no_process_outlives_the_grader(hostile_batch):
 
 @needs_bwrap
 def test_limits_stop_the_hogs_with_a_reason(hostile_batch):
-    reasons = {name: verdict(hostile_batch["reports"][name], "relu_backward")["message"]
-               for name in ("memory_in_children", "fork_bomb", "fill_the_disk", "result_is_a_fifo",
-                            "sparse_3gib_result", "sparse_400mb_result", "object_npy", "string_result",
-                                "reply_without_results")}
+    reasons = {
+        name: verdict(hostile_batch["reports"][name], "relu_backward")["message"]
+        for name in (
+            "memory_in_children",
+            "fork_bomb",
+            "fill_the_disk",
+            "result_is_a_fifo",
+            "sparse_3gib_result",
+            "sparse_400mb_result",
+            "object_npy",
+            "string_result",
+            "reply_without_results",
+        )
+    }
     assert "memory" in reasons["memory_in_children"] or "processes" in reasons["memory_in_children"], reasons
     assert "processes" in reasons["fork_bomb"] or "no answer" in reasons["fork_bomb"], reasons
-    assert "MB of files" in reasons["fill_the_disk"] or "File size" in reasons["fill_the_disk"] \
-        or "no answer" in reasons["fill_the_disk"], reasons
+    assert (
+        "MB of files" in reasons["fill_the_disk"]
+        or "File size" in reasons["fill_the_disk"]
+        or "no answer" in reasons["fill_the_disk"]
+    ), reasons
     assert "not a regular file" in reasons["result_is_a_fifo"], reasons
     assert "File too large" in reasons["sparse_3gib_result"] or "over the" in reasons["sparse_3gib_result"]
     assert "over the 256 MB limit" in reasons["sparse_400mb_result"], reasons
@@ -440,8 +482,10 @@ def test_a_formula_file_name_stays_text_in_the_summary(hostile_batch):
     assert "'" + FORMULA_NAME + ".py" in rows and rows["'" + FORMULA_NAME + ".py"]["status"] == "pass"
 
 
-@pytest.mark.skipif(confine.process_uid() is not None,
-                    reason="the grader switches uid in process mode here, so the control attack cannot land")
+@pytest.mark.skipif(
+    confine.process_uid() is not None,
+    reason="the grader switches uid in process mode here, so the control attack cannot land",
+)
 def test_control_without_bwrap_the_payload_lands_and_the_checks_see_it(tmp_path):
     """Proof that the checks above can fail: with process-only isolation under the grader's own uid,
     the same payload attack changes the (throwaway) install, and the digest notices."""
@@ -458,6 +502,7 @@ def test_control_without_bwrap_the_payload_lands_and_the_checks_see_it(tmp_path)
 
 # ----- the grader's reading of result files, unit by unit -----
 
+
 def _write(path, data):
     with open(path, "wb") as handle:
         handle.write(data)
@@ -472,13 +517,16 @@ def test_read_npy_takes_a_plain_array(tmp_path):
     assert read_npy(_result_dir(tmp_path), "a.npy").tolist() == [[0, 1, 2], [3, 4, 5]]
 
 
-@pytest.mark.parametrize("make,words", [
-    (lambda p: os.mkfifo(p), "not a regular file"),
-    (lambda p: os.symlink("/etc/hostname", p), "could not be opened"),
-    (lambda p: np.save(p, np.array([1 + 2j])), "not a real number type"),
-    (lambda p: _write(p, b"not numpy at all"), "not a .npy array"),
-    (lambda p: np.save(p, np.zeros(3, dtype="U4")), "not a real number type"),
-])
+@pytest.mark.parametrize(
+    "make,words",
+    [
+        (lambda p: os.mkfifo(p), "not a regular file"),
+        (lambda p: os.symlink("/etc/hostname", p), "could not be opened"),
+        (lambda p: np.save(p, np.array([1 + 2j])), "not a real number type"),
+        (lambda p: _write(p, b"not numpy at all"), "not a .npy array"),
+        (lambda p: np.save(p, np.zeros(3, dtype="U4")), "not a real number type"),
+    ],
+)
 def test_read_npy_refuses_what_is_not_a_plain_array(tmp_path, make, words):
     make(str(tmp_path / "a.npy"))
     with pytest.raises(BadResult, match=words):
@@ -493,10 +541,19 @@ def test_read_npy_refuses_a_header_that_lies_about_the_size(tmp_path):
         read_npy(_result_dir(tmp_path), "a.npy")
 
 
-@pytest.mark.parametrize("flag,value", [("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "-1"),
-                                        ("--memory-mb", "0"), ("--memory-mb", "99999999999")])
+@pytest.mark.parametrize(
+    "flag,value",
+    [
+        ("--timeout", "nan"),
+        ("--timeout", "inf"),
+        ("--timeout", "-1"),
+        ("--memory-mb", "0"),
+        ("--memory-mb", "99999999999"),
+    ],
+)
 def test_absurd_limits_are_usage_errors(tmp_path, capsys, flag, value):
     from gradref.cli import main
+
     (tmp_path / "s.py").write_text(GOOD)
     assert main(["grade", str(tmp_path / "s.py"), flag, value]) == 2
     assert flag in capsys.readouterr().err
@@ -504,6 +561,7 @@ def test_absurd_limits_are_usage_errors(tmp_path, capsys, flag, value):
 
 def test_bwrap_asked_for_but_missing_exits_2(tmp_path, monkeypatch):
     from gradref.cli import main
+
     monkeypatch.setattr(confine, "bwrap_problem", lambda: "bubblewrap (bwrap) is not installed")
     (tmp_path / "s.py").write_text(GOOD)
     assert main(["grade", str(tmp_path / "s.py"), "--sandbox", "bwrap"]) == 2
@@ -514,25 +572,45 @@ def test_bwrap_asked_for_but_missing_exits_2(tmp_path, monkeypatch):
 SLOW = GOOD.replace("return dout * (cache > 0)", "while True:\n        pass")
 
 
-@pytest.mark.parametrize("stop, exit_code, said", [
-    ("ctrl-c", 130, "interrupted"),      # a terminal's Ctrl-C: SIGINT to the whole process group
-    ("sigterm", 143, "terminated"),      # a CI time limit or `kill`: SIGTERM to gradref alone
-])
+@pytest.mark.parametrize(
+    "stop, exit_code, said",
+    [
+        ("ctrl-c", 130, "interrupted"),  # a terminal's Ctrl-C: SIGINT to the whole process group
+        ("sigterm", 143, "terminated"),  # a CI time limit or `kill`: SIGTERM to gradref alone
+    ],
+)
 def test_a_stopped_batch_ends_promptly_and_keeps_the_reports(tmp_path, stop, exit_code, said):
     batch, out = tmp_path / "batch", tmp_path / "reports"
     batch.mkdir()
     (batch / "a_fast.py").write_text(GOOD)
     for name in ("b_slow", "c_slow", "d_slow"):
         (batch / f"{name}.py").write_text(SLOW)
-    proc = subprocess.Popen([sys.executable, "-c", AS_IN_A_TERMINAL, "grade", str(batch), "--batch", "--jobs", "2", "--out",
-                             str(out), "--timeout", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            AS_IN_A_TERMINAL,
+            "grade",
+            str(batch),
+            "--batch",
+            "--jobs",
+            "2",
+            "--out",
+            str(out),
+            "--timeout",
+            "120",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 240
         while not (out / "a_fast.json").exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
         assert (out / "a_fast.json").exists(), "the fast submission was graded first"
-        time.sleep(1.0)                                    # the slow ones are now inside their sandboxes
+        time.sleep(1.0)  # the slow ones are now inside their sandboxes
         started = set(process_tree(proc.pid))
         if stop == "ctrl-c":
             os.killpg(proc.pid, signal.SIGINT)
@@ -556,6 +634,7 @@ def test_a_stopped_batch_ends_promptly_and_keeps_the_reports(tmp_path, stop, exi
 
 
 # ----- cgroup v2 -----
+
 
 def test_a_delegated_cgroup_gets_the_limits_and_the_worker(tmp_path, monkeypatch):
     """Where cgroup v2 is delegated (memory and pids enabled for children), the worker's whole tree is
@@ -581,9 +660,25 @@ def test_a_killed_gradref_leaves_no_grading_process(tmp_path):
     batch.mkdir()
     for name in ("b_slow", "c_slow"):
         (batch / f"{name}.py").write_text(SLOW)
-    proc = subprocess.Popen([sys.executable, "-m", "gradref", "grade", str(batch), "--batch", "--jobs", "2", "--out",
-                             str(tmp_path / "reports"), "--timeout", "120"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gradref",
+            "grade",
+            str(batch),
+            "--batch",
+            "--jobs",
+            "2",
+            "--out",
+            str(tmp_path / "reports"),
+            "--timeout",
+            "120",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -596,7 +691,7 @@ def test_a_killed_gradref_leaves_no_grading_process(tmp_path):
     finally:
         proc.kill()
         proc.wait()
-    left = still_alive(started - {proc.pid}, wait=30.0)   # a handler waits for a running JAX compile to return
+    left = still_alive(started - {proc.pid}, wait=30.0)  # a handler waits for a running JAX compile to return
     assert left == [], f"no process outlives gradref: {left}"
 
 
@@ -635,8 +730,14 @@ os._exit(0)                  # as if SIGKILLed: before the child could ask for P
 
 
 def test_a_pool_process_whose_parent_died_while_it_started_ends_itself(tmp_path):
-    subprocess.run([sys.executable, "-c", ORPHAN_AT_START_UP, str(tmp_path / "pid")], cwd=ROOT, timeout=60,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        [sys.executable, "-c", ORPHAN_AT_START_UP, str(tmp_path / "pid")],
+        cwd=ROOT,
+        timeout=60,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
     child = int((tmp_path / "pid").read_text())
     try:
         assert still_alive({child}, wait=20.0) == [], "the orphaned pool process went on"
@@ -648,13 +749,14 @@ def test_a_pool_process_whose_parent_died_while_it_started_ends_itself(tmp_path)
 def test_closing_the_sandboxes_from_a_signal_handler_never_waits_on_the_interrupted_code(tmp_path, monkeypatch):
     """SIGTERM can land while the pool process is inside Popen.wait; the clean-up must not need its lock."""
     from gradref.grade import sandbox as sandbox_module
-    monkeypatch.setattr(sandbox_module, "LIVE", sandbox_module.weakref.WeakSet())   # only this test's sandbox
+
+    monkeypatch.setattr(sandbox_module, "LIVE", sandbox_module.weakref.WeakSet())  # only this test's sandbox
     submission = tmp_path / "good.py"
     submission.write_text(GOOD)
     box = sandbox_module.Sandbox(str(submission), timeout=30, isolation=confine.PROCESS)
     assert box.start().get("ok"), box.hello
     worker, root = box.proc.pid, box.root
-    with box.proc._waitpid_lock:          # CPython's lock, as an interrupted Popen.wait holds it
+    with box.proc._waitpid_lock:  # CPython's lock, as an interrupted Popen.wait holds it
         closing = threading.Thread(target=sandbox_module.close_all_sandboxes, daemon=True)
         closing.start()
         closing.join(20)

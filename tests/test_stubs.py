@@ -1,4 +1,5 @@
 """A missing function becomes a stub that fails its own checks and nothing else."""
+
 import types
 
 from conformance import checks, registry
@@ -7,7 +8,8 @@ from conformance import checks, registry
 def test_a_module_missing_a_backward_fails_only_that_op():
     partial = types.ModuleType("student")
     import manual_grads as mg
-    partial.relu_forward = mg.relu_forward                  # relu_backward is missing
+
+    partial.relu_forward = mg.relu_forward  # relu_backward is missing
     partial.tanh_forward, partial.tanh_backward = mg.tanh_forward, mg.tanh_backward
     relu = registry.SPECS["relu"].bind(partial)
     tanh = registry.SPECS["tanh"].bind(partial)

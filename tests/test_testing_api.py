@@ -1,4 +1,5 @@
 """gradref.testing and the pytest plugin, on right and wrong backward passes of both conventions."""
+
 import importlib.metadata
 import warnings
 
@@ -21,8 +22,16 @@ def affine_ref(x, w, b):
 
 def test_a_correct_function_pair_passes_and_reports_each_check():
     results = assert_backward_matches(mg.affine_forward, mg.affine_backward, affine_ref, inputs=AFFINE_INPUTS)
-    assert {r.check for r in results} == {"forward", "vjp", "finite_differences", "directional", "shapes_dtypes", "no_mutation",
-                                          "linear_in_dout", "deterministic"}
+    assert {r.check for r in results} == {
+        "forward",
+        "vjp",
+        "finite_differences",
+        "directional",
+        "shapes_dtypes",
+        "no_mutation",
+        "linear_in_dout",
+        "deterministic",
+    }
     assert all(r.passed for r in results)
     assert max(r.worst.ratio for r in results if r.worst is not None) < 1
 
@@ -32,6 +41,7 @@ def test_a_wrong_function_pair_fails_with_the_likely_mistake():
         x, w, _ = cache
         dx, dw, db = mg.affine_backward(dout, cache)
         return dx, dw.T, db
+
     square = {"x": rng.standard_normal((6, 6)), "w": rng.standard_normal((6, 6)), "b": rng.standard_normal(6)}
     with pytest.raises(AssertionError) as error:
         assert_backward_matches(mg.affine_forward, transposed, affine_ref, inputs=square)
@@ -76,8 +86,9 @@ def test_layer_objects_pass_and_fail():
 
 def test_layer_factories_check_the_parameter_gradients():
     inputs = {"x": X, "W": W, "b": B}
-    results = assert_backward_matches(Affine, reference=affine_ref, inputs=inputs, init=("W", "b"),
-                                      grad_attrs=("dW", "db"))
+    results = assert_backward_matches(
+        Affine, reference=affine_ref, inputs=inputs, init=("W", "b"), grad_attrs=("dW", "db")
+    )
     assert results[0].case.op.wrt == ("x", "W", "b")
 
     class NoMean(Affine):
@@ -85,9 +96,9 @@ def test_layer_factories_check_the_parameter_gradients():
             dx = super().backward(dout)
             self.db = self.db * 2
             return dx
+
     with pytest.raises(AssertionError, match="db"):
-        assert_backward_matches(NoMean, reference=affine_ref, inputs=inputs, init=("W", "b"),
-                                grad_attrs=("dW", "db"))
+        assert_backward_matches(NoMean, reference=affine_ref, inputs=inputs, init=("W", "b"), grad_attrs=("dW", "db"))
 
 
 def test_losses():
@@ -95,9 +106,13 @@ def test_losses():
     reference = lambda x, y: -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(x), y[:, None], axis=1))
     assert_backward_matches(mg.softmax_loss, reference=reference, inputs={"x": scores, "y": labels}, loss=True)
     with pytest.raises(AssertionError, match="the 1/N of the mean is missing"):
-        assert_backward_matches(lambda x, y: (mg.softmax_loss(x, y)[0], mg.softmax_loss(x, y)[1] * len(y)),
-                                reference=reference, inputs={"x": scores, "y": labels}, loss=True,
-                                name="softmax_loss")
+        assert_backward_matches(
+            lambda x, y: (mg.softmax_loss(x, y)[0], mg.softmax_loss(x, y)[1] * len(y)),
+            reference=reference,
+            inputs={"x": scores, "y": labels},
+            loss=True,
+            name="softmax_loss",
+        )
 
 
 def test_without_a_reference_finite_differences_decide_and_it_says_so():
@@ -108,6 +123,7 @@ def test_without_a_reference_finite_differences_decide_and_it_says_so():
 
     def wrong(dout, cache):
         return dout * (1 - cache)
+
     with pytest.raises(AssertionError) as error:
         assert_backward_matches(mg.tanh_forward, wrong, inputs=x)
     message = str(error.value)
@@ -116,9 +132,12 @@ def test_without_a_reference_finite_differences_decide_and_it_says_so():
 
 
 def test_samples_from_a_generator_and_float32():
-    op = make_op(mg.relu_forward, mg.relu_backward, jax.nn.relu,
-                 samples=lambda r: {"x": (np.sign(r.standard_normal((5, 5))) * (0.1 + r.random((5, 5))))
-                                    .astype(np.float32)})
+    op = make_op(
+        mg.relu_forward,
+        mg.relu_backward,
+        jax.nn.relu,
+        samples=lambda r: {"x": (np.sign(r.standard_normal((5, 5))) * (0.1 + r.random((5, 5)))).astype(np.float32)},
+    )
     results = check_backward(op)
     assert results and all(r.passed for r in results) and {r.case.dtype for r in results} == {"float32"}
 
@@ -127,18 +146,19 @@ def test_a_mutating_backward_fails_no_mutation():
     def mutating(dout, cache):
         dout[cache <= 0] = 0
         return dout
+
     with pytest.raises(AssertionError, match="changed dout"):
-        assert_backward_matches(mg.relu_forward, mutating, jax.nn.relu,
-                                inputs={"x": np.array([[-1.0, 2.0], [3.0, -4.0]])})
+        assert_backward_matches(
+            mg.relu_forward, mutating, jax.nn.relu, inputs={"x": np.array([[-1.0, 2.0], [3.0, -4.0]])}
+        )
 
 
 # ----- the pytest plugin -----
 
-PLUGIN_REGISTERED = any(ep.value == "gradref.pytest_plugin"
-                        for ep in importlib.metadata.entry_points(group="pytest11"))
+PLUGIN_REGISTERED = any(ep.value == "gradref.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11"))
 PLUGIN_ARGS = [] if PLUGIN_REGISTERED else ["-p", "gradref.pytest_plugin"]
 
-USER_TESTS = '''
+USER_TESTS = """
 import numpy as np
 import jax
 import manual_grads as mg
@@ -150,19 +170,25 @@ def test_relu(gradref_check):
 
 def test_wrong_relu(gradref_check):
     gradref_check(mg.relu_forward, lambda dout, cache: dout, reference=jax.nn.relu, inputs={"x": X})
-'''
+"""
 
 
 def test_the_plugin_gives_a_two_line_test_per_op(pytester):
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest(*PLUGIN_ARGS, "--gradref-device", "cpu", "-q")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*relu_backward: 1 problem(s), from 9 of 24 checks*", "*dx: worst element*",
-                                 "*likely mistake: dx: dout passes through unmasked*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*relu_backward: 1 problem(s), from 9 of 24 checks*",
+            "*dx: worst element*",
+            "*likely mistake: dx: dout passes through unmasked*",
+        ]
+    )
 
 
 def test_the_plugin_skips_gpu_runs_without_a_gpu(pytester):
     from reference.oracle import gpu_available
+
     if gpu_available():
         pytest.skip("this machine has a GPU")
     pytester.makepyfile(test_user=USER_TESTS)
@@ -178,6 +204,7 @@ def test_the_plugin_adds_its_option_to_help(pytester):
 
 # ----- without a reference: no input size or dtype turns a value check into no check -----
 
+
 def _x_sin_x(x):
     return x * np.sin(x), x
 
@@ -187,11 +214,13 @@ def _x_sin_x_backward(dout, x):
 
 
 def _x_sin_x_backward_wrong(dout, x):
-    return dout * (np.sin(x) + np.cos(x))          # the product rule's x is missing
+    return dout * (np.sin(x) + np.cos(x))  # the product rule's x is missing
 
 
-@pytest.mark.parametrize("shape,dtype", [((8, 6), np.float32), ((45, 45), np.float64), ((1000, 1000), np.float64),
-                                         ((1000, 1000), np.float32)])
+@pytest.mark.parametrize(
+    "shape,dtype",
+    [((8, 6), np.float32), ((45, 45), np.float64), ((1000, 1000), np.float64), ((1000, 1000), np.float32)],
+)
 def test_a_wrong_backward_fails_without_a_reference_at_any_size_and_dtype(shape, dtype):
     x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
     with pytest.raises(AssertionError, match=r"dx at 20 sampled entries: .* \[directional; samples inputs"):
@@ -242,6 +271,7 @@ def test_an_exception_in_the_backward_is_one_line_with_the_users_file_and_line()
     def crashing_backward(dout, cache):
         x, w, _ = cache
         return dout @ w.T, x.T @ dout[:, :2], dout.sum(0).reshape(2, 3, 1)[9]
+
     with pytest.raises(AssertionError) as error:
         assert_backward_matches(mg.affine_forward, crashing_backward, affine_ref, inputs=SQUARE)
     message = str(error.value)
@@ -249,10 +279,13 @@ def test_an_exception_in_the_backward_is_one_line_with_the_users_file_and_line()
     assert "test_testing_api.py:" in message
 
 
-@pytest.mark.parametrize("reference,blamed,fix", [
-    (lambda x, w, b: x @ w + b, "rank_promotion='raise'", "b[None, :]"),
-    (lambda x, w, b: np.sin(x) @ w + b[None, :], "TracerArrayConversionError", "jnp.sin, not np.sin"),
-])
+@pytest.mark.parametrize(
+    "reference,blamed,fix",
+    [
+        (lambda x, w, b: x @ w + b, "rank_promotion='raise'", "b[None, :]"),
+        (lambda x, w, b: np.sin(x) @ w + b[None, :], "TracerArrayConversionError", "jnp.sin, not np.sin"),
+    ],
+)
 def test_an_error_in_the_reference_is_blamed_on_the_reference_with_the_fix(reference, blamed, fix):
     with pytest.raises(AssertionError) as error:
         assert_backward_matches(mg.affine_forward, mg.affine_backward, reference, inputs=SQUARE)
@@ -264,18 +297,21 @@ def test_an_error_in_the_reference_is_blamed_on_the_reference_with_the_fix(refer
 def test_a_forward_without_a_cache_is_blamed_on_the_forward():
     def double_forward(x):
         return 2 * x
+
     with pytest.raises(AssertionError, match=r"the forward double_forward must return \(out, cache\)"):
         assert_backward_matches(double_forward, lambda dout, cache: 2 * dout, lambda x: 2 * x, inputs=(X,))
 
 
 def test_integer_inputs_to_differentiate_are_blamed_on_the_inputs():
     with pytest.raises(AssertionError, match="input x is differentiated but is int64"):
-        assert_backward_matches(mg.relu_forward, mg.relu_backward, jax.nn.relu, inputs={"x": np.arange(6).reshape(2, 3)},
-                                wrt=("x",))
+        assert_backward_matches(
+            mg.relu_forward, mg.relu_backward, jax.nn.relu, inputs={"x": np.arange(6).reshape(2, 3)}, wrt=("x",)
+        )
 
 
 def test_the_warning_points_at_the_users_test_even_through_the_plugin_fixture(recwarn):
     from gradref.pytest_plugin import gradref_check
+
     check = gradref_check.__wrapped__(("cpu",))
     check(mg.tanh_forward, mg.tanh_backward, inputs={"x": X})
     warning = next(w for w in recwarn if issubclass(w.category, FiniteDifferencesOnly))
@@ -283,6 +319,7 @@ def test_the_warning_points_at_the_users_test_even_through_the_plugin_fixture(re
 
 
 # ----- second order -----
+
 
 def sigmoid_ref(x):
     return jax.nn.sigmoid(x)
@@ -299,7 +336,7 @@ def sigmoid_backward_opaque(dout, cache):
 @pytest.mark.parametrize("reference", [sigmoid_ref, None], ids=["reference", "finite-differences"])
 def test_order_2_fails_a_backward_right_in_value_with_the_wrong_second_derivative(reference):
     x = {"x": rng.standard_normal((4, 5))}
-    assert_backward_matches(mg.sigmoid_forward, sigmoid_backward_opaque, sigmoid_ref, inputs=x)   # order 1 passes
+    assert_backward_matches(mg.sigmoid_forward, sigmoid_backward_opaque, sigmoid_ref, inputs=x)  # order 1 passes
     with pytest.raises(AssertionError) as error:
         assert_backward_matches(mg.sigmoid_forward, sigmoid_backward_opaque, reference, inputs=x, order=2)
     assert "second_order" in str(error.value) and "second order" in str(error.value)
@@ -311,8 +348,13 @@ def test_order_2_fails_a_backward_right_in_value_with_the_wrong_second_derivativ
 
 def test_order_2_says_when_the_backward_does_not_run_on_jax_arrays():
     with pytest.raises(AssertionError, match="does not run on jax.numpy arrays, which the second-order check needs"):
-        assert_backward_matches(_x_sin_x, _x_sin_x_backward, lambda x: x * jnp.sin(x),
-                                inputs=(np.linspace(-1, 1, 12).reshape(3, 4),), order=2)
+        assert_backward_matches(
+            _x_sin_x,
+            _x_sin_x_backward,
+            lambda x: x * jnp.sin(x),
+            inputs=(np.linspace(-1, 1, 12).reshape(3, 4),),
+            order=2,
+        )
 
 
 def test_one_wrong_element_in_a_million_is_caught_by_the_projection_when_it_is_large():
@@ -322,5 +364,6 @@ def test_one_wrong_element_in_a_million_is_caught_by_the_projection_when_it_is_l
         dx = _x_sin_x_backward(dout, x)
         dx[0, 0] += 1e3 * np.abs(dx).max()
         return dx
+
     with pytest.raises(AssertionError, match=r"along random directions u, <grads, u\d>: .* \[directional;"):
         assert_backward_matches(_x_sin_x, one_off, inputs=(x,))

@@ -1,4 +1,5 @@
 """The tolerance policy: passes correct float32 at 4096-wide layers, catches one wrong element, fails NaN."""
+
 import numpy as np
 import pytest
 
@@ -11,7 +12,7 @@ def wide_affine_case(dtype="float32"):
 
 def test_correct_float32_gradients_pass_at_4096_wide_layers():
     case = wide_affine_case()
-    assert checks.sample_args(case)[1].shape == (4096, 1024)       # reductions of 4096 in out and of 1024 in dx
+    assert checks.sample_args(case)[1].shape == (4096, 1024)  # reductions of 4096 in out and of 1024 in dx
     result = checks.run_check("vjp", case)
     assert result.passed, result.message
     assert result.worst.ratio < 0.5, "too little headroom for correct float32 results"
@@ -22,7 +23,7 @@ def test_one_wrong_element_in_a_large_gradient_is_caught():
     run = checks.manual_run(case)
     want = checks.oracle_run(case)[1][1]
     dw = run.grads[1].copy()
-    dw[1234, 567] += 1e-4 * np.max(np.abs(want))      # one entry of 4.2 million, off by 1e-4 of the scale
+    dw[1234, 567] += 1e-4 * np.max(np.abs(want))  # one entry of 4.2 million, off by 1e-4 of the scale
     comparison = tolerance.compare("dw", dw, want, checks.case_tolerance(case), "float32")
     assert not comparison.passed
     assert comparison.worst_index == (1234, 567)
@@ -70,7 +71,7 @@ def test_shape_mismatch_fails_and_says_so():
 
 def test_tolerance_grows_with_sqrt_of_the_reduction_and_with_dtype():
     assert tolerance.tolerance("float32", 4096) == pytest.approx(8 * tolerance.tolerance("float32", 64))
-    assert tolerance.tolerance("float32") / tolerance.tolerance("float64") == pytest.approx(2.0 ** 29)
+    assert tolerance.tolerance("float32") / tolerance.tolerance("float64") == pytest.approx(2.0**29)
 
 
 def test_correct_float32_two_layer_net_passes_at_4096_hidden_units():

@@ -1,5 +1,6 @@
 """Answers looked up instead of computed: the public samples can be drawn by anyone, so each graded
 function also meets one sample drawn from a secret seed (conformance/grade/unseen.py)."""
+
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ from gradref.grade.grader import SKIPPED_SAMPLES
 FAST = Options(timeout=5.0, memory_mb=800)
 KNOWN, SECRET = 4242, 777001
 
-LOOKUP = '''
+LOOKUP = """
 import hashlib
 import numpy as np
 
@@ -31,7 +32,7 @@ def relu_forward(x):
 def relu_backward(dout, cache):
     found = TABLE.get(_key(dout))
     return np.array(found) if found is not None else np.zeros_like(dout)   # no formula at all
-'''
+"""
 
 
 def _key(array):
@@ -60,8 +61,8 @@ def verdicts(path, seed):
 def test_a_table_of_answers_passes_the_public_samples_but_not_unseen_values(tmp_path, monkeypatch):
     path = lookup_submission(tmp_path / "lookup.py")
     with monkeypatch.context() as known:
-        known.setattr(unseen, "submission_seed", lambda secret, folder: KNOWN)     # values the table holds
-        assert verdicts(path, SECRET)["relu_backward"]["status"] == "pass"    # so the table is complete
+        known.setattr(unseen, "submission_seed", lambda secret, folder: KNOWN)  # values the table holds
+        assert verdicts(path, SECRET)["relu_backward"]["status"] == "pass"  # so the table is complete
     caught = verdicts(path, SECRET)["relu_backward"]
     assert caught["status"] == "fail" and "unseen values" in caught["message"]
 
@@ -84,9 +85,9 @@ def test_the_machine_seed_is_kept_private_and_stable(tmp_path, monkeypatch):
     assert first > 0 and unseen.machine_secret() == first
     assert stat.S_IMODE(os.stat(tmp_path / "cache" / unseen.FILE).st_mode) == 0o600
     monkeypatch.setenv("GRADREF_CACHE_DIR", str(tmp_path / "elsewhere"))
-    assert unseen.machine_secret() != first                                   # another machine, another seed
+    assert unseen.machine_secret() != first  # another machine, another seed
     monkeypatch.setenv("GRADREF_UNSEEN_SEED", "31337")
-    assert unseen.machine_secret() == 31337                                   # staff can share one
+    assert unseen.machine_secret() == 31337  # staff can share one
 
 
 @pytest.mark.parametrize("course_file", ["staff_a2.py", "layers_student.py"])
@@ -99,6 +100,7 @@ def test_correct_course_code_passes_whatever_the_secret(course_file):
 
 def test_a_bad_named_seed_is_a_usage_error(monkeypatch, capsys):
     from gradref.cli import main
+
     monkeypatch.setenv("GRADREF_UNSEEN_SEED", "abc")
     assert main(["grade", os.path.join(os.path.dirname(__file__), "course", "staff_a2.py")]) == 2
     assert "GRADREF_UNSEEN_SEED must be a positive integer" in capsys.readouterr().err

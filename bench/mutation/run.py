@@ -7,6 +7,7 @@ bench/mutation/probe.py. Survivors are matched against bench/mutation/equivalent
 reason it computes the same function); the score is killed / (all - equivalent). Writes
 bench/mutation/results.json and prints every survivor.
 """
+
 import argparse
 import json
 import os
@@ -18,14 +19,25 @@ import tomllib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-MODULES = ("norms.py", "conv.py", "sequence.py", "circuits.py", "optim.py", "losses.py", "layers.py", "_xp.py",
-           "dropout.py", "nets.py")
+MODULES = (
+    "norms.py",
+    "conv.py",
+    "sequence.py",
+    "circuits.py",
+    "optim.py",
+    "losses.py",
+    "layers.py",
+    "_xp.py",
+    "dropout.py",
+    "nets.py",
+)
 
 
 def cosmic_ray(*args, cwd):
     bin_dir = os.path.dirname(sys.executable)
-    return subprocess.run([os.path.join(bin_dir, args[0]), *args[1:]], cwd=cwd, check=True,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [os.path.join(bin_dir, args[0]), *args[1:]], cwd=cwd, check=True, capture_output=True, text=True
+    )
 
 
 def prepare_clone(workdir, k, modules):
@@ -34,7 +46,9 @@ def prepare_clone(workdir, k, modules):
     with open(os.path.join(HERE, "cosmic-ray.toml")) as handle:
         config = handle.read()
     excluded = ["manual_grads/__init__.py"] + [f"manual_grads/{m}" for m in MODULES if m not in modules]
-    config = config.replace('excluded-modules = ["manual_grads/__init__.py"]', f"excluded-modules = {json.dumps(excluded)}")
+    config = config.replace(
+        'excluded-modules = ["manual_grads/__init__.py"]', f"excluded-modules = {json.dumps(excluded)}"
+    )
     with open(os.path.join(clone, "session.toml"), "w") as handle:
         handle.write(config)
     cosmic_ray("cosmic-ray", "init", "session.toml", "session.sqlite", cwd=clone)
@@ -51,10 +65,16 @@ def outcomes(clone):
             continue
         (mutation,) = job["mutations"]
         killed = result.get("worker_outcome") != "normal" or result.get("test_outcome") == "killed"
-        yield {"file": mutation["module_path"], "line": mutation["start_pos"][0],
-               "operator": mutation["operator_name"].removeprefix("core/"), "occurrence": mutation["occurrence"],
-               "killed": killed, "outcome": result.get("test_outcome") or result.get("worker_outcome"),
-               "diff": result.get("diff", ""), "output": (result.get("output") or "")[-400:]}
+        yield {
+            "file": mutation["module_path"],
+            "line": mutation["start_pos"][0],
+            "operator": mutation["operator_name"].removeprefix("core/"),
+            "occurrence": mutation["occurrence"],
+            "killed": killed,
+            "outcome": result.get("test_outcome") or result.get("worker_outcome"),
+            "diff": result.get("diff", ""),
+            "output": (result.get("output") or "")[-400:],
+        }
 
 
 def equivalent_list():
@@ -63,9 +83,17 @@ def equivalent_list():
 
 
 def is_listed(mutant, listed):
-    return next((e for e in listed if e["file"] == mutant["file"] and e["line"] == mutant["line"]
-                 and e["operator"] == mutant["operator"] and e.get("occurrence", mutant["occurrence"]) ==
-                 mutant["occurrence"]), None)
+    return next(
+        (
+            e
+            for e in listed
+            if e["file"] == mutant["file"]
+            and e["line"] == mutant["line"]
+            and e["operator"] == mutant["operator"]
+            and e.get("occurrence", mutant["occurrence"]) == mutant["occurrence"]
+        ),
+        None,
+    )
 
 
 def recheck(survivors, workdir, jobs):
@@ -76,13 +104,25 @@ def recheck(survivors, workdir, jobs):
         clone = os.path.join(workdir, f"recheck{k}")
         subprocess.run(["git", "clone", "--quiet", ROOT, clone], check=True)
         for mutant in survivors[k::jobs]:
-            cosmic_ray("cosmic-ray", "apply", mutant["file"], "core/" + mutant["operator"], str(mutant["occurrence"]),
-                       cwd=clone)
-            probe = subprocess.run([sys.executable, "-m", "bench.mutation.probe"], cwd=clone, capture_output=True,
-                                   text=True, timeout=900)
+            cosmic_ray(
+                "cosmic-ray",
+                "apply",
+                mutant["file"],
+                "core/" + mutant["operator"],
+                str(mutant["occurrence"]),
+                cwd=clone,
+            )
+            probe = subprocess.run(
+                [sys.executable, "-m", "bench.mutation.probe"], cwd=clone, capture_output=True, text=True, timeout=900
+            )
             subprocess.run(["git", "checkout", "--quiet", "--", "manual_grads"], cwd=clone, check=True)
-            yield {**mutant, "killed": probe.returncode != 0, "outcome": "killed" if probe.returncode else "survived",
-                   "output": probe.stdout[-400:]}
+            yield {
+                **mutant,
+                "killed": probe.returncode != 0,
+                "outcome": "killed" if probe.returncode else "survived",
+                "output": probe.stdout[-400:],
+            }
+
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         return [m for share in pool.map(lambda k: list(run_share(k)), range(jobs)) for m in share]
 
@@ -91,11 +131,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.mutation.run", description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=2, help="clones mutated and checked at once (default 2)")
     parser.add_argument("--json", default=os.path.join(HERE, "results.json"), help="where the results go")
-    parser.add_argument("--recheck", metavar="RESULTS.json",
-                        help="only re-run the survivors of an earlier run against the tree as it is now "
-                             "(after adding the samples or checks that should kill them)")
-    parser.add_argument("--modules", nargs="+", metavar="FILE.py", choices=MODULES,
-                        help="mutate only these modules of manual_grads/ (default: all)")
+    parser.add_argument(
+        "--recheck",
+        metavar="RESULTS.json",
+        help="only re-run the survivors of an earlier run against the tree as it is now "
+        "(after adding the samples or checks that should kill them)",
+    )
+    parser.add_argument(
+        "--modules",
+        nargs="+",
+        metavar="FILE.py",
+        choices=MODULES,
+        help="mutate only these modules of manual_grads/ (default: all)",
+    )
     args = parser.parse_args(argv)
     if args.recheck:
         with open(args.recheck) as handle:
@@ -103,17 +151,22 @@ def main(argv=None):
         with tempfile.TemporaryDirectory(prefix="gradref-mutation-") as workdir:
             rechecked = recheck(earlier["survivors"] + earlier["equivalent"], workdir, args.jobs)
         killed_now = sum(m["killed"] for m in rechecked)
-        mutants = [{"killed": True}] * (earlier["summary"]["killed"] + killed_now) + \
-            [m for m in rechecked if not m["killed"]]
+        mutants = [{"killed": True}] * (earlier["summary"]["killed"] + killed_now) + [
+            m for m in rechecked if not m["killed"]
+        ]
         return report(mutants, args.json)
     modules = tuple(args.modules or MODULES)
-    shares = [share for share in (modules[k::args.jobs] for k in range(args.jobs)) if share]
+    shares = [share for share in (modules[k :: args.jobs] for k in range(args.jobs)) if share]
     with tempfile.TemporaryDirectory(prefix="gradref-mutation-") as workdir:
         clones = [prepare_clone(workdir, k, share) for k, share in enumerate(shares)]
-        running = [subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "cosmic-ray"), "exec",
-                                     "session.toml", "session.sqlite"], cwd=clone,
-                                    env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep
-                                         + os.environ.get("PATH", "")}) for clone in clones]
+        running = [
+            subprocess.Popen(
+                [os.path.join(os.path.dirname(sys.executable), "cosmic-ray"), "exec", "session.toml", "session.sqlite"],
+                cwd=clone,
+                env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")},
+            )
+            for clone in clones
+        ]
         for proc in running:
             proc.wait()
         mutants = [m for clone in clones for m in outcomes(clone)]
@@ -128,8 +181,13 @@ def report(mutants, path):
     unexplained = [m for m in survivors if not is_listed(m, listed)]
     killed = len(mutants) - len(survivors)
     score = killed / max(1, len(mutants) - len(equivalent))
-    summary = {"mutants": len(mutants), "killed": killed, "equivalent": len(equivalent),
-               "survived_not_equivalent": len(unexplained), "score": score}
+    summary = {
+        "mutants": len(mutants),
+        "killed": killed,
+        "equivalent": len(equivalent),
+        "survived_not_equivalent": len(unexplained),
+        "score": score,
+    }
     with open(path, "w") as handle:
         json.dump({"summary": summary, "equivalent": equivalent, "survivors": unexplained}, handle, indent=2)
     print(json.dumps(summary))

@@ -3,6 +3,7 @@
 They depend only on the op, the sample's name and the seed, so they are drawn and answered once per
 process and shared, read-only, by every submission of a batch.
 """
+
 import dataclasses
 import functools
 
@@ -25,8 +26,9 @@ def oracle_answers(op_name, sample_name, seed=0):
     args = [sample.args[n] for n in op.signature]
     positions = [op.signature.index(n) for n in op.wrt]
     case = Case(op, sample.name, "float64", seed=seed)
-    want_out, want_grads, dout = cache.vjp(op.reference, args, positions,
-                                           lambda shape: cotangent(case, shape), cotangent_label(case))
+    want_out, want_grads, dout = cache.vjp(
+        op.reference, args, positions, lambda shape: cotangent(case, shape), cotangent_label(case)
+    )
     if seed:
         sample = dataclasses.replace(sample, name=sample_label(sample.name, seed))
     for array in _arrays((sample.args, want_out, want_grads, dout)):

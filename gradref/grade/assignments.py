@@ -7,6 +7,7 @@ errs gets the share of its samples on which every check passed (a backward right
 k-dim x gets most of its points); a missing or unfinished one gets 0. max_score is the points of the
 required functions plus those of the optional ones the submission defines.
 """
+
 import dataclasses
 import difflib
 import os
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 if sys.version_info >= (3, 11):
     import tomllib
-else:                                   # pragma: no cover - Python 3.10
+else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from .targets import ALL_NAMES, CS231N, LAYERS
@@ -33,7 +34,7 @@ class Item:
     name: str
     points: float = 1.0
     required: bool = True
-    hidden: bool = False        # its result is shown only after the grades are published
+    hidden: bool = False  # its result is shown only after the grades are published
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,11 @@ def builtin_names():
 
 def load(name_or_path):
     """A built-in spec by name, or a spec file; SpecError says what is wrong."""
-    path = name_or_path if name_or_path.endswith(".toml") or os.sep in name_or_path else \
-        os.path.join(BUILTIN, f"{name_or_path}.toml")
+    path = (
+        name_or_path
+        if name_or_path.endswith(".toml") or os.sep in name_or_path
+        else os.path.join(BUILTIN, f"{name_or_path}.toml")
+    )
     if not os.path.isfile(path):
         close = difflib.get_close_matches(name_or_path, builtin_names(), n=1)
         hint = f" (did you mean {close[0]}?)" if close else f"; built in: {', '.join(builtin_names())}"
@@ -84,8 +88,9 @@ def parse(data, path=""):
             raise SpecError(f"{where}: every entry of functions needs a name")
         if raw["name"] not in ALL_NAMES:
             close = difflib.get_close_matches(raw["name"], ALL_NAMES, n=1)
-            raise SpecError(f"{where}: {raw['name']!r} is not a gradable name"
-                            + (f" (did you mean {close[0]}?)" if close else ""))
+            raise SpecError(
+                f"{where}: {raw['name']!r} is not a gradable name" + (f" (did you mean {close[0]}?)" if close else "")
+            )
         points = raw.get("points", 1)
         if not isinstance(points, (int, float)) or points < 0 or points != points:
             raise SpecError(f"{where}: points of {raw['name']} must be a number of at least 0")
@@ -98,17 +103,26 @@ def parse(data, path=""):
             raise SpecError(f"{where}: unknown or mistyped setting {key!r} (known: {', '.join(SETTINGS)})")
     if settings.get("dropout_p", "keep") not in ("keep", "drop"):
         raise SpecError(f"{where}: dropout_p must be 'keep' or 'drop'")
-    return Spec(data.get("name", os.path.splitext(os.path.basename(path))[0]), data.get("title", ""), convention,
-                tuple(items), dict(settings), path)
+    return Spec(
+        data.get("name", os.path.splitext(os.path.basename(path))[0]),
+        data.get("title", ""),
+        convention,
+        tuple(items),
+        dict(settings),
+        path,
+    )
 
 
 def apply(spec, options):
     """Options with the spec's conventions, required functions and settings (the command line's
     --strict and --require add to it)."""
-    return dataclasses.replace(options, convention=spec.convention,
-                               require=tuple(dict.fromkeys(options.require + spec.required)),
-                               strict=options.strict or spec.settings.get("strict", False),
-                               dropout_p=spec.settings.get("dropout_p", options.dropout_p))
+    return dataclasses.replace(
+        options,
+        convention=spec.convention,
+        require=tuple(dict.fromkeys(options.require + spec.required)),
+        strict=options.strict or spec.settings.get("strict", False),
+        dropout_p=spec.settings.get("dropout_p", options.dropout_p),
+    )
 
 
 def _sample_of(check_name):
@@ -134,8 +148,9 @@ def score(report, spec):
             continue
         if result["status"] == "pass":
             earned = item.points
-        elif result["status"] == "missing" or (result["status"] == "fail" and report.get("strict")
-                                               and fraction_passed(result) == 1.0):
+        elif result["status"] == "missing" or (
+            result["status"] == "fail" and report.get("strict") and fraction_passed(result) == 1.0
+        ):
             earned = 0.0
         else:
             earned = round(item.points * fraction_passed(result), 4)
@@ -145,11 +160,19 @@ def score(report, spec):
         maximum += result["max_points"]
     if spec:
         listed = {r["name"] for r in report["results"]}
-        for item in spec.items:             # required functions the report did not list still count
+        for item in spec.items:  # required functions the report did not list still count
             if item.required and item.name not in listed:
-                report["results"].append({"name": item.name, "status": "missing", "message": "not defined",
-                                          "checks": [], "points": 0.0, "max_points": item.points,
-                                          "hidden": item.hidden})
+                report["results"].append(
+                    {
+                        "name": item.name,
+                        "status": "missing",
+                        "message": "not defined",
+                        "checks": [],
+                        "points": 0.0,
+                        "max_points": item.points,
+                        "hidden": item.hidden,
+                    }
+                )
                 maximum += item.points
         report["assignment"] = spec.name
     report["score"], report["max_score"] = round(total, 4), round(maximum, 4)

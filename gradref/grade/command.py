@@ -1,4 +1,5 @@
 """`gradref grade`, `gradref autograder` and `gradref assignments`: students' code on the terminal."""
+
 import dataclasses
 import os
 
@@ -13,14 +14,22 @@ from . import assignments, confine, platforms, reports, unseen
 from .grader import CannotGrade, Options, grade_file
 from .targets import ALL_NAMES
 
-STATUS_STYLE = {"pass": "green", "fail": "red bold", "error": "red bold", "timeout": "red bold",
-                "missing": "dim", "cannot grade": "red bold"}
+STATUS_STYLE = {
+    "pass": "green",
+    "fail": "red bold",
+    "error": "red bold",
+    "timeout": "red bold",
+    "missing": "dim",
+    "cannot grade": "red bold",
+}
 
 
 def grade_table(result):
     """One row per function; the functions that are not defined folded into one row."""
-    title = (f"gradref grade: {clean(os.path.basename(result['submission']))} "
-             f"({', '.join(result['assignments']) or result['convention']}; {result['isolation']})")
+    title = (
+        f"gradref grade: {clean(os.path.basename(result['submission']))} "
+        f"({', '.join(result['assignments']) or result['convention']}; {result['isolation']})"
+    )
     table = Table(title=escape(title), show_lines=True)
     table.add_column("function")
     table.add_column("verdict")
@@ -30,8 +39,11 @@ def grade_table(result):
         if entry["name"] in absent:
             continue
         style = STATUS_STYLE.get(entry["status"], "")
-        table.add_row(escape(clean(entry["name"])) + _points(entry), f"[{style}]{entry['status']}[/]",
-                      escape(clean(entry["message"])))
+        table.add_row(
+            escape(clean(entry["name"])) + _points(entry),
+            f"[{style}]{entry['status']}[/]",
+            escape(clean(entry["message"])),
+        )
     if absent:
         table.add_row(f"{len(absent)} not defined", "[dim]missing[/]", escape(", ".join(absent)))
     return table
@@ -45,7 +57,7 @@ MAX_TIMEOUT_S, MEMORY_RANGE_MB = 3600, (64, 1 << 20)
 
 
 def _grade_options(args):
-    if not (0 < args.timeout <= MAX_TIMEOUT_S):     # also refuses nan
+    if not (0 < args.timeout <= MAX_TIMEOUT_S):  # also refuses nan
         raise UsageError(f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_S}")
     if not (MEMORY_RANGE_MB[0] <= args.memory_mb <= MEMORY_RANGE_MB[1]):
         raise UsageError(f"--memory-mb must be between {MEMORY_RANGE_MB[0]} and {MEMORY_RANGE_MB[1]}")
@@ -55,9 +67,17 @@ def _grade_options(args):
     missing = [p for p in args.support or () if not os.path.exists(p)]
     if missing:
         raise UsageError(f"--support {missing[0]}: no such file or folder")
-    options = Options(timeout=args.timeout, memory_mb=args.memory_mb, support=tuple(args.support or ()), allow_imports=tuple(args.allow_imports or ()),
-                   convention=args.convention or "", require=tuple(args.require or ()), sandbox=args.sandbox,
-                   strict=args.strict, dropout_p=args.dropout_p)
+    options = Options(
+        timeout=args.timeout,
+        memory_mb=args.memory_mb,
+        support=tuple(args.support or ()),
+        allow_imports=tuple(args.allow_imports or ()),
+        convention=args.convention or "",
+        require=tuple(args.require or ()),
+        sandbox=args.sandbox,
+        strict=args.strict,
+        dropout_p=args.dropout_p,
+    )
     if args.unseen_seed is not None and args.unseen_seed <= 0:
         raise UsageError("--unseen-seed must be a positive integer (0 names the public samples)")
     # Resolved once here, so that every process of a batch uses the same secret.
@@ -79,8 +99,9 @@ def _announce_isolation(options):
         raise UsageError(str(error)) from None
     if isolation == confine.PROCESS:
         reason = confine.bwrap_problem() if options.sandbox == "auto" else "--sandbox process was asked for"
-        err.print(f"[yellow]warning:[/] {escape(confine.ISOLATION_NOTE[isolation])} ({escape(reason or '')})",
-                  soft_wrap=True)
+        err.print(
+            f"[yellow]warning:[/] {escape(confine.ISOLATION_NOTE[isolation])} ({escape(reason or '')})", soft_wrap=True
+        )
     return isolation
 
 
@@ -99,16 +120,24 @@ def cmd_grade(args):
     except CannotGrade as error:
         # The reports are still written, so that a platform shows the student why.
         if args.json and args.json != "-":
-            output.write_json(args.json, {"submission": os.path.abspath(args.submission), "passed": False,
-                                          "status": "cannot grade", "error": str(error)})
+            output.write_json(
+                args.json,
+                {
+                    "submission": os.path.abspath(args.submission),
+                    "passed": False,
+                    "status": "cannot grade",
+                    "error": str(error),
+                },
+            )
         if args.gradescope:
             output.write_json(args.gradescope, reports.gradescope_error(str(error)))
         raise UsageError(str(error)) from None
     if args.json != "-":
         out.print(grade_table(result))
         counts = ", ".join(f"{n} {status}" for status, n in result["summary"].items())
-        out.print(f"{'PASS' if result['passed'] else 'FAIL'}: {counts}; score {result['score']:g} of "
-                  f"{result['max_score']:g}")
+        out.print(
+            f"{'PASS' if result['passed'] else 'FAIL'}: {counts}; score {result['score']:g} of {result['max_score']:g}"
+        )
     if args.json:
         output.write_json(args.json, {**result, "versions": output.versions()})
     if args.junit:
@@ -130,16 +159,18 @@ def grade_batch(args, options):
         raise UsageError("--jobs must be at least 1")
     with progress_bar() as bar:
         task = bar.add_task("grading", total=None)
-        rows = reports.grade_folder(args.submission, options, args.jobs, args.out, args.gradescope,
-                                    advance=advancer(bar, task))
+        rows = reports.grade_folder(
+            args.submission, options, args.jobs, args.out, args.gradescope, advance=advancer(bar, task)
+        )
     table = Table(title=f"gradref grade: {len(rows)} submissions in {args.submission}")
     for column in reports.SUMMARY_COLUMNS:
         table.add_column(column, overflow="fold")
     for row in rows:
         style = STATUS_STYLE.get(row["status"], "")
-        table.add_row(*[f"[{style}]{row[c]}[/]" if c == "status" else escape(clean(str(row[c])))
-                        for c in reports.SUMMARY_COLUMNS])
-    screen = err if args.json == "-" else out      # `--json -`: stdout holds the JSON alone
+        table.add_row(
+            *[f"[{style}]{row[c]}[/]" if c == "status" else escape(clean(str(row[c]))) for c in reports.SUMMARY_COLUMNS]
+        )
+    screen = err if args.json == "-" else out  # `--json -`: stdout holds the JSON alone
     screen.print(table)
     screen.print(f"reports in {args.out}/ (one JSON per submission, summary.csv, gradebook.csv)")
     if args.json:
@@ -163,94 +194,160 @@ def cmd_autograder(args):
         spec = assignments.load(args.assignment)
         if args.action == "gradescope":
             output.check_writable(args.out)
-            path = platforms.gradescope_bundle(spec, args.out, args.wheel, args.support or (), args.timeout,
-                                               args.memory_mb)
+            path = platforms.gradescope_bundle(
+                spec, args.out, args.wheel, args.support or (), args.timeout, args.memory_mb
+            )
         else:
             output.check_folder_writable(args.out)
-            path = platforms.prairielearn_bundle(spec, args.out, args.wheel, args.support or (), args.timeout,
-                                                 args.memory_mb)
+            path = platforms.prairielearn_bundle(
+                spec, args.out, args.wheel, args.support or (), args.timeout, args.memory_mb
+            )
     except (assignments.SpecError, platforms.BundleError) as error:
         raise UsageError(str(error)) from None
-    out.print(f"wrote {path} for {spec.name} ({spec.title}); upload it to "
-              f"{'Gradescope as the autograder' if args.action == 'gradescope' else 'the question folder'}")
+    out.print(
+        f"wrote {path} for {spec.name} ({spec.title}); upload it to "
+        f"{'Gradescope as the autograder' if args.action == 'gradescope' else 'the question folder'}"
+    )
     return 0
 
 
 def cmd_assignments(args):
     specs = [assignments.load(name) for name in assignments.builtin_names()]
     if args.json:
-        output.write_json(args.json, [{"name": s.name, "title": s.title, "convention": s.convention,
-                                       "functions": [dataclasses.asdict(i) for i in s.items],
-                                       "settings": s.settings} for s in specs])
+        output.write_json(
+            args.json,
+            [
+                {
+                    "name": s.name,
+                    "title": s.title,
+                    "convention": s.convention,
+                    "functions": [dataclasses.asdict(i) for i in s.items],
+                    "settings": s.settings,
+                }
+                for s in specs
+            ],
+        )
     if args.json != "-":
         table = Table(title="gradref assignments: built-in specs (gradref grade --assignment NAME)")
         for column in ("name", "convention", "functions", "points", "title"):
             table.add_column(column)
         for spec in specs:
             required = [i for i in spec.items if i.required]
-            table.add_row(spec.name, spec.convention, f"{len(required)} required, {len(spec.items) - len(required)} "
-                          "optional", f"{sum(i.points for i in required):g}", spec.title)
+            table.add_row(
+                spec.name,
+                spec.convention,
+                f"{len(required)} required, {len(spec.items) - len(required)} optional",
+                f"{sum(i.points for i in required):g}",
+                spec.title,
+            )
         out.print(table)
     return 0
 
 
 def register(sub):
     """Add `grade`, `autograder` and `assignments` to the subcommands."""
-    grade = sub.add_parser("grade", help="grade a student's layers.py (or a folder of them) safely",
-                           description="Run a student's forward and backward passes in a separate, "
-                                       "limited process, compare them with the JAX oracle, and say what "
-                                       "is wrong in words a student can act on. Exit 0 when every graded "
-                                       "function passes, 1 when any fails, 2 when the file cannot be graded.")
-    grade.add_argument("submission", metavar="SUBMISSION",
-                       help="one student's submission: a .py file, or a folder (their package, e.g. "
-                            "cs231n/ with layers.py and layer_utils.py); with --batch, a folder of submissions")
-    grade.add_argument("--batch", action="store_true",
-                       help="SUBMISSION is a folder of students: each .py file and each sub-folder in it "
-                            "is one student's submission")
-    grade.add_argument("--support", action="append", metavar="PATH",
-                       help="a course-provided module or folder (im2col.py, fast_layers.py, the book's "
-                            "common/) put beside the submission; repeatable")
-    grade.add_argument("--dropout-p", choices=("keep", "drop"), default="keep",
-                       help="what dropout's p means: the probability of keeping a unit (the course since "
-                            "2018; default) or of dropping one (2016-17)")
-    grade.add_argument("--assignment", metavar="NAME|FILE.toml",
-                       help="grade as this assignment: its functions, points, required names and settings "
-                            "(see `gradref assignments`)")
+    grade = sub.add_parser(
+        "grade",
+        help="grade a student's layers.py (or a folder of them) safely",
+        description="Run a student's forward and backward passes in a separate, "
+        "limited process, compare them with the JAX oracle, and say what "
+        "is wrong in words a student can act on. Exit 0 when every graded "
+        "function passes, 1 when any fails, 2 when the file cannot be graded.",
+    )
+    grade.add_argument(
+        "submission",
+        metavar="SUBMISSION",
+        help="one student's submission: a .py file, or a folder (their package, e.g. "
+        "cs231n/ with layers.py and layer_utils.py); with --batch, a folder of submissions",
+    )
+    grade.add_argument(
+        "--batch",
+        action="store_true",
+        help="SUBMISSION is a folder of students: each .py file and each sub-folder in it is one student's submission",
+    )
+    grade.add_argument(
+        "--support",
+        action="append",
+        metavar="PATH",
+        help="a course-provided module or folder (im2col.py, fast_layers.py, the book's "
+        "common/) put beside the submission; repeatable",
+    )
+    grade.add_argument(
+        "--dropout-p",
+        choices=("keep", "drop"),
+        default="keep",
+        help="what dropout's p means: the probability of keeping a unit (the course since "
+        "2018; default) or of dropping one (2016-17)",
+    )
+    grade.add_argument(
+        "--assignment",
+        metavar="NAME|FILE.toml",
+        help="grade as this assignment: its functions, points, required names and settings (see `gradref assignments`)",
+    )
     grade.add_argument("--junit", metavar="PATH", help="also write JUnit XML (one test per check)")
-    grade.add_argument("--strict", action="store_true",
-                       help="warnings fail: writing into arguments (dout, the cache, w), trouble only at "
-                            "extreme values")
+    grade.add_argument(
+        "--strict",
+        action="store_true",
+        help="warnings fail: writing into arguments (dout, the cache, w), trouble only at extreme values",
+    )
     grade.add_argument("--json", metavar="PATH", help="write the report as JSON ('-' for stdout)")
-    grade.add_argument("--gradescope", metavar="PATH",
-                       help="write Gradescope's results.json (for a folder: a folder of <name>.json)")
-    grade.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                       help="per call of the student's code (default 10)")
-    grade.add_argument("--memory-mb", type=int, default=2048, metavar="N",
-                       help="memory limit of the student's process (default 2048)")
-    grade.add_argument("--allow-imports", nargs="+", metavar="NAME",
-                       help="let the submission import these (jax, torch, autograd, ... are refused)")
-    grade.add_argument("--convention", choices=("cs231n", "layers"),
-                       help="CS231n functions or textbook layer classes (default: detect)")
-    grade.add_argument("--require", action="append", metavar="NAME",
-                       help="fail when this function or class is missing (repeatable)")
-    grade.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                       help="for a folder: grade N submissions at once (default 1)")
-    grade.add_argument("--sandbox", choices=("auto", "bwrap", "process"), default="auto",
-                       help="isolation of the student's code: bwrap (bubblewrap namespaces), process "
-                            "(a plain process: advisory only), auto (bwrap when it works here; default)")
-    grade.add_argument("--out", default="gradref-reports", metavar="DIR",
-                       help="for a folder: where the reports and summary.csv go (default gradref-reports)")
-    grade.add_argument("--unseen-seed", type=int, metavar="N",
-                       help="the secret behind the sample each function meets with values nobody could know "
-                            "in advance, mixed with the submission's code (default: this machine's secret; "
-                            "share N to reproduce a verdict elsewhere)")
+    grade.add_argument(
+        "--gradescope", metavar="PATH", help="write Gradescope's results.json (for a folder: a folder of <name>.json)"
+    )
+    grade.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="per call of the student's code (default 10)"
+    )
+    grade.add_argument(
+        "--memory-mb", type=int, default=2048, metavar="N", help="memory limit of the student's process (default 2048)"
+    )
+    grade.add_argument(
+        "--allow-imports",
+        nargs="+",
+        metavar="NAME",
+        help="let the submission import these (jax, torch, autograd, ... are refused)",
+    )
+    grade.add_argument(
+        "--convention",
+        choices=("cs231n", "layers"),
+        help="CS231n functions or textbook layer classes (default: detect)",
+    )
+    grade.add_argument(
+        "--require", action="append", metavar="NAME", help="fail when this function or class is missing (repeatable)"
+    )
+    grade.add_argument(
+        "--jobs", "-j", type=int, default=1, metavar="N", help="for a folder: grade N submissions at once (default 1)"
+    )
+    grade.add_argument(
+        "--sandbox",
+        choices=("auto", "bwrap", "process"),
+        default="auto",
+        help="isolation of the student's code: bwrap (bubblewrap namespaces), process "
+        "(a plain process: advisory only), auto (bwrap when it works here; default)",
+    )
+    grade.add_argument(
+        "--out",
+        default="gradref-reports",
+        metavar="DIR",
+        help="for a folder: where the reports and summary.csv go (default gradref-reports)",
+    )
+    grade.add_argument(
+        "--unseen-seed",
+        type=int,
+        metavar="N",
+        help="the secret behind the sample each function meets with values nobody could know "
+        "in advance, mixed with the submission's code (default: this machine's secret; "
+        "share N to reproduce a verdict elsewhere)",
+    )
     grade.set_defaults(run=cmd_grade)
 
-    auto = sub.add_parser("autograder", help="write a Gradescope or PrairieLearn autograder for an assignment",
-                          description="gradescope: write autograder.zip (setup.sh, run_autograder, a gradref "
-                                      "wheel, the spec). prairielearn: write an external-grading question's "
-                                      "tests/ folder and Dockerfile. run-gradescope and run-prairielearn are "
-                                      "what those scripts call inside the platform's container.")
+    auto = sub.add_parser(
+        "autograder",
+        help="write a Gradescope or PrairieLearn autograder for an assignment",
+        description="gradescope: write autograder.zip (setup.sh, run_autograder, a gradref "
+        "wheel, the spec). prairielearn: write an external-grading question's "
+        "tests/ folder and Dockerfile. run-gradescope and run-prairielearn are "
+        "what those scripts call inside the platform's container.",
+    )
     auto.add_argument("action", choices=("gradescope", "prairielearn", "run-gradescope", "run-prairielearn"))
     auto.add_argument("--assignment", metavar="NAME|FILE.toml", help="the assignment spec (gradref assignments)")
     auto.add_argument("--out", metavar="PATH", help="autograder.zip (gradescope) or a folder (prairielearn)")
@@ -261,8 +358,11 @@ def register(sub):
     auto.add_argument("--root", metavar="DIR", help="run-*: the platform's root (default /autograder or /grade)")
     auto.set_defaults(run=cmd_autograder)
 
-    listing = sub.add_parser("assignments", help="list the built-in assignment specs",
-                             description="List the built-in assignment specs (functions, points, settings) "
-                                         "that `gradref grade --assignment NAME` and `gradref autograder` use.")
+    listing = sub.add_parser(
+        "assignments",
+        help="list the built-in assignment specs",
+        description="List the built-in assignment specs (functions, points, settings) "
+        "that `gradref grade --assignment NAME` and `gradref autograder` use.",
+    )
     listing.add_argument("--json", metavar="PATH", help="write the specs as JSON ('-' for stdout)")
     listing.set_defaults(run=cmd_assignments)

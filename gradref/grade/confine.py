@@ -7,6 +7,7 @@ writable folder for its results. New PID, network, IPC and UTS namespaces, no ca
 unprivileged uid: as root, a dedicated uid of its own (so that process counts and file permissions
 apply to the submission and to nothing else); otherwise "nobody" in a new user namespace.
 """
+
 import functools
 import os
 import shutil
@@ -17,14 +18,14 @@ from dataclasses import dataclass
 
 BWRAP, PROCESS = "bwrap", "process"
 SANDBOX_ROOT = "/sandbox"
-INNER_UID = 65534                  # "nobody" inside the namespace
-UID_BASE = 1_900_000_000           # dedicated uids (root only): one per grading process, never a real user's
+INNER_UID = 65534  # "nobody" inside the namespace
+UID_BASE = 1_900_000_000  # dedicated uids (root only): one per grading process, never a real user's
 HIDDEN_PACKAGES = ("conformance", "manual_grads", "reference", "bench", "gradref", "examples")
 ISOLATION_NOTE = {
     BWRAP: "bubblewrap sandbox: own user, PID, network and IPC namespaces, read-only root, no view "
-           "of the grader, other submissions or reports",
+    "of the grader, other submissions or reports",
     PROCESS: "process-only isolation: the submission runs as a separate process with limits but can see "
-             "this machine's files, so a pass is advisory",
+    "this machine's files, so a pass is advisory",
 }
 
 
@@ -35,6 +36,7 @@ class SandboxUnavailable(Exception):
 @dataclass(frozen=True)
 class Layout:
     """The host folders of one worker: code (read-only), inputs (read-only), results (writable)."""
+
     code: str
     inputs: str
     results: str
@@ -54,15 +56,35 @@ def bwrap_problem():
     if path is None:
         return "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     try:
-        probe = subprocess.run([path, *namespace_args(dedicated_uid()), "--unshare-pid", "--unshare-net",
-                                "--ro-bind", "/usr", "/usr", *_usr_links(), "--proc", "/proc", "--dev", "/dev",
-                                "--", "/bin/true"], capture_output=True, timeout=20)
+        probe = subprocess.run(
+            [
+                path,
+                *namespace_args(dedicated_uid()),
+                "--unshare-pid",
+                "--unshare-net",
+                "--ro-bind",
+                "/usr",
+                "/usr",
+                *_usr_links(),
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "--",
+                "/bin/true",
+            ],
+            capture_output=True,
+            timeout=20,
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"bwrap could not start a sandbox ({error})"
     if probe.returncode != 0:
         detail = probe.stderr.decode(errors="replace").strip().splitlines()
-        return ("bwrap cannot create namespaces on this machine (" + (detail[-1] if detail else "no reason given")
-                + "); user namespaces may be disabled")
+        return (
+            "bwrap cannot create namespaces on this machine ("
+            + (detail[-1] if detail else "no reason given")
+            + "); user namespaces may be disabled"
+        )
     return None
 
 
@@ -133,6 +155,7 @@ def _site_dirs(prefix):
 def package_dirs(names):
     """Host folders to make importable: each top-level package and its wheel's bundled `.libs`."""
     import importlib.util
+
     dirs = []
     for name in names:
         spec = importlib.util.find_spec(name)
@@ -149,6 +172,7 @@ def package_dirs(names):
 def site_packages_of(name):
     """The site-packages folder that holds package `name` (for --allow-imports)."""
     import importlib.util
+
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -169,16 +193,33 @@ def namespace_args(uid):
     inside to the grader's own uid outside."""
     if uid is not None:
         return ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    return ["--unshare-user", "--uid", str(INNER_UID), "--gid", str(INNER_UID), "--disable-userns",
-            "--cap-drop", "ALL"]
+    return ["--unshare-user", "--uid", str(INNER_UID), "--gid", str(INNER_UID), "--disable-userns", "--cap-drop", "ALL"]
 
 
 def bwrap_command(layout, worker, config, allow_imports=(), uid=None):
     """The bwrap command line that runs the worker for one submission."""
     prefix = sys.base_prefix
-    args = [shutil.which("bwrap"), *namespace_args(uid), "--unshare-pid", "--unshare-net", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "gradref",
-            "--ro-bind", "/usr", "/usr", *_usr_links(), "--proc", "/proc", "--dev", "/dev"]
+    args = [
+        shutil.which("bwrap"),
+        *namespace_args(uid),
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "gradref",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        *_usr_links(),
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ]
     if not prefix.startswith("/usr/"):
         # bwrap would make the folders above it with the host's modes (/root is 0700): make them passable.
         parents = [p for p in _ancestors(prefix) if p != "/"]
@@ -194,21 +235,46 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None):
     for number, folder in enumerate(dict.fromkeys(filter(None, map(site_packages_of, allow_imports)))):
         target = f"{SANDBOX_ROOT}/allowed{number}"
         args += ["--ro-bind", folder, target]
-        args += [arg for name in HIDDEN_PACKAGES if os.path.isdir(os.path.join(folder, name))
-                 for arg in ("--tmpfs", f"{target}/{name}")]
+        args += [
+            arg
+            for name in HIDDEN_PACKAGES
+            if os.path.isdir(os.path.join(folder, name))
+            for arg in ("--tmpfs", f"{target}/{name}")
+        ]
         extra.append(target)
-    args += ["--ro-bind", worker, f"{SANDBOX_ROOT}/worker.py",
-             "--ro-bind", os.path.join(os.path.dirname(worker), "protocol.py"), f"{SANDBOX_ROOT}/protocol.py",
-             "--ro-bind", layout.code, f"{SANDBOX_ROOT}/code",
-             "--ro-bind", layout.inputs, f"{SANDBOX_ROOT}/in",
-             "--bind", layout.results, f"{SANDBOX_ROOT}/out",
-             "--remount-ro", "/", "--chdir", "/", "--clearenv"]
+    args += [
+        "--ro-bind",
+        worker,
+        f"{SANDBOX_ROOT}/worker.py",
+        "--ro-bind",
+        os.path.join(os.path.dirname(worker), "protocol.py"),
+        f"{SANDBOX_ROOT}/protocol.py",
+        "--ro-bind",
+        layout.code,
+        f"{SANDBOX_ROOT}/code",
+        "--ro-bind",
+        layout.inputs,
+        f"{SANDBOX_ROOT}/in",
+        "--bind",
+        layout.results,
+        f"{SANDBOX_ROOT}/out",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/",
+        "--clearenv",
+    ]
     for key, value in worker_env(f"{SANDBOX_ROOT}/out").items():
         args += ["--setenv", key, value]
-    inner = {**config, "site": extra, "inputs": f"{SANDBOX_ROOT}/in", "results": f"{SANDBOX_ROOT}/out",
-             "code": f"{SANDBOX_ROOT}/code", "uid": uid}
-    args += ["--", python_binary(), "-I", "-S", "-B", f"{SANDBOX_ROOT}/worker.py", f"{SANDBOX_ROOT}/code",
-             _json(inner)]
+    inner = {
+        **config,
+        "site": extra,
+        "inputs": f"{SANDBOX_ROOT}/in",
+        "results": f"{SANDBOX_ROOT}/out",
+        "code": f"{SANDBOX_ROOT}/code",
+        "uid": uid,
+    }
+    args += ["--", python_binary(), "-I", "-S", "-B", f"{SANDBOX_ROOT}/worker.py", f"{SANDBOX_ROOT}/code", _json(inner)]
     return args
 
 
@@ -217,16 +283,30 @@ def process_command(layout, worker, config, allow_imports=()):
     site = package_dirs(["numpy"])
     extra = [os.path.dirname(site[0])] if site else []
     extra += [s for s in map(site_packages_of, allow_imports) if s and s not in extra]
-    inner = {**config, "site": extra, "inputs": layout.inputs, "results": layout.results, "code": layout.code,
-             "uid": process_uid()}
+    inner = {
+        **config,
+        "site": extra,
+        "inputs": layout.inputs,
+        "results": layout.results,
+        "code": layout.code,
+        "uid": process_uid(),
+    }
     return [python_binary(), "-I", "-S", "-B", worker, layout.code, _json(inner)]
 
 
 def worker_env(tmpdir):
     keep = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_") or k == "LANG"}
-    return {**keep, "PATH": "/usr/bin:/bin", "HOME": tmpdir, "TMPDIR": tmpdir, "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0"}
+    return {
+        **keep,
+        "PATH": "/usr/bin:/bin",
+        "HOME": tmpdir,
+        "TMPDIR": tmpdir,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
 
 
 def kill_everything_of(uid):
@@ -234,12 +314,20 @@ def kill_everything_of(uid):
     if uid is None:
         return
     # kill(-1) signals every process the caller may signal, never the caller itself.
-    subprocess.run(["/bin/sh", "-c", "kill -9 -1 2>/dev/null; exit 0"], env={}, cwd="/", timeout=30,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **_drop(uid))
+    subprocess.run(
+        ["/bin/sh", "-c", "kill -9 -1 2>/dev/null; exit 0"],
+        env={},
+        cwd="/",
+        timeout=30,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **_drop(uid),
+    )
 
 
 def _json(value):
     import json
+
     return json.dumps(value)
 
 
@@ -273,7 +361,7 @@ def limit_in_cgroup(pid, memory_mb, max_processes, name):
         _write(folder, "memory.max", memory_mb << 20)
         _write(folder, "pids.max", max_processes)
         try:
-            _write(folder, "memory.swap.max", 0)       # absent where swap is not accounted
+            _write(folder, "memory.swap.max", 0)  # absent where swap is not accounted
         except OSError:
             pass
         with open(os.path.join(folder, "cgroup.procs"), "w") as handle:

@@ -7,26 +7,27 @@ factor (N, 1/N, 2, -1, ...), or the only wrong one among several gradients. Each
 quantity, what is wrong, the line of the formula to look at, and both values at the worst element.
 All of it runs in the grader's process on float64 arrays, never in the student's.
 """
+
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .mistakes import CATALOGUE
 
-MATCH = 1e-6      # relative to the larger entry: a float64 result either matches a mistake or it does not
+MATCH = 1e-6  # relative to the larger entry: a float64 result either matches a mistake or it does not
 
 
 @dataclass
 class Context:
     op: str
     sample: str
-    args: dict          # the sample's arguments, float64
+    args: dict  # the sample's arguments, float64
     dout: object
-    got: dict           # quantity -> the student's value (None where missing)
-    want: dict          # quantity -> the right value
+    got: dict  # quantity -> the student's value (None where missing)
+    want: dict  # quantity -> the right value
     batch: int = 0
-    wrong: list = None      # the quantities that failed their graded comparison (None: decide here)
-    found: list = field(default_factory=list)     # (quantity, mistake key, sentence)
+    wrong: list = None  # the quantities that failed their graded comparison (None: decide here)
+    found: list = field(default_factory=list)  # (quantity, mistake key, sentence)
 
 
 def close(a, b):
@@ -67,31 +68,40 @@ def sentence(quantity, says, look_at, got, want):
 
 # ----- the catalogue -----
 
+
 def from_catalogue(ctx, wrong):
     explained = set()
     for mistake in CATALOGUE.get(ctx.op, ()):
         try:
-            with np.errstate(all="ignore"):        # mistakes overflow, that is the point of some
+            with np.errstate(all="ignore"):  # mistakes overflow, that is the point of some
                 produced = mistake.variant(ctx.args, ctx.dout, ctx.got)
         except Exception:  # noqa: BLE001 - a variant that does not apply to this sample
             continue
         # Quantity by quantity, so that a second mistake elsewhere does not hide this one.
         for quantity in produced:
             if quantity in wrong and quantity not in explained and close(ctx.got.get(quantity), produced[quantity]):
-                ctx.found.append((quantity, mistake.key, sentence(quantity, mistake.says, mistake.look_at,
-                                                                  ctx.got[quantity], ctx.want[quantity])))
+                ctx.found.append(
+                    (
+                        quantity,
+                        mistake.key,
+                        sentence(quantity, mistake.says, mistake.look_at, ctx.got[quantity], ctx.want[quantity]),
+                    )
+                )
                 explained.add(quantity)
     return explained
 
 
 # ----- generic detectors -----
 
+
 def _factor_words(factor, batch):
-    for value, words in ((batch, "N times too large (N = batch size): the 1/N of a mean over the batch is missing"),
-                         (1 / batch if batch else None, "N times too small (N = batch size): 1/N is applied twice"),
-                         (-1.0, "the wrong sign everywhere: check the sign of the local gradient"),
-                         (2.0, "twice the right value: a term is counted twice (or a factor 1/2 is missing)"),
-                         (0.5, "half the right value: a factor 2 is missing")):
+    for value, words in (
+        (batch, "N times too large (N = batch size): the 1/N of a mean over the batch is missing"),
+        (1 / batch if batch else None, "N times too small (N = batch size): 1/N is applied twice"),
+        (-1.0, "the wrong sign everywhere: check the sign of the local gradient"),
+        (2.0, "twice the right value: a term is counted twice (or a factor 1/2 is missing)"),
+        (0.5, "half the right value: a factor 2 is missing"),
+    ):
         if value and abs(factor - value) <= 1e-6 * abs(value):
             return words
     return f"the right values times {factor:.4g}: a constant factor is off"
@@ -107,8 +117,10 @@ def generic(quantity, got, want, batch):
         if got.ndim == 2 and got.T.shape == want.shape and close(got.T, want):
             return f"{label} is transposed: it must have shape {want.shape}"
         if got.size == want.size and close(got.reshape(want.shape), want):
-            return (f"{label} has shape {got.shape}, want {want.shape}: the values are right; reshape it "
-                    f"({label}.reshape({want.shape}) or sum without keepdims)")
+            return (
+                f"{label} has shape {got.shape}, want {want.shape}: the values are right; reshape it "
+                f"({label}.reshape({want.shape}) or sum without keepdims)"
+            )
         return None
     if want.size and not np.any(got) and np.any(want):
         return f"{label} is all zeros: it is never written (or only created)"
@@ -124,8 +136,11 @@ def generic(quantity, got, want, batch):
 
 def diagnose(ctx):
     """Sentences for the wrong quantities of one sample: catalogue first, then the generic detectors."""
-    wrong = [q for q in (ctx.wrong if ctx.wrong is not None else ctx.want)
-             if q in ctx.got and q in ctx.want and (ctx.wrong is not None or not close(ctx.got[q], ctx.want[q]))]
+    wrong = [
+        q
+        for q in (ctx.wrong if ctx.wrong is not None else ctx.want)
+        if q in ctx.got and q in ctx.want and (ctx.wrong is not None or not close(ctx.got[q], ctx.want[q]))
+    ]
     if not wrong:
         return []
     explained = from_catalogue(ctx, wrong)
@@ -140,6 +155,12 @@ def diagnose(ctx):
     left = [q for q in wrong if q not in explained]
     if len(grads) > 1 and len(left) == 1 and left[0] in grads and len([q for q in wrong if q in grads]) == 1:
         others = ", ".join(q for q in grads if q != left[0])
-        ctx.found.append((left[0], "only_one_wrong", f"only {left[0]} is wrong ({others} are right): look at the "
-                          f"line that computes {left[0]}.{worst(ctx.got[left[0]], ctx.want[left[0]]).replace('{name}', left[0])}"))
+        ctx.found.append(
+            (
+                left[0],
+                "only_one_wrong",
+                f"only {left[0]} is wrong ({others} are right): look at the "
+                f"line that computes {left[0]}.{worst(ctx.got[left[0]], ctx.want[left[0]]).replace('{name}', left[0])}",
+            )
+        )
     return [text for _, _, text in ctx.found]

@@ -7,6 +7,7 @@ backward passes dout through the student's OWN mask, dx = dout * out / x, so tha
 went wrong is not penalised twice. `p` is the keep probability since 2018, the drop probability in
 2016-17 (`--dropout-p drop`); code that follows the other one is told so.
 """
+
 import numpy as np
 
 KEEP, DROP = "keep", "drop"
@@ -43,17 +44,28 @@ def check_forward(entry, x, out, p, convention):
     other = KEEP if convention == DROP else DROP
     other_plausible, other_scaled = _follows(x, out, keep_probability(p, other))
     if not (plausible and scaled) and other_plausible and other_scaled:
-        words = {KEEP: "p is the probability of keeping a unit (the course since 2018)",
-                 DROP: "p is the probability of dropping a unit (the course in 2016-17)"}
-        entry.check("mask convention", False,
-                    f"the code follows the other convention: {words[other]}; this grading uses "
-                    f"'{words[convention]}' (--dropout-p {other} grades the other)")
+        words = {
+            KEEP: "p is the probability of keeping a unit (the course since 2018)",
+            DROP: "p is the probability of dropping a unit (the course in 2016-17)",
+        }
+        entry.check(
+            "mask convention",
+            False,
+            f"the code follows the other convention: {words[other]}; this grading uses "
+            f"'{words[convention]}' (--dropout-p {other} grades the other)",
+        )
         return
     kept = out != 0
-    entry.check("fraction kept", plausible,
-                f"kept {kept.mean():.3f} of the units, want about {keep:.3f} (p={p}, {convention} probability)")
-    entry.check("kept units scaled by 1/keep", scaled,
-                "kept units must be x / keep (inverted dropout scales at train time, so test time is x)")
+    entry.check(
+        "fraction kept",
+        plausible,
+        f"kept {kept.mean():.3f} of the units, want about {keep:.3f} (p={p}, {convention} probability)",
+    )
+    entry.check(
+        "kept units scaled by 1/keep",
+        scaled,
+        "kept units must be x / keep (inverted dropout scales at train time, so test time is x)",
+    )
 
 
 def expected_dx(dout, scale):

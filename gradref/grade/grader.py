@@ -7,6 +7,7 @@ samples give warnings, and a backward is only ever called after a train-mode for
 does. `--strict` turns the warnings into failures. Each function also meets one sample with values
 from a secret seed (unseen.py), so that answers looked up in a table rather than computed fail.
 """
+
 import dataclasses
 import os
 
@@ -27,7 +28,7 @@ from .verdict import ERROR, MISSING, PASS, RANK, TIMEOUT, Entry, summary, unique
 
 __all__ = ["CannotGrade", "Options", "PASS", "grade_file"]
 
-SKIPPED_SAMPLES = ("wide", "large")   # size checks the policy and the speed, not the student
+SKIPPED_SAMPLES = ("wide", "large")  # size checks the policy and the speed, not the student
 
 
 def _entries_for(target, present):
@@ -58,13 +59,15 @@ def grade_file(path, options=Options(), advance=None):
     entries = []
     isolation = confine.choose(options.sandbox)
     secret = options.unseen_secret or unseen.machine_secret()
-    with Sandbox(path, options.timeout, options.memory_mb, options.allow_imports, isolation, options.support,
-                 modules) as sandbox:
+    with Sandbox(
+        path, options.timeout, options.memory_mb, options.allow_imports, isolation, options.support, modules
+    ) as sandbox:
         seed = unseen.submission_seed(secret, sandbox.layout.code)
         hello = sandbox.start()
         names = hello.get(P.NAMES) if isinstance(hello.get(P.NAMES), list) else []
-        present = {n for n in names if isinstance(n, str) and n.isidentifier()} | defined \
-            if hello.get(P.OK) else defined
+        present = (
+            {n for n in names if isinstance(n, str) and n.isidentifier()} | defined if hello.get(P.OK) else defined
+        )
         for number, target in enumerate(targets, 1):
             found = _entries_for(target, present)
             if found is None:
@@ -80,23 +83,38 @@ def grade_file(path, options=Options(), advance=None):
             if advance:
                 advance(number, len(targets), target.names[0])
     assignments = [options.assignment.name] if options.assignment else assignments_of(present, conventions)
-    listed = ({i.name for i in options.assignment.items} if options.assignment else
-              {name for t in targets if in_assignments(t, assignments) for name in t.names}) | set(options.require)
-    results = unique([e.as_dict() for e in entries if e.status != MISSING or e.name in listed or
-                       e.message != "not defined"])
+    listed = (
+        {i.name for i in options.assignment.items}
+        if options.assignment
+        else {name for t in targets if in_assignments(t, assignments) for name in t.names}
+    ) | set(options.require)
+    results = unique(
+        [e.as_dict() for e in entries if e.status != MISSING or e.name in listed or e.message != "not defined"]
+    )
     for result in results:
         if result["status"] == MISSING and result["name"] in options.require:
             result["message"] = f"{result['message']}, and --require names it"
     graded = [r for r in results if r["status"] != MISSING]
     failed_required = [r for r in results if r["status"] == MISSING and r["name"] in options.require]
-    report = {"submission": os.path.abspath(path), "files": modules, "convention": "+".join(conventions),
-              "assignments": assignments,
-              "passed": bool(graded) and all(r["status"] == PASS for r in graded) and not failed_required,
-              "results": results, "summary": summary(results), "strict": options.strict,
-              "isolation": isolation, "isolation_note": confine.ISOLATION_NOTE[isolation],
-              "unseen_seed": unseen.fingerprint(secret),
-              "limits": {"timeout_s": options.timeout, "memory_mb": options.memory_mb, "sandbox_uid": sandbox.uid,
-                         "blocked_imports": [n for n in sandbox.blocked]}}
+    report = {
+        "submission": os.path.abspath(path),
+        "files": modules,
+        "convention": "+".join(conventions),
+        "assignments": assignments,
+        "passed": bool(graded) and all(r["status"] == PASS for r in graded) and not failed_required,
+        "results": results,
+        "summary": summary(results),
+        "strict": options.strict,
+        "isolation": isolation,
+        "isolation_note": confine.ISOLATION_NOTE[isolation],
+        "unseen_seed": unseen.fingerprint(secret),
+        "limits": {
+            "timeout_s": options.timeout,
+            "memory_mb": options.memory_mb,
+            "sandbox_uid": sandbox.uid,
+            "blocked_imports": [n for n in sandbox.blocked],
+        },
+    }
     return score(report, options.assignment)
 
 
@@ -108,7 +126,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             entry.broke(ERROR, message)
         return
     op = REGISTRY[target.op]
-    if target.kind == PAIR and backward_entry is forward_entry:       # backward missing: forward alone
+    if target.kind == PAIR and backward_entry is forward_entry:  # backward missing: forward alone
         target = target.forward_alone()
     separate = backward_entry is not forward_entry
     if target.kind == CLASS and target.is_loss:
@@ -116,7 +134,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
     skipped = _other_convention(sandbox, target, op, forward_entry, backward_entry)
     names = [s.name for s in op.samples if s.name not in SKIPPED_SAMPLES and s.name not in skipped and s.graded]
     runs = [(name, 0) for name in names]
-    if names and unseen_seed:       # one of them again, with values nobody could know in advance
+    if names and unseen_seed:  # one of them again, with values nobody could know in advance
         runs.append((unseen_twin(op.name, tuple(names)), unseen_seed))
     for sample_name, seed in runs:
         # A broken or unfinished backward never stops the forward from being graded on its own.
@@ -124,11 +142,15 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
         if forward_entry.stopped or (forward_entry.status in (ERROR, TIMEOUT) and not with_backward):
             break
         try:
-            alive = judge_sample(sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward,
-                                 options, seed)
+            alive = judge_sample(
+                sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward, options, seed
+            )
         except Exception as error:  # noqa: BLE001 - whatever came back, it is this function's problem
-            backward_entry.broke(ERROR, f"its results could not be compared ({type(error).__name__}: "
-                                        f"{clean(str(error), 200)}) [sample {sample_label(sample_name, seed)}]")
+            backward_entry.broke(
+                ERROR,
+                f"its results could not be compared ({type(error).__name__}: "
+                f"{clean(str(error), 200)}) [sample {sample_label(sample_name, seed)}]",
+            )
             alive = True
         if not alive and not separate:
             break
@@ -165,8 +187,9 @@ def _other_convention(sandbox, target, op, forward_entry, backward_entry):
     for spec in (default, tagged[0]):
         forward, backward = Entry(forward_entry.name), Entry(backward_entry.name)
         try:
-            judge_sample(sandbox, target, op, spec.name, forward,
-                         forward if backward_entry is forward_entry else backward)
+            judge_sample(
+                sandbox, target, op, spec.name, forward, forward if backward_entry is forward_entry else backward
+            )
         except Exception:  # noqa: BLE001 - the real run reports it
             pass
         works[spec.name] = min(RANK.get(forward.status, 0), RANK.get(backward.status, 0))
@@ -183,6 +206,8 @@ def _note_only_kdim(entry):
     failed = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in entry.checks if not c["passed"]}
     passed = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in entry.checks if c["passed"]}
     if failed and all(name.startswith("kdim") for name in failed) and passed - failed:
-        entry.hints.append("every 2-D check passed and only the k-dimensional x (N, d1, ..., dk) fails: "
-                           "flatten x to (N, D) with x.reshape(x.shape[0], -1) in the forward, and give dx "
-                           "x's own shape in the backward")
+        entry.hints.append(
+            "every 2-D check passed and only the k-dimensional x (N, d1, ..., dk) fails: "
+            "flatten x to (N, D) with x.reshape(x.shape[0], -1) in the forward, and give dx "
+            "x's own shape in the backward"
+        )

@@ -4,6 +4,7 @@ judged against the oracle's answers, at the course's level.
 Only plain arrays come back, loaded from .npy files, and every comparison happens in this process on
 float64 copies. Writing into arguments is a warning; an extreme-value sample gives warnings.
 """
+
 import dataclasses
 from dataclasses import dataclass, field
 
@@ -57,18 +58,29 @@ def _request(sandbox, target, op, sample, dout, with_backward):
     if target.kind == CLASS:
         forward_args = [sample.args[n] for n in passed_names(op, target)]
         if target.labels == "onehot":
-            forward_args = [_one_hot(sample.args["y"], sample.args["x"].shape[1]) if n == "y" else sample.args[n]
-                            for n in passed_names(op, target)]
-        request = {P.KIND: P.CLASS, P.CLS: target.forward,
-                   P.INIT: _arg_specs(sandbox, [sample.args[n] for n in target.init]),
-                   P.ARGS: _arg_specs(sandbox, forward_args),
-                   P.GRAD_ATTRS: list(target.grad_attrs), P.BACKWARD: with_backward,
-                   P.DOUT: None if target.is_loss or not with_backward else sandbox.put(dout)}
+            forward_args = [
+                _one_hot(sample.args["y"], sample.args["x"].shape[1]) if n == "y" else sample.args[n]
+                for n in passed_names(op, target)
+            ]
+        request = {
+            P.KIND: P.CLASS,
+            P.CLS: target.forward,
+            P.INIT: _arg_specs(sandbox, [sample.args[n] for n in target.init]),
+            P.ARGS: _arg_specs(sandbox, forward_args),
+            P.GRAD_ATTRS: list(target.grad_attrs),
+            P.BACKWARD: with_backward,
+            P.DOUT: None if target.is_loss or not with_backward else sandbox.put(dout),
+        }
         return request, 3
     args = _arg_specs(sandbox, [sample.args[n] for n in op.signature])
     if target.kind in (LOSS_FUNCTION, UPDATE_RULE):
-        return {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args,
-                P.UPDATE: target.kind == UPDATE_RULE, P.LOSS: target.kind == LOSS_FUNCTION}, 1
+        return {
+            P.KIND: P.FUNCTION,
+            P.FIRST: target.forward,
+            P.ARGS: args,
+            P.UPDATE: target.kind == UPDATE_RULE,
+            P.LOSS: target.kind == LOSS_FUNCTION,
+        }, 1
     request = {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args, P.OUTPUTS_COUNT: op.outputs}
     if with_backward:
         request.update({P.BACKWARD: target.backward, P.DOUT: sandbox.put(dout)})
@@ -114,6 +126,7 @@ def _loaded(sandbox, spec):
 @dataclass
 class Run:
     """One sample of one target: the oracle's answer and what came back."""
+
     target: object
     op: object
     sample: object
@@ -123,14 +136,15 @@ class Run:
     outputs: dict
     rounding: float
     options: object = None
-    slack: float = 1.0          # policy.UNSEEN_SLACK on the unseen-values sample
-    got: dict = field(default_factory=dict)       # quantity -> what came back, for the diagnosis
+    slack: float = 1.0  # policy.UNSEEN_SLACK on the unseen-values sample
+    got: dict = field(default_factory=dict)  # quantity -> what came back, for the diagnosis
     want: dict = field(default_factory=dict)
-    failed: set = field(default_factory=set)      # quantities whose comparison failed (warnings included)
+    failed: set = field(default_factory=set)  # quantities whose comparison failed (warnings included)
 
 
-def judge_sample(sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward=True, options=None,
-                 seed=0):
+def judge_sample(
+    sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward=True, options=None, seed=0
+):
     """Run one sample (its unseen twin when seed is not 0); add checks to the entries. Returns False
     when the process broke."""
     sample, want_out, want_grads, dout = oracle_answers(op.name, sample_name, seed)
@@ -140,9 +154,18 @@ def judge_sample(sandbox, target, op, sample_name, forward_entry, backward_entry
     request, n_calls = _request(sandbox, target, op, sample, dout, with_backward)
     outcome = sandbox.call(request, n_calls)
     outputs = (outcome.reply or {}).get(P.RESULTS)
-    run = Run(target, op, sample, want_out, want_grads, dout, outputs if isinstance(outputs, dict) else {},
-              policy.tolerance("float64", *tolerance_terms(op, sample.args)), options or Options(),
-              policy.UNSEEN_SLACK if seed else 1.0)
+    run = Run(
+        target,
+        op,
+        sample,
+        want_out,
+        want_grads,
+        dout,
+        outputs if isinstance(outputs, dict) else {},
+        policy.tolerance("float64", *tolerance_terms(op, sample.args)),
+        options or Options(),
+        policy.UNSEEN_SLACK if seed else 1.0,
+    )
     own_mask = op.name == "dropout" and not test_mode(sample)
     stage = outcome.stage
     backward_broke = bool(stage) and (stage == target.backward or stage.endswith(".backward"))
@@ -180,8 +203,16 @@ def _diagnose(run, forward_entry, backward_entry):
         return
     args = as_float64(run.sample.args)
     first = args.get("x", next(iter(args.values())))
-    context = Context(run.op.name, run.sample.name, args, run.dout, run.got, run.want,
-                      batch=np.shape(first)[0] if np.ndim(first) else 0, wrong=sorted(run.failed))
+    context = Context(
+        run.op.name,
+        run.sample.name,
+        args,
+        run.dout,
+        run.got,
+        run.want,
+        batch=np.shape(first)[0] if np.ndim(first) else 0,
+        wrong=sorted(run.failed),
+    )
     diagnose(context)
     for quantity, key, text in context.found:
         entry = backward_entry if quantity.startswith("d") else forward_entry
@@ -207,8 +238,9 @@ def _check_output(sandbox, run, entry):
         run.got[label], run.want[label] = out, run.want_out
         if not _compare(entry, label, out, run.want_out, run.rounding, slack=run.slack):
             run.failed.add(label)
-    entry.check(f"{label} finite", np.isfinite(out).all() or not np.isfinite(run.want_out).all(),
-                f"{label} has NaN or inf")
+    entry.check(
+        f"{label} finite", np.isfinite(out).all() or not np.isfinite(run.want_out).all(), f"{label} has NaN or inf"
+    )
 
 
 def _grade_dropout(sandbox, run, forward_entry, backward_entry, with_backward):
@@ -231,8 +263,9 @@ def _check_gradients(sandbox, run, entry):
     op, specs = run.op, run.outputs.get(P.GRADS)
     specs = specs if isinstance(specs, list) else []
     if len(specs) != len(op.wrt):
-        entry.check("gradients", False,
-                    f"returned {len(specs)} gradient(s), want {len(op.wrt)} ({', '.join(op.grad_names)})")
+        entry.check(
+            "gradients", False, f"returned {len(specs)} gradient(s), want {len(op.wrt)} ({', '.join(op.grad_names)})"
+        )
         return
     grads, floor = [], floors(op, run.want_grads)
     for name, spec, want, arg in zip(op.grad_names, specs, run.want_grads, [run.sample.args[n] for n in op.wrt]):
@@ -256,15 +289,20 @@ def _check_gradients(sandbox, run, entry):
 def _written(sandbox, before, specs, names, ignore=()):
     """Names of the array arguments whose value in `specs` differs from `before`."""
     specs = dict(zip(names, specs if isinstance(specs, list) else []))
-    return [n for n in names if n not in ignore and isinstance(before.get(n), np.ndarray)
-            and not np.array_equal(_loaded(sandbox, specs.get(n)), before[n], equal_nan=True)]
+    return [
+        n
+        for n in names
+        if n not in ignore
+        and isinstance(before.get(n), np.ndarray)
+        and not np.array_equal(_loaded(sandbox, specs.get(n)), before[n], equal_nan=True)
+    ]
 
 
 def _report_writes(sandbox, run, forward_entry, backward_entry, with_backward):
     """Writing into an argument is a warning naming the argument and the function that wrote."""
     op, target, names = run.op, run.target, passed_names(run.op, run.target)
     original = {n: run.sample.args[n] for n in names}
-    if target.labels == "onehot":       # what was sent, not the index labels it was made from
+    if target.labels == "onehot":  # what was sent, not the index labels it was made from
         original["y"] = _one_hot(run.sample.args["y"], run.sample.args["x"].shape[1])
     forward_name = f"{target.forward}.forward" if target.kind == CLASS else forward_entry.name
     backward_name = f"{target.forward}.backward" if target.kind == CLASS else backward_entry.name
@@ -287,8 +325,10 @@ def _report_writes(sandbox, run, forward_entry, backward_entry, with_backward):
                 if not np.array_equal(after[i], run.dout[i], equal_nan=True):
                     backward_entry.warn(f"{backward_name} writes into {name}")
         elif not np.array_equal(after, run.dout, equal_nan=True):
-            backward_entry.warn(f"{backward_name} writes into {upstream[0]} (e.g. {upstream[0]}[mask] = 0); "
-                                "harmless in the course's pipeline, a bug where a gradient forks")
+            backward_entry.warn(
+                f"{backward_name} writes into {upstream[0]} (e.g. {upstream[0]}[mask] = 0); "
+                "harmless in the course's pipeline, a bug where a gradient forks"
+            )
 
 
 def _check_state(sandbox, run, entry):
@@ -310,7 +350,7 @@ def _check_state(sandbox, run, entry):
                 entry.check(label, False, f"{label} was not stored")
                 continue
             try:
-                value = sandbox.load(saved[key])     # a number or an array: both are fine here
+                value = sandbox.load(saved[key])  # a number or an array: both are fine here
             except BadResult as error:
                 entry.check(label, False, f"{label}: {error}")
                 continue

@@ -8,6 +8,7 @@ and "config['name']". The grader evaluates them in its own process and names the
 quantities match the student's; entries are listed simplest first. The same table serves
 `gradref.testing`, and the README lists it.
 """
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,12 +21,13 @@ import manual_grads as mg
 class Mistake:
     op: str
     key: str
-    says: str            # what is wrong, in a student's words
-    look_at: str         # the line of the formula to look at
-    variant: Callable    # (a, dout, got) -> {quantity: value}
+    says: str  # what is wrong, in a student's words
+    look_at: str  # the line of the formula to look at
+    variant: Callable  # (a, dout, got) -> {quantity: value}
 
 
 # ----- helpers: the right pieces, from which each mistake departs -----
+
 
 def _flat(x):
     return x.reshape(x.shape[0], -1)
@@ -47,9 +49,11 @@ def _one_hot(y, classes):
 
 def _quiet(fn):
     """Evaluate a variant that overflows on purpose without warnings."""
+
     def wrapped(a, dout, got):
         with np.errstate(all="ignore"):
             return fn(a, dout, got)
+
     return wrapped
 
 
@@ -84,6 +88,7 @@ def _bn_test_with_batch_stats(a, dout, got):
 
 # ----- convolution and pooling -----
 
+
 def _conv_cache(a, w=None):
     return mg.conv_forward_naive(a["x"], a["w"] if w is None else w, a["b"], a["conv_param"])
 
@@ -106,7 +111,7 @@ def _conv_dw_last_window(a, dout, got):
     hh, ww = w.shape[2:]
     xpad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     i, j = dout.shape[2] - 1, dout.shape[3] - 1
-    window = xpad[:, :, i * stride:i * stride + hh, j * stride:j * stride + ww]
+    window = xpad[:, :, i * stride : i * stride + hh, j * stride : j * stride + ww]
     return {"dw": np.tensordot(dout[:, :, i, j], window, axes=([0], [0]))}
 
 
@@ -149,6 +154,7 @@ def _pool_swapped(a, dout, got):
 
 # ----- recurrent layers -----
 
+
 def _sigmoid(v):
     return 1 / (1 + np.exp(-v))
 
@@ -176,17 +182,28 @@ def _lstm_step(a, dnext_h, dnext_c, order="ifog", tanh_c_from="next", cell_path=
     x, h, c, Wx, Wh, b = a["x"], a["prev_h"], a["prev_c"], a["Wx"], a["Wh"], a["b"]
     n = h.shape[1]
     pre = x @ Wx + h @ Wh + b
-    blocks = {name: pre[:, k * n:(k + 1) * n] for k, name in enumerate(order)}
+    blocks = {name: pre[:, k * n : (k + 1) * n] for k, name in enumerate(order)}
     i, f, o, g = (_sigmoid(blocks["i"]), _sigmoid(blocks["f"]), _sigmoid(blocks["o"]), np.tanh(blocks["g"]))
     next_c = f * c + i * g
     next_h = o * np.tanh(next_c)
     tc = np.tanh(next_c if tanh_c_from == "next" else c)
     dc = dnext_c + (dnext_h * o * (1 - tc * tc) if cell_path else 0)
-    grads = {"i": dc * g * i * (1 - i), "f": dc * c * f * (1 - f), "o": dnext_h * np.tanh(next_c) * o * (1 - o),
-             "g": dc * i * (1 - g * g)}
+    grads = {
+        "i": dc * g * i * (1 - i),
+        "f": dc * c * f * (1 - f),
+        "o": dnext_h * np.tanh(next_c) * o * (1 - o),
+        "g": dc * i * (1 - g * g),
+    }
     da = np.concatenate([grads[name] for name in order], axis=1)
-    return {"out": np.stack([next_h, next_c]), "dx": da @ Wx.T, "dprev_h": da @ Wh.T,
-            "dprev_c": dc * f if f_in_dprev_c else dc, "dWx": x.T @ da, "dWh": h.T @ da, "db": da.sum(axis=0)}
+    return {
+        "out": np.stack([next_h, next_c]),
+        "dx": da @ Wx.T,
+        "dprev_h": da @ Wh.T,
+        "dprev_c": dc * f if f_in_dprev_c else dc,
+        "dWx": x.T @ da,
+        "dWh": h.T @ da,
+        "db": da.sum(axis=0),
+    }
 
 
 def _lstm_variant(**mistake):
@@ -199,15 +216,22 @@ def _lstm_seq(a, dout, carry_cell=True, zero_dh0=False):
     dprev_c = np.zeros_like(dprev_h)
     dxs, totals = [], None
     for t in reversed(range(dout.shape[1])):
-        dx_t, dprev_h, dprev_c, *weights = mg.lstm_step_backward(dout[:, t, :] + dprev_h,
-                                                                 dprev_c if carry_cell else 0 * dprev_c, caches[t])
+        dx_t, dprev_h, dprev_c, *weights = mg.lstm_step_backward(
+            dout[:, t, :] + dprev_h, dprev_c if carry_cell else 0 * dprev_c, caches[t]
+        )
         dxs.append(dx_t)
         totals = weights if totals is None else [p + q for p, q in zip(totals, weights)]
-    return {"dx": np.stack(dxs[::-1], axis=1), "dh0": 0 * dprev_h if zero_dh0 else dprev_h,
-            "dWx": totals[0], "dWh": totals[1], "db": totals[2]}
+    return {
+        "dx": np.stack(dxs[::-1], axis=1),
+        "dh0": 0 * dprev_h if zero_dh0 else dprev_h,
+        "dWx": totals[0],
+        "dWh": totals[1],
+        "db": totals[2],
+    }
 
 
 # ----- losses -----
+
 
 def _softmax_parts(a):
     x, y = a["x"], a["y"]
@@ -251,6 +275,7 @@ def _temporal(a, divide_by="n", use_mask=True):
 
 # ----- update rules -----
 
+
 def _adam(a, t_used="next", t_stored="next", correction="beta_t", swapped=False):
     dw, c = a["dw"], a["config"]
     b1, b2 = (c["beta2"], c["beta1"]) if swapped else (c["beta1"], c["beta2"])
@@ -263,9 +288,12 @@ def _adam(a, t_used="next", t_stored="next", correction="beta_t", swapped=False)
         m_hat, v_hat = m / (1 - c["beta1"]), v / (1 - c["beta2"])
     else:
         m_hat, v_hat = m, v
-    return {"step": -c["learning_rate"] * m_hat / (np.sqrt(v_hat) + c["epsilon"]),
-            "config['t']": np.asarray(c["t"] + (1 if t_stored == "next" else 0)),
-            "config['m']": m, "config['v']": v}
+    return {
+        "step": -c["learning_rate"] * m_hat / (np.sqrt(v_hat) + c["epsilon"]),
+        "config['t']": np.asarray(c["t"] + (1 if t_stored == "next" else 0)),
+        "config['m']": m,
+        "config['v']": v,
+    }
 
 
 def _rmsprop(a, root=True, swapped=False, old_cache=False):
@@ -283,14 +311,25 @@ def _momentum(a, old_velocity=False, step_sign=1.0):
     return {"step": step_sign * (c["velocity"] if old_velocity else v), "config['velocity']": v}
 
 
-FORWARD_BN = (   # batchnorm_forward's mistakes, diagnosed under "batchnorm" (batchnorm_alt shares the forward)
-    ("test_mode_batch_statistics", "test mode normalises with the batch's statistics; it must use "
-     "running_mean and running_var", "out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
-     _bn_test_with_batch_stats),
-    ("wrong_axis", "the statistics are taken over the features (axis 1); batchnorm takes them over the "
-     "batch (axis 0)", "mean = x.mean(axis=0); var = x.var(axis=0)", lambda a, d, g: _bn_out(a, axis=1)),
-    ("unbiased_variance", "the variance divides by N - 1; batchnorm divides by N (np.var's default)",
-     "var = x.var(axis=0)", lambda a, d, g: _bn_out(a, ddof=1)),
+FORWARD_BN = (  # batchnorm_forward's mistakes, diagnosed under "batchnorm" (batchnorm_alt shares the forward)
+    (
+        "test_mode_batch_statistics",
+        "test mode normalises with the batch's statistics; it must use running_mean and running_var",
+        "out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
+        _bn_test_with_batch_stats,
+    ),
+    (
+        "wrong_axis",
+        "the statistics are taken over the features (axis 1); batchnorm takes them over the batch (axis 0)",
+        "mean = x.mean(axis=0); var = x.var(axis=0)",
+        lambda a, d, g: _bn_out(a, axis=1),
+    ),
+    (
+        "unbiased_variance",
+        "the variance divides by N - 1; batchnorm divides by N (np.var's default)",
+        "var = x.var(axis=0)",
+        lambda a, d, g: _bn_out(a, ddof=1),
+    ),
 )
 
 
@@ -300,192 +339,567 @@ def _entries():
     bn = "batchnorm"
     rows = [
         # ----- affine -----
-        M("affine", "db_keepdims", "db keeps the shape (1, M): the values are right; the bias gradient has b's shape (M,)",
-          "db = np.sum(dout, axis=0)  # no keepdims", lambda a, d, g: {"db": d.sum(axis=0, keepdims=True)}),
-        M("affine", "dx_not_reshaped", "dx has the flattened shape (N, D) instead of x's own (N, d1, ..., dk)",
-          "dx = (dout @ w.T).reshape(x.shape)", lambda a, d, g: {"dx": d @ a["w"].T}),
-        M("affine", "dw_transposed", "dw is transposed: it must have w's shape (D, M)",
-          "dw = x.reshape(N, -1).T @ dout", lambda a, d, g: {"dw": (_flat(a["x"]).T @ d).T}),
-        M("affine", "db_mean", "db averages dout over the batch; the bias gradient is the sum over the N rows",
-          "db = np.sum(dout, axis=0)", lambda a, d, g: {"db": d.mean(axis=0)}),
-        M("affine", "dx_without_transpose", "dx multiplies dout by w instead of w.T",
-          "dx = dout @ w.T", lambda a, d, g: {"dx": (d @ a["w"]).reshape(a["x"].shape)}
-          if a["w"].shape[0] == a["w"].shape[1] else {}),
+        M(
+            "affine",
+            "db_keepdims",
+            "db keeps the shape (1, M): the values are right; the bias gradient has b's shape (M,)",
+            "db = np.sum(dout, axis=0)  # no keepdims",
+            lambda a, d, g: {"db": d.sum(axis=0, keepdims=True)},
+        ),
+        M(
+            "affine",
+            "dx_not_reshaped",
+            "dx has the flattened shape (N, D) instead of x's own (N, d1, ..., dk)",
+            "dx = (dout @ w.T).reshape(x.shape)",
+            lambda a, d, g: {"dx": d @ a["w"].T},
+        ),
+        M(
+            "affine",
+            "dw_transposed",
+            "dw is transposed: it must have w's shape (D, M)",
+            "dw = x.reshape(N, -1).T @ dout",
+            lambda a, d, g: {"dw": (_flat(a["x"]).T @ d).T},
+        ),
+        M(
+            "affine",
+            "db_mean",
+            "db averages dout over the batch; the bias gradient is the sum over the N rows",
+            "db = np.sum(dout, axis=0)",
+            lambda a, d, g: {"db": d.mean(axis=0)},
+        ),
+        M(
+            "affine",
+            "dx_without_transpose",
+            "dx multiplies dout by w instead of w.T",
+            "dx = dout @ w.T",
+            lambda a, d, g: {"dx": (d @ a["w"]).reshape(a["x"].shape)} if a["w"].shape[0] == a["w"].shape[1] else {},
+        ),
         # ----- elementwise -----
-        M("relu", "mask_wrong_side", "the ReLU mask is on the wrong side: the gradient flows where x > 0",
-          "dx = dout * (x > 0)", lambda a, d, g: {"dx": d * (a["x"] < 0)}),
-        M("relu", "mask_missing", "dout passes through unmasked: the ReLU's local gradient (x > 0) is missing",
-          "dx = dout * (x > 0)", lambda a, d, g: {"dx": d}),
-        M("relu", "dout_missing", "dx is the mask alone: multiply the local gradient by dout (chain rule)",
-          "dx = dout * (x > 0)", lambda a, d, g: {"dx": (a["x"] > 0).astype(float)}),
-        M("sigmoid", "derivative_from_x", "sigma'(x) is computed from x instead of s = sigma(x)",
-          "dx = dout * s * (1 - s), s = sigmoid(x) (cache the forward's output)",
-          lambda a, d, g: {"dx": d * a["x"] * (1 - a["x"])}),
-        M("sigmoid", "dout_missing", "dx is sigma'(x) alone: multiply by dout (chain rule)",
-          "dx = dout * s * (1 - s)", lambda a, d, g: {"dx": _sigmoid(a["x"]) * (1 - _sigmoid(a["x"]))}),
-        M("sigmoid", "factor_missing", "dx = dout * s misses the factor (1 - s)",
-          "dx = dout * s * (1 - s)", lambda a, d, g: {"dx": d * _sigmoid(a["x"])}),
-        M("tanh", "derivative_from_x", "tanh'(x) is computed from x instead of t = tanh(x)",
-          "dx = dout * (1 - t ** 2), t = tanh(x)", lambda a, d, g: {"dx": d * (1 - a["x"] ** 2)}),
-        M("tanh", "square_missing", "tanh'(x) is 1 - t, not 1 - t ** 2",
-          "dx = dout * (1 - t ** 2)", lambda a, d, g: {"dx": d * (1 - np.tanh(a["x"]))}),
+        M(
+            "relu",
+            "mask_wrong_side",
+            "the ReLU mask is on the wrong side: the gradient flows where x > 0",
+            "dx = dout * (x > 0)",
+            lambda a, d, g: {"dx": d * (a["x"] < 0)},
+        ),
+        M(
+            "relu",
+            "mask_missing",
+            "dout passes through unmasked: the ReLU's local gradient (x > 0) is missing",
+            "dx = dout * (x > 0)",
+            lambda a, d, g: {"dx": d},
+        ),
+        M(
+            "relu",
+            "dout_missing",
+            "dx is the mask alone: multiply the local gradient by dout (chain rule)",
+            "dx = dout * (x > 0)",
+            lambda a, d, g: {"dx": (a["x"] > 0).astype(float)},
+        ),
+        M(
+            "sigmoid",
+            "derivative_from_x",
+            "sigma'(x) is computed from x instead of s = sigma(x)",
+            "dx = dout * s * (1 - s), s = sigmoid(x) (cache the forward's output)",
+            lambda a, d, g: {"dx": d * a["x"] * (1 - a["x"])},
+        ),
+        M(
+            "sigmoid",
+            "dout_missing",
+            "dx is sigma'(x) alone: multiply by dout (chain rule)",
+            "dx = dout * s * (1 - s)",
+            lambda a, d, g: {"dx": _sigmoid(a["x"]) * (1 - _sigmoid(a["x"]))},
+        ),
+        M(
+            "sigmoid",
+            "factor_missing",
+            "dx = dout * s misses the factor (1 - s)",
+            "dx = dout * s * (1 - s)",
+            lambda a, d, g: {"dx": d * _sigmoid(a["x"])},
+        ),
+        M(
+            "tanh",
+            "derivative_from_x",
+            "tanh'(x) is computed from x instead of t = tanh(x)",
+            "dx = dout * (1 - t ** 2), t = tanh(x)",
+            lambda a, d, g: {"dx": d * (1 - a["x"] ** 2)},
+        ),
+        M(
+            "tanh",
+            "square_missing",
+            "tanh'(x) is 1 - t, not 1 - t ** 2",
+            "dx = dout * (1 - t ** 2)",
+            lambda a, d, g: {"dx": d * (1 - np.tanh(a["x"]))},
+        ),
         # ----- losses -----
-        M("softmax_loss", "no_1_over_n", "dx is N times too large (N = batch size): the 1/N of the mean is missing",
-          "dx = (p - onehot(y)) / N", lambda a, d, g: {"dx": _softmax(a["x"]) - _one_hot(a["y"], a["x"].shape[1])}),
-        M("softmax_loss", "double_1_over_n", "dx is divided by N twice",
-          "dx = (p - onehot(y)) / N",
-          lambda a, d, g: {"dx": (_softmax(a["x"]) - _one_hot(a["y"], a["x"].shape[1])) / len(a["y"]) ** 2}),
-        M("softmax_loss", "minus_one_missing", "dx misses the -1 at each row's correct class",
-          "dx[np.arange(N), y] -= 1", lambda a, d, g: {"dx": _softmax(a["x"]) / len(a["y"])}),
-        M("softmax_loss", "log_of_probability", "-log(softmax) underflows to inf for large scores: take the log "
-          "of the softmax in log space", "loss = -(shifted[y] - np.log(np.exp(shifted).sum(axis=1))).mean()",
-          _quiet(_softmax_log_of_prob)),
-        M("softmax_loss", "no_max_shift", "softmax overflows for large scores: subtract each row's maximum before "
-          "np.exp", "shifted = x - x.max(axis=1, keepdims=True)", _quiet(_softmax_unshifted)),
-        M("svm_loss", "counts_correct_class", "the loss counts the correct class's own margin (1 per row)",
-          "margins[np.arange(N), y] = 0", lambda a, d, g: {"loss": _svm(a, count_correct=True)["loss"]}),
-        M("svm_loss", "margin_missing", "the margin delta = 1 is missing from max(0, s_j - s_y + 1)",
-          "margins = np.maximum(0, x - correct[:, None] + 1.0)", lambda a, d, g: _svm(a, delta=0.0)),
-        M("svm_loss", "no_1_over_n", "dx is N times too large: the 1/N of the mean is missing",
-          "dx /= N", lambda a, d, g: {"dx": _svm(a)["dx"] * len(a["y"])}),
-        M("temporal_softmax_loss", "mask_ignored", "the mask is ignored: padded time steps must add nothing",
-          "loss and dx multiplied by mask", lambda a, d, g: _temporal(a, use_mask=False)),
-        M("temporal_softmax_loss", "divided_by_n_t", "divided by N * T; the course divides by N only",
-          "loss = ... / N; dx = ... / N", lambda a, d, g: _temporal(a, divide_by="nt")),
+        M(
+            "softmax_loss",
+            "no_1_over_n",
+            "dx is N times too large (N = batch size): the 1/N of the mean is missing",
+            "dx = (p - onehot(y)) / N",
+            lambda a, d, g: {"dx": _softmax(a["x"]) - _one_hot(a["y"], a["x"].shape[1])},
+        ),
+        M(
+            "softmax_loss",
+            "double_1_over_n",
+            "dx is divided by N twice",
+            "dx = (p - onehot(y)) / N",
+            lambda a, d, g: {"dx": (_softmax(a["x"]) - _one_hot(a["y"], a["x"].shape[1])) / len(a["y"]) ** 2},
+        ),
+        M(
+            "softmax_loss",
+            "minus_one_missing",
+            "dx misses the -1 at each row's correct class",
+            "dx[np.arange(N), y] -= 1",
+            lambda a, d, g: {"dx": _softmax(a["x"]) / len(a["y"])},
+        ),
+        M(
+            "softmax_loss",
+            "log_of_probability",
+            "-log(softmax) underflows to inf for large scores: take the log of the softmax in log space",
+            "loss = -(shifted[y] - np.log(np.exp(shifted).sum(axis=1))).mean()",
+            _quiet(_softmax_log_of_prob),
+        ),
+        M(
+            "softmax_loss",
+            "no_max_shift",
+            "softmax overflows for large scores: subtract each row's maximum before np.exp",
+            "shifted = x - x.max(axis=1, keepdims=True)",
+            _quiet(_softmax_unshifted),
+        ),
+        M(
+            "svm_loss",
+            "counts_correct_class",
+            "the loss counts the correct class's own margin (1 per row)",
+            "margins[np.arange(N), y] = 0",
+            lambda a, d, g: {"loss": _svm(a, count_correct=True)["loss"]},
+        ),
+        M(
+            "svm_loss",
+            "margin_missing",
+            "the margin delta = 1 is missing from max(0, s_j - s_y + 1)",
+            "margins = np.maximum(0, x - correct[:, None] + 1.0)",
+            lambda a, d, g: _svm(a, delta=0.0),
+        ),
+        M(
+            "svm_loss",
+            "no_1_over_n",
+            "dx is N times too large: the 1/N of the mean is missing",
+            "dx /= N",
+            lambda a, d, g: {"dx": _svm(a)["dx"] * len(a["y"])},
+        ),
+        M(
+            "temporal_softmax_loss",
+            "mask_ignored",
+            "the mask is ignored: padded time steps must add nothing",
+            "loss and dx multiplied by mask",
+            lambda a, d, g: _temporal(a, use_mask=False),
+        ),
+        M(
+            "temporal_softmax_loss",
+            "divided_by_n_t",
+            "divided by N * T; the course divides by N only",
+            "loss = ... / N; dx = ... / N",
+            lambda a, d, g: _temporal(a, divide_by="nt"),
+        ),
         # ----- composites -----
-        M("affine_relu", "wrong_order", "steps in the wrong order: undo the ReLU first, then the affine layer",
-          "da = relu_backward(dout, relu_cache); dx, dw, db = affine_backward(da, fc_cache)",
-          lambda a, d, g: {"dw": _flat(a["x"]).T @ d, "db": d.sum(axis=0)}),
-        M("affine_relu", "mask_wrong_side", "the ReLU mask is on the wrong side: the gradient flows where x w + b > 0",
-          "da = dout * (a > 0)", lambda a, d, g: _affine_grads(a["x"], a["w"], d * ((_flat(a["x"]) @ a["w"] + a["b"]) < 0))),
-        M("conv_relu", "mask_missing", "the ReLU is skipped in the backward: mask dout with (conv output > 0) first",
-          "da = relu_backward(dout, relu_cache)",
-          lambda a, d, g: dict(zip(("dx", "dw", "db"), mg.conv_backward_naive(d, _conv_cache(a)[1])))),
-        M("conv_relu_pool", "relu_mask_missing", "the ReLU is skipped in the backward, between the pool and the conv",
-          "ds = max_pool_backward(dout, pool_cache); da = relu_backward(ds, relu_cache)",
-          lambda a, d, g: dict(zip(("dx", "dw", "db"), mg.conv_backward_naive(
-              mg.max_pool_backward_naive(d, mg.max_pool_forward_naive(
-                  np.maximum(_conv_cache(a)[0], 0), a["pool_param"])[1]), _conv_cache(a)[1])))),
-        M("affine_bn_relu", "relu_mask_missing", "the ReLU is skipped in the backward: mask dout first",
-          "da = relu_backward(dout, relu_cache)",
-          lambda a, d, g: dict(zip(("dx", "dw", "db", "dgamma", "dbeta"), mg.affine_bn_relu_backward(
-              d, (mg.affine_bn_relu_forward(a["x"], a["w"], a["b"], a["gamma"], a["beta"], dict(a["bn_param"]))[1][0],
-                  mg.affine_bn_relu_forward(a["x"], a["w"], a["b"], a["gamma"], a["beta"], dict(a["bn_param"]))[1][1],
-                  np.ones_like(d)))))),
-        M("affine_ln_relu", "relu_mask_missing", "the ReLU is skipped in the backward: mask dout first",
-          "da = relu_backward(dout, relu_cache)",
-          lambda a, d, g: dict(zip(("dx", "dw", "db", "dgamma", "dbeta"), mg.affine_ln_relu_backward(
-              d, (mg.affine_ln_relu_forward(a["x"], a["w"], a["b"], a["gamma"], a["beta"], a["ln_param"])[1][0],
-                  mg.affine_ln_relu_forward(a["x"], a["w"], a["b"], a["gamma"], a["beta"], a["ln_param"])[1][1],
-                  np.ones_like(d)))))),
+        M(
+            "affine_relu",
+            "wrong_order",
+            "steps in the wrong order: undo the ReLU first, then the affine layer",
+            "da = relu_backward(dout, relu_cache); dx, dw, db = affine_backward(da, fc_cache)",
+            lambda a, d, g: {"dw": _flat(a["x"]).T @ d, "db": d.sum(axis=0)},
+        ),
+        M(
+            "affine_relu",
+            "mask_wrong_side",
+            "the ReLU mask is on the wrong side: the gradient flows where x w + b > 0",
+            "da = dout * (a > 0)",
+            lambda a, d, g: _affine_grads(a["x"], a["w"], d * ((_flat(a["x"]) @ a["w"] + a["b"]) < 0)),
+        ),
+        M(
+            "conv_relu",
+            "mask_missing",
+            "the ReLU is skipped in the backward: mask dout with (conv output > 0) first",
+            "da = relu_backward(dout, relu_cache)",
+            lambda a, d, g: dict(zip(("dx", "dw", "db"), mg.conv_backward_naive(d, _conv_cache(a)[1]))),
+        ),
+        M(
+            "conv_relu_pool",
+            "relu_mask_missing",
+            "the ReLU is skipped in the backward, between the pool and the conv",
+            "ds = max_pool_backward(dout, pool_cache); da = relu_backward(ds, relu_cache)",
+            lambda a, d, g: dict(
+                zip(
+                    ("dx", "dw", "db"),
+                    mg.conv_backward_naive(
+                        mg.max_pool_backward_naive(
+                            d, mg.max_pool_forward_naive(np.maximum(_conv_cache(a)[0], 0), a["pool_param"])[1]
+                        ),
+                        _conv_cache(a)[1],
+                    ),
+                )
+            ),
+        ),
+        M(
+            "affine_bn_relu",
+            "relu_mask_missing",
+            "the ReLU is skipped in the backward: mask dout first",
+            "da = relu_backward(dout, relu_cache)",
+            lambda a, d, g: dict(
+                zip(
+                    ("dx", "dw", "db", "dgamma", "dbeta"),
+                    mg.affine_bn_relu_backward(
+                        d,
+                        (
+                            mg.affine_bn_relu_forward(
+                                a["x"], a["w"], a["b"], a["gamma"], a["beta"], dict(a["bn_param"])
+                            )[1][0],
+                            mg.affine_bn_relu_forward(
+                                a["x"], a["w"], a["b"], a["gamma"], a["beta"], dict(a["bn_param"])
+                            )[1][1],
+                            np.ones_like(d),
+                        ),
+                    ),
+                )
+            ),
+        ),
+        M(
+            "affine_ln_relu",
+            "relu_mask_missing",
+            "the ReLU is skipped in the backward: mask dout first",
+            "da = relu_backward(dout, relu_cache)",
+            lambda a, d, g: dict(
+                zip(
+                    ("dx", "dw", "db", "dgamma", "dbeta"),
+                    mg.affine_ln_relu_backward(
+                        d,
+                        (
+                            mg.affine_ln_relu_forward(a["x"], a["w"], a["b"], a["gamma"], a["beta"], a["ln_param"])[1][
+                                0
+                            ],
+                            mg.affine_ln_relu_forward(a["x"], a["w"], a["b"], a["gamma"], a["beta"], a["ln_param"])[1][
+                                1
+                            ],
+                            np.ones_like(d),
+                        ),
+                    ),
+                )
+            ),
+        ),
         # ----- normalisation -----
-        *[M(op, key, says, look, fn) for op in (bn, "batchnorm_alt") for key, says, look, fn in (
-            FORWARD_BN if op == bn else ()) + (
-            ("dgamma_keepdims", "dgamma keeps the shape (1, D): the values are right; it has gamma's shape (D,)",
-             "dgamma = np.sum(dout * xhat, axis=0)",
-             lambda a, d, g: {"dgamma": (d * _bn_parts(a["x"], a["bn_param"].get("eps", 1e-5))[0]).sum(0, keepdims=True)}),
-            ("dx_without_mean_and_variance", "dx treats the batch mean and variance as constants: both depend on x",
-             "dx = (dxhat - dxhat.mean(0) - xhat * (dxhat * xhat).mean(0)) / std",
-             lambda a, d, g: {"dx": _bn_backward(a, d, "none")}),
-            ("dx_without_variance", "dx misses the path through the variance",
-             "dx = (dxhat - dxhat.mean(0) - xhat * (dxhat * xhat).mean(0)) / std",
-             lambda a, d, g: {"dx": _bn_backward(a, d, "no_variance")}),
-            ("dgamma_dbeta_swapped", "dgamma and dbeta are swapped",
-             "dgamma = np.sum(dout * xhat, axis=0); dbeta = np.sum(dout, axis=0)",
-             lambda a, d, g: {"dgamma": d.sum(0), "dbeta": (d * _bn_parts(a["x"], a["bn_param"].get("eps", 1e-5))[0]).sum(0)}),
-        )],
-        M("layernorm", "wrong_axis", "the statistics are taken over the batch (axis 0); layer norm takes them over "
-          "each sample's features (axis 1)", "mean = x.mean(axis=1, keepdims=True)",
-          lambda a, d, g: {"out": a["gamma"] * _bn_parts(a["x"], a["ln_param"].get("eps", 1e-5), 0)[0] + a["beta"]}),
-        M("layernorm", "dx_without_mean_and_variance", "dx treats each row's mean and variance as constants",
-          "dx = (dxhat - dxhat.mean(1) - xhat * (dxhat * xhat).mean(1)) / std",
-          lambda a, d, g: {"dx": d * a["gamma"] / _bn_parts(a["x"], a["ln_param"].get("eps", 1e-5), 1)[1]}),
-        M("spatial_batchnorm", "reshaped_without_transpose", "x was reshaped to (N*H*W, C) without moving C last "
-          "first: the statistics mix channels", "x.transpose(0, 2, 3, 1).reshape(-1, C)",
-          lambda a, d, g: {"out": (a["gamma"] * _bn_parts(a["x"].reshape(-1, a["x"].shape[1]),
-                                                          a["bn_param"].get("eps", 1e-5))[0] + a["beta"]).reshape(a["x"].shape)}
-          if a["bn_param"].get("mode") == "train" else {}),
-        M("spatial_batchnorm", "per_sample_statistics", "the statistics are per sample (axes 2, 3); spatial batch "
-          "norm takes them over N, H and W for each channel", "mean over axes (0, 2, 3)",
-          lambda a, d, g: {"out": a["gamma"][None, :, None, None] * _bn_parts(
-              a["x"], a["bn_param"].get("eps", 1e-5), (2, 3))[0] + a["beta"][None, :, None, None]}
-          if a["bn_param"].get("mode") == "train" else {}),
-        M("spatial_groupnorm", "channels_interleaved", "the groups take every G-th channel; a group is C // G "
-          "neighbouring channels", "x.reshape(N, G, C // G, H, W)", lambda a, d, g: _gn_interleaved(a)),
-        M("spatial_groupnorm", "one_group", "all channels were normalised together (layer norm): split them into "
-          "G groups", "x.reshape(N, G, -1)", lambda a, d, g: _gn_out(a, groups=1)),
+        *[
+            M(op, key, says, look, fn)
+            for op in (bn, "batchnorm_alt")
+            for key, says, look, fn in (FORWARD_BN if op == bn else ())
+            + (
+                (
+                    "dgamma_keepdims",
+                    "dgamma keeps the shape (1, D): the values are right; it has gamma's shape (D,)",
+                    "dgamma = np.sum(dout * xhat, axis=0)",
+                    lambda a, d, g: {
+                        "dgamma": (d * _bn_parts(a["x"], a["bn_param"].get("eps", 1e-5))[0]).sum(0, keepdims=True)
+                    },
+                ),
+                (
+                    "dx_without_mean_and_variance",
+                    "dx treats the batch mean and variance as constants: both depend on x",
+                    "dx = (dxhat - dxhat.mean(0) - xhat * (dxhat * xhat).mean(0)) / std",
+                    lambda a, d, g: {"dx": _bn_backward(a, d, "none")},
+                ),
+                (
+                    "dx_without_variance",
+                    "dx misses the path through the variance",
+                    "dx = (dxhat - dxhat.mean(0) - xhat * (dxhat * xhat).mean(0)) / std",
+                    lambda a, d, g: {"dx": _bn_backward(a, d, "no_variance")},
+                ),
+                (
+                    "dgamma_dbeta_swapped",
+                    "dgamma and dbeta are swapped",
+                    "dgamma = np.sum(dout * xhat, axis=0); dbeta = np.sum(dout, axis=0)",
+                    lambda a, d, g: {
+                        "dgamma": d.sum(0),
+                        "dbeta": (d * _bn_parts(a["x"], a["bn_param"].get("eps", 1e-5))[0]).sum(0),
+                    },
+                ),
+            )
+        ],
+        M(
+            "layernorm",
+            "wrong_axis",
+            "the statistics are taken over the batch (axis 0); layer norm takes them over "
+            "each sample's features (axis 1)",
+            "mean = x.mean(axis=1, keepdims=True)",
+            lambda a, d, g: {"out": a["gamma"] * _bn_parts(a["x"], a["ln_param"].get("eps", 1e-5), 0)[0] + a["beta"]},
+        ),
+        M(
+            "layernorm",
+            "dx_without_mean_and_variance",
+            "dx treats each row's mean and variance as constants",
+            "dx = (dxhat - dxhat.mean(1) - xhat * (dxhat * xhat).mean(1)) / std",
+            lambda a, d, g: {"dx": d * a["gamma"] / _bn_parts(a["x"], a["ln_param"].get("eps", 1e-5), 1)[1]},
+        ),
+        M(
+            "spatial_batchnorm",
+            "reshaped_without_transpose",
+            "x was reshaped to (N*H*W, C) without moving C last first: the statistics mix channels",
+            "x.transpose(0, 2, 3, 1).reshape(-1, C)",
+            lambda a, d, g: (
+                {
+                    "out": (
+                        a["gamma"] * _bn_parts(a["x"].reshape(-1, a["x"].shape[1]), a["bn_param"].get("eps", 1e-5))[0]
+                        + a["beta"]
+                    ).reshape(a["x"].shape)
+                }
+                if a["bn_param"].get("mode") == "train"
+                else {}
+            ),
+        ),
+        M(
+            "spatial_batchnorm",
+            "per_sample_statistics",
+            "the statistics are per sample (axes 2, 3); spatial batch norm takes them over N, H and W for each channel",
+            "mean over axes (0, 2, 3)",
+            lambda a, d, g: (
+                {
+                    "out": a["gamma"][None, :, None, None]
+                    * _bn_parts(a["x"], a["bn_param"].get("eps", 1e-5), (2, 3))[0]
+                    + a["beta"][None, :, None, None]
+                }
+                if a["bn_param"].get("mode") == "train"
+                else {}
+            ),
+        ),
+        M(
+            "spatial_groupnorm",
+            "channels_interleaved",
+            "the groups take every G-th channel; a group is C // G neighbouring channels",
+            "x.reshape(N, G, C // G, H, W)",
+            lambda a, d, g: _gn_interleaved(a),
+        ),
+        M(
+            "spatial_groupnorm",
+            "one_group",
+            "all channels were normalised together (layer norm): split them into G groups",
+            "x.reshape(N, G, -1)",
+            lambda a, d, g: _gn_out(a, groups=1),
+        ),
         # ----- dropout: the convention of p is named by dropout.py; the backward here -----
-        M("dropout", "backward_without_scale", "dx masks dout but drops the 1/p scale of the forward",
-          "dx = dout * mask  (mask already holds 1/p)",
-          lambda a, d, g: {"dx": d * (g["out"] != 0)} if g.get("out") is not None else {}),
+        M(
+            "dropout",
+            "backward_without_scale",
+            "dx masks dout but drops the 1/p scale of the forward",
+            "dx = dout * mask  (mask already holds 1/p)",
+            lambda a, d, g: {"dx": d * (g["out"] != 0)} if g.get("out") is not None else {},
+        ),
         # ----- convolution and pooling -----
-        M("conv", "pad_slice", "dx is sliced [pad:-pad], which is empty for pad = 0: slice [pad:pad + H]",
-          "dx = dxpad[:, :, pad:pad + H, pad:pad + W]", _conv_pad_slice),
-        M("conv", "filter_flipped", "the filter is flipped (a true convolution); the course's layer is a "
-          "cross-correlation", "out[n, f, i, j] = sum(xpad window * w[f])", _conv_flipped),
-        M("conv", "dw_assigned", "dw keeps only the last window's contribution: accumulate with +=",
-          "dw += dout[n, f, i, j] * window", _conv_dw_last_window),
-        M("max_pool", "assigned_not_added", "dx is written with = where windows overlap: a value that is the "
-          "maximum of two windows gets both gradients, so add with +=", "dx[window] += mask * dout[n, c, i, j]",
-          _pool_assign),
-        M("max_pool", "height_width_swapped", "pool height and width are swapped",
-          "window = x[:, :, i*s:i*s + pool_height, j*s:j*s + pool_width]", _pool_swapped),
-        M("max_pool", "whole_window", "the gradient goes to every element of the window; only the maximum gets it",
-          "dx[window] += (window == window.max()) * dout[n, c, i, j]", _pool_whole_window),
+        M(
+            "conv",
+            "pad_slice",
+            "dx is sliced [pad:-pad], which is empty for pad = 0: slice [pad:pad + H]",
+            "dx = dxpad[:, :, pad:pad + H, pad:pad + W]",
+            _conv_pad_slice,
+        ),
+        M(
+            "conv",
+            "filter_flipped",
+            "the filter is flipped (a true convolution); the course's layer is a cross-correlation",
+            "out[n, f, i, j] = sum(xpad window * w[f])",
+            _conv_flipped,
+        ),
+        M(
+            "conv",
+            "dw_assigned",
+            "dw keeps only the last window's contribution: accumulate with +=",
+            "dw += dout[n, f, i, j] * window",
+            _conv_dw_last_window,
+        ),
+        M(
+            "max_pool",
+            "assigned_not_added",
+            "dx is written with = where windows overlap: a value that is the "
+            "maximum of two windows gets both gradients, so add with +=",
+            "dx[window] += mask * dout[n, c, i, j]",
+            _pool_assign,
+        ),
+        M(
+            "max_pool",
+            "height_width_swapped",
+            "pool height and width are swapped",
+            "window = x[:, :, i*s:i*s + pool_height, j*s:j*s + pool_width]",
+            _pool_swapped,
+        ),
+        M(
+            "max_pool",
+            "whole_window",
+            "the gradient goes to every element of the window; only the maximum gets it",
+            "dx[window] += (window == window.max()) * dout[n, c, i, j]",
+            _pool_whole_window,
+        ),
         # ----- recurrent -----
-        M("rnn_step", "tanh_prime_from_preactivation", "tanh' is computed from the pre-activation a instead of "
-          "next_h = tanh(a)", "da = dnext_h * (1 - next_h ** 2)",
-          lambda a, d, g: _rnn_step_grads(a, d, lambda dn, pre, h: dn * (1 - pre ** 2))),
-        M("rnn_step", "tanh_prime_missing", "the tanh's local gradient is missing",
-          "da = dnext_h * (1 - next_h ** 2)", lambda a, d, g: _rnn_step_grads(a, d, lambda dn, pre, h: dn)),
-        M("rnn", "dprev_not_added", "each step's dprev_h is not added to the next (earlier) step's upstream dh",
-          "dx_t, dprev_h, ... = rnn_step_backward(dh[:, t] + dprev_h, cache[t])", _rnn_no_carry),
-        M("rnn", "dh0_never_assigned", "dh0 stays 0: it is the dprev_h of the first step",
-          "dh0 = dprev_h  (after the loop)", lambda a, d, g: {"dh0": np.zeros_like(a["h0"])}),
-        M("lstm_step", "gate_order", "the gates are taken in the order i, f, g, o; the course's order is i, f, o, g",
-          "i, f, o, g = a[:, :H], a[:, H:2H], a[:, 2H:3H], a[:, 3H:]", _lstm_variant(order="ifgo")),
-        M("lstm_step", "tanh_prime_of_prev_c", "tanh'(c) is taken at prev_c; next_h = o * tanh(next_c)",
-          "dc = dnext_c + dnext_h * o * (1 - np.tanh(next_c) ** 2)", _lstm_variant(tanh_c_from="prev")),
-        M("lstm_step", "cell_path_missing", "dnext_c misses the path through next_h = o * tanh(next_c)",
-          "dc = dnext_c + dnext_h * o * (1 - np.tanh(next_c) ** 2)", _lstm_variant(cell_path=False)),
-        M("lstm_step", "dprev_c_without_f", "dprev_c misses the forget gate: next_c = f * prev_c + i * g",
-          "dprev_c = dc * f", _lstm_variant(f_in_dprev_c=False)),
-        M("lstm", "dh0_never_assigned", "dh0 stays 0: it is the dprev_h of the first step",
-          "dh0 = dprev_h  (after the loop)", lambda a, d, g: {"dh0": np.zeros_like(a["h0"])}),
-        M("lstm", "cell_gradient_not_carried", "the cell state's gradient is not carried from step to step",
-          "dx_t, dprev_h, dprev_c, ... = lstm_step_backward(dh[:, t] + dprev_h, dprev_c, cache[t])",
-          lambda a, d, g: _lstm_seq(a, d, carry_cell=False)),
-        M("word_embedding", "assigned_not_added", "dW[x] = dout keeps one gradient for a word that appears "
-          "several times: add them with np.add.at(dW, x, dout)", "np.add.at(dW, x, dout)",
-          lambda a, d, g: {"dW": _embedding_assigned(a, d)}),
-        M("temporal_affine", "db_over_n_only", "db sums over N only; it sums over N and T",
-          "db = dout.sum(axis=(0, 1))", lambda a, d, g: {"db": d.sum(axis=0)}),
+        M(
+            "rnn_step",
+            "tanh_prime_from_preactivation",
+            "tanh' is computed from the pre-activation a instead of next_h = tanh(a)",
+            "da = dnext_h * (1 - next_h ** 2)",
+            lambda a, d, g: _rnn_step_grads(a, d, lambda dn, pre, h: dn * (1 - pre**2)),
+        ),
+        M(
+            "rnn_step",
+            "tanh_prime_missing",
+            "the tanh's local gradient is missing",
+            "da = dnext_h * (1 - next_h ** 2)",
+            lambda a, d, g: _rnn_step_grads(a, d, lambda dn, pre, h: dn),
+        ),
+        M(
+            "rnn",
+            "dprev_not_added",
+            "each step's dprev_h is not added to the next (earlier) step's upstream dh",
+            "dx_t, dprev_h, ... = rnn_step_backward(dh[:, t] + dprev_h, cache[t])",
+            _rnn_no_carry,
+        ),
+        M(
+            "rnn",
+            "dh0_never_assigned",
+            "dh0 stays 0: it is the dprev_h of the first step",
+            "dh0 = dprev_h  (after the loop)",
+            lambda a, d, g: {"dh0": np.zeros_like(a["h0"])},
+        ),
+        M(
+            "lstm_step",
+            "gate_order",
+            "the gates are taken in the order i, f, g, o; the course's order is i, f, o, g",
+            "i, f, o, g = a[:, :H], a[:, H:2H], a[:, 2H:3H], a[:, 3H:]",
+            _lstm_variant(order="ifgo"),
+        ),
+        M(
+            "lstm_step",
+            "tanh_prime_of_prev_c",
+            "tanh'(c) is taken at prev_c; next_h = o * tanh(next_c)",
+            "dc = dnext_c + dnext_h * o * (1 - np.tanh(next_c) ** 2)",
+            _lstm_variant(tanh_c_from="prev"),
+        ),
+        M(
+            "lstm_step",
+            "cell_path_missing",
+            "dnext_c misses the path through next_h = o * tanh(next_c)",
+            "dc = dnext_c + dnext_h * o * (1 - np.tanh(next_c) ** 2)",
+            _lstm_variant(cell_path=False),
+        ),
+        M(
+            "lstm_step",
+            "dprev_c_without_f",
+            "dprev_c misses the forget gate: next_c = f * prev_c + i * g",
+            "dprev_c = dc * f",
+            _lstm_variant(f_in_dprev_c=False),
+        ),
+        M(
+            "lstm",
+            "dh0_never_assigned",
+            "dh0 stays 0: it is the dprev_h of the first step",
+            "dh0 = dprev_h  (after the loop)",
+            lambda a, d, g: {"dh0": np.zeros_like(a["h0"])},
+        ),
+        M(
+            "lstm",
+            "cell_gradient_not_carried",
+            "the cell state's gradient is not carried from step to step",
+            "dx_t, dprev_h, dprev_c, ... = lstm_step_backward(dh[:, t] + dprev_h, dprev_c, cache[t])",
+            lambda a, d, g: _lstm_seq(a, d, carry_cell=False),
+        ),
+        M(
+            "word_embedding",
+            "assigned_not_added",
+            "dW[x] = dout keeps one gradient for a word that appears "
+            "several times: add them with np.add.at(dW, x, dout)",
+            "np.add.at(dW, x, dout)",
+            lambda a, d, g: {"dW": _embedding_assigned(a, d)},
+        ),
+        M(
+            "temporal_affine",
+            "db_over_n_only",
+            "db sums over N only; it sums over N and T",
+            "db = dout.sum(axis=(0, 1))",
+            lambda a, d, g: {"db": d.sum(axis=0)},
+        ),
         # ----- update rules: the step is next_w - w -----
-        M("sgd", "sign_flipped", "the step goes uphill: w - learning_rate * dw",
-          "next_w = w - config['learning_rate'] * dw",
-          lambda a, d, g: {"step": a["config"]["learning_rate"] * a["dw"]}),
-        M("sgd_momentum", "old_velocity", "next_w uses the velocity from before this step's update",
-          "v = momentum * v - learning_rate * dw; next_w = w + v", lambda a, d, g: _momentum(a, old_velocity=True)),
-        M("sgd_momentum", "step_sign", "next_w = w - v; with v = momentum * v - learning_rate * dw it is w + v",
-          "next_w = w + v", lambda a, d, g: _momentum(a, step_sign=-1.0)),
-        M("rmsprop", "no_square_root", "the step divides by the cache, not its square root",
-          "next_w = w - learning_rate * dw / (np.sqrt(cache) + eps)", lambda a, d, g: _rmsprop(a, root=False)),
-        M("rmsprop", "decay_swapped", "decay_rate and 1 - decay_rate are swapped in the cache's update",
-          "cache = decay_rate * cache + (1 - decay_rate) * dw ** 2", lambda a, d, g: _rmsprop(a, swapped=True)),
-        M("rmsprop", "old_cache", "the step uses the cache from before this step's update",
-          "cache = ...; then next_w = w - learning_rate * dw / (np.sqrt(cache) + eps)",
-          lambda a, d, g: _rmsprop(a, old_cache=True)),
-        M("adam", "no_bias_correction", "m and v are used without bias correction",
-          "mt = m / (1 - beta1 ** t); vt = v / (1 - beta2 ** t)", lambda a, d, g: _adam(a, correction="none")),
-        M("adam", "one_minus_beta", "the bias correction divides by 1 - beta; it is 1 - beta ** t",
-          "mt = m / (1 - beta1 ** t)", lambda a, d, g: _adam(a, correction="beta")),
-        M("adam", "t_after_use", "t is incremented after it is used; the course increments it first",
-          "t += 1 (first), then mt = m / (1 - beta1 ** t)", lambda a, d, g: _adam(a, t_used="old")),
-        M("adam", "t_never_incremented", "t is never incremented: store t + 1 in config",
-          "config['t'] = t + 1", lambda a, d, g: _adam(a, t_used="old", t_stored="old")),
-        M("adam", "betas_swapped", "beta1 and beta2 are swapped in the moment updates",
-          "m = beta1 * m + (1 - beta1) * dw; v = beta2 * v + (1 - beta2) * dw ** 2",
-          lambda a, d, g: _adam(a, swapped=True)),
+        M(
+            "sgd",
+            "sign_flipped",
+            "the step goes uphill: w - learning_rate * dw",
+            "next_w = w - config['learning_rate'] * dw",
+            lambda a, d, g: {"step": a["config"]["learning_rate"] * a["dw"]},
+        ),
+        M(
+            "sgd_momentum",
+            "old_velocity",
+            "next_w uses the velocity from before this step's update",
+            "v = momentum * v - learning_rate * dw; next_w = w + v",
+            lambda a, d, g: _momentum(a, old_velocity=True),
+        ),
+        M(
+            "sgd_momentum",
+            "step_sign",
+            "next_w = w - v; with v = momentum * v - learning_rate * dw it is w + v",
+            "next_w = w + v",
+            lambda a, d, g: _momentum(a, step_sign=-1.0),
+        ),
+        M(
+            "rmsprop",
+            "no_square_root",
+            "the step divides by the cache, not its square root",
+            "next_w = w - learning_rate * dw / (np.sqrt(cache) + eps)",
+            lambda a, d, g: _rmsprop(a, root=False),
+        ),
+        M(
+            "rmsprop",
+            "decay_swapped",
+            "decay_rate and 1 - decay_rate are swapped in the cache's update",
+            "cache = decay_rate * cache + (1 - decay_rate) * dw ** 2",
+            lambda a, d, g: _rmsprop(a, swapped=True),
+        ),
+        M(
+            "rmsprop",
+            "old_cache",
+            "the step uses the cache from before this step's update",
+            "cache = ...; then next_w = w - learning_rate * dw / (np.sqrt(cache) + eps)",
+            lambda a, d, g: _rmsprop(a, old_cache=True),
+        ),
+        M(
+            "adam",
+            "no_bias_correction",
+            "m and v are used without bias correction",
+            "mt = m / (1 - beta1 ** t); vt = v / (1 - beta2 ** t)",
+            lambda a, d, g: _adam(a, correction="none"),
+        ),
+        M(
+            "adam",
+            "one_minus_beta",
+            "the bias correction divides by 1 - beta; it is 1 - beta ** t",
+            "mt = m / (1 - beta1 ** t)",
+            lambda a, d, g: _adam(a, correction="beta"),
+        ),
+        M(
+            "adam",
+            "t_after_use",
+            "t is incremented after it is used; the course increments it first",
+            "t += 1 (first), then mt = m / (1 - beta1 ** t)",
+            lambda a, d, g: _adam(a, t_used="old"),
+        ),
+        M(
+            "adam",
+            "t_never_incremented",
+            "t is never incremented: store t + 1 in config",
+            "config['t'] = t + 1",
+            lambda a, d, g: _adam(a, t_used="old", t_stored="old"),
+        ),
+        M(
+            "adam",
+            "betas_swapped",
+            "beta1 and beta2 are swapped in the moment updates",
+            "m = beta1 * m + (1 - beta1) * dw; v = beta2 * v + (1 - beta2) * dw ** 2",
+            lambda a, d, g: _adam(a, swapped=True),
+        ),
     ]
     return rows
 

@@ -1,4 +1,5 @@
 """What the teacher chose for a grading run: limits, isolation, conventions, the assignment."""
+
 from dataclasses import dataclass
 
 from . import dropout
@@ -7,15 +8,16 @@ from . import dropout
 @dataclass(frozen=True)
 class Options:
     """What the teacher chose; frozen, so one submission's grading can never change another's."""
+
     timeout: float = 10.0
     memory_mb: int = 2048
     allow_imports: tuple = ()
-    convention: str = ""        # "" = detect
+    convention: str = ""  # "" = detect
     require: tuple = ()
-    sandbox: str = "auto"       # "auto", "bwrap" or "process"
-    strict: bool = False        # warnings (writes into arguments, extreme values) fail
-    dropout_p: str = dropout.KEEP   # what dropout's p means: "keep" (2018 on) or "drop" (2016-17)
-    support: tuple = ()         # course-provided modules put beside the submission (im2col, common/)
-    assignment: object = None   # an assignments.Spec: what is listed, required and worth how much
-    unseen_secret: int = None   # the secret behind the unseen-values samples (None: this machine's); each
-                                # submission's own seed is this mixed with its code (unseen.submission_seed)
+    sandbox: str = "auto"  # "auto", "bwrap" or "process"
+    strict: bool = False  # warnings (writes into arguments, extreme values) fail
+    dropout_p: str = dropout.KEEP  # what dropout's p means: "keep" (2018 on) or "drop" (2016-17)
+    support: tuple = ()  # course-provided modules put beside the submission (im2col, common/)
+    assignment: object = None  # an assignments.Spec: what is listed, required and worth how much
+    unseen_secret: int = None  # the secret behind the unseen-values samples (None: this machine's); each
+    # submission's own seed is this mixed with its code (unseen.submission_seed)

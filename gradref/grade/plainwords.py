@@ -1,4 +1,5 @@
 """Plain words for plain situations: Python 2 syntax and NumPy 2 removals, named with the fix."""
+
 import re
 
 # (pattern in the error message, what to say): NumPy 2.x removed these aliases and keywords.
@@ -15,8 +16,10 @@ NUMPY2 = (
     (r"numpy' has no attribute 'NaN'", "np.NaN was removed in NumPy 2: use np.nan"),
     (r"numpy' has no attribute 'Inf'", "np.Inf was removed in NumPy 2: use np.inf"),
     (r"numpy' has no attribute 'float_'", "np.float_ was removed in NumPy 2: use np.float64"),
-    (r"unexpected keyword argument 'newshape'|'newshape' is an invalid keyword", "reshape(newshape=...) was removed in NumPy 2: "
-                                                "pass the shape by position, x.reshape(shape)"),
+    (
+        r"unexpected keyword argument 'newshape'|'newshape' is an invalid keyword",
+        "reshape(newshape=...) was removed in NumPy 2: pass the shape by position, x.reshape(shape)",
+    ),
     (r"numpy' has no attribute 'in1d'", "np.in1d was removed: use np.isin"),
     (r"numpy' has no attribute 'row_stack'", "np.row_stack was removed: use np.vstack"),
 )

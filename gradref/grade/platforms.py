@@ -9,6 +9,7 @@ wheel, spec and support modules, and a Dockerfile for the grading image. Both sc
 from an environment variable (GRADREF_AUTOGRADER_ROOT, GRADREF_PL_ROOT) that defaults to the
 platform's path, which is how the tests run them in a temporary root.
 """
+
 import glob
 import json
 import os
@@ -82,6 +83,7 @@ class BundleError(Exception):
 
 # ----- building -----
 
+
 def project_root():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return root if os.path.isfile(os.path.join(root, "pyproject.toml")) else None
@@ -94,8 +96,11 @@ def _source_from_checkout(root, source):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(os.path.join(root, name), source)
     for package in PACKAGES:
-        shutil.copytree(os.path.join(root, package), os.path.join(source, package),
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            os.path.join(root, package),
+            os.path.join(source, package),
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
 
 
 def _source_from_install(source):
@@ -103,21 +108,41 @@ def _source_from_install(source):
     has no checkout to build from)."""
     import importlib.metadata
     import importlib.util
+
     meta = importlib.metadata.metadata("gradref")
     for package in PACKAGES:
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise BundleError(f"the installed gradref lacks its {package} package: pass --wheel PATH")
-        shutil.copytree(list(spec.submodule_search_locations)[0], os.path.join(source, package),
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            list(spec.submodule_search_locations)[0],
+            os.path.join(source, package),
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
     requires = [r for r in (meta.get_all("Requires-Dist") or []) if "extra ==" not in r]
-    pyproject = "\n".join([
-        '[build-system]', 'requires = ["setuptools>=61"]', 'build-backend = "setuptools.build_meta"', '',
-        '[project]', 'name = "gradref"', f'version = "{meta["Version"]}"', 'requires-python = ">=3.10"',
-        "dependencies = [" + ", ".join(json.dumps(r) for r in requires) + "]", '',
-        '[project.scripts]', 'gradref = "gradref.cli:main"', '',
-        '[tool.setuptools.packages.find]', 'include = ["gradref*", "manual_grads*", "reference*", "conformance*", "bench*"]',
-        '', '[tool.setuptools.package-data]', '"gradref.grade" = ["assignments/*.toml"]', ''])
+    pyproject = "\n".join(
+        [
+            "[build-system]",
+            'requires = ["setuptools>=61"]',
+            'build-backend = "setuptools.build_meta"',
+            "",
+            "[project]",
+            'name = "gradref"',
+            f'version = "{meta["Version"]}"',
+            'requires-python = ">=3.10"',
+            "dependencies = [" + ", ".join(json.dumps(r) for r in requires) + "]",
+            "",
+            "[project.scripts]",
+            'gradref = "gradref.cli:main"',
+            "",
+            "[tool.setuptools.packages.find]",
+            'include = ["gradref*", "manual_grads*", "reference*", "conformance*", "bench*"]',
+            "",
+            "[tool.setuptools.package-data]",
+            '"gradref.grade" = ["assignments/*.toml"]',
+            "",
+        ]
+    )
     with open(os.path.join(source, "pyproject.toml"), "w") as handle:
         handle.write(pyproject)
 
@@ -131,9 +156,13 @@ def build_wheel(folder):
             _source_from_checkout(root, source)
         else:
             _source_from_install(source)
-        for isolation in (["--no-build-isolation"], []):      # the build backend here, else pip fetches it
-            proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", *isolation,
-                                   "-w", folder, source], capture_output=True, text=True, timeout=600)
+        for isolation in (["--no-build-isolation"], []):  # the build backend here, else pip fetches it
+            proc = subprocess.run(
+                [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", *isolation, "-w", folder, source],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             wheels = glob.glob(os.path.join(folder, "gradref-*.whl"))
             if proc.returncode == 0 and wheels:
                 return wheels[0]
@@ -168,10 +197,12 @@ def gradescope_bundle(spec, out_zip, wheel=None, support=(), timeout=10.0, memor
         wheel = wheel or build_wheel(scratch)
         tmp = out_zip + ".tmp"
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as bundle:
+
             def script(name, text):
                 info = zipfile.ZipInfo(name)
                 info.external_attr = 0o755 << 16
                 bundle.writestr(info, text)
+
             script("setup.sh", GRADESCOPE_SETUP)
             script("run_autograder", GRADESCOPE_RUN.replace("{options}", _runner_options(timeout, memory_mb)))
             bundle.write(wheel, os.path.basename(wheel))
@@ -197,16 +228,27 @@ def prairielearn_bundle(spec, out_dir, wheel=None, support=(), timeout=10.0, mem
     def copy(source, target):
         os.makedirs(os.path.dirname(os.path.join(tests, target)), exist_ok=True)
         shutil.copy(source, os.path.join(tests, target))
+
     _add_support(copy, support)
-    output.write_atomic(os.path.join(out_dir, "Dockerfile"),
-                        PRAIRIELEARN_DOCKERFILE.replace("{wheel}", os.path.basename(wheel)))
-    output.write_json(os.path.join(out_dir, "info-externalGradingOptions.json"), {"externalGradingOptions": {
-        "enabled": True, "image": "YOUR-REGISTRY/gradref-grader", "entrypoint": "/grade/tests/run.sh",
-        "timeout": int(max(60, timeout * 60))}})
+    output.write_atomic(
+        os.path.join(out_dir, "Dockerfile"), PRAIRIELEARN_DOCKERFILE.replace("{wheel}", os.path.basename(wheel))
+    )
+    output.write_json(
+        os.path.join(out_dir, "info-externalGradingOptions.json"),
+        {
+            "externalGradingOptions": {
+                "enabled": True,
+                "image": "YOUR-REGISTRY/gradref-grader",
+                "entrypoint": "/grade/tests/run.sh",
+                "timeout": int(max(60, timeout * 60)),
+            }
+        },
+    )
     return out_dir
 
 
 # ----- running inside the platform's container -----
+
 
 def submission_path(folder):
     """What to grade in a platform's submission folder: its one .py file, or the folder itself."""
@@ -222,13 +264,18 @@ def submission_path(folder):
 
 
 def _grade_in_container(root, submission_dir, options):
-    spec = assignments.load(os.path.join(root, "source" if os.path.isdir(os.path.join(root, "source")) else "tests",
-                                         "assignment.toml"))
+    spec = assignments.load(
+        os.path.join(root, "source" if os.path.isdir(os.path.join(root, "source")) else "tests", "assignment.toml")
+    )
     support_root = os.path.join(os.path.dirname(spec.path), "support")
-    support = tuple(os.path.join(support_root, n) for n in sorted(os.listdir(support_root))) \
-        if os.path.isdir(support_root) else ()
-    options = assignments.apply(spec, Options(timeout=options.timeout, memory_mb=options.memory_mb,
-                                              assignment=spec, support=support))
+    support = (
+        tuple(os.path.join(support_root, n) for n in sorted(os.listdir(support_root)))
+        if os.path.isdir(support_root)
+        else ()
+    )
+    options = assignments.apply(
+        spec, Options(timeout=options.timeout, memory_mb=options.memory_mb, assignment=spec, support=support)
+    )
     started = time.monotonic()
     try:
         result = grade_file(submission_path(submission_dir), options)
@@ -255,15 +302,34 @@ def run_gradescope(root, options):
 def prairielearn_results(result, spec, error=None):
     """PrairieLearn's results.json: score in [0, 1], one test per function with points."""
     if result is None:
-        return {"gradable": True, "score": 0.0, "message": f"gradref could not grade this submission: {clean(error)}",
-                "tests": [], "output": ""}
-    tests = [{"name": r["name"], "description": r["status"], "points": r.get("points", 0.0),
-              "max_points": r.get("max_points", 0.0), "message": clean(r["message"], 8000), "output": ""}
-             for r in result["results"] if r.get("max_points") or r["status"] != "missing"]
+        return {
+            "gradable": True,
+            "score": 0.0,
+            "message": f"gradref could not grade this submission: {clean(error)}",
+            "tests": [],
+            "output": "",
+        }
+    tests = [
+        {
+            "name": r["name"],
+            "description": r["status"],
+            "points": r.get("points", 0.0),
+            "max_points": r.get("max_points", 0.0),
+            "message": clean(r["message"], 8000),
+            "output": "",
+        }
+        for r in result["results"]
+        if r.get("max_points") or r["status"] != "missing"
+    ]
     maximum = result.get("max_score") or 0.0
-    return {"gradable": True, "score": round(result["score"] / maximum, 6) if maximum else 0.0,
-            "message": f"{sum(r['status'] == 'pass' for r in result['results'])} functions pass; "
-                       f"{result['isolation_note']}", "output": "", "tests": tests}
+    return {
+        "gradable": True,
+        "score": round(result["score"] / maximum, 6) if maximum else 0.0,
+        "message": f"{sum(r['status'] == 'pass' for r in result['results'])} functions pass; "
+        f"{result['isolation_note']}",
+        "output": "",
+        "tests": tests,
+    }
 
 
 def run_prairielearn(root, options):
@@ -271,4 +337,3 @@ def run_prairielearn(root, options):
     os.makedirs(os.path.join(root, "results"), exist_ok=True)
     output.write_json(os.path.join(root, "results", "results.json"), prairielearn_results(result, spec, error))
     return 0
-

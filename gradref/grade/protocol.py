@@ -19,39 +19,39 @@ grader chooses nothing from a reply but which of the files it named to open (see
 """
 
 # ----- request: grader -> worker -----
-KIND = "kind"                  # FUNCTION or CLASS
+KIND = "kind"  # FUNCTION or CLASS
 FUNCTION, CLASS = "function", "class"
-FIRST = "first"                # the function called first: a forward, a loss or an update rule
-OUTPUTS_COUNT = "n_outputs"      # k > 1: the forward returns k outputs and a cache
-BACKWARD = "backward"          # FUNCTION: the backward's name; CLASS: whether to call backward
-DOUT = "dout"                  # the upstream gradient's argument spec (None: backward() without it)
-LOSS = "loss"                  # FIRST returns (loss, grads)
-UPDATE = "update"              # FIRST returns (next_w, config)
-ARGS = "args"                  # argument specs, in order
-CLS = "cls"                    # CLASS: the class's name
-INIT = "init"                  # CLASS: the constructor's argument specs
-GRAD_ATTRS = "grad_attrs"      # CLASS: attributes read after backward
-PREFIX = "prefix"              # what the worker's result files start with
+FIRST = "first"  # the function called first: a forward, a loss or an update rule
+OUTPUTS_COUNT = "n_outputs"  # k > 1: the forward returns k outputs and a cache
+BACKWARD = "backward"  # FUNCTION: the backward's name; CLASS: whether to call backward
+DOUT = "dout"  # the upstream gradient's argument spec (None: backward() without it)
+LOSS = "loss"  # FIRST returns (loss, grads)
+UPDATE = "update"  # FIRST returns (next_w, config)
+ARGS = "args"  # argument specs, in order
+CLS = "cls"  # CLASS: the class's name
+INIT = "init"  # CLASS: the constructor's argument specs
+GRAD_ATTRS = "grad_attrs"  # CLASS: attributes read after backward
+PREFIX = "prefix"  # what the worker's result files start with
 
 # ----- argument and result specs -----
-FILE = "file"                  # an .npy file's name
-DICT = "dict"                  # a parameter dict: {key: spec}
-VALUE = "value"                # a plain JSON value
-TYPE = "type"                  # a result's Python type, "module.qualname"
+FILE = "file"  # an .npy file's name
+DICT = "dict"  # a parameter dict: {key: spec}
+VALUE = "value"  # a plain JSON value
+TYPE = "type"  # a result's Python type, "module.qualname"
 
 # ----- reply: worker -> grader -----
 OK = "ok"
-NAMES = "names"                # hello: the public names the submission defines
-STAGE = "stage"                # where it failed: "import", a function's or method's name
-ERROR = "error"                # what went wrong, one line
-TODO = "todo"                  # the failure is a starter stub (returns None, NotImplementedError)
-RESULTS = "outputs"            # the result specs below
-OUT = "out"                    # the forward's output (the loss, next_w)
-GRADS = "grads"                # the gradients, in order (None where a gradient is None)
-STATE = "state"                # an update rule's returned config
-ARGS_MID = "args_mid"          # the arguments after the forward
-ARGS_AFTER = "args_after"      # the arguments after the call(s)
-DOUT_AFTER = "dout_after"      # dout after the backward
+NAMES = "names"  # hello: the public names the submission defines
+STAGE = "stage"  # where it failed: "import", a function's or method's name
+ERROR = "error"  # what went wrong, one line
+TODO = "todo"  # the failure is a starter stub (returns None, NotImplementedError)
+RESULTS = "outputs"  # the result specs below
+OUT = "out"  # the forward's output (the loss, next_w)
+GRADS = "grads"  # the gradients, in order (None where a gradient is None)
+STATE = "state"  # an update rule's returned config
+ARGS_MID = "args_mid"  # the arguments after the forward
+ARGS_AFTER = "args_after"  # the arguments after the call(s)
+DOUT_AFTER = "dout_after"  # dout after the backward
 
 STAGE_FILE = "stage"
 IMPORT_STAGE = "import"

@@ -1,4 +1,5 @@
 """Grading reports: Gradescope's results.json, the batch summary CSV, and batch grading itself."""
+
 import concurrent.futures
 import csv
 import io
@@ -15,8 +16,19 @@ from .options import Options
 from .sandbox import close_all_sandboxes
 from .verdict import PASS
 
-SUMMARY_COLUMNS = ("submission", "status", "convention", "score", "max_score", "pass", "fail", "error", "timeout",
-                   "missing", "message")
+SUMMARY_COLUMNS = (
+    "submission",
+    "status",
+    "convention",
+    "score",
+    "max_score",
+    "pass",
+    "fail",
+    "error",
+    "timeout",
+    "missing",
+    "message",
+)
 
 
 def gradescope(result, execution_time=None):
@@ -26,17 +38,30 @@ def gradescope(result, execution_time=None):
         if entry.get("max_points", 1.0) == 0 and entry["status"] == "missing":
             continue
         passed = entry["status"] == PASS
-        tests.append({"name": entry["name"], "score": entry.get("points", 1.0 if passed else 0.0),
-                      "max_score": entry.get("max_points", 1.0), "status": "passed" if passed else "failed",
-                      "output": clean(entry["message"] or entry["status"], 8000),
-                      "visibility": "after_published" if entry.get("hidden") else "visible"})
-    output = (f"gradref: {sum(t['status'] == 'passed' for t in tests)} of {len(tests)} functions pass"
-              f"{' (assignment ' + result['assignment'] + ')' if result.get('assignment') else ''}. "
-              f"Limits: {result['limits']['timeout_s']:g} s per call, {result['limits']['memory_mb']} MB; "
-              f"{result['isolation_note']}.")
-    report = {"score": result.get("score", sum(t["score"] for t in tests)),
-              "max_score": result.get("max_score", sum(t["max_score"] for t in tests)),
-              "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+        tests.append(
+            {
+                "name": entry["name"],
+                "score": entry.get("points", 1.0 if passed else 0.0),
+                "max_score": entry.get("max_points", 1.0),
+                "status": "passed" if passed else "failed",
+                "output": clean(entry["message"] or entry["status"], 8000),
+                "visibility": "after_published" if entry.get("hidden") else "visible",
+            }
+        )
+    output = (
+        f"gradref: {sum(t['status'] == 'passed' for t in tests)} of {len(tests)} functions pass"
+        f"{' (assignment ' + result['assignment'] + ')' if result.get('assignment') else ''}. "
+        f"Limits: {result['limits']['timeout_s']:g} s per call, {result['limits']['memory_mb']} MB; "
+        f"{result['isolation_note']}."
+    )
+    report = {
+        "score": result.get("score", sum(t["score"] for t in tests)),
+        "max_score": result.get("max_score", sum(t["max_score"] for t in tests)),
+        "output": output,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
     if execution_time is not None:
         report["execution_time"] = round(execution_time, 1)
     return report
@@ -44,32 +69,50 @@ def gradescope(result, execution_time=None):
 
 def gradescope_error(message, max_score=0.0):
     """A Gradescope result for a submission that could not be graded at all."""
-    return {"score": 0.0, "max_score": max_score, "output": f"gradref could not grade this submission: {clean(message)}",
-            "visibility": "visible", "tests": []}
+    return {
+        "score": 0.0,
+        "max_score": max_score,
+        "output": f"gradref could not grade this submission: {clean(message)}",
+        "visibility": "visible",
+        "tests": [],
+    }
 
 
 def summary_row(path, result=None, error=""):
     counts = (result or {}).get("summary", {})
     status = "cannot grade" if error else ("pass" if result["passed"] else "fail")
-    return {"submission": clean(os.path.basename(path), 200), "status": status,
-            "convention": (result or {}).get("convention", ""),
-            "score": (result or {}).get("score", 0.0), "max_score": (result or {}).get("max_score", ""),
-            **{k: counts.get(k, 0) for k in ("pass", "fail", "error", "timeout", "missing")},
-            "message": error}
+    return {
+        "submission": clean(os.path.basename(path), 200),
+        "status": status,
+        "convention": (result or {}).get("convention", ""),
+        "score": (result or {}).get("score", 0.0),
+        "max_score": (result or {}).get("max_score", ""),
+        **{k: counts.get(k, 0) for k in ("pass", "fail", "error", "timeout", "missing")},
+        "message": error,
+    }
 
 
 def gradebook_csv(graded_reports, spec=None):
     """One row per student: submission, score, max_score, then the points of each function."""
-    names = [i.name for i in spec.items] if spec else list(dict.fromkeys(
-        r["name"] for graded in graded_reports.values() if graded for r in graded["results"]))
+    names = (
+        [i.name for i in spec.items]
+        if spec
+        else list(dict.fromkeys(r["name"] for graded in graded_reports.values() if graded for r in graded["results"]))
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["submission", "score", "max_score", *names])
     default_max = sum(i.points for i in spec.items if i.required) if spec else ""
     for path, graded in graded_reports.items():
         points = {r["name"]: r.get("points", 0.0) for r in (graded or {}).get("results", [])}
-        writer.writerow([csv_cell(os.path.basename(path)), (graded or {}).get("score", 0.0),
-                         (graded or {}).get("max_score", default_max), *(points.get(n, 0.0) for n in names)])
+        writer.writerow(
+            [
+                csv_cell(os.path.basename(path)),
+                (graded or {}).get("score", 0.0),
+                (graded or {}).get("max_score", default_max),
+                *(points.get(n, 0.0) for n in names),
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -95,9 +138,10 @@ def submissions_in(folder):
     """The submissions of a batch: each .py file and each sub-folder (one student's package)."""
     if not os.path.isdir(folder):
         raise CannotGrade(f"no such folder: {folder}")
-    entries = sorted(os.path.join(folder, f) for f in os.listdir(folder) if not f.startswith(("." , "__")))
-    found = [p for p in entries if (p.endswith(".py") and os.path.isfile(p)) or
-             (os.path.isdir(p) and not os.path.islink(p))]
+    entries = sorted(os.path.join(folder, f) for f in os.listdir(folder) if not f.startswith((".", "__")))
+    found = [
+        p for p in entries if (p.endswith(".py") and os.path.isfile(p)) or (os.path.isdir(p) and not os.path.islink(p))
+    ]
     if not found:
         raise CannotGrade(f"no .py files or student folders in {folder}")
     return found
@@ -154,19 +198,24 @@ def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", grade
         for done, (path, result, error) in enumerate(graded(files, options, jobs), 1):
             reports_by_path[path] = result
             stem = os.path.splitext(os.path.basename(path))[0]
-            output.write_json(os.path.join(out, f"{stem}.json"),
-                              result or {"submission": os.path.abspath(path), "passed": False, "error": error})
+            output.write_json(
+                os.path.join(out, f"{stem}.json"),
+                result or {"submission": os.path.abspath(path), "passed": False, "error": error},
+            )
             if gradescope_dir:
                 max_score = sum(i.points for i in options.assignment.items if i.required) if options.assignment else 0.0
-                output.write_json(os.path.join(gradescope_dir, f"{stem}.json"),
-                                  gradescope(result) if result else gradescope_error(error, max_score))
+                output.write_json(
+                    os.path.join(gradescope_dir, f"{stem}.json"),
+                    gradescope(result) if result else gradescope_error(error, max_score),
+                )
             rows[path] = summary_row(path, result, error)
             if advance:
                 advance(done, len(files), os.path.basename(path))
     finally:
         ordered = [rows[path] for path in files if path in rows]
         output.write_atomic(os.path.join(out, "summary.csv"), summary_csv(ordered))
-        output.write_atomic(os.path.join(out, "gradebook.csv"),
-                            gradebook_csv({p: reports_by_path[p] for p in files if p in reports_by_path},
-                                          options.assignment))
+        output.write_atomic(
+            os.path.join(out, "gradebook.csv"),
+            gradebook_csv({p: reports_by_path[p] for p in files if p in reports_by_path}, options.assignment),
+        )
     return ordered

@@ -7,6 +7,7 @@ says they hold a plain numeric array of a bounded size. Limits: a wall-clock dea
 watchdog over the worker's whole process tree (resident memory, number of processes, disk use) on
 top of the rlimits the worker sets before the submission runs.
 """
+
 import json
 import os
 import re
@@ -26,25 +27,39 @@ from . import confine
 from . import protocol as P
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
-BLOCKED = ("jax", "jaxlib", "torch", "autograd", "tensorflow", "flax", "optax", "cupy",
-           "gradref", "conformance", "manual_grads", "reference", "bench")
+BLOCKED = (
+    "jax",
+    "jaxlib",
+    "torch",
+    "autograd",
+    "tensorflow",
+    "flax",
+    "optax",
+    "cupy",
+    "gradref",
+    "conformance",
+    "manual_grads",
+    "reference",
+    "bench",
+)
 POLL_S = 0.02
-WATCH_S = 0.1                   # how often the process tree is measured
-MAX_REPLY = 1 << 20             # bytes of one reply line
-MAX_RESULT = 256 << 20          # bytes of one result file
+WATCH_S = 0.1  # how often the process tree is measured
+MAX_REPLY = 1 << 20  # bytes of one reply line
+MAX_RESULT = 256 << 20  # bytes of one result file
 MAX_PROCESSES = 32
 DISK_MB = 512
-TAIL = 4096                     # bytes of the worker's stderr that are kept
+TAIL = 4096  # bytes of the worker's stderr that are kept
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,120}\.npy$")
 
 
 @dataclass
 class Outcome:
     """What came back from one call: a reply, or why none did."""
-    status: str            # "ok", "error" (the code raised), "crash", "timeout", "memory", "limit"
+
+    status: str  # "ok", "error" (the code raised), "crash", "timeout", "memory", "limit"
     reply: dict = None
     message: str = ""
-    stage: str = ""        # the student's function that was running when the process broke
+    stage: str = ""  # the student's function that was running when the process broke
 
 
 class BadResult(Exception):
@@ -52,6 +67,7 @@ class BadResult(Exception):
 
 
 # ----- the worker's process tree, seen from outside -----
+
 
 def _children():
     """{parent pid: [child pids]} for every process visible in /proc."""
@@ -81,7 +97,7 @@ def process_tree(root):
 def _rss_mb(pid):
     try:
         with open(f"/proc/{pid}/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, IndexError, ValueError):
         return 0.0
 
@@ -105,7 +121,7 @@ def disk_mb(folder, max_entries=20_000):
             total += info.st_blocks * 512
             if stat.S_ISDIR(info.st_mode):
                 todo.append(entry.path)
-    return total / 2 ** 20
+    return total / 2**20
 
 
 # ----- the submission's files -----
@@ -117,8 +133,11 @@ def python_files(folder):
     """Relative paths of the .py files under a folder (no hidden folders, no caches, no links)."""
     found = []
     for base, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__"
-                         and not os.path.islink(os.path.join(base, d)))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and d != "__pycache__" and not os.path.islink(os.path.join(base, d))
+        )
         for name in sorted(files):
             path = os.path.join(base, name)
             if name.endswith(".py") and not os.path.islink(path) and os.path.isfile(path):
@@ -129,8 +148,8 @@ def python_files(folder):
 def copy_python_tree(source, target):
     """Copy the .py files of a folder, keeping its layout; refuse floods."""
     files = python_files(source)
-    total = sum(os.path.getsize(os.path.join(source, f)) for f in files[:MAX_FILES + 1])
-    if len(files) > MAX_FILES or total > MAX_TREE_MB * 2 ** 20:
+    total = sum(os.path.getsize(os.path.join(source, f)) for f in files[: MAX_FILES + 1])
+    if len(files) > MAX_FILES or total > MAX_TREE_MB * 2**20:
         raise ValueError(f"{source} holds more than {MAX_FILES} Python files or {MAX_TREE_MB} MB of them")
     for rel in files:
         os.makedirs(os.path.dirname(os.path.join(target, rel)), exist_ok=True)
@@ -139,6 +158,7 @@ def copy_python_tree(source, target):
 
 
 # ----- result files -----
+
 
 def read_npy(dir_fd, name, max_bytes=MAX_RESULT):
     """Load `name` from the results folder as a plain ndarray, or raise BadResult saying why not."""
@@ -153,12 +173,14 @@ def read_npy(dir_fd, name, max_bytes=MAX_RESULT):
         if not stat.S_ISREG(info.st_mode):
             raise BadResult("the result is not a regular file")
         if info.st_size > max_bytes:
-            raise BadResult(f"the result file is {info.st_size / 2 ** 20:.0f} MB, over the "
-                            f"{max_bytes / 2 ** 20:.0f} MB limit")
+            raise BadResult(
+                f"the result file is {info.st_size / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB limit"
+            )
         try:
             version = np.lib.format.read_magic(handle)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
             shape, fortran, dtype = read_header(handle, max_header_size=10_000)
         except (ValueError, SyntaxError, TypeError, OSError) as error:
             raise BadResult(f"the result is not a .npy array ({error})") from None
@@ -169,7 +191,7 @@ def read_npy(dir_fd, name, max_bytes=MAX_RESULT):
             raise BadResult("the result file's size does not match its header")
         data = handle.read(count * dtype.itemsize)
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    return np.array(array)      # owned and writable; still of the student's dtype, compared as float64
+    return np.array(array)  # owned and writable; still of the student's dtype, compared as float64
 
 
 # ----- the sandbox -----
@@ -186,11 +208,20 @@ def close_all_sandboxes():
         except Exception:  # noqa: BLE001 - exiting anyway
             pass
 
+
 class Sandbox:
     """A worker for `submission`; `call()` restarts it whenever the previous call killed it."""
 
-    def __init__(self, submission, timeout=10.0, memory_mb=2048, allow_imports=(), isolation=confine.PROCESS,
-                 support=(), modules=None):
+    def __init__(
+        self,
+        submission,
+        timeout=10.0,
+        memory_mb=2048,
+        allow_imports=(),
+        isolation=confine.PROCESS,
+        support=(),
+        modules=None,
+    ):
         self.submission = os.path.abspath(submission)
         self.timeout, self.memory_mb, self.isolation = timeout, memory_mb, isolation
         self.allow_imports = tuple(allow_imports)
@@ -198,7 +229,7 @@ class Sandbox:
         self.blocked = [name for name in BLOCKED if not any(name.startswith(a) for a in allow_imports)]
         self.uid = confine.dedicated_uid() if isolation == confine.BWRAP else confine.process_uid()
         self.root = tempfile.mkdtemp(prefix="gradref-sandbox-")
-        os.chmod(self.root, 0o711)      # a switched uid may pass through, not list
+        os.chmod(self.root, 0o711)  # a switched uid may pass through, not list
         self.layout = confine.Layout(*(os.path.join(self.root, d) for d in ("code", "in", "out")))
         self.modules = modules or [os.path.basename(self.submission)]
         self._fill_code(support)
@@ -212,7 +243,7 @@ class Sandbox:
         """The submission (a file, or a student's folder) and the course's support modules, copied:
         Python files and folders only, never links."""
         os.mkdir(self.layout.code, 0o755)
-        if os.path.isfile(os.path.join(self.submission, "__init__.py")):    # a package: keep its name
+        if os.path.isfile(os.path.join(self.submission, "__init__.py")):  # a package: keep its name
             copy_python_tree(self.submission, os.path.join(self.layout.code, os.path.basename(self.submission)))
         elif os.path.isdir(self.submission):
             copy_python_tree(self.submission, self.layout.code)
@@ -238,7 +269,7 @@ class Sandbox:
         old = self.layout.results
         if os.path.lexists(old):
             shutil.rmtree(old, ignore_errors=True)
-            if os.path.lexists(old):      # e.g. a file it made unremovable: move it aside instead
+            if os.path.lexists(old):  # e.g. a file it made unremovable: move it aside instead
                 os.rename(old, tempfile.mktemp(dir=self.root, prefix="old-"))
         os.mkdir(old, 0o700)
         if self.uid is not None:
@@ -249,8 +280,13 @@ class Sandbox:
         """Start a fresh worker; returns its hello (the names the module defines, or the import error)."""
         self.stop()
         self._fresh_results()
-        config = {"memory_mb": self.memory_mb, "blocked": self.blocked, "max_processes": MAX_PROCESSES,
-                  "file_mb": DISK_MB, "limit_processes": self.uid is not None}
+        config = {
+            "memory_mb": self.memory_mb,
+            "blocked": self.blocked,
+            "max_processes": MAX_PROCESSES,
+            "file_mb": DISK_MB,
+            "limit_processes": self.uid is not None,
+        }
         config["modules"] = self.modules
         if self.isolation == confine.BWRAP:
             argv = confine.bwrap_command(self.layout, WORKER, config, self.allow_imports, self.uid)
@@ -258,14 +294,25 @@ class Sandbox:
         else:
             argv = confine.process_command(self.layout, WORKER, config, self.allow_imports)
             cwd, env = self.layout.results, confine.worker_env(self.layout.results)
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     cwd=cwd, env=env, start_new_session=True)
-        self.cgroup = confine.limit_in_cgroup(self.proc.pid, self.memory_mb, MAX_PROCESSES + 4,
-                                              f"gradref-{os.getpid()}-{self.calls}")
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+        self.cgroup = confine.limit_in_cgroup(
+            self.proc.pid, self.memory_mb, MAX_PROCESSES + 4, f"gradref-{os.getpid()}-{self.calls}"
+        )
         self.buffer, self.tail, self.next_watch = b"", b"", 0.0
-        outcome = self._wait(self.timeout + 20)   # importing numpy and the submission takes a moment
-        self.hello = outcome.reply if outcome.status == "ok" else {P.OK: False, P.STAGE: P.IMPORT_STAGE,
-                                                                    P.ERROR: outcome.message}
+        outcome = self._wait(self.timeout + 20)  # importing numpy and the submission takes a moment
+        self.hello = (
+            outcome.reply
+            if outcome.status == "ok"
+            else {P.OK: False, P.STAGE: P.IMPORT_STAGE, P.ERROR: outcome.message}
+        )
         return self.hello
 
     def stop(self):
@@ -323,8 +370,9 @@ class Sandbox:
         """Write an input array for the next call (never through a link); returns its argument spec."""
         self.counter += 1
         name = f"in{self.counter}.npy"
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
-                     dir_fd=self.inputs_fd)
+        fd = os.open(
+            name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=self.inputs_fd
+        )
         with os.fdopen(fd, "wb") as handle:
             np.save(handle, np.asarray(array), allow_pickle=False)
         return {P.FILE: name}
@@ -345,8 +393,12 @@ class Sandbox:
             return self._died()
         outcome = self._wait(self.timeout * n_calls)
         if outcome.status == "ok" and not outcome.reply.get(P.OK):
-            return Outcome("error", outcome.reply, clean(str(outcome.reply.get(P.ERROR, "failed"))),
-                           clean(str(outcome.reply.get(P.STAGE, "")), 120))
+            return Outcome(
+                "error",
+                outcome.reply,
+                clean(str(outcome.reply.get(P.ERROR, "failed"))),
+                clean(str(outcome.reply.get(P.STAGE, "")), 120),
+            )
         if outcome.status != "ok":
             outcome.stage = self._stage()
         return outcome
@@ -381,8 +433,9 @@ class Sandbox:
                 now = time.monotonic()
                 if now > deadline:
                     self.stop()
-                    return Outcome("timeout", message=f"no answer within {limit:g} s (an endless loop?); "
-                                                      "the process was stopped")
+                    return Outcome(
+                        "timeout", message=f"no answer within {limit:g} s (an endless loop?); the process was stopped"
+                    )
                 if now >= self.next_watch:
                     self.next_watch = now + WATCH_S
                     broken = self._over_limits()
@@ -401,8 +454,11 @@ class Sandbox:
                     self.buffer += chunk
                     if len(self.buffer) > MAX_REPLY and b"\n" not in self.buffer:
                         self.stop()
-                        return Outcome("crash", message="the submission's process wrote more than "
-                                                        f"{MAX_REPLY >> 20} MB where its reply goes")
+                        return Outcome(
+                            "crash",
+                            message="the submission's process wrote more than "
+                            f"{MAX_REPLY >> 20} MB where its reply goes",
+                        )
         line, self.buffer = self.buffer.split(b"\n", 1)
         try:
             reply = json.loads(line)
@@ -416,11 +472,10 @@ class Sandbox:
     def _over_limits(self):
         """An Outcome when the worker's process tree is past a limit, else None."""
         pids = process_tree(self.proc.pid)
-        if len(pids) > MAX_PROCESSES + 3:       # + bwrap's own two processes and the worker
+        if len(pids) > MAX_PROCESSES + 3:  # + bwrap's own two processes and the worker
             return Outcome("limit", message=f"started more than {MAX_PROCESSES} processes; the process was stopped")
         if sum(_rss_mb(pid) for pid in pids) > self.memory_mb:
-            return Outcome("memory", message=f"used more than {self.memory_mb} MB of memory; "
-                                             "the process was stopped")
+            return Outcome("memory", message=f"used more than {self.memory_mb} MB of memory; the process was stopped")
         if disk_mb(self.layout.results) > DISK_MB:
             return Outcome("limit", message=f"wrote more than {DISK_MB} MB of files; the process was stopped")
         return None
@@ -432,8 +487,9 @@ class Sandbox:
         if code is not None and code < 0 and -code == 9:
             return Outcome("memory", message="the process was killed (out of memory?)")
         detail = f"; it printed: {tail}" if tail else ""
-        return Outcome("crash", message=f"the submission's process exited with code {code} "
-                                        f"(sys.exit or os._exit?){detail}")
+        return Outcome(
+            "crash", message=f"the submission's process exited with code {code} (sys.exit or os._exit?){detail}"
+        )
 
     def stderr_tail(self, lines=3):
         text = self.tail.decode(errors="replace").strip().splitlines()

@@ -1,4 +1,5 @@
 """Reading a submission without running it: which files define gradable names, and which names."""
+
 import ast
 import os
 
@@ -51,7 +52,10 @@ def gradable_files(path):
         if names & set(ALL_NAMES):
             found.append((os.path.join(prefix, rel) if prefix else rel, names))
     if not found:
-        raise CannotGrade(problems[0] if problems else f"nothing gradable in {path}: no file in it defines any "
-                                                       f"of {', '.join(ALL_NAMES)}")
+        raise CannotGrade(
+            problems[0]
+            if problems
+            else f"nothing gradable in {path}: no file in it defines any of {', '.join(ALL_NAMES)}"
+        )
     found.sort(key=lambda item: -len(item[1] & set(ALL_NAMES)))
     return [rel for rel, _ in found], set().union(*(names for _, names in found))

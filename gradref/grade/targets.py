@@ -4,31 +4,33 @@ Two conventions: the CS231n functions (`affine_forward`/`affine_backward`, `soft
 layer classes in the style of many textbooks (`Affine(W, b)` with `forward(x)`/`backward(dout)`
 leaving `dW`, `db`; `Relu`; `Sigmoid`; `SoftmaxWithLoss`).
 """
+
 import dataclasses
 from dataclasses import dataclass
 
 CS231N, LAYERS = "cs231n", "layers"
 
 # What kind of thing a target is, and so how the worker calls it.
-PAIR = "pair"                  # forward(*args) -> (out, cache), backward(dout, cache) -> grads
+PAIR = "pair"  # forward(*args) -> (out, cache), backward(dout, cache) -> grads
 FORWARD_ONLY = "forward only"  # a pair whose backward is absent: its forward graded on its own
-LOSS_FUNCTION = "loss"         # loss(x, y) -> (loss, dx)
-UPDATE_RULE = "update"         # rule(w, dw, config) -> (next_w, config)
-CLASS = "class"                # cls(*init); out = forward(*args); dx = backward(dout); grads in attributes
+LOSS_FUNCTION = "loss"  # loss(x, y) -> (loss, dx)
+UPDATE_RULE = "update"  # rule(w, dw, config) -> (next_w, config)
+CLASS = "class"  # cls(*init); out = forward(*args); dx = backward(dout); grads in attributes
 
 
 @dataclass(frozen=True)
 class Target:
     """One gradable thing. `names` are what must be defined; `op` is the registry entry it is checked against."""
+
     op: str
     convention: str
     kind: str
-    forward: str = ""           # PAIR, FORWARD_ONLY: the forward function; else the one function or class
-    backward: str = ""          # PAIR: the backward function
-    init: tuple = ()            # CLASS: registry argument names passed to the constructor
-    grad_attrs: tuple = ()      # CLASS: attributes read after backward, in the op's wrt order after dx
-    is_loss: bool = False       # its output is a loss (a loss function, or a class such as SoftmaxWithLoss)
-    labels: str = "index"       # how a loss class is handed its labels t: "index" or "onehot"
+    forward: str = ""  # PAIR, FORWARD_ONLY: the forward function; else the one function or class
+    backward: str = ""  # PAIR: the backward function
+    init: tuple = ()  # CLASS: registry argument names passed to the constructor
+    grad_attrs: tuple = ()  # CLASS: attributes read after backward, in the op's wrt order after dx
+    is_loss: bool = False  # its output is a loss (a loss function, or a class such as SoftmaxWithLoss)
+    labels: str = "index"  # how a loss class is handed its labels t: "index" or "onehot"
 
     @property
     def names(self):
@@ -53,15 +55,30 @@ def _class(op, cls, **fields):
 
 
 TARGETS = (
-    _pair("affine"), _pair("relu"), _pair("sigmoid"), _pair("tanh"), _pair("affine_relu"),
+    _pair("affine"),
+    _pair("relu"),
+    _pair("sigmoid"),
+    _pair("tanh"),
+    _pair("affine_relu"),
     Target("softmax_loss", CS231N, LOSS_FUNCTION, "softmax_loss", is_loss=True),
     Target("svm_loss", CS231N, LOSS_FUNCTION, "svm_loss", is_loss=True),
-    _pair("batchnorm"), _pair("batchnorm_alt", "batchnorm_forward", "batchnorm_backward_alt"),
-    _pair("layernorm"), _pair("spatial_batchnorm"), _pair("spatial_groupnorm"), _pair("dropout"),
+    _pair("batchnorm"),
+    _pair("batchnorm_alt", "batchnorm_forward", "batchnorm_backward_alt"),
+    _pair("layernorm"),
+    _pair("spatial_batchnorm"),
+    _pair("spatial_groupnorm"),
+    _pair("dropout"),
     _pair("conv", "conv_forward_naive", "conv_backward_naive"),
     _pair("max_pool", "max_pool_forward_naive", "max_pool_backward_naive"),
-    _pair("conv_relu"), _pair("conv_relu_pool"), _pair("affine_bn_relu"), _pair("affine_ln_relu"),
-    _pair("rnn_step"), _pair("rnn"), _pair("lstm_step"), _pair("lstm"), _pair("word_embedding"),
+    _pair("conv_relu"),
+    _pair("conv_relu_pool"),
+    _pair("affine_bn_relu"),
+    _pair("affine_ln_relu"),
+    _pair("rnn_step"),
+    _pair("rnn"),
+    _pair("lstm_step"),
+    _pair("lstm"),
+    _pair("word_embedding"),
     _pair("temporal_affine"),
     Target("temporal_softmax_loss", CS231N, LOSS_FUNCTION, "temporal_softmax_loss", is_loss=True),
     *(Target(rule, CS231N, UPDATE_RULE, rule) for rule in ("sgd", "sgd_momentum", "rmsprop", "adam")),
@@ -77,8 +94,7 @@ ALL_NAMES = tuple(dict.fromkeys(name for target in TARGETS for name in target.na
 
 def detect(defined):
     """The conventions whose names appear among `defined` (a set of top-level names)."""
-    return [c for c in (CS231N, LAYERS)
-            if any(set(t.names) & defined for t in TARGETS if t.convention == c)]
+    return [c for c in (CS231N, LAYERS) if any(set(t.names) & defined for t in TARGETS if t.convention == c)]
 
 
 def targets_for(conventions):
@@ -88,18 +104,58 @@ def targets_for(conventions):
 # The CS231n assignment each function belongs to (for the report: list those, fold the rest).
 ASSIGNMENTS = {
     "cs231n assignment 1": ("affine", "relu", "affine_relu", "softmax_loss", "svm_loss", "sigmoid", "tanh"),
-    "cs231n assignment 2": ("affine", "relu", "affine_relu", "softmax_loss", "svm_loss", "batchnorm",
-                            "batchnorm_alt", "layernorm", "spatial_batchnorm", "spatial_groupnorm", "dropout",
-                            "conv", "max_pool", "conv_relu", "conv_relu_pool", "affine_bn_relu",
-                            "affine_ln_relu", "sgd", "sgd_momentum", "rmsprop", "adam"),
-    "cs231n assignment 3": ("rnn_step", "rnn", "lstm_step", "lstm", "word_embedding", "temporal_affine",
-                            "temporal_softmax_loss"),
+    "cs231n assignment 2": (
+        "affine",
+        "relu",
+        "affine_relu",
+        "softmax_loss",
+        "svm_loss",
+        "batchnorm",
+        "batchnorm_alt",
+        "layernorm",
+        "spatial_batchnorm",
+        "spatial_groupnorm",
+        "dropout",
+        "conv",
+        "max_pool",
+        "conv_relu",
+        "conv_relu_pool",
+        "affine_bn_relu",
+        "affine_ln_relu",
+        "sgd",
+        "sgd_momentum",
+        "rmsprop",
+        "adam",
+    ),
+    "cs231n assignment 3": (
+        "rnn_step",
+        "rnn",
+        "lstm_step",
+        "lstm",
+        "word_embedding",
+        "temporal_affine",
+        "temporal_softmax_loss",
+    ),
 }
-DISTINCTIVE = {   # ops that say which assignment a file is from (assignment 1's are in 2 as well)
-    "cs231n assignment 2": ("batchnorm", "batchnorm_alt", "layernorm", "spatial_batchnorm",
-                            "spatial_groupnorm", "dropout", "conv", "max_pool", "conv_relu",
-                            "conv_relu_pool", "affine_bn_relu", "affine_ln_relu", "sgd", "sgd_momentum",
-                            "rmsprop", "adam"),
+DISTINCTIVE = {  # ops that say which assignment a file is from (assignment 1's are in 2 as well)
+    "cs231n assignment 2": (
+        "batchnorm",
+        "batchnorm_alt",
+        "layernorm",
+        "spatial_batchnorm",
+        "spatial_groupnorm",
+        "dropout",
+        "conv",
+        "max_pool",
+        "conv_relu",
+        "conv_relu_pool",
+        "affine_bn_relu",
+        "affine_ln_relu",
+        "sgd",
+        "sgd_momentum",
+        "rmsprop",
+        "adam",
+    ),
     "cs231n assignment 3": ASSIGNMENTS["cs231n assignment 3"],
 }
 

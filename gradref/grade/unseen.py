@@ -9,6 +9,7 @@ report (an error message, a crash's output) say nothing of the values the next, 
 `grade --unseen-seed N` (or GRADREF_UNSEEN_SEED) names the secret instead: course staff who share it
 can reproduce a verdict on another machine.
 """
+
 import hashlib
 import os
 import tempfile
@@ -33,7 +34,7 @@ def machine_secret():
         kept = _read(path)
         if kept is None:
             _write(path, _fresh())
-            kept = _read(path)          # whoever linked first (concurrent graders) wins for everyone
+            kept = _read(path)  # whoever linked first (concurrent graders) wins for everyone
         if kept is not None:
             return kept
     return _fresh()
@@ -57,7 +58,7 @@ def fingerprint(seed):
 
 
 def _fresh():
-    return int.from_bytes(os.urandom(7), "big") | 1     # never 0, which names the public samples
+    return int.from_bytes(os.urandom(7), "big") | 1  # never 0, which names the public samples
 
 
 def _read(path):
@@ -72,11 +73,11 @@ def _read(path):
 def _write(path, seed):
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd, scratch = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-seed-")   # 0600
+        fd, scratch = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-seed-")  # 0600
         with os.fdopen(fd, "w") as handle:
             handle.write(f"{seed}\n")
         try:
-            os.link(scratch, path)      # atomic, and never over a seed already there
+            os.link(scratch, path)  # atomic, and never over a seed already there
         finally:
             os.unlink(scratch)
     except OSError:

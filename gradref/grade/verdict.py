@@ -1,25 +1,27 @@
 """The verdict on one function: its status, checks, warnings, named mistakes and notes."""
+
 from dataclasses import dataclass, field
 
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
-RANK = {PASS: 3, FAIL: 2, ERROR: 1, TIMEOUT: 1, MISSING: 0}    # which of two conventions the code follows
+RANK = {PASS: 3, FAIL: 2, ERROR: 1, TIMEOUT: 1, MISSING: 0}  # which of two conventions the code follows
 
 
 @dataclass
 class Entry:
     """The verdict on one student-facing function or class."""
+
     name: str
     status: str = PASS
     message: str = ""
     checks: list = field(default_factory=list)
     hints: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
-    sample: str = ""            # the sample being graded, for the names of its checks
-    stress: bool = False        # the sample is an extreme one: failures there are warnings
+    sample: str = ""  # the sample being graded, for the names of its checks
+    stress: bool = False  # the sample is an extreme one: failures there are warnings
     strict: bool = False
-    stopped: bool = False       # it broke its process (timeout, crash, a limit) or is not written yet
-    mistakes: list = field(default_factory=list)   # catalogue keys of the mistakes named
-    notes: list = field(default_factory=list)      # how it was graded, where that is a choice
+    stopped: bool = False  # it broke its process (timeout, crash, a limit) or is not written yet
+    mistakes: list = field(default_factory=list)  # catalogue keys of the mistakes named
+    notes: list = field(default_factory=list)  # how it was graded, where that is a choice
 
     def check(self, name, passed, detail="", measured=False):
         """Record a check; `detail` says what went wrong, kept on a pass only when it is a measurement."""
@@ -51,9 +53,8 @@ class Entry:
     def as_dict(self):
         message = self.message
         if self.hints:
-            message = ("Likely mistake: " + " ".join(dict.fromkeys(self.hints)) +
-                       f" First failing check: {self.message}")
-        if self.status == PASS and not self.checks:      # never a pass on nothing
+            message = "Likely mistake: " + " ".join(dict.fromkeys(self.hints)) + f" First failing check: {self.message}"
+        if self.status == PASS and not self.checks:  # never a pass on nothing
             self.status, message = ERROR, "nothing could be checked"
         if self.status == PASS:
             message = f"passed {sum(c['passed'] for c in self.checks)} checks"
@@ -65,9 +66,16 @@ class Entry:
                 message += "; likely cause: " + " ".join(dict.fromkeys(self.hints))
         elif self.notes:
             message += f" ({'; '.join(self.notes)})"
-        return {"name": self.name, "status": self.status, "message": message, "checks": self.checks,
-                "diagnosis": list(dict.fromkeys(self.hints)), "mistakes": list(dict.fromkeys(self.mistakes)),
-                "warnings": self.warnings, "notes": self.notes}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "message": message,
+            "checks": self.checks,
+            "diagnosis": list(dict.fromkeys(self.hints)),
+            "mistakes": list(dict.fromkeys(self.mistakes)),
+            "warnings": self.warnings,
+            "notes": self.notes,
+        }
 
 
 def unique(results):

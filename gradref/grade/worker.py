@@ -6,6 +6,7 @@ loaded here. The grader sends one JSON request per line on stdin; arguments and 
 goes back on a private copy of the original stdout, while the student's prints go to stderr.
 Started with `python -I -S -B`: no site-packages but the ones the grader names in its config.
 """
+
 import importlib.abc
 import importlib.util
 import json
@@ -14,7 +15,7 @@ import resource
 import sys
 import traceback
 
-os.closerange(3, 1 << 16)      # nothing the grader (or bwrap) held open reaches the submission
+os.closerange(3, 1 << 16)  # nothing the grader (or bwrap) held open reaches the submission
 
 
 def _load_protocol():
@@ -48,8 +49,9 @@ class ImportBlocker(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         top = name.split(".")[0]
         if top in self.blocked:
-            raise ImportError(f"importing {top} is not allowed in a submission "
-                              f"(the grader's --allow-imports {top} lifts this)")
+            raise ImportError(
+                f"importing {top} is not allowed in a submission (the grader's --allow-imports {top} lifts this)"
+            )
         return None
 
 
@@ -60,21 +62,24 @@ def reply(message):
 
 def set_limits(config):
     """Hard limits the submission cannot raise: memory, file size, open files, core dumps, processes."""
+
     def hard(which, value):
         resource.setrlimit(which, (value, value))
-    hard(resource.RLIMIT_AS, int(config["memory_mb"]) * 2 ** 20)
-    hard(resource.RLIMIT_FSIZE, int(config["file_mb"]) * 2 ** 20)
+
+    hard(resource.RLIMIT_AS, int(config["memory_mb"]) * 2**20)
+    hard(resource.RLIMIT_FSIZE, int(config["file_mb"]) * 2**20)
     hard(resource.RLIMIT_NOFILE, 256)
     hard(resource.RLIMIT_CORE, 0)
-    if config["limit_processes"]:     # counted per uid: only meaningful under the grader's own uid
-        hard(resource.RLIMIT_NPROC, int(config["max_processes"]) + 4)   # + bwrap and the worker
+    if config["limit_processes"]:  # counted per uid: only meaningful under the grader's own uid
+        hard(resource.RLIMIT_NPROC, int(config["max_processes"]) + 4)  # + bwrap and the worker
     if config.get("uid") is not None:  # the grader's own unprivileged uid: from here on, no privilege
         os.setgroups([])
         os.setgid(config["uid"])
         os.setuid(config["uid"])
-    os.chdir(config["results"])       # only now: the results folder belongs to that uid
-    try:                              # without namespaces, die with the grader
+    os.chdir(config["results"])  # only now: the results folder belongs to that uid
+    try:  # without namespaces, die with the grader
         import ctypes
+
         ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
     except (OSError, AttributeError):
         pass
@@ -98,7 +103,7 @@ def describe(error):
 
 
 def load_arg(spec):
-    if P.DICT in spec:                       # parameter dicts: bn_param, conv_param, ...
+    if P.DICT in spec:  # parameter dicts: bn_param, conv_param, ...
         return {key: load_arg(value) for key, value in spec[P.DICT].items()}
     if P.FILE in spec:
         return _load(os.path.join(CONFIG["inputs"], os.path.basename(spec[P.FILE])), allow_pickle=False)
@@ -109,8 +114,13 @@ def save_after(name, value):
     """An argument as it is after the call: arrays, and the arrays inside parameter dicts."""
     if isinstance(value, dict):
         numeric = (np.ndarray, np.number, int, float)
-        return {P.DICT: {k: save_value(f"{name}-{k}", v) for k, v in value.items()
-                         if isinstance(v, numeric) and not isinstance(v, bool)}}
+        return {
+            P.DICT: {
+                k: save_value(f"{name}-{k}", v)
+                for k, v in value.items()
+                if isinstance(v, numeric) and not isinstance(v, bool)
+            }
+        }
     return save_value(name, value) if isinstance(value, np.ndarray) else None
 
 
@@ -137,8 +147,13 @@ def check_done(stage, value):
 
 def failed(stage, error, outputs):
     if isinstance(error, (NotYet, NotImplementedError)):
-        return {P.OK: False, P.STAGE: stage, P.TODO: True, P.ERROR: str(error) or "NotImplementedError",
-                P.RESULTS: outputs}
+        return {
+            P.OK: False,
+            P.STAGE: stage,
+            P.TODO: True,
+            P.ERROR: str(error) or "NotImplementedError",
+            P.RESULTS: outputs,
+        }
     return {P.OK: False, P.STAGE: stage, P.ERROR: describe(error), P.RESULTS: outputs}
 
 
@@ -159,8 +174,7 @@ def run_function(module, request, prefix):
             raise NotYet(f"{stage} returns None for its output")
         if not isinstance(result, tuple) or len(result) != k + 1:
             shape = "(" + ", ".join(["out"] * k + ["cache"]) + ")"
-            return {P.OK: False, P.STAGE: stage,
-                    P.ERROR: f"{stage} returned {type(result).__name__}, not {shape}"}
+            return {P.OK: False, P.STAGE: stage, P.ERROR: f"{stage} returned {type(result).__name__}, not {shape}"}
         *outs, second = result
         outputs[P.OUT] = save_value(f"{prefix}out", outs[0] if k == 1 else _asarray(outs))
         if request.get(P.UPDATE):
@@ -177,7 +191,7 @@ def run_function(module, request, prefix):
             outputs[P.DOUT_AFTER] = save_value(f"{prefix}dout", dout)
         elif request.get(P.LOSS):
             grads = as_tuple(second)
-        else:                       # a forward graded on its own: the cache stays opaque
+        else:  # a forward graded on its own: the cache stays opaque
             outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
             return {P.OK: True, P.RESULTS: outputs}
         outputs[P.GRADS] = [None if g is None else save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
@@ -235,7 +249,7 @@ def load_module(code_root, path):
     """Import one file of the submission under its dotted name, so that its siblings can import it too."""
     name = module_name(code_root, path)
     top = sys.modules.get(name.split(".")[0]) if name else None
-    if name and (top is None or _inside(top, code_root)):      # not a clash with numpy or the stdlib
+    if name and (top is None or _inside(top, code_root)):  # not a clash with numpy or the stdlib
         return importlib.import_module(name)
     spec = importlib.util.spec_from_file_location("submission_" + str(len(sys.modules)), path)
     module = importlib.util.module_from_spec(spec)
