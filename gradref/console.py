@@ -3,7 +3,10 @@
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .text import clean
 
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "gpu")
@@ -27,7 +30,7 @@ def progress_bar():
 
 def advancer(bar, task):
     """A progress callback `(done, total, label)` for the runners."""
-    return lambda n, total, label: bar.update(task, completed=n, total=total, description=label)
+    return lambda n, total, label: bar.update(task, completed=n, total=total, description=escape(clean(label, 60)))
 
 
 def choices(value, all_values):

@@ -67,7 +67,8 @@ def write_atomic(path, text):
         sys.stdout.write(text + "\n")
         return
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    # A short temporary name: the report's own may already be as long as the file system allows.
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-gradref-")
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)

@@ -411,13 +411,13 @@ def test_grading_a_folder_never_stops_at_a_broken_submission(tmp_path):
     assert rows["good.py"]["status"] == "pass" and rows["wrong.py"]["status"] == "fail"
     assert rows["broken.py"]["status"] == "cannot grade" and "syntax error" in rows["broken.py"]["message"]
     assert sorted(p.name for p in out.iterdir()) == [
-        "broken.json",
-        "good.json",
+        "broken.py.json",
+        "good.py.json",
         "gradebook.csv",
         "summary.csv",
-        "wrong.json",
+        "wrong.py.json",
     ]
-    assert json.loads((tmp_path / "gs" / "good.json").read_text())["score"] == 2.0
+    assert json.loads((tmp_path / "gs" / "good.py.json").read_text())["score"] == 2.0
 
 
 def test_the_memory_watchdog_stops_a_process_that_lifts_its_own_limit(tmp_path):

@@ -157,7 +157,7 @@ ATTACKS = {
                 if os.fork() == 0:
                     time.sleep(4)
                     mark("daemon")
-                    for name in ("summary.csv", "daemon_rewrites_the_reports.json", "good.json"):
+                    for name in ("summary.csv", "daemon_rewrites_the_reports.py.json", "good.py.json"):
                         try:
                             with open(os.path.join("{OUT}", name), "w") as handle:
                                 handle.write("rewritten")
@@ -390,7 +390,7 @@ def _grade_hostile_batch(tmp):
     for name in os.listdir(out):
         if name.endswith(".json"):
             with open(os.path.join(out, name)) as handle:
-                reports[name[:-5]] = json.load(handle)
+                reports[name[: -len(".py.json")]] = json.load(handle)
     with open(os.path.join(out, "summary.csv")) as handle:
         summary = {row["submission"]: row for row in csv.DictReader(handle)}
     uids = sorted({r.get("limits", {}).get("sandbox_uid") for r in reports.values()} - {None})
@@ -607,9 +607,9 @@ def test_a_stopped_batch_ends_promptly_and_keeps_the_reports(tmp_path, stop, exi
     )
     try:
         deadline = time.monotonic() + 240
-        while not (out / "a_fast.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+        while not (out / "a_fast.py.json").exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
-        assert (out / "a_fast.json").exists(), "the fast submission was graded first"
+        assert (out / "a_fast.py.json").exists(), "the fast submission was graded first"
         time.sleep(1.0)  # the slow ones are now inside their sandboxes
         started = set(process_tree(proc.pid))
         if stop == "ctrl-c":
@@ -624,7 +624,7 @@ def test_a_stopped_batch_ends_promptly_and_keeps_the_reports(tmp_path, stop, exi
             proc.kill()
     assert proc.returncode == exit_code and took < 10, (proc.returncode, took)
     assert "Traceback" not in stderr and said in stderr
-    assert json.loads((out / "a_fast.json").read_text())["passed"] is True
+    assert json.loads((out / "a_fast.py.json").read_text())["passed"] is True
     with open(out / "summary.csv") as handle:
         assert [row["submission"] for row in csv.DictReader(handle)] == ["a_fast.py"]
     left = still_alive(started)

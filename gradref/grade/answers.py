@@ -13,7 +13,7 @@ from conformance import cache
 from conformance.checks import Case, cotangent, cotangent_label
 from conformance.registry import REGISTRY
 
-UNSEEN = "unseen values"
+from .verdict import UNSEEN
 
 
 @functools.lru_cache(maxsize=256)

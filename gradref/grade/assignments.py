@@ -22,7 +22,7 @@ else:  # pragma: no cover - Python 3.10
 from .targets import ALL_NAMES, CS231N, LAYERS
 
 BUILTIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assignments")
-SETTINGS = {"strict": bool, "dropout_p": str}
+SETTINGS = {"strict": bool, "dropout_p": str, "allow_numerical_gradient": bool}
 
 
 class SpecError(ValueError):
@@ -122,6 +122,7 @@ def apply(spec, options):
         require=tuple(dict.fromkeys(options.require + spec.required)),
         strict=options.strict or spec.settings.get("strict", False),
         dropout_p=spec.settings.get("dropout_p", options.dropout_p),
+        allow_numerical_gradient=spec.settings.get("allow_numerical_gradient", options.allow_numerical_gradient),
     )
 
 
@@ -148,6 +149,8 @@ def score(report, spec):
             continue
         if result["status"] == "pass":
             earned = item.points
+        elif result.get("published_only"):  # answers that do not follow from the inputs earn nothing
+            earned = 0.0
         elif result["status"] == "missing" or (
             result["status"] == "fail" and report.get("strict") and fraction_passed(result) == 1.0
         ):

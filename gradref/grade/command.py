@@ -10,7 +10,7 @@ from .. import junit, output
 from ..console import advancer, err, out, progress_bar
 from ..output import UsageError
 from ..text import clean
-from . import assignments, confine, platforms, reports, unseen
+from . import assignments, confine, platforms, reports, sandbox, unseen
 from .grader import CannotGrade, Options, grade_file
 from .targets import ALL_NAMES
 
@@ -53,7 +53,7 @@ def _points(entry):
     return f" ({entry['points']:g}/{entry['max_points']:g})" if entry.get("max_points") else ""
 
 
-MAX_TIMEOUT_S, MEMORY_RANGE_MB = 3600, (64, 1 << 20)
+MAX_TIMEOUT_S, MAX_SUBMISSION_S, MEMORY_RANGE_MB = 3600, 24 * 3600, (64, 1 << 20)
 
 
 def _grade_options(args):
@@ -61,6 +61,8 @@ def _grade_options(args):
         raise UsageError(f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_S}")
     if not (MEMORY_RANGE_MB[0] <= args.memory_mb <= MEMORY_RANGE_MB[1]):
         raise UsageError(f"--memory-mb must be between {MEMORY_RANGE_MB[0]} and {MEMORY_RANGE_MB[1]}")
+    if not (0 < args.submission_timeout <= MAX_SUBMISSION_S):
+        raise UsageError(f"--submission-timeout must be a number of seconds above 0 and at most {MAX_SUBMISSION_S}")
     unknown = [n for n in args.require or () if n not in ALL_NAMES]
     if unknown:
         raise UsageError(f"--require {unknown[0]!r} is not a gradable name; known: {', '.join(ALL_NAMES)}")
@@ -69,6 +71,7 @@ def _grade_options(args):
         raise UsageError(f"--support {missing[0]}: no such file or folder")
     options = Options(
         timeout=args.timeout,
+        submission_timeout=args.submission_timeout,
         memory_mb=args.memory_mb,
         support=tuple(args.support or ()),
         allow_imports=tuple(args.allow_imports or ()),
@@ -107,6 +110,7 @@ def _announce_isolation(options):
 
 def cmd_grade(args):
     options = _grade_options(args)
+    sandbox.remove_stale_sandboxes()
     if args.batch:
         _announce_isolation(options)
         return grade_batch(args, options)
@@ -296,6 +300,14 @@ def register(sub):
     )
     grade.add_argument(
         "--timeout", type=float, default=10.0, metavar="SECONDS", help="per call of the student's code (default 10)"
+    )
+    grade.add_argument(
+        "--submission-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="for one whole submission, every call and restart included; what is left when it runs out "
+        "is reported as timed out (default 600: a full assignment takes seconds to a minute)",
     )
     grade.add_argument(
         "--memory-mb", type=int, default=2048, metavar="N", help="memory limit of the student's process (default 2048)"

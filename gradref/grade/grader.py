@@ -60,7 +60,14 @@ def grade_file(path, options=Options(), advance=None):
     isolation = confine.choose(options.sandbox)
     secret = options.unseen_secret or unseen.machine_secret()
     with Sandbox(
-        path, options.timeout, options.memory_mb, options.allow_imports, isolation, options.support, modules
+        path,
+        options.timeout,
+        options.memory_mb,
+        options.allow_imports,
+        isolation,
+        options.support,
+        modules,
+        options.submission_timeout,
     ) as sandbox:
         seed = unseen.submission_seed(secret, sandbox.layout.code)
         hello = sandbox.start()
@@ -110,6 +117,7 @@ def grade_file(path, options=Options(), advance=None):
         "unseen_seed": unseen.fingerprint(secret),
         "limits": {
             "timeout_s": options.timeout,
+            "submission_timeout_s": options.submission_timeout,
             "memory_mb": options.memory_mb,
             "sandbox_uid": sandbox.uid,
             "blocked_imports": [n for n in sandbox.blocked],
@@ -154,6 +162,9 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             alive = True
         if not alive and not separate:
             break
+    forward_entry.settle()
+    if separate:
+        backward_entry.settle(target.forward)
     for entry in distinct(forward_entry, backward_entry):
         _note_only_kdim(entry)
 

@@ -91,21 +91,23 @@ def _one_hot(labels, classes):
     return np.eye(classes)[labels]
 
 
-def _compare(entry, label, got, want, rounding, floor=0.0, slack=1.0):
+def _compare(entry, label, got, want, rounding, floor=0.0, slack=1.0, run=None):
     """Compare at the course's level (times `slack`); the detail also says how far past rounding
-    level it is."""
+    level it is (kept on `run` for the numerical-differentiation check)."""
     comparison = policy.compare(label, got, want, max(rounding, policy.COURSE_REL) * slack, "float64", floor)
     detail = comparison.describe()
     if not comparison.shape_error and comparison.max_rel_error == comparison.max_rel_error:
         detail += f"; {comparison.max_rel_error / rounding:.3g}x rounding level"
+        if run is not None:
+            run.rounding_ratio = max(run.rounding_ratio, comparison.max_rel_error / rounding)
     entry.check(label, comparison.passed, detail, measured=True)
     return comparison.passed
 
 
-def _plain(sandbox, spec, entry, label):
+def _plain(sandbox, spec, entry, label, like):
     """Load one result; check it came back as an ndarray (or a scalar for a loss). None if it did not."""
     try:
-        value = sandbox.load(spec)
+        value = sandbox.load(spec, like)
     except BadResult as error:
         entry.check(label, False, f"{label}: {error}")
         return None
@@ -115,10 +117,10 @@ def _plain(sandbox, spec, entry, label):
     return value
 
 
-def _loaded(sandbox, spec):
+def _loaded(sandbox, spec, like):
     """A result array, or None when it is missing or not a plain numeric array."""
     try:
-        return sandbox.load(spec)
+        return sandbox.load(spec, like)
     except BadResult:
         return None
 
@@ -140,6 +142,7 @@ class Run:
     got: dict = field(default_factory=dict)  # quantity -> what came back, for the diagnosis
     want: dict = field(default_factory=dict)
     failed: set = field(default_factory=set)  # quantities whose comparison failed (warnings included)
+    rounding_ratio: float = 0.0  # the worst gradient's error in units of the rounding level
 
 
 def judge_sample(
@@ -151,6 +154,9 @@ def judge_sample(
     for entry in distinct(forward_entry, backward_entry):
         entry.sample, entry.stress = sample.name, sample.stress
     with_backward = with_backward and target.has_backward and not test_mode(sample)
+    forward_entry.ran.append(sample.name)
+    if with_backward and backward_entry is not forward_entry:
+        backward_entry.ran.append(sample.name)
     request, n_calls = _request(sandbox, target, op, sample, dout, with_backward)
     outcome = sandbox.call(request, n_calls)
     outputs = (outcome.reply or {}).get(P.RESULTS)
@@ -172,6 +178,11 @@ def judge_sample(
 
     if outcome.reply and outcome.reply.get(P.TODO):
         (backward_entry if backward_broke else forward_entry).not_yet(clean(outcome.message, 200))
+        if not backward_broke and with_backward and backward_entry is not forward_entry:
+            backward_entry.ran.remove(sample.name)
+            backward_entry.spared.append(sample.name)  # a forward's refusal spares its backward nothing
+        if backward_broke and P.OUT in run.outputs:  # the forward ran: it is graded on its own
+            _check_output(sandbox, run, forward_entry)
         return True
     if own_mask and outcome.status == "ok":
         _grade_dropout(sandbox, run, forward_entry, backward_entry, with_backward)
@@ -225,7 +236,7 @@ def _check_output(sandbox, run, entry):
     """The forward's output (a loss, next_w for an update rule) against the oracle's."""
     target = run.target
     label = "loss" if target.is_loss else "next_w" if target.kind == UPDATE_RULE else "out"
-    out = _plain(sandbox, run.outputs.get(P.OUT), entry, label)
+    out = _plain(sandbox, run.outputs.get(P.OUT), entry, label, run.want_out)
     if out is None:
         return
     if target.kind == UPDATE_RULE and np.shape(out) == np.shape(run.want_out):
@@ -246,7 +257,7 @@ def _check_output(sandbox, run, entry):
 def _grade_dropout(sandbox, run, forward_entry, backward_entry, with_backward):
     """Train-mode dropout against the student's own mask (see dropout.py)."""
     x, p = as_float64(run.sample.args)["x"], run.sample.args["dropout_param"]["p"]
-    out = _plain(sandbox, run.outputs.get(P.OUT), forward_entry, "out")
+    out = _plain(sandbox, run.outputs.get(P.OUT), forward_entry, "out", x)
     if out is not None:
         dropout.check_forward(forward_entry, x, out, p, run.options.dropout_p)
     scale = None if out is None else dropout.own_scale(x, out)
@@ -269,7 +280,7 @@ def _check_gradients(sandbox, run, entry):
         return
     grads, floor = [], floors(op, run.want_grads)
     for name, spec, want, arg in zip(op.grad_names, specs, run.want_grads, [run.sample.args[n] for n in op.wrt]):
-        got = None if spec is None else _plain(sandbox, spec, entry, name)
+        got = None if spec is None else _plain(sandbox, spec, entry, name, want)
         grads.append(got)
         if spec is None:
             entry.check(name, False, f"{name} is None: it is not computed yet")
@@ -277,13 +288,58 @@ def _check_gradients(sandbox, run, entry):
             continue
         if got is None:
             continue
-        if not _compare(entry, name, got, want, run.rounding, floor.get(name, 0.0), run.slack):
+        if not _compare(entry, name, got, want, run.rounding, floor.get(name, 0.0), run.slack, run):
             run.failed.add(name)
         if np.shape(got) == np.shape(arg):
             entry.check(f"{name} dtype", got.dtype == arg.dtype, f"{name}.dtype={got.dtype}, want {arg.dtype}")
         entry.check(f"{name} finite", np.isfinite(got).all() or not np.isfinite(want).all(), f"{name} has NaN or inf")
     run.got.update(zip(op.grad_names, grads))
     run.want.update(zip(op.grad_names, run.want_grads))
+    if not run.options.allow_numerical_gradient:
+        _check_derived(run, entry)
+
+
+# A backward that differentiates numerically calls some function once or twice per input entry, and
+# its gradients sit where central differences do: 1e-7..1e-10 relative, thousands of times the
+# rounding level that a derived float64 gradient reaches. Both must show; a derived backward that calls
+# a helper in a loop (conv windows, time steps) is accurate, and a recomputed forward is one call.
+OWN_FORWARD_CALLS = 4
+MANY_CALLS = 16
+FINITE_DIFFERENCE_ACCURACY = 1e3  # x rounding level
+
+
+def _check_derived(run, entry):
+    """Fail a backward that computes its gradient numerically instead of deriving it."""
+    calls = run.outputs.get(P.CALLS)
+    if not isinstance(calls, dict):
+        return
+    if calls.get(P.CALLS_INTACT) is False:
+        entry.check("derived", False, "the backward switched off the grader's call counting (sys.setprofile)")
+        entry.mistakes.append("numerical_gradient")
+        return
+    own, most = calls.get(P.CALLS_OWN_FORWARD), calls.get(P.CALLS_MOST)
+    if not (isinstance(own, int) and isinstance(most, int)):
+        return
+    entries = min((int(np.size(run.sample.args[n])) for n in run.op.wrt), default=1)
+    many = own >= OWN_FORWARD_CALLS or most >= max(MANY_CALLS, entries)
+    if many and run.rounding_ratio >= FINITE_DIFFERENCE_ACCURACY:
+        called = (
+            f"its forward {own} times"
+            if own >= OWN_FORWARD_CALLS
+            else f"{clean(str(calls.get(P.CALLS_MOST_NAME, '')), 60)} {most} times"
+        )
+        entry.check(
+            "derived",
+            False,
+            f"the gradient is computed numerically: one backward called {called} (once or twice per input "
+            f"entry), and it is accurate only to {run.rounding_ratio:.0e}x rounding level, as finite "
+            "differences are; the assignment is to derive the gradient",
+        )
+        entry.hints.append(
+            "the backward differentiates numerically (finite differences): derive the gradient with the chain "
+            "rule instead."
+        )
+        entry.mistakes.append("numerical_gradient")
 
 
 def _written(sandbox, before, specs, names, ignore=()):
@@ -294,7 +350,7 @@ def _written(sandbox, before, specs, names, ignore=()):
         for n in names
         if n not in ignore
         and isinstance(before.get(n), np.ndarray)
-        and not np.array_equal(_loaded(sandbox, specs.get(n)), before[n], equal_nan=True)
+        and not np.array_equal(_loaded(sandbox, specs.get(n), before[n]), before[n], equal_nan=True)
     ]
 
 
@@ -312,11 +368,11 @@ def _report_writes(sandbox, run, forward_entry, backward_entry, with_backward):
     if not with_backward:
         return
     mid = dict(zip(names, run.outputs.get(P.ARGS_MID) or []))
-    middle = {n: _loaded(sandbox, mid.get(n)) for n in names}
+    middle = {n: _loaded(sandbox, mid.get(n), original[n]) for n in names}
     for name in _written(sandbox, middle, run.outputs.get(P.ARGS_AFTER), names, op.mutable):
         backward_entry.warn(f"{backward_name} writes into {name} (through the cache)")
     if P.DOUT_AFTER in run.outputs:
-        after = _loaded(sandbox, run.outputs[P.DOUT_AFTER])
+        after = _loaded(sandbox, run.outputs[P.DOUT_AFTER], run.dout)
         upstream = UPSTREAM.get(op.name, ("dout",))
         if after is None or np.shape(after) != np.shape(run.dout):
             backward_entry.warn(f"{backward_name} writes into dout")
@@ -350,7 +406,7 @@ def _check_state(sandbox, run, entry):
                 entry.check(label, False, f"{label} was not stored")
                 continue
             try:
-                value = sandbox.load(saved[key])  # a number or an array: both are fine here
+                value = sandbox.load(saved[key], want)  # a number or an array: both are fine here
             except BadResult as error:
                 entry.check(label, False, f"{label}: {error}")
                 continue

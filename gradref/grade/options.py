@@ -9,12 +9,14 @@ from . import dropout
 class Options:
     """What the teacher chose; frozen, so one submission's grading can never change another's."""
 
-    timeout: float = 10.0
+    timeout: float = 10.0  # per call of the student's code
+    submission_timeout: float = 600.0  # the whole submission, every call and restart included
     memory_mb: int = 2048
     allow_imports: tuple = ()
     convention: str = ""  # "" = detect
     require: tuple = ()
     sandbox: str = "auto"  # "auto", "bwrap" or "process"
+    allow_numerical_gradient: bool = False  # a backward may differentiate numerically (an assignment setting)
     strict: bool = False  # warnings (writes into arguments, extreme values) fail
     dropout_p: str = dropout.KEEP  # what dropout's p means: "keep" (2018 on) or "drop" (2016-17)
     support: tuple = ()  # course-provided modules put beside the submission (im2col, common/)

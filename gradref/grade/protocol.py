@@ -52,6 +52,20 @@ STATE = "state"  # an update rule's returned config
 ARGS_MID = "args_mid"  # the arguments after the forward
 ARGS_AFTER = "args_after"  # the arguments after the call(s)
 DOUT_AFTER = "dout_after"  # dout after the backward
+CALLS = "calls"  # how often Python functions were called in the backward (a loss: in the call)
+CALLS_OWN_FORWARD = "forward"  # ... the function's own forward (or the class's forward method)
+CALLS_MOST = "most"  # ... the function called most often, and its name
+CALLS_MOST_NAME = "most_name"
+CALLS_INTACT = "intact"  # false: the submission switched the counting off
 
 STAGE_FILE = "stage"
 IMPORT_STAGE = "import"
+
+
+def valid_reply(reply):
+    """Whether a decoded reply has the protocol's shape (the grader's side: a reply is hostile data, and
+    anything else ends as that submission's error, never the grader's)."""
+    if not isinstance(reply, dict) or not isinstance(reply.get(OK), bool):
+        return False
+    kinds = {STAGE: str, ERROR: str, TODO: bool, RESULTS: dict, NAMES: list}
+    return all(key not in reply or isinstance(reply[key], kind) for key, kind in kinds.items())

@@ -2,9 +2,12 @@
 
 import concurrent.futures
 import csv
+import hashlib
 import io
 import multiprocessing
 import os
+import re
+import tempfile
 from concurrent.futures.process import BrokenProcessPool
 
 from conformance import pools
@@ -16,8 +19,11 @@ from .options import Options
 from .sandbox import close_all_sandboxes
 from .verdict import PASS
 
+MAX_NAME = 100  # characters of a submission's name kept in its report's name
+
 SUMMARY_COLUMNS = (
     "submission",
+    "report",
     "status",
     "convention",
     "score",
@@ -78,11 +84,25 @@ def gradescope_error(message, max_score=0.0):
     }
 
 
+def report_name(path):
+    """The file name of one submission's report: its own name (a file's extension kept, so `mary.py`
+    and the folder `mary/` differ), made safe; where making it safe or short changed it, a hash of the
+    original name follows, so two submissions never share a report and a name never outgrows the
+    file system."""
+    name = os.path.basename(os.path.normpath(path))
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "_"
+    if safe != name or len(safe) > MAX_NAME:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        safe = f"{safe[:MAX_NAME]}-{digest}"
+    return f"{safe}.json"
+
+
 def summary_row(path, result=None, error=""):
     counts = (result or {}).get("summary", {})
     status = "cannot grade" if error else ("pass" if result["passed"] else "fail")
     return {
         "submission": clean(os.path.basename(path), 200),
+        "report": report_name(path),
         "status": status,
         "convention": (result or {}).get("convention", ""),
         "score": (result or {}).get("score", 0.0),
@@ -124,8 +144,11 @@ def summary_csv(rows):
     return buffer.getvalue()
 
 
-def _grade_quietly(path, options):
-    """One submission for the batch: a report, or the sentence that says why there is none."""
+def _grade_quietly(path, options, started):
+    """One submission for the batch: a report, or the sentence that says why there is none. It leaves
+    a mark in the folder `started` first, so that a pool that dies knows which submissions were running."""
+    with open(os.path.join(started, hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()), "w"):
+        pass
     try:
         return grade_file(path, options), ""
     except CannotGrade as error:
@@ -135,13 +158,12 @@ def _grade_quietly(path, options):
 
 
 def submissions_in(folder):
-    """The submissions of a batch: each .py file and each sub-folder (one student's package)."""
+    """The submissions of a batch: each .py file and each sub-folder (one student's package). A link
+    is listed too, and refused when it is graded: links are never followed."""
     if not os.path.isdir(folder):
         raise CannotGrade(f"no such folder: {folder}")
     entries = sorted(os.path.join(folder, f) for f in os.listdir(folder) if not f.startswith((".", "__")))
-    found = [
-        p for p in entries if (p.endswith(".py") and os.path.isfile(p)) or (os.path.isdir(p) and not os.path.islink(p))
-    ]
+    found = [p for p in entries if os.path.islink(p) or (p.endswith(".py") and os.path.isfile(p)) or os.path.isdir(p)]
     if not found:
         raise CannotGrade(f"no .py files or student folders in {folder}")
     return found
@@ -160,30 +182,41 @@ def _end_now(*_):
 
 def graded(files, options, jobs):
     """(path, report or None, error) for every file, in the order they finish. A grading process that
-    dies is replaced; the submissions it was running get one more try, then count as cannot grade."""
-    context, pending, tried = multiprocessing.get_context("spawn"), list(files), set()
-    while pending:
-        pool = concurrent.futures.ProcessPoolExecutor(max(1, jobs), mp_context=context, initializer=_quiet_worker)
-        try:
-            futures = {pool.submit(_grade_quietly, path, options): path for path in pending}
-            pending = []
-            for future in concurrent.futures.as_completed(futures):
-                path = futures[future]
-                try:
-                    result, error = future.result()
-                except BrokenProcessPool:
-                    if path not in tried:
-                        tried.add(path)
-                        pending.append(path)
-                        continue
-                    result, error = None, "the grading process died twice while grading it"
-                except Exception as crash:  # noqa: BLE001 - anything else is this submission's
-                    result, error = None, f"internal error while grading: {crash}"
-                yield path, result, error
-            pool.shutdown(wait=True)
-        except BaseException:
-            pools.stop_pool(pool)
-            raise
+    dies is replaced; the submissions that were running then get one more try (only a submission that
+    was running both times counts as cannot grade), and those that were only waiting go on uncharged."""
+    context, pending, charged = multiprocessing.get_context("spawn"), list(files), set()
+    with tempfile.TemporaryDirectory(prefix="gradref-started-") as started:
+        while pending:
+            pool = concurrent.futures.ProcessPoolExecutor(max(1, jobs), mp_context=context, initializer=_quiet_worker)
+            try:
+                futures = {pool.submit(_grade_quietly, path, options, started): path for path in pending}
+                pending = []
+                for future in concurrent.futures.as_completed(futures):
+                    path = futures[future]
+                    try:
+                        result, error = future.result()
+                    except BrokenProcessPool:
+                        if not _was_running(started, path):
+                            pending.append(path)
+                            continue
+                        if path not in charged:
+                            charged.add(path)
+                            pending.append(path)
+                            continue
+                        result, error = None, "the grading process died twice while grading it"
+                    except Exception as crash:  # noqa: BLE001 - anything else is this submission's
+                        result, error = None, f"internal error while grading: {crash}"
+                    yield path, result, error
+                pool.shutdown(wait=True)
+            except BaseException:
+                pools.stop_pool(pool)
+                raise
+            for name in os.listdir(started):  # a fresh pool: nothing is running yet
+                os.unlink(os.path.join(started, name))
+
+
+def _was_running(started, path):
+    return os.path.exists(os.path.join(started, hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()))
 
 
 def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", gradescope_dir=None, advance=None):
@@ -197,20 +230,20 @@ def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", grade
     try:
         for done, (path, result, error) in enumerate(graded(files, options, jobs), 1):
             reports_by_path[path] = result
-            stem = os.path.splitext(os.path.basename(path))[0]
+            name = report_name(path)
             output.write_json(
-                os.path.join(out, f"{stem}.json"),
+                os.path.join(out, name),
                 result or {"submission": os.path.abspath(path), "passed": False, "error": error},
             )
             if gradescope_dir:
                 max_score = sum(i.points for i in options.assignment.items if i.required) if options.assignment else 0.0
                 output.write_json(
-                    os.path.join(gradescope_dir, f"{stem}.json"),
+                    os.path.join(gradescope_dir, name),
                     gradescope(result) if result else gradescope_error(error, max_score),
                 )
             rows[path] = summary_row(path, result, error)
             if advance:
-                advance(done, len(files), os.path.basename(path))
+                advance(done, len(files), os.path.basename(path))  # the progress bar cleans it
     finally:
         ordered = [rows[path] for path in files if path in rows]
         output.write_atomic(os.path.join(out, "summary.csv"), summary_csv(ordered))

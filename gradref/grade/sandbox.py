@@ -8,9 +8,11 @@ watchdog over the worker's whole process tree (resident memory, number of proces
 top of the rlimits the worker sets before the submission runs.
 """
 
+import contextlib
 import json
 import os
 import re
+import select
 import selectors
 import shutil
 import stat
@@ -46,6 +48,10 @@ POLL_S = 0.02
 WATCH_S = 0.1  # how often the process tree is measured
 MAX_REPLY = 1 << 20  # bytes of one reply line
 MAX_RESULT = 256 << 20  # bytes of one result file
+MAX_READ = 512 << 20  # bytes of result files read from one submission in all
+LARGER_THAN_ASKED = 16  # a result may hold this many times the entries it should (a shape mistake), no more
+SEND_S = 5.0  # how long the worker may leave a request unread
+REAP_S = 5.0  # how long a worker that closed its reply channel may take to exit
 MAX_PROCESSES = 32
 DISK_MB = 512
 TAIL = 4096  # bytes of the worker's stderr that are kept
@@ -127,22 +133,110 @@ def disk_mb(folder, max_entries=20_000):
 # ----- the submission's files -----
 
 MAX_FILES, MAX_TREE_MB = 2000, 50
+MAX_DEPTH = 16  # folders deeper than this in a submission are not looked into
+MAX_ENTRIES = 20_000  # files and folders looked at in one submission
 
 
 def python_files(folder):
-    """Relative paths of the .py files under a folder (no hidden folders, no caches, no links)."""
-    found = []
-    for base, dirs, files in os.walk(folder):
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".") and d != "__pycache__" and not os.path.islink(os.path.join(base, d))
-        )
-        for name in sorted(files):
-            path = os.path.join(base, name)
-            if name.endswith(".py") and not os.path.islink(path) and os.path.isfile(path):
-                found.append(os.path.relpath(path, folder))
+    """Relative paths of the .py files under a folder (no hidden folders, no caches, no links, nothing
+    deeper than MAX_DEPTH), in os.walk's order; ValueError for a flood of entries. No recursion: a
+    folder nested a thousand deep is only a deep folder."""
+    found, seen, todo = [], 0, [("", 0)]
+    while todo:
+        rel, depth = todo.pop()
+        try:
+            entries = sorted(os.scandir(os.path.join(folder, rel)), key=lambda e: e.name)
+        except OSError:
+            continue
+        seen += len(entries)
+        if seen > MAX_ENTRIES:
+            raise ValueError(
+                f"{os.path.basename(os.path.normpath(folder))} holds more than {MAX_ENTRIES} files and folders"
+            )
+        folders = []
+        for entry in entries:
+            if entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if not entry.name.startswith(".") and entry.name != "__pycache__" and depth < MAX_DEPTH:
+                    folders.append(os.path.join(rel, entry.name))
+            elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                found.append(os.path.join(rel, entry.name))
+        todo.extend((sub, depth + 1) for sub in reversed(folders))
     return found
+
+
+def remove_tree(path):
+    """Remove a folder whatever it holds and however deep, without recursion and without following a
+    link: the folders inside are moved up into it one level at a time, and removed once empty."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        top = os.open(path, flags)
+    except FileNotFoundError:
+        return
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
+    token, moved, stuck = os.urandom(4).hex(), 0, set()
+    try:
+        progress = True
+        while progress:
+            progress = False
+            for entry in list(os.scandir(top)):
+                if entry.name in stuck:
+                    continue
+                try:
+                    if not entry.is_dir(follow_symlinks=False):
+                        os.unlink(entry.name, dir_fd=top)
+                        progress = True
+                        continue
+                    with contextlib.suppress(OSError):
+                        os.rmdir(entry.name, dir_fd=top)
+                        progress = True
+                        continue
+                    inner = os.open(entry.name, flags, dir_fd=top)
+                    try:
+                        for child in list(os.scandir(inner)):
+                            if child.is_dir(follow_symlinks=False):
+                                moved += 1
+                                os.rename(child.name, f".gradref-{token}-{moved}", src_dir_fd=inner, dst_dir_fd=top)
+                            else:
+                                os.unlink(child.name, dir_fd=inner)
+                            progress = True
+                    finally:
+                        os.close(inner)
+                except OSError:
+                    stuck.add(entry.name)
+    finally:
+        os.close(top)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+SANDBOX_PREFIX = "gradref-sandbox-"
+
+
+def remove_stale_sandboxes():
+    """Remove the sandbox folders of graders that were killed before they could (their pid is gone)."""
+    folder = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if not entry.name.startswith(SANDBOX_PREFIX) or entry.is_symlink():
+                continue
+            pid = entry.name[len(SANDBOX_PREFIX) :].split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)) and entry.stat(follow_symlinks=False).st_uid == os.geteuid():
+                remove_tree(entry.path)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def copy_python_tree(source, target):
@@ -160,8 +254,10 @@ def copy_python_tree(source, target):
 # ----- result files -----
 
 
-def read_npy(dir_fd, name, max_bytes=MAX_RESULT):
-    """Load `name` from the results folder as a plain ndarray, or raise BadResult saying why not."""
+def read_npy(dir_fd, name, max_bytes=MAX_RESULT, like=None):
+    """Load `name` from the results folder as a plain ndarray, or raise BadResult saying why not.
+    With `like` (what the result should look like), a result far larger than it is refused from its
+    header, before a byte of it is read."""
     if not SAFE_NAME.match(name or ""):
         raise BadResult("the result has no valid file name")
     try:
@@ -187,6 +283,8 @@ def read_npy(dir_fd, name, max_bytes=MAX_RESULT):
         if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in "biuf":
             raise BadResult(f"the result has dtype {clean(str(dtype), 60)}, not a real number type")
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if like is not None and count > max(LARGER_THAN_ASKED * np.size(like), 64):
+            raise BadResult(f"it has shape {clean(str(tuple(shape)), 80)}, want {np.shape(like)}")
         if count * dtype.itemsize != info.st_size - handle.tell():
             raise BadResult("the result file's size does not match its header")
         data = handle.read(count * dtype.itemsize)
@@ -221,6 +319,7 @@ class Sandbox:
         isolation=confine.PROCESS,
         support=(),
         modules=None,
+        budget=600.0,
     ):
         self.submission = os.path.abspath(submission)
         self.timeout, self.memory_mb, self.isolation = timeout, memory_mb, isolation
@@ -228,7 +327,7 @@ class Sandbox:
         # Allowing a name allows what it prefixes too: jax needs jaxlib.
         self.blocked = [name for name in BLOCKED if not any(name.startswith(a) for a in allow_imports)]
         self.uid = confine.dedicated_uid() if isolation == confine.BWRAP else confine.process_uid()
-        self.root = tempfile.mkdtemp(prefix="gradref-sandbox-")
+        self.root = tempfile.mkdtemp(prefix=f"{SANDBOX_PREFIX}{os.getpid()}-")
         os.chmod(self.root, 0o711)  # a switched uid may pass through, not list
         self.layout = confine.Layout(*(os.path.join(self.root, d) for d in ("code", "in", "out")))
         self.modules = modules or [os.path.basename(self.submission)]
@@ -236,7 +335,8 @@ class Sandbox:
         os.mkdir(self.layout.inputs, 0o755)
         self.inputs_fd = os.open(self.layout.inputs, os.O_DIRECTORY | os.O_CLOEXEC)
         self.proc, self.hello, self.counter, self.results_fd = None, None, 0, None
-        self.calls, self.prefix, self.cgroup = 0, "", None
+        self.calls, self.prefix, self.cgroup, self.bytes_read = 0, "", None, 0
+        self.budget, self.deadline = budget, time.monotonic() + budget
         LIVE.add(self)
 
     def _fill_code(self, support):
@@ -255,10 +355,12 @@ class Sandbox:
                 copy_python_tree(path, target)
             else:
                 shutil.copyfile(path, target)
-        for folder, _, files in os.walk(self.layout.code):
-            os.chmod(folder, 0o755)
-            for name in files:
-                os.chmod(os.path.join(folder, name), 0o644)
+        for rel in python_files(self.layout.code):
+            os.chmod(os.path.join(self.layout.code, rel), 0o644)
+            folder = os.path.dirname(rel)
+            while folder:
+                os.chmod(os.path.join(self.layout.code, folder), 0o755)
+                folder = os.path.dirname(folder)
 
     # ----- process management -----
 
@@ -268,7 +370,7 @@ class Sandbox:
             os.close(self.results_fd)
         old = self.layout.results
         if os.path.lexists(old):
-            shutil.rmtree(old, ignore_errors=True)
+            remove_tree(old)
             if os.path.lexists(old):  # e.g. a file it made unremovable: move it aside instead
                 os.rename(old, tempfile.mktemp(dir=self.root, prefix="old-"))
         os.mkdir(old, 0o700)
@@ -279,6 +381,9 @@ class Sandbox:
     def start(self):
         """Start a fresh worker; returns its hello (the names the module defines, or the import error)."""
         self.stop()
+        if self.over_budget():
+            self.hello = {P.OK: False, P.STAGE: P.IMPORT_STAGE, P.ERROR: self._budget_spent().message}
+            return self.hello
         self._fresh_results()
         config = {
             "memory_mb": self.memory_mb,
@@ -321,7 +426,8 @@ class Sandbox:
             return
         self.proc.poll()
         self._kill_tree()
-        self.proc.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=REAP_S)
         confine.kill_everything_of(self.uid)
         confine.remove_cgroup(self.cgroup)
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
@@ -345,7 +451,7 @@ class Sandbox:
         self._kill_tree()
         confine.kill_everything_of(self.uid)
         confine.remove_cgroup(self.cgroup)
-        shutil.rmtree(self.root, ignore_errors=True)
+        remove_tree(self.root)
 
     def close(self):
         self.stop()
@@ -353,7 +459,7 @@ class Sandbox:
             if fd is not None:
                 os.close(fd)
         self.inputs_fd = self.results_fd = None
-        shutil.rmtree(self.root, ignore_errors=True)
+        remove_tree(self.root)
 
     def __enter__(self):
         return self
@@ -378,7 +484,9 @@ class Sandbox:
         return {P.FILE: name}
 
     def call(self, request, n_calls=1):
-        """Send one request; wait up to n_calls x timeout for its reply."""
+        """Send one request; wait up to n_calls x timeout for its reply (never past the budget)."""
+        if self.over_budget():
+            return self._budget_spent()
         if not self.alive():
             hello = self.start()
             if not hello.get(P.OK):
@@ -386,11 +494,9 @@ class Sandbox:
         self.calls += 1
         self.prefix = f"c{self.calls}-"
         request = {**request, P.PREFIX: self.prefix}
-        try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            return self._died()
+        sent = self._send((json.dumps(request) + "\n").encode())
+        if sent is not True:
+            return sent
         outcome = self._wait(self.timeout * n_calls)
         if outcome.status == "ok" and not outcome.reply.get(P.OK):
             return Outcome(
@@ -413,19 +519,49 @@ class Sandbox:
         except OSError:
             return ""
 
-    def load(self, spec):
-        """A result as an exact float64-comparable np.ndarray; BadResult when it is anything else."""
+    def load(self, spec, like=None):
+        """A result as an exact float64-comparable np.ndarray; BadResult when it is anything else, far
+        larger than `like` (what it should look like), or past what one submission may have read."""
         if not isinstance(spec, dict):
             raise BadResult("no result came back")
         name = spec.get(P.FILE)
         if not isinstance(name, str) or not name.startswith(self.prefix):
             raise BadResult("the result is not one this call asked for")
-        return read_npy(self.results_fd, name)
+        array = read_npy(self.results_fd, name, min(MAX_RESULT, MAX_READ - self.bytes_read), like)
+        self.bytes_read += array.nbytes
+        return array
+
+    # ----- the budget -----
+
+    def over_budget(self):
+        return time.monotonic() > self.deadline
+
+    def _budget_spent(self):
+        return Outcome("timeout", message=f"the submission used up its {self.budget:g} s; the rest was not run")
+
+    def _send(self, data):
+        """Write a request within SEND_S (a worker that stops reading never blocks the grader): True,
+        or the Outcome that says why not."""
+        fd = self.proc.stdin.fileno()
+        os.set_blocking(fd, False)
+        view, deadline = memoryview(data), time.monotonic() + SEND_S
+        while view:
+            if time.monotonic() > deadline:
+                self.stop()
+                return Outcome("crash", message="the submission's process stopped reading the grader's requests")
+            try:
+                if select.select([], [fd], [], POLL_S)[1]:
+                    view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                continue
+            except OSError:
+                return self._died()
+        return True
 
     # ----- waiting -----
 
     def _wait(self, limit):
-        deadline = time.monotonic() + limit
+        deadline = min(time.monotonic() + limit, self.deadline)
         with selectors.DefaultSelector() as selector:
             selector.register(self.proc.stdout, selectors.EVENT_READ, "reply")
             selector.register(self.proc.stderr, selectors.EVENT_READ, "stderr")
@@ -433,6 +569,8 @@ class Sandbox:
                 now = time.monotonic()
                 if now > deadline:
                     self.stop()
+                    if self.over_budget():
+                        return self._budget_spent()
                     return Outcome(
                         "timeout", message=f"no answer within {limit:g} s (an endless loop?); the process was stopped"
                     )
@@ -462,9 +600,9 @@ class Sandbox:
         line, self.buffer = self.buffer.split(b"\n", 1)
         try:
             reply = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # a bad document, bad UTF-8, a 5000-digit integer, deep nesting
             reply = None
-        if not isinstance(reply, dict):
+        if not P.valid_reply(reply):
             self.stop()
             return Outcome("crash", message="the submission's process wrote something that is not a reply")
         return Outcome("ok", reply)
@@ -481,7 +619,11 @@ class Sandbox:
         return None
 
     def _died(self):
-        code = self.proc.wait() if self.proc else None
+        try:
+            code = self.proc.wait(timeout=REAP_S) if self.proc else None
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return Outcome("crash", message="the submission's process closed its reply channel and went on running")
         self.stop()
         tail = self.stderr_tail()
         if code is not None and code < 0 and -code == 9:

@@ -7,15 +7,32 @@ from .plainwords import explain_syntax_error
 from .sandbox import python_files
 from .targets import ALL_NAMES
 
+# Parsing costs the grader about 500 bytes of memory per byte of source: course files are tens of KB.
+MAX_FILE_BYTES = 1 << 20
+MAX_SUBMISSION_BYTES = 4 << 20
+
 
 class CannotGrade(Exception):
     """The submission cannot be graded at all (exit 2); the message is one plain sentence."""
 
 
+def _megabytes(size):
+    return f"{size / 2**20:.1f} MB"
+
+
 def defined_names(path):
-    """Top-level names the file defines; CannotGrade for a missing file or a syntax error."""
+    """Top-level names the file defines; CannotGrade for a missing file, a link, a file too large to
+    parse safely or a syntax error."""
+    if os.path.islink(path):
+        raise CannotGrade(f"{os.path.basename(path)} is a link: gradref never follows links out of a submission")
     if not os.path.isfile(path):
         raise CannotGrade(f"no such file: {path}")
+    size = os.path.getsize(path)
+    if size > MAX_FILE_BYTES:
+        raise CannotGrade(
+            f"{os.path.basename(path)} holds {_megabytes(size)} of Python, over the {_megabytes(MAX_FILE_BYTES)} "
+            "one file may hold"
+        )
     try:
         with open(path, encoding="utf-8") as handle:
             tree = ast.parse(handle.read(), filename=path)
@@ -36,14 +53,26 @@ def defined_names(path):
 def gradable_files(path):
     """(modules, names): the files of a submission (a file, or a student's folder) that define gradable
     names, those with the most first, and the names they define; CannotGrade when there are none."""
-    if os.path.isfile(path):
+    if os.path.isfile(path) or os.path.islink(path):
         return [os.path.basename(path)], defined_names(path)
     if not os.path.isdir(path):
         raise CannotGrade(f"no such file or folder: {path}")
+    try:
+        files = python_files(path)
+    except ValueError as error:
+        raise CannotGrade(str(error)) from None
+    total = sum(os.path.getsize(os.path.join(path, rel)) for rel in files)
+    if total > MAX_SUBMISSION_BYTES:
+        raise CannotGrade(
+            f"{os.path.basename(os.path.normpath(path))} holds {_megabytes(total)} of Python, over the "
+            f"{_megabytes(MAX_SUBMISSION_BYTES)} a submission may hold"
+        )
     found, problems = [], []
     # A package keeps its own name in the sandbox (see Sandbox._fill_code), so its modules do too.
     prefix = os.path.basename(os.path.normpath(path)) if os.path.isfile(os.path.join(path, "__init__.py")) else ""
-    for rel in python_files(path):
+    for rel in files:
+        if os.path.getsize(os.path.join(path, rel)) > MAX_FILE_BYTES:
+            defined_names(os.path.join(path, rel))  # says so: a file of the submission too large to read
         try:
             names = defined_names(os.path.join(path, rel))
         except CannotGrade as error:

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
+UNSEEN = "unseen values"  # in the name of the sample drawn from the secret seed
+PUBLISHED_ONLY = "right on the published samples only"
 RANK = {PASS: 3, FAIL: 2, ERROR: 1, TIMEOUT: 1, MISSING: 0}  # which of two conventions the code follows
 
 
@@ -22,6 +24,11 @@ class Entry:
     stopped: bool = False  # it broke its process (timeout, crash, a limit) or is not written yet
     mistakes: list = field(default_factory=list)  # catalogue keys of the mistakes named
     notes: list = field(default_factory=list)  # how it was graded, where that is a choice
+    ran: list = field(default_factory=list)  # the samples it was called on
+    stubbed: list = field(default_factory=list)  # ... of which it was a starter stub on these
+    spared: list = field(default_factory=list)  # samples it could not be called on: its forward was a stub there
+    stub_reason: str = ""
+    published_only: bool = False  # right on the published samples, not on values it could not know
 
     def check(self, name, passed, detail="", measured=False):
         """Record a check; `detail` says what went wrong, kept on a pass only when it is a measurement."""
@@ -48,7 +55,39 @@ class Entry:
         self.checks.append({"name": f"runs [{self.sample}]", "passed": False, "detail": message})
 
     def not_yet(self, reason):
-        self.status, self.message, self.stopped = MISSING, f"not implemented yet ({reason})", True
+        """A starter stub on this sample (returns None, raises NotImplementedError)."""
+        self.stubbed.append(self.sample)
+        self.stub_reason = self.stub_reason or reason
+
+    def settle(self, forward_name=""):
+        """The rules that need every sample. A function is "not implemented" only when it is a stub on
+        every sample it met; one that works on some samples and is a stub on others, or whose forward
+        refused the samples it should have been checked on, fails; and one that is right on the
+        published samples and wrong on values it could not know (answers looked up, not computed) fails
+        with PUBLISHED_ONLY."""
+        if self.ran and len(set(self.stubbed)) == len(set(self.ran)) and not self.spared:
+            self.status, self.message = MISSING, f"not implemented yet ({self.stub_reason})"
+            return
+        if self.stubbed:
+            self._fail(
+                f"it is a starter stub ({self.stub_reason}) on {_samples(self.stubbed)} while it works on "
+                "others: a function must work on every input"
+            )
+        if self.spared and self.ran:
+            self._fail(
+                f"it could not be checked on {_samples(self.spared)}: {forward_name or 'its forward'} refused "
+                "them (a starter stub there) while it ran on the others"
+            )
+        failed = [c for c in self.checks if not c["passed"]]
+        passed_public = any(c["passed"] and UNSEEN not in c["name"] for c in self.checks)
+        if failed and passed_public and all(UNSEEN in c["name"] for c in failed):
+            self.published_only = True
+
+    def _fail(self, message):
+        label = f"works on every sample [{', '.join(dict.fromkeys(self.stubbed + self.spared))}]"
+        self.checks.append({"name": label, "passed": False, "detail": message})
+        if self.status in (PASS, FAIL, MISSING):
+            self.status, self.message = FAIL, message
 
     def as_dict(self):
         message = self.message
@@ -56,6 +95,11 @@ class Entry:
             message = "Likely mistake: " + " ".join(dict.fromkeys(self.hints)) + f" First failing check: {self.message}"
         if self.status == PASS and not self.checks:  # never a pass on nothing
             self.status, message = ERROR, "nothing could be checked"
+        if self.published_only:
+            message = (
+                f"{PUBLISHED_ONLY}: the published samples pass and values it could not know in advance fail, "
+                f"as answers looked up rather than computed do. {message}"
+            )
         if self.status == PASS:
             message = f"passed {sum(c['passed'] for c in self.checks)} checks"
             if self.notes:
@@ -75,7 +119,13 @@ class Entry:
             "mistakes": list(dict.fromkeys(self.mistakes)),
             "warnings": self.warnings,
             "notes": self.notes,
+            "published_only": self.published_only,
         }
+
+
+def _samples(names):
+    names = list(dict.fromkeys(names))
+    return ("sample " if len(names) == 1 else "samples ") + ", ".join(names[:4]) + (" ..." if len(names) > 4 else "")
 
 
 def unique(results):

@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import traceback
 
 os.closerange(3, 1 << 16)  # nothing the grader (or bwrap) held open reaches the submission
@@ -135,6 +136,53 @@ def save_value(name, value):
     return {P.FILE: path, P.TYPE: kind}
 
 
+# Code that is neither the standard library's, NumPy's nor this worker's counts: the submission's own
+# files, and whatever it compiled or generated at run time.
+LIBRARY = tuple(os.path.dirname(os.path.abspath(p)) + os.sep for p in (os.__file__, np.__file__))
+WORKER_FILES = (os.path.abspath(__file__), os.path.abspath(P.__file__))
+
+
+class CallCounter:
+    """Counts the calls of Python functions while it is on (a backward that differentiates
+    numerically calls some function once or twice per input entry; a derived one, a few times)."""
+
+    def __init__(self, own):
+        self.own, self.counts, self.intact = own, {}, True
+
+    def __call__(self, frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            self.counts[code] = self.counts.get(code, 0) + 1
+
+    def __enter__(self):
+        threading.setprofile(self)
+        sys.setprofile(self)
+        return self
+
+    def __exit__(self, *exc):
+        self.intact = sys.getprofile() is self  # the submission did not switch it off
+        sys.setprofile(None)
+        threading.setprofile(None)
+
+    def report(self):
+        counts = {
+            c: n
+            for c, n in self.counts.items()
+            if not c.co_filename.startswith(LIBRARY) and c.co_filename not in WORKER_FILES
+        }
+        code, most = max(counts.items(), key=lambda item: item[1], default=(None, 0))
+        return {
+            P.CALLS_OWN_FORWARD: counts.get(self.own, 0),
+            P.CALLS_MOST: most,
+            P.CALLS_MOST_NAME: code.co_name if code else "",
+            P.CALLS_INTACT: self.intact,
+        }
+
+
+def code_of(function):
+    return getattr(function, "__code__", None)
+
+
 class NotYet(Exception):
     """The function is a starter stub: it returns None or raises NotImplementedError."""
 
@@ -169,7 +217,11 @@ def run_function(module, request, prefix):
     outputs, stage, k = {}, request[P.FIRST], request.get(P.OUTPUTS_COUNT, 1)
     try:
         mark(stage)
-        result = check_done(stage, getattr(module, request[P.FIRST])(*args))
+        first = getattr(module, request[P.FIRST])
+        with CallCounter(code_of(first)) as counter:
+            result = check_done(stage, first(*args))
+        if request.get(P.LOSS):
+            outputs[P.CALLS] = counter.report()
         if isinstance(result, tuple) and result and result[0] is None:
             raise NotYet(f"{stage} returns None for its output")
         if not isinstance(result, tuple) or len(result) != k + 1:
@@ -187,7 +239,9 @@ def run_function(module, request, prefix):
             mark(stage)
             dout = load_arg(request[P.DOUT])
             upstream = [dout[i] for i in range(k)] if k > 1 else [dout]
-            grads = as_tuple(check_done(stage, getattr(module, stage)(*upstream, second)))
+            with CallCounter(code_of(first)) as counter:
+                grads = as_tuple(check_done(stage, getattr(module, stage)(*upstream, second)))
+            outputs[P.CALLS] = counter.report()
             outputs[P.DOUT_AFTER] = save_value(f"{prefix}dout", dout)
         elif request.get(P.LOSS):
             grads = as_tuple(second)
@@ -220,11 +274,14 @@ def run_class(module, request, prefix):
         outputs[P.ARGS_MID] = [save_after(f"{prefix}mid{i}", a) for i, a in enumerate(args)]
         stage = f"{request[P.CLS]}.backward"
         mark(stage)
-        if request.get(P.DOUT) is None:
-            dx = check_done(stage, layer.backward())
-        else:
-            dout = load_arg(request[P.DOUT])
-            dx = check_done(stage, layer.backward(dout))
+        with CallCounter(code_of(getattr(type(layer), "forward", None))) as counter:
+            if request.get(P.DOUT) is None:
+                dx = check_done(stage, layer.backward())
+            else:
+                dout = load_arg(request[P.DOUT])
+                dx = check_done(stage, layer.backward(dout))
+        outputs[P.CALLS] = counter.report()
+        if request.get(P.DOUT) is not None:
             outputs[P.DOUT_AFTER] = save_value(f"{prefix}dout", dout)
         grads = [dx] + [getattr(layer, attr, None) for attr in request.get(P.GRAD_ATTRS, [])]
         outputs[P.GRADS] = [None if g is None else save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
