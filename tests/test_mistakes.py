@@ -567,7 +567,9 @@ def _grade_planted(folder):
             (batch / f"correct__{name}").write_text(handle.read())
     out = folder / "reports"
     grade_folder(str(batch), Options(timeout=10.0, memory_mb=1024), jobs=2, out=str(out))
-    return {path.name[: -len(".py.json")]: json.loads(path.read_text()) for path in out.iterdir() if path.suffix == ".json"}
+    return {
+        path.name[: -len(".py.json")]: json.loads(path.read_text()) for path in out.iterdir() if path.suffix == ".json"
+    }
 
 
 @pytest.fixture(scope="module")
