@@ -12,17 +12,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,plot]"
 	touch $(STAMP)
 
-# The grader's sandbox: bubblewrap from the system's package manager where we may (root, apt);
-# otherwise say the one command to run. Without it, `gradref grade` isolates by process only.
+# The grader's sandbox: bubblewrap and libseccomp's Python bindings (the system-call filter) from the
+# system's package manager where we may (root, apt); otherwise say the one command to run. Without
+# bubblewrap, `gradref grade` isolates by process only; without the bindings, it runs without the filter.
+SANDBOX_PACKAGES := bubblewrap python3-seccomp
 sandbox:
-	@if command -v bwrap >/dev/null 2>&1; then :; \
+	@if command -v bwrap >/dev/null 2>&1 && /usr/bin/python3 -c "import seccomp" >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing bubblewrap (the grader's sandbox)"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null \
-	  || echo "could not install bubblewrap; grading will use process-only isolation"; \
+	  echo "installing $(SANDBOX_PACKAGES) (the grader's sandbox)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SANDBOX_PACKAGES)) >/dev/null \
+	  || echo "could not install $(SANDBOX_PACKAGES); grading will say which isolation it has"; \
 	else \
-	  echo "note: bubblewrap is missing; install it for a real grading sandbox:" \
-	       "sudo apt-get install bubblewrap (or dnf install bubblewrap)"; \
+	  echo "note: for a real grading sandbox install: sudo apt-get install $(SANDBOX_PACKAGES)" \
+	       "(or dnf install bubblewrap python3-libseccomp)"; \
 	fi
 
 install: $(STAMP) sandbox

@@ -1,5 +1,8 @@
-"""For the tests that stop gradref: start it as a terminal would, and see which processes outlive it."""
+"""For the tests that attack or stop gradref: a throwaway copy of the project to attack, gradref started
+as a terminal would start it, and which processes outlive it."""
 
+import os
+import shutil
 import time
 
 from gradref.grade.sandbox import process_tree
@@ -34,3 +37,37 @@ def still_alive(pids, wait=3.0):
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.2)
+
+
+def processes_of(uids, wait=3.0):
+    """pids of live processes whose real uid is one of `uids`, after up to `wait` seconds for the ones
+    just killed to go."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                with open(f"/proc/{pid}/status") as handle:
+                    lines = handle.read().splitlines()
+            except OSError:
+                continue
+            uid = next((int(line.split()[1]) for line in lines if line.startswith("Uid:")), None)
+            state = next((line.split()[1] for line in lines if line.startswith("State:")), "")
+            if uid in uids and state != "Z":
+                found.append(int(pid))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+PACKAGES = ("conformance", "manual_grads", "reference", "gradref", "bench", "examples")
+
+
+def throwaway_project(folder):
+    """A copy of the project's packages under `folder`, for hostile code to aim at (never this checkout)."""
+    copy = folder / "project"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for package in PACKAGES:
+        shutil.copytree(os.path.join(root, package), copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "site-packages").mkdir()
+    return str(copy)

@@ -10,7 +10,6 @@ import csv
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,13 +20,12 @@ import time
 import numpy as np
 import pytest
 from conftest import once_per_session
-from processes import AS_IN_A_TERMINAL, still_alive
+from processes import AS_IN_A_TERMINAL, processes_of, still_alive, throwaway_project
 
 from gradref.grade import confine
 from gradref.grade.sandbox import BadResult, process_tree, read_npy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("conformance", "manual_grads", "reference", "gradref", "bench", "examples")
 needs_bwrap = pytest.mark.skipif(
     confine.bwrap_problem() is not None, reason=f"needs bubblewrap: {confine.bwrap_problem()}"
 )
@@ -312,28 +310,6 @@ def tree_digest(folder):
                 with open(path, "rb") as handle:
                     digest[rel] = hashlib.sha256(handle.read()).hexdigest()
     return digest
-
-
-def processes_of(uids):
-    """pids of live processes whose real uid is one of `uids`."""
-    found = []
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            with open(f"/proc/{pid}/status") as handle:
-                uid = next(int(line.split()[1]) for line in handle if line.startswith("Uid:"))
-        except (OSError, StopIteration):
-            continue
-        if uid in uids:
-            found.append(int(pid))
-    return found
-
-
-def throwaway_project(tmp_path):
-    copy = tmp_path / "project"
-    for package in PACKAGES:
-        shutil.copytree(os.path.join(ROOT, package), copy / package, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "site-packages").mkdir()
-    return str(copy)
 
 
 def run_batch(copy, batch, out, *extra):

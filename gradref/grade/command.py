@@ -10,7 +10,7 @@ from .. import junit, output
 from ..console import advancer, err, out, progress_bar
 from ..output import UsageError
 from ..text import clean
-from . import assignments, confine, platforms, reports, sandbox, unseen
+from . import assignments, confine, platforms, reports, sandbox, syscalls, unseen
 from .grader import CannotGrade, Options, grade_file
 from .targets import ALL_NAMES
 
@@ -105,6 +105,8 @@ def _announce_isolation(options):
         err.print(
             f"[yellow]warning:[/] {escape(confine.ISOLATION_NOTE[isolation])} ({escape(reason or '')})", soft_wrap=True
         )
+    if syscalls.problem():
+        err.print(f"[yellow]warning:[/] no system-call filter: {escape(syscalls.problem())}", soft_wrap=True)
     return isolation
 
 

@@ -102,11 +102,16 @@ def choose(mode):
 
 @functools.lru_cache(maxsize=None)
 def process_uid():
-    """Without bwrap: the dedicated uid when root, and others can reach the interpreter and numpy
-    (the worker switches to it after importing numpy); else None (same uid as the grader)."""
-    uid = dedicated_uid()
-    paths = [python_binary(), sys.base_prefix, *package_dirs(["numpy"])]
-    return uid if uid is not None and all(map(_reachable_by_others, paths)) else None
+    """Without bwrap: the dedicated uid whenever gradref runs as root (the worker switches to it after
+    importing numpy and what the submission may import from where that uid cannot read); else None
+    (the grader's own uid)."""
+    return dedicated_uid()
+
+
+def interpreter_reachable():
+    """Whether any user can reach the interpreter and numpy (else the worker imports ahead, as root,
+    what a submission may need)."""
+    return all(map(_reachable_by_others, [python_binary(), sys.base_prefix, *package_dirs(["numpy"])]))
 
 
 def _reachable_by_others(path):
@@ -196,8 +201,12 @@ def namespace_args(uid):
     return ["--unshare-user", "--uid", str(INNER_UID), "--gid", str(INNER_UID), "--disable-userns", "--cap-drop", "ALL"]
 
 
-def bwrap_command(layout, worker, config, allow_imports=(), uid=None):
-    """The bwrap command line that runs the worker for one submission."""
+SHM_BYTES = 1 << 20  # the sandbox's /dev/shm: a size-capped tmpfs only root could write to anyway
+
+
+def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd=None):
+    """The bwrap command line that runs the worker for one submission (with the system-call filter
+    read from `seccomp_fd`, which the caller passes on)."""
     prefix = sys.base_prefix
     args = [
         shutil.which("bwrap"),
@@ -219,6 +228,12 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None):
         "/proc",
         "--dev",
         "/dev",
+        "--perms",
+        "0755",
+        "--size",
+        str(SHM_BYTES),
+        "--tmpfs",
+        "/dev/shm",
     ]
     if not prefix.startswith("/usr/"):
         # bwrap would make the folders above it with the host's modes (/root is 0700): make them passable.
@@ -274,12 +289,15 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None):
         "code": f"{SANDBOX_ROOT}/code",
         "uid": uid,
     }
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     args += ["--", python_binary(), "-I", "-S", "-B", f"{SANDBOX_ROOT}/worker.py", f"{SANDBOX_ROOT}/code", _json(inner)]
     return args
 
 
-def process_command(layout, worker, config, allow_imports=()):
-    """The plain-process command line (no namespaces): the same worker, the same folders."""
+def process_command(layout, worker, config, allow_imports=(), seccomp_file=None):
+    """The plain-process command line (no namespaces): the same worker, the same folders; the worker
+    loads the system-call filter from `seccomp_file` itself."""
     site = package_dirs(["numpy"])
     extra = [os.path.dirname(site[0])] if site else []
     extra += [s for s in map(site_packages_of, allow_imports) if s and s not in extra]
@@ -290,6 +308,8 @@ def process_command(layout, worker, config, allow_imports=()):
         "results": layout.results,
         "code": layout.code,
         "uid": process_uid(),
+        "open_folders_ahead": process_uid() is not None,
+        "syscall_filter": seccomp_file,
     }
     return [python_binary(), "-I", "-S", "-B", worker, layout.code, _json(inner)]
 

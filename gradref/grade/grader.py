@@ -120,6 +120,7 @@ def grade_file(path, options=Options(), advance=None):
             "submission_timeout_s": options.submission_timeout,
             "memory_mb": options.memory_mb,
             "sandbox_uid": sandbox.uid,
+            "syscall_filter": sandbox.syscall_filter is not None,
             "blocked_imports": [n for n in sandbox.blocked],
         },
     }

@@ -33,7 +33,7 @@ set -euo pipefail
 ROOT="${GRADREF_AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${GRADREF_PYTHON:-python3}"
 if [ -z "${GRADREF_SKIP_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap python3-pip >/dev/null \\
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap python3-seccomp python3-pip >/dev/null \\
     || echo "bubblewrap could not be installed: grading will use process-only isolation"
 fi
 "$PYTHON" -m pip install --quiet ${GRADREF_PIP_ARGS:-} "$ROOT"/source/gradref-*.whl
@@ -69,7 +69,7 @@ exit 0
 
 PRAIRIELEARN_DOCKERFILE = """# The grading image for this question: python, numpy, jax, gradref and bubblewrap.
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap python3-seccomp && rm -rf /var/lib/apt/lists/*
 COPY tests/{wheel} /tmp/
 RUN pip install --no-cache-dir /tmp/{wheel}
 # One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.

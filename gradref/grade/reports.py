@@ -101,7 +101,7 @@ def summary_row(path, result=None, error=""):
     counts = (result or {}).get("summary", {})
     status = "cannot grade" if error else ("pass" if result["passed"] else "fail")
     return {
-        "submission": clean(os.path.basename(path), 200),
+        "submission": clean(os.path.basename(path), 300),
         "report": report_name(path),
         "status": status,
         "convention": (result or {}).get("convention", ""),
@@ -144,11 +144,19 @@ def summary_csv(rows):
     return buffer.getvalue()
 
 
-def _grade_quietly(path, options, started):
-    """One submission for the batch: a report, or the sentence that says why there is none. It leaves
-    a mark in the folder `started` first, so that a pool that dies knows which submissions were running."""
-    with open(os.path.join(started, hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()), "w"):
+def mark_started(path, started):
+    """Leave a mark in the folder `started`: a pool that dies then knows which submissions were running."""
+    with open(_mark(path, started), "w"):
         pass
+
+
+def _mark(path, started):
+    return os.path.join(started, hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest())
+
+
+def _grade_quietly(path, options, started):
+    """One submission for the batch: a report, or the sentence that says why there is none."""
+    mark_started(path, started)
     try:
         return grade_file(path, options), ""
     except CannotGrade as error:
@@ -180,7 +188,7 @@ def _end_now(*_):
     os._exit(143)
 
 
-def graded(files, options, jobs):
+def graded(files, options, jobs, grade=_grade_quietly):
     """(path, report or None, error) for every file, in the order they finish. A grading process that
     dies is replaced; the submissions that were running then get one more try (only a submission that
     was running both times counts as cannot grade), and those that were only waiting go on uncharged."""
@@ -189,14 +197,14 @@ def graded(files, options, jobs):
         while pending:
             pool = concurrent.futures.ProcessPoolExecutor(max(1, jobs), mp_context=context, initializer=_quiet_worker)
             try:
-                futures = {pool.submit(_grade_quietly, path, options, started): path for path in pending}
+                futures = {pool.submit(grade, path, options, started): path for path in pending}
                 pending = []
                 for future in concurrent.futures.as_completed(futures):
                     path = futures[future]
                     try:
                         result, error = future.result()
                     except BrokenProcessPool:
-                        if not _was_running(started, path):
+                        if not os.path.exists(_mark(path, started)):
                             pending.append(path)
                             continue
                         if path not in charged:
@@ -213,10 +221,6 @@ def graded(files, options, jobs):
                 raise
             for name in os.listdir(started):  # a fresh pool: nothing is running yet
                 os.unlink(os.path.join(started, name))
-
-
-def _was_running(started, path):
-    return os.path.exists(os.path.join(started, hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()))
 
 
 def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", gradescope_dir=None, advance=None):

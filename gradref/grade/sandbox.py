@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..text import clean
-from . import confine
+from . import confine, syscalls
 from . import protocol as P
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
@@ -50,8 +50,8 @@ MAX_REPLY = 1 << 20  # bytes of one reply line
 MAX_RESULT = 256 << 20  # bytes of one result file
 MAX_READ = 512 << 20  # bytes of result files read from one submission in all
 LARGER_THAN_ASKED = 16  # a result may hold this many times the entries it should (a shape mistake), no more
-SEND_S = 5.0  # how long the worker may leave a request unread
-REAP_S = 5.0  # how long a worker that closed its reply channel may take to exit
+SEND_S = 2.0  # how long the worker may leave a request unread (it waits on it: a moment is plenty)
+REAP_S = 2.0  # how long a worker that closed its reply channel may take to exit
 MAX_PROCESSES = 32
 DISK_MB = 512
 TAIL = 4096  # bytes of the worker's stderr that are kept
@@ -332,6 +332,7 @@ class Sandbox:
         self.layout = confine.Layout(*(os.path.join(self.root, d) for d in ("code", "in", "out")))
         self.modules = modules or [os.path.basename(self.submission)]
         self._fill_code(support)
+        self.syscall_filter = self._write_syscall_filter()
         os.mkdir(self.layout.inputs, 0o755)
         self.inputs_fd = os.open(self.layout.inputs, os.O_DIRECTORY | os.O_CLOEXEC)
         self.proc, self.hello, self.counter, self.results_fd = None, None, 0, None
@@ -361,6 +362,16 @@ class Sandbox:
             while folder:
                 os.chmod(os.path.join(self.layout.code, folder), 0o755)
                 folder = os.path.dirname(folder)
+
+    def _write_syscall_filter(self):
+        """The system-call filter's program, readable by the worker; None where it cannot be built."""
+        program = syscalls.program()
+        if program is None:
+            return None
+        path = os.path.join(self.root, "syscalls.bpf")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644), "wb") as handle:
+            handle.write(program)
+        return path
 
     # ----- process management -----
 
@@ -393,21 +404,28 @@ class Sandbox:
             "limit_processes": self.uid is not None,
         }
         config["modules"] = self.modules
-        if self.isolation == confine.BWRAP:
-            argv = confine.bwrap_command(self.layout, WORKER, config, self.allow_imports, self.uid)
-            cwd, env = "/", {}
-        else:
-            argv = confine.process_command(self.layout, WORKER, config, self.allow_imports)
-            cwd, env = self.layout.results, confine.worker_env(self.layout.results)
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-        )
+        config["preload"] = self.uid is not None and not confine.interpreter_reachable()
+        filter_fd = os.open(self.syscall_filter, os.O_RDONLY) if self.syscall_filter else None
+        try:
+            if self.isolation == confine.BWRAP:
+                argv = confine.bwrap_command(self.layout, WORKER, config, self.allow_imports, self.uid, filter_fd)
+                cwd, env = "/", {}
+            else:
+                argv = confine.process_command(self.layout, WORKER, config, self.allow_imports, self.syscall_filter)
+                cwd, env = self.layout.results, confine.worker_env(self.layout.results)
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                pass_fds=() if filter_fd is None else (filter_fd,),
+            )
+        finally:
+            if filter_fd is not None:
+                os.close(filter_fd)
         self.cgroup = confine.limit_in_cgroup(
             self.proc.pid, self.memory_mb, MAX_PROCESSES + 4, f"gradref-{os.getpid()}-{self.calls}"
         )

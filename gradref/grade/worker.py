@@ -61,8 +61,28 @@ def reply(message):
     PROTOCOL.flush()
 
 
+# Imported ahead, while the worker may still read the interpreter's files (process mode as root, with
+# an interpreter only root can reach): NumPy's submodules load from numpy's own folder.
+PRELOAD = ("numpy.random", "numpy.linalg", "numpy.fft", "numpy.lib.stride_tricks", "numpy.ma", "numpy.polynomial")
+
+
+def path_through_descriptors():
+    """sys.path as folders opened now (/proc/self/fd/N), so that the submission can still import the
+    standard library after the switch to a uid that could not pass the folders above it."""
+    entries = []
+    for entry in sys.path:
+        try:
+            entries.append(f"/proc/self/fd/{os.open(entry, os.O_RDONLY | os.O_DIRECTORY)}")
+        except OSError:
+            entries.append(entry)
+    sys.path[:] = entries
+    sys.path_importer_cache.clear()
+
+
 def set_limits(config):
-    """Hard limits the submission cannot raise: memory, file size, open files, core dumps, processes."""
+    """Hard limits the submission cannot raise: memory, file size, open files, core dumps, processes,
+    an unprivileged uid and the system-call filter."""
+    import ctypes
 
     def hard(which, value):
         resource.setrlimit(which, (value, value))
@@ -73,17 +93,47 @@ def set_limits(config):
     hard(resource.RLIMIT_CORE, 0)
     if config["limit_processes"]:  # counted per uid: only meaningful under the grader's own uid
         hard(resource.RLIMIT_NPROC, int(config["max_processes"]) + 4)  # + bwrap and the worker
+    program = None
+    if config.get("syscall_filter"):
+        with open(config["syscall_filter"], "rb") as handle:
+            program = handle.read()
+    if config.get("preload"):
+        for name in PRELOAD:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+        path_through_descriptors()
+    if config.get("open_folders_ahead"):  # opened now: the uid below may not pass the folders above them
+        for key in ("inputs", "code", "results"):
+            config[key] = f"/proc/self/fd/{os.open(config[key], os.O_RDONLY | os.O_DIRECTORY)}"
     if config.get("uid") is not None:  # the grader's own unprivileged uid: from here on, no privilege
         os.setgroups([])
         os.setgid(config["uid"])
         os.setuid(config["uid"])
     os.chdir(config["results"])  # only now: the results folder belongs to that uid
     try:  # without namespaces, die with the grader
-        import ctypes
-
         ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
     except (OSError, AttributeError):
         pass
+    if program is not None:
+        load_syscall_filter(ctypes, program)
+
+
+def load_syscall_filter(ctypes, program):
+    """Install a seccomp BPF program on this process and everything it starts (no_new_privs first)."""
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = SockFprog(len(program) // 8, ctypes.cast(code, ctypes.c_void_p))
+    libc = ctypes.CDLL(None, use_errno=True)
+    no_new_privs = libc.prctl(38, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    if no_new_privs != 0 or libc.prctl(
+        22, ctypes.c_ulong(2), ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0)
+    ):
+        raise OSError(ctypes.get_errno(), "the system-call filter could not be loaded")
 
 
 def mark(stage):
@@ -334,10 +384,14 @@ class Namespace:
 
 def main():
     global SUBMISSION, MEMORY_MB
+    MEMORY_MB = CONFIG["memory_mb"]
+    try:
+        set_limits(CONFIG)
+    except (OSError, ValueError) as error:
+        reply({P.OK: False, P.STAGE: P.IMPORT_STAGE, P.ERROR: f"the sandbox could not be set up: {error}"})
+        return
     code_root = CONFIG["code"]
     SUBMISSION = code_root
-    MEMORY_MB = CONFIG["memory_mb"]
-    set_limits(CONFIG)
     sys.meta_path.insert(0, ImportBlocker(CONFIG["blocked"]))
     sys.path.insert(0, code_root)
     try:
