@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -34,74 +33,24 @@ def gemm_rate(n=1024, repeats=5):
     return 2 * n**3 / sorted(times)[len(times) // 2] / 1e9
 
 
-def grader_processes(root_pid):
-    """(pid, rss MB) of gradref's own processes under root_pid: the grader's uid, not bwrap."""
-    from gradref.grade.sandbox import process_tree
-
-    found = []
-    for pid in process_tree(root_pid):
-        try:
-            with open(f"/proc/{pid}/status") as handle:
-                status = dict(line.split(":", 1) for line in handle.read().splitlines() if ":" in line)
-        except OSError:
-            continue
-        if int(status["Uid"].split()[0]) != os.geteuid() or status["Name"].strip() == "bwrap":
-            continue
-        found.append((pid, int(status.get("VmRSS", "0 kB").split()[0]) / 1024))
-    return found
-
-
-class Sampler(threading.Thread):
-    """Polls the memory of the gradref process tree started under the pseudo-terminal."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.root, self.largest, self.together, self.done = None, 0.0, 0.0, False
-
-    def run(self):
-        while not self.done:
-            if self.root:
-                sizes = [mb for _, mb in grader_processes(self.root)]
-                self.largest = max([self.largest, *sizes])
-                self.together = max(self.together, sum(sizes))
-            time.sleep(0.05)
-
-
 def measure(mode, folder):
+    """Grade the corpus once in `mode`; the row of figures."""
     sys.path.insert(0, str(ROOT / "tests"))
-    import subprocess
-
     import test_hostile as corpus
 
-    sampler = Sampler()
-    sampler.start()
-    real_popen = subprocess.Popen
-
-    def watched(*args, **kwargs):  # note gradref's pid when the corpus starts it
-        proc = real_popen(*args, **kwargs)
-        sampler.root = proc.pid
-        return proc
-
-    subprocess.Popen = watched
-    try:
-        batch = folder / "batch"
-        if not batch.exists():
-            corpus.build_batch(folder, str(folder / "cache" / "unseen-seed"))
-        out, tmp = folder / f"out-{mode}", folder / f"tmp-{mode}"
-        tmp.mkdir()
-        code, printed, elapsed, _ = corpus.grade_in_a_terminal(str(ROOT), batch, out, tmp, mode)
-    finally:
-        subprocess.Popen = real_popen
-        sampler.done = True
-        sampler.join()
-    submissions = sum(1 for _ in open(out / "summary.csv")) - 1
+    batch = folder / "batch"
+    if not batch.exists():
+        corpus.build_batch(folder, corpus.secret_file())
+    out, tmp = folder / f"out-{mode}", folder / f"tmp-{mode}"
+    tmp.mkdir()
+    code, printed, elapsed, memory = corpus.grade_in_a_terminal(str(ROOT), batch, out, tmp, mode)
     return {
         "isolation": mode,
-        "submissions": submissions,
+        "submissions": sum(1 for _ in open(out / "summary.csv")) - 1,
         "exit_code": code,
         "wall_s": round(elapsed, 1),
-        "largest_gradref_process_mb": round(sampler.largest, 1),
-        "gradref_processes_together_mb": round(sampler.together, 1),
+        "largest_gradref_process_mb": round(memory.largest, 1),
+        "gradref_processes_together_mb": round(memory.together, 1),
         "traceback": "Traceback" in printed,
         "left_on_disk": sorted(os.listdir(tmp)),
     }
@@ -111,15 +60,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = parser.parse_args(argv)
-    from gradref.grade import confine, unseen
+    from gradref.grade import confine
 
     rate = gemm_rate()
     rows = []
     with tempfile.TemporaryDirectory(prefix="gradref-bench-hostile-") as name:
         folder = Path(name)
-        (folder / "cache").mkdir(mode=0o700)
-        os.environ["GRADREF_CACHE_DIR"] = str(folder / "cache")
-        unseen.machine_secret()
         modes = ["process"] if confine.bwrap_problem() else ["bwrap", "process"]
         for mode in modes:
             rows.append(measure(mode, folder))

@@ -1,5 +1,7 @@
 """Strict JAX promotion everywhere in the tests, and GPU tests skipped with a reason where there is none."""
 
+import os
+
 import jax
 import pytest
 
@@ -27,7 +29,11 @@ def once_per_session(tmp_path_factory, name, compute):
     import fcntl
     import json
 
-    shared = tmp_path_factory.getbasetemp().parent / f"once-{name}"
+    # Under xdist each worker's basetemp sits in the session's own folder; without it, basetemp is it.
+    session = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        session = session.parent
+    shared = session / f"once-{name}"
     shared.mkdir(exist_ok=True)
     with open(shared / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -3,6 +3,7 @@ as a terminal would start it, and which processes outlive it."""
 
 import os
 import shutil
+import threading
 import time
 
 from gradref.grade.sandbox import process_tree
@@ -71,3 +72,40 @@ def throwaway_project(folder):
         shutil.copytree(os.path.join(root, package), copy / package, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "site-packages").mkdir()
     return str(copy)
+
+
+def grader_processes(root_pid):
+    """(pid, resident MB) of gradref's own processes under root_pid: the grader's uid, not bwrap, not
+    the sandboxes (which run under uids of their own)."""
+    found = []
+    for pid in process_tree(root_pid):
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                status = dict(line.split(":", 1) for line in handle.read().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if int(status["Uid"].split()[0]) != os.geteuid() or status["Name"].strip() == "bwrap":
+            continue
+        found.append((pid, int(status.get("VmRSS", "0 kB").split()[0]) / 1024))
+    return found
+
+
+class MemorySampler(threading.Thread):
+    """Samples, every 50 ms, the resident memory of gradref's processes under `root_pid`: the peak of the
+    largest one and of all of them together."""
+
+    def __init__(self, root_pid):
+        super().__init__(daemon=True)
+        self.root, self.largest, self.together, self.done = root_pid, 0.0, 0.0, False
+
+    def run(self):
+        while not self.done:
+            sizes = [mb for _, mb in grader_processes(self.root)]
+            self.largest = max([self.largest, *sizes])
+            self.together = max(self.together, sum(sizes))
+            time.sleep(0.05)
+
+    def stop(self):
+        self.done = True
+        self.join()
+        return self

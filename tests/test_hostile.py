@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pytest
 from conftest import once_per_session
-from processes import processes_of, throwaway_project
+from processes import MemorySampler, processes_of, throwaway_project
 
 from conformance.registry import REGISTRY
 from gradref.grade import confine, reports
@@ -316,7 +316,7 @@ def build_batch(folder, secret):
 
 def grade_in_a_terminal(copy, batch, out, tmpdir, isolation):
     """gradref grade --batch under a pseudo-terminal (so that the progress bar shows names), as
-    another process; returns its exit code, everything it printed, the time and its peak memory."""
+    another process; returns its exit code, everything it printed, the time and its MemorySampler."""
     env = {**os.environ, "PYTHONPATH": copy, "TMPDIR": str(tmpdir), "COLUMNS": "200"}
     argv = [sys.executable, "-m", "gradref", "grade", str(batch), "--batch", "--jobs", "2", "--out", str(out)]
     argv += ["--timeout", "3", "--memory-mb", "512", "--submission-timeout", str(BUDGET_S), "--sandbox", isolation]
@@ -324,11 +324,13 @@ def grade_in_a_terminal(copy, batch, out, tmpdir, isolation):
     started = time.monotonic()
     proc = subprocess.Popen(argv, cwd=copy, env=env, stdin=follower, stdout=follower, stderr=follower)
     os.close(follower)
+    memory = MemorySampler(proc.pid)
+    memory.start()
     printed, ended = b"", None
     while ended is None:
         if select.select([leader], [], [], 0.5)[0]:
             printed += _read(leader)
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)  # gradref's own peak, and what it waited for
+        pid, status = os.waitpid(proc.pid, os.WNOHANG)
         if pid:
             ended = status
         elif time.monotonic() - started > 900:
@@ -340,7 +342,16 @@ def grade_in_a_terminal(copy, batch, out, tmpdir, isolation):
         printed += chunk
     proc.returncode = code = os.waitstatus_to_exitcode(ended)
     os.close(leader)
-    return code, printed.decode(errors="replace"), time.monotonic() - started, usage.ru_maxrss / 1024
+    return code, printed.decode(errors="replace"), time.monotonic() - started, memory.stop()
+
+
+def secret_file():
+    """Where this machine's secret is (made here if it is not yet): what a submission must not read."""
+    from conformance import cache
+    from gradref.grade import unseen
+
+    unseen.machine_secret()
+    return os.path.join(cache.folder(), unseen.FILE)
 
 
 def _read(fd):
@@ -352,18 +363,15 @@ def _read(fd):
 
 def _grade_hostile_class(folder, isolation):
     copy = throwaway_project(folder)
-    cache = folder / "cache"
-    cache.mkdir(mode=0o700)
-    os.environ["GRADREF_CACHE_DIR"] = str(cache)  # this process and gradref share the secret file
-    from gradref.grade import unseen
-
-    unseen.machine_secret()
-    batch = build_batch(folder, str(cache / unseen.FILE))
+    batch = build_batch(folder, secret_file())
     tmpdir, out = folder / "tmp", folder / "reports"
     tmpdir.mkdir()
     stale = tmpdir / f"gradref-sandbox-{_dead_pid()}-left"
     (stale / "out" / "d").mkdir(parents=True)
-    code, printed, elapsed, peak_mb = grade_in_a_terminal(copy, batch, out, tmpdir, isolation)
+    try:
+        code, printed, elapsed, memory = grade_in_a_terminal(copy, batch, out, tmpdir, isolation)
+    finally:
+        remove_tree(str(batch / "deep_student"))  # deeper than the test framework's own clean-up can go
     with open(out / "summary.csv") as handle:
         summary = list(csv.DictReader(handle))
     found = {}
@@ -375,14 +383,13 @@ def _grade_hostile_class(folder, isolation):
         "code": code,
         "printed": printed[-20000:],
         "elapsed": elapsed,
-        "peak_mb": peak_mb,
+        "peak_mb": memory.largest,
         "summary": summary,
         "reports": found,
         "report_files": sorted(p.name for p in out.iterdir()),
         "left_in_tmp": sorted(os.listdir(tmpdir)),
         "left_running": processes_of(set(uids)) if uids else [],
     }
-    remove_tree(str(batch / "deep_student"))  # deeper than the test framework's own clean-up can go
     return result
 
 
