@@ -137,24 +137,10 @@ ASSIGNMENTS = {
         "temporal_softmax_loss",
     ),
 }
-DISTINCTIVE = {  # ops that say which assignment a file is from (assignment 1's are in 2 as well)
-    "cs231n assignment 2": (
-        "batchnorm",
-        "batchnorm_alt",
-        "layernorm",
-        "spatial_batchnorm",
-        "spatial_groupnorm",
-        "dropout",
-        "conv",
-        "max_pool",
-        "conv_relu",
-        "conv_relu_pool",
-        "affine_bn_relu",
-        "affine_ln_relu",
-        "sgd",
-        "sgd_momentum",
-        "rmsprop",
-        "adam",
+# The ops that say which assignment a file is from: assignment 1's are in assignment 2 as well.
+DISTINCTIVE = {
+    "cs231n assignment 2": tuple(
+        op for op in ASSIGNMENTS["cs231n assignment 2"] if op not in ASSIGNMENTS["cs231n assignment 1"]
     ),
     "cs231n assignment 3": ASSIGNMENTS["cs231n assignment 3"],
 }
