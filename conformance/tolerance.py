@@ -77,6 +77,7 @@ class Comparison:
     got: float
     want: float
     shape_error: str = ""
+    values_right: bool = False  # with a shape error: the values, reshaped, are within the tolerance
 
     @property
     def passed(self):
@@ -117,12 +118,17 @@ def compare(name, got, want, tol, dtype, floor=0.0):
     except Exception:  # noqa: BLE001 - anything that is not array-like
         got_shape = None
     if got_shape != want.shape:
-        message = f"{name}.shape={got_shape}, want {want.shape}"
+        message, right = f"{name}.shape={got_shape}, want {want.shape}", False
         if got_shape is not None and int(np.prod(got_shape)) == want.size:
             # Same number of entries: say whether the values are right apart from the shape.
             values = compare(name, np.reshape(np.asarray(got), want.shape), want, tol, dtype, floor)
-            message += f"; reshaped to {want.shape}, " + values.describe()
-        return Comparison(name, np.inf, np.inf, tol, (), np.nan, np.nan, shape_error=message)
+            right = values.passed
+            message += (
+                ": the values are right, the shape is wrong"
+                if right
+                else f"; reshaped to {want.shape}, the values are wrong too: " + values.describe()
+            )
+        return Comparison(name, np.inf, np.inf, tol, (), np.nan, np.nan, shape_error=message, values_right=right)
     got = np.asarray(got, dtype=np.float64)
     diff = np.abs(got - want)
     if diff.size == 0:

@@ -435,3 +435,50 @@ while True:
     assert result["relu_backward"]["status"] == "error"
     assert "memory" in result["relu_backward"]["message"]
     assert result["affine_backward"]["status"] == "pass"
+
+
+# ----- a folder of students, odd files, flags over specs -----
+
+
+def test_a_folder_of_several_students_is_refused_with_a_pointer_to_batch(tmp_path):
+    for name in ("ann.py", "bob.py", "cid.py"):
+        (tmp_path / name).write_text(RELU)
+    (tmp_path / "bob.py").write_text(RELU.replace("(cache > 0)", "(cache < 0)"))
+    code, out, err = run_grade(str(tmp_path))
+    assert code == 2 and "Traceback" not in err
+    assert "ann.py and bob.py both define relu_backward" in err and "--batch" in err
+
+
+def test_a_python_file_with_another_extension_is_one_sentence(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text(RELU)
+    code, out, err = run_grade(str(notes))
+    assert code == 2 and "Traceback" not in err
+    assert "notes.txt is not a Python file" in err
+
+
+def test_a_flag_overrides_the_assignments_setting_and_says_so_once(tmp_path):
+    dropout_2016 = """
+import numpy as np
+
+def dropout_forward(x, dropout_param):
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+    if mode == "train":
+        mask = (np.random.rand(*x.shape) >= p) / (1 - p)
+        return x * mask, (dropout_param, mask)
+    return x, (dropout_param, None)
+
+def dropout_backward(dout, cache):
+    dropout_param, mask = cache
+    return dout * mask if dropout_param["mode"] == "train" else dout
+"""
+    path = submission(tmp_path, dropout_2016)
+    code, out, err = run_grade(path, "--assignment", "cs231n-a2", "--dropout-p", "drop", "--json", "-")
+    report = json.loads(out)
+    statuses = {r["name"]: r["status"] for r in report["results"]}
+    assert statuses["dropout_forward"] == statuses["dropout_backward"] == "pass", statuses
+    assert err.count("--dropout-p drop overrides cs231n-a2's dropout_p = keep") == 1 and "Traceback" not in err
+    code, out, err = run_grade(path, "--assignment", "cs231n-a2", "--json", "-")
+    assert {r["name"]: r["status"] for r in json.loads(out)["results"]}["dropout_forward"] == "fail"

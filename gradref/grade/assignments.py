@@ -20,6 +20,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from .targets import ALL_NAMES, CS231N, LAYERS
+from .verdict import NEAR_MISSES
 
 BUILTIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assignments")
 SETTINGS = {"strict": bool, "dropout_p": str, "allow_numerical_gradient": bool}
@@ -45,6 +46,7 @@ class Spec:
     items: tuple
     settings: dict = field(default_factory=dict)
     path: str = ""
+    near_miss: dict = field(default_factory=dict)  # near-miss kind -> share of the points it earns
 
     @property
     def required(self):
@@ -103,6 +105,13 @@ def parse(data, path=""):
             raise SpecError(f"{where}: unknown or mistyped setting {key!r} (known: {', '.join(SETTINGS)})")
     if settings.get("dropout_p", "keep") not in ("keep", "drop"):
         raise SpecError(f"{where}: dropout_p must be 'keep' or 'drop'")
+    shares = data.get("near_miss", {})
+    for key, value in shares.items() if isinstance(shares, dict) else [("near_miss", shares)]:
+        if key not in NEAR_MISSES or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise SpecError(
+                f"{where}: [near_miss] gives a near-miss ({', '.join(NEAR_MISSES)}) a share of the points "
+                f"between 0 and 1, not {key} = {value!r}"
+            )
     return Spec(
         data.get("name", os.path.splitext(os.path.basename(path))[0]),
         data.get("title", ""),
@@ -110,6 +119,7 @@ def parse(data, path=""):
         tuple(items),
         dict(settings),
         path,
+        {key: float(value) for key, value in shares.items()},
     )
 
 
@@ -126,19 +136,6 @@ def apply(spec, options):
     )
 
 
-def _sample_of(check_name):
-    return check_name.rsplit("[", 1)[-1].rstrip("]") if check_name.endswith("]") else ""
-
-
-def fraction_passed(result):
-    """The share of a function's samples on which every check passed."""
-    samples = {}
-    for check in result.get("checks", []):
-        sample = _sample_of(check["name"])
-        samples[sample] = samples.get(sample, True) and check["passed"]
-    return sum(samples.values()) / len(samples) if samples else 0.0
-
-
 def score(report, spec):
     """Add points to each result and score / max_score to the report (in place); returns the report."""
     total = maximum = 0.0
@@ -149,14 +146,9 @@ def score(report, spec):
             continue
         if result["status"] == "pass":
             earned = item.points
-        elif result.get("published_only"):  # answers that do not follow from the inputs earn nothing
-            earned = 0.0
-        elif result["status"] == "missing" or (
-            result["status"] == "fail" and report.get("strict") and fraction_passed(result) == 1.0
-        ):
-            earned = 0.0
-        else:
-            earned = round(item.points * fraction_passed(result), 4)
+        else:  # all or nothing, but for a near-miss the assignment gives a share
+            share = spec.near_miss.get(result.get("near_miss", "")) if spec else None
+            earned = round(item.points * share, 4) if share else 0.0
         counts = item.required or result["status"] != "missing"
         result["points"], result["max_points"], result["hidden"] = earned, item.points if counts else 0.0, item.hidden
         total += earned

@@ -79,7 +79,7 @@ def _grade_options(args):
         require=tuple(args.require or ()),
         sandbox=args.sandbox,
         strict=args.strict,
-        dropout_p=args.dropout_p,
+        dropout_p=args.dropout_p or Options.dropout_p,
     )
     if args.unseen_seed is not None and args.unseen_seed <= 0:
         raise UsageError("--unseen-seed must be a positive integer (0 names the public samples)")
@@ -91,6 +91,24 @@ def _grade_options(args):
         except assignments.SpecError as error:
             raise UsageError(str(error)) from None
         options = assignments.apply(spec, dataclasses.replace(options, assignment=spec))
+        options = _flags_over_spec(args, spec, options)
+    return options
+
+
+def _flags_over_spec(args, spec, options):
+    """A flag given on the command line wins over the assignment's setting; a conflict is said once."""
+    given = {"dropout_p": args.dropout_p, "convention": args.convention}
+    spec_values = {"dropout_p": spec.settings.get("dropout_p"), "convention": spec.convention}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if spec_values[key] not in (None, value):
+            flag = "--" + key.replace("_", "-")
+            err.print(
+                f"[yellow]note:[/] {flag} {value} overrides {escape(spec.name)}'s {key} = {spec_values[key]}",
+                soft_wrap=True,
+            )
+        options = dataclasses.replace(options, **{key: value})
     return options
 
 
@@ -281,9 +299,8 @@ def register(sub):
     grade.add_argument(
         "--dropout-p",
         choices=("keep", "drop"),
-        default="keep",
         help="what dropout's p means: the probability of keeping a unit (the course since "
-        "2018; default) or of dropping one (2016-17)",
+        "2018; default) or of dropping one (2016-17); overrides the assignment's setting",
     )
     grade.add_argument(
         "--assignment",

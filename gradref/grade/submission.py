@@ -50,9 +50,27 @@ def defined_names(path):
     return names
 
 
+def _refuse_copies(path, found):
+    """Several files of one folder defining the same gradable function: that is a folder of students
+    (or leftover copies), and grading it as one would hide all but one of each."""
+    owner = {}
+    for rel, names in found:
+        for name in sorted(names & set(ALL_NAMES)):
+            if name in owner:
+                raise CannotGrade(
+                    f"{owner[name]} and {rel} both define {name}: to grade a folder of students, one "
+                    f"submission each, use --batch; for one student's folder, keep one copy of each function"
+                )
+            owner[name] = rel
+
+
 def gradable_files(path):
     """(modules, names): the files of a submission (a file, or a student's folder) that define gradable
     names, those with the most first, and the names they define; CannotGrade when there are none."""
+    if os.path.isfile(path) and not os.path.islink(path) and not path.endswith(".py"):
+        raise CannotGrade(
+            f"{os.path.basename(path)} is not a Python file: gradref grades .py files and folders of them"
+        )
     if os.path.isfile(path) or os.path.islink(path):
         return [os.path.basename(path)], defined_names(path)
     if not os.path.isdir(path):
@@ -86,5 +104,6 @@ def gradable_files(path):
             if problems
             else f"nothing gradable in {path}: no file in it defines any of {', '.join(ALL_NAMES)}"
         )
+    _refuse_copies(path, found)
     found.sort(key=lambda item: -len(item[1] & set(ALL_NAMES)))
     return [rel for rel, _ in found], set().union(*(names for _, names in found))

@@ -5,6 +5,11 @@ from dataclasses import dataclass, field
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
 UNSEEN = "unseen values"  # in the name of the sample drawn from the secret seed
 PUBLISHED_ONLY = "right on the published samples only"
+# Named near-misses, which an assignment may give a share of a function's points (else it earns 0):
+SHAPE_ONLY = "shape_only"  # the right values in the wrong shape
+WARNINGS_ONLY = "warnings_only"  # fails only through a warning made a failure (strict)
+KDIM_ONLY = "kdim_only"  # right on every 2-D sample, wrong only for k-dimensional x
+NEAR_MISSES = (SHAPE_ONLY, WARNINGS_ONLY, KDIM_ONLY)
 RANK = {PASS: 3, FAIL: 2, ERROR: 1, TIMEOUT: 1, MISSING: 0}  # which of two conventions the code follows
 
 
@@ -30,8 +35,9 @@ class Entry:
     stub_reason: str = ""
     published_only: bool = False  # right on the published samples, not on values it could not know
 
-    def check(self, name, passed, detail="", measured=False):
-        """Record a check; `detail` says what went wrong, kept on a pass only when it is a measurement."""
+    def check(self, name, passed, detail="", measured=False, shape_only=False):
+        """Record a check; `detail` says what went wrong, kept on a pass only when it is a measurement;
+        `shape_only`: it failed on the shape alone, the values being right."""
         label = f"{name} [{self.sample}]"
         if passed and not measured:
             detail = ""
@@ -40,6 +46,8 @@ class Entry:
             self.checks.append({"name": label, "passed": True, "detail": "warning: " + detail})
             return
         self.checks.append({"name": label, "passed": bool(passed), "detail": detail})
+        if not passed and shape_only:
+            self.checks[-1]["shape_only"] = True
         if not passed and self.status == PASS:
             self.status, self.message = FAIL, f"{label}: {detail}"
 
@@ -120,7 +128,24 @@ class Entry:
             "warnings": self.warnings,
             "notes": self.notes,
             "published_only": self.published_only,
+            "near_miss": self.near_miss(),
         }
+
+    def near_miss(self):
+        """Which named near-miss a failing function is, if any (a teacher may give it a share of the
+        points): SHAPE_ONLY, WARNINGS_ONLY or KDIM_ONLY; "" for anything else."""
+        if self.status != FAIL or self.published_only:
+            return ""
+        failed = [c for c in self.checks if not c["passed"]]
+        if not failed:
+            return WARNINGS_ONLY if self.warnings else ""
+        if all(c.get("shape_only") for c in failed):
+            return SHAPE_ONLY
+        samples = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in failed}
+        passed = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in self.checks if c["passed"]}
+        if all(s.startswith("kdim") for s in samples) and passed - samples:
+            return KDIM_ONLY
+        return ""
 
 
 def _samples(names):
