@@ -41,6 +41,15 @@ class Sigmoid:
         return dout * (1.0 - self.out) * self.out
 
 
+class Tanh:
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1.0 - self.out**2)
+
+
 class SoftmaxWithLoss:
     def forward(self, x, t):
         self.t = t

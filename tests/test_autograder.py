@@ -4,11 +4,13 @@ The bundles are unpacked into a temporary root that stands for /autograder (Grad
 (PrairieLearn); setup installs gradref from the wheel inside the bundle (into that root, without its
 dependencies, which this venv has), and the platform's script grades four kinds of submission."""
 
+import csv
 import json
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import xml.etree.ElementTree as ET
 import zipfile
 
@@ -142,6 +144,7 @@ def run_gradescope(root, site, files):
     with open(root / "results" / "results.json") as handle:
         data = json.load(handle)
     check_gradescope(data)
+    assert proc.stdout.startswith("gradref ") and ("score" in proc.stdout or "cannot grade" in proc.stdout)
     return data
 
 
@@ -187,7 +190,7 @@ def test_one_correct_function_out_of_an_assignment_is_a_small_fraction(tmp_path)
 
 
 def test_prairielearn_question_runs_and_reports_in_its_format(tmp_path, wheel):
-    out = tmp_path / "question"
+    out = tmp_path / "questions" / "a1"  # questions/ does not exist yet: it is made
     assert main(["autograder", "prairielearn", "--assignment", "cs231n-a1", "--out", str(out), "--wheel", wheel]) == 0
     assert (out / "Dockerfile").exists() and (out / "tests" / "run.sh").exists()
     root, site = tmp_path / "grade", str(tmp_path / "site")
@@ -233,6 +236,9 @@ def test_prairielearn_question_runs_and_reports_in_its_format(tmp_path, wheel):
             assert 0 < data["score"] < 1
         else:
             assert data["score"] == expect, data
+        assert proc.stdout.startswith("gradref ")
+        for test in data["tests"]:
+            assert "values against the JAX oracle" in test["description"] or test["description"].endswith("missing")
 
 
 # ----- specs, gradebooks and JUnit -----
@@ -284,7 +290,9 @@ def test_a_batch_writes_scores_and_a_gradebook(tmp_path):
     rows = {line.split(",")[0]: line.split(",") for line in lines[1:]}
     assert rows["alice.py"][1:3] == ["9.0", "9.0"] and float(rows["bob.py"][1]) < 9.0
     assert rows["carol.py"][1:3] == ["0.0", "9.0"]
-    assert "score,max_score" in (out / "summary.csv").read_text().splitlines()[0]
+    with open(out / "summary.csv") as handle:
+        summary = {row["submission"]: row for row in csv.DictReader(handle)}
+    assert summary["carol.py"]["max_score"] == "9.0"  # what the gradebook says too
 
 
 def test_junit_for_grade_and_check(tmp_path):
@@ -339,3 +347,25 @@ def test_from_an_installed_gradref_one_command_writes_the_bundle(gradescope_root
     with zipfile.ZipFile(tmp_path / wheel) as built:
         inside = built.namelist()
     assert "gradref/grade/assignments/cs231n-a2.toml" in inside and "gradref/grade/worker.py" in inside
+
+
+def test_the_gradescope_image_installs_gradref_into_a_virtual_environment(tmp_path, wheel):
+    """Newer base images refuse pip into the system Python: setup.sh makes a venv of the image."""
+    bundle = tmp_path / "autograder.zip"
+    assert main(["autograder", "gradescope", "--assignment", "cs231n-a1", "--out", str(bundle), "--wheel", wheel]) == 0
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    env = {k: v for k, v in os.environ.items() if k not in ("GRADREF_PYTHON", "VIRTUAL_ENV")}
+    env.update(GRADREF_AUTOGRADER_ROOT=str(root), GRADREF_SKIP_APT="1", GRADREF_PIP_ARGS="--no-deps --no-index")
+    env["PATH"] = "/usr/bin:/bin"  # the image's own python3
+    # gradref's dependencies from this environment (no network here); gradref itself goes into the venv.
+    env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]
+    if subprocess.run(["/usr/bin/python3", "-c", "import venv, ensurepip"], capture_output=True).returncode:
+        pytest.skip("this machine's /usr/bin/python3 cannot make a virtual environment (python3-venv)")
+    setup = subprocess.run(
+        ["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert setup.returncode == 0, setup.stderr
+    assert list((root / "venv").glob("lib/python3*/site-packages/gradref/grade/worker.py")), "gradref is in the venv"
+    assert "venv/bin/python" in (root / "source" / "run_autograder").read_text()

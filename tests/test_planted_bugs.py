@@ -64,6 +64,8 @@ def test_planted_bug_fails_with_a_useful_message(op_name, sample, replacement, a
     assert op_name in message
     assert re.search(rf"\b{grad}\b", message), message
     value_failure = next(r for r in failed if r.check == "vjp")
+    if "the values are right, the shape is wrong" in value_failure.message:
+        return  # the shape alone is wrong: there is no worst element to show
     assert re.search(r"worst element (\[[\d, ]+\]|\(scalar\))", value_failure.message), value_failure.message
     assert re.search(r"got -?[\d.]+(e[-+]\d+)?, want -?[\d.]+", value_failure.message), value_failure.message
 
@@ -71,8 +73,7 @@ def test_planted_bug_fails_with_a_useful_message(op_name, sample, replacement, a
 def test_bias_kept_2d_reports_that_only_the_shape_is_wrong():
     case = checks.Case(planted("affine", bias_kept_2d, "backward"), "small", "float64")
     result = checks.run_check("vjp", case)
-    assert "db.shape=(1, 3), want (3,)" in result.message
-    assert "reshaped to (3,)" in result.message and "(within)" in result.message
+    assert "db.shape=(1, 3), want (3,): the values are right, the shape is wrong" in result.message
 
 
 def test_a_backward_that_raises_fails_its_checks_without_crashing():

@@ -222,6 +222,9 @@ def cmd_autograder(args):
                 spec, args.out, args.wheel, args.support or (), args.timeout, args.memory_mb
             )
         else:
+            parent = os.path.dirname(os.path.abspath(args.out))
+            if not os.path.exists(parent) and os.path.isdir(os.path.dirname(parent) or "/"):
+                os.makedirs(parent, exist_ok=True)  # questions/ for questions/a2/, as mkdir -p would
             output.check_folder_writable(args.out)
             path = platforms.prairielearn_bundle(
                 spec, args.out, args.wheel, args.support or (), args.timeout, args.memory_mb

@@ -25,17 +25,23 @@ from ..text import clean
 from . import assignments
 from .grader import CannotGrade, grade_file
 from .options import Options
-from .reports import gradescope, gradescope_error
+from .reports import gradescope, gradescope_error, required_points
 
 GRADESCOPE_SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder image.
 set -euo pipefail
 ROOT="${GRADREF_AUTOGRADER_ROOT:-/autograder}"
-PYTHON="${GRADREF_PYTHON:-python3}"
 if [ -z "${GRADREF_SKIP_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap python3-seccomp python3-pip >/dev/null \\
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap python3-seccomp python3-venv >/dev/null \\
     || echo "bubblewrap could not be installed: grading will use process-only isolation"
 fi
+# A virtual environment of the image: newer base images refuse pip into the system Python (PEP 668).
+PYTHON="${GRADREF_PYTHON:-}"
+if [ -z "$PYTHON" ]; then
+  python3 -m venv "$ROOT/venv"
+  PYTHON="$ROOT/venv/bin/python"
+fi
+echo "installing gradref into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
 "$PYTHON" -m pip install --quiet ${GRADREF_PIP_ARGS:-} "$ROOT"/source/gradref-*.whl
 # One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
 "$PYTHON" -c "from gradref.grade import unseen; unseen.machine_secret()"
@@ -44,7 +50,7 @@ fi
 GRADESCOPE_RUN = """#!/usr/bin/env bash
 # Gradescope runs this for each submission: grade what is in $ROOT/submission, write results.json.
 ROOT="${GRADREF_AUTOGRADER_ROOT:-/autograder}"
-PYTHON="${GRADREF_PYTHON:-python3}"
+PYTHON="${GRADREF_PYTHON:-$ROOT/venv/bin/python}"
 mkdir -p "$ROOT/results"
 "$PYTHON" -m gradref autograder run-gradescope --root "$ROOT" {options}
 if [ ! -s "$ROOT/results/results.json" ]; then      # gradref itself could not run: still say so
@@ -290,13 +296,21 @@ def run_gradescope(root, options):
     """Grade $root/submission and write $root/results/results.json (always)."""
     spec, result, error, elapsed = _grade_in_container(root, os.path.join(root, "submission"), options)
     if result is None:
-        body = gradescope_error(error, sum(i.points for i in spec.items if i.required))
+        body = gradescope_error(error, required_points(spec))
         body["execution_time"] = round(elapsed, 1)
     else:
         body = gradescope(result, elapsed)
     os.makedirs(os.path.join(root, "results"), exist_ok=True)
     output.write_json(os.path.join(root, "results", "results.json"), body)
+    print(_log_line(spec, result, error, elapsed, body["score"], body.get("max_score", "")))
     return 0
+
+
+def _log_line(spec, result, error, elapsed, score, max_score):
+    """What the instructor sees of a run on the platform's stdout: one line."""
+    graded = f"score {score:g} of {max_score:g}" if result else f"cannot grade: {clean(error, 300)}"
+    isolation = result["isolation"] if result else "-"
+    return f"gradref {output.versions()['gradref']}: {spec.name}, {graded}, {elapsed:.1f} s, isolation {isolation}"
 
 
 def prairielearn_results(result, spec, error=None):
@@ -312,7 +326,7 @@ def prairielearn_results(result, spec, error=None):
     tests = [
         {
             "name": r["name"],
-            "description": r["status"],
+            "description": _what_was_checked(r),
             "points": r.get("points", 0.0),
             "max_points": r.get("max_points", 0.0),
             "message": clean(r["message"], 8000),
@@ -332,8 +346,21 @@ def prairielearn_results(result, spec, error=None):
     }
 
 
+def _what_was_checked(result):
+    """A test's description: what was checked and on how many samples, not only pass or fail."""
+    samples = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in result.get("checks", [])}
+    if not samples:
+        return f"{result['name']}: {result['status']}"
+    return (
+        f"{result['name']}: {result['status']}; values against the JAX oracle, shapes, dtypes, NaN/inf and "
+        f"writes into its arguments, on {len(samples)} sample(s)"
+    )
+
+
 def run_prairielearn(root, options):
-    spec, result, error, _ = _grade_in_container(root, os.path.join(root, "student"), options)
+    spec, result, error, elapsed = _grade_in_container(root, os.path.join(root, "student"), options)
     os.makedirs(os.path.join(root, "results"), exist_ok=True)
-    output.write_json(os.path.join(root, "results", "results.json"), prairielearn_results(result, spec, error))
+    body = prairielearn_results(result, spec, error)
+    output.write_json(os.path.join(root, "results", "results.json"), body)
+    print(_log_line(spec, result, error, elapsed, body["score"], 1.0))
     return 0

@@ -97,7 +97,8 @@ def report_name(path):
     return f"{safe}.json"
 
 
-def summary_row(path, result=None, error=""):
+def summary_row(path, result=None, error="", max_score=""):
+    """One row of summary.csv; a submission that could not be graded still says what it was out of."""
     counts = (result or {}).get("summary", {})
     status = "cannot grade" if error else ("pass" if result["passed"] else "fail")
     return {
@@ -106,10 +107,15 @@ def summary_row(path, result=None, error=""):
         "status": status,
         "convention": (result or {}).get("convention", ""),
         "score": (result or {}).get("score", 0.0),
-        "max_score": (result or {}).get("max_score", ""),
+        "max_score": (result or {}).get("max_score", max_score),
         **{k: counts.get(k, 0) for k in ("pass", "fail", "error", "timeout", "missing")},
         "message": error,
     }
+
+
+def required_points(spec):
+    """What a submission is out of before it is graded: the required functions' points ("" without a spec)."""
+    return sum(i.points for i in spec.items if i.required) if spec else ""
 
 
 def gradebook_csv(graded_reports, spec=None):
@@ -122,7 +128,7 @@ def gradebook_csv(graded_reports, spec=None):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["submission", "score", "max_score", *names])
-    default_max = sum(i.points for i in spec.items if i.required) if spec else ""
+    default_max = required_points(spec)
     for path, graded in graded_reports.items():
         points = {r["name"]: r.get("points", 0.0) for r in (graded or {}).get("results", [])}
         writer.writerow(
@@ -240,12 +246,12 @@ def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", grade
                 result or {"submission": os.path.abspath(path), "passed": False, "error": error},
             )
             if gradescope_dir:
-                max_score = sum(i.points for i in options.assignment.items if i.required) if options.assignment else 0.0
+                max_score = required_points(options.assignment) or 0.0
                 output.write_json(
                     os.path.join(gradescope_dir, name),
                     gradescope(result) if result else gradescope_error(error, max_score),
                 )
-            rows[path] = summary_row(path, result, error)
+            rows[path] = summary_row(path, result, error, required_points(options.assignment))
             if advance:
                 advance(done, len(files), os.path.basename(path))  # the progress bar cleans it
     finally:

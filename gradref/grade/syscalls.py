@@ -99,7 +99,7 @@ def program():
     else:
         return build(seccomp)
     for python in SYSTEM_PYTHONS:
-        if not os.path.exists(python) or os.path.realpath(python) == os.path.realpath(sys.executable):
+        if not os.path.exists(python):  # (gradref's own interpreter, from a venv, sees other packages)
             continue
         try:
             made = subprocess.run([python, "-I", os.path.abspath(__file__)], capture_output=True, timeout=60)
