@@ -19,6 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from . import feedback
 from .targets import ALL_NAMES, CS231N, LAYERS
 from .verdict import NEAR_MISSES
 
@@ -47,6 +48,11 @@ class Spec:
     settings: dict = field(default_factory=dict)
     path: str = ""
     near_miss: dict = field(default_factory=dict)  # near-miss kind -> share of the points it earns
+    feedback: dict = field(default_factory=dict)  # the [feedback] ladder (feedback.py)
+
+    @property
+    def hidden(self):
+        return tuple(i.name for i in self.items if i.hidden)
 
     @property
     def required(self):
@@ -112,6 +118,12 @@ def parse(data, path=""):
                 f"{where}: [near_miss] gives a near-miss ({', '.join(NEAR_MISSES)}) a share of the points "
                 f"between 0 and 1, not {key} = {value!r}"
             )
+    try:
+        ladder = feedback.check(
+            data.get("feedback", {}) if isinstance(data.get("feedback", {}), dict) else {"": 0}, where
+        )
+    except ValueError as error:
+        raise SpecError(str(error)) from None
     return Spec(
         data.get("name", os.path.splitext(os.path.basename(path))[0]),
         data.get("title", ""),
@@ -120,6 +132,7 @@ def parse(data, path=""):
         dict(settings),
         path,
         {key: float(value) for key, value in shares.items()},
+        ladder,
     )
 
 

@@ -10,7 +10,7 @@ from .. import junit, output
 from ..console import advancer, err, out, progress_bar
 from ..output import UsageError
 from ..text import clean
-from . import assignments, confine, platforms, reports, sandbox, syscalls, unseen
+from . import assignments, confine, feedback, platforms, reports, sandbox, syscalls, unseen
 from .grader import CannotGrade, Options, grade_file
 from .targets import ALL_NAMES
 
@@ -80,6 +80,7 @@ def _grade_options(args):
         sandbox=args.sandbox,
         strict=args.strict,
         dropout_p=args.dropout_p or Options.dropout_p,
+        feedback=args.feedback,
     )
     if args.unseen_seed is not None and args.unseen_seed <= 0:
         raise UsageError("--unseen-seed must be a positive integer (0 names the public samples)")
@@ -322,6 +323,13 @@ def register(sub):
     )
     grade.add_argument(
         "--timeout", type=float, default=10.0, metavar="SECONDS", help="per call of the student's code (default 10)"
+    )
+    grade.add_argument(
+        "--feedback",
+        choices=feedback.LEVELS,
+        default=feedback.FULL,
+        help="how much of a diagnosis to show: verdict (pass or fail), hint (what is wrong, in which "
+        "quantity) or full (with the formula to look at; default, for people learning on their own)",
     )
     grade.add_argument(
         "--submission-timeout",

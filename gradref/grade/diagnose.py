@@ -28,6 +28,7 @@ class Context:
     batch: int = 0
     wrong: list = None  # the quantities that failed their graded comparison (None: decide here)
     found: list = field(default_factory=list)  # (quantity, mistake key, sentence)
+    formulas: list = field(default_factory=list)  # the "look at" lines the sentences hold (feedback.py)
 
 
 def close(a, b):
@@ -87,6 +88,7 @@ def from_catalogue(ctx, wrong):
                         sentence(quantity, mistake.says, mistake.look_at, ctx.got[quantity], ctx.want[quantity]),
                     )
                 )
+                ctx.formulas.append(mistake.look_at)
                 explained.add(quantity)
     return explained
 

@@ -14,7 +14,7 @@ import os
 from conformance.registry import REGISTRY
 
 from ..text import clean
-from . import confine, unseen
+from . import confine, feedback, unseen
 from . import protocol as P
 from .answers import sample_label, unseen_twin
 from .assignments import score
@@ -124,7 +124,7 @@ def grade_file(path, options=Options(), advance=None):
             "blocked_imports": [n for n in sandbox.blocked],
         },
     }
-    return score(report, options.assignment)
+    return feedback.apply(score(report, options.assignment), options.feedback, options.feedback_hidden)
 
 
 def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=Options(), unseen_seed=0):

@@ -225,6 +225,8 @@ def _diagnose(run, forward_entry, backward_entry):
         wrong=sorted(run.failed),
     )
     diagnose(context)
+    for entry in distinct(forward_entry, backward_entry):
+        entry.formulas.extend(f for f in context.formulas if f not in entry.formulas)
     for quantity, key, text in context.found:
         entry = backward_entry if quantity.startswith("d") else forward_entry
         if text.split(".")[0] not in {h.split(".")[0] for h in entry.hints}:

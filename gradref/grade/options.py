@@ -16,6 +16,8 @@ class Options:
     convention: str = ""  # "" = detect
     require: tuple = ()
     sandbox: str = "auto"  # "auto", "bwrap" or "process"
+    feedback: str = "full"  # how much of a diagnosis the report shows: verdict, hint or full (feedback.py)
+    feedback_hidden: tuple = ()  # functions whose messages stay at the verdict level (hidden until published)
     allow_numerical_gradient: bool = False  # a backward may differentiate numerically (an assignment setting)
     strict: bool = False  # warnings (writes into arguments, extreme values) fail
     dropout_p: str = dropout.KEEP  # what dropout's p means: "keep" (2018 on) or "drop" (2016-17)

@@ -22,7 +22,7 @@ import zipfile
 
 from .. import output
 from ..text import clean
-from . import assignments
+from . import assignments, feedback
 from .grader import CannotGrade, grade_file
 from .options import Options
 from .reports import gradescope, gradescope_error, required_points
@@ -279,8 +279,17 @@ def _grade_in_container(root, submission_dir, options):
         if os.path.isdir(support_root)
         else ()
     )
+    level = feedback.level_for(spec.feedback, feedback.earlier_attempts(root))
     options = assignments.apply(
-        spec, Options(timeout=options.timeout, memory_mb=options.memory_mb, assignment=spec, support=support)
+        spec,
+        Options(
+            timeout=options.timeout,
+            memory_mb=options.memory_mb,
+            assignment=spec,
+            support=support,
+            feedback=level,
+            feedback_hidden=spec.hidden,
+        ),
     )
     started = time.monotonic()
     try:

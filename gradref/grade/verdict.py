@@ -33,6 +33,7 @@ class Entry:
     stubbed: list = field(default_factory=list)  # ... of which it was a starter stub on these
     spared: list = field(default_factory=list)  # samples it could not be called on: its forward was a stub there
     stub_reason: str = ""
+    formulas: list = field(default_factory=list)  # the formulas its hints show (stripped below the full level)
     published_only: bool = False  # right on the published samples, not on values it could not know
 
     def check(self, name, passed, detail="", measured=False, shape_only=False):
@@ -129,6 +130,7 @@ class Entry:
             "notes": self.notes,
             "published_only": self.published_only,
             "near_miss": self.near_miss(),
+            "formulas": self.formulas,
         }
 
     def near_miss(self):
