@@ -124,10 +124,20 @@ def gradescope_root(tmp_path_factory, wheel):
     )
     assert setup.returncode == 0, setup.stderr
     assert os.path.isdir(os.path.join(site, "gradref", "grade", "assignments")), "the wheel ships the specs"
-    return root, site
+    image = tmp / "built-image"
+    shutil.copytree(root, image, symlinks=True)
+    return root, site, image
 
 
-def run_gradescope(root, site, files):
+def fresh_container(image, root):
+    """A fresh copy of the built image at the image's own path, as the platform starts one per submission."""
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(image, root, symlinks=True)
+
+
+def run_gradescope(root, site, files, image=None):
+    if image is not None:
+        fresh_container(image, root)
     shutil.rmtree(root / "submission", ignore_errors=True)
     shutil.rmtree(root / "results", ignore_errors=True)
     (root / "submission").mkdir()
@@ -154,28 +164,28 @@ def _read(name):
 
 
 def test_gradescope_full_marks_for_a_correct_file_whatever_its_name(gradescope_root):
-    root, site = gradescope_root
-    data = run_gradescope(root, site, {"my_homework.py": _read("layers_correct.py")})
+    root, site, image = gradescope_root
+    data = run_gradescope(root, site, {"my_homework.py": _read("layers_correct.py")}, image)
     assert data["score"] == data["max_score"] == 9.0, data
 
 
 def test_gradescope_partial_marks_and_the_diagnosis_for_a_buggy_file(gradescope_root):
-    root, site = gradescope_root
-    data = run_gradescope(root, site, {"layers.py": _read("layers_buggy.py")})
+    root, site, image = gradescope_root
+    data = run_gradescope(root, site, {"layers.py": _read("layers_buggy.py")}, image)
     assert 0 < data["score"] < data["max_score"] == 9.0
     backward = next(t for t in data["tests"] if t["name"] == "affine_backward")
     assert backward["status"] == "failed" and "db keeps the shape (1, M)" in backward["output"]
 
 
 def test_gradescope_hostile_code_cannot_write_its_own_score(gradescope_root):
-    root, site = gradescope_root
-    data = run_gradescope(root, site, {"layers.py": HOSTILE.format(root=root)})
+    root, site, image = gradescope_root
+    data = run_gradescope(root, site, {"layers.py": HOSTILE.format(root=root)}, image)
     assert data["score"] < 1.0 and data["max_score"] == 9.0, data
 
 
 def test_gradescope_a_non_python_submission_gets_a_result_that_says_why(gradescope_root):
-    root, site = gradescope_root
-    data = run_gradescope(root, site, {"homework.ipynb": "{}", "notes.txt": "hi"})
+    root, site, image = gradescope_root
+    data = run_gradescope(root, site, {"homework.ipynb": "{}", "notes.txt": "hi"}, image)
     assert data["score"] == 0 and data["max_score"] == 9.0
     assert "no Python file" in data["output"] and "export a notebook" in data["output"]
 
@@ -194,7 +204,8 @@ def test_prairielearn_question_runs_and_reports_in_its_format(tmp_path, wheel):
     assert main(["autograder", "prairielearn", "--assignment", "cs231n-a1", "--out", str(out), "--wheel", wheel]) == 0
     assert (out / "Dockerfile").exists() and (out / "tests" / "run.sh").exists()
     root, site = tmp_path / "grade", str(tmp_path / "site")
-    shutil.copytree(out / "tests", root / "tests")
+    image = tmp_path / "built-image"
+    shutil.copytree(out / "tests", image / "tests")
     install = subprocess.run(
         [
             sys.executable,
@@ -217,8 +228,7 @@ def test_prairielearn_question_runs_and_reports_in_its_format(tmp_path, wheel):
         ({"a.txt": "x"}, 0.0),
         ({"layers.py": _read("layers_buggy.py")}, None),
     ):
-        shutil.rmtree(root / "student", ignore_errors=True)
-        shutil.rmtree(root / "results", ignore_errors=True)
+        fresh_container(image, root)
         (root / "student").mkdir()
         for name, text in files.items():
             (root / "student" / name).write_text(text)
@@ -319,7 +329,7 @@ def test_assignments_lists_the_built_in_specs(capsys):
 
 def test_from_an_installed_gradref_one_command_writes_the_bundle(gradescope_root, tmp_path):
     """A pip-installed gradref has no source tree: the bundle's wheel is built from the installed packages."""
-    _, site = gradescope_root
+    _, site, _ = gradescope_root
     bundle = tmp_path / "autograder.zip"
     proc = subprocess.run(
         [
@@ -369,3 +379,29 @@ def test_the_gradescope_image_installs_gradref_into_a_virtual_environment(tmp_pa
     assert setup.returncode == 0, setup.stderr
     assert list((root / "venv").glob("lib/python3*/site-packages/gradref/grade/worker.py")), "gradref is in the venv"
     assert "venv/bin/python" in (root / "source" / "run_autograder").read_text()
+
+
+def test_warm_computes_at_build_time_all_a_submission_would_store(tmp_path):
+    """After `gradref autograder warm`, a submission of the assignment computes only its own unseen
+    samples' answers (one per function) and compiles nothing: the published samples' answers and the
+    compiled programs were made when the image was built."""
+    env = {**os.environ, "GRADREF_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "gradref", *args], env=env, capture_output=True, text=True, timeout=600
+        )
+
+    def stored():
+        return sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "cache").rglob("*") if p.is_file())
+
+    warm = run("autograder", "warm", "--assignment", "cs231n-a1")
+    assert warm.returncode == 0 and "oracle answers" in warm.stdout, warm.stderr
+    before = stored()
+    assert any("oracle" in name for name in before) and any("xla" in name for name in before)
+    graded = run("grade", os.path.join(EXAMPLES, "layers_correct.py"), "--assignment", "cs231n-a1", "--json", "-")
+    report = json.loads(graded.stdout)
+    assert graded.returncode == 0 and report["passed"]
+    added = sorted(set(stored()) - set(before))
+    assert [name for name in added if "xla" in name] == [], "nothing is compiled per submission"
+    assert len(added) <= len([r for r in report["results"] if r["status"] == "pass"]), added

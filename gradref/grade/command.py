@@ -6,6 +6,8 @@ import os
 from rich.markup import escape
 from rich.table import Table
 
+from conformance import cache
+
 from .. import junit, output
 from ..console import advancer, err, out, progress_bar
 from ..output import UsageError
@@ -210,6 +212,18 @@ def cmd_autograder(args):
         options = Options(timeout=args.timeout, memory_mb=args.memory_mb)
         run = platforms.run_gradescope if args.action == "run-gradescope" else platforms.run_prairielearn
         return run(args.root or ("/autograder" if args.action == "run-gradescope" else "/grade"), options)
+    if args.action == "warm":
+        if not args.assignment:
+            raise UsageError("gradref autograder warm needs --assignment")
+        try:
+            spec = assignments.load(args.assignment)
+        except assignments.SpecError as error:
+            raise UsageError(str(error)) from None
+        with progress_bar() as bar:
+            bar.add_task(f"warming {spec.name}", total=None)
+            count = platforms.warm(spec)
+        out.print(f"computed {count} oracle answers and their compiled programs for {spec.name} into {cache.folder()}")
+        return 0
     if not args.assignment or not args.out:
         raise UsageError(f"gradref autograder {args.action} needs --assignment and --out")
     missing = [p for p in (args.support or []) + ([args.wheel] if args.wheel else []) if not os.path.exists(p)]
@@ -388,9 +402,10 @@ def register(sub):
         description="gradescope: write autograder.zip (setup.sh, run_autograder, a gradref "
         "wheel, the spec). prairielearn: write an external-grading question's "
         "tests/ folder and Dockerfile. run-gradescope and run-prairielearn are "
-        "what those scripts call inside the platform's container.",
+        "what those scripts call inside the platform's container; warm computes, at image-build time, the "
+        "oracle's answers and compiled programs every submission of --assignment needs.",
     )
-    auto.add_argument("action", choices=("gradescope", "prairielearn", "run-gradescope", "run-prairielearn"))
+    auto.add_argument("action", choices=("gradescope", "prairielearn", "run-gradescope", "run-prairielearn", "warm"))
     auto.add_argument("--assignment", metavar="NAME|FILE.toml", help="the assignment spec (gradref assignments)")
     auto.add_argument("--out", metavar="PATH", help="autograder.zip (gradescope) or a folder (prairielearn)")
     auto.add_argument("--wheel", metavar="PATH", help="a gradref wheel to bundle (default: build one)")

@@ -127,6 +127,11 @@ def grade_file(path, options=Options(), advance=None):
     return feedback.apply(score(report, options.assignment), options.feedback, options.feedback_hidden)
 
 
+def graded_samples(op, skipped=()):
+    """The names of the samples a student's function meets (the unseen one is drawn again from one)."""
+    return [s.name for s in op.samples if s.name not in SKIPPED_SAMPLES and s.name not in skipped and s.graded]
+
+
 def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=Options(), unseen_seed=0):
     """Grade one target on its samples and, when `unseen_seed` is not 0, on one of them drawn from it."""
     if not hello.get(P.OK):
@@ -141,7 +146,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
     if target.kind == CLASS and target.is_loss:
         target = _label_encoding(sandbox, target, op, forward_entry)
     skipped = _other_convention(sandbox, target, op, forward_entry, backward_entry)
-    names = [s.name for s in op.samples if s.name not in SKIPPED_SAMPLES and s.name not in skipped and s.graded]
+    names = graded_samples(op, skipped)
     runs = [(name, 0) for name in names]
     if names and unseen_seed:  # one of them again, with values nobody could know in advance
         runs.append((unseen_twin(op.name, tuple(names)), unseen_seed))

@@ -20,12 +20,16 @@ import tempfile
 import time
 import zipfile
 
+from conformance.registry import REGISTRY
+
 from .. import output
 from ..text import clean
-from . import assignments, feedback
-from .grader import CannotGrade, grade_file
+from . import assignments, feedback, unseen
+from .answers import oracle_answers, unseen_twin
+from .grader import CannotGrade, grade_file, graded_samples
 from .options import Options
 from .reports import gradescope, gradescope_error, required_points
+from .targets import targets_for
 
 GRADESCOPE_SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder image.
@@ -45,6 +49,8 @@ echo "installing gradref into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
 "$PYTHON" -m pip install --quiet ${GRADREF_PIP_ARGS:-} "$ROOT"/source/gradref-*.whl
 # One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
 "$PYTHON" -c "from gradref.grade import unseen; unseen.machine_secret()"
+# Everything no submission changes, computed once here: the oracle's answers and JAX's compiled programs.
+"$PYTHON" -m gradref autograder warm --assignment "$ROOT/source/assignment.toml"
 """
 
 GRADESCOPE_RUN = """#!/usr/bin/env bash
@@ -80,6 +86,9 @@ COPY tests/{wheel} /tmp/
 RUN pip install --no-cache-dir /tmp/{wheel}
 # One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
 RUN python -c "from gradref.grade import unseen; unseen.machine_secret()"
+# Everything no submission changes, computed once here: the oracle's answers and JAX's compiled programs.
+COPY tests/assignment.toml /tmp/gradref-assignment.toml
+RUN python -m gradref autograder warm --assignment /tmp/gradref-assignment.toml
 """
 
 
@@ -299,6 +308,24 @@ def _grade_in_container(root, submission_dir, options):
         return spec, None, str(error), time.monotonic() - started
     except Exception as error:  # noqa: BLE001 - the platform must always get a results file
         return spec, None, f"internal error while grading: {type(error).__name__}: {error}", time.monotonic() - started
+
+
+def warm(spec):
+    """At image-build time, what every submission of `spec` needs and none changes: the oracle's answers
+    for the published samples (the disk cache) and JAX's compiled programs for every shape the
+    assignment uses (its persistent compilation cache; the unseen sample has its twin's shapes). A
+    submission then computes only its own unseen sample's answers. Returns the number of answers."""
+    unseen.machine_secret()  # the image's own secret
+    count = 0
+    # Every target of the convention: a submission is also graded on what it defines beyond the spec.
+    for op in dict.fromkeys(REGISTRY[target.op] for target in targets_for([spec.convention])):
+        names = graded_samples(op)
+        for name in names:
+            oracle_answers(op.name, name, 0)
+            count += 1
+        if names:
+            oracle_answers(op.name, unseen_twin(op.name, tuple(names)), 1)  # compiles the unseen shapes
+    return count
 
 
 def run_gradescope(root, options):
