@@ -217,7 +217,7 @@ def test_prairielearn_question_runs_and_reports_in_its_format(tmp_path, wheel):
             "--no-index",
             "--target",
             site,
-            *map(str, (root / "tests").glob("gradref-*.whl")),
+            *map(str, (image / "tests").glob("gradref-*.whl")),
         ],
         capture_output=True,
         text=True,
