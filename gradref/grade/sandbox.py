@@ -545,7 +545,7 @@ class Sandbox:
         name = spec.get(P.FILE)
         if not isinstance(name, str) or not name.startswith(self.prefix):
             raise BadResult("the result is not one this call asked for")
-        array = read_npy(self.results_fd, name, min(MAX_RESULT, MAX_READ - self.bytes_read), like)
+        array = read_npy(self.results_fd, name, max(0, min(MAX_RESULT, MAX_READ - self.bytes_read)), like)
         self.bytes_read += array.nbytes
         return array
 
