@@ -391,3 +391,74 @@ def test_reports_list_the_assignment_once_and_passed_checks_carry_no_failure_tex
         for check in entry["checks"]:
             if check["passed"]:
                 assert "changed in place" not in check["detail"] and "has NaN or inf" not in check["detail"]
+
+
+# ----- what the course environment has and the grader does not -----
+
+PLOTTING = """
+import numpy as np
+import matplotlib.pyplot as plt
+from matplotlib.pyplot import axis
+from scipy.signal import convolve2d
+
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+
+
+def sigmoid_forward(x):
+    out = 1 / (1 + np.exp(-x))
+    plt.hist(out)
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    return dout * cache * (1 - cache)
+"""
+
+
+def test_unused_imports_of_the_courses_packages_fail_only_what_uses_them(tmp_path):
+    verdicts = grade_source(tmp_path, PLOTTING)
+    assert verdicts["relu_forward"]["status"] == verdicts["relu_backward"]["status"] == "pass"
+    assert verdicts["sigmoid_forward"]["status"] == "error"
+    assert "matplotlib.pyplot.hist was used, but matplotlib is not installed" in verdicts["sigmoid_forward"]["message"]
+    unused = grade_source(tmp_path, PLOTTING.replace("    plt.hist(out)\n", ""))
+    assert unused["sigmoid_forward"]["status"] == unused["sigmoid_backward"]["status"] == "pass"
+
+
+LAYERS = """
+import numpy as np
+from functions import Sigmoid
+
+
+class Relu:
+    def forward(self, x):
+        self.mask = x <= 0
+        return np.where(self.mask, 0, x)
+
+    def backward(self, dout):
+        return np.where(self.mask, 0, dout)
+"""
+
+
+def test_a_helper_function_named_like_a_layer_is_not_that_layer(tmp_path):
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / "functions.py").write_text("import numpy as np\n\ndef Sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n")
+    (student / "layers.py").write_text(LAYERS)
+    results = {r["name"]: r for r in grade_file(str(student), FAST)["results"]}
+    assert results["Relu"]["status"] == "pass"
+    assert results["Sigmoid"]["status"] == "missing" and results["Sigmoid"]["message"] == "not defined"
+    # A real Sigmoid class beside it is graded as the layer (here a wrong one, which fails).
+    (student / "layers.py").write_text(
+        LAYERS.replace("from functions import Sigmoid\n", "")
+        + "\n\nclass Sigmoid:\n    def forward(self, x):\n        self.out = 1 / (1 + np.exp(-x))\n"
+        "        return self.out\n\n    def backward(self, dout):\n        return dout * self.out\n"
+    )
+    (student / "functions.py").write_text("import numpy as np\n\ndef sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n")
+    results = {r["name"]: r for r in grade_file(str(student), FAST)["results"]}
+    assert results["Sigmoid"]["status"] == "fail"

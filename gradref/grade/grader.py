@@ -22,7 +22,7 @@ from .judge import distinct, judge_sample
 from .options import Options
 from .plainwords import explain_error
 from .sandbox import Sandbox
-from .submission import CannotGrade, gradable_files
+from .submission import LAYER_CLASSES, CannotGrade, gradable_files
 from .targets import ALL_NAMES, CLASS, PAIR, assignments_of, detect, in_assignments, targets_for
 from .verdict import ERROR, MISSING, PASS, RANK, TIMEOUT, Entry, summary, unique
 
@@ -72,9 +72,9 @@ def grade_file(path, options=Options(), advance=None):
         seed = unseen.submission_seed(secret, sandbox.layout.code)
         hello = sandbox.start()
         names = hello.get(P.NAMES) if isinstance(hello.get(P.NAMES), list) else []
-        present = (
-            {n for n in names if isinstance(n, str) and n.isidentifier()} | defined if hello.get(P.OK) else defined
-        )
+        loaded = {n for n in names if isinstance(n, str) and n.isidentifier()} if hello.get(P.OK) else set()
+        # A layer class counts only where the files define it as one (not a helper function `Sigmoid`).
+        present = (loaded - (LAYER_CLASSES - defined)) | defined
         for number, target in enumerate(targets, 1):
             found = _entries_for(target, present)
             if found is None:

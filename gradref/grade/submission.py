@@ -5,7 +5,7 @@ import os
 
 from .plainwords import explain_syntax_error
 from .sandbox import python_files
-from .targets import ALL_NAMES
+from .targets import ALL_NAMES, CLASS, TARGETS
 
 # Parsing costs the grader about 500 bytes of memory per byte of source: course files are tens of KB.
 MAX_FILE_BYTES = 1 << 20
@@ -42,6 +42,8 @@ def defined_names(path):
         raise CannotGrade(f"{path} is not a readable Python file ({error})") from None
     names = set()
     for node in tree.body:
+        if node_is_layer_impostor(node):
+            continue
         if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -62,6 +64,21 @@ def _refuse_copies(path, found):
                     f"submission each, use --batch; for one student's folder, keep one copy of each function"
                 )
             owner[name] = rel
+
+
+LAYER_CLASSES = {t.forward for t in TARGETS if t.kind == CLASS}
+
+
+def node_is_layer_impostor(node):
+    """A definition named like a textbook layer (Sigmoid, Affine, ...) that is no layer: a layer is a
+    class with forward and backward methods; a helper function `Sigmoid(x)` is not one."""
+    name = getattr(node, "name", None)
+    if name not in LAYER_CLASSES:
+        return False
+    if not isinstance(node, ast.ClassDef):
+        return True
+    methods = {item.name for item in node.body if isinstance(item, ast.FunctionDef)}
+    return not {"forward", "backward"} <= methods
 
 
 def gradable_files(path):
