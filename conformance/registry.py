@@ -932,6 +932,7 @@ _CS231N_SPECS = (
         (
             SampleSpec("course", lambda r: _rnn_args(r, 2, 3, 4, 5), small=True),
             SampleSpec("t1", lambda r: _rnn_args(r, 3, 1, 2, 4), small=True),  # one time step: no step to take it from
+            SampleSpec("n1", lambda r: _rnn_args(r, 1, 3, 2, 4), small=True),  # one sequence: np.squeeze breaks it
             SampleSpec("large", lambda r: _rnn_args(r, 16, 20, 32, 64)),
         ),
         reduction=lambda x, Wh, **_: max(x.shape + Wh.shape) * x.shape[1],
@@ -944,6 +945,7 @@ _CS231N_SPECS = (
         ("x", "prev_h", "prev_c", "Wx", "Wh", "b"),
         (
             SampleSpec("course", lambda r: _lstm_step_args(r, 3, 4, 5), small=True),
+            SampleSpec("n1", lambda r: _lstm_step_args(r, 1, 3, 4), small=True),
             SampleSpec("large", lambda r: _lstm_step_args(r, 64, 128, 128)),
         ),
         outputs=2,
@@ -958,6 +960,7 @@ _CS231N_SPECS = (
         (
             SampleSpec("course", lambda r: _lstm_args(r, 2, 3, 4, 5), small=True),
             SampleSpec("t1", lambda r: _lstm_args(r, 3, 1, 2, 4), small=True),
+            SampleSpec("n1", lambda r: _lstm_args(r, 1, 3, 2, 4), small=True),
             SampleSpec("large", lambda r: _lstm_args(r, 16, 20, 32, 64)),
         ),
         reduction=lambda x, Wh, **_: max(x.shape + Wh.shape) * x.shape[1],
@@ -970,6 +973,7 @@ _CS231N_SPECS = (
         ("W",),
         (
             SampleSpec("course", lambda r: {"x": r.integers(0, 5, (2, 4)), "W": normal(r, 5, 3)}, small=True),
+            SampleSpec("n1", lambda r: {"x": r.integers(0, 5, (1, 4)), "W": normal(r, 5, 3)}, small=True),
             SampleSpec("large", lambda r: {"x": r.integers(0, 100, (50, 30)), "W": normal(r, 100, 64)}),
         ),
         reduction=lambda x, **_: x.size,
@@ -983,6 +987,7 @@ _CS231N_SPECS = (
             SampleSpec(
                 "course", lambda r: {"x": normal(r, 2, 3, 4), "w": normal(r, 4, 5), "b": normal(r, 5)}, small=True
             ),
+            SampleSpec("n1", lambda r: {"x": normal(r, 1, 3, 4), "w": normal(r, 4, 5), "b": normal(r, 5)}, small=True),
             SampleSpec(
                 "large",
                 lambda r: {"x": normal(r, 32, 20, 128), "w": normal(r, 128, 256, scale=0.1), "b": normal(r, 256)},
@@ -998,6 +1003,7 @@ _CS231N_SPECS = (
         ("x",),
         (
             SampleSpec("small", lambda r: _temporal_loss_args(r, 3, 4, 5), small=True),
+            SampleSpec("n1", lambda r: _temporal_loss_args(r, 1, 4, 5), small=True),
             SampleSpec("large", lambda r: _temporal_loss_args(r, 100, 10, 50)),
             # Rows hundreds apart: shifting by one global max instead of each row's max gives exp() = 0, log(0).
             SampleSpec(

@@ -1,5 +1,6 @@
 """The conformance suite, generated from the registry: every op x sample x dtype x check on the CPU."""
 
+import numpy as np
 import pytest
 
 from conformance import checks, registry
@@ -47,3 +48,16 @@ def test_samples_include_n1_kdim_and_memory_layouts():
     assert fortran["x"].flags.f_contiguous and not fortran["x"].flags.c_contiguous
     assert not strided["x"].flags.c_contiguous and not strided["b"].flags.c_contiguous
     assert (strided["x"] == affine.draw_sample("small", "float32").args["x"]).all()
+
+
+@pytest.mark.parametrize(
+    "op_name", ["rnn_step", "rnn", "lstm_step", "lstm", "word_embedding", "temporal_affine", "temporal_softmax_loss"]
+)
+def test_the_sequence_ops_are_graded_on_a_batch_of_one(op_name):
+    """A np.squeeze per time step passes every batch but one of a single sequence: that one is sampled."""
+    from gradref.grade.grader import graded_samples
+
+    op = registry.REGISTRY[op_name]
+    first = op.signature[0]
+    sizes = [np.shape(op.draw_sample(name, "float64").args[first])[0] for name in graded_samples(op)]
+    assert 1 in sizes, sizes
