@@ -462,3 +462,29 @@ def test_a_helper_function_named_like_a_layer_is_not_that_layer(tmp_path):
     (student / "functions.py").write_text("import numpy as np\n\ndef sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n")
     results = {r["name"]: r for r in grade_file(str(student), FAST)["results"]}
     assert results["Sigmoid"]["status"] == "fail"
+
+
+ONE_HOT_ONLY = """
+import numpy as np
+
+
+class SoftmaxWithLoss:
+    def forward(self, x, t):
+        if t.ndim != 2:
+            raise ValueError("t must be one-hot")
+        self.t = t
+        shifted = x - x.max(axis=1, keepdims=True)
+        self.y = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        return -np.sum(t * np.log(self.y + 1e-7)) / x.shape[0]
+
+    def backward(self, dout=1):
+        return (self.y - self.t) * dout / self.t.shape[0]
+"""
+
+
+def test_a_loss_class_that_raises_on_index_labels_is_graded_with_one_hot_labels(tmp_path):
+    verdicts = grade_source(tmp_path, ONE_HOT_ONLY)
+    assert verdicts["SoftmaxWithLoss"]["status"] == "pass"
+    assert "graded with one-hot labels t" in verdicts["SoftmaxWithLoss"]["message"]
+    wrong = grade_source(tmp_path, ONE_HOT_ONLY.replace("(self.y - self.t) * dout", "(self.t - self.y) * dout"))
+    assert wrong["SoftmaxWithLoss"]["status"] == "fail"
