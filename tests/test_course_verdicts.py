@@ -395,7 +395,7 @@ def test_reports_list_the_assignment_once_and_passed_checks_carry_no_failure_tex
 
 # ----- what the course environment has and the grader does not -----
 
-PLOTTING = """
+PLOTS_UNUSED_IMPORTS = """
 import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib.pyplot import axis
@@ -422,15 +422,15 @@ def sigmoid_backward(dout, cache):
 
 
 def test_unused_imports_of_the_courses_packages_fail_only_what_uses_them(tmp_path):
-    verdicts = grade_source(tmp_path, PLOTTING)
+    verdicts = grade_source(tmp_path, PLOTS_UNUSED_IMPORTS)
     assert verdicts["relu_forward"]["status"] == verdicts["relu_backward"]["status"] == "pass"
     assert verdicts["sigmoid_forward"]["status"] == "error"
     assert "matplotlib.pyplot.hist was used, but matplotlib is not installed" in verdicts["sigmoid_forward"]["message"]
-    unused = grade_source(tmp_path, PLOTTING.replace("    plt.hist(out)\n", ""))
+    unused = grade_source(tmp_path, PLOTS_UNUSED_IMPORTS.replace("    plt.hist(out)\n", ""))
     assert unused["sigmoid_forward"]["status"] == unused["sigmoid_backward"]["status"] == "pass"
 
 
-LAYERS = """
+RELU_BESIDE_A_HELPER = """
 import numpy as np
 from functions import Sigmoid
 
@@ -449,13 +449,13 @@ def test_a_helper_function_named_like_a_layer_is_not_that_layer(tmp_path):
     student = tmp_path / "student"
     student.mkdir()
     (student / "functions.py").write_text("import numpy as np\n\ndef Sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n")
-    (student / "layers.py").write_text(LAYERS)
+    (student / "layers.py").write_text(RELU_BESIDE_A_HELPER)
     results = {r["name"]: r for r in grade_file(str(student), FAST)["results"]}
     assert results["Relu"]["status"] == "pass"
     assert results["Sigmoid"]["status"] == "missing" and results["Sigmoid"]["message"] == "not defined"
     # A real Sigmoid class beside it is graded as the layer (here a wrong one, which fails).
     (student / "layers.py").write_text(
-        LAYERS.replace("from functions import Sigmoid\n", "")
+        RELU_BESIDE_A_HELPER.replace("from functions import Sigmoid\n", "")
         + "\n\nclass Sigmoid:\n    def forward(self, x):\n        self.out = 1 / (1 + np.exp(-x))\n"
         "        return self.out\n\n    def backward(self, dout):\n        return dout * self.out\n"
     )
@@ -464,7 +464,7 @@ def test_a_helper_function_named_like_a_layer_is_not_that_layer(tmp_path):
     assert results["Sigmoid"]["status"] == "fail"
 
 
-ONE_HOT_ONLY = """
+ONE_HOT_RAISES = """
 import numpy as np
 
 
@@ -483,8 +483,8 @@ class SoftmaxWithLoss:
 
 
 def test_a_loss_class_that_raises_on_index_labels_is_graded_with_one_hot_labels(tmp_path):
-    verdicts = grade_source(tmp_path, ONE_HOT_ONLY)
+    verdicts = grade_source(tmp_path, ONE_HOT_RAISES)
     assert verdicts["SoftmaxWithLoss"]["status"] == "pass"
     assert "graded with one-hot labels t" in verdicts["SoftmaxWithLoss"]["message"]
-    wrong = grade_source(tmp_path, ONE_HOT_ONLY.replace("(self.y - self.t) * dout", "(self.t - self.y) * dout"))
+    wrong = grade_source(tmp_path, ONE_HOT_RAISES.replace("(self.y - self.t) * dout", "(self.t - self.y) * dout"))
     assert wrong["SoftmaxWithLoss"]["status"] == "fail"
