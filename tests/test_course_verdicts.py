@@ -488,3 +488,35 @@ def test_a_loss_class_that_raises_on_index_labels_is_graded_with_one_hot_labels(
     assert "graded with one-hot labels t" in verdicts["SoftmaxWithLoss"]["message"]
     wrong = grade_source(tmp_path, ONE_HOT_RAISES.replace("(self.y - self.t) * dout", "(self.t - self.y) * dout"))
     assert wrong["SoftmaxWithLoss"]["status"] == "fail"
+
+
+# ----- a constant factor only when one factor explains every sample -----
+
+FACTORS = """
+import numpy as np
+
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0) * cache.size / 10.0
+
+
+def tanh_forward(x):
+    t = np.tanh(x)
+    return t, t
+
+
+def tanh_backward(dout, cache):
+    return 2 * dout * (1 - cache**2)
+"""
+
+
+def test_a_constant_factor_is_named_only_when_one_factor_explains_every_sample(tmp_path):
+    verdicts = grade_source(tmp_path, FACTORS)
+    relu, tanh = verdicts["relu_backward"], verdicts["tanh_backward"]
+    assert relu["status"] == tanh["status"] == "fail"
+    assert not any("right value" in d or "too large" in d or "factor" in d for d in relu["diagnosis"]), relu
+    assert tanh["diagnosis"] == [d for d in tanh["diagnosis"] if "twice the right value" in d] and tanh["diagnosis"]

@@ -29,6 +29,7 @@ class Context:
     wrong: list = None  # the quantities that failed their graded comparison (None: decide here)
     found: list = field(default_factory=list)  # (quantity, mistake key, sentence)
     formulas: list = field(default_factory=list)  # the "look at" lines the sentences hold (feedback.py)
+    factors: dict = field(default_factory=dict)  # quantity -> the constant factor a "factor" sentence names
 
 
 def close(a, b):
@@ -109,6 +110,19 @@ def _factor_words(factor, batch):
     return f"the right values times {factor:.4g}: a constant factor is off"
 
 
+def constant_factor(got, want):
+    """The factor c with got = c * want (within MATCH), or None."""
+    if got is None:
+        return None
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    norm = float(np.sum(want * want)) if got.shape == want.shape else 0.0
+    if norm > 0 and np.all(np.isfinite(got)):
+        factor = float(np.sum(got * want)) / norm
+        if abs(factor - 1) > 1e-6 and close(got, factor * want):
+            return factor
+    return None
+
+
 def generic(quantity, got, want, batch):
     """A sentence for a wrong quantity that fits a simple pattern, else None."""
     label = _label(quantity)
@@ -128,11 +142,9 @@ def generic(quantity, got, want, batch):
         return f"{label} is all zeros: it is never written (or only created)"
     if got.ndim == 2 and got.shape[0] == got.shape[1] and not close(got, want) and close(got.T, want):
         return f"{label} is transposed"
-    norm = float(np.sum(want * want))
-    if norm > 0 and np.all(np.isfinite(got)):
-        factor = float(np.sum(got * want)) / norm
-        if abs(factor - 1) > 1e-6 and close(got, factor * want):
-            return f"{label} is {_factor_words(factor, batch)}.{worst(got, want).replace('{name}', label)}"
+    factor = constant_factor(got, want)
+    if factor is not None:
+        return f"{label} is {_factor_words(factor, batch)}.{worst(got, want).replace('{name}', label)}"
     return None
 
 
@@ -151,6 +163,9 @@ def diagnose(ctx):
             continue
         words = generic(quantity, ctx.got[quantity], ctx.want[quantity], ctx.batch)
         if words:
+            factor = constant_factor(ctx.got[quantity], ctx.want[quantity])
+            if factor is not None:
+                ctx.factors[quantity] = factor
             ctx.found.append((quantity, "generic", words))
             explained.add(quantity)
     grads = [q for q in ctx.want if q.startswith("d")]

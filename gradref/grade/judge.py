@@ -227,8 +227,13 @@ def _diagnose(run, forward_entry, backward_entry):
     diagnose(context)
     for entry in distinct(forward_entry, backward_entry):
         entry.formulas.extend(f for f in context.formulas if f not in entry.formulas)
+    for quantity in run.failed:
+        entry = backward_entry if quantity.startswith("d") else forward_entry
+        entry.factors.setdefault(quantity, []).append(context.factors.get(quantity))
     for quantity, key, text in context.found:
         entry = backward_entry if quantity.startswith("d") else forward_entry
+        if key == "generic" and quantity in context.factors:
+            entry.factor_hints.setdefault(quantity, []).append(text)
         if text.split(".")[0] not in {h.split(".")[0] for h in entry.hints}:
             entry.hints.append(text)
         entry.mistakes.append(key)

@@ -34,6 +34,8 @@ class Entry:
     spared: list = field(default_factory=list)  # samples it could not be called on: its forward was a stub there
     stub_reason: str = ""
     formulas: list = field(default_factory=list)  # the formulas its hints show (stripped below the full level)
+    factors: dict = field(default_factory=dict)  # quantity -> the constant factor of each sample it failed (None: none)
+    factor_hints: dict = field(default_factory=dict)  # quantity -> the "constant factor" sentences said of it
     published_only: bool = False  # right on the published samples, not on values it could not know
 
     def check(self, name, passed, detail="", measured=False, shape_only=False):
@@ -87,10 +89,22 @@ class Entry:
                 f"it could not be checked on {_samples(self.spared)}: {forward_name or 'its forward'} refused "
                 "them (a starter stub there) while it ran on the others"
             )
+        self._keep_factors_that_hold_everywhere()
         failed = [c for c in self.checks if not c["passed"]]
         passed_public = any(c["passed"] and UNSEEN not in c["name"] for c in self.checks)
         if failed and passed_public and all(UNSEEN in c["name"] for c in failed):
             self.published_only = True
+
+    def _keep_factors_that_hold_everywhere(self):
+        """'A constant factor is off' only when one factor explains the quantity on every sample where
+        it failed (a softmax summed over the whole batch is off by a factor that changes with it)."""
+        for quantity, texts in self.factor_hints.items():
+            factors = self.factors.get(quantity, [])
+            known = [f for f in factors if f is not None]
+            holds = len(known) == len(factors) and known and max(known) - min(known) <= 1e-6 * max(map(abs, known))
+            # One factor everywhere: one sentence for it (the first sample's words); else none.
+            drop = texts[1:] if holds else texts
+            self.hints = [h for h in self.hints if h not in drop or h == texts[0] and holds]
 
     def _fail(self, message):
         label = f"works on every sample [{', '.join(dict.fromkeys(self.stubbed + self.spared))}]"
