@@ -520,3 +520,43 @@ def test_a_constant_factor_is_named_only_when_one_factor_explains_every_sample(t
     assert relu["status"] == tanh["status"] == "fail"
     assert not any("right value" in d or "too large" in d or "factor" in d for d in relu["diagnosis"]), relu
     assert tanh["diagnosis"] == [d for d in tanh["diagnosis"] if "twice the right value" in d] and tanh["diagnosis"]
+
+
+# ----- exceptions whose line shows a known mistake -----
+
+POOL_PY2 = """
+import numpy as np
+
+
+def max_pool_forward_naive(x, pool_param):
+    N, C, H, W = x.shape
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    H_out = 1 + (H - ph) / stride
+    W_out = 1 + (W - pw) / stride
+    out = np.zeros((N, C, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            out[:, :, i, j] = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw].max(axis=(2, 3))
+    return out, (x, pool_param)
+"""
+
+
+def test_python_2_division_in_an_output_size_is_named(tmp_path):
+    verdicts = grade_source(tmp_path, POOL_PY2)
+    forward = verdicts["max_pool_forward_naive"]
+    assert forward["status"] == "error" and forward["mistakes"] == ["python2_division"]
+    assert "compute output sizes with //" in forward["message"]
+    right = grade_source(tmp_path, POOL_PY2.replace(") / stride", ") // stride"))
+    assert right["max_pool_forward_naive"]["status"] == "pass"
+
+
+def test_a_pad_slice_that_empties_at_pad_0_is_named():
+    from gradref.grade.plainwords import explain_error, mistake_in_error
+
+    message = (
+        "ValueError: could not broadcast input array from shape (2,3,0,0) into shape (2,3,5,5) "
+        "(line 40 of layers.py: dx = dx_pad[:, :, pad:-pad, pad:-pad])"
+    )
+    assert mistake_in_error(message)[0] == "pad_slice"
+    assert "empty when pad = 0" in explain_error(message)
+    assert mistake_in_error(message.replace("pad:-pad", "pad:pad + H")) is None

@@ -21,7 +21,7 @@ from . import protocol as P
 from .answers import oracle_answers
 from .diagnose import Context, diagnose
 from .options import Options
-from .plainwords import explain_error
+from .plainwords import explain_error, mistake_in_error
 from .sandbox import BadResult
 from .targets import CLASS, LOSS_FUNCTION, UPDATE_RULE
 from .verdict import ERROR, TIMEOUT
@@ -195,6 +195,9 @@ def judge_sample(
         verb = "raised" if outcome.status == "error" else "failed:"
         where = f"{stage} {verb} " if stage else ""
         broken.broke(status, f"{where}{explain_error(outcome.message)} [sample {sample.name}]")
+        known = mistake_in_error(outcome.message)
+        if known and known[0] not in broken.mistakes:
+            broken.mistakes.append(known[0])
         broken.stopped = outcome.status != "error"
         if broken is forward_entry and backward_entry is not forward_entry and with_backward:
             backward_entry.broke(ERROR, f"not run: {target.forward} failed first [sample {sample.name}]")

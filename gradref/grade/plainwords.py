@@ -32,11 +32,42 @@ PYTHON2 = (
 )
 
 
+# (pattern in the message, pattern in the line it names, mistake key, what to say): exceptions whose
+# line shows a mistake students really make. The worker names the line: "(line 12 of layers.py: ...)".
+KNOWN_LINES = (
+    (
+        r"",
+        r"\[[^\]]*\bpad\w*\s*:\s*-\s*\w*pad\b",
+        "pad_slice",
+        "x[pad:-pad] is empty when pad = 0: slice to pad + H instead (x_padded[:, :, pad:pad + H, pad:pad + W])",
+    ),
+    (
+        r"'float' object cannot be interpreted as an integer|only integers, slices|must be integer",
+        r"",
+        "python2_division",
+        "a size or an index is a float: Python 3's / divides exactly; compute output sizes with // "
+        "(1 + (H + 2 * pad - HH) // stride)",
+    ),
+)
+
+
+def mistake_in_error(message):
+    """(mistake key, sentence) when the line an exception names shows a known mistake, else None."""
+    line = re.search(r"\(line \d+ of [^:]*: (.*)\)", message or "")
+    for in_message, in_line, key, words in KNOWN_LINES:
+        if line and re.search(in_line, line.group(1)) and re.search(in_message, message):
+            return key, words
+    return None
+
+
 def explain_error(message):
-    """The error message, followed by the fix where it is a known NumPy 2 removal."""
+    """The error message, followed by the fix where it is a known NumPy 2 removal or a known mistake."""
     for pattern, fix in NUMPY2:
         if re.search(pattern, message or ""):
             return f"{message} — {fix}"
+    known = mistake_in_error(message)
+    if known:
+        return f"{message} — {known[1]}"
     if "xrange" in (message or "") and "is not defined" in message:
         return f"{message} — xrange is Python 2: use range"
     return message
