@@ -101,3 +101,10 @@ def test_a_bad_feedback_table_is_one_sentence(tmp_path, table):
     path.write_text(SPEC.split("[feedback]")[0] + "[feedback]\n" + table + "\n")
     with pytest.raises(assignments.SpecError, match="feedback"):
         assignments.load(str(path))
+
+
+def test_a_date_time_unlocks_from_its_day(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text(SPEC.split("[feedback]")[0] + "[feedback]\nfull_after = 2026-12-15T08:00:00\n")
+    spec = assignments.load(str(path))
+    assert feedback.level_for(spec.feedback, 0, datetime.date(2026, 12, 15)) == "full"

@@ -30,6 +30,8 @@ def check(table, where):
             raise ValueError(f"{where}: [feedback] knows {', '.join(KEYS)}, not {key} = {value!r}")
     if table.get("level", PLATFORM_DEFAULT) not in LEVELS:
         raise ValueError(f"{where}: [feedback] level must be one of {', '.join(LEVELS)}")
+    if isinstance(table.get("full_after"), datetime.datetime):  # a TOML date-time: its day
+        table = {**table, "full_after": table["full_after"].date()}
     return table
 
 
