@@ -108,3 +108,12 @@ def test_a_date_time_unlocks_from_its_day(tmp_path):
     path.write_text(SPEC.split("[feedback]")[0] + "[feedback]\nfull_after = 2026-12-15T08:00:00\n")
     spec = assignments.load(str(path))
     assert feedback.level_for(spec.feedback, 0, datetime.date(2026, 12, 15)) == "full"
+
+
+def test_feedback_as_a_plain_level(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text('feedback = "verdict"\n' + SPEC.split("[feedback]")[0])
+    assert feedback.level_for(assignments.load(str(path)).feedback, attempts=5) == "verdict"
+    path.write_text('feedback = "loud"\n' + SPEC.split("[feedback]")[0])
+    with pytest.raises(assignments.SpecError, match="level must be one of"):
+        assignments.load(str(path))

@@ -119,9 +119,7 @@ def parse(data, path=""):
                 f"between 0 and 1, not {key} = {value!r}"
             )
     try:
-        ladder = feedback.check(
-            data.get("feedback", {}) if isinstance(data.get("feedback", {}), dict) else {"": 0}, where
-        )
+        ladder = feedback.check(_feedback_table(data.get("feedback", {})), where)
     except ValueError as error:
         raise SpecError(str(error)) from None
     return Spec(
@@ -134,6 +132,13 @@ def parse(data, path=""):
         {key: float(value) for key, value in shares.items()},
         ladder,
     )
+
+
+def _feedback_table(value):
+    """`feedback = "hint"` is short for a [feedback] table with that level alone."""
+    if isinstance(value, str):
+        return {"level": value}
+    return value if isinstance(value, dict) else {"feedback": value}
 
 
 def apply(spec, options):
