@@ -124,6 +124,7 @@ def gradescope_root(tmp_path_factory, wheel):
     )
     assert setup.returncode == 0, setup.stderr
     assert os.path.isdir(os.path.join(site, "gradref", "grade", "assignments")), "the wheel ships the specs"
+    assert os.path.isfile(os.path.join(site, "gradref", "grade", "course_support", "cs231n", "fast_layers.py"))
     image = tmp / "built-image"
     shutil.copytree(root, image, symlinks=True)
     return root, site, image

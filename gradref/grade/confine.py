@@ -201,6 +201,8 @@ def namespace_args(uid):
     return ["--unshare-user", "--uid", str(INNER_UID), "--gid", str(INNER_UID), "--disable-userns", "--cap-drop", "ALL"]
 
 
+# The course's helper modules gradref ships (gradref/grade/course_support), read-only in the sandbox.
+COURSE_SUPPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course_support")
 SHM_BYTES = 1 << 20  # the sandbox's /dev/shm: a size-capped tmpfs only root could write to anyway
 
 
@@ -265,6 +267,9 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
         os.path.join(os.path.dirname(worker), "protocol.py"),
         f"{SANDBOX_ROOT}/protocol.py",
         "--ro-bind",
+        COURSE_SUPPORT,
+        f"{SANDBOX_ROOT}/support",
+        "--ro-bind",
         layout.code,
         f"{SANDBOX_ROOT}/code",
         "--ro-bind",
@@ -287,6 +292,7 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
         "inputs": f"{SANDBOX_ROOT}/in",
         "results": f"{SANDBOX_ROOT}/out",
         "code": f"{SANDBOX_ROOT}/code",
+        "course_support": f"{SANDBOX_ROOT}/support",
         "uid": uid,
     }
     if seccomp_fd is not None:
@@ -308,6 +314,7 @@ def process_command(layout, worker, config, allow_imports=(), seccomp_file=None)
         "results": layout.results,
         "code": layout.code,
         "uid": process_uid(),
+        "course_support": COURSE_SUPPORT,
         "open_folders_ahead": process_uid() is not None,
         "syscall_filter": seccomp_file,
     }

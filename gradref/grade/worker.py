@@ -110,6 +110,28 @@ class StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__getattr__ = lambda attribute: Missing(f"{module.__name__}.{attribute}")
 
 
+class CourseSupport(importlib.abc.MetaPathFinder):
+    """After the submission's own files: the course's helper modules that gradref ships (cs231n.im2col,
+    cs231n.fast_layers, the textbook's common.functions), for a submission that brings none."""
+
+    TOPS = ("cs231n", "common")
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def find_spec(self, name, path=None, target=None):
+        parts = name.split(".")
+        if not self.folder or parts[0] not in self.TOPS:
+            return None
+        base = os.path.join(self.folder, *parts)
+        if os.path.isfile(os.path.join(base, "__init__.py")):
+            init = os.path.join(base, "__init__.py")
+            return importlib.util.spec_from_file_location(name, init, submodule_search_locations=[base])
+        if os.path.isfile(base + ".py"):
+            return importlib.util.spec_from_file_location(name, base + ".py")
+        return None
+
+
 def reply(message):
     PROTOCOL.write(json.dumps(message) + "\n")
     PROTOCOL.flush()
@@ -159,8 +181,9 @@ def set_limits(config):
                 pass
         path_through_descriptors()
     if config.get("open_folders_ahead"):  # opened now: the uid below may not pass the folders above them
-        for key in ("inputs", "code", "results"):
-            config[key] = f"/proc/self/fd/{os.open(config[key], os.O_RDONLY | os.O_DIRECTORY)}"
+        for key in ("inputs", "code", "results", "course_support"):
+            if config.get(key):
+                config[key] = f"/proc/self/fd/{os.open(config[key], os.O_RDONLY | os.O_DIRECTORY)}"
     if config.get("uid") is not None:  # the grader's own unprivileged uid: from here on, no privilege
         os.setgroups([])
         os.setgid(config["uid"])
@@ -447,6 +470,7 @@ def main():
     code_root = CONFIG["code"]
     SUBMISSION = code_root
     sys.meta_path.insert(0, ImportBlocker(CONFIG["blocked"]))
+    sys.meta_path.append(CourseSupport(CONFIG.get("course_support")))
     sys.meta_path.append(StandIns())
     sys.path.insert(0, code_root)
     try:
