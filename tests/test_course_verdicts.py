@@ -1,9 +1,11 @@
 """`gradref grade` judges as the course does: for each rule, a correct variant that passes and a real
 bug that fails. The course-style files are in tests/course/ (see its README)."""
 
+import importlib.util
 import json
 import os
 
+import numpy as np
 import pytest
 
 from gradref.cli import main
@@ -628,3 +630,23 @@ def test_the_submissions_own_support_module_wins(tmp_path):
     (student / "layers.py").write_text(BOOK_LOSS)
     results = {r["name"]: r for r in grade_file(str(student), FAST)["results"]}
     assert results["SoftmaxWithLoss"]["status"] == "fail"  # its own (wrong) softmax, not gradref's
+
+
+def test_the_textbooks_im2col_and_col2im_are_adjoint_and_laid_out_as_documented():
+    path = os.path.join(os.path.dirname(COURSE), os.pardir, "gradref", "grade", "course_support", "common", "util.py")
+    spec = importlib.util.spec_from_file_location("support_util", path)
+    util = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(util)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 6))
+    col = util.im2col(x, 3, 2, stride=2, pad=1)
+    assert col.shape == (2 * 4 * 4, 3 * 3 * 2)
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    assert np.array_equal(col[1], padded[0, :, 0:3, 2:4].ravel())  # image 0, output (0, 1)
+    r = rng.standard_normal(col.shape)
+    assert np.isclose(np.sum(col * r), np.sum(x * util.col2im(r, x.shape, 3, 2, stride=2, pad=1)))
+
+
+def test_a_book_style_file_that_imports_common_util_grades(tmp_path):
+    verdicts = grade_source(tmp_path, "from common.util import im2col, col2im\n" + BOOK_LOSS)
+    assert verdicts["SoftmaxWithLoss"]["status"] == "pass"
