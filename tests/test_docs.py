@@ -47,14 +47,24 @@ def block_id(path, line):
     return f"{path.relative_to(ROOT)}:{line}"
 
 
+def blocks_of(kind, keep=lambda body: True):
+    """Test parameters (path, line, body) for the blocks of one kind, each named by its file and line."""
+    return [pytest.param(p, n, b, id=block_id(p, n)) for p, lang, b, n in BLOCKS if lang == kind and keep(b)]
+
+
+def written_as(body):
+    """The file name a python block is written as (its first line `# NAME.py`), else None."""
+    match = FILE_LINE.fullmatch(body.split("\n", 1)[0].strip())
+    return match.group(1) if match else None
+
+
 def files_before(path, line):
     """{name: text} of the `# NAME.py` python blocks above `line` in the same document."""
-    files = {}
-    for language, body, at in fenced_blocks(path):
-        first = body.split("\n", 1)[0]
-        if at < line and language == "python" and FILE_LINE.fullmatch(first.strip()):
-            files[FILE_LINE.fullmatch(first.strip()).group(1)] = body
-    return files
+    return {
+        written_as(body): body
+        for language, body, at in fenced_blocks(path)
+        if at < line and language == "python" and written_as(body)
+    }
 
 
 def run_in_workdir(tmp_path_factory, command, files):
@@ -108,13 +118,8 @@ def test_every_block_says_what_it_is():
     assert untagged == [], f"give these blocks one of {KINDS}: {untagged}"
 
 
-@pytest.mark.parametrize(
-    "path, line",
-    [(p, n) for p, lang, _, n in BLOCKS if lang == "console"],
-    ids=[block_id(p, n) for p, lang, _, n in BLOCKS if lang == "console"],
-)
-def test_console_block_runs_as_printed(tmp_path_factory, path, line):
-    body = next(b for _, b, n in fenced_blocks(path) if n == line)
+@pytest.mark.parametrize("path, line, body", blocks_of("console"))
+def test_console_block_runs_as_printed(tmp_path_factory, path, line, body):
     steps = console_steps(body)
     assert steps, "a console block shows at least one `$ COMMAND`"
     for command, printed in steps:
@@ -123,29 +128,15 @@ def test_console_block_runs_as_printed(tmp_path_factory, path, line):
         assert missing_words(printed, result["output"]) == [], (command, result["output"][-3000:])
 
 
-@pytest.mark.parametrize(
-    "path, line",
-    [(p, n) for p, lang, b, n in BLOCKS if lang == "python" and not FILE_LINE.fullmatch(b.split("\n", 1)[0].strip())],
-    ids=[
-        block_id(p, n)
-        for p, lang, b, n in BLOCKS
-        if lang == "python" and not FILE_LINE.fullmatch(b.split("\n", 1)[0].strip())
-    ],
-)
-def test_python_block_runs(tmp_path_factory, path, line):
-    body = next(b for _, b, n in fenced_blocks(path) if n == line)
+@pytest.mark.parametrize("path, line, body", blocks_of("python", lambda b: not written_as(b)))
+def test_python_block_runs(tmp_path_factory, path, line, body):
     files = {**files_before(path, line), "doc_block.py": body}
     result = run_in_workdir(tmp_path_factory, f"{sys.executable} doc_block.py", files)
     assert result["code"] == 0, result["output"][-3000:]
 
 
-@pytest.mark.parametrize(
-    "path, line",
-    [(p, n) for p, lang, _, n in BLOCKS if lang == "sh"],
-    ids=[block_id(p, n) for p, lang, _, n in BLOCKS if lang == "sh"],
-)
-def test_shell_block_runs(path, line):
-    body = next(b for _, b, n in fenced_blocks(path) if n == line)
+@pytest.mark.parametrize("path, line, body", blocks_of("sh"))
+def test_shell_block_runs(path, line, body):
     for command in filter(None, (c.split("#")[0].strip() for c in body.splitlines())):
         words = command.split()
         if words[0] == "make":
@@ -155,15 +146,10 @@ def test_shell_block_runs(path, line):
         assert proc.returncode == 0, (command, proc.stdout[-2000:], proc.stderr[-2000:])
 
 
-@pytest.mark.parametrize(
-    "path, line",
-    [(p, n) for p, lang, _, n in BLOCKS if lang == "toml"],
-    ids=[block_id(p, n) for p, lang, _, n in BLOCKS if lang == "toml"],
-)
-def test_toml_block_is_valid(tmp_path, path, line):
+@pytest.mark.parametrize("path, line, body", blocks_of("toml"))
+def test_toml_block_is_valid(tmp_path, path, line, body):
     from gradref.grade import assignments
 
-    body = next(b for _, b, n in fenced_blocks(path) if n == line)
     spec_file = tmp_path / "spec.toml"
     spec_file.write_text(body)
     if "functions" in body and "name" in body:
@@ -193,13 +179,8 @@ def synopses(body):
     return found
 
 
-@pytest.mark.parametrize(
-    "path, line",
-    [(p, n) for p, lang, b, n in BLOCKS if lang == "text" and "gradref " in b],
-    ids=[block_id(p, n) for p, lang, b, n in BLOCKS if lang == "text" and "gradref " in b],
-)
-def test_synopsis_names_real_options(path, line):
-    body = next(b for _, b, n in fenced_blocks(path) if n == line)
+@pytest.mark.parametrize("path, line, body", blocks_of("text", lambda b: "gradref " in b))
+def test_synopsis_names_real_options(path, line, body):
     for command, options in synopses(body):
         unknown = sorted(options - _options_of(command))
         assert unknown == [], f"gradref {command} has no {unknown}"
