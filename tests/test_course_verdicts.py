@@ -650,3 +650,68 @@ def test_the_textbooks_im2col_and_col2im_are_adjoint_and_laid_out_as_documented(
 def test_a_book_style_file_that_imports_common_util_grades(tmp_path):
     verdicts = grade_source(tmp_path, "from common.util import im2col, col2im\n" + BOOK_LOSS)
     assert verdicts["SoftmaxWithLoss"]["status"] == "pass"
+
+
+# ----- a backward is graded where its forward failed: the course documents the cache -----
+
+PY2_DIVISION = ("Ho = 1 + (H + 2 * pad - HH) // stride", "Ho = 1 + (H + 2 * pad - HH) / stride")
+
+
+def test_a_correct_backward_passes_with_the_course_cache_where_its_forward_fails(tmp_path):
+    verdicts = grade_source(tmp_path, mutate(source("conv_student.py"), *PY2_DIVISION))
+    assert verdicts["conv_forward_naive"]["status"] == "error"
+    backward = verdicts["conv_backward_naive"]
+    assert backward["status"] == "pass", backward["message"]
+    assert any("(x, w, b, conv_param)" in note for note in backward["notes"])
+    assert sum(c["passed"] for c in backward["checks"]) >= 20
+
+
+def test_a_wrong_backward_still_fails_with_the_course_cache(tmp_path):
+    text = mutate(source("conv_student.py"), *PY2_DIVISION)
+    verdicts = grade_source(tmp_path, mutate(text, "db = dout.sum(axis=(0, 2, 3))", "db = dout.sum(axis=(0, 2))"))
+    assert verdicts["conv_backward_naive"]["status"] == "fail"
+
+
+STUB_FORWARD = """
+import numpy as np
+def affine_forward(x, w, b):
+    out = None
+    pass
+    cache = (x, w, b)
+    return out, cache
+def affine_backward(dout, cache):
+    x, w, b = cache
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x.reshape(x.shape[0], -1).T @ dout
+    return dx, dw, dout.sum(axis=0)
+"""
+
+
+def test_a_backward_is_not_implemented_only_when_it_is_itself_a_stub(tmp_path):
+    verdicts = grade_source(tmp_path, STUB_FORWARD)
+    assert verdicts["affine_forward"]["status"] == "missing"
+    assert verdicts["affine_backward"]["status"] == "pass", verdicts["affine_backward"]["message"]
+    stubbed = grade_source(tmp_path, STUB_FORWARD.replace("x, w, b = cache", "raise NotImplementedError"))
+    assert stubbed["affine_backward"]["status"] == "missing"
+
+
+SIGMOID = """
+import numpy as np
+def sigmoid_forward(x):
+    N, D = x.shape
+    out = 1 / (1 + np.exp(-x))
+    return out, out
+def sigmoid_backward(dout, cache):
+    return dout * cache * (1 - cache)
+"""
+
+
+def test_without_a_documented_cache_a_backward_is_graded_where_its_forward_ran(tmp_path):
+    verdicts = grade_source(tmp_path, SIGMOID)
+    assert verdicts["sigmoid_forward"]["status"] == "error"
+    backward = verdicts["sigmoid_backward"]
+    assert backward["status"] == "pass", backward["message"]
+    assert any("not checked on sample kdim" in note for note in backward["notes"])
+    assert grade_source(tmp_path, SIGMOID.replace("(1 - cache)", "(1 + cache)"))["sigmoid_backward"]["status"] == "fail"
+    never = grade_source(tmp_path, SIGMOID.replace("N, D = x.shape", "raise ValueError('no')"))["sigmoid_backward"]
+    assert never["status"] == "error" and "could not be checked" in never["message"]

@@ -18,7 +18,8 @@ from . import confine, feedback, unseen
 from . import protocol as P
 from .answers import sample_label, unseen_twin
 from .assignments import score
-from .judge import distinct, judge_sample
+from .caches import documented
+from .judge import distinct, judge_backward_alone, judge_sample
 from .options import Options
 from .plainwords import explain_error
 from .sandbox import Sandbox
@@ -153,12 +154,17 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
     for sample_name, seed in runs:
         # A broken or unfinished backward never stops the forward from being graded on its own.
         with_backward = not (separate and backward_entry.stopped)
-        if forward_entry.stopped or (forward_entry.status in (ERROR, TIMEOUT) and not with_backward):
+        alone = forward_entry.stopped and with_backward and separate and documented(op.name)
+        if not alone and (forward_entry.stopped or (forward_entry.status in (ERROR, TIMEOUT) and not with_backward)):
             break
         try:
-            alive = judge_sample(
-                sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward, options, seed
-            )
+            if alone:  # its forward broke its process: the backward goes on with the course's cache
+                why = "broke its process earlier"
+                alive = judge_backward_alone(sandbox, target, op, sample_name, backward_entry, why, options, seed)
+            else:
+                alive = judge_sample(
+                    sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward, options, seed
+                )
         except Exception as error:  # noqa: BLE001 - whatever came back, it is this function's problem
             backward_entry.broke(
                 ERROR,

@@ -19,6 +19,7 @@ from ..text import clean
 from . import dropout
 from . import protocol as P
 from .answers import oracle_answers
+from .caches import course_cache, documented
 from .diagnose import Context, diagnose
 from .options import Options
 from .plainwords import explain_error, mistake_in_error
@@ -30,6 +31,8 @@ UPSTREAM = {"lstm_step": ("dnext_h", "dnext_c"), "rnn_step": ("dnext_h",), "rnn"
 
 
 def _arg_spec(sandbox, value):
+    if isinstance(value, tuple):
+        return {P.TUPLE: [_arg_spec(sandbox, v) for v in value]}
     if isinstance(value, dict):
         return {P.DICT: {k: _arg_spec(sandbox, v) for k, v in value.items()}}
     return sandbox.put(value) if isinstance(value, np.ndarray) else {P.VALUE: value}
@@ -179,6 +182,8 @@ def judge_sample(
     if outcome.reply and outcome.reply.get(P.TODO):
         (backward_entry if backward_broke else forward_entry).not_yet(clean(outcome.message, 200))
         if not backward_broke and with_backward and backward_entry is not forward_entry:
+            if documented(op.name):
+                return _backward_alone(sandbox, run, backward_entry, "is a starter stub")
             backward_entry.ran.remove(sample.name)
             backward_entry.spared.append(sample.name)  # a forward's refusal spares its backward nothing
         if backward_broke and P.OUT in run.outputs:  # the forward ran: it is graded on its own
@@ -191,16 +196,13 @@ def judge_sample(
         _check_output(sandbox, run, forward_entry)
     if outcome.status != "ok":
         broken = backward_entry if backward_broke else forward_entry
-        status = TIMEOUT if outcome.status == "timeout" else ERROR
-        verb = "raised" if outcome.status == "error" else "failed:"
-        where = f"{stage} {verb} " if stage else ""
-        broken.broke(status, f"{where}{explain_error(outcome.message)} [sample {sample.name}]")
-        known = mistake_in_error(outcome.message)
-        if known and known[0] not in broken.mistakes:
-            broken.mistakes.append(known[0])
-        broken.stopped = outcome.status != "error"
+        _report_failure(outcome, broken, sample.name)
         if broken is forward_entry and backward_entry is not forward_entry and with_backward:
-            backward_entry.broke(ERROR, f"not run: {target.forward} failed first [sample {sample.name}]")
+            if documented(op.name):
+                _backward_alone(sandbox, run, backward_entry, "failed")
+            else:  # graded where its forward ran; here its input does not exist
+                backward_entry.ran.remove(sample.name)
+                backward_entry.unchecked.append(sample.name)
         return outcome.status == "error"
     _report_writes(sandbox, run, forward_entry, backward_entry, with_backward)
     if op.state is not None:
@@ -208,6 +210,65 @@ def judge_sample(
     if with_backward or target.kind == LOSS_FUNCTION:
         _check_gradients(sandbox, run, backward_entry)
     _diagnose(run, forward_entry, backward_entry)
+    return True
+
+
+def _report_failure(outcome, broken, sample_name):
+    """A call that raised, timed out or broke its process: the entry of the function it broke in."""
+    status = TIMEOUT if outcome.status == "timeout" else ERROR
+    verb = "raised" if outcome.status == "error" else "failed:"
+    where = f"{outcome.stage} {verb} " if outcome.stage else ""
+    broken.broke(status, f"{where}{explain_error(outcome.message)} [sample {sample_name}]")
+    known = mistake_in_error(outcome.message)
+    if known and known[0] not in broken.mistakes:
+        broken.mistakes.append(known[0])
+    broken.stopped = outcome.status != "error"
+
+
+def judge_backward_alone(sandbox, target, op, sample_name, backward_entry, why, options=None, seed=0):
+    """Grade a backward on one sample with the course's documented cache (its forward failed)."""
+    sample, want_out, want_grads, dout = oracle_answers(op.name, sample_name, seed)
+    backward_entry.sample, backward_entry.stress = sample.name, sample.stress
+    backward_entry.ran.append(sample.name)
+    run = Run(
+        target,
+        op,
+        sample,
+        want_out,
+        want_grads,
+        dout,
+        {},
+        policy.tolerance("float64", *tolerance_terms(op, sample.args)),
+        options or Options(),
+        policy.UNSEEN_SLACK if seed else 1.0,
+    )
+    return _backward_alone(sandbox, run, backward_entry, why)
+
+
+def _backward_alone(sandbox, run, backward_entry, why):
+    """The student's backward on the cache the course documents, built from the sample and the
+    reference forward's output; returns False when the process broke."""
+    layout, cache = course_cache(run.op.name, run.sample.args, run.want_out)
+    note = f"graded with the cache the course documents, {layout}, where {run.target.forward} {why}"
+    if note not in backward_entry.notes:
+        backward_entry.notes.append(note)
+    request = {
+        P.KIND: P.FUNCTION,
+        P.BACKWARD: run.target.backward,
+        P.CACHE: _arg_spec(sandbox, cache),
+        P.DOUT: sandbox.put(run.dout),
+    }
+    outcome = sandbox.call(request, 1)
+    outputs = (outcome.reply or {}).get(P.RESULTS)
+    run.outputs = outputs if isinstance(outputs, dict) else {}
+    if outcome.reply and outcome.reply.get(P.TODO):
+        backward_entry.not_yet(clean(outcome.message, 200))
+        return True
+    if outcome.status != "ok":
+        _report_failure(outcome, backward_entry, run.sample.name)
+        return outcome.status == "error"
+    _check_gradients(sandbox, run, backward_entry)
+    _diagnose(run, backward_entry, backward_entry)
     return True
 
 

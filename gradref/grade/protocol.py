@@ -11,6 +11,7 @@ grader chooses nothing from a reply but which of the files it named to open (see
 
 1. On start the worker imports the submission and says hello: {OK, NAMES} or {OK: false, STAGE, ERROR}.
 2. Request: {KIND: FUNCTION, FIRST, ARGS, OUTPUTS_COUNT, BACKWARD, DOUT, LOSS, UPDATE, PREFIX}
+   or {KIND: FUNCTION, BACKWARD, CACHE, DOUT, PREFIX} (a backward alone, handed the course's cache)
    or {KIND: CLASS, CLS, INIT, ARGS, GRAD_ATTRS, BACKWARD, DOUT, PREFIX}.
 3. Reply: {OK: true, RESULTS: {OUT, GRADS, STATE, ARGS_MID, ARGS_AFTER, DOUT_AFTER}} or
    {OK: false, STAGE, ERROR, TODO (a starter stub), RESULTS (what was saved before it failed)}.
@@ -32,11 +33,13 @@ CLS = "cls"  # CLASS: the class's name
 INIT = "init"  # CLASS: the constructor's argument specs
 GRAD_ATTRS = "grad_attrs"  # CLASS: attributes read after backward
 PREFIX = "prefix"  # what the worker's result files start with
+CACHE = "cache"  # FUNCTION: the cache's spec; the backward is called with it and its forward is not called
 
 # ----- argument and result specs -----
 FILE = "file"  # an .npy file's name
 DICT = "dict"  # a parameter dict: {key: spec}
 VALUE = "value"  # a plain JSON value
+TUPLE = "tuple"  # a tuple of specs (a cache)
 TYPE = "type"  # a result's Python type, "module.qualname"
 
 # ----- reply: worker -> grader -----

@@ -32,6 +32,7 @@ class Entry:
     ran: list = field(default_factory=list)  # the samples it was called on
     stubbed: list = field(default_factory=list)  # ... of which it was a starter stub on these
     spared: list = field(default_factory=list)  # samples it could not be called on: its forward was a stub there
+    unchecked: list = field(default_factory=list)  # samples where its forward failed and its cache is the student's
     stub_reason: str = ""
     formulas: list = field(default_factory=list)  # the formulas its hints show (stripped below the full level)
     factors: dict = field(default_factory=dict)  # quantity -> the constant factor of each sample it failed (None: none)
@@ -89,11 +90,24 @@ class Entry:
                 f"it could not be checked on {_samples(self.spared)}: {forward_name or 'its forward'} refused "
                 "them (a starter stub there) while it ran on the others"
             )
+        if self.unchecked:
+            self._say_unchecked(forward_name or "its forward")
         self._keep_factors_that_hold_everywhere()
         failed = [c for c in self.checks if not c["passed"]]
         passed_public = any(c["passed"] and UNSEEN not in c["name"] for c in self.checks)
         if failed and passed_public and all(UNSEEN in c["name"] for c in failed):
             self.published_only = True
+
+    def _say_unchecked(self, forward_name):
+        """A backward is graded where its forward ran; where it never did, it is not a pass."""
+        where = _samples(self.unchecked)
+        if self.checks:
+            self.notes.append(f"not checked on {where}, where {forward_name} failed (its cache is the student's own)")
+        elif self.status == PASS:
+            self.status, self.message = (
+                ERROR,
+                f"it could not be checked: {forward_name} failed on every sample, and the backward needs its cache",
+            )
 
     def _keep_factors_that_hold_everywhere(self):
         """'A constant factor is off' only when one factor explains the quantity on every sample where

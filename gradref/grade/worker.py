@@ -232,6 +232,8 @@ def describe(error):
 
 
 def load_arg(spec):
+    if P.TUPLE in spec:  # a cache: (x, w, b, conv_param), ...
+        return tuple(load_arg(value) for value in spec[P.TUPLE])
     if P.DICT in spec:  # parameter dicts: bn_param, conv_param, ...
         return {key: load_arg(value) for key, value in spec[P.DICT].items()}
     if P.FILE in spec:
@@ -341,6 +343,8 @@ def run_function(module, request, prefix):
     """forward(*args) -> (out, cache) then backward(dout, cache) -> grads; loss(*args) -> (loss, dx);
     update rule(w, dw, config) -> (next_w, config); with OUTPUTS_COUNT k, forward returns k outputs + cache
     and backward takes k upstream gradients."""
+    if P.CACHE in request:
+        return run_backward_alone(module, request, prefix)
     args = [load_arg(a) for a in request[P.ARGS]]
     outputs, stage, k = {}, request[P.FIRST], request.get(P.OUTPUTS_COUNT, 1)
     try:
@@ -380,6 +384,22 @@ def run_function(module, request, prefix):
             return {P.OK: True, P.RESULTS: outputs}
         outputs[P.GRADS] = [None if g is None else save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
         outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+        return {P.OK: True, P.RESULTS: outputs}
+    except Exception as error:  # noqa: BLE001 - the student's code may raise anything
+        return failed(stage, error, outputs)
+
+
+def run_backward_alone(module, request, prefix):
+    """backward(dout, cache) with the cache the course documents, built by the grader (its forward failed)."""
+    outputs, stage = {}, request[P.BACKWARD]
+    try:
+        mark(stage)
+        cache, dout = load_arg(request[P.CACHE]), load_arg(request[P.DOUT])
+        with CallCounter(None) as counter:
+            grads = as_tuple(check_done(stage, getattr(module, stage)(dout, cache)))
+        outputs[P.CALLS] = counter.report()
+        outputs[P.DOUT_AFTER] = save_value(f"{prefix}dout", dout)
+        outputs[P.GRADS] = [None if g is None else save_value(f"{prefix}grad{i}", g) for i, g in enumerate(grads)]
         return {P.OK: True, P.RESULTS: outputs}
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
         return failed(stage, error, outputs)
