@@ -715,3 +715,71 @@ def test_without_a_documented_cache_a_backward_is_graded_where_its_forward_ran(t
     assert grade_source(tmp_path, SIGMOID.replace("(1 - cache)", "(1 + cache)"))["sigmoid_backward"]["status"] == "fail"
     never = grade_source(tmp_path, SIGMOID.replace("N, D = x.shape", "raise ValueError('no')"))["sigmoid_backward"]
     assert never["status"] == "error" and "could not be checked" in never["message"]
+
+
+# ----- each function judged under the convention it follows; names only where they are the real one -----
+
+
+def test_a_groupnorm_backward_in_the_other_gamma_convention_than_its_forward_passes(tmp_path):
+    text = source("norms_student.py")  # the forward takes gamma (1, C, 1, 1) only
+    mixed = mutate(
+        text, "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)", "dgamma = (dout * xhat).sum(axis=(0, 2, 3))"
+    )
+    mixed = mutate(mixed, "dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)", "dbeta = dout.sum(axis=(0, 2, 3))")
+    mixed = mutate(mixed, "dxhat = (dout * gamma)", "dxhat = (dout * gamma.reshape(1, C, 1, 1))")
+    verdicts = grade_source(tmp_path, mixed)
+    assert verdicts["spatial_groupnorm_forward"]["status"] == "pass"
+    backward = verdicts["spatial_groupnorm_backward"]
+    assert backward["status"] == "pass", backward["message"]
+    assert any("other convention" in note for note in backward["notes"])
+    neither = mutate(
+        mixed, "dgamma = (dout * xhat).sum(axis=(0, 2, 3))", "dgamma = (dout * xhat).sum(axis=(0, 2, 3))[:, None, None]"
+    )
+    assert grade_source(tmp_path, neither)["spatial_groupnorm_backward"]["status"] == "fail"
+    wrong = mutate(mixed, "dbeta = dout.sum(axis=(0, 2, 3))", "dbeta = dout.sum(axis=(0, 2, 3)) * 2")
+    assert grade_source(tmp_path, wrong)["spatial_groupnorm_backward"]["status"] == "fail"
+
+
+def test_a_dropout_that_keeps_p_and_scales_by_one_minus_p_is_not_called_the_other_convention(tmp_path):
+    forward = grade_source(tmp_path, mutate(source("dropout_student.py"), "< p) / p", "< p) / (1 - p)"))[
+        "dropout_forward"
+    ]
+    assert forward["status"] == "fail"
+    assert "other convention" not in forward["message"] and "scaled by 1/keep" in forward["message"]
+
+
+def test_a_dropout_mask_drawn_with_randn_is_named(tmp_path):
+    forward = grade_source(tmp_path, mutate(source("dropout_student.py"), "np.random.rand(", "np.random.randn("))[
+        "dropout_forward"
+    ]
+    assert forward["status"] == "fail" and forward["mistakes"] == ["mask_randn"], forward["message"]
+    assert "np.random.rand " in forward["message"] or "np.random.rand (" in forward["message"]
+
+
+OLD_DROPOUT_STARTER = """
+import numpy as np
+def dropout_forward(x, dropout_param):
+    p, mode = dropout_param['p'], dropout_param['mode']
+    if 'seed' in dropout_param:
+        np.random.seed(dropout_param['seed'])
+    mask = None
+    out = None
+    if mode == 'train':
+        pass
+    elif mode == 'test':
+        pass
+    cache = (dropout_param, mask)
+    out = out.astype(x.dtype, copy=False)
+    return out, cache
+"""
+
+
+def test_the_2016_dropout_starter_stub_is_not_implemented_yet(tmp_path):
+    forward = grade_source(tmp_path, OLD_DROPOUT_STARTER)["dropout_forward"]
+    assert forward["status"] == "missing" and "out.astype" in forward["message"], forward["message"]
+    train_only = OLD_DROPOUT_STARTER.replace(
+        "if mode == 'train':\n        pass",
+        "if mode == 'train':\n        mask = (np.random.rand(*x.shape) < p) / p\n        out = x * mask",
+    )
+    half = grade_source(tmp_path, train_only)["dropout_forward"]
+    assert half["status"] == "fail" and "starter stub" in half["message"], half["message"]

@@ -181,6 +181,26 @@ PLANTED = {
             )
         ],
     ),
+    ("batchnorm", "test_mode_without_root"): (
+        "norms_student.py",
+        "batchnorm_forward",
+        [
+            (
+                "out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
+                "out = gamma * (x - running_mean) / (running_var + eps) + beta",
+            )
+        ],
+    ),
+    ("batchnorm", "test_mode_without_scale_shift"): (
+        "norms_student.py",
+        "batchnorm_forward",
+        [
+            (
+                "out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
+                "out = (x - running_mean) / np.sqrt(running_var + eps)",
+            )
+        ],
+    ),
     ("batchnorm", "wrong_axis"): (
         "norms_student.py",
         "batchnorm_forward",
@@ -341,6 +361,17 @@ PLANTED = {
         "conv_student.py",
         "max_pool_backward_naive",
         [("j * s:j * s + pw] += (window == window.max())", "j * s:j * s + pw] = (window == window.max())")],
+    ),
+    ("max_pool", "argmax_assigned"): (
+        "conv_student.py",
+        "max_pool_backward_naive",
+        [
+            (
+                "dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += (window == window.max()) * dout[n, c, i, j]",
+                "r, q = np.unravel_index(np.argmax(window), window.shape)\n"
+                "                    dx[n, c, i * s + r, j * s + q] = dout[n, c, i, j]",
+            )
+        ],
     ),
     ("max_pool", "height_width_swapped"): (
         "conv_student.py",

@@ -8,6 +8,8 @@ went wrong is not penalised twice. `p` is the keep probability since 2018, the d
 2016-17 (`--dropout-p drop`); code that follows the other one is told so.
 """
 
+import math
+
 import numpy as np
 
 KEEP, DROP = "keep", "drop"
@@ -24,6 +26,20 @@ def _follows(x, out, keep):
     plausible = abs(kept.mean() - keep) <= max(5 * sd, 1.5 / x.size)
     scaled = bool(np.allclose(out[kept], x[kept] / keep, rtol=1e-5, atol=0)) if kept.any() else True
     return plausible, scaled
+
+
+def _distinguishable(units, p):
+    """Whether the fraction kept on this many units tells keep probability p from 1 - p."""
+    sd = np.sqrt(p * (1 - p) / units)
+    return abs(p - (1 - p)) > 10 * sd
+
+
+def _drawn_from_normal(kept, p, convention):
+    """Whether the fraction kept is what `np.random.randn(...) < p` (or `> p`) keeps, and not p's."""
+    phi = 0.5 * (1 + math.erf(p / math.sqrt(2)))
+    fraction = phi if convention == KEEP else 1 - phi
+    sd = np.sqrt(fraction * (1 - fraction) / kept.size)
+    return abs(kept.mean() - fraction) <= 5 * sd and abs(fraction - keep_probability(p, convention)) > 10 * sd
 
 
 def own_scale(x, out):
@@ -43,7 +59,9 @@ def check_forward(entry, x, out, p, convention):
     plausible, scaled = _follows(x, out, keep)
     other = KEEP if convention == DROP else DROP
     other_plausible, other_scaled = _follows(x, out, keep_probability(p, other))
-    if not (plausible and scaled) and other_plausible and other_scaled:
+    # Named only where the fraction kept tells the two readings apart: on a few units, a mask that keeps
+    # the right fraction and scales by 1/(1 - p) is a wrong scale, not the other convention.
+    if not (plausible and scaled) and other_plausible and other_scaled and _distinguishable(x.size, p):
         words = {
             KEEP: "p is the probability of keeping a unit (the course since 2018)",
             DROP: "p is the probability of dropping a unit (the course in 2016-17)",
@@ -54,8 +72,15 @@ def check_forward(entry, x, out, p, convention):
             f"the code follows the other convention: {words[other]}; this grading uses "
             f"'{words[convention]}' (--dropout-p {other} grades the other)",
         )
+        entry.hints.append(f"the code follows the other convention of p: {words[other]}.")
         return
     kept = out != 0
+    if not plausible and _drawn_from_normal(kept, p, convention):
+        entry.hints.append(
+            "the mask is drawn with np.random.randn (normal: it keeps a fraction Phi(p), not p); "
+            "draw it with np.random.rand (uniform on [0, 1))."
+        )
+        entry.mistakes.append("mask_randn")
     entry.check(
         "fraction kept",
         plausible,

@@ -86,6 +86,17 @@ def _bn_test_with_batch_stats(a, dout, got):
     return _bn_out(a)
 
 
+def _bn_test(a, root=True, scale_shift=True):
+    """Test mode with the running statistics, as written by a student: without the square root of
+    the variance, or without gamma and beta."""
+    p = a["bn_param"]
+    if p.get("mode") != "test":
+        return {}
+    var = p["running_var"] + p.get("eps", 1e-5)
+    xhat = (a["x"] - p["running_mean"]) / (np.sqrt(var) if root else var)
+    return {"out": a["gamma"] * xhat + a["beta"] if scale_shift else xhat}
+
+
 # ----- convolution and pooling -----
 
 
@@ -131,6 +142,19 @@ def _pool_assign(a, dout, got):
     for i, j, where in _pool_windows(a):
         window = x[where]
         dx[where] = (window == window.max(axis=(2, 3), keepdims=True)) * dout[:, :, i, j][:, :, None, None]
+    return {"dx": dx}
+
+
+def _pool_argmax_assigned(a, dout, got):
+    """dx[argmax] = dout[n, c, i, j]: where one value is the maximum of two overlapping windows, the
+    later window's gradient replaces the earlier one's instead of adding to it."""
+    x, dx = a["x"], np.zeros_like(a["x"])
+    n, c = np.indices(x.shape[:2])
+    for i, j, where in _pool_windows(a):
+        window = x[where]
+        flat = window.reshape(*window.shape[:2], -1).argmax(axis=2)
+        r, q = np.unravel_index(flat, window.shape[2:])
+        dx[n, c, where[2].start + r, where[3].start + q] = dout[:, :, i, j]
     return {"dx": dx}
 
 
@@ -317,6 +341,18 @@ FORWARD_BN = (  # batchnorm_forward's mistakes, diagnosed under "batchnorm" (bat
         "test mode normalises with the batch's statistics; it must use running_mean and running_var",
         "out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
         _bn_test_with_batch_stats,
+    ),
+    (
+        "test_mode_without_root",
+        "test mode divides by running_var + eps; normalise by the standard deviation, its square root",
+        "out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
+        lambda a, d, g: _bn_test(a, root=False),
+    ),
+    (
+        "test_mode_without_scale_shift",
+        "test mode normalises but leaves out gamma and beta: scale and shift as in train mode",
+        "out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
+        lambda a, d, g: _bn_test(a, scale_shift=False),
     ),
     (
         "wrong_axis",
@@ -721,6 +757,14 @@ def _entries():
             "maximum of two windows gets both gradients, so add with +=",
             "dx[window] += mask * dout[n, c, i, j]",
             _pool_assign,
+        ),
+        M(
+            "max_pool",
+            "argmax_assigned",
+            "dx is written with = at each window's maximum: where windows overlap, a value that is the "
+            "maximum of two windows must get both gradients, so add with +=",
+            "dx[n, c, i*s + r, j*s + q] += dout[n, c, i, j]  # (r, q): the window's argmax",
+            _pool_argmax_assigned,
         ),
         M(
             "max_pool",

@@ -323,7 +323,15 @@ def check_done(stage, value):
     return value
 
 
+def starter_left_none(error):
+    """The 2016-18 dropout starter ends with `out = out.astype(x.dtype, copy=False)`: left unwritten,
+    out is None there, and the starter stub raises instead of returning None."""
+    return isinstance(error, AttributeError) and str(error) == "'NoneType' object has no attribute 'astype'"
+
+
 def failed(stage, error, outputs):
+    if starter_left_none(error):
+        error = NotYet(f"{stage} leaves out None (the starter's out.astype(...) line)")
     if isinstance(error, (NotYet, NotImplementedError)):
         return {
             P.OK: False,
