@@ -298,25 +298,34 @@ def test_hostile_behaviour_gets_a_verdict_and_the_rest_is_graded(tmp_path, label
 
 
 @pytest.mark.parametrize(
-    "statement",
+    "statement,use,library",
     [
-        "import jax",
-        "import torch",
-        "__import__('autograd')",
-        "import importlib; importlib.import_module('conformance')",
+        ("import jax", "jax.grad", "jax"),
+        ("from torch._C import default_generator", "default_generator", "torch"),
+        ("autograd = __import__('autograd')", "autograd.grad", "autograd"),
+        (
+            "import importlib; conformance = importlib.import_module('conformance')",
+            "conformance.registry",
+            "conformance",
+        ),
     ],
 )
-def test_importing_an_autodiff_library_or_gradref_is_refused(tmp_path, statement):
-    result = grade_file(submission(tmp_path, statement + "\n" + RELU), FAST)
+def test_an_autodiff_library_or_gradref_is_refused_where_it_is_used(tmp_path, statement, use, library):
+    used = RELU.replace("return dout * (cache > 0)", f"{use}(cache)\n    return dout * (cache > 0)")
+    result = grade_file(submission(tmp_path, statement + "\n" + used), FAST)
     relu = verdicts(result)["relu_backward"]
-    assert relu["status"] == "error" and "is not allowed in a submission" in relu["message"]
-    assert not result["passed"]
+    assert relu["status"] == "error" and "is not allowed in a submission" in relu["message"], relu["message"]
+    assert verdicts(result)["relu_forward"]["status"] == "pass"
+    assert not result["passed"] and result["stand_ins"]["refused"] == [library]
+    unused = grade_file(submission(tmp_path, statement + "\n" + RELU), FAST)  # a stray import costs nothing
+    assert unused["passed"], json.dumps(unused)[:1500]
 
 
 def test_allow_imports_lifts_the_refusal(tmp_path):
-    path = submission(tmp_path, "import jax.numpy\n" + RELU)
+    path = submission(tmp_path, "import jax.numpy\n" + RELU.replace("np.maximum(x, 0)", "jax.numpy.maximum(x, 0)"))
     refused = grade_file(path, FAST)
     assert "importing jax is not allowed" in verdicts(refused)["relu_forward"]["message"]
+    path = submission(tmp_path, "import jax.numpy\n" + RELU)
     allowed = grade_file(path, Options(timeout=30.0, memory_mb=16384, allow_imports=("jax",)))
     assert allowed["passed"], json.dumps(allowed)[:2000]
     assert "jaxlib" not in allowed["limits"]["blocked_imports"]

@@ -422,7 +422,8 @@ def test_a_forward_that_refuses_the_unseen_values_spares_nothing(hostile_class):
     report = hostile_class["reports"]["stub_on_unseen_values.py"]
     for name in ("relu_forward", "relu_backward"):
         entry = verdict(report, name)
-        assert entry["status"] == "fail" and entry["points"] == 0.0, entry
+        # The backward meets the unseen values through the course's cache (x) and raises there.
+        assert entry["status"] in ("fail", "error") and entry["points"] == 0.0, entry
         assert "published samples only" in entry["message"], entry["message"]
 
 

@@ -51,6 +51,23 @@ def grade_table(result):
     return table
 
 
+def stand_in_lines(result):
+    """What the submission imported that is a stand-in here, one line each kind."""
+    found = result.get("stand_ins", {})
+    lines = []
+    if found.get("refused"):
+        lines.append(
+            f"imports {', '.join(found['refused'])}: not allowed in a submission, so a stand-in that fails any "
+            "function that uses it"
+        )
+    if found.get("not_installed"):
+        lines.append(
+            f"imports {', '.join(found['not_installed'])}: not installed here, so a stand-in that fails any "
+            "function that uses it"
+        )
+    return lines
+
+
 def _points(entry):
     return f" ({entry['points']:g}/{entry['max_points']:g})" if entry.get("max_points") else ""
 
@@ -161,6 +178,8 @@ def cmd_grade(args):
         raise UsageError(str(error)) from None
     if args.json != "-":
         out.print(grade_table(result))
+        for line in stand_in_lines(result):
+            out.print(line, soft_wrap=True, markup=False)
         counts = ", ".join(f"{n} {status}" for status, n in result["summary"].items())
         out.print(
             f"{'PASS' if result['passed'] else 'FAIL'}: {counts}; score {result['score']:g} of {result['max_score']:g}"

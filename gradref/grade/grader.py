@@ -116,6 +116,7 @@ def grade_file(path, options=Options(), advance=None):
         "isolation": isolation,
         "isolation_note": confine.ISOLATION_NOTE[isolation],
         "unseen_seed": unseen.fingerprint(secret),
+        "stand_ins": _stand_ins(hello),
         "limits": {
             "timeout_s": options.timeout,
             "submission_timeout_s": options.submission_timeout,
@@ -126,6 +127,17 @@ def grade_file(path, options=Options(), advance=None):
         },
     }
     return feedback.apply(score(report, options.assignment), options.feedback, options.feedback_hidden)
+
+
+def _stand_ins(hello):
+    """The imports that loaded as stand-ins: libraries a submission may not use, and course-environment
+    packages that are not installed here. Either refuses only when used."""
+
+    def names(key):
+        value = hello.get(key)
+        return [clean(n, 40) for n in value if isinstance(n, str)][:20] if isinstance(value, list) else []
+
+    return {"refused": names(P.REFUSED), "not_installed": names(P.MISSING)}
 
 
 def graded_samples(op, skipped=()):

@@ -9,7 +9,8 @@ each argument as an .npy file into the read-only inputs folder and names it in a
 worker saves each result as an .npy file in its own results folder and names it in the reply. The
 grader chooses nothing from a reply but which of the files it named to open (see sandbox.py).
 
-1. On start the worker imports the submission and says hello: {OK, NAMES} or {OK: false, STAGE, ERROR}.
+1. On start the worker imports the submission and says hello: {OK, NAMES, REFUSED, MISSING} or
+   {OK: false, STAGE, ERROR}.
 2. Request: {KIND: FUNCTION, FIRST, ARGS, OUTPUTS_COUNT, BACKWARD, DOUT, LOSS, UPDATE, PREFIX}
    or {KIND: FUNCTION, BACKWARD, CACHE, DOUT, PREFIX} (a backward alone, handed the course's cache)
    or {KIND: CLASS, CLS, INIT, ARGS, GRAD_ATTRS, BACKWARD, DOUT, PREFIX}.
@@ -45,6 +46,8 @@ TYPE = "type"  # a result's Python type, "module.qualname"
 # ----- reply: worker -> grader -----
 OK = "ok"
 NAMES = "names"  # hello: the public names the submission defines
+REFUSED = "refused"  # hello: the libraries it imported that a submission may not use (stand-ins that refuse)
+MISSING = "missing"  # hello: the course-environment packages it imported that are not here (stand-ins)
 STAGE = "stage"  # where it failed: "import", a function's or method's name
 ERROR = "error"  # what went wrong, one line
 TODO = "todo"  # the failure is a starter stub (returns None, NotImplementedError)
@@ -70,5 +73,5 @@ def valid_reply(reply):
     anything else ends as that submission's error, never the grader's)."""
     if not isinstance(reply, dict) or not isinstance(reply.get(OK), bool):
         return False
-    kinds = {STAGE: str, ERROR: str, TODO: bool, RESULTS: dict, NAMES: list}
+    kinds = {STAGE: str, ERROR: str, TODO: bool, RESULTS: dict, NAMES: list, REFUSED: list, MISSING: list}
     return all(key not in reply or isinstance(reply[key], kind) for key, kind in kinds.items())

@@ -42,19 +42,29 @@ import numpy as np  # noqa: E402
 _save, _load, _asarray, _array = np.save, np.load, np.asarray, np.array
 
 
-class ImportBlocker(importlib.abc.MetaPathFinder):
-    """Refuses autodiff libraries and gradref itself: they would do the student's work."""
+class ImportBlocker(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Autodiff libraries and gradref itself would do the student's work: each imports as a stand-in
+    that refuses every use. A stray import (an IDE's `from torch._C import ...`) costs nothing; a
+    function that uses one fails with the reason."""
 
     def __init__(self, blocked):
-        self.blocked = set(blocked)
+        self.blocked, self.imported = set(blocked), set()
 
     def find_spec(self, name, path=None, target=None):
         top = name.split(".")[0]
-        if top in self.blocked:
-            raise ImportError(
-                f"importing {top} is not allowed in a submission (the grader's --allow-imports {top} lifts this)"
-            )
+        if top not in self.blocked:
+            return None
+        self.imported.add(top)
+        return importlib.util.spec_from_loader(name, self, is_package=True)
+
+    def create_module(self, spec):
         return None
+
+    def exec_module(self, module):
+        top = module.__name__.split(".")[0]
+        why = f"importing {top} is not allowed in a submission (the grader's --allow-imports {top} lifts this)"
+        module.__path__ = []
+        module.__getattr__ = lambda attribute: Missing(f"{module.__name__}.{attribute}", why)
 
 
 # The course environment's packages that a layers.py often imports without using them (plotting at the
@@ -80,26 +90,32 @@ STAND_INS = (
 class Missing:
     """Anything taken from a stand-in module: using it raises a plain ImportError."""
 
-    def __init__(self, name):
-        self._name = name
+    def __init__(self, name, why=""):
+        self._name, self._why = name, why
 
     def _refuse(self, *args, **kwargs):
         top = self._name.split(".")[0]
-        raise ImportError(f"{self._name} was used, but {top} is not installed where the grader runs the code")
+        raise ImportError(
+            f"{self._name} was used, but {self._why or f'{top} is not installed where the grader runs the code'}"
+        )
 
     __call__ = __iter__ = __len__ = __bool__ = __index__ = __float__ = _refuse
 
     def __getattr__(self, attribute):
         if attribute.startswith("__"):
             raise AttributeError(attribute)
-        return Missing(f"{self._name}.{attribute}")
+        return Missing(f"{self._name}.{attribute}", self._why)
 
 
 class StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Last on sys.meta_path: a missing course-environment package (STAND_INS) imports as a stand-in."""
 
+    def __init__(self):
+        self.imported = set()
+
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in STAND_INS:
+            self.imported.add(name.split(".")[0])
             return importlib.util.spec_from_loader(name, self, is_package=True)
         return None
 
@@ -500,9 +516,10 @@ def main():
         return
     code_root = CONFIG["code"]
     SUBMISSION = code_root
-    sys.meta_path.insert(0, ImportBlocker(CONFIG["blocked"]))
+    blocker, stand_ins = ImportBlocker(CONFIG["blocked"]), StandIns()
+    sys.meta_path.insert(0, blocker)
     sys.meta_path.append(CourseSupport(CONFIG.get("course_support")))
-    sys.meta_path.append(StandIns())
+    sys.meta_path.append(stand_ins)
     sys.path.insert(0, code_root)
     try:
         mark(P.IMPORT_STAGE)
@@ -510,7 +527,14 @@ def main():
     except BaseException as error:  # noqa: BLE001 - SystemExit at import time included
         reply({P.OK: False, P.STAGE: P.IMPORT_STAGE, P.ERROR: describe(error)})
         return
-    reply({P.OK: True, P.NAMES: sorted(module.names)})
+    reply(
+        {
+            P.OK: True,
+            P.NAMES: sorted(module.names),
+            P.REFUSED: sorted(blocker.imported),
+            P.MISSING: sorted(stand_ins.imported),
+        }
+    )
     for number, line in enumerate(sys.stdin):
         request = json.loads(line)
         run = run_class if request[P.KIND] == P.CLASS else run_function
