@@ -547,6 +547,67 @@ PLANTED = {
     ),
 }
 
+# Real-style bugs the catalogue does not hold: (course file, the function that shows it, edits). None may be
+# given a catalogue name; most still get a generic diagnosis (where it is wrong, a factor, the local gradient).
+UNCATALOGUED = {
+    "conv_bias_first_filter": (
+        "conv_student.py",
+        "conv_forward_naive",
+        [("axes=([1, 2, 3], [1, 2, 3])) + b", "axes=([1, 2, 3], [1, 2, 3])) + b[0]")],
+    ),
+    "conv_loop_one_row_short": (
+        "conv_student.py",
+        "conv_backward_naive",
+        [("    for i in range(dout.shape[2]):", "    for i in range(dout.shape[2] - 1):")],
+    ),
+    "pool_loop_one_row_short": (
+        "conv_student.py",
+        "max_pool_backward_naive",
+        [("for i in range(dout.shape[2]):", "for i in range(dout.shape[2] - 1):")],
+    ),
+    "lstm_forget_gate_uses_next_c": (
+        "seq_student.py",
+        "lstm_step_backward",
+        [("di, df, dg = dc * g, dc * prev_c, dc * i", "di, df, dg = dc * g, dc * next_c, dc * i")],
+    ),
+    "rnn_skips_the_last_step": (
+        "seq_student.py",
+        "rnn_backward",
+        [
+            (
+                "for t in reversed(range(T)):\n        dx[:, t, :], dprev,",
+                "for t in reversed(range(T - 1)):\n        dx[:, t, :], dprev,",
+            )
+        ],
+    ),
+    "sigmoid_one_plus_s": (
+        "layers_student.py",
+        "sigmoid_backward",
+        [("dx = dout * s * (1 - s)", "dx = dout * s * (1 + s)")],
+    ),
+    "groupnorm_dbeta_times_xhat": (
+        "norms_student.py",
+        "spatial_groupnorm_backward",
+        [
+            (
+                "dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)",
+                "dbeta = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)",
+            )
+        ],
+    ),
+    "batchnorm_dgamma_without_xhat": (
+        "norms_student.py",
+        "batchnorm_backward",
+        [("dgamma = (dout * xhat).sum(axis=0)", "dgamma = dout.sum(axis=0)")],
+    ),
+    "temporal_affine_db_over_time_only": (
+        "seq_student.py",
+        "temporal_affine_backward",
+        [("dout.sum(axis=(0, 1))", "dout.sum(axis=1)[0]")],
+    ),
+}
+GENERIC = {"generic", "located", "local_gradient", "only_one_wrong"}
+
 CORRECT = (
     "layers_student.py",
     "seq_student.py",
@@ -593,6 +654,8 @@ def _grade_planted(folder):
     batch.mkdir()
     for (op, key), (course_file, function, edits) in PLANTED.items():
         (batch / f"{_name(op, key)}.py").write_text(planted_source(course_file, function, edits))
+    for name, (course_file, function, edits) in UNCATALOGUED.items():
+        (batch / f"uncatalogued__{name}.py").write_text(planted_source(course_file, function, edits))
     for name in CORRECT:
         with open(os.path.join(COURSE, name)) as handle:
             (batch / f"correct__{name}").write_text(handle.read())
@@ -631,3 +694,35 @@ def test_correct_files_get_no_diagnosis(planted_reports, name):
             entry["status"],
             entry["message"][:400],
         )
+
+
+def _uncatalogued(planted_reports, name):
+    function = UNCATALOGUED[name][1]
+    return next(r for r in planted_reports[f"uncatalogued__{name}"]["results"] if r["name"] == function)
+
+
+@pytest.mark.parametrize("name", sorted(UNCATALOGUED))
+def test_a_bug_the_catalogue_does_not_hold_gets_no_catalogue_name(planted_reports, name):
+    entry = _uncatalogued(planted_reports, name)
+    assert entry["status"] == "fail", entry["message"][:400]
+    assert set(entry["mistakes"]) <= GENERIC, (entry["mistakes"], entry["diagnosis"])
+
+
+def test_most_bugs_the_catalogue_does_not_hold_still_get_a_diagnosis(planted_reports):
+    described = [name for name in UNCATALOGUED if _uncatalogued(planted_reports, name)["diagnosis"]]
+    assert len(described) >= 0.8 * len(UNCATALOGUED), sorted(set(UNCATALOGUED) - set(described))
+
+
+@pytest.mark.parametrize(
+    "name,phrase",
+    [
+        ("conv_bias_first_filter", "wrong in channels 1, 2, 3 of 4 only"),
+        ("pool_loop_one_row_short", "wrong in rows 2, 3 of 4 only"),
+        ("lstm_forget_gate_uses_next_c", "(one block)"),
+        ("sigmoid_one_plus_s", "the local gradient the code uses, is wrong"),
+        ("batchnorm_dgamma_without_xhat", "only dgamma is wrong"),
+        ("rnn_skips_the_last_step", "is all zeros on sample"),
+    ],
+)
+def test_a_generic_diagnosis_says_where_and_what(planted_reports, name, phrase):
+    assert any(phrase in text for text in _uncatalogued(planted_reports, name)["diagnosis"])

@@ -3,7 +3,8 @@
 First the catalogue (mistakes.py): each entry rebuilds what one real mistake produces, and for each
 wrong quantity the first entry that reproduces it exactly (float64, 1e-6) names it. Quantities nothing in the catalogue explains
 go to generic detectors: None or all zeros, transposed, right up to a reshape, off by a constant
-factor (N, 1/N, 2, -1, ...), or the only wrong one among several gradients. Each sentence says which
+factor (N, 1/N, 2, -1, ...) or a constant offset, wrong only in some samples, channels, rows, columns,
+time steps or on the border, or the only wrong one among several gradients. Each sentence says which
 quantity, what is wrong, the line of the formula to look at, and both values at the worst element.
 All of it runs in the grader's process on float64 arrays, never in the student's.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .mistakes import CATALOGUE
+from .verdict import CHANGES_A_RIGHT_ONE, NOT_REPRODUCED
 
 MATCH = 1e-6  # relative to the larger entry: a float64 result either matches a mistake or it does not
 
@@ -30,6 +32,7 @@ class Context:
     found: list = field(default_factory=list)  # (quantity, mistake key, sentence)
     formulas: list = field(default_factory=list)  # the "look at" lines the sentences hold (feedback.py)
     factors: dict = field(default_factory=dict)  # quantity -> the constant factor a "factor" sentence names
+    contradicted: set = field(default_factory=set)  # (quantity, key, how): the student's quantity refutes that mistake
 
 
 def close(a, b):
@@ -71,6 +74,41 @@ def sentence(quantity, says, look_at, got, want):
 # ----- the catalogue -----
 
 
+def _role(quantity):
+    """Which function a quantity belongs to: the backward's gradients, or the forward's output."""
+    return quantity.startswith("d")
+
+
+# How a student's quantity refutes a catalogue mistake: the mistake would change it and the student
+# has it right (not this mistake at all); it is wrong otherwise (not this mistake, for this quantity).
+
+
+def _refutes(ctx, wrong, quantity, produced):
+    """CHANGES_A_RIGHT_ONE, NOT_REPRODUCED or None (dgamma = dout.sum() is not "dgamma and dbeta
+    swapped" when dbeta is right)."""
+    if quantity not in ctx.got or quantity not in ctx.want:
+        return None
+    produced = np.asarray(produced, np.float64)
+    if quantity in wrong:
+        got = ctx.got[quantity]
+        if close(got, produced):
+            return None
+        if got is not None and np.shape(got) == produced.shape:
+            with np.errstate(all="ignore"):
+                if np.any(~np.isfinite(np.asarray(got, np.float64)) & np.isfinite(produced)):
+                    return None  # an overflow at extreme values is a second mistake of its own
+        return NOT_REPRODUCED
+    want = np.asarray(ctx.want[quantity], np.float64)
+    if want.shape != produced.shape:
+        return CHANGES_A_RIGHT_ONE
+    # Changed beyond rounding, measured against the sample's largest quantity (affine_bn_relu's db is 0
+    # up to rounding, and so is the mistake's).
+    scale = max((float(np.max(np.abs(w), initial=0.0)) for w in map(np.asarray, ctx.want.values())), default=0.0)
+    with np.errstate(all="ignore"):
+        changed = np.max(np.abs(want - produced), initial=0.0) > MATCH * max(scale, 1e-300)
+    return CHANGES_A_RIGHT_ONE if changed else None
+
+
 def from_catalogue(ctx, wrong):
     explained = set()
     for mistake in CATALOGUE.get(ctx.op, ()):
@@ -79,9 +117,16 @@ def from_catalogue(ctx, wrong):
                 produced = mistake.variant(ctx.args, ctx.dout, ctx.got)
         except Exception:  # noqa: BLE001 - a variant that does not apply to this sample
             continue
-        # Quantity by quantity, so that a second mistake elsewhere does not hide this one.
+        refuted = {q: _refutes(ctx, wrong, q, produced[q]) for q in produced}
+        refuted = {q: how for q, how in refuted.items() if how}
+        ctx.contradicted |= {(q, mistake.key, how) for q, how in refuted.items()}  # names hold everywhere
+        # Quantity by quantity, so that a second mistake in the other function does not hide this one.
         for quantity in produced:
-            if quantity in wrong and quantity not in explained and close(ctx.got.get(quantity), produced[quantity]):
+            if quantity in refuted or any(
+                how == CHANGES_A_RIGHT_ONE and _role(q) == _role(quantity) for q, how in refuted.items()
+            ):
+                continue
+            if quantity in wrong and quantity not in explained:
                 ctx.found.append(
                     (
                         quantity,
@@ -123,7 +168,7 @@ def constant_factor(got, want):
     return None
 
 
-def generic(quantity, got, want, batch):
+def generic(quantity, got, want, batch, sample=""):
     """A sentence for a wrong quantity that fits a simple pattern, else None."""
     label = _label(quantity)
     if got is None:
@@ -139,13 +184,126 @@ def generic(quantity, got, want, batch):
             )
         return None
     if want.size and not np.any(got) and np.any(want):
-        return f"{label} is all zeros: it is never written (or only created)"
+        where = f" on sample {sample}" if sample else ""
+        return f"{label} is all zeros{where}: it is never written (or only created)"
     if got.ndim == 2 and got.shape[0] == got.shape[1] and not close(got, want) and close(got.T, want):
         return f"{label} is transposed"
     factor = constant_factor(got, want)
     if factor is not None:
         return f"{label} is {_factor_words(factor, batch)}.{worst(got, want).replace('{name}', label)}"
     return None
+
+
+# The axes of a gradient, by its number of dimensions, in the course's layouts.
+AXES = {
+    1: ("element",),
+    2: ("row", "column"),
+    3: ("sample", "time step", "feature"),
+    4: ("sample", "channel", "row", "column"),
+}
+FILTER_AXES = ("filter", "channel", "row", "column")  # conv's w and dw
+
+
+def _axis_names(quantity, ndim):
+    return FILTER_AXES if ndim == 4 and quantity in ("w", "dw") else AXES.get(ndim, ())
+
+
+def wrong_entries(got, want):
+    """Where got departs from want by more than a thousandth of its largest departure (and more than
+    MATCH relative to want's scale): the entries a bug touched, not its rounding."""
+    diff = np.abs(got - want)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    scale = max(float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0)), 1e-300)
+    return diff > max(1e-3 * float(np.max(diff)) if np.isfinite(np.max(diff)) else 0.0, MATCH * scale)
+
+
+def _axis_words(names, axis, indices, size):
+    ndim = len(names)
+    name = names[axis]
+    indices = sorted(int(i) for i in indices)
+    if ndim == 4 and axis >= 2 and set(indices) <= {0, size - 1}:
+        return f"on the first and last {name}s only (the border)"
+    if indices == [0]:
+        return f"in the first {name} only"
+    if indices == [size - 1]:
+        return f"in the last {name} only"
+    if len(indices) <= 3:
+        return f"in {name}s {', '.join(map(str, indices))} of {size} only"
+    if indices == list(range(indices[0], indices[-1] + 1)):
+        return f"in {name}s {indices[0]} to {indices[-1]} of {size} only (one block)"
+    if set(range(0, size, 2)) == set(indices) or set(range(1, size, 2)) == set(indices):
+        return f"in every other {name} only"
+    return ""
+
+
+def locate(quantity, got, want):
+    """Where a wrong quantity is wrong, when that is a pattern a student can look for: a constant
+    offset everywhere, or only some samples, channels, rows, columns, time steps, the border."""
+    label = _label(quantity)
+    if got is None:
+        return None
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    if got.shape != want.shape or want.size < 2:
+        return None
+    with np.errstate(all="ignore"):
+        offset = got - want
+        if np.all(np.isfinite(offset)) and np.ptp(offset) <= MATCH * max(float(np.max(np.abs(want))), 1e-300):
+            return f"{label} is off by the same amount {float(offset.flat[0]):.4g} everywhere: a term is added that should not be (or one is missing)"
+        bad = wrong_entries(got, want)
+    names = _axis_names(quantity, want.ndim)
+    if not bad.any() or bad.all() or len(names) != want.ndim:
+        return None
+    places = [
+        words
+        for axis in range(want.ndim)
+        if want.shape[axis] > 1
+        for touched in [np.flatnonzero(bad.any(axis=tuple(a for a in range(want.ndim) if a != axis)))]
+        if len(touched) < want.shape[axis]
+        for words in [_axis_words(names, axis, touched, want.shape[axis])]
+        if words
+    ]
+    where = " and ".join(places[:2])
+    if not where and want.ndim == 4 and min(want.shape[2:]) > 2:
+        plane = bad.any(axis=(0, 1))
+        inner = np.zeros_like(plane)
+        inner[1:-1, 1:-1] = True
+        if not (plane & inner).any():
+            where = "on the border only (the first and last rows and columns)"
+    if not where:
+        zero = want == 0
+        if zero.any() and not (bad & ~zero).any():
+            where = "only where the right value is 0"
+        elif zero.any() and not (bad & zero).any():
+            where = "only where the right value is not 0"
+    if not where:
+        return None
+    numbers = worst(got, want).replace("{name}", label)
+    return f"{label} is right in {int((~bad).sum())} of {bad.size} entries and wrong {where}.{numbers}"
+
+
+ELEMENTWISE = ("relu", "sigmoid", "tanh")  # dx = dout * f'(x), entry by entry
+
+
+def local_gradient(ctx, quantity):
+    """For an elementwise layer, the local gradient the code used (dx / dout) against f'(x), at the
+    entry where it is furthest off: what to recompute by hand."""
+    x, got, want, dout = ctx.args.get("x"), ctx.got.get(quantity), ctx.want.get(quantity), ctx.dout
+    if ctx.op not in ELEMENTWISE or quantity != "dx" or got is None or x is None:
+        return None
+    got, want, dout = (np.asarray(v, np.float64) for v in (got, want, dout))
+    if not (got.shape == want.shape == dout.shape == np.shape(x)):
+        return None
+    usable = np.abs(dout) > 1e-3 * float(np.max(np.abs(dout)))
+    if not usable.any():
+        return None
+    with np.errstate(all="ignore"):
+        used, right = got / np.where(usable, dout, 1.0), want / np.where(usable, dout, 1.0)
+        gap = np.where(usable, np.abs(used - right), -1.0)
+    index = np.unravel_index(int(np.nanargmax(gap)), gap.shape)
+    return (
+        f"dx / dout, the local gradient the code uses, is wrong: at x = {float(np.asarray(x)[index]):.4g} it is "
+        f"{used[index]:.4g}, want {right[index]:.4g}; work out the derivative of {ctx.op} there by hand"
+    )
 
 
 def diagnose(ctx):
@@ -161,14 +319,24 @@ def diagnose(ctx):
     for quantity in wrong:
         if quantity in explained:
             continue
-        words = generic(quantity, ctx.got[quantity], ctx.want[quantity], ctx.batch)
+        words = generic(quantity, ctx.got[quantity], ctx.want[quantity], ctx.batch, ctx.sample)
         if words:
             factor = constant_factor(ctx.got[quantity], ctx.want[quantity])
-            if factor is not None:
+            if factor is not None and np.any(ctx.got[quantity]):  # "all zeros" is not a factor's sentence
                 ctx.factors[quantity] = factor
             ctx.found.append((quantity, "generic", words))
             explained.add(quantity)
     grads = [q for q in ctx.want if q.startswith("d")]
+    for quantity in [q for q in wrong if q not in explained]:
+        words = locate(quantity, ctx.got[quantity], ctx.want[quantity])
+        if words:
+            ctx.found.append((quantity, "located", words))
+            explained.add(quantity)
+            continue
+        words = local_gradient(ctx, quantity)
+        if words:
+            ctx.found.append((quantity, "local_gradient", words))
+            explained.add(quantity)
     left = [q for q in wrong if q not in explained]
     if len(grads) > 1 and len(left) == 1 and left[0] in grads and len([q for q in wrong if q in grads]) == 1:
         others = ", ".join(q for q in grads if q != left[0])

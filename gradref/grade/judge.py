@@ -273,6 +273,10 @@ def _backward_alone(sandbox, run, backward_entry, why):
     return True
 
 
+# Descriptions whose numbers change from sample to sample: said once per quantity, for the first sample.
+SAID_ONCE = ("located", "local_gradient")
+
+
 def _diagnose(run, forward_entry, backward_entry):
     """Name the mistakes behind this sample's wrong quantities; each goes to the function it is in."""
     if not run.failed:
@@ -295,10 +299,15 @@ def _diagnose(run, forward_entry, backward_entry):
     for quantity in run.failed:
         entry = backward_entry if quantity.startswith("d") else forward_entry
         entry.factors.setdefault(quantity, []).append(context.factors.get(quantity))
+    for quantity, key, how in context.contradicted:
+        (backward_entry if quantity.startswith("d") else forward_entry).contradicted.add((quantity, key, how))
     for quantity, key, text in context.found:
         entry = backward_entry if quantity.startswith("d") else forward_entry
         if key == "generic" and quantity in context.factors:
             entry.factor_hints.setdefault(quantity, []).append(text)
+        if key in SAID_ONCE and (quantity, key) in {(q, k) for q, k, _ in entry.found}:
+            continue
+        entry.found.append((quantity, key, text))
         if text.split(".")[0] not in {h.split(".")[0] for h in entry.hints}:
             entry.hints.append(text)
         entry.mistakes.append(key)

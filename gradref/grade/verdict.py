@@ -2,6 +2,9 @@
 
 from dataclasses import dataclass, field
 
+# How a quantity refutes a catalogue mistake (diagnose.py says which).
+CHANGES_A_RIGHT_ONE, NOT_REPRODUCED = "right", "wrong"
+
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
 UNSEEN = "unseen values"  # in the name of the sample drawn from the secret seed
 PUBLISHED_ONLY = "right on the published samples only"
@@ -38,6 +41,8 @@ class Entry:
     factors: dict = field(default_factory=dict)  # quantity -> the constant factor of each sample it failed (None: none)
     factor_hints: dict = field(default_factory=dict)  # quantity -> the "constant factor" sentences said of it
     published_only: bool = False  # right on the published samples, not on values it could not know
+    found: list = field(default_factory=list)  # (quantity, mistake key, sentence) of each diagnosis said
+    contradicted: set = field(default_factory=set)  # (quantity, key, how): a quantity shows that mistake is not it
 
     def check(self, name, passed, detail="", measured=False, shape_only=False):
         """Record a check; `detail` says what went wrong, kept on a pass only when it is a measurement;
@@ -93,6 +98,7 @@ class Entry:
         if self.unchecked:
             self._say_unchecked(forward_name or "its forward")
         self._keep_factors_that_hold_everywhere()
+        self._keep_names_that_hold_everywhere()
         failed = [c for c in self.checks if not c["passed"]]
         passed_public = any(c["passed"] and UNSEEN not in c["name"] for c in self.checks)
         if failed and passed_public and all(UNSEEN in c["name"] for c in failed):
@@ -109,6 +115,22 @@ class Entry:
                 f"it could not be checked: {forward_name} failed on every sample, and the backward needs its cache",
             )
 
+    def _keep_names_that_hold_everywhere(self):
+        """A catalogue mistake is named for a quantity only when it reproduces that quantity on every
+        sample where it failed (a loop that skips the last time step leaves dh0 at 0 only when T = 1), and
+        not at all where a quantity of this function that it would change is right."""
+        refuted = {k for _, k, how in self.contradicted if how == CHANGES_A_RIGHT_ONE}
+        not_it = {(q, k) for q, k, how in self.contradicted if how == NOT_REPRODUCED}
+        self._unsay({t for q, k, t in self.found if k in refuted or (q, k) in not_it})
+
+    def _unsay(self, texts):
+        """Take back diagnoses: their sentences, and the mistake keys no other sentence still names."""
+        said = {k for _, k, _ in self.found}
+        self.hints = [h for h in self.hints if h not in texts]
+        self.found = [f for f in self.found if f[2] not in texts]
+        kept = {k for _, k, _ in self.found}
+        self.mistakes = [m for m in self.mistakes if m not in said or m in kept]
+
     def _keep_factors_that_hold_everywhere(self):
         """'A constant factor is off' only when one factor explains the quantity on every sample where
         it failed (a softmax summed over the whole batch is off by a factor that changes with it)."""
@@ -117,8 +139,7 @@ class Entry:
             known = [f for f in factors if f is not None]
             holds = len(known) == len(factors) and known and max(known) - min(known) <= 1e-6 * max(map(abs, known))
             # One factor everywhere: one sentence for it (the first sample's words); else none.
-            drop = texts[1:] if holds else texts
-            self.hints = [h for h in self.hints if h not in drop or h == texts[0] and holds]
+            self._unsay(set(texts[1:]) - {texts[0]} if holds else set(texts))
 
     def _fail(self, message):
         label = f"works on every sample [{', '.join(dict.fromkeys(self.stubbed + self.spared))}]"
