@@ -518,8 +518,9 @@ def test_a_dead_pool_retries_what_was_running_and_charges_only_the_killer(tmp_pa
 def _dies_on_the_killer(path, options, started):
     reports.mark_started(path, started)
     if os.path.basename(path) == "a_killer.py":
+        time.sleep(0.3)  # long enough that the bystander beside it has started, every time
         os._exit(9)  # as the kernel's OOM killer would end it
-    time.sleep(0.2)
+    time.sleep(0.6)
     return "graded", ""
 
 

@@ -196,37 +196,53 @@ def _end_now(*_):
 
 def graded(files, options, jobs, grade=_grade_quietly):
     """(path, report or None, error) for every file, in the order they finish. A grading process that
-    dies is replaced; the submissions that were running then get one more try (only a submission that
-    was running both times counts as cannot grade), and those that were only waiting go on uncharged."""
-    context, pending, charged = multiprocessing.get_context("spawn"), list(files), set()
+    dies is replaced; the submissions that were running then are suspects, each tried once more on its
+    own (so that a bystander that happened to run beside the killer twice is never charged), and only
+    one that kills its process alone counts as cannot grade; those only waiting go on uncharged."""
+    pending, suspects = list(files), []
     with tempfile.TemporaryDirectory(prefix="gradref-started-") as started:
-        while pending:
-            pool = concurrent.futures.ProcessPoolExecutor(max(1, jobs), mp_context=context, initializer=_quiet_worker)
-            try:
-                futures = {pool.submit(grade, path, options, started): path for path in pending}
+        while pending or suspects:
+            alone = bool(suspects)
+            todo, workers = (suspects, 1) if alone else (pending, max(1, jobs))
+            if alone:
+                suspects = []
+            else:
                 pending = []
-                for future in concurrent.futures.as_completed(futures):
-                    path = futures[future]
-                    try:
-                        result, error = future.result()
-                    except BrokenProcessPool:
-                        if not os.path.exists(_mark(path, started)):
-                            pending.append(path)
-                            continue
-                        if path not in charged:
-                            charged.add(path)
-                            pending.append(path)
-                            continue
-                        result, error = None, "the grading process died twice while grading it"
-                    except Exception as crash:  # noqa: BLE001 - anything else is this submission's
-                        result, error = None, f"internal error while grading: {crash}"
+            for path, result, error in _one_pool(todo, options, workers, grade, started):
+                if error is not _DIED:
                     yield path, result, error
-                pool.shutdown(wait=True)
-            except BaseException:
-                pools.stop_pool(pool)
-                raise
+                elif not os.path.exists(_mark(path, started)):  # it was only waiting
+                    (suspects if alone else pending).append(path)
+                elif alone:
+                    yield path, None, "the grading process died twice while grading it"
+                else:
+                    suspects.append(path)
             for name in os.listdir(started):  # a fresh pool: nothing is running yet
                 os.unlink(os.path.join(started, name))
+
+
+_DIED = object()  # the pool's process died while this submission was queued or running
+
+
+def _one_pool(files, options, workers, grade, started):
+    """(path, report or None, error or _DIED) for each file, from one process pool."""
+    pool = concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker
+    )
+    try:
+        futures = {pool.submit(grade, path, options, started): path for path in files}
+        for future in concurrent.futures.as_completed(futures):
+            try:
+                result, error = future.result()
+            except BrokenProcessPool:
+                result, error = None, _DIED
+            except Exception as crash:  # noqa: BLE001 - anything else is this submission's
+                result, error = None, f"internal error while grading: {crash}"
+            yield futures[future], result, error
+        pool.shutdown(wait=True)
+    except BaseException:
+        pools.stop_pool(pool)
+        raise
 
 
 def grade_folder(folder, options=Options(), jobs=1, out="gradref-reports", gradescope_dir=None, advance=None):
