@@ -16,6 +16,7 @@ import zipfile
 
 import pytest
 from conftest import once_per_session
+from notebooks import course_notebook
 
 from gradref.cli import main
 from gradref.grade import Options, assignments, grade_file, platforms
@@ -142,8 +143,9 @@ def run_gradescope(root, site, files, image=None):
     shutil.rmtree(root / "submission", ignore_errors=True)
     shutil.rmtree(root / "results", ignore_errors=True)
     (root / "submission").mkdir()
-    for name, text in files.items():
-        (root / "submission" / name).write_text(text)
+    for name, content in files.items():
+        path = root / "submission" / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
     proc = subprocess.run(
         ["bash", str(root / "source" / "run_autograder")],
         env=_env("GRADREF_AUTOGRADER_ROOT", str(root), site),
@@ -186,9 +188,23 @@ def test_gradescope_hostile_code_cannot_write_its_own_score(gradescope_root):
 
 def test_gradescope_a_non_python_submission_gets_a_result_that_says_why(gradescope_root):
     root, site, image = gradescope_root
-    data = run_gradescope(root, site, {"homework.ipynb": "{}", "notes.txt": "hi"}, image)
+    data = run_gradescope(root, site, {"notes.txt": "hi", "plot.png": "not an image"}, image)
     assert data["score"] == 0 and data["max_score"] == 9.0
-    assert "no Python file" in data["output"] and "export a notebook" in data["output"]
+    assert "no Python file, notebook or zip" in data["output"], data["output"]
+    broken = run_gradescope(root, site, {"homework.ipynb": "{"}, image)
+    assert broken["score"] == 0 and "homework.ipynb is not a readable notebook" in broken["output"], broken["output"]
+
+
+def test_gradescope_grades_a_notebook_and_a_zip_upload(gradescope_root, tmp_path):
+    root, site, image = gradescope_root
+    notebook = course_notebook(_read("layers_correct.py"))
+    data = run_gradescope(root, site, {"layers.ipynb": notebook}, image)
+    assert data["score"] == data["max_score"] == 9.0, data["output"]
+    archive = tmp_path / "upload.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("hw/layers.ipynb", notebook)
+    zipped_data = run_gradescope(root, site, {"upload.zip": archive.read_bytes()}, image)
+    assert zipped_data["score"] == 9.0, zipped_data["output"]
 
 
 def test_one_correct_function_out_of_an_assignment_is_a_small_fraction(tmp_path):

@@ -154,13 +154,15 @@ def cmd_grade(args):
     if args.batch:
         _announce_isolation(options)
         return grade_batch(args, options)
-    for path in (args.json, args.gradescope, args.junit):
+    for path in (args.json, args.gradescope, args.junit, args.annotate):
         output.check_writable(path)
+    if args.annotate and not args.submission.endswith(".ipynb"):
+        raise UsageError(f"--annotate writes a copy of a notebook, and {args.submission} is not an .ipynb file")
     _announce_isolation(options)
     try:
         with progress_bar() as bar:
             task = bar.add_task("grading", total=None)
-            result = grade_file(args.submission, options, advance=advancer(bar, task))
+            result = grade_file(args.submission, options, advance=advancer(bar, task), annotate=args.annotate)
     except CannotGrade as error:
         # The reports are still written, so that a platform shows the student why.
         if args.json and args.json != "-":
@@ -324,7 +326,13 @@ def register(sub):
     grade.add_argument(
         "--batch",
         action="store_true",
-        help="SUBMISSION is a folder of students: each .py file and each sub-folder in it is one student's submission",
+        help="SUBMISSION is a folder of students: each .py file, notebook, zip and sub-folder in it is one "
+        "student's submission",
+    )
+    grade.add_argument(
+        "--annotate",
+        metavar="OUT.ipynb",
+        help="for a notebook submission: write a copy with a feedback cell after each graded function's cell",
     )
     grade.add_argument(
         "--support",

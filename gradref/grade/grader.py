@@ -13,8 +13,9 @@ import os
 
 from conformance.registry import REGISTRY
 
+from .. import output
 from ..text import clean
-from . import confine, feedback, unseen
+from . import confine, feedback, notebook, unseen
 from . import protocol as P
 from .answers import sample_label, unseen_twin
 from .assignments import score
@@ -23,6 +24,7 @@ from .judge import distinct, judge_backward_alone, judge_sample
 from .options import Options
 from .plainwords import explain_error
 from .sandbox import Sandbox
+from .staging import staged
 from .submission import LAYER_CLASSES, CannotGrade, gradable_files
 from .targets import ALL_NAMES, CLASS, PAIR, assignments_of, detect, in_assignments, targets_for
 from .verdict import ERROR, MISSING, PASS, RANK, TIMEOUT, Entry, summary, unique
@@ -50,8 +52,49 @@ def _entries_for(target, present):
     return fwd, bwd, [fwd, bwd]
 
 
-def grade_file(path, options=Options(), advance=None):
-    """The report of one submission (a file, or one student's folder); raises CannotGrade."""
+def grade_file(path, options=Options(), advance=None, annotate=None):
+    """The report of one submission (a .py file, a notebook, a zip upload, or one student's folder);
+    raises CannotGrade. `annotate`: where to write a notebook submission's copy with feedback cells."""
+    with staged(path) as stage:
+        report = _grade(stage.path, options, advance)
+        report["submission"] = os.path.abspath(path)
+        if stage.notebooks:
+            _in_notebook_terms(report, stage)
+        if annotate:
+            _write_annotated(annotate, stage, report)
+    return report
+
+
+def _in_notebook_terms(report, stage):
+    """Say cells where a notebook's code was graded as a .py: messages, file names, left-out cells."""
+    for rel, (_, converted, _) in stage.notebooks.items():
+        name = os.path.basename(rel)
+        for result in report["results"]:
+            result["message"] = notebook.relabel(result["message"], name, converted)
+            for check in result["checks"]:
+                check["detail"] = notebook.relabel(check["detail"], name, converted)
+            need = converted.needs.get(result["name"])
+            if need and need not in result["notes"]:
+                result["notes"].append(need)
+                result["message"] += f" ({need})"
+    report["files"] = [stage.original(rel) for rel in report["files"]]
+    report["notebook_cells_left_out"] = [
+        {"notebook": original, "cell": cell.number, "first_line": cell.first_line, "why": why}
+        for original, converted, _ in stage.notebooks.values()
+        for cell, why in converted.left_out
+    ]
+
+
+def _write_annotated(target, stage, report):
+    if len(stage.notebooks) != 1:
+        raise CannotGrade("--annotate needs a submission that is one notebook")
+    _, converted, original = next(iter(stage.notebooks.values()))
+    import nbformat
+
+    output.write_atomic(target, nbformat.writes(notebook.annotate(original, converted, report)))
+
+
+def _grade(path, options, advance):
     modules, defined = gradable_files(path)
     conventions = [options.convention] if options.convention else detect(defined)
     if not conventions:

@@ -29,6 +29,7 @@ from .answers import oracle_answers, unseen_twin
 from .grader import CannotGrade, grade_file, graded_samples
 from .options import Options
 from .reports import gradescope, gradescope_error, required_points
+from .staging import gradable_suffix
 from .targets import targets_for
 
 GRADESCOPE_SETUP = """#!/usr/bin/env bash
@@ -266,16 +267,16 @@ def prairielearn_bundle(spec, out_dir, wheel=None, support=(), timeout=10.0, mem
 
 
 def submission_path(folder):
-    """What to grade in a platform's submission folder: its one .py file, or the folder itself."""
+    """What to grade in a platform's submission folder: its one .py file, notebook or zip, or the
+    folder itself."""
     if not os.path.isdir(folder):
         raise CannotGrade("the submission folder is empty or missing")
     files = [os.path.join(base, f) for base, _, names in os.walk(folder) for f in names]
-    python = [f for f in files if f.endswith(".py")]
-    if not python:
+    code = [f for f in files if gradable_suffix(f) and not os.path.islink(f)]
+    if not code:
         found = ", ".join(sorted(os.path.basename(f) for f in files)[:5]) or "nothing"
-        hint = " (export a notebook as a .py file)" if any(f.endswith(".ipynb") for f in files) else ""
-        raise CannotGrade(f"the submission holds no Python file (found: {found}){hint}")
-    return python[0] if len(python) == 1 else folder
+        raise CannotGrade(f"the submission holds no Python file, notebook or zip (found: {found})")
+    return code[0] if len(code) == 1 else folder
 
 
 def _grade_in_container(root, submission_dir, options):

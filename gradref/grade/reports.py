@@ -17,6 +17,7 @@ from ..text import clean, csv_cell
 from .grader import CannotGrade, grade_file
 from .options import Options
 from .sandbox import close_all_sandboxes
+from .staging import gradable_suffix
 from .verdict import PASS
 
 MAX_NAME = 100  # characters of a submission's name kept in its report's name
@@ -172,14 +173,14 @@ def _grade_quietly(path, options, started):
 
 
 def submissions_in(folder):
-    """The submissions of a batch: each .py file and each sub-folder (one student's package). A link
-    is listed too, and refused when it is graded: links are never followed."""
+    """The submissions of a batch: each .py file, notebook, zip upload and sub-folder (one student's
+    package). A link is listed too, and refused when it is graded: links are never followed."""
     if not os.path.isdir(folder):
         raise CannotGrade(f"no such folder: {folder}")
     entries = sorted(os.path.join(folder, f) for f in os.listdir(folder) if not f.startswith((".", "__")))
-    found = [p for p in entries if os.path.islink(p) or (p.endswith(".py") and os.path.isfile(p)) or os.path.isdir(p)]
+    found = [p for p in entries if os.path.islink(p) or (gradable_suffix(p) and os.path.isfile(p)) or os.path.isdir(p)]
     if not found:
-        raise CannotGrade(f"no .py files or student folders in {folder}")
+        raise CannotGrade(f"no .py, .ipynb or .zip files or student folders in {folder}")
     return found
 
 

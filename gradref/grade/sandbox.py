@@ -137,8 +137,8 @@ MAX_DEPTH = 16  # folders deeper than this in a submission are not looked into
 MAX_ENTRIES = 20_000  # files and folders looked at in one submission
 
 
-def python_files(folder):
-    """Relative paths of the .py files under a folder (no hidden folders, no caches, no links, nothing
+def python_files(folder, suffixes=(".py",)):
+    """Relative paths of the .py files (or those with other `suffixes`) under a folder (no hidden folders, no caches, no links, nothing
     deeper than MAX_DEPTH), in os.walk's order; ValueError for a flood of entries. No recursion: a
     folder nested a thousand deep is only a deep folder."""
     found, seen, todo = [], 0, [("", 0)]
@@ -160,7 +160,7 @@ def python_files(folder):
             if entry.is_dir(follow_symlinks=False):
                 if not entry.name.startswith(".") and entry.name != "__pycache__" and depth < MAX_DEPTH:
                     folders.append(os.path.join(rel, entry.name))
-            elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+            elif entry.name.endswith(suffixes) and entry.is_file(follow_symlinks=False):
                 found.append(os.path.join(rel, entry.name))
         todo.extend((sub, depth + 1) for sub in reversed(folders))
     return found

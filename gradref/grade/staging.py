@@ -1,0 +1,131 @@
+"""What is graded: a .py file or a folder as it is; a notebook, a zip upload, or a folder holding
+notebooks, first turned into .py files in a private temporary folder (notebook.py, unzip.py). A zip
+is unpacked only as the upload itself, never from inside a folder or another zip (one zip, one set
+of caps).
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+
+from . import notebook as nb
+from . import unzip
+from .sandbox import python_files
+from .submission import CannotGrade
+
+SUFFIXES = (".py", ".ipynb", ".zip")  # what a submission may be
+
+
+@dataclass
+class Staged:
+    """The path to grade, and for each .py made from a notebook: (the notebook's own relative path,
+    nb.Converted, the notebook)."""
+
+    path: str
+    notebooks: dict = field(default_factory=dict)
+
+    def original(self, rel):
+        """The student's own name for a file of the staged submission."""
+        return self.notebooks[rel][0] if rel in self.notebooks else rel
+
+
+def gradable_suffix(path):
+    return path.endswith(SUFFIXES)
+
+
+@contextlib.contextmanager
+def staged(path):
+    """A Staged submission; CannotGrade with one sentence for a notebook or zip that cannot be read."""
+    lone = os.path.isfile(path) and not os.path.islink(path)
+    if lone and not path.endswith((".ipynb", ".zip")):
+        yield Staged(path)
+        return
+    if not lone and not (os.path.isdir(path) and not os.path.islink(path) and _holds_notebooks(path)):
+        yield Staged(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="gradref-staged-") as scratch:
+        root = os.path.join(scratch, _folder_name(path))
+        if lone and path.endswith(".zip"):
+            unzip.unpack(path, root)
+            yield _stage_folder(_single_entry(root))
+        elif lone:
+            os.makedirs(root)
+            stage = Staged(os.path.join(root, _py_name(root, os.path.basename(path))))
+            stage.notebooks[os.path.basename(stage.path)] = _convert(path, stage.path, os.path.basename(path))
+            yield stage
+        else:
+            _copy_code(path, root)
+            yield _stage_folder(root)
+
+
+def _folder_name(path):
+    base = os.path.basename(os.path.normpath(path))
+    return os.path.splitext(base)[0] if base.endswith((".zip", ".ipynb")) else base
+
+
+def _single_entry(root):
+    """A zip of one folder (or one file) is that folder (or file)."""
+    entries = [e for e in os.listdir(root) if not e.startswith(".")]
+    if len(entries) == 1:
+        inner = os.path.join(root, entries[0])
+        if os.path.isdir(inner) or gradable_suffix(inner):
+            return inner
+    return root
+
+
+def _holds_notebooks(folder):
+    try:
+        return bool(python_files(folder, suffixes=(".ipynb",)))
+    except ValueError:
+        return False
+
+
+def _copy_code(folder, root):
+    """Copy a student's .py and .ipynb files (no links, nothing else) into root."""
+    try:
+        files = python_files(folder, suffixes=(".py", ".ipynb"))
+    except ValueError as error:
+        raise CannotGrade(str(error)) from None
+    for rel in files:
+        os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)
+        shutil.copyfile(os.path.join(folder, rel), os.path.join(root, rel), follow_symlinks=False)
+
+
+def _stage_folder(path):
+    """Convert the notebooks of a folder in place (a lone file is staged alone)."""
+    if os.path.isfile(path):
+        if path.endswith(".py"):
+            return Staged(path)
+        stage = Staged(os.path.join(os.path.dirname(path), _py_name(os.path.dirname(path), os.path.basename(path))))
+        stage.notebooks[os.path.basename(stage.path)] = _convert(path, stage.path, os.path.basename(path))
+        return stage
+    stage = Staged(path)
+    try:
+        notebooks = python_files(path, suffixes=(".ipynb",))
+    except ValueError as error:
+        raise CannotGrade(str(error)) from None
+    for rel in notebooks:
+        folder = os.path.dirname(rel)
+        made = os.path.join(folder, _py_name(os.path.join(path, folder), os.path.basename(rel)))
+        stage.notebooks[made] = _convert(os.path.join(path, rel), os.path.join(path, made), rel)
+    return stage
+
+
+def _py_name(folder, notebook_name):
+    """The .py name of a notebook: its stem, unless a .py of that name is there already."""
+    stem = os.path.splitext(notebook_name)[0]
+    name = f"{stem}.py"
+    return name if not os.path.exists(os.path.join(folder, name)) else f"{stem}_notebook.py"
+
+
+def _convert(source, target, rel):
+    try:
+        notebook = nb.read(source)
+    except nb.NotANotebook as error:
+        raise CannotGrade(str(error)) from None
+    converted = nb.convert(notebook)
+    with open(target, "w", encoding="utf-8") as handle:
+        handle.write(converted.source)
+    return rel, converted, notebook

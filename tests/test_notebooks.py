@@ -1,0 +1,238 @@
+"""Notebook and zip submissions: graded exactly as the same code in a .py file, messages in cells,
+zips unpacked safely."""
+
+import io
+import json
+import os
+import stat
+import zipfile
+
+import nbformat
+import pytest
+from conftest import once_per_session
+from notebooks import course_notebook
+
+from gradref.cli import main
+from gradref.grade import CannotGrade, Options, grade_file
+from gradref.grade import unzip as unzip_module
+from gradref.grade.reports import grade_folder
+
+COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
+FAST = Options(timeout=5.0, memory_mb=800)
+
+# (name, course file, edits): correct files and real-style bugs, each graded as a .py and as a notebook.
+VARIANTS = [
+    ("layers", "layers_student.py", []),
+    ("conv", "conv_student.py", []),
+    ("seq", "seq_student.py", []),
+    (
+        "layers_db_keepdims",
+        "layers_student.py",
+        [("db = np.sum(dout, axis=0)", "db = np.sum(dout, axis=0, keepdims=True)")],
+    ),
+    (
+        "conv_pad_slice",
+        "conv_student.py",
+        [("dx = dxp[:, :, pad:pad + H, pad:pad + W]", "dx = dxp[:, :, pad:-pad, pad:-pad]")],
+    ),
+    (
+        "seq_raises",
+        "seq_student.py",
+        [("da = dnext_h * (1 - next_h ** 2)", "da = dnext_h * (1 - next_h ** 2) + undefined_name")],
+    ),
+]
+
+
+def source(course_file, edits=()):
+    with open(os.path.join(COURSE, course_file)) as handle:
+        text = handle.read()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+def _grade_both(folder):
+    batch = folder / "batch"
+    batch.mkdir()
+    for name, course_file, edits in VARIANTS:
+        text = source(course_file, edits)
+        (batch / f"{name}.py").write_text(text)
+        (batch / f"{name}.ipynb").write_text(course_notebook(text))
+    grade_folder(str(batch), FAST, jobs=2, out=str(folder / "reports"))
+    return {p.name: json.loads(p.read_text()) for p in (folder / "reports").iterdir() if p.suffix == ".json"}
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    return once_per_session(tmp_path_factory, "notebooks", _grade_both)
+
+
+def verdicts(report):
+    return {r["name"]: (r["status"], r["mistakes"], r["diagnosis"], r.get("points")) for r in report["results"]}
+
+
+@pytest.mark.parametrize("name", [v[0] for v in VARIANTS])
+def test_a_notebook_grades_exactly_as_the_file_does(both, name):
+    as_file, as_notebook = both[f"{name}.py.json"], both[f"{name}.ipynb.json"]
+    assert verdicts(as_notebook) == verdicts(as_file)
+    assert as_notebook["files"] == [f"{name}.ipynb"]
+    left_out = {c["first_line"] for c in as_notebook["notebook_cells_left_out"]}
+    assert "print 'loss:', loss" in left_out and "import matplotlib.pyplot as plt" in left_out
+
+
+def test_a_bug_in_a_notebook_is_named_and_fails_as_in_the_file(both):
+    notebook = {r["name"]: r for r in both["conv_pad_slice.ipynb.json"]["results"]}
+    assert notebook["conv_backward_naive"]["status"] == "fail"
+    assert "pad_slice" in notebook["conv_backward_naive"]["mistakes"]
+
+
+def test_a_message_names_the_cell_and_its_line_not_a_file_line(both):
+    message = next(r for r in both["seq_raises.ipynb.json"]["results"] if r["name"] == "rnn_step_backward")["message"]
+    assert (
+        "NameError" in message
+        and "cell " in message
+        and "('def rnn_step_backward(dnext_h, cache):'), line 3" in message
+    )
+    assert "seq_raises.py" not in message and "line 3 of" not in message
+
+
+def notebook_file(tmp_path, cells, name="hw.ipynb"):
+    path = tmp_path / name
+    path.write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])))
+    return path
+
+
+RELU = "import numpy as np\n\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n"
+
+
+def test_a_definition_that_needs_a_left_out_cell_is_told_which_cell(tmp_path):
+    path = notebook_file(
+        tmp_path,
+        [
+            RELU,
+            "scale = np.ones(1)  # a constant made by a call: the cell is left out",
+            "def relu_backward(dout, cache):\n    return dout * (cache > 0) * scale\n",
+        ],
+    )
+    backward = {r["name"]: r for r in grade_file(str(path), FAST)["results"]}["relu_backward"]
+    assert backward["status"] == "error"
+    assert "relu_backward uses scale, which only cell 2 ('scale = np.ones(1)" in backward["message"], backward[
+        "message"
+    ]
+
+
+def test_annotate_writes_a_feedback_cell_after_each_graded_function(tmp_path):
+    path = notebook_file(
+        tmp_path, [RELU, "def relu_backward(dout, cache):\n    return dout * (cache < 0)\n", "print(1)"]
+    )
+    out = tmp_path / "annotated.ipynb"
+    assert main(["grade", str(path), "--annotate", str(out)]) == 1
+    annotated = nbformat.read(str(out), as_version=4)
+    nbformat.validate(annotated)
+    kinds = [(c.cell_type, c.source.split("\n")[0][:40]) for c in annotated.cells]
+    assert kinds[1][0] == "markdown" and "`relu_forward`" in kinds[1][1] and "pass" in annotated.cells[1].source
+    assert kinds[3][0] == "markdown" and "`relu_backward`" in annotated.cells[3].source
+    assert "**fail**" in annotated.cells[3].source and kinds[4] == ("code", "print(1)")
+
+
+def test_annotate_on_a_py_file_is_refused_in_a_sentence(tmp_path, capsys):
+    (tmp_path / "a.py").write_text(RELU)
+    assert main(["grade", str(tmp_path / "a.py"), "--annotate", str(tmp_path / "x.ipynb")]) == 2
+    assert "is not an .ipynb file" in capsys.readouterr().err
+
+
+def test_a_notebook_beside_py_files_in_a_students_folder_is_one_submission(tmp_path):
+    student = tmp_path / "mary"
+    student.mkdir()
+    (student / "helpers.py").write_text("import numpy as np\n\ndef positive(x):\n    return x > 0\n")
+    notebook_file(
+        student,
+        [
+            RELU + "from helpers import positive\n",
+            "def relu_backward(dout, cache):\n    return dout * positive(cache)\n",
+        ],
+        name="layers.ipynb",
+    )
+    report = grade_file(str(student), FAST)
+    statuses = {r["name"]: r["status"] for r in report["results"] if r["status"] != "missing"}
+    assert statuses == {"relu_forward": "pass", "relu_backward": "pass"}
+    assert report["files"] == ["layers.ipynb"]
+
+
+# ----- zip uploads -----
+
+
+def make_zip(path, members):
+    """members: name -> text, or (text, unix mode) for a link."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            if isinstance(content, tuple):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = content[1] << 16
+                archive.writestr(info, content[0])
+            else:
+                archive.writestr(name, content)
+    return str(path)
+
+
+def test_a_zip_of_a_students_folder_grades_as_the_folder(tmp_path):
+    upload = make_zip(
+        tmp_path / "mary.zip",
+        {
+            "hw1/layers.py": RELU + "def relu_backward(dout, cache):\n    return dout * (cache > 0)\n",
+            "hw1/notes.txt": "x",
+        },
+    )
+    report = grade_file(upload, FAST)
+    assert report["passed"] and report["submission"] == upload
+
+
+@pytest.mark.parametrize(
+    "members,words",
+    [
+        ({"../evil.py": RELU}, "a path that leaves the submission's folder"),
+        ({"/etc/evil.py": RELU}, "a path that leaves the submission's folder"),
+        ({"a/../../evil.py": RELU}, "a path that leaves the submission's folder"),
+        ({"layers.py": RELU, "link.py": ("/etc/passwd", stat.S_IFLNK | 0o777)}, "holds a link"),
+    ],
+)
+def test_a_zip_whose_entries_leave_the_folder_or_link_out_is_refused(tmp_path, members, words):
+    with pytest.raises(CannotGrade, match=words):
+        grade_file(make_zip(tmp_path / "up.zip", members), FAST)
+    assert not (tmp_path / "evil.py").exists() and not os.path.exists("/etc/evil.py")
+
+
+def test_a_zip_bomb_is_refused_before_it_fills_the_disk(tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("layers.py", "w", force_zip64=True) as member:
+            block = b"#" * (1 << 20)
+            for _ in range(200):  # 200 MB of one byte, packed to about 200 KB
+                member.write(block)
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(CannotGrade, match="zip bomb|more than"):
+        grade_file(str(bomb), FAST)
+
+
+def test_a_zip_with_too_many_entries_or_not_a_zip_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(unzip_module, "MAX_MEMBERS", 3)
+    with pytest.raises(CannotGrade, match="more than the 3"):
+        grade_file(make_zip(tmp_path / "many.zip", {f"f{i}.py": "x = 1\n" for i in range(5)}), FAST)
+    (tmp_path / "fake.zip").write_bytes(b"PK not really")
+    with pytest.raises(CannotGrade, match="is not a readable zip file"):
+        grade_file(str(tmp_path / "fake.zip"), FAST)
+
+
+def test_a_batch_grades_notebooks_and_zips_beside_py_files(tmp_path):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "ann.py").write_text(RELU)
+    notebook_file(batch, [RELU], name="bob.ipynb")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("cy/layers.py", RELU)
+    (batch / "cy.zip").write_bytes(buffer.getvalue())
+    assert main(["grade", str(batch), "--batch", "--out", str(tmp_path / "out"), "--timeout", "5"]) == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert {"ann.py.json", "bob.ipynb.json", "cy.zip.json"} <= set(names)
