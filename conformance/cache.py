@@ -188,19 +188,21 @@ def store(digest, out, grads, dout):
             pass
 
 
-def vjp(reference, args, wrt, cotangent, cotangent_label, device="cpu"):
+def vjp(reference, args, wrt, cotangent, cotangent_label, device="cpu", dtype="float64"):
     """oracle.vjp through the cache: `cotangent_label` names the cotangent's draw (its seed)."""
     from reference import oracle
 
     if not enabled():
-        return oracle.vjp(reference, args, wrt, cotangent, device)
-    digest = key(reference, args, wrt, cotangent_label, device)
+        return oracle.vjp(reference, args, wrt, cotangent, device, dtype)
+    digest = key(
+        reference, args, wrt, f"{cotangent_label} in {dtype}" if dtype != "float64" else cotangent_label, device
+    )
     if digest is None:
-        return oracle.vjp(reference, args, wrt, cotangent, device)
+        return oracle.vjp(reference, args, wrt, cotangent, device, dtype)
     found = load(digest)
     if found is not None:
         return found
-    out, grads, dout = oracle.vjp(reference, args, wrt, cotangent, device)
+    out, grads, dout = oracle.vjp(reference, args, wrt, cotangent, device, dtype)
     if sum(np.asarray(a).nbytes for a in (out, dout, *grads)) <= MAX_ENTRY_BYTES:
         store(digest, out, grads, dout)
     return out, grads, dout

@@ -93,7 +93,7 @@ def _sample(op, name, dtype, seed):
 
 def clear_caches():
     """Forget this process's samples and runs (the oracle's disk cache stays)."""
-    for cached in (_sample, oracle_run, manual_run):
+    for cached in (_sample, oracle_run, manual_run, achievable):
         cached.cache_clear()
 
 
@@ -131,6 +131,90 @@ def oracle_run(case):
         case.device,
     )
     return out, grads, _read_only(np.asarray(dout))
+
+
+def _moved(value, rng, u, axes=None):
+    """A float array moved by one rounding u in random directions (relative to |x - mean| over `axes`
+    for an argument the op is shift-invariant along); anything else as it is."""
+    if isinstance(value, dict):
+        return {k: _moved(v, rng, u) for k, v in value.items()}
+    array = np.asarray(value) if isinstance(value, np.ndarray) else None
+    if array is None or not np.issubdtype(array.dtype, np.floating) or array.size == 0:
+        return value
+    array = array.astype(np.float64)
+    size = np.abs(array - array.mean(axis=axes, keepdims=True)) if axes and array.ndim else np.abs(array)
+    return array + u * size * rng.choice([-1.0, 1.0], size=array.shape)
+
+
+@functools.lru_cache(maxsize=2)
+def achievable(case):
+    """(out, [grads]): what correct code in the case's dtype can be off by, as absolute values: the
+    larger of (a) how far the float64 reference's output and gradients move when every input (dout
+    included) moves by one rounding of the dtype (a backward-stable implementation is exact for inputs
+    moved that much) and (b) the reference's own float32 error, scaled to the dtype's rounding (the
+    roundings of intermediates, such as 1 - s of a saturated sigmoid, that moving the inputs does not
+    show). Zero on a sample placed exactly on kinks, where either would cross them."""
+    out, grads, dout = oracle_run(case)
+    if case.op.reference is None or any(spec.at_kinks for spec in case.op.samples if spec.name == case.sample):
+        return 0.0, [0.0] * len(grads or ())
+    args = sample_args(case)
+    moved_out, moved_grads = _change_when_moved(case, args, dout, out, grads)
+    float32_out, float32_grads = _float32_error(case, args, dout)
+    return max(moved_out, float32_out), [max(a, b) for a, b in zip(moved_grads, float32_grads)]
+
+
+def _change_when_moved(case, args, dout, out, grads):
+    """The largest change of the float64 reference's results over PERTURBATIONS draws of inputs moved by
+    one rounding u of the dtype (relative to |x - mean| where the op is shift-invariant)."""
+    u, shifts = policy.unit_roundoff(case.dtype), dict(case.op.shift_invariant)
+    rng = rng_for(f"moved-{case.op.name}-{case.sample}-{case.dtype}", case.seed)
+    changed_out, changed = 0.0, [0.0] * len(grads)
+    for draw in range(policy.PERTURBATIONS):
+        moved = [_moved(a, rng, u, shifts.get(n)) for n, a in zip(case.op.signature, args)]
+        cotangent = _moved(np.asarray(dout), rng, u)
+        label = f"{cotangent_label(case)} moved {draw}"
+        out2, grads2, _ = cache.vjp(case.op.reference, moved, wrt_positions(case.op), cotangent, label, case.device)
+        changed_out = max(changed_out, _largest_change(out, out2))
+        changed = [max(c, _largest_change(g, g2)) for c, g, g2 in zip(changed, grads, grads2)]
+    return changed_out, changed
+
+
+def _float32_error(case, args, dout):
+    """The reference's float32 error on float32 inputs (the float64 reference on the same inputs is the
+    yardstick, so that only the computation's rounding counts), scaled to the dtype's rounding."""
+    scaled = policy.unit_roundoff(case.dtype) / policy.unit_roundoff("float32")
+    rounded = [_rounded_to_float32(a) for a in args]
+    cotangent = np.asarray(dout).astype(np.float32)
+    label = f"{cotangent_label(case)} on float32 inputs"
+    if case.dtype == "float32":  # the inputs are float32 already: the oracle's own answer is the yardstick
+        exact = oracle_run(case)
+    else:
+        exact = cache.vjp(case.op.reference, rounded, wrt_positions(case.op), cotangent, label, case.device)
+    low = cache.vjp(case.op.reference, rounded, wrt_positions(case.op), cotangent, label, case.device, "float32")
+    return scaled * _largest_change(exact[0], low[0]), [
+        scaled * _largest_change(a, b) for a, b in zip(exact[1], low[1])
+    ]
+
+
+def _rounded_to_float32(value):
+    if isinstance(value, dict):
+        return {k: _rounded_to_float32(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+        return value.astype(np.float32)
+    return value
+
+
+def _largest_change(before, after):
+    with np.errstate(invalid="ignore"):
+        change = np.abs(np.asarray(after, np.float64) - np.asarray(before, np.float64))
+    return float(np.max(np.where(np.isfinite(change), change, 0.0), initial=0.0))
+
+
+def derived_tolerance(case, change, want, floor=0.0):
+    """The derived tolerance of one quantity: its achievable change relative to the same yardstick
+    compare() measures its error against."""
+    scale = max(float(np.max(np.abs(np.asarray(want, np.float64)), initial=0.0)), floor, 1e-300)
+    return policy.derived(change / scale, case.dtype)
 
 
 def cotangent_label(case):
@@ -223,23 +307,36 @@ def check_forward(case):
     want = oracle_run(case)[0]
     got = manual_run(case).out
     name = "loss" if case.op.kind == LOSS else "out"
-    return _result("forward", case, [policy.compare(name, got, want, case_tolerance(case), case.dtype)])
+    tol = derived_tolerance(case, achievable(case)[0], want) if case.op.reference else case_tolerance(case)
+    return _result("forward", case, [policy.compare(name, got, want, tol, case.dtype)])
 
 
 def check_vjp(case):
     """Each manual gradient agrees with jax.vjp's for the case's cotangent."""
-    want = oracle_run(case)[1]
     got = manual_run(case).grads
     problem = _count_mismatch(case, got)
     if problem:
         return CheckResult("vjp", case, False, problem)
-    tol = case_tolerance(case)
+    return _result("vjp", case, compare_gradients(case, got))
+
+
+def gradient_tolerances(case):
+    """{gradient name: its derived tolerance} ({} for an op without a reference)."""
+    want = oracle_run(case)[1]
+    if want is None:
+        return {}
+    floor, changes = floors(case.op, want), achievable(case)[1]
+    return {n: derived_tolerance(case, c, w, floor.get(n, 0.0)) for n, w, c in zip(case.op.grad_names, want, changes)}
+
+
+def compare_gradients(case, got):
+    """Comparisons of gradients `got` (in wrt order) with the oracle's, each at its derived tolerance."""
+    want, tolerances = oracle_run(case)[1], gradient_tolerances(case)
     floor = floors(case.op, want)
-    return _result(
-        "vjp",
-        case,
-        [policy.compare(n, g, w, tol, case.dtype, floor.get(n, 0.0)) for n, g, w in zip(case.op.grad_names, got, want)],
-    )
+    return [
+        policy.compare(n, g, w, tolerances[n], case.dtype, floor.get(n, 0.0))
+        for n, g, w in zip(case.op.grad_names, got, want)
+    ]
 
 
 def numeric_vjp(forward, args, positions, dout, step=1e-6):
@@ -313,7 +410,8 @@ def check_directional(case):
     grads = [np.asarray(g, np.float64) for g in got]
     args, positions = _float64_args(case), wrt_positions(op)
     rng = rng_for(f"directional-{op.name}-{case.sample}", case.seed)
-    tol = max(case_tolerance(case), policy.FINITE_DIFFERENCE_TOLERANCE)
+    derived = gradient_tolerances(case)
+    tol = max(case_tolerance(case), policy.FINITE_DIFFERENCE_TOLERANCE, *derived.values())
     floor = floors(op, grads)
 
     def value(moved):
@@ -369,7 +467,7 @@ def check_directional(case):
                 f"{name} at {len(picks)} sampled entries",
                 np.asarray(analytic),
                 np.asarray(numeric),
-                tol,
+                max(policy.FINITE_DIFFERENCE_TOLERANCE, case_tolerance(case), derived.get(name, 0.0)),
                 case.dtype,
                 floor=max(float(np.max(np.abs(g), initial=0.0)), floor.get(name, 0.0)),
             )

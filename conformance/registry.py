@@ -75,6 +75,10 @@ class Op:
     mutable: tuple = ()  # arguments the forward may update (bn_param's running stats)
     state: Optional[Callable] = None  # f(**args) -> {param: {key: expected value after forward}}
     cancelling: tuple = ()  # gradients that are 0 by construction: measured on their siblings' scale
+    # (argument, axes): the op is invariant to adding a constant along these axes (softmax and hinge
+    # scores per row, the norms per normalised group): a stable implementation subtracts the max or the
+    # mean there, so its rounding is relative to |x - mean|, not to |x|.
+    shift_invariant: tuple = ()
     traceable: bool = True  # the manual code runs under jax.jit (no writes into its own arrays)
     outputs: int = 1  # >1: forward returns (out_1, ..., out_k, cache), stacked here
     defaults: tuple = ()  # (argument, OMIT or f() -> its implicit form, f(**args) -> the explicit value)
@@ -346,6 +350,7 @@ _SPECS = (
         condition=_scores_size,
         bench=bs.loss_spec(),
         description="mean cross-entropy of softmax(x) over N rows",
+        shift_invariant=(("x", (-1,)),),
     ),
     _loss(
         "svm_loss",
@@ -366,6 +371,7 @@ _SPECS = (
         reduction=lambda x, y: x.size,
         bench=bs.loss_spec(),
         description="mean multiclass hinge loss, margin 1",
+        shift_invariant=(("x", (-1,)),),
     ),
     _layer(
         "affine_relu",
@@ -466,6 +472,7 @@ _SPECS = (
         (
             SampleSpec("small", lambda r: {"W": normal(r, 3, 4), "X": normal(r, 4, 5)}, small=True),
             SampleSpec("square", lambda r: {"W": normal(r, 5, 5), "X": normal(r, 5, 5)}, small=True),
+            SampleSpec("n1", lambda r: {"W": normal(r, 1, 4), "X": normal(r, 4, 1)}, small=True),
             SampleSpec("wide", lambda r: {"W": normal(r, 64, 4096), "X": normal(r, 4096, 1024, scale=1 / 64)}),
         ),
         reduction=lambda W, X: _matmul_dims(W, X),
@@ -668,10 +675,13 @@ _BN_SAMPLES = (
     SampleSpec("small", lambda r: _norm_args(r, 4, 5), small=True),
     SampleSpec("course", lambda r: _norm_args(r, 200, 3)),
     SampleSpec("test_mode", lambda r: _norm_args(r, 6, 5, mode="test"), small=True),
+    # One example at inference time (train mode at N = 1 normalises every x to 0: dx is 0 by construction).
+    SampleSpec("n1_test", lambda r: _norm_args(r, 1, 5, mode="test"), small=True),
     # eps and momentum away from their defaults: code that ignores bn_param's values fails here.
     SampleSpec("eps_momentum", lambda r: _norm_args(r, 5, 4, eps=0.5, momentum=0.6), small=True, graded=False),
     SampleSpec("test_eps", lambda r: _norm_args(r, 5, 4, mode="test", eps=0.5), small=True, graded=False),
     SampleSpec("wide", lambda r: _norm_args(r, 256, 1024)),
+    SampleSpec("far_from_zero", lambda r: _far_from_zero(_norm_args(r, 16, 8)), graded=False),
 )
 _BN_DEFAULTS = (
     (
@@ -689,6 +699,7 @@ _BN_DEFAULTS = (
 # Modes that sort before and after "test" and "train": a mode compared with < or > instead of == shows.
 _BAD_MODES = (("bn_param", "mode", "eval"), ("bn_param", "mode", "validate"))
 _BN = dict(
+    shift_invariant=(("x", (0,)),),
     mutable=("bn_param",),
     state=_running_update(0),
     reduction=lambda x, **_: max(x.shape),
@@ -737,6 +748,7 @@ _CS231N_SPECS = (
         tol_factor=policy.CHAINED,
         bench=bs.norm_spec(param="ln_param"),
         condition=_norm_condition,
+        shift_invariant=(("x", (1,)),),
         defaults=(("ln_param", dict, lambda **_: {"eps": 1e-5}),),
         description="layer normalisation over each sample's features",
     ),
@@ -747,9 +759,11 @@ _CS231N_SPECS = (
         (
             SampleSpec("small", lambda r: _spatial_args(r, 2, 3, 4, 5), small=True),
             SampleSpec("test_mode", lambda r: _spatial_args(r, 2, 3, 4, 5, mode="test"), small=True),
+            SampleSpec("n1", lambda r: _spatial_args(r, 1, 3, 4, 5), small=True),
             SampleSpec(
                 "eps_momentum", lambda r: _spatial_args(r, 2, 3, 3, 2, eps=0.5, momentum=0.6), small=True, graded=False
             ),
+            SampleSpec("far_from_zero", lambda r: _far_from_zero(_spatial_args(r, 2, 3, 4, 5)), graded=False),
             SampleSpec("large", lambda r: _spatial_args(r, 16, 8, 16, 16)),
         ),
         mutable=("bn_param",),
@@ -765,6 +779,7 @@ _CS231N_SPECS = (
         ("x", "gamma", "beta"),
         (
             SampleSpec("small", lambda r: _group_args(r, 2, 6, 4, 5, 2), small=True),
+            SampleSpec("n1", lambda r: _group_args(r, 1, 4, 3, 3, 2), small=True),
             SampleSpec(
                 "gamma_c",
                 lambda r: _group_args(r, 2, 6, 3, 4, 3, param_shape=(6,)),
@@ -778,6 +793,7 @@ _CS231N_SPECS = (
         tol_factor=policy.CHAINED,
         reduction=lambda x, **_: int(np.prod(x.shape)),
         condition=_group_condition,
+        shift_invariant=(("x", (2, 3)),),  # per channel: within each group, for inputs of one offset
         defaults=(("gn_param", dict, lambda **_: {"eps": 1e-5}),),
         description="group normalisation over G channel groups; gamma, beta (1, C, 1, 1) or (C,)",
     ),
@@ -789,6 +805,11 @@ _CS231N_SPECS = (
             SampleSpec(
                 "small",
                 lambda r: {"x": normal(r, 4, 5), "dropout_param": {"mode": _as_read("train"), "p": 0.7, "seed": 123}},
+                small=True,
+            ),
+            SampleSpec(
+                "n1",
+                lambda r: {"x": normal(r, 1, 6), "dropout_param": {"mode": _as_read("train"), "p": 0.5, "seed": 5}},
                 small=True,
             ),
             SampleSpec(
@@ -883,6 +904,7 @@ _CS231N_SPECS = (
         ("x", "w", "b"),
         (
             SampleSpec("small", lambda r: _conv_args(r, (2, 3, 5, 5), (4, 3, 3, 3), 1, 1), small=True),
+            SampleSpec("n1", lambda r: _conv_args(r, (1, 2, 4, 4), (3, 2, 3, 3), 1, 1), small=True),
             SampleSpec("large", lambda r: _conv_args(r, (4, 3, 16, 16), (8, 3, 3, 3), 1, 1)),
         ),
         kinks=_conv_out,
@@ -898,6 +920,11 @@ _CS231N_SPECS = (
             SampleSpec(
                 "small",
                 lambda r: {**_conv_args(r, (2, 3, 4, 4), (3, 3, 3, 3), 1, 1), "pool_param": _pool_param(2, 2)},
+                small=True,
+            ),
+            SampleSpec(
+                "n1",
+                lambda r: {**_conv_args(r, (1, 2, 4, 4), (2, 2, 3, 3), 1, 1), "pool_param": _pool_param(2, 2)},
                 small=True,
             ),
             SampleSpec(
@@ -1017,6 +1044,7 @@ _CS231N_SPECS = (
         reduction=lambda x, **_: x.size,
         condition=_scores_size,
         description="softmax loss over the masked time steps, / N",
+        shift_invariant=(("x", (-1,)),),
     ),
     _layer(
         "affine_bn_relu",
@@ -1048,6 +1076,9 @@ _CS231N_SPECS = (
                 "small", lambda r: _affine_norm_args(r, 4, 5, 3, lambda g, m: {"ln_param": {"eps": 1e-5}}), small=True
             ),
             SampleSpec("course", lambda r: _affine_norm_args(r, 50, 40, 30, lambda g, m: {"ln_param": {"eps": 1e-5}})),
+            SampleSpec(
+                "n1", lambda r: _affine_norm_args(r, 1, 5, 4, lambda g, m: {"ln_param": {"eps": 1e-5}}), small=True
+            ),
         ),
         kinks=_ln_pre_relu,
         tol_factor=policy.CHAINED,

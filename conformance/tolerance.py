@@ -8,6 +8,16 @@ gradients. The yardstick here is the gradient's largest entry, which is at least
 terms of a typical entry:
 
     error     = max_i |got_i - want_i| / max_i |want_i|          (the worst element)
+
+The forward and the gradients are held to a tolerance derived from the very inputs (derived()): a
+backward-stable implementation returns the exact result of inputs moved by about one rounding, so
+the float64 reference is evaluated again at inputs moved by u(dtype) in random directions (relative
+to |x - max| along the last axis for shift-invariant scores, not at all on samples placed exactly on
+kinks), and its largest change, plus u for the result's own rounding, times DERIVED is the tolerance.
+Ill-conditioned inputs (layer norm at 1000 + N(0, 1), saturated units) raise it by exactly as much as
+they raise the error of correct code, and nothing else does. The checks that compare the manual code
+with itself (linearity, determinism, devices, second order) use the estimate from the op's terms:
+
     tolerance = SAFETY * factor(op) * u(dtype) * sqrt(K) * condition
 
 K is the op's longest reduction (1 for elementwise ops); `condition` grows with the size of the
@@ -44,6 +54,13 @@ FINITE_DIFFERENCE_TOLERANCE = 1e-5
 # The rounding of a float64 central difference itself, relative to the two function values.
 DIFFERENCE_NOISE = 1e-14
 
+# The derived tolerance (see derived() below) over the error correct code reaches: measured over every
+# registry sample, both dtypes and many seeds (bench/slack.py), the estimate is 0.2x to 100x correct
+# code's own error, median 2.4x; 16 puts the median slack near 40x and keeps correct code passing.
+DERIVED = 16.0
+# How many perturbed evaluations the estimate takes (their largest change counts).
+PERTURBATIONS = 2
+
 # ----- grading: the course's level, not rounding level -----
 
 # The course's notebooks accept a result within about 1e-5 of the right one, relative to the largest
@@ -63,6 +80,13 @@ def unit_roundoff(dtype):
 def tolerance(dtype, reduction=1, condition=1.0, factor=1.0):
     """The largest accepted error (see the module docstring) for one comparison."""
     return SAFETY * factor * unit_roundoff(dtype) * np.sqrt(max(int(reduction), 1)) * max(condition, 1.0)
+
+
+def derived(estimate, dtype):
+    """The tolerance derived from what correct code can reach on these very inputs: `estimate` is how
+    far the float64 reference's result moves when its inputs move by one rounding of `dtype`
+    (relative to the yardstick); one more u stands for the rounding of the result itself."""
+    return DERIVED * (estimate + unit_roundoff(dtype))
 
 
 @dataclass(frozen=True)

@@ -101,14 +101,14 @@ def verify_precision(device="cpu", probes=None):
     return settings
 
 
-def _to_jax(value):
+def _to_jax(value, dtype=np.float64):
     if isinstance(value, (bool, int, float, str)) or value is None:  # Python scalars stay weakly typed
         return value
     if isinstance(value, dict):  # parameter dicts (bn_param, conv_param, ...): their arrays too
-        return {k: _to_jax(v) for k, v in value.items()}
+        return {k: _to_jax(v, dtype) for k, v in value.items()}
     arr = np.asarray(value)
     if np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
+        arr = arr.astype(dtype)
     return jnp.asarray(arr)
 
 
@@ -176,14 +176,18 @@ def program(fn, args, wrt, device="cpu"):
         return jax.make_jaxpr(value_and_pullback)(primals, jnp.zeros(shape.shape, shape.dtype))
 
 
-def vjp(fn, args, wrt, cotangent, device="cpu"):
+def vjp(fn, args, wrt, cotangent, device="cpu", dtype="float64"):
     """(out, grads, cotangent) of fn(*args) for the argument positions in `wrt`, as NumPy float64.
 
     `args` hold NumPy arrays (any float dtype: cast to float64), integer arrays and Python scalars.
-    `cotangent` is an array, or a function of the output's shape that makes one.
+    `cotangent` is an array, or a function of the output's shape that makes one. dtype="float32"
+    computes in float32 instead (the tolerance's estimate of what correct float32 code reaches;
+    never the oracle's answer).
     """
-    with exact_mode(device):
-        jargs = [_to_jax(a) for a in args]
+    low = np.dtype(dtype) != np.float64
+    promotion = jax.numpy_dtype_promotion("standard") if low else contextlib.nullcontext()
+    with exact_mode(device), promotion:
+        jargs = [_to_jax(a, np.dtype(dtype)) for a in args]
         leaves, treedef, dynamic, static = _split(jargs)
         try:
             forward, pulled = _programs(fn, tuple(wrt), treedef, dynamic, static)
@@ -196,7 +200,7 @@ def vjp(fn, args, wrt, cotangent, device="cpu"):
             cotangent = cotangent(out.shape)
         if not wrt:  # an update rule: its value alone
             return out, (), cotangent
-        jcot = jnp.asarray(np.asarray(cotangent, np.float64))
+        jcot = jnp.asarray(np.asarray(cotangent, np.float64), np.dtype(dtype))
         grads = pulled(arrays, jcot) if pulled else _pullback(fn, jargs, wrt, jcot)
         return out, tuple(np.asarray(g, np.float64) for g in grads), cotangent
 

@@ -367,3 +367,47 @@ def test_one_wrong_element_in_a_million_is_caught_by_the_projection_when_it_is_l
 
     with pytest.raises(AssertionError, match=r"along random directions u, <grads, u\d>: .* \[directional;"):
         assert_backward_matches(_x_sin_x, one_off, inputs=(x,))
+
+
+# ----- the same derived tolerance for a user's op: no condition term to write -----
+
+
+def my_layernorm_forward(x, gamma, beta):
+    mean = x.mean(axis=1, keepdims=True)
+    std = np.sqrt(((x - mean) ** 2).mean(axis=1, keepdims=True) + 1e-5)
+    xhat = (x - mean) / std
+    return gamma * xhat + beta, (xhat, gamma, std)
+
+
+def my_layernorm_backward(dout, cache):
+    xhat, gamma, std = cache
+    g = dout * gamma
+    dx = (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True)) / std
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+def layernorm_ref(x, gamma, beta):
+    mean = x.mean(axis=1, keepdims=True)
+    xhat = (x - mean) / jnp.sqrt(((x - mean) ** 2).mean(axis=1, keepdims=True) + 1e-5)
+    return gamma[None, :] * xhat + beta[None, :]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_users_layernorm_far_from_zero_passes_without_a_tolerance_factor(dtype):
+    r = np.random.default_rng(3)
+    inputs = {
+        "x": (1000 + r.standard_normal((8, 64))).astype(dtype),
+        "gamma": (1 + 0.2 * r.standard_normal(64)).astype(dtype),
+        "beta": (0.2 * r.standard_normal(64)).astype(dtype),
+    }
+    assert_backward_matches(my_layernorm_forward, my_layernorm_backward, layernorm_ref, inputs=inputs)
+
+    def one_pass_forward(x, gamma, beta):  # E[x^2] - E[x]^2: cancels catastrophically at 1000 in float32
+        mean = x.mean(axis=1, keepdims=True)
+        std = np.sqrt(np.maximum((x * x).mean(axis=1, keepdims=True) - mean * mean, 0) + 1e-5)
+        xhat = (x - mean) / std
+        return gamma * xhat + beta, (xhat, gamma, std)
+
+    if dtype == np.float32:
+        with pytest.raises(AssertionError):
+            assert_backward_matches(one_pass_forward, my_layernorm_backward, layernorm_ref, inputs=inputs)

@@ -78,3 +78,113 @@ def test_correct_float32_two_layer_net_passes_at_4096_hidden_units():
     case = checks.Case(registry.REGISTRY["two_layer_net"], "wide", "float32")
     result = checks.run_check("vjp", case)
     assert result.passed, result.message
+
+
+# ----- the derived tolerance: what correct code can reach on these very inputs -----
+
+
+def _softmax_dx(x, y):
+    shifted = x - x.max(axis=1, keepdims=True)
+    p = np.exp(shifted)
+    p /= p.sum(axis=1, keepdims=True)
+    dx = p.copy()
+    dx[np.arange(len(y)), y] -= 1
+    return p, dx / len(y)
+
+
+def _softmax_case(sample):
+    case = checks.Case(registry.REGISTRY["softmax_loss"], sample, "float32")
+    x, y = checks.sample_args(case)
+    return case, x, y
+
+
+def test_float32_softmax_with_small_probabilities_flushed_to_zero_fails():
+    case, x, y = _softmax_case("wide")
+    p, dx = _softmax_dx(x, y)
+    flushed = np.where((p < 1e-4) & (np.arange(x.shape[1]) != y[:, None]), 0.0, dx).astype(np.float32)
+    assert (p < 1e-4).any()
+    assert not checks.compare_gradients(case, [flushed])[0].passed
+    assert checks.compare_gradients(case, [dx.astype(np.float32)])[0].passed
+    # The K- and max|x|-scaled rule this replaces let it through:
+    assert tolerance.compare(
+        "dx", flushed, checks.oracle_run(case)[1][0], checks.case_tolerance(case), "float32"
+    ).passed
+
+
+def test_float32_softmax_with_the_sign_of_small_entries_flipped_fails():
+    case, x, y = _softmax_case("large_scores")
+    _, dx = _softmax_dx(x, y)
+    small = np.abs(dx) < 1e-3 * np.abs(dx).max(axis=1, keepdims=True)
+    flipped = np.where(small, -dx, dx).astype(np.float32)
+    assert small.mean() > 0.5
+    assert not checks.compare_gradients(case, [flipped])[0].passed
+    assert checks.compare_gradients(case, [dx.astype(np.float32)])[0].passed
+
+
+def _one_pass_batchnorm(x, gamma, beta, dout, eps):
+    """Batchnorm in float32 with the variance as E[x^2] - E[x]^2 (it cancels far from zero)."""
+    mean = x.mean(axis=0)
+    var = (x * x).mean(axis=0) - mean * mean
+    std = np.sqrt(np.maximum(var, 0) + eps)
+    xhat = (x - mean) / std
+    g = dout * gamma
+    dx = (g - g.mean(axis=0) - xhat * (g * xhat).mean(axis=0)) / std
+    return gamma * xhat + beta, [dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)]
+
+
+def test_a_one_pass_variance_in_float32_batchnorm_fails_far_from_zero():
+    case = checks.Case(registry.REGISTRY["batchnorm"], "far_from_zero", "float32")
+    args = checks.named_args(case)
+    dout = checks.case_dout(case)
+    out, grads = _one_pass_batchnorm(args["x"], args["gamma"], args["beta"], dout, np.float32(args["bn_param"]["eps"]))
+    assert not all(c.passed for c in checks.compare_gradients(case, grads))
+    assert checks.run_check("vjp", case).passed and checks.run_check("forward", case).passed
+
+
+# Seeds at which the K-based rule failed correct code (issue 21), and a few more for every op.
+HARD_SEEDS = [("sigmoid_neuron", "float32", seed) for seed in (9, 13, 48, 64, 70, 73)] + [
+    ("sigmoid_neuron", "float64", 56),
+    ("rnn_step", "float64", 16),
+    ("affine_ln_relu", "float32", 71),
+    ("affine_ln_relu", "float32", 74),
+]
+
+
+@pytest.mark.parametrize("name,dtype,seed", HARD_SEEDS)
+def test_correct_code_passes_where_the_old_rule_failed_it(name, dtype, seed):
+    op = registry.REGISTRY[name]
+    for spec in op.samples:
+        case = checks.Case(op, spec.name, dtype, "cpu", seed)
+        for check in ("forward", "vjp"):
+            result = checks.run_check(check, case)
+            assert result.passed, result.message
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, op in registry.REGISTRY.items() if op.reference is not None and op.wrt)
+)
+def test_correct_code_passes_at_other_seeds_in_both_dtypes(name):
+    op = registry.REGISTRY[name]
+    for spec in op.samples:
+        if not spec.small:  # the fast subset; bench/slack.py sweeps every sample at 50 seeds
+            continue
+        for dtype in ("float32", "float64"):
+            for seed in (7,):
+                case = checks.Case(op, spec.name, dtype, "cpu", seed)
+                for check in ("forward", "vjp"):
+                    result = checks.run_check(check, case)
+                    assert result.passed, result.message
+        checks.clear_caches()
+
+
+def test_the_derived_tolerance_follows_the_inputs_condition():
+    def compared(sample):
+        result = checks.run_check("vjp", checks.Case(registry.REGISTRY["layernorm"], sample, "float32"))
+        return {c.name: c for c in result.comparisons}
+
+    ordinary, far = compared("small"), compared("far_from_zero")
+    # x = 1000 + N(0, 1): correct code's dx is that much less accurate, and the tolerance follows it ...
+    assert far["dx"].tolerance > 10 * ordinary["dx"].tolerance
+    assert 3 < far["dx"].tolerance / far["dx"].max_rel_error < 100
+    # ... while dbeta, a plain sum of dout with no shift in it, keeps its tolerance.
+    assert far["dbeta"].tolerance < 3 * ordinary["dbeta"].tolerance
