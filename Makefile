@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: check test lint install sandbox clean
+.PHONY: check test lint install sandbox browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,18 @@ sandbox:
 	       "(or dnf install bubblewrap python3-libseccomp)"; \
 	fi
 
-install: $(STAMP) sandbox
+# Headless Chromium, for the browser tests of the HTML class report (skipped, with the reason, without it).
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium (the HTML report's browser tests)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	  || echo "could not install chromium; the browser tests will be skipped"; \
+	else \
+	  echo "note: for the HTML report's browser tests install: sudo apt-get install chromium"; \
+	fi
+
+install: $(STAMP) sandbox browser
 
 check: install
 	$(BIN)/gradref check

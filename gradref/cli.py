@@ -13,12 +13,12 @@ from rich.markup import escape
 from conformance import cache
 from reference import oracle
 
-from . import bench, check, examples, output
+from . import bench, check, examples, output, report
 from .console import err
 from .grade import command as grade_command
 from .output import UsageError
 
-COMMANDS = (check, bench, grade_command, examples)
+COMMANDS = (check, bench, grade_command, report, examples)
 
 
 def build_parser():

@@ -608,6 +608,22 @@ UNCATALOGUED = {
 }
 GENERIC = {"generic", "located", "local_gradient", "only_one_wrong"}
 
+# Students the class report needs: three with the same uncatalogued bug (two of them with identical
+# code), and one whose file name is HTML.
+
+
+def _class_extras():
+    twin = planted_source(*UNCATALOGUED["sigmoid_one_plus_s"])
+    reordered = twin.replace("dx = dout * s * (1 + s)", "dx = s * (s + 1) * dout")
+    assert reordered != twin
+    return {
+        "twin__a.py": twin,
+        "twin__b.py": twin,
+        "twin__reordered.py": reordered,
+        "<img src=x onerror=alert(1)>.py": planted_source(*PLANTED[("affine", "db_keepdims")]),
+    }
+
+
 CORRECT = (
     "layers_student.py",
     "seq_student.py",
@@ -659,6 +675,8 @@ def _grade_planted(folder):
     for name in CORRECT:
         with open(os.path.join(COURSE, name)) as handle:
             (batch / f"correct__{name}").write_text(handle.read())
+    for name, text in _class_extras().items():  # for the class report's tests (test_html_report.py)
+        (batch / name).write_text(text)
     out = folder / "reports"
     grade_folder(str(batch), Options(timeout=10.0, memory_mb=1024), jobs=2, out=str(out))
     return {

@@ -8,7 +8,8 @@ from rich.table import Table
 
 from conformance import cache
 
-from .. import junit, output
+from .. import htmlreport, junit, output
+from .. import report as report_command
 from ..console import advancer, err, out, progress_bar
 from ..output import UsageError
 from ..text import clean
@@ -154,7 +155,7 @@ def cmd_grade(args):
     if args.batch:
         _announce_isolation(options)
         return grade_batch(args, options)
-    for path in (args.json, args.gradescope, args.junit, args.annotate):
+    for path in (args.json, args.gradescope, args.junit, args.annotate, args.html):
         output.check_writable(path)
     if args.annotate and not args.submission.endswith(".ipynb"):
         raise UsageError(f"--annotate writes a copy of a notebook, and {args.submission} is not an .ipynb file")
@@ -192,6 +193,9 @@ def cmd_grade(args):
         output.write_atomic(args.junit, junit.from_grade(result))
     if args.gradescope:
         output.write_json(args.gradescope, reports.gradescope(result))
+    if args.html:
+        name = htmlreport.student_name(result)
+        output.write_atomic(args.html, htmlreport.student_page(name, result, args.anonymise))
     return 0 if result["passed"] else 1
 
 
@@ -201,6 +205,7 @@ def grade_batch(args, options):
     except CannotGrade as error:
         raise UsageError(str(error)) from None
     output.check_writable(args.json)
+    output.check_writable(args.html)
     output.check_folder_writable(args.out)
     output.check_folder_writable(args.gradescope)
     if args.jobs < 1:
@@ -210,6 +215,8 @@ def grade_batch(args, options):
         rows = reports.grade_folder(
             args.submission, options, args.jobs, args.out, args.gradescope, advance=advancer(bar, task)
         )
+    if args.html:
+        _write_html_pages(args, reports.submissions_in(args.submission))
     table = Table(title=f"gradref grade: {len(rows)} submissions in {args.submission}")
     for column in reports.SUMMARY_COLUMNS:
         table.add_column(column, overflow="fold")
@@ -224,6 +231,16 @@ def grade_batch(args, options):
     if args.json:
         output.write_json(args.json, {"submissions": rows, "passed": all(r["status"] == "pass" for r in rows)})
     return 0 if all(row["status"] == "pass" for row in rows) else 1
+
+
+def _write_html_pages(args, paths):
+    """The class page at --html, and a page per student beside its JSON report in --out."""
+    written = [p for p in paths if os.path.isfile(os.path.join(args.out, reports.report_name(p)))]
+    pairs = report_command.read_reports([os.path.join(args.out, reports.report_name(p)) for p in written])
+    report_command.write_class_page(args.html, pairs, args.anonymise)
+    for path, (name, result) in zip(written, pairs):
+        page = os.path.join(args.out, reports.report_name(path).removesuffix(".json") + ".html")
+        output.write_atomic(page, htmlreport.student_page(name, result, args.anonymise))
 
 
 def cmd_autograder(args):
@@ -328,6 +345,15 @@ def register(sub):
         action="store_true",
         help="SUBMISSION is a folder of students: each .py file, notebook, zip and sub-folder in it is one "
         "student's submission",
+    )
+    grade.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write an HTML page: the student's verdicts and heat maps (with --batch: the class page, and "
+        "one page per student beside the JSON reports in --out)",
+    )
+    grade.add_argument(
+        "--anonymise", action="store_true", help="in the HTML pages, replace student names by stable pseudonyms"
     )
     grade.add_argument(
         "--annotate",

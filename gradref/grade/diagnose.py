@@ -9,6 +9,7 @@ quantity, what is wrong, the line of the formula to look at, and both values at 
 All of it runs in the grader's process on float64 arrays, never in the student's.
 """
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,7 +114,8 @@ def from_catalogue(ctx, wrong):
     explained = set()
     for mistake in CATALOGUE.get(ctx.op, ()):
         try:
-            with np.errstate(all="ignore"):  # mistakes overflow, that is the point of some
+            with np.errstate(all="ignore"), warnings.catch_warnings():  # mistakes overflow: the point of some
+                warnings.simplefilter("ignore", RuntimeWarning)
                 produced = mistake.variant(ctx.args, ctx.dout, ctx.got)
         except Exception:  # noqa: BLE001 - a variant that does not apply to this sample
             continue

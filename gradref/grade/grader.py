@@ -10,6 +10,7 @@ from a secret seed (unseen.py), so that answers looked up in a table rather than
 
 import dataclasses
 import os
+import time
 
 from conformance.registry import REGISTRY
 
@@ -55,9 +56,11 @@ def _entries_for(target, present):
 def grade_file(path, options=Options(), advance=None, annotate=None):
     """The report of one submission (a .py file, a notebook, a zip upload, or one student's folder);
     raises CannotGrade. `annotate`: where to write a notebook submission's copy with feedback cells."""
+    started = time.monotonic()
     with staged(path) as stage:
         report = _grade(stage.path, options, advance)
         report["submission"] = os.path.abspath(path)
+        report["elapsed_s"] = round(time.monotonic() - started, 3)
         if stage.notebooks:
             _in_notebook_terms(report, stage)
         if annotate:

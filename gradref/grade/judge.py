@@ -17,7 +17,7 @@ from conformance.registry import REGISTRY, UPDATE
 from conformance.samples import as_float64
 
 from ..text import clean
-from . import dropout
+from . import dropout, evidence
 from . import protocol as P
 from .answers import oracle_answers
 from .caches import course_cache, documented
@@ -105,6 +105,9 @@ def _compare(entry, label, got, want, rounding, floor=0.0, slack=1.0, run=None):
         if run is not None:
             run.rounding_ratio = max(run.rounding_ratio, comparison.max_rel_error / rounding)
     entry.check(label, comparison.passed, detail, measured=True, shape_only=comparison.values_right)
+    if not comparison.passed:
+        entry.checks[-1]["fingerprint"] = evidence.fingerprint(got, want)
+        entry.record_heatmap(label, evidence.heatmap(got, want))
     return comparison.passed
 
 

@@ -42,6 +42,7 @@ class Entry:
     factor_hints: dict = field(default_factory=dict)  # quantity -> the "constant factor" sentences said of it
     published_only: bool = False  # right on the published samples, not on values it could not know
     found: list = field(default_factory=list)  # (quantity, mistake key, sentence) of each diagnosis said
+    heatmaps: list = field(default_factory=list)  # where a quantity is wrong, on the first sample it failed
     contradicted: set = field(default_factory=set)  # (quantity, key, how): a quantity shows that mistake is not it
 
     def check(self, name, passed, detail="", measured=False, shape_only=False):
@@ -59,6 +60,11 @@ class Entry:
             self.checks[-1]["shape_only"] = True
         if not passed and self.status == PASS:
             self.status, self.message = FAIL, f"{label}: {detail}"
+
+    def record_heatmap(self, quantity, grid):
+        """Keep |got - want| of a failing quantity (evidence.heatmap's grid) for its first failing sample."""
+        if grid is not None and quantity not in {h["quantity"] for h in self.heatmaps}:
+            self.heatmaps.append({"quantity": quantity, "sample": self.sample, **grid})
 
     def warn(self, text):
         if text not in self.warnings:
@@ -180,6 +186,7 @@ class Entry:
             "published_only": self.published_only,
             "near_miss": self.near_miss(),
             "formulas": self.formulas,
+            "heatmaps": self.heatmaps,
         }
 
     def near_miss(self):

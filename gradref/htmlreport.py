@@ -1,0 +1,422 @@
+"""HTML reports a teacher opens in a browser: the class page (what the class got wrong) and a page per
+student (the verdicts, and a heat map of where each failing quantity is wrong).
+
+Each page is one self-contained file that works offline: inline CSS, charts drawn by matplotlib as
+inline SVG, no script at all, and a Content-Security-Policy that forbids scripts and any fetch. Every
+text that comes from a submission (its name, messages quoting its code) is escaped, so a student
+named `<img src=x onerror=alert(1)>.py` is shown as text.
+"""
+
+import ast
+import collections
+import hashlib
+import html
+import io
+import os
+import re
+
+SAID_NOT_NAMED = {"generic", "located", "local_gradient", "only_one_wrong"}  # descriptions, not mistakes
+SAMPLE = re.compile(r"\[([^\[\]]+)\]$")
+WORST = re.compile(r"got (\S+), want (\S+?)[;)]")
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ddd; padding: .25em .5em;
+vertical-align: top; text-align: left; } th { background: #f4f4f4; } .num { text-align: right; }
+.pass { color: #1a7f37; } .fail, .error, .timeout { color: #c62828; } .missing { color: #777; }
+.low { background: #fde7e7; } code, pre { font-family: ui-monospace, monospace; font-size: .9em; }
+pre { background: #f6f6f6; padding: .4em; white-space: pre-wrap; } .note { color: #555; }
+figure { display: inline-block; margin: .5em 1em .5em 0; } figcaption { font-size: .9em; color: #444; }
+"""
+
+
+def pseudonym(name):
+    """A stable pseudonym for a student's name (the same name gives the same pseudonym every time)."""
+    return "student-" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
+def student_name(report, path=""):
+    """The student's own name: the submission's file or folder name."""
+    return os.path.basename(os.path.normpath(report.get("submission") or path)) or "?"
+
+
+def _e(text):
+    return html.escape(str(text), quote=True)
+
+
+def _page(title, body):
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+# ----- charts: matplotlib to inline SVG -----
+
+
+def _figure(width, height):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+def _svg(figure):
+    import matplotlib
+
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, and searchable
+    matplotlib.rcParams["svg.hashsalt"] = "gradref"  # the same report gives the same file
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def score_chart(fractions):
+    figure = _figure(6, 2.4)
+    axes = figure.add_subplot()
+    axes.hist([100 * f for f in fractions], bins=[i * 10 for i in range(11)], color="#4a78b5", edgecolor="white")
+    axes.set_xlabel("score (% of the points)")
+    axes.set_ylabel("students")
+    axes.set_xlim(0, 100)
+    return _svg(figure)
+
+
+def pass_rate_chart(rates):
+    figure = _figure(6, 0.3 * len(rates) + 0.8)
+    axes = figure.add_subplot()
+    names = list(rates)[::-1]
+    axes.barh(names, [100 * rates[n] for n in names], color="#4a78b5")
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("students whose function passes (%)")
+    return _svg(figure)
+
+
+def heatmap_chart(heat):
+    import numpy as np
+
+    grid = np.asarray(heat["grid"], float)
+    figure = _figure(min(6, 1.5 + 0.25 * grid.shape[1]), min(4, 1 + 0.25 * grid.shape[0]))
+    axes = figure.add_subplot()
+    image = axes.imshow(np.log10(np.maximum(grid, 1e-17)), cmap="magma", aspect="auto", interpolation="nearest")
+    ylabel, xlabel = (heat.get("axes") or ["", ""])[:2]
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    figure.colorbar(image, ax=axes, label="log10 |got - want| / max|want|")
+    return _svg(figure)
+
+
+# ----- reading reports -----
+
+
+def sample_of(check_name):
+    found = SAMPLE.search(check_name)
+    return found.group(1) if found else ""
+
+
+def _graded(report):
+    return [r for r in report.get("results", []) if r.get("status") != "missing"]
+
+
+def score_fraction(report):
+    if report.get("max_score"):
+        return float(report.get("score", 0.0)) / float(report["max_score"])
+    graded = _graded(report)
+    return sum(r["status"] == "pass" for r in graded) / len(graded) if graded else 0.0
+
+
+def _function_source(report, function):
+    """The lines of `function` in the submission's files, or [] where they cannot be read."""
+    root = report.get("submission", "")
+    files = report.get("files") or []
+    for rel in files:
+        path = root if os.path.isfile(root) else os.path.join(root, rel)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+            for node in ast.parse(text).body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == function:
+                    return text.splitlines()[node.lineno - 1 : node.end_lineno]
+        except (OSError, SyntaxError, ValueError):
+            continue
+    return []
+
+
+def representative_line(lines, quantity):
+    """The line of a function that computes `quantity` (dx = ..., dx[...] += ...), else its return."""
+    name = quantity.split()[0]
+    pattern = re.compile(rf"^\s*{re.escape(name)}\s*(\[.*\])?\s*[-+*/]?=")
+    for line in lines:
+        if pattern.search(line):
+            return line.strip()
+    return next((line.strip() for line in lines if line.strip().startswith("return")), "")
+
+
+# ----- the class page -----
+
+
+def class_summary(named_reports):
+    """Everything the class page shows, from (name, report) pairs: a plain dict (tests check it)."""
+    functions = collections.defaultdict(lambda: collections.Counter())
+    mistakes = collections.defaultdict(lambda: collections.defaultdict(list))
+    warnings = collections.defaultdict(lambda: collections.defaultdict(list))
+    samples = collections.defaultdict(lambda: collections.defaultdict(lambda: [0, 0]))
+    failures = collections.defaultdict(list)
+    cannot, fractions, elapsed, isolation = [], [], [], collections.Counter()
+    for name, report in named_reports:
+        if "results" not in report:
+            cannot.append((name, report.get("error", "no results in the report")))
+            continue
+        fractions.append(score_fraction(report))
+        isolation[report.get("isolation", "?")] += 1
+        if isinstance(report.get("elapsed_s"), (int, float)):
+            elapsed.append(float(report["elapsed_s"]))
+        for result in _graded(report):
+            function = result["name"]
+            functions[function][result["status"]] += 1
+            for key in dict.fromkeys(result.get("mistakes", [])):
+                if key not in SAID_NOT_NAMED:
+                    mistakes[function][key].append(name)
+            for text in result.get("warnings", []):
+                warnings[function][_warning_kind(text)].append(name)
+            _count_samples(samples[function], result)
+            if not any(k not in SAID_NOT_NAMED for k in result.get("mistakes", [])):
+                _collect_failures(failures, name, report, result)
+    return {
+        "students": len(named_reports),
+        "cannot_grade": cannot,
+        "score_fractions": fractions,
+        "functions": {f: dict(c) for f, c in sorted(functions.items())},
+        "mistakes": {f: {k: v for k, v in sorted(m.items(), key=lambda kv: -len(kv[1]))} for f, m in mistakes.items()},
+        "warnings": {f: dict(w) for f, w in warnings.items()},
+        "samples": {f: {s: tuple(v) for s, v in d.items()} for f, d in samples.items()},
+        "clusters": _clusters(failures),
+        "elapsed_s": elapsed,
+        "isolation": dict(isolation),
+    }
+
+
+def _warning_kind(text):
+    """A warning without the sample-specific part: 'relu_backward writes into dout', 'extreme values'."""
+    text = SAMPLE.sub("", text.split(":")[0]).strip()
+    return text[:120]
+
+
+def _count_samples(by_sample, result):
+    """[passed, met] per sample: a function passes a sample when every check on it passes."""
+    outcome = {}
+    for check in result.get("checks", []):
+        sample = sample_of(check["name"])
+        if sample:
+            outcome[sample] = outcome.get(sample, True) and bool(check["passed"])
+    for sample, passed in outcome.items():
+        by_sample[sample][0] += passed
+        by_sample[sample][1] += 1
+
+
+def _collect_failures(failures, name, report, result):
+    for check in result.get("checks", []):
+        if check.get("passed") or not check.get("fingerprint"):
+            continue
+        quantity = check["name"].rsplit(" [", 1)[0]
+        key = (result["name"], sample_of(check["name"]), quantity, check["fingerprint"])
+        values = WORST.search(check.get("detail", ""))
+        failures[key].append((name, report, values.groups() if values else ("?", "?")))
+
+
+def _clusters(failures):
+    """Students whose wrong outputs on one sample agree to 1e-9 and that no catalogue entry names."""
+    found = []
+    for (function, sample, quantity, _), members in failures.items():
+        if len(members) < 2:
+            continue
+        sources = [_function_source(report, function) for _, report, _ in members]
+        line = next((representative_line(s, quantity) for s in sources if s), "")
+        same_code = len({"\n".join(s) for s in sources if s}) == 1 and all(sources)
+        found.append(
+            {
+                "function": function,
+                "sample": sample,
+                "quantity": quantity,
+                "size": len(members),
+                "students": [n for n, _, _ in members],
+                "line": line,
+                "got": members[0][2][0],
+                "want": members[0][2][1],
+                "identical_code": same_code,
+            }
+        )
+    return sorted(found, key=lambda c: (-c["size"], c["function"], c["sample"]))
+
+
+def class_page(named_reports, anonymise=False, title="gradref: what the class got wrong"):
+    """The class page's HTML from (name, report) pairs."""
+    if anonymise:
+        named_reports = [
+            (pseudonym(n), {**r, "error": _scrubbed(str(r.get("error", "")), n, pseudonym(n))})
+            for n, r in named_reports
+        ]
+    s = class_summary(named_reports)
+    parts = [f"<h1>{_e(title)}</h1>", _overview(s)]
+    if s["score_fractions"]:
+        parts.append(f"<h2>Scores</h2><figure>{score_chart(s['score_fractions'])}</figure>")
+    rates = {f: c.get("pass", 0) / max(1, sum(c.values())) for f, c in s["functions"].items()}
+    if rates:
+        parts.append(f"<h2>Pass rate per function</h2><figure>{pass_rate_chart(rates)}</figure>")
+    parts += [_functions_table(s), _samples_table(s), _clusters_section(s), _cannot_section(s)]
+    return _page(title, "\n".join(parts))
+
+
+def _overview(s):
+    elapsed = s["elapsed_s"]
+    timing = (
+        f"grading took {sum(elapsed):.1f} s in all, {max(elapsed):.1f} s at most for one submission"
+        if elapsed
+        else "no timings in these reports"
+    )
+    isolation = ", ".join(f"{n} in {_e(k)}" for k, n in sorted(s["isolation"].items())) or "none"
+    return (
+        f'<p id="overview"><span id="students">{s["students"]}</span> submissions; '
+        f'<span id="graded">{len(s["score_fractions"])}</span> graded, '
+        f'<span id="cannot">{len(s["cannot_grade"])}</span> could not be graded. Isolation: {isolation}. '
+        f"{_e(timing)}.</p>"
+    )
+
+
+def _names(names, most=12):
+    shown = ", ".join(_e(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _functions_table(s):
+    rows = []
+    for function, counts in s["functions"].items():
+        met = sum(counts.values())
+        mistakes = "".join(
+            f'<li><code class="mistake" data-function="{_e(function)}" data-key="{_e(k)}" data-count="{len(v)}">'
+            f"{_e(k)}</code>: {len(v)} ({_names(v)})</li>"
+            for k, v in s["mistakes"].get(function, {}).items()
+        )
+        warnings = "".join(
+            f'<li class="warning" data-count="{len(v)}">{_e(k)}: {len(v)}</li>'
+            for k, v in s["warnings"].get(function, {}).items()
+        )
+        rows.append(
+            f'<tr data-function="{_e(function)}"><td><code>{_e(function)}</code></td>'
+            f'<td class="num pass-count">{counts.get("pass", 0)}/{met}</td>'
+            f"<td><ul>{mistakes}</ul></td><td><ul>{warnings}</ul></td></tr>"
+        )
+    return (
+        '<h2>Per function</h2><table id="functions"><tr><th>function</th><th>passed</th>'
+        "<th>named mistakes (students)</th><th>warnings</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _samples_table(s):
+    rows = []
+    for function, by_sample in s["samples"].items():
+        cells = []
+        for sample, (passed, met) in sorted(by_sample.items()):
+            low = " low" if met and passed / met < 0.5 else ""
+            cells.append(f'<span class="sample{low}">{_e(sample)}: {passed}/{met}</span>')
+        rows.append(f"<tr><td><code>{_e(function)}</code></td><td>{' &middot; '.join(cells)}</td></tr>")
+    return (
+        '<h2>Where the class is fragile: pass rate per sample</h2><p class="note">k-dimensional x (kdim), '
+        "N = 1 (n1), extreme values, the unseen values, non-square convolutions and pools; below half is "
+        'marked.</p><table id="samples"><tr><th>function</th><th>samples (passed/met)</th></tr>'
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _clusters_section(s):
+    if not s["clusters"]:
+        return '<h2>Unexplained failures shared by several students</h2><p id="clusters">None.</p>'
+    rows = []
+    for c in s["clusters"]:
+        hint = " <strong>identical code</strong>: worth a closer look" if c["identical_code"] else ""
+        rows.append(
+            f'<tr class="cluster" data-size="{c["size"]}" data-function="{_e(c["function"])}">'
+            f"<td><code>{_e(c['function'])}</code></td><td>{_e(c['quantity'])}</td><td>{_e(c['sample'])}</td>"
+            f'<td class="num">{c["size"]}</td><td>{_names(c["students"])}{hint}</td>'
+            f"<td><pre>{_e(c['line'] or '(source not available)')}</pre></td>"
+            f"<td>got {_e(c['got'])}, want {_e(c['want'])}</td></tr>"
+        )
+    return (
+        '<h2>Unexplained failures shared by several students</h2><p class="note">Wrong outputs that agree to '
+        "1e-9 on the same sample and that no catalogue entry names: candidates for new catalogue entries.</p>"
+        '<table id="clusters"><tr><th>function</th><th>quantity</th><th>sample</th><th>students</th><th>who</th>'
+        "<th>a line of their code</th><th>worst element</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _cannot_section(s):
+    if not s["cannot_grade"]:
+        return ""
+    items = "".join(f"<li>{_e(n)}: {_e(e)}</li>" for n, e in s["cannot_grade"])
+    return f'<h2>Could not be graded</h2><ul id="cannot-grade">{items}</ul>'
+
+
+# ----- a student's page -----
+
+
+def _scrubbed(text, name, alias):
+    """Text with a student's name (and its stem) replaced by their pseudonym."""
+    for found in dict.fromkeys((name, os.path.splitext(name)[0])):
+        if len(found) > 2:
+            text = text.replace(found, alias)
+    return text
+
+
+def student_page(name, report, anonymise=False):
+    """One student's page: the verdict table, and a heat map per failing quantity."""
+    if anonymise:
+        alias = pseudonym(name)
+        report = {
+            **report,
+            "error": _scrubbed(str(report.get("error", "")), name, alias),
+            "results": [
+                {**r, "message": _scrubbed(r.get("message", ""), name, alias)} for r in report.get("results", [])
+            ],
+        }
+        name = alias
+    if "results" not in report:
+        body = f"<h1>gradref: {_e(name)}</h1><p>could not be graded: {_e(report.get('error', ''))}</p>"
+        return _page(f"gradref: {name}", body)
+    rows = []
+    absent = [r["name"] for r in report["results"] if r["status"] == "missing" and r.get("message") == "not defined"]
+    for result in report["results"]:
+        if result["name"] in absent:
+            continue
+        points = f"{result['points']:g}/{result['max_points']:g}" if "points" in result else ""
+        rows.append(
+            f'<tr data-function="{_e(result["name"])}"><td><code>{_e(result["name"])}</code></td>'
+            f'<td class="{_e(result["status"])}">{_e(result["status"])}</td><td class="num">{points}</td>'
+            f"<td>{_e(result.get('message', ''))}</td></tr>"
+        )
+    if absent:
+        rows.append(
+            f'<tr><td>{len(absent)} not defined</td><td class="missing">missing</td><td></td>'
+            f"<td>{_e(', '.join(absent))}</td></tr>"
+        )
+    maps = []
+    for result in report["results"]:
+        for heat in result.get("heatmaps", []):
+            caption = f"{result['name']}: {heat['quantity']} on sample {heat['sample']} (shape {tuple(heat['shape'])})"
+            maps.append(f'<figure class="heatmap">{heatmap_chart(heat)}<figcaption>{_e(caption)}</figcaption></figure>')
+    score = f"score {report['score']:g} of {report['max_score']:g}" if "max_score" in report else ""
+    body = (
+        f"<h1>gradref: {_e(name)}</h1><p>{_e(score)}; isolation: {_e(report.get('isolation', '?'))}</p>"
+        '<table id="verdicts"><tr><th>function</th><th>verdict</th><th>points</th><th>what is wrong</th></tr>'
+        + "".join(rows)
+        + "</table>"
+        + (
+            '<h2>Where it is wrong</h2><p class="note">|got - want| per element for the first sample each '
+            "quantity failed on, relative to the largest right value (images and sequences: the largest over "
+            "the batch and channels).</p>" + "".join(maps)
+            if maps
+            else ""
+        )
+    )
+    return _page(f"gradref: {name}", body)
