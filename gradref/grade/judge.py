@@ -167,18 +167,7 @@ def judge_sample(
     request, n_calls = _request(sandbox, target, op, sample, dout, with_backward)
     outcome = sandbox.call(request, n_calls)
     outputs = (outcome.reply or {}).get(P.RESULTS)
-    run = Run(
-        target,
-        op,
-        sample,
-        want_out,
-        want_grads,
-        dout,
-        outputs if isinstance(outputs, dict) else {},
-        policy.tolerance("float64", *tolerance_terms(op, sample.args)),
-        options or Options(),
-        policy.UNSEEN_SLACK if seed else 1.0,
-    )
+    run = _new_run(target, op, (sample, want_out, want_grads, dout), outputs, options, seed)
     own_mask = op.name == "dropout" and not test_mode(sample)
     stage = outcome.stage
     backward_broke = bool(stage) and (stage == target.backward or stage.endswith(".backward"))
@@ -234,19 +223,25 @@ def judge_backward_alone(sandbox, target, op, sample_name, backward_entry, why, 
     sample, want_out, want_grads, dout = oracle_answers(op.name, sample_name, seed)
     backward_entry.sample, backward_entry.stress = sample.name, sample.stress
     backward_entry.ran.append(sample.name)
-    run = Run(
+    run = _new_run(target, op, (sample, want_out, want_grads, dout), {}, options, seed)
+    return _backward_alone(sandbox, run, backward_entry, why)
+
+
+def _new_run(target, op, answers, outputs, options, seed):
+    """The Run of one sample: the oracle's answers, what came back, and the level it is judged at."""
+    sample, want_out, want_grads, dout = answers
+    return Run(
         target,
         op,
         sample,
         want_out,
         want_grads,
         dout,
-        {},
+        outputs if isinstance(outputs, dict) else {},
         policy.tolerance("float64", *tolerance_terms(op, sample.args)),
         options or Options(),
         policy.UNSEEN_SLACK if seed else 1.0,
     )
-    return _backward_alone(sandbox, run, backward_entry, why)
 
 
 def _backward_alone(sandbox, run, backward_entry, why):
