@@ -11,6 +11,8 @@ their cells' order; each line of the .py knows its cell and line, so every messa
 
 import ast
 import builtins
+import copy
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -51,9 +53,7 @@ class Converted:
 
 def read(path):
     """The notebook at `path` (nbformat's NotebookNode); NotANotebook when it is not one."""
-    import os
-
-    import nbformat
+    import nbformat  # here, not at the top: grading a .py file never pays for it
 
     if os.path.getsize(path) > MAX_NOTEBOOK_BYTES:
         raise NotANotebook(
@@ -187,8 +187,6 @@ def relabel(text, name, converted):
 
 def annotate(notebook, converted, report):
     """A copy of the notebook with a feedback cell after each graded function's defining cell."""
-    import copy
-
     import nbformat
 
     annotated = copy.deepcopy(notebook)
