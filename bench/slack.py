@@ -63,7 +63,8 @@ def summary(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=50, help="seeds 0..N-1 (default 50)")
+    parser.add_argument("--seeds", type=int, default=50, help="how many seeds (default 50)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--ops", help="comma-separated op names (default: every op with a reference)")
     parser.add_argument("--all-samples", action="store_true", help="also the large and wide samples")
     parser.add_argument("--json", default="bench-slack.json", help="where to write the rows")
@@ -76,7 +77,7 @@ def main(argv=None):
             if spec.name in BIG and not args.all_samples:
                 continue
             for dtype in ("float32", "float64"):
-                for seed in range(args.seeds):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     rows += slack_rows(op, spec.name, dtype, seed)
                 checks.clear_caches()
     took = time.monotonic() - started

@@ -12,11 +12,13 @@ terms of a typical entry:
 The forward and the gradients are held to a tolerance derived from the very inputs (derived()): a
 backward-stable implementation returns the exact result of inputs moved by about one rounding, so
 the float64 reference is evaluated again at inputs moved by u(dtype) in random directions (relative
-to |x - max| along the last axis for shift-invariant scores, not at all on samples placed exactly on
-kinks), and its largest change, plus u for the result's own rounding, times DERIVED is the tolerance.
-Ill-conditioned inputs (layer norm at 1000 + N(0, 1), saturated units) raise it by exactly as much as
-they raise the error of correct code, and nothing else does. The checks that compare the manual code
-with itself (linearity, determinism, devices, second order) use the estimate from the op's terms:
+to |x - mean| where the op is shift-invariant, not at all on samples placed exactly on kinks); its
+largest change, or the reference's own float32 error scaled to the dtype where that is larger, plus u
+for the result's own rounding, times DERIVED is the tolerance (checks.achievable). Ill-conditioned
+inputs (layer norm at 1000 + N(0, 1), saturated units) raise it by as much as they raise the error of
+correct code, and neither the size of a reduction nor max|x| does by itself. The checks that compare
+the manual code with itself (linearity, determinism, devices, second order) use the estimate from
+the op's terms:
 
     tolerance = SAFETY * factor(op) * u(dtype) * sqrt(K) * condition
 
