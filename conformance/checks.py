@@ -19,7 +19,7 @@ from . import cache
 from . import tolerance as policy
 from .backends import backend_for, to_numpy_tree, trees_identical
 from .registry import LAYER, LOSS, OMIT, UPDATE
-from .samples import as_float64, rng_for, seeded
+from .samples import as_float64, cast_floats, rng_for, seeded
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def _float32_error(case, args, dout):
     """The reference's float32 error on float32 inputs (the float64 reference on the same inputs is the
     yardstick, so that only the computation's rounding counts), scaled to the dtype's rounding."""
     scaled = policy.unit_roundoff(case.dtype) / policy.unit_roundoff("float32")
-    rounded = [_rounded_to_float32(a) for a in args]
+    rounded = [cast_floats(a, np.float32) for a in args]
     cotangent = np.asarray(dout).astype(np.float32)
     label = f"{cotangent_label(case)} on float32 inputs"
     if case.dtype == "float32":  # the inputs are float32 already: the oracle's own answer is the yardstick
@@ -194,14 +194,6 @@ def _float32_error(case, args, dout):
     return scaled * _largest_change(exact[0], low[0]), [
         scaled * _largest_change(a, b) for a, b in zip(exact[1], low[1])
     ]
-
-
-def _rounded_to_float32(value):
-    if isinstance(value, dict):
-        return {k: _rounded_to_float32(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
-        return value.astype(np.float32)
-    return value
 
 
 def _largest_change(before, after):
@@ -411,7 +403,8 @@ def check_directional(case):
     args, positions = _float64_args(case), wrt_positions(op)
     rng = rng_for(f"directional-{op.name}-{case.sample}", case.seed)
     derived = gradient_tolerances(case)
-    tol = max(case_tolerance(case), policy.FINITE_DIFFERENCE_TOLERANCE, *derived.values())
+    base = max(case_tolerance(case), policy.FINITE_DIFFERENCE_TOLERANCE)
+    tol = max([base, *derived.values()])
     floor = floors(op, grads)
 
     def value(moved):
@@ -467,7 +460,7 @@ def check_directional(case):
                 f"{name} at {len(picks)} sampled entries",
                 np.asarray(analytic),
                 np.asarray(numeric),
-                max(policy.FINITE_DIFFERENCE_TOLERANCE, case_tolerance(case), derived.get(name, 0.0)),
+                max(base, derived.get(name, 0.0)),
                 case.dtype,
                 floor=max(float(np.max(np.abs(g), initial=0.0)), floor.get(name, 0.0)),
             )

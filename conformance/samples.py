@@ -120,16 +120,18 @@ def with_layout(sample, layout):
     )
 
 
+def cast_floats(value, dtype):
+    """A float array in `dtype`, and the float arrays inside a parameter dict; anything else unchanged."""
+    if isinstance(value, dict):
+        return {name: cast_floats(item, dtype) for name, item in value.items()}
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(dtype)
+    return value
+
+
 def as_float64(args):
     """Float arrays as float64 (inside parameter dicts too); integer arrays and scalars unchanged."""
-    return {
-        name: value.astype(np.float64)
-        if isinstance(value, np.ndarray) and value.dtype.kind == "f"
-        else as_float64(value)
-        if isinstance(value, dict)
-        else value
-        for name, value in args.items()
-    }
+    return cast_floats(args, np.float64)
 
 
 def clear_of_kinks(spec, kinks, rng, dtype):
