@@ -15,6 +15,8 @@ import io
 import os
 import re
 
+from .grade.verdict import sample_of
+
 SAID_NOT_NAMED = {"generic", "located", "local_gradient", "only_one_wrong"}  # descriptions, not mistakes
 SAMPLE = re.compile(r"\[([^\[\]]+)\]$")
 WORST = re.compile(r"got (\S+), want (\S+?)[;)]")
@@ -108,11 +110,6 @@ def heatmap_chart(heat):
 
 
 # ----- reading reports -----
-
-
-def sample_of(check_name):
-    found = SAMPLE.search(check_name)
-    return found.group(1) if found else ""
 
 
 def _graded(report):

@@ -235,11 +235,12 @@ def grade_batch(args, options):
 
 def _write_html_pages(args, paths):
     """The class page at --html, and a page per student beside its JSON report in --out."""
-    written = [p for p in paths if os.path.isfile(os.path.join(args.out, reports.report_name(p)))]
-    pairs = report_command.read_reports([os.path.join(args.out, reports.report_name(p)) for p in written])
+    json_of = {path: os.path.join(args.out, reports.report_name(path)) for path in paths}
+    written = [path for path in paths if os.path.isfile(json_of[path])]
+    pairs = report_command.read_reports([json_of[path] for path in written])
     report_command.write_class_page(args.html, pairs, args.anonymise)
     for path, (name, result) in zip(written, pairs):
-        page = os.path.join(args.out, reports.report_name(path).removesuffix(".json") + ".html")
+        page = json_of[path].removesuffix(".json") + ".html"
         output.write_atomic(page, htmlreport.student_page(name, result, args.anonymise))
 
 

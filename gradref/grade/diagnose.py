@@ -75,8 +75,8 @@ def sentence(quantity, says, look_at, got, want):
 # ----- the catalogue -----
 
 
-def _role(quantity):
-    """Which function a quantity belongs to: the backward's gradients, or the forward's output."""
+def is_gradient(quantity):
+    """Whether a quantity is a gradient (the backward's), not an output (the forward's)."""
     return quantity.startswith("d")
 
 
@@ -125,7 +125,7 @@ def from_catalogue(ctx, wrong):
         # Quantity by quantity, so that a second mistake in the other function does not hide this one.
         for quantity in produced:
             if quantity in refuted or any(
-                how == CHANGES_A_RIGHT_ONE and _role(q) == _role(quantity) for q, how in refuted.items()
+                how == CHANGES_A_RIGHT_ONE and is_gradient(q) == is_gradient(quantity) for q, how in refuted.items()
             ):
                 continue
             if quantity in wrong and quantity not in explained:
@@ -328,7 +328,7 @@ def diagnose(ctx):
                 ctx.factors[quantity] = factor
             ctx.found.append((quantity, "generic", words))
             explained.add(quantity)
-    grads = [q for q in ctx.want if q.startswith("d")]
+    grads = [q for q in ctx.want if is_gradient(q)]
     for quantity in [q for q in wrong if q not in explained]:
         words = locate(quantity, ctx.got[quantity], ctx.want[quantity])
         if words:

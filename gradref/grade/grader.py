@@ -28,7 +28,7 @@ from .sandbox import Sandbox
 from .staging import staged
 from .submission import LAYER_CLASSES, CannotGrade, gradable_files
 from .targets import ALL_NAMES, CLASS, PAIR, assignments_of, detect, in_assignments, targets_for
-from .verdict import ERROR, MISSING, PASS, RANK, TIMEOUT, Entry, summary, unique
+from .verdict import ERROR, MISSING, PASS, RANK, TIMEOUT, Entry, sample_of, summary, unique
 
 __all__ = ["CannotGrade", "Options", "PASS", "grade_file"]
 
@@ -284,8 +284,8 @@ def _other_convention(sandbox, target, op, forward_entry, backward_entry):
 
 def _note_only_kdim(entry):
     """A layer right on every 2-D sample and wrong only for k-dimensional x: say exactly that."""
-    failed = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in entry.checks if not c["passed"]}
-    passed = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in entry.checks if c["passed"]}
+    failed = {sample_of(c["name"]) for c in entry.checks if not c["passed"]}
+    passed = {sample_of(c["name"]) for c in entry.checks if c["passed"]}
     if failed and all(name.startswith("kdim") for name in failed) and passed - failed:
         entry.hints.append(
             "every 2-D check passed and only the k-dimensional x (N, d1, ..., dk) fails: "

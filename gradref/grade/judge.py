@@ -21,7 +21,7 @@ from . import dropout, evidence
 from . import protocol as P
 from .answers import oracle_answers
 from .caches import course_cache, documented
-from .diagnose import Context, diagnose
+from .diagnose import Context, diagnose, is_gradient
 from .options import Options
 from .plainwords import explain_error, mistake_in_error
 from .sandbox import BadResult
@@ -220,10 +220,11 @@ def _report_failure(outcome, broken, sample_name):
 
 def judge_backward_alone(sandbox, target, op, sample_name, backward_entry, why, options=None, seed=0):
     """Grade a backward on one sample with the course's documented cache (its forward failed)."""
-    sample, want_out, want_grads, dout = oracle_answers(op.name, sample_name, seed)
+    answers = oracle_answers(op.name, sample_name, seed)
+    sample = answers[0]
     backward_entry.sample, backward_entry.stress = sample.name, sample.stress
     backward_entry.ran.append(sample.name)
-    run = _new_run(target, op, (sample, want_out, want_grads, dout), {}, options, seed)
+    run = _new_run(target, op, answers, {}, options, seed)
     return _backward_alone(sandbox, run, backward_entry, why)
 
 
@@ -294,13 +295,16 @@ def _diagnose(run, forward_entry, backward_entry):
     diagnose(context)
     for entry in distinct(forward_entry, backward_entry):
         entry.formulas.extend(f for f in context.formulas if f not in entry.formulas)
+
+    def owner(quantity):
+        return backward_entry if is_gradient(quantity) else forward_entry
+
     for quantity in run.failed:
-        entry = backward_entry if quantity.startswith("d") else forward_entry
-        entry.factors.setdefault(quantity, []).append(context.factors.get(quantity))
+        owner(quantity).factors.setdefault(quantity, []).append(context.factors.get(quantity))
     for quantity, key, how in context.contradicted:
-        (backward_entry if quantity.startswith("d") else forward_entry).contradicted.add((quantity, key, how))
+        owner(quantity).contradicted.add((quantity, key, how))
     for quantity, key, text in context.found:
-        entry = backward_entry if quantity.startswith("d") else forward_entry
+        entry = owner(quantity)
         if key == "generic" and quantity in context.factors:
             entry.factor_hints.setdefault(quantity, []).append(text)
         if key in SAID_ONCE and (quantity, key) in {(q, k) for q, k, _ in entry.found}:

@@ -123,7 +123,7 @@ def _globals_used(node):
 
 def convert(notebook):
     """The notebook's gradable code (see the module docstring) as a Converted."""
-    out, lines, cell_of, left_out, left_names, bound = [], [], {}, [], {}, set()
+    out, lines, cell_of, left_out, left_names, bound, definitions = [], [], {}, [], {}, set(), []
     for number, cell in enumerate(notebook.cells, 1):
         if cell.cell_type != "code" or not cell.source.strip():
             continue
@@ -150,6 +150,8 @@ def convert(notebook):
                 out.append(cell_lines[inner - 1])
                 lines.append((this, inner))
             kept = True
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+                definitions.append(node)
             for name in _assigned(node):
                 cell_of[name] = this
                 bound.add(name)
@@ -157,17 +159,14 @@ def convert(notebook):
             runs = "runs code (loads data, trains, plots or checks by calling)"
             left_out.append((this, f"its statements that {runs} were left out" if kept else f"it {runs}"))
     converted = Converted("\n".join(out) + "\n", lines, cell_of, left_out)
-    _note_needs(converted, left_names)
+    _note_needs(converted, definitions, bound, left_names)
     return converted
 
 
-def _note_needs(converted, left_names):
-    """For each kept definition that reads a name only a left-out statement binds: one sentence."""
-    tree = ast.parse(converted.source)
-    kept = set().union(*(_assigned(n) for n in tree.body)) if tree.body else set()
-    for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
-            continue
+def _note_needs(converted, definitions, kept, left_names):
+    """For each kept definition that reads a name only a left-out statement binds (not one the kept
+    code binds as well): one sentence."""
+    for node in definitions:
         missing = sorted(n for n in _globals_used(node) if n not in kept and n in left_names)
         if missing:
             cell = left_names[missing[0]]

@@ -31,6 +31,7 @@ from .options import Options
 from .reports import gradescope, gradescope_error, required_points
 from .staging import gradable_suffix
 from .targets import targets_for
+from .verdict import sample_of
 
 GRADESCOPE_SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder image.
@@ -385,7 +386,7 @@ def prairielearn_results(result, spec, error=None):
 
 def _what_was_checked(result):
     """A test's description: what was checked and on how many samples, not only pass or fail."""
-    samples = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in result.get("checks", [])}
+    samples = {sample_of(c["name"]) for c in result.get("checks", [])}
     if not samples:
         return f"{result['name']}: {result['status']}"
     return (

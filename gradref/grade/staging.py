@@ -52,9 +52,7 @@ def staged(path):
             yield _stage_folder(_single_entry(root))
         elif lone:
             os.makedirs(root)
-            stage = Staged(os.path.join(root, _py_name(root, os.path.basename(path))))
-            stage.notebooks[os.path.basename(stage.path)] = _convert(path, stage.path, os.path.basename(path))
-            yield stage
+            yield _stage_notebook(path, root)
         else:
             _copy_code(path, root)
             yield _stage_folder(root)
@@ -96,11 +94,7 @@ def _copy_code(folder, root):
 def _stage_folder(path):
     """Convert the notebooks of a folder in place (a lone file is staged alone)."""
     if os.path.isfile(path):
-        if path.endswith(".py"):
-            return Staged(path)
-        stage = Staged(os.path.join(os.path.dirname(path), _py_name(os.path.dirname(path), os.path.basename(path))))
-        stage.notebooks[os.path.basename(stage.path)] = _convert(path, stage.path, os.path.basename(path))
-        return stage
+        return Staged(path) if path.endswith(".py") else _stage_notebook(path, os.path.dirname(path))
     stage = Staged(path)
     try:
         notebooks = python_files(path, suffixes=(".ipynb",))
@@ -110,6 +104,14 @@ def _stage_folder(path):
         folder = os.path.dirname(rel)
         made = os.path.join(folder, _py_name(os.path.join(path, folder), os.path.basename(rel)))
         stage.notebooks[made] = _convert(os.path.join(path, rel), os.path.join(path, made), rel)
+    return stage
+
+
+def _stage_notebook(notebook_path, folder):
+    """A lone notebook as a .py of its own name in `folder`."""
+    name = os.path.basename(notebook_path)
+    stage = Staged(os.path.join(folder, _py_name(folder, name)))
+    stage.notebooks[os.path.basename(stage.path)] = _convert(notebook_path, stage.path, name)
     return stage
 
 

@@ -199,11 +199,16 @@ class Entry:
             return WARNINGS_ONLY if self.warnings else ""
         if all(c.get("shape_only") for c in failed):
             return SHAPE_ONLY
-        samples = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in failed}
-        passed = {c["name"].rsplit("[", 1)[-1].rstrip("]") for c in self.checks if c["passed"]}
+        samples = {sample_of(c["name"]) for c in failed}
+        passed = {sample_of(c["name"]) for c in self.checks if c["passed"]}
         if all(s.startswith("kdim") for s in samples) and passed - samples:
             return KDIM_ONLY
         return ""
+
+
+def sample_of(check_name):
+    """The sample a check ran on: 'course' of 'dx [course]' ("" for a name without one)."""
+    return check_name.rsplit("[", 1)[-1].rstrip("]") if check_name.endswith("]") else ""
 
 
 def _samples(names):
