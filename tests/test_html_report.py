@@ -163,24 +163,23 @@ def test_the_class_page_renders_offline_in_chromium_with_nothing_running(tmp_pat
     assert dom.count('class="cluster"') == len(
         htmlreport.class_summary([(htmlreport.student_name(r), r) for r in class_reports.values()])["clusters"]
     )
-    shot = tmp_path / "class.png"
-    subprocess.run(
-        [*browser, f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri()],
-        capture_output=True,
-        timeout=120,
-    )
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    def screenshot(html_page, size):
+        shot = html_page.with_suffix(".png")
+        subprocess.run(
+            [*browser, f"--screenshot={shot}", f"--window-size={size}", html_page.as_uri()],
+            capture_output=True,
+            timeout=120,
+        )
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        return shot
+
+    shot = screenshot(page, "1280,2400")
     student = tmp_path / "student.html"
     name = "uncatalogued__pool_loop_one_row_short.py"
     report = next(r for r in class_reports.values() if r["submission"].endswith(name))
     student.write_text(htmlreport.student_page(name, report))
-    student_shot = tmp_path / "student.png"
-    subprocess.run(
-        [*browser, f"--screenshot={student_shot}", "--window-size=1100,1000", student.as_uri()],
-        capture_output=True,
-        timeout=120,
-    )
-    assert student_shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    student_shot = screenshot(student, "1100,1000")
     if os.environ.get("GRADREF_SCREENSHOTS"):  # the README's pictures: GRADREF_SCREENSHOTS=docs/images
         shutil.copy(shot, os.path.join(os.environ["GRADREF_SCREENSHOTS"], "class-report.png"))
         shutil.copy(student_shot, os.path.join(os.environ["GRADREF_SCREENSHOTS"], "student-heatmap.png"))
