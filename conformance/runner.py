@@ -1,5 +1,6 @@
 """Run the registry's checks and fold them into one row per op x dtype x device."""
 
+import ctypes
 import os
 
 from reference import oracle
@@ -106,6 +107,16 @@ def release_memory():
 
     jax.clear_caches()
     checks.clear_caches()
+    _return_freed_heap()
+
+
+def _return_freed_heap():
+    """glibc keeps freed memory in its per-thread arenas; hand it back, so that the peak is what is in
+    use, not what XLA's threads once used (a full check from an empty cache: 1.03 GB before, 0.85 GB after)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+        pass
 
 
 def run(ops, dtypes, devices, advance=None, order=1, seed=0):
