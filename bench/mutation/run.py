@@ -82,18 +82,25 @@ def equivalent_list():
         return tomllib.load(handle).get("mutant", [])
 
 
+def mutated_code(mutant):
+    """The line a mutant changed, as it was (from its diff), stripped; "" if the diff is missing."""
+    removed = (line[1:] for line in mutant.get("diff", "").splitlines() if line.startswith("-") and line[:3] != "---")
+    return next(removed, "").strip()
+
+
 def is_listed(mutant, listed):
-    return next(
-        (
-            e
-            for e in listed
-            if e["file"] == mutant["file"]
-            and e["line"] == mutant["line"]
-            and e["operator"] == mutant["operator"]
-            and e.get("occurrence", mutant["occurrence"]) == mutant["occurrence"]
-        ),
-        None,
-    )
+    """The entry of the equivalent list this mutant is, by file, operator and the code of its line
+    (line numbers move whenever the file is edited); by line and occurrence for an entry without code."""
+    code = mutated_code(mutant)
+
+    def same(entry):
+        if entry["file"] != mutant["file"] or entry["operator"] != mutant["operator"]:
+            return False
+        if "code" in entry:
+            return entry["code"] == code
+        return entry["line"] == mutant["line"] and entry.get("occurrence", mutant["occurrence"]) == mutant["occurrence"]
+
+    return next((entry for entry in listed if same(entry)), None)
 
 
 def recheck(survivors, workdir, jobs):
