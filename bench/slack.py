@@ -98,6 +98,9 @@ def main(argv=None):
     parser.add_argument("--json", default="bench-slack.json", help="where to write the rows")
     args = parser.parse_args(argv)
     names = args.ops.split(",") if args.ops else [n for n, op in REGISTRY.items() if op.reference is not None]
+    unknown = [n for n in names if n not in REGISTRY or REGISTRY[n].reference is None]
+    if unknown:
+        parser.error(f"no registry op with a reference is named {', '.join(unknown)}")
     rate, started, rows = gemm_rate(), time.monotonic(), []
     for name in names:
         op = REGISTRY[name]

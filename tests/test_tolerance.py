@@ -233,3 +233,12 @@ def test_a_cancelling_gradient_may_be_off_as_much_as_its_largest_sibling():
     db = case.op.grad_names.index("db")
     assert changes[db] < max(changes) / 2
     assert checks.gradient_tolerances(case)["db"] == tolerance.derived(max(changes) / floor, "float32")
+
+
+def test_the_slack_benchmark_refuses_an_unknown_op_in_one_sentence(capsys):
+    from bench import slack
+
+    with pytest.raises(SystemExit) as stopped:
+        slack.main(["--ops", "affine,nope"])
+    assert stopped.value.code == 2
+    assert "no registry op with a reference is named nope" in capsys.readouterr().err
