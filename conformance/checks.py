@@ -19,7 +19,7 @@ from . import cache
 from . import tolerance as policy
 from .backends import backend_for, to_numpy_tree, trees_identical
 from .registry import LAYER, LOSS, OMIT, UPDATE
-from .samples import as_float64, cast_floats, rng_for, seeded
+from .samples import as_float64, cast_floats, map_floats, rng_for, seeded
 
 
 @dataclass(frozen=True)
@@ -137,17 +137,18 @@ def _moved(value, rng, u, shift=None):
     """A float array moved by one rounding u in random directions; anything else as it is. `shift`:
     (axes, centre) for an argument the op is shift-invariant along, where a stable implementation
     subtracts the centre ("max" or "mean") first: then the move is relative to |x - centre|."""
-    if isinstance(value, dict):
-        return {k: _moved(v, rng, u) for k, v in value.items()}
-    array = np.asarray(value) if isinstance(value, np.ndarray) else None
-    if array is None or not np.issubdtype(array.dtype, np.floating) or array.size == 0:
-        return value
-    array = array.astype(np.float64)
-    size = np.abs(array)
-    if shift and array.ndim:
-        axes, centre = shift
-        size = np.abs(array - getattr(array, centre)(axis=axes, keepdims=True))
-    return array + u * size * rng.choice([-1.0, 1.0], size=array.shape)
+
+    def move(array):
+        if array.size == 0:
+            return array
+        array = array.astype(np.float64)
+        size = np.abs(array)
+        if shift and array.ndim:
+            axes, centre = shift
+            size = np.abs(array - getattr(array, centre)(axis=axes, keepdims=True))
+        return array + u * size * rng.choice([-1.0, 1.0], size=array.shape)
+
+    return map_floats(value, move)
 
 
 @functools.lru_cache(maxsize=2)
@@ -164,7 +165,7 @@ def achievable(case):
         return 0.0, [0.0] * len(grads or ())
     args = sample_args(case)
     moved_out, moved_grads = _change_when_moved(case, args, dout, out, grads)
-    float32_out, float32_grads = _float32_error(case, args, dout)
+    float32_out, float32_grads = _float32_error(case, args, dout, out, grads)
     return max(moved_out, float32_out), [max(a, b) for a, b in zip(moved_grads, float32_grads)]
 
 
@@ -185,21 +186,21 @@ def _change_when_moved(case, args, dout, out, grads):
     return changed_out, changed
 
 
-def _float32_error(case, args, dout):
+def _float32_error(case, args, dout, out, grads):
     """The reference's float32 error on float32 inputs (the float64 reference on the same inputs is the
     yardstick, so that only the computation's rounding counts), scaled to the dtype's rounding: the
     largest over a few draws (_float32_draws), the first at the inputs themselves and the others at
     inputs nudged by a relative NUDGE, so that one lucky rounding (of a mean, say) does not decide it."""
     scaled = policy.unit_roundoff(case.dtype) / policy.unit_roundoff("float32")
     rng = rng_for(f"nudged-{case.op.name}-{case.sample}-{case.dtype}", case.seed)
-    worst_out, worst = 0.0, [0.0] * len(oracle_run(case)[1] or ())
+    worst_out, worst = 0.0, [0.0] * len(grads)
     for draw in range(_float32_draws(args)):
         inputs, cotangent = (args, dout) if draw == 0 else ([_nudged(a, rng) for a in args], _nudged(dout, rng))
         rounded = [cast_floats(a, np.float32) for a in inputs]
         cotangent = np.asarray(cotangent).astype(np.float32)
         label = f"{cotangent_label(case)} on float32 inputs" + (f" nudged {draw}" if draw else "")
         if draw == 0 and case.dtype == "float32":  # the inputs are float32 already: the oracle is the yardstick
-            exact = oracle_run(case)
+            exact = out, grads
         else:
             exact = cache.vjp(case.op.reference, rounded, wrt_positions(case.op), cotangent, label, case.device)
         low = cache.vjp(case.op.reference, rounded, wrt_positions(case.op), cotangent, label, case.device, "float32")
@@ -217,12 +218,14 @@ def _float32_draws(args):
 
 def _nudged(value, rng):
     """A float array moved by a random relative NUDGE per entry (far above a rounding, far below any
-    change of the problem); anything else as it is."""
-    if isinstance(value, dict):
-        return {k: _nudged(v, rng) for k, v in value.items()}
-    if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating) or value.size == 0:
-        return value
-    return np.asarray(value * (1.0 + policy.NUDGE * rng.uniform(-1.0, 1.0, size=value.shape)), value.dtype)
+    change of the problem), in its own dtype; anything else as it is."""
+
+    def nudge(array):
+        if array.size == 0:
+            return array
+        return np.asarray(array * (1.0 + policy.NUDGE * rng.uniform(-1.0, 1.0, size=array.shape)), array.dtype)
+
+    return map_floats(value, nudge)
 
 
 def _largest_change(before, after):

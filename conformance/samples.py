@@ -120,13 +120,19 @@ def with_layout(sample, layout):
     )
 
 
+def map_floats(value, fn):
+    """fn(array) for a float array, and for the float arrays inside a parameter dict; anything else
+    (integer labels, scalars, strings) unchanged."""
+    if isinstance(value, dict):
+        return {name: map_floats(item, fn) for name, item in value.items()}
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return fn(value)
+    return value
+
+
 def cast_floats(value, dtype):
     """A float array in `dtype`, and the float arrays inside a parameter dict; anything else unchanged."""
-    if isinstance(value, dict):
-        return {name: cast_floats(item, dtype) for name, item in value.items()}
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return value.astype(dtype)
-    return value
+    return map_floats(value, lambda array: array.astype(dtype))
 
 
 def as_float64(args):
