@@ -147,7 +147,8 @@ def key(reference, args, wrt, cotangent_label, device):
             return None
         h.update(str(traced.jaxpr).encode())
         _feed(h, [np.asarray(c) for c in traced.consts])
-    h.update(_source_digest("reference.oracle").encode())
+    for program in ("reference.oracle", "reference.in_order"):  # how the oracle runs it
+        h.update(_source_digest(program).encode())
     _feed(h, [list(args), list(wrt), cotangent_label, device, _versions()])
     return h.hexdigest()
 
@@ -188,21 +189,20 @@ def store(digest, out, grads, dout):
             pass
 
 
-def vjp(reference, args, wrt, cotangent, cotangent_label, device="cpu", dtype="float64"):
+def vjp(reference, args, wrt, cotangent, cotangent_label, device="cpu", dtype="float64", in_order=False):
     """oracle.vjp through the cache: `cotangent_label` names the cotangent's draw (its seed)."""
     from reference import oracle
 
     if not enabled():
-        return oracle.vjp(reference, args, wrt, cotangent, device, dtype)
-    digest = key(
-        reference, args, wrt, f"{cotangent_label} in {dtype}" if dtype != "float64" else cotangent_label, device
-    )
+        return oracle.vjp(reference, args, wrt, cotangent, device, dtype, in_order)
+    label = cotangent_label + (f" in {dtype}" if dtype != "float64" else "") + (" summed in order" if in_order else "")
+    digest = key(reference, args, wrt, label, device)
     if digest is None:
-        return oracle.vjp(reference, args, wrt, cotangent, device, dtype)
+        return oracle.vjp(reference, args, wrt, cotangent, device, dtype, in_order)
     found = load(digest)
     if found is not None:
         return found
-    out, grads, dout = oracle.vjp(reference, args, wrt, cotangent, device, dtype)
+    out, grads, dout = oracle.vjp(reference, args, wrt, cotangent, device, dtype, in_order)
     if sum(np.asarray(a).nbytes for a in (out, dout, *grads)) <= MAX_ENTRY_BYTES:
         store(digest, out, grads, dout)
     return out, grads, dout

@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from reference.in_order import sums_in_order
+
 MATMUL_PRECISION = "highest"
 
 
@@ -139,9 +141,10 @@ def _split(jargs):
 
 
 @functools.lru_cache(maxsize=1024)
-def _programs(fn, wrt, treedef, dynamic, static):
+def _programs(fn, wrt, treedef, dynamic, static, in_order=False):
     """jax.jit'ed forward and forward-plus-pullback of fn for one argument structure: each reference
-    is traced and compiled once per shape, not once per primitive as eager JAX does."""
+    is traced and compiled once per shape, not once per primitive as eager JAX does. in_order: sums
+    over leading axes one entry at a time, as NumPy takes them (reference.in_order)."""
 
     def rebuild(arrays):
         leaves = [None] * (len(dynamic) + len(static))
@@ -157,6 +160,8 @@ def _programs(fn, wrt, treedef, dynamic, static):
     def pulled(arrays, cotangent):
         return _pullback(fn, rebuild(arrays), wrt, cotangent)
 
+    if in_order:
+        value, pulled = sums_in_order(value), sums_in_order(pulled)
     return jax.jit(value), jax.jit(pulled)
 
 
@@ -176,13 +181,14 @@ def program(fn, args, wrt, device="cpu"):
         return jax.make_jaxpr(value_and_pullback)(primals, jnp.zeros(shape.shape, shape.dtype))
 
 
-def vjp(fn, args, wrt, cotangent, device="cpu", dtype="float64"):
+def vjp(fn, args, wrt, cotangent, device="cpu", dtype="float64", in_order=False):
     """(out, grads, cotangent) of fn(*args) for the argument positions in `wrt`, as NumPy float64.
 
     `args` hold NumPy arrays (any float dtype: cast to float64), integer arrays and Python scalars.
     `cotangent` is an array, or a function of the output's shape that makes one. dtype="float32"
     computes in float32 instead (the tolerance's estimate of what correct float32 code reaches;
-    never the oracle's answer).
+    never the oracle's answer); in_order=True takes its sums over leading axes one entry at a time, as
+    NumPy does (reference.in_order).
     """
     low = np.dtype(dtype) != np.float64
     promotion = jax.numpy_dtype_promotion("standard") if low else contextlib.nullcontext()
@@ -190,8 +196,8 @@ def vjp(fn, args, wrt, cotangent, device="cpu", dtype="float64"):
         jargs = [_to_jax(a, np.dtype(dtype)) for a in args]
         leaves, treedef, dynamic, static = _split(jargs)
         try:
-            forward, pulled = _programs(fn, tuple(wrt), treedef, dynamic, static)
-        except TypeError:  # an unhashable static argument: no program to keep, run eagerly
+            forward, pulled = _programs(fn, tuple(wrt), treedef, dynamic, static, in_order)
+        except TypeError:  # an unhashable static argument: no program to keep, run eagerly (XLA's sums)
             forward = pulled = None
         arrays = [leaves[i] for i in dynamic]
         out = forward(arrays) if forward else fn(*jargs)

@@ -1,0 +1,69 @@
+"""reference.in_order: a JAX function re-run with its sums taken as NumPy takes them."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conformance import checks, registry
+from reference import oracle
+from reference.in_order import sums_in_order
+
+
+def float32(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def in_order(fn, *args):
+    with oracle.exact_mode():
+        return np.asarray(jax.jit(sums_in_order(fn))(*args))
+
+
+def test_a_column_sum_is_numpys_to_the_bit_where_xlas_is_not():
+    x = float32(200, 10)
+    assert np.array_equal(in_order(lambda a: jnp.sum(a, axis=0), x), x.sum(axis=0))
+    with oracle.exact_mode():
+        assert not np.array_equal(np.asarray(jnp.sum(x, axis=0)), x.sum(axis=0))
+
+
+def test_a_sum_over_batch_and_space_is_a_channels_last_column_sum():
+    x = float32(8, 3, 5, 6)
+    got = in_order(lambda a: jnp.sum(a, axis=(0, 2, 3)), x)
+    assert np.array_equal(got, x.transpose(0, 2, 3, 1).reshape(-1, 3).sum(axis=0))
+
+
+def test_a_sum_along_the_last_axis_alone_stays_xlas():
+    x = float32(6, 300)
+    with oracle.exact_mode():
+        assert np.array_equal(in_order(lambda a: jnp.sum(a, axis=-1), x), np.asarray(jnp.sum(x, axis=-1)))
+
+
+def test_an_empty_sum_is_zero():
+    assert np.array_equal(in_order(lambda a: jnp.sum(a, axis=0), np.zeros((0, 3), np.float32)), np.zeros(3))
+
+
+def test_in_order_column_sums_carry_more_rounding_than_xlas():
+    def errors(fn):
+        out = []
+        for seed in range(10):
+            x = float32(1000, 8, seed=seed)
+            out.append(np.max(np.abs(np.asarray(fn(x), np.float64) - x.astype(np.float64).sum(axis=0))))
+        return np.median(out)
+
+    with oracle.exact_mode():
+        xla = errors(jax.jit(lambda a: jnp.sum(a, axis=0)))
+    assert errors(lambda a: in_order(lambda b: jnp.sum(b, axis=0), a)) > 2 * xla
+
+
+@pytest.mark.parametrize("name", ["batchnorm", "spatial_batchnorm", "layernorm", "softmax_loss", "lstm"])
+def test_a_reference_run_in_order_computes_the_same_function(name):
+    # jit, custom_jvp rules (jax.nn) and scans inside the reference: every sum is still a sum.
+    op = registry.REGISTRY[name]
+    case = checks.Case(op, op.samples[0].name, "float64")
+    args, wrt = checks.sample_args(case), checks.wrt_positions(op)
+    out, grads, dout = oracle.vjp(op.reference, args, wrt, lambda shape: checks.cotangent(case, shape))
+    out2, grads2, _ = oracle.vjp(op.reference, args, wrt, dout, in_order=True)
+    scale = max(np.max(np.abs(out)), 1.0)
+    assert np.max(np.abs(out - out2)) < 1e-12 * scale
+    for g, g2 in zip(grads, grads2):
+        assert np.max(np.abs(g - g2)) < 1e-12 * max(np.max(np.abs(g)), 1.0)
