@@ -75,10 +75,6 @@ class Op:
     mutable: tuple = ()  # arguments the forward may update (bn_param's running stats)
     state: Optional[Callable] = None  # f(**args) -> {param: {key: expected value after forward}}
     cancelling: tuple = ()  # gradients that are 0 by construction: measured on their siblings' scale
-    # (argument, axes, centre): the op is invariant to adding a constant along these axes (softmax and
-    # hinge scores per row, the norms per normalised group): a stable implementation subtracts the
-    # centre there ("max" or "mean"), so its rounding is relative to |x - centre|, not to |x|.
-    shift_invariant: tuple = ()
     traceable: bool = True  # the manual code runs under jax.jit (no writes into its own arrays)
     outputs: int = 1  # >1: forward returns (out_1, ..., out_k, cache), stacked here
     defaults: tuple = ()  # (argument, OMIT or f() -> its implicit form, f(**args) -> the explicit value)
@@ -350,7 +346,6 @@ _SPECS = (
         condition=_scores_size,
         bench=bs.loss_spec(),
         description="mean cross-entropy of softmax(x) over N rows",
-        shift_invariant=(("x", (-1,), "max"),),
     ),
     _loss(
         "svm_loss",
@@ -371,7 +366,6 @@ _SPECS = (
         reduction=lambda x, y: x.size,
         bench=bs.loss_spec(),
         description="mean multiclass hinge loss, margin 1",
-        shift_invariant=(("x", (-1,), "mean"),),
     ),
     _layer(
         "affine_relu",
@@ -699,7 +693,6 @@ _BN_DEFAULTS = (
 # Modes that sort before and after "test" and "train": a mode compared with < or > instead of == shows.
 _BAD_MODES = (("bn_param", "mode", "eval"), ("bn_param", "mode", "validate"))
 _BN = dict(
-    shift_invariant=(("x", (0,), "mean"),),
     mutable=("bn_param",),
     state=_running_update(0),
     reduction=lambda x, **_: max(x.shape),
@@ -748,7 +741,6 @@ _CS231N_SPECS = (
         tol_factor=policy.CHAINED,
         bench=bs.norm_spec(param="ln_param"),
         condition=_norm_condition,
-        shift_invariant=(("x", (1,), "mean"),),
         defaults=(("ln_param", dict, lambda **_: {"eps": 1e-5}),),
         description="layer normalisation over each sample's features",
     ),
@@ -793,7 +785,6 @@ _CS231N_SPECS = (
         tol_factor=policy.CHAINED,
         reduction=lambda x, **_: int(np.prod(x.shape)),
         condition=_group_condition,
-        shift_invariant=(("x", (2, 3), "mean"),),  # per channel: within each group, for inputs of one offset
         defaults=(("gn_param", dict, lambda **_: {"eps": 1e-5}),),
         description="group normalisation over G channel groups; gamma, beta (1, C, 1, 1) or (C,)",
     ),
@@ -1044,7 +1035,6 @@ _CS231N_SPECS = (
         reduction=lambda x, **_: x.size,
         condition=_scores_size,
         description="softmax loss over the masked time steps, / N",
-        shift_invariant=(("x", (-1,), "max"),),
     ),
     _layer(
         "affine_bn_relu",

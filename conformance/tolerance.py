@@ -14,8 +14,7 @@ reference's own error when computed in float32 the way NumPy computes (its sums 
 one entry at a time, reference.in_order), the largest of FLOAT32_DRAWS runs at slightly nudged
 inputs, scaled to the dtype; plus u for the result's own rounding; times DERIVED
 (checks.achievable). Where float32 overflows and so shows nothing, how far the float64 reference
-moves when its inputs move by u(dtype) stands in (relative to |x - centre| where the op is
-shift-invariant). Ill-conditioned inputs (layer norm at 1000 + N(0, 1), saturated units) raise it
+moves when its inputs move by u(dtype) stands in. Ill-conditioned inputs (layer norm at 1000 + N(0, 1), saturated units) raise it
 by as much as they raise the error of correct code, and neither the size of a reduction nor max|x|
 does by itself. A gradient that cancels to zero by construction (the bias before a batchnorm) may be
 off as much as its largest sibling. The checks that compare the manual code with itself
