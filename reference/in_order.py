@@ -1,7 +1,8 @@
 """A JAX function re-run with its sums taken the way NumPy takes them.
 
-NumPy sums along the last (contiguous) axis pairwise, but along any other axis one entry at a time,
-in order: its float32 column sums carry 2-5x the rounding error of XLA's, which sums in blocks. The
+NumPy sums a contiguous block (the last axis, or the trailing ones) pairwise, but along any other
+axis one entry at a time, in order: its float32 column sums carry 2-5x the rounding error of XLA's,
+which sums in blocks. The
 tolerance's estimate of what correct NumPy code reaches runs the reference in float32 through
 sums_in_order(), so that a batchnorm's dgamma (a sum over the batch) is held to what a correct NumPy
 batchnorm actually reaches, not to what XLA reaches.
@@ -17,7 +18,7 @@ _CALLS = {"pjit": "jaxpr", "jit": "jaxpr", "closed_call": "call_jaxpr", "custom_
 
 
 def sums_in_order(fn):
-    """fn, its every reduce_sum over any axis but the last taken one entry at a time, in order."""
+    """fn, its every reduce_sum over axes other than the trailing ones taken one entry at a time, in order."""
 
     def in_order(*args):
         closed, shape = jax.make_jaxpr(fn, return_shape=True)(*args)
@@ -50,10 +51,12 @@ def _evaluate(jaxpr, consts, args):
 
 
 def _sum_in_order(x, axes):
-    """x summed over `axes`: along the last axis alone as XLA sums it (NumPy sums it pairwise);
-    otherwise over every one of them one entry at a time, as NumPy sums a channels-last reshape
-    (x.transpose(0, 2, 3, 1).reshape(-1, C).sum(axis=0), the usual spatial batchnorm)."""
-    if axes == (x.ndim - 1,) or x.size == 0:
+    """x summed over `axes`: as XLA sums it where they are the trailing axes (a contiguous block, which
+    NumPy sums pairwise: a row sum, a whole array); otherwise over every one of them one entry at a
+    time, as NumPy sums a column or a channels-last reshape (x.transpose(0, 2, 3, 1).reshape(-1,
+    C).sum(axis=0), the usual spatial batchnorm)."""
+    axes = tuple(sorted(axes))
+    if axes == tuple(range(x.ndim - len(axes), x.ndim)) or x.size == 0:
         return jnp.sum(x, axis=axes)
     kept = [a for a in range(x.ndim) if a not in axes]
     rows = jnp.transpose(x, (*axes, *kept)).reshape((-1, *[x.shape[a] for a in kept]))

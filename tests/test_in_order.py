@@ -67,3 +67,10 @@ def test_a_reference_run_in_order_computes_the_same_function(name):
     assert np.max(np.abs(out - out2)) < 1e-12 * scale
     for g, g2 in zip(grads, grads2):
         assert np.max(np.abs(g - g2)) < 1e-12 * max(np.max(np.abs(g)), 1.0)
+
+
+def test_a_sum_over_the_whole_array_stays_xlas():
+    # NumPy sums a contiguous block pairwise: the sum of squares in an L2 penalty is no column sum.
+    x = float32(64, 50)
+    with oracle.exact_mode():
+        assert np.array_equal(in_order(lambda a: jnp.sum(a), x), np.asarray(jnp.sum(x)))
