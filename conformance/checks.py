@@ -150,10 +150,12 @@ def achievable(case):
     """(out, [grads]): what correct NumPy code in the case's dtype can be off by, as absolute values:
     the reference's own error when computed in float32 the way NumPy computes (its sums over leading
     axes one entry at a time), the largest over a few runs at nudged inputs, scaled to the dtype's
-    rounding (_float32_error). Where float32 overflows (a finite float64 result, an infinite or NaN
-    float32 one) that run cannot show the error, and how far the float64 reference moves when every
-    input moves by one rounding of the dtype stands in (a backward-stable implementation is exact for
-    inputs moved that much). Zero on a sample placed exactly on kinks, where either would cross them."""
+    rounding (_float32_error). In float64, the oracle's own rounding where it is larger: the oracle
+    then rounds as much as the code under test (_oracle_rounding). Where float32 overflows (a finite
+    float64 result, an infinite or NaN float32 one) that run cannot show the error, and how far the
+    float64 reference moves when every input moves by one rounding of the dtype stands in (a
+    backward-stable implementation is exact for inputs moved that much). Zero on a sample placed
+    exactly on kinks, where any of these would cross them."""
     out, grads, dout = oracle_run(case)
     if case.op.reference is None or any(spec.at_kinks for spec in case.op.samples if spec.name == case.sample):
         return 0.0, [0.0] * len(grads or ())
@@ -187,8 +189,8 @@ def _oracle_rounding(case, args, dout, out, grads):
 
 def _second_difference(up, down, at):
     with np.errstate(invalid="ignore"):
-        noise = np.abs(np.asarray(up, np.float64) + np.asarray(down, np.float64) - 2 * np.asarray(at, np.float64)) / 2
-    return float(np.max(np.where(np.isfinite(noise), noise, 0.0), initial=0.0))
+        up, down, at = (np.asarray(a, np.float64) for a in (up, down, at))
+        return _finite_max(np.abs(up + down - 2 * at) / 2)
 
 
 def _change_when_moved(case, args, dout, out, grads):
@@ -263,8 +265,12 @@ def _nudged(value, rng):
 
 def _largest_change(before, after):
     with np.errstate(invalid="ignore"):
-        change = np.abs(np.asarray(after, np.float64) - np.asarray(before, np.float64))
-    return float(np.max(np.where(np.isfinite(change), change, 0.0), initial=0.0))
+        return _finite_max(np.abs(np.asarray(after, np.float64) - np.asarray(before, np.float64)))
+
+
+def _finite_max(values):
+    """The largest finite entry (0.0 for none)."""
+    return float(np.max(np.where(np.isfinite(values), values, 0.0), initial=0.0))
 
 
 def derived_tolerance(case, change, want, floor=0.0):
