@@ -14,7 +14,14 @@ from jax import lax
 from jax.extend import core
 
 # Primitives that carry a sub-program to evaluate (their sums included) rather than bind as a whole.
-_CALLS = {"pjit": "jaxpr", "jit": "jaxpr", "closed_call": "call_jaxpr", "custom_jvp_call": "call_jaxpr"}
+# A custom rule's primal is evaluated as written; the pullback's jaxpr holds its backward as plain ops.
+_CALLS = {
+    "pjit": "jaxpr",
+    "jit": "jaxpr",
+    "closed_call": "call_jaxpr",
+    "custom_jvp_call": "call_jaxpr",
+    "custom_vjp_call": "call_jaxpr",
+}
 
 
 def sums_in_order(fn):

@@ -74,3 +74,28 @@ def test_a_sum_over_the_whole_array_stays_xlas():
     x = float32(64, 50)
     with oracle.exact_mode():
         assert np.array_equal(in_order(lambda a: jnp.sum(a), x), np.asarray(jnp.sum(x)))
+
+
+@jax.custom_vjp
+def _squares_by_column(a):
+    return jnp.sum(a * a, axis=0)
+
+
+_squares_by_column.defvjp(lambda a: (_squares_by_column(a), a), lambda a, g: (2 * a * g[None, :],))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        _squares_by_column,  # a user's custom_vjp rule
+        jax.checkpoint(lambda a: jnp.sum(jnp.tanh(a), axis=0)),
+        lambda a: jax.lax.cond(True, lambda b: jnp.sum(b, axis=0), lambda b: 2 * jnp.sum(b, axis=0), a),
+        lambda a: jnp.linalg.norm(a, axis=0),
+    ],
+    ids=["custom_vjp", "checkpoint", "cond", "norm"],
+)
+def test_a_users_reference_runs_in_order_whatever_it_is_built_of(fn):
+    x = np.random.default_rng(0).standard_normal((6, 4))
+    out, (grad,), _ = oracle.vjp(fn, [x], [0], lambda shape: np.ones(shape), in_order=True)
+    out2, (grad2,), _ = oracle.vjp(fn, [x], [0], lambda shape: np.ones(shape))
+    assert np.allclose(out, out2, rtol=1e-14) and np.allclose(grad, grad2, rtol=1e-14)
