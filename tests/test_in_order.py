@@ -99,3 +99,20 @@ def test_a_users_reference_runs_in_order_whatever_it_is_built_of(fn):
     out, (grad,), _ = oracle.vjp(fn, [x], [0], lambda shape: np.ones(shape), in_order=True)
     out2, (grad2,), _ = oracle.vjp(fn, [x], [0], lambda shape: np.ones(shape))
     assert np.allclose(out, out2, rtol=1e-14) and np.allclose(grad, grad2, rtol=1e-14)
+
+
+def test_a_primitive_the_interpreter_cannot_rebind_leaves_xlas_sums(monkeypatch):
+    from reference import in_order
+
+    @jax.custom_vjp
+    def squares(a):  # a function of its own: the oracle keeps compiled programs per function
+        return jnp.sum(a * a, axis=0)
+
+    squares.defvjp(lambda a: (squares(a), a), lambda a, g: (2 * a * g[None, :],))
+    monkeypatch.setattr(in_order, "_CALLS", {})  # custom_vjp_call is then bound from its params: it fails
+    x = np.random.default_rng(1).standard_normal((6, 4))
+    with pytest.raises(KeyError):
+        jax.jit(sums_in_order(squares))(x)
+    got = oracle.vjp(squares, [x], [0], np.ones(4), in_order=True)
+    want = oracle.vjp(squares, [x], [0], np.ones(4))
+    assert all(np.array_equal(a, b) for a, b in zip([got[0], *got[1]], [want[0], *want[1]]))
