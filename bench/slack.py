@@ -27,7 +27,7 @@ from conformance import checks
 from conformance.backends import backend_for
 from conformance.registry import REGISTRY
 from conformance.samples import map_floats
-from conformance.tolerance import unit_roundoff
+from conformance.tolerance import unit_roundoff, yardstick
 
 BIG = ("large", "wide")
 
@@ -42,7 +42,8 @@ def slack_rows(op, sample, dtype, seed):
     the same yardstick: the largest entry the oracle gives), its tolerance, and whether it passed."""
     case = checks.Case(op, sample, dtype, "cpu", seed)
     out, grads = checks.oracle_run(case)[:2]
-    scales = [_scale(out)] + [max(_scale(g), f) for g, f in zip(grads, _floors(op, grads))]
+    floors = checks.floors(op, grads)
+    scales = [yardstick(out, dtype)] + [yardstick(g, dtype, floors.get(n, 0.0)) for n, g in zip(op.grad_names, grads)]
     exact = exact_errors(case, scales)
     rows = []
     for check in (checks.check_forward, checks.check_vjp):
@@ -62,15 +63,6 @@ def slack_rows(op, sample, dtype, seed):
                 }
             )
     return rows
-
-
-def _scale(want):
-    return max(float(np.max(np.abs(np.asarray(want, np.float64)), initial=0.0)), 1e-300)
-
-
-def _floors(op, grads):
-    floors = checks.floors(op, grads)
-    return [floors.get(name, 0.0) for name in op.grad_names]
 
 
 def exact_errors(case, scales):

@@ -276,8 +276,7 @@ def _finite_max(values):
 def derived_tolerance(case, change, want, floor=0.0):
     """The derived tolerance of one quantity: its achievable change relative to the same yardstick
     compare() measures its error against."""
-    scale = max(float(np.max(np.abs(np.asarray(want, np.float64)), initial=0.0)), floor, 1e-300)
-    return policy.derived(change / scale, case.dtype)
+    return policy.derived(change / policy.yardstick(want, case.dtype, floor), case.dtype)
 
 
 def cotangent_label(case):

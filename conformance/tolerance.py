@@ -28,7 +28,8 @@ off as much as its largest sibling. The checks that compare the manual code with
 K is the op's longest reduction (1 for elementwise ops); `condition` grows with the size of the
 inputs where the op shifts them before an exp (softmax: max|x|); `factor` covers ops that chain
 several roundings (the two-layer net, the staged expression; see the named factors below). The
-reference is float64 with matmul precision "highest" on inputs cast from the dtype under test, so both sides see the same numbers.
+reference is float64 with matmul precision "highest" on inputs cast from the dtype under test, so
+both sides see the same numbers.
 The error is NaN when either side has a NaN, and a NaN error fails.
 """
 
@@ -147,6 +148,13 @@ class Comparison:
         )
 
 
+def yardstick(want, dtype, floor=0.0):
+    """What an error is measured against: the reference's largest entry (or `floor`, where larger;
+    never below the dtype's smallest normal number)."""
+    largest = float(np.max(np.abs(np.asarray(want, np.float64)), initial=0.0))
+    return max(largest, float(np.finfo(np.dtype(dtype)).tiny), floor)
+
+
 def compare(name, got, want, tol, dtype, floor=0.0):
     """Compare one result with its reference; `dtype` is the dtype under test (for the floor).
 
@@ -180,7 +188,7 @@ def compare(name, got, want, tol, dtype, floor=0.0):
     max_abs = float(diff.reshape(-1)[flat])
     if not np.isfinite(got).all() or not np.isfinite(want).all():
         max_abs = float("nan") if not np.array_equal(got, want, equal_nan=True) else 0.0
-    scale = max(float(np.max(np.abs(want), initial=0.0)), float(np.finfo(np.dtype(dtype)).tiny), floor)
+    scale = yardstick(want, dtype, floor)
     return Comparison(
         name, max_abs, max_abs / scale, tol, index, float(got.reshape(-1)[flat]), float(want.reshape(-1)[flat])
     )

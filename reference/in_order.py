@@ -2,10 +2,9 @@
 
 NumPy sums a contiguous block (the last axis, or the trailing ones) pairwise, but along any other
 axis one entry at a time, in order: its float32 column sums carry 2-5x the rounding error of XLA's,
-which sums in blocks. The
-tolerance's estimate of what correct NumPy code reaches runs the reference in float32 through
-sums_in_order(), so that a batchnorm's dgamma (a sum over the batch) is held to what a correct NumPy
-batchnorm actually reaches, not to what XLA reaches.
+which sums in blocks. The tolerance's estimate of what correct NumPy code reaches runs the reference
+in float32 through sums_in_order(), so that a batchnorm's dgamma (a sum over the batch) is held to
+what a correct NumPy batchnorm actually reaches, not to what XLA reaches.
 """
 
 import jax
