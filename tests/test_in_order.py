@@ -1,4 +1,4 @@
-"""reference.in_order: a JAX function re-run with its sums taken as NumPy takes them."""
+"""reference.in_order: a JAX function re-run the way NumPy computes (its sums, its elementary functions)."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,7 @@ import pytest
 
 from conformance import checks, registry
 from reference import oracle
-from reference.in_order import sums_in_order
+from reference.in_order import as_numpy_computes
 
 
 def float32(*shape, seed=0):
@@ -16,7 +16,7 @@ def float32(*shape, seed=0):
 
 def in_order(fn, *args):
     with oracle.exact_mode():
-        return np.asarray(jax.jit(sums_in_order(fn))(*args))
+        return np.asarray(jax.jit(as_numpy_computes(fn))(*args))
 
 
 def test_a_column_sum_is_numpys_to_the_bit_where_xlas_is_not():
@@ -32,8 +32,16 @@ def test_a_sum_over_batch_and_space_is_a_channels_last_column_sum():
     assert np.array_equal(got, x.transpose(0, 2, 3, 1).reshape(-1, 3).sum(axis=0))
 
 
-def test_a_sum_along_the_last_axis_alone_stays_xlas():
-    x = float32(6, 300)
+@pytest.mark.parametrize("length", [1, 7, 8, 13, 128, 129, 300, 1000])
+def test_a_row_sum_is_numpys_pairwise_sum_to_the_bit(length):
+    x = float32(6, length) * np.logspace(-3, 3, length, dtype=np.float32)  # magnitudes apart: the order shows
+    assert np.array_equal(in_order(lambda a: jnp.sum(a, axis=-1), x), x.sum(axis=-1))
+
+
+def test_a_block_past_the_pairwise_limit_stays_xlas():
+    from reference.in_order import PAIRWISE_LIMIT
+
+    x = float32(3, PAIRWISE_LIMIT + 8)
     with oracle.exact_mode():
         assert np.array_equal(in_order(lambda a: jnp.sum(a, axis=-1), x), np.asarray(jnp.sum(x, axis=-1)))
 
@@ -69,11 +77,38 @@ def test_a_reference_run_in_order_computes_the_same_function(name):
         assert np.max(np.abs(g - g2)) < 1e-12 * max(np.max(np.abs(g)), 1.0)
 
 
-def test_a_sum_over_the_whole_array_stays_xlas():
+def test_a_sum_over_the_whole_array_is_numpys_pairwise_sum():
     # NumPy sums a contiguous block pairwise: the sum of squares in an L2 penalty is no column sum.
-    x = float32(64, 50)
+    x = float32(20, 50) * np.logspace(-3, 3, 50, dtype=np.float32)
+    assert np.array_equal(in_order(lambda a: jnp.sum(a * a), x), (x * x).sum())
     with oracle.exact_mode():
-        assert np.array_equal(in_order(lambda a: jnp.sum(a), x), np.asarray(jnp.sum(x)))
+        assert not np.array_equal(np.asarray(jnp.sum(x * x)), (x * x).sum())  # XLA's order is not NumPy's
+
+
+@pytest.mark.parametrize("name", ["tanh", "exp", "log1p"])
+def test_an_elementary_function_is_rounded_once(name):
+    x = np.abs(float32(4000)) * 4  # tanh near 1, where XLA's float32 tanh is 3-4 roundings off
+    fn = getattr(jnp, name)
+    with oracle.exact_mode():
+        want = np.asarray(fn(x.astype(np.float64))).astype(np.float32)
+        xla = np.asarray(jax.jit(fn)(x))
+    assert np.array_equal(in_order(fn, x), want)
+    if name == "tanh":
+        assert not np.array_equal(xla, want)
+
+
+def test_a_sigmoid_is_computed_as_numpy_code_writes_it():
+    x = float32(1000) * 6
+    with oracle.exact_mode():
+        exp = np.asarray(jnp.exp(-x.astype(np.float64))).astype(np.float32)
+    assert np.array_equal(in_order(jax.nn.sigmoid, x), np.float32(1) / (np.float32(1) + exp))
+
+
+def test_in_float64_an_elementary_function_is_numpys_own():
+    x = np.abs(np.random.default_rng(0).standard_normal(1000)) * 4
+    assert np.array_equal(in_order(jnp.tanh, x), np.tanh(x))
+    with oracle.exact_mode():
+        assert not np.array_equal(np.asarray(jnp.tanh(x)), np.tanh(x))  # XLA's float64 tanh is not libm's
 
 
 @jax.custom_vjp
@@ -112,7 +147,7 @@ def test_a_primitive_the_interpreter_cannot_rebind_leaves_xlas_sums(monkeypatch)
     monkeypatch.setattr(in_order, "_CALLS", {})  # custom_vjp_call is then bound from its params: it fails
     x = np.random.default_rng(1).standard_normal((6, 4))
     with pytest.raises(KeyError):
-        jax.jit(sums_in_order(squares))(x)
+        jax.jit(as_numpy_computes(squares))(x)
     got = oracle.vjp(squares, [x], [0], np.ones(4), in_order=True)
     want = oracle.vjp(squares, [x], [0], np.ones(4))
     assert all(np.array_equal(a, b) for a, b in zip([got[0], *got[1]], [want[0], *want[1]]))
