@@ -10,16 +10,17 @@ terms of a typical entry:
     error     = max_i |got_i - want_i| / max_i |want_i|          (the worst element)
 
 The forward and the gradients are held to a tolerance derived from the very inputs (derived()): the
-reference's own error when computed in float32 the way NumPy computes (its sums over leading axes
-one entry at a time, reference.in_order), the largest of FLOAT32_DRAWS runs at slightly nudged
-inputs, scaled to the dtype; plus u for the result's own rounding; times DERIVED
-(checks.achievable). In float64 the oracle rounds as much as the code under test and may be the
-worse of the two (XLA's float64 conv sums in order): its own rounding, seen as the second
-difference of its results at inputs scaled by 1 +- SCALING, counts when it is larger. Where float32
-overflows and so shows nothing, how far the float64 reference moves when its inputs move by
-u(dtype) stands in. Ill-conditioned inputs (layer norm at 1000 + N(0, 1), saturated units) raise it
-by as much as they raise the error of correct code, and neither the size of a reduction nor max|x|
-does by itself. A gradient that cancels to zero by construction (the bias before a batchnorm) may be
+reference's own error when computed in float32 the way NumPy computes (its sums in NumPy's order,
+its exp and tanh rounded once as NumPy's math library gives them: reference.in_order), the largest
+of FLOAT32_DRAWS runs at slightly nudged inputs, scaled to the dtype; plus u for the result's own
+rounding; times DERIVED (checks.achievable). In float64 the oracle rounds as much as the code under
+test and may be the worse of the two: its own rounding, seen as the second difference of its results
+at inputs scaled by 1 +- SCALING (XLA's float64 conv sums in order), and how far the reference
+computed the NumPy way in float64 lands from it (XLA's float64 tanh is not libm's), count when
+larger. Where float32 overflows and so shows nothing, how far the float64 reference moves when its
+inputs move by u(dtype) stands in. Ill-conditioned inputs (layer norm at 1000 + N(0, 1), saturated
+units) raise it by as much as they raise the error of correct code, and neither the size of a
+reduction nor max|x| does by itself. A gradient that cancels to zero by construction (the bias before a batchnorm) may be
 off as much as its largest sibling. The checks that compare the manual code with itself
 (linearity, determinism, devices, second order) use the estimate from the op's terms:
 

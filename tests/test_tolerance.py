@@ -216,6 +216,12 @@ def test_the_slack_benchmark_writes_every_comparison_and_fails_on_a_false_failur
     assert "0 false failures" in capsys.readouterr().out
     failing = dict(rows[0], error=2 * rows[0]["tolerance"], passed=False)
     assert "; 1 false failures" in slack.overall([failing, *rows[1:]], 2, 0.0)
+    # In float64 the oracle's own error is the least a comparison can show: it is what correct code reaches.
+    row = next(r for r in rows if r["dtype"] == "float64" and r["exact_error"] > 0)
+    u = tolerance.unit_roundoff("float64")
+    assert slack.reached(dict(row, exact_error=u, oracle_error=7 * u)) == 7 * u
+    assert slack.reached(dict(row, exact_error=9 * u, oracle_error=7 * u)) == 9 * u
+    assert slack.reached(dict(row, exact_error=u / 4, oracle_error=0.0)) == u
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -298,8 +304,27 @@ def test_in_float64_the_oracles_own_rounding_counts_where_it_rounds_more_than_th
     args = checks.sample_args(case)
     code = checks._float32_error(case, args, dout, out, grads)[1][dw]
     oracle = checks._oracle_rounding(case, args, dout, out, grads)[1][dw]
-    exact = slack.exact_errors(case, [1.0] * 4)["dw"] / np.max(np.abs(grads[dw]))  # the manual code's own
+    exact = slack.exact_errors(case, [1.0] * 4, [out, *grads])[0]["dw"] / np.max(np.abs(grads[dw]))  # the code's own
     oracle_error = slack.slack_rows(case.op, "large", "float64", 102)[2]["error"]  # dw against the oracle
     assert oracle > 3 * code and oracle_error > 2 * exact  # the oracle is the worse party here ...
-    assert checks.achievable(case)[1][dw] == oracle  # ... and its rounding is what the estimate takes
+    assert checks.achievable(case)[1][dw] >= oracle  # ... and its rounding is what the estimate takes
     assert oracle / np.max(np.abs(grads[dw])) > oracle_error / 2
+
+
+@pytest.mark.parametrize("seed", [16, 72])
+def test_in_float64_numpys_way_counts_where_the_oracle_computes_otherwise_by_design(seed):
+    # XLA's float64 tanh is 15-19 u off the exact result at saturation, and off libm's alike at every
+    # input, so that its second difference (rounding noise) shows a third of it: correct code that
+    # calls np.tanh sat at 2.2x the tolerance. NumPy's way of computing, run in float64, shows it whole.
+    from bench import slack
+
+    if slack.EXTENDED is None:
+        pytest.skip("no extended precision (longdouble is float64 here)")
+    case = checks.Case(registry.REGISTRY["tanh"], "extreme", "float64", "cpu", seed)
+    out, grads, dout = checks.oracle_run(case)
+    args = checks.sample_args(case)
+    noise = checks._oracle_rounding(case, args, dout, out, grads)[1][0]
+    numpy = checks._numpy_float64(case, args, dout, out, grads)[1][0]
+    assert numpy > 2 * noise
+    dx = slack.slack_rows(case.op, "extreme", "float64", seed)[1]
+    assert dx["tolerance"] > 3 * max(dx["oracle_error"], dx["error"])
