@@ -57,9 +57,9 @@ def _evaluate(jaxpr, consts, args):
         if name == "reduce_sum":
             outs = [_sum_as_numpy(ins[0], tuple(eqn.params["axes"]))]
         elif name in _LIBRARY and _is_single(ins):
-            outs = [_as_library(name, ins[0])]
+            outs = [_as_library(eqn.primitive, ins[0], eqn.params)]
         elif name == "logistic" and _is_single(ins):
-            outs = [1 / (1 + _as_library("exp", -ins[0]))]
+            outs = [1 / (1 + _as_library(lax.exp_p, -ins[0], eqn.params))]
         elif name in _CALLS:
             inner = eqn.params[_CALLS[name]]
             inner = getattr(inner, "jaxpr", inner), getattr(inner, "consts", ())
@@ -91,12 +91,14 @@ def _is_single(ins):
     return len(ins) == 1 and getattr(ins[0], "dtype", None) in (jnp.float32, jnp.float64)
 
 
-def _as_library(name, x):
-    """NumPy's function `name` at x: in float32 as float64 rounded once (within a rounding of what
-    NumPy's float32 loops give), in float64 NumPy's own, called back on the host."""
+def _as_library(primitive, x, params):
+    """NumPy's `primitive` at x: in float32 XLA's float64 one rounded to float32 once (within a
+    rounding of what NumPy's float32 loops give; XLA's few float64 roundings vanish in it), in float64
+    NumPy's own, called back on the host (slower: once per float64 case)."""
     if x.dtype == jnp.float32:
-        return _as_library(name, x.astype(jnp.float64)).astype(jnp.float32)
-    return jax.pure_callback(functools.partial(_quietly, _LIBRARY[name]), jax.ShapeDtypeStruct(x.shape, x.dtype), x)
+        return primitive.bind(x.astype(jnp.float64), **params).astype(jnp.float32)
+    function = functools.partial(_quietly, _LIBRARY[primitive.name])
+    return jax.pure_callback(function, jax.ShapeDtypeStruct(x.shape, x.dtype), x)
 
 
 def _quietly(function, x):

@@ -5,6 +5,7 @@ import os
 import jax
 import pytest
 
+from conformance import cache
 from reference.oracle import gpu_available
 
 pytest_plugins = ["pytester"]
@@ -12,6 +13,11 @@ pytest_plugins = ["pytester"]
 # A silent broadcast or dtype promotion in reference or manual code fails loudly.
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+# One compilation cache for the session, shared by the xdist workers: a case's checks land on both,
+# and each would compile the same reference programs (set before any in-process CLI run points it
+# at a test's own folder, which is gone by the next test).
+cache.use_compilation_cache()
 
 
 def pytest_collection_modifyitems(config, items):
