@@ -147,14 +147,14 @@ def _moved(value, rng, u):
 
 @functools.lru_cache(maxsize=2)
 def achievable(case):
-    """(out, [grads]): what correct NumPy code in the case's dtype can be off by, as absolute values:
-    the reference's own error when computed in float32 the way NumPy computes (its sums over leading
-    axes one entry at a time), the largest over a few runs at nudged inputs, scaled to the dtype's
-    rounding (_float32_error). In float64, the oracle's own rounding (_oracle_rounding) and how far
-    NumPy's way of computing lands from it (_numpy_float64), where larger: the oracle then rounds as
-    much as the code under test. Where float32 overflows (a finite
-    float64 result, an infinite or NaN float32 one) that run cannot show the error, and how far the
-    float64 reference moves when every input moves by one rounding of the dtype stands in (a
+    """(out, [grads]): what correct NumPy code in the case's dtype can be off by, as absolute
+    values: the reference's own error when computed in float32 the way NumPy computes (its sums in
+    NumPy's order, its exp and tanh as NumPy's: reference.in_order), the largest over a few runs at
+    nudged inputs, scaled to the dtype's rounding (_float32_error). In float64, the oracle's own
+    rounding (_oracle_rounding) and how far NumPy's way of computing lands from it (_numpy_float64),
+    where larger: the oracle then rounds as much as the code under test. Where float32 overflows (a
+    finite float64 result, an infinite or NaN float32 one) that run cannot show the error, and how
+    far the float64 reference moves when every input moves by one rounding of the dtype stands in (a
     backward-stable implementation is exact for inputs moved that much). Zero on a sample placed
     exactly on kinks, where any of these would cross them."""
     out, grads, dout = oracle_run(case)
@@ -226,13 +226,13 @@ def _change_when_moved(case, args, dout, out, grads):
 
 
 def _float32_error(case, args, dout, out, grads):
-    """(out, [grads], overflowed): the reference's float32 error on float32 inputs, its sums over leading
-    axes taken in order as NumPy takes them (reference.in_order: a column sum in NumPy carries 2-5x the
-    error of XLA's), scaled to the dtype's rounding; the float64 reference on the same inputs is the
-    yardstick, so that only the computation's rounding counts. The largest over a few draws
-    (_float32_draws), the first at the inputs themselves and the others at inputs nudged by a relative
-    NUDGE, so that one lucky rounding (of a mean, say) does not decide it. `overflowed`: some float32
-    result is infinite or NaN where the float64 one is finite."""
+    """(out, [grads], overflowed): the reference's float32 error on float32 inputs, computed as
+    NumPy computes (reference.in_order: a column sum in NumPy carries 2-5x the error of XLA's,
+    np.tanh a quarter of XLA's float32 tanh's), scaled to the dtype's rounding; the float64
+    reference on the same inputs is the yardstick, so that only the computation's rounding counts.
+    The largest over a few draws (_float32_draws), the first at the inputs themselves and the others
+    at inputs nudged by a relative NUDGE, so that one lucky rounding (of a mean, say) does not
+    decide it. `overflowed`: some float32 result is infinite or NaN where the float64 one is finite."""
     scaled = policy.unit_roundoff(case.dtype) / policy.unit_roundoff("float32")
     rng = rng_for(f"nudged-{case.op.name}-{case.sample}-{case.dtype}", case.seed)
     worst_out, worst, overflowed = 0.0, [0.0] * len(grads), False

