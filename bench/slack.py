@@ -10,10 +10,10 @@ own error against it where that is larger: in float64 the oracle carries roundin
 tanh is 6.5 ulp off), so that even a correctly rounded result shows that much against it, and code
 that rounds as the oracle does looks more exact against it than it is. Three slacks are printed:
 against what correct code reaches (the tolerance's fit), against the exact result alone, and against
-the oracle (what the check sees; its minimum is the margin against false failures). Prints min / median / max per op and dtype and writes every row as JSON (default
-bench-slack.json). Comparisons where correct code is exact (error 0) have no slack and are counted
-apart. The large and wide samples are left out unless --all-samples: they cost minutes and their
-errors follow the same rule.
+the oracle (what the check sees; its minimum is the margin against false failures). Prints min /
+median / max per op and dtype and writes every row as JSON (default bench-slack.json). Comparisons
+where correct code is exact (error 0) have no slack and are counted apart. The large and wide
+samples are left out unless --all-samples: they cost minutes and their errors follow the same rule.
 """
 
 import argparse
@@ -76,9 +76,9 @@ def exact_errors(case, scales, oracle):
     got = checks.manual_run(case)
     args = [map_floats(a, lambda x: x.astype(EXTENDED)) for a in checks.sample_args(case)]
     dout = np.asarray(checks.case_dout(case)).astype(EXTENDED)
-    exact = checks.run_manual(case.op, args, dout, backend_for("cpu"))
+    extended = checks.run_manual(case.op, args, dout, backend_for("cpu"))
     names = ["loss" if case.op.kind == "loss" else "out", *case.op.grad_names]
-    exact = [np.asarray(e, EXTENDED) for e in [exact.out, *exact.grads]]
+    exact = [np.asarray(e, EXTENDED) for e in [extended.out, *extended.grads]]
 
     def error(values, e, s):
         return float(np.max(np.abs(np.asarray(values, EXTENDED) - e), initial=0.0) / s)
