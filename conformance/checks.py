@@ -162,16 +162,19 @@ def achievable(case):
         return 0.0, [0.0] * len(grads or ())
     args = sample_args(case)
     error_out, errors, overflowed = _float32_error(case, args, dout, out, grads)
+    estimate = error_out, errors
     if case.dtype == "float64":  # the oracle rounds as much as the code under test: it may be the worse of the two
-        for more_out, more in (
-            _oracle_rounding(case, args, dout, out, grads),
-            _numpy_float64(case, args, dout, out, grads),
-        ):
-            error_out, errors = max(error_out, more_out), [max(a, b) for a, b in zip(errors, more)]
-    if not overflowed:
-        return error_out, errors
-    moved_out, moved = _change_when_moved(case, args, dout, out, grads)
-    return max(moved_out, error_out), [max(a, b) for a, b in zip(moved, errors)]
+        estimate = _larger(estimate, _oracle_rounding(case, args, dout, out, grads))
+        estimate = _larger(estimate, _numpy_float64(case, args, dout, out, grads))
+    if overflowed:
+        estimate = _larger(estimate, _change_when_moved(case, args, dout, out, grads))
+    return estimate
+
+
+def _larger(first, second):
+    """The larger of two estimates (out, [grads]), quantity by quantity."""
+    (first_out, first_grads), (second_out, second_grads) = first, second
+    return max(first_out, second_out), [max(a, b) for a, b in zip(first_grads, second_grads)]
 
 
 def _oracle_rounding(case, args, dout, out, grads):

@@ -20,9 +20,10 @@ computed the NumPy way in float64 lands from it (XLA's float64 tanh is not libm'
 larger. Where float32 overflows and so shows nothing, how far the float64 reference moves when its
 inputs move by u(dtype) stands in. Ill-conditioned inputs (layer norm at 1000 + N(0, 1), saturated
 units) raise it by as much as they raise the error of correct code, and neither the size of a
-reduction nor max|x| does by itself. A gradient that cancels to zero by construction (the bias before a batchnorm) may be
-off as much as its largest sibling. The checks that compare the manual code with itself
-(linearity, determinism, devices, second order) use the estimate from the op's terms:
+reduction nor max|x| does by itself. A gradient that cancels to zero by construction (the bias
+before a batchnorm) may be off as much as its largest sibling. The checks that compare the manual
+code with itself (linearity, determinism, devices, second order) use the estimate from the op's
+terms:
 
     tolerance = SAFETY * factor(op) * u(dtype) * sqrt(K) * condition
 
