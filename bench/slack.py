@@ -136,7 +136,7 @@ def spread(slack):
     band, wide = (100 * np.mean((slack >= 3) & (slack <= top)) for top in (30, 100))
     return (
         f"min {low:.3g}, 1st percentile {p1:.3g}, 5th {p5:.3g}, median {mid:.3g}, 95th {p95:.3g}, 99th {p99:.3g}; "
-        f"{band:.0f}% within 3-30x, {wide:.0f}% within 3-100x"
+        f"{band:.1f}% within 3-30x, {wide:.2f}% within 3-100x"
     )
 
 
@@ -150,7 +150,8 @@ def overall(rows, seeds, took):
     inexact = [r for r in rows if r["exact_error"] > 0]
     if inexact:
         slack = np.array([r["tolerance"] / reached(r) for r in inexact])
-        lines.append(f"slack against what correct code reaches (the oracle's own error where larger): {spread(slack)}.")
+        reaches = "the larger error of the manual code and JAX's float32 run, or the oracle's own"
+        lines.append(f"slack against what correct code reaches ({reaches}): {spread(slack)}.")
     for key, against in (
         ("exact_error", "the manual code's error alone"),
         ("jax_error", "JAX's float32 run's error alone"),
