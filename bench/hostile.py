@@ -60,7 +60,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = parser.parse_args(argv)
-    from gradref.grade import confine
+    from gradref.grade.untrusted import confine
 
     rate = gemm_rate()
     rows = []
@@ -69,7 +69,7 @@ def main(argv=None):
         modes = ["process"] if confine.bwrap_problem() else ["bwrap", "process"]
         for mode in modes:
             rows.append(measure(mode, folder))
-        from gradref.grade.sandbox import remove_tree
+        from gradref.grade.untrusted.sandbox import remove_tree
 
         remove_tree(str(folder / "batch"))
     print(f"float32 GEMM on this machine, same run: {rate:.0f} GFLOP/s (1024^3, median of 5)")

@@ -29,7 +29,7 @@ TARGET_S = 5.0
 def build_image(folder):
     """The bundle's setup.sh run into folder/image (gradref beside it, the cache inside it)."""
     from gradref.cli import main
-    from gradref.grade import platforms
+    from gradref.grade.front import platforms
 
     wheel = platforms.build_wheel(str(folder))
     bundle = folder / "autograder.zip"

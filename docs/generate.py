@@ -20,7 +20,7 @@ def ops_page():
         "# The ops",
         "",
         "Every op is one entry of `conformance/registry.py`, so it is at once in `gradref check`, the test",
-        "suite, the benchmarks and (under the student-facing names of `gradref/grade/targets.py`)",
+        "suite, the benchmarks and (under the student-facing names of `gradref/grade/course/targets.py`)",
         "`gradref grade`. Signatures follow the course: `*_forward(...) -> (out, cache)`,",
         "`*_backward(dout, cache) -> (one gradient per array input)`, losses `(loss, dx)`, update rules",
         "`rule(w, dw, config) -> (next_w, config)`. `gradref ops --json` gives the same list with every",
@@ -54,13 +54,13 @@ def ops_page():
 
 
 def mistakes_page():
-    from gradref.grade.mistakes import CATALOGUE
+    from gradref.grade.explain.mistakes import CATALOGUE
 
     lines = [
         HEADER,
         "# The mistake catalogue",
         "",
-        "What `gradref grade` (and `gradref.testing`) can name, per op, from `gradref/grade/mistakes.py`:",
+        "What `gradref grade` (and `gradref.testing`) can name, per op, from `gradref/grade/explain/mistakes.py`:",
         "each entry is a NumPy variant of the reference with that one mistake, evaluated in the grader's",
         "own process; the first (simplest) entry that reproduces a wrong quantity exactly names it. Every",
         "entry is proven by a planted bug in `tests/test_mistakes.py`.",

@@ -1,7 +1,7 @@
 """The `gradref` command: one subcommand per use, each defined in the module of that use.
 
 check, precision, ops, cache: `gradref.check`; bench: `gradref.bench`; grade, autograder, assignments:
-`gradref.grade.command`; example: `gradref.examples`.
+`gradref.grade.front.command`; example: `gradref.examples`.
 """
 
 import argparse
@@ -15,7 +15,7 @@ from reference import oracle
 
 from . import bench, check, examples, output, report
 from .console import err
-from .grade import command as grade_command
+from .grade.front import command as grade_command
 from .output import UsageError
 
 COMMANDS = (check, bench, grade_command, report, examples)

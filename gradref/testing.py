@@ -23,7 +23,7 @@ import numpy as np
 from conformance import checks
 from conformance.registry import LAYER, LOSS, Op
 from conformance.samples import SampleSpec, as_float64
-from gradref.grade.diagnose import Context, diagnose
+from gradref.grade.explain.diagnose import Context, diagnose
 
 __all__ = [
     "assert_backward_matches",

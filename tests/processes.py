@@ -6,7 +6,7 @@ import shutil
 import threading
 import time
 
-from gradref.grade.sandbox import process_tree
+from gradref.grade.untrusted.sandbox import process_tree
 
 # As in a terminal: a shell that started the tests in the background may have ignored SIGINT.
 AS_IN_A_TERMINAL = (

@@ -19,7 +19,9 @@ from conftest import once_per_session
 from notebooks import course_notebook
 
 from gradref.cli import main
-from gradref.grade import Options, assignments, grade_file, platforms
+from gradref.grade import Options, grade_file
+from gradref.grade.course import assignments
+from gradref.grade.front import platforms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
@@ -124,8 +126,8 @@ def gradescope_root(tmp_path_factory, wheel):
         timeout=600,
     )
     assert setup.returncode == 0, setup.stderr
-    assert os.path.isdir(os.path.join(site, "gradref", "grade", "assignments")), "the wheel ships the specs"
-    assert os.path.isfile(os.path.join(site, "gradref", "grade", "course_support", "cs231n", "fast_layers.py"))
+    assert os.path.isdir(os.path.join(site, "gradref", "grade", "course", "specs")), "the wheel ships the specs"
+    assert os.path.isfile(os.path.join(site, "gradref", "grade", "course", "support", "cs231n", "fast_layers.py"))
     image = tmp / "built-image"
     shutil.copytree(root, image, symlinks=True)
     return root, site, image
@@ -373,7 +375,8 @@ def test_from_an_installed_gradref_one_command_writes_the_bundle(gradescope_root
         archive.extract(wheel, tmp_path)
     with zipfile.ZipFile(tmp_path / wheel) as built:
         inside = built.namelist()
-    assert "gradref/grade/assignments/cs231n-a2.toml" in inside and "gradref/grade/worker.py" in inside
+    assert "gradref/grade/course/specs/cs231n-a2.toml" in inside and "gradref/grade/untrusted/worker.py" in inside
+    assert "gradref/grade/course/support/cs231n/im2col.py" in inside  # the course support modules too
 
 
 def test_the_gradescope_image_installs_gradref_into_a_virtual_environment(tmp_path, wheel):
@@ -394,7 +397,9 @@ def test_the_gradescope_image_installs_gradref_into_a_virtual_environment(tmp_pa
         ["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True, timeout=300
     )
     assert setup.returncode == 0, setup.stderr
-    assert list((root / "venv").glob("lib/python3*/site-packages/gradref/grade/worker.py")), "gradref is in the venv"
+    assert list((root / "venv").glob("lib/python3*/site-packages/gradref/grade/untrusted/worker.py")), (
+        "gradref is in the venv"
+    )
     assert "venv/bin/python" in (root / "source" / "run_autograder").read_text()
 
 

@@ -131,7 +131,7 @@ def test_check_reads_the_cache_on_a_second_run_and_cache_clear_empties_it(cache_
 
 
 def test_the_grader_shares_the_cache(cache_dir, monkeypatch):
-    from gradref.grade import answers
+    from gradref.grade.judging import answers
 
     answers.oracle_answers.cache_clear()
     op = registry.REGISTRY["relu"]

@@ -55,7 +55,7 @@ def test_samples_include_n1_kdim_and_memory_layouts():
 )
 def test_the_sequence_ops_are_graded_on_a_batch_of_one(op_name):
     """A np.squeeze per time step passes every batch but one of a single sequence: that one is sampled."""
-    from gradref.grade.grader import graded_samples
+    from gradref.grade.judging.grader import graded_samples
 
     op = registry.REGISTRY[op_name]
     first = op.signature[0]

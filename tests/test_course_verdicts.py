@@ -553,7 +553,7 @@ def test_python_2_division_in_an_output_size_is_named(tmp_path):
 
 
 def test_a_pad_slice_that_empties_at_pad_0_is_named():
-    from gradref.grade.plainwords import explain_error, mistake_in_error
+    from gradref.grade.explain.plainwords import explain_error, mistake_in_error
 
     message = (
         "ValueError: could not broadcast input array from shape (2,3,0,0) into shape (2,3,5,5) "
@@ -633,7 +633,9 @@ def test_the_submissions_own_support_module_wins(tmp_path):
 
 
 def test_the_textbooks_im2col_and_col2im_are_adjoint_and_laid_out_as_documented():
-    path = os.path.join(os.path.dirname(COURSE), os.pardir, "gradref", "grade", "course_support", "common", "util.py")
+    path = os.path.join(
+        os.path.dirname(COURSE), os.pardir, "gradref", "grade", "course", "support", "common", "util.py"
+    )
     spec = importlib.util.spec_from_file_location("support_util", path)
     util = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(util)

@@ -9,7 +9,7 @@ import pytest
 import manual_grads as mg
 from conformance import checks, registry
 from gradref.grade import Options, grade_file
-from gradref.grade.targets import CS231N, PAIR, TARGETS, UPDATE_RULE
+from gradref.grade.course.targets import CS231N, PAIR, TARGETS, UPDATE_RULE
 
 MODULES = ["_xp", "layers", "losses", "norms", "dropout", "conv", "sequence", "optim"]
 NEW_OPS = [

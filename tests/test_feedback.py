@@ -6,7 +6,10 @@ import os
 
 import pytest
 
-from gradref.grade import Options, assignments, feedback, grade_file, platforms
+from gradref.grade import Options, grade_file
+from gradref.grade.course import assignments
+from gradref.grade.explain import feedback
+from gradref.grade.front import platforms
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 BUGGY = os.path.join(EXAMPLES, "layers_buggy.py")

@@ -23,10 +23,11 @@ from conftest import once_per_session
 from processes import MemorySampler, processes_of, throwaway_project
 
 from conformance.registry import REGISTRY
-from gradref.grade import confine, reports
-from gradref.grade.answers import oracle_answers
-from gradref.grade.grader import SKIPPED_SAMPLES
-from gradref.grade.sandbox import remove_tree
+from gradref.grade.front import batch as batch_module
+from gradref.grade.judging.answers import oracle_answers
+from gradref.grade.judging.grader import SKIPPED_SAMPLES
+from gradref.grade.untrusted import confine
+from gradref.grade.untrusted.sandbox import remove_tree
 
 needs_bwrap = pytest.mark.skipif(
     confine.bwrap_problem() is not None, reason=f"needs bubblewrap: {confine.bwrap_problem()}"
@@ -348,7 +349,7 @@ def grade_in_a_terminal(copy, batch, out, tmpdir, isolation):
 def secret_file():
     """Where this machine's secret is (made here if it is not yet): what a submission must not read."""
     from conformance import cache
-    from gradref.grade import unseen
+    from gradref.grade.judging import unseen
 
     unseen.machine_secret()
     return os.path.join(cache.folder(), unseen.FILE)
@@ -509,14 +510,16 @@ def test_a_dead_pool_retries_what_was_running_and_charges_only_the_killer(tmp_pa
         (batch / name).write_text(RIGHT)
     graded = {
         os.path.basename(path): (result, error)
-        for path, result, error in reports.graded([str(batch / n) for n in names], None, 2, grade=_dies_on_the_killer)
+        for path, result, error in batch_module.graded(
+            [str(batch / n) for n in names], None, 2, grade=_dies_on_the_killer
+        )
     }
     assert graded["a_killer.py"][1] == "the grading process died twice while grading it"
     assert all(graded[n] == ("graded", "") for n in names[1:]), graded
 
 
 def _dies_on_the_killer(path, options, started):
-    reports.mark_started(path, started)
+    batch_module.mark_started(path, started)
     if os.path.basename(path) == "a_killer.py":
         time.sleep(0.3)  # long enough that the bystander beside it has started, every time
         os._exit(9)  # as the kernel's OOM killer would end it
@@ -528,7 +531,7 @@ def _dies_on_the_killer(path, options, started):
 
 
 def test_a_request_the_worker_never_reads_times_out_instead_of_blocking(tmp_path):
-    from gradref.grade import sandbox as sandbox_module
+    from gradref.grade.untrusted import sandbox as sandbox_module
 
     box = sandbox_module.Sandbox.__new__(sandbox_module.Sandbox)
     box.proc = subprocess.Popen(["sleep", "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -63,3 +63,92 @@ def test_a_checkout_under_a_folder_named_like_a_package_is_still_the_users_code(
         namespace["backward"](None, None)
     except ValueError as error:
         assert describe_error(error) == "ValueError: shapes do not match at layers.py:2"
+
+
+# ----- gradref/grade/: five rooms, each importing only the rooms before it -----
+
+GRADE = ROOT / "gradref" / "grade"
+ROOMS = ("untrusted", "explain", "course", "judging", "front")
+HELPERS = ("text", "output", "console")  # gradref's plain helpers, open to every room
+ENGINE_AND_JAX = ENGINE + ("jax", "jaxlib")
+STANDALONE = ("worker.py", "protocol.py")  # run inside the sandbox: the standard library and NumPy only
+
+
+def absolute_imports(path, package):
+    """Every name a file imports, made absolute (`from ..judging import verdict` in gradref.grade.front
+    gives gradref.grade.judging.verdict), with `package` the dotted package the file sits in."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            module = ".".join(filter(None, (base, node.module)))
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def crossings(path, room, package):
+    """The imports of one module in `room` that break the rules stated in gradref/grade/__init__.py."""
+    allowed = ROOMS[: ROOMS.index(room) + 1]
+    bad = []
+    for name in sorted(absolute_imports(path, package)):
+        parts = name.split(".")
+        if path.name in STANDALONE and parts[0] not in sys.stdlib_module_names and parts[0] != "numpy":
+            bad.append(f"{room}/{path.name} imports {name} (it runs inside the sandbox)")
+        elif parts[:2] == ["gradref", "grade"] and len(parts) > 2 and parts[2] in ROOMS and parts[2] not in allowed:
+            bad.append(f"{room}/{path.name} imports {name} (a room above it)")
+        elif parts[0] == "gradref" and parts[1:2] != ["grade"] and parts[1] not in HELPERS and room != "front":
+            bad.append(f"{room}/{path.name} imports {name} (only the front may use gradref's commands)")
+        elif room == "untrusted" and parts[0] in ENGINE_AND_JAX:
+            bad.append(f"{room}/{path.name} imports {name} (running untrusted code needs no engine)")
+    return bad
+
+
+def grade_modules():
+    """(path, room, package) for every module of gradref/grade/ (support/ aside: it is the course's)."""
+    for path in sorted(GRADE.rglob("*.py")):
+        rel = path.relative_to(GRADE).parts
+        if "support" in rel:
+            continue
+        room = rel[0] if len(rel) > 1 else None
+        package = ".".join(("gradref", "grade", *rel[:-1]))
+        yield path, room, package
+
+
+def test_the_grader_has_five_rooms_and_nothing_beside_them():
+    loose = [path.name for path, room, _ in grade_modules() if room is None and path.name != "__init__.py"]
+    rooms = sorted({room for _, room, _ in grade_modules() if room})
+    assert loose == [] and rooms == sorted(ROOMS)
+    for room in ROOMS:
+        doc = ast.get_docstring(ast.parse((GRADE / room / "__init__.py").read_text())) or ""
+        assert "May import" in doc, f"{room}/__init__.py must say what the room may import"
+    undocumented = [
+        f"{room}/{path.name}" for path, room, _ in grade_modules() if not ast.get_docstring(ast.parse(path.read_text()))
+    ]
+    assert undocumented == []
+
+
+def test_no_room_imports_one_above_it_and_the_worker_imports_nothing_of_gradref():
+    found = [bad for path, room, package in grade_modules() if room for bad in crossings(path, room, package)]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "room, name, source, why",
+    [
+        ("judging", "judge.py", "from ..front import command\n", "a room above it"),
+        ("untrusted", "worker.py", "import gradref.text\n", "inside the sandbox"),
+        ("untrusted", "protocol.py", "from conformance import cache\n", "inside the sandbox"),
+        ("untrusted", "sandbox.py", "import jax.numpy as jnp\n", "needs no engine"),
+        ("untrusted", "worker.py", "import scipy.special\n", "inside the sandbox"),
+        ("explain", "diagnose.py", "from ..course.targets import CLASS\n", "a room above it"),
+        ("course", "targets.py", "from ... import htmlreport\n", "only the front"),
+    ],
+)
+def test_the_room_rules_can_fail(tmp_path, room, name, source, why):
+    planted = tmp_path / name
+    planted.write_text(source)
+    found = crossings(planted, room, f"gradref.grade.{room}")
+    assert len(found) == 1 and why in found[0], found

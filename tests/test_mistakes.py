@@ -12,9 +12,9 @@ import pytest
 from conftest import once_per_session
 
 from gradref.grade import Options
-from gradref.grade.mistakes import CATALOGUE
-from gradref.grade.reports import grade_folder
-from gradref.grade.targets import TARGETS
+from gradref.grade.course.targets import TARGETS
+from gradref.grade.explain.mistakes import CATALOGUE
+from gradref.grade.front.batch import grade_folder
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
 

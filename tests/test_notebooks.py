@@ -14,8 +14,8 @@ from notebooks import course_notebook
 
 from gradref.cli import main
 from gradref.grade import CannotGrade, Options, grade_file
-from gradref.grade import unzip as unzip_module
-from gradref.grade.reports import grade_folder
+from gradref.grade.front.batch import grade_folder
+from gradref.grade.untrusted import unzip as unzip_module
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
 FAST = Options(timeout=5.0, memory_mb=800)

@@ -4,7 +4,8 @@ never earn points for a function that fails its ordinary samples; published-only
 import numpy as np
 import pytest
 
-from gradref.grade import Options, assignments, grade_file
+from gradref.grade import Options, grade_file
+from gradref.grade.course import assignments
 
 BASE = """
 import numpy as np

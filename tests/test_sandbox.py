@@ -22,8 +22,8 @@ import pytest
 from conftest import once_per_session
 from processes import AS_IN_A_TERMINAL, processes_of, still_alive, throwaway_project
 
-from gradref.grade import confine
-from gradref.grade.sandbox import BadResult, process_tree, read_npy
+from gradref.grade.untrusted import confine
+from gradref.grade.untrusted.sandbox import BadResult, process_tree, read_npy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 needs_bwrap = pytest.mark.skipif(
@@ -63,7 +63,7 @@ def mark(what):
 ATTACKS = {
     "payload_in_a_lazy_module": """
         def attack():
-            for name in ("gradref/grade/reports.py", "gradref/grade/diagnose.py"):
+            for name in ("gradref/grade/front/reports.py", "gradref/grade/explain/diagnose.py"):
                 path = os.path.join("{COPY}", name)
                 try:
                     info = os.stat(path)
@@ -724,7 +724,7 @@ def test_a_pool_process_whose_parent_died_while_it_started_ends_itself(tmp_path)
 
 def test_closing_the_sandboxes_from_a_signal_handler_never_waits_on_the_interrupted_code(tmp_path, monkeypatch):
     """SIGTERM can land while the pool process is inside Popen.wait; the clean-up must not need its lock."""
-    from gradref.grade import sandbox as sandbox_module
+    from gradref.grade.untrusted import sandbox as sandbox_module
 
     monkeypatch.setattr(sandbox_module, "LIVE", sandbox_module.weakref.WeakSet())  # only this test's sandbox
     submission = tmp_path / "good.py"

@@ -1,5 +1,5 @@
 """Answers looked up instead of computed: the public samples can be drawn by anyone, so each graded
-function also meets one sample drawn from a secret seed (conformance/grade/unseen.py)."""
+function also meets one sample drawn from a secret seed (gradref/grade/judging/unseen.py)."""
 
 import hashlib
 import json
@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from conformance.registry import REGISTRY
-from gradref.grade import Options, grade_file, unseen
-from gradref.grade.answers import oracle_answers, unseen_twin
-from gradref.grade.grader import SKIPPED_SAMPLES
+from gradref.grade import Options, grade_file
+from gradref.grade.judging import unseen
+from gradref.grade.judging.answers import oracle_answers, unseen_twin
+from gradref.grade.judging.grader import SKIPPED_SAMPLES
 
 FAST = Options(timeout=5.0, memory_mb=800)
 KNOWN, SECRET = 4242, 777001

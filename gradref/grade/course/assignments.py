@@ -2,7 +2,7 @@
 
 A spec is a small TOML file: the functions (or classes) of an assignment with their points, which are
 required, which are hidden until the grades are published, and the conventions in force. Built-in
-specs live in assignments/*.toml. Scores: a function that passes gets its points; one that fails or
+specs live in specs/*.toml. Scores: a function that passes gets its points; one that fails or
 errs gets the share of its samples on which every check passed (a backward right in 2-D and wrong for
 k-dim x gets most of its points); a missing or unfinished one gets 0. max_score is the points of the
 required functions plus those of the optional ones the submission defines.
@@ -19,11 +19,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from . import feedback
+from ..explain import feedback
 from .targets import ALL_NAMES, CS231N, LAYERS
-from .verdict import NEAR_MISSES
 
-BUILTIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assignments")
+# Named near-misses, which an assignment may give a share of a function's points (else it earns 0):
+SHAPE_ONLY = "shape_only"  # the right values in the wrong shape
+WARNINGS_ONLY = "warnings_only"  # fails only through a warning made a failure (strict)
+KDIM_ONLY = "kdim_only"  # right on every 2-D sample, wrong only for k-dimensional x
+NEAR_MISSES = (SHAPE_ONLY, WARNINGS_ONLY, KDIM_ONLY)
+
+BUILTIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
 SETTINGS = {"strict": bool, "dropout_p": str, "allow_numerical_gradient": bool}
 
 

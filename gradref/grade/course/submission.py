@@ -3,17 +3,14 @@
 import ast
 import os
 
-from .plainwords import explain_syntax_error
-from .sandbox import python_files
+from ..explain.plainwords import explain_syntax_error
+from ..untrusted.refusal import CannotGrade
+from ..untrusted.sandbox import python_files
 from .targets import ALL_NAMES, CLASS, TARGETS
 
 # Parsing costs the grader about 500 bytes of memory per byte of source: course files are tens of KB.
 MAX_FILE_BYTES = 1 << 20
 MAX_SUBMISSION_BYTES = 4 << 20
-
-
-class CannotGrade(Exception):
-    """The submission cannot be graded at all (exit 2); the message is one plain sentence."""
 
 
 def _megabytes(size):

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .mistakes import CATALOGUE
-from .verdict import CHANGES_A_RIGHT_ONE, NOT_REPRODUCED
+
+# How a quantity refutes a catalogue mistake (the verdict keeps which).
+CHANGES_A_RIGHT_ONE, NOT_REPRODUCED = "right", "wrong"
 
 MATCH = 1e-6  # relative to the larger entry: a float64 result either matches a mistake or it does not
 

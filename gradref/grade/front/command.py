@@ -8,14 +8,20 @@ from rich.table import Table
 
 from conformance import cache
 
-from .. import htmlreport, junit, output
-from .. import report as report_command
-from ..console import advancer, err, out, progress_bar
-from ..output import UsageError
-from ..text import clean
-from . import assignments, confine, feedback, platforms, reports, sandbox, syscalls, unseen
-from .grader import CannotGrade, Options, grade_file
-from .targets import ALL_NAMES
+from ... import htmlreport, junit, output
+from ... import report as report_command
+from ...console import advancer, err, out, progress_bar
+from ...output import UsageError
+from ...text import clean
+from ..course import assignments
+from ..course.targets import ALL_NAMES
+from ..explain import feedback
+from ..judging import unseen
+from ..judging.grader import grade_file
+from ..judging.options import Options
+from ..untrusted import confine, sandbox, syscalls
+from ..untrusted.refusal import CannotGrade
+from . import batch, platforms, reports
 
 STATUS_STYLE = {
     "pass": "green",
@@ -201,7 +207,7 @@ def cmd_grade(args):
 
 def grade_batch(args, options):
     try:
-        reports.submissions_in(args.submission)
+        batch.submissions_in(args.submission)
     except CannotGrade as error:
         raise UsageError(str(error)) from None
     output.check_writable(args.json)
@@ -212,11 +218,11 @@ def grade_batch(args, options):
         raise UsageError("--jobs must be at least 1")
     with progress_bar() as bar:
         task = bar.add_task("grading", total=None)
-        rows = reports.grade_folder(
+        rows = batch.grade_folder(
             args.submission, options, args.jobs, args.out, args.gradescope, advance=advancer(bar, task)
         )
     if args.html:
-        _write_html_pages(args, reports.submissions_in(args.submission))
+        _write_html_pages(args, batch.submissions_in(args.submission))
     table = Table(title=f"gradref grade: {len(rows)} submissions in {args.submission}")
     for column in reports.SUMMARY_COLUMNS:
         table.add_column(column, overflow="fold")

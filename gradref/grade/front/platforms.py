@@ -22,16 +22,19 @@ import zipfile
 
 from conformance.registry import REGISTRY
 
-from .. import output
-from ..text import clean
-from . import assignments, feedback, unseen
-from .answers import oracle_answers, unseen_twin
-from .grader import CannotGrade, grade_file, graded_samples
-from .options import Options
+from ... import output
+from ...text import clean
+from ..course import assignments
+from ..course.targets import targets_for
+from ..explain import feedback
+from ..judging import unseen
+from ..judging.answers import oracle_answers, unseen_twin
+from ..judging.grader import grade_file, graded_samples
+from ..judging.options import Options
+from ..judging.verdict import sample_of
+from ..untrusted.refusal import CannotGrade
+from ..untrusted.staging import gradable_suffix
 from .reports import gradescope, gradescope_error, required_points
-from .staging import gradable_suffix
-from .targets import targets_for
-from .verdict import sample_of
 
 GRADESCOPE_SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder image.
@@ -50,7 +53,7 @@ fi
 echo "installing gradref into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
 "$PYTHON" -m pip install --quiet ${GRADREF_PIP_ARGS:-} "$ROOT"/source/gradref-*.whl
 # One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
-"$PYTHON" -c "from gradref.grade import unseen; unseen.machine_secret()"
+"$PYTHON" -c "from gradref.grade.judging import unseen; unseen.machine_secret()"
 # Everything no submission changes, computed once here: the oracle's answers and JAX's compiled programs.
 "$PYTHON" -m gradref autograder warm --assignment "$ROOT/source/assignment.toml"
 """
@@ -87,7 +90,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap pyth
 COPY tests/{wheel} /tmp/
 RUN pip install --no-cache-dir /tmp/{wheel}
 # One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
-RUN python -c "from gradref.grade import unseen; unseen.machine_secret()"
+RUN python -c "from gradref.grade.judging import unseen; unseen.machine_secret()"
 # Everything no submission changes, computed once here: the oracle's answers and JAX's compiled programs.
 COPY tests/assignment.toml /tmp/gradref-assignment.toml
 RUN python -m gradref autograder warm --assignment /tmp/gradref-assignment.toml
@@ -102,7 +105,8 @@ class BundleError(Exception):
 
 
 def project_root():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    """The checkout gradref runs from (gradref/grade/front/ is three folders below it), or None."""
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir))
     return root if os.path.isfile(os.path.join(root, "pyproject.toml")) else None
 
 
@@ -156,7 +160,7 @@ def _source_from_install(source):
             'include = ["gradref*", "manual_grads*", "reference*", "conformance*", "bench*"]',
             "",
             "[tool.setuptools.package-data]",
-            '"gradref.grade" = ["assignments/*.toml"]',
+            '"gradref.grade.course" = ["specs/*.toml", "support/*.md", "support/*/*.py"]',  # as pyproject.toml
             "",
         ]
     )

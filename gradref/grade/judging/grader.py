@@ -14,20 +14,24 @@ import time
 
 from conformance.registry import REGISTRY
 
-from .. import output
-from ..text import clean
-from . import confine, feedback, notebook, unseen
-from . import protocol as P
+from ... import output
+from ...text import clean
+from ..course import SUPPORT
+from ..course.assignments import score
+from ..course.submission import LAYER_CLASSES, gradable_files
+from ..course.targets import ALL_NAMES, CLASS, PAIR, assignments_of, detect, in_assignments, targets_for
+from ..explain import feedback
+from ..explain.plainwords import explain_error
+from ..untrusted import confine, notebook
+from ..untrusted import protocol as P
+from ..untrusted.refusal import CannotGrade
+from ..untrusted.sandbox import Sandbox
+from ..untrusted.staging import staged
+from . import unseen
 from .answers import sample_label, unseen_twin
-from .assignments import score
 from .caches import documented
 from .judge import distinct, judge_backward_alone, judge_sample
 from .options import Options
-from .plainwords import explain_error
-from .sandbox import Sandbox
-from .staging import staged
-from .submission import LAYER_CLASSES, CannotGrade, gradable_files
-from .targets import ALL_NAMES, CLASS, PAIR, assignments_of, detect, in_assignments, targets_for
 from .verdict import ERROR, MISSING, PASS, RANK, TIMEOUT, Entry, sample_of, summary, unique
 
 __all__ = ["CannotGrade", "Options", "PASS", "grade_file"]
@@ -115,6 +119,7 @@ def _grade(path, options, advance):
         options.support,
         modules,
         options.submission_timeout,
+        SUPPORT,
     ) as sandbox:
         seed = unseen.submission_seed(secret, sandbox.layout.code)
         hello = sandbox.start()

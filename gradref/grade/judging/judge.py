@@ -16,16 +16,16 @@ from conformance.checks import floors, tolerance_terms
 from conformance.registry import REGISTRY, UPDATE
 from conformance.samples import as_float64
 
-from ..text import clean
+from ...text import clean
+from ..course.targets import CLASS, LOSS_FUNCTION, UPDATE_RULE
+from ..explain.diagnose import Context, diagnose, is_gradient
+from ..explain.plainwords import explain_error, mistake_in_error
+from ..untrusted import protocol as P
+from ..untrusted.sandbox import BadResult
 from . import dropout, evidence
-from . import protocol as P
 from .answers import oracle_answers
 from .caches import course_cache, documented
-from .diagnose import Context, diagnose, is_gradient
 from .options import Options
-from .plainwords import explain_error, mistake_in_error
-from .sandbox import BadResult
-from .targets import CLASS, LOSS_FUNCTION, UPDATE_RULE
 from .verdict import ERROR, TIMEOUT
 
 UPSTREAM = {"lstm_step": ("dnext_h", "dnext_c"), "rnn_step": ("dnext_h",), "rnn": ("dh",), "lstm": ("dh",)}

@@ -16,7 +16,7 @@ import tempfile
 
 from conformance import cache
 
-from .sandbox import python_files
+from ..untrusted.sandbox import python_files
 
 FILE = "unseen-seed"
 

@@ -2,17 +2,12 @@
 
 from dataclasses import dataclass, field
 
-# How a quantity refutes a catalogue mistake (diagnose.py says which).
-CHANGES_A_RIGHT_ONE, NOT_REPRODUCED = "right", "wrong"
+from ..course.assignments import KDIM_ONLY, SHAPE_ONLY, WARNINGS_ONLY
+from ..explain.diagnose import CHANGES_A_RIGHT_ONE, NOT_REPRODUCED
 
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
 UNSEEN = "unseen values"  # in the name of the sample drawn from the secret seed
 PUBLISHED_ONLY = "right on the published samples only"
-# Named near-misses, which an assignment may give a share of a function's points (else it earns 0):
-SHAPE_ONLY = "shape_only"  # the right values in the wrong shape
-WARNINGS_ONLY = "warnings_only"  # fails only through a warning made a failure (strict)
-KDIM_ONLY = "kdim_only"  # right on every 2-D sample, wrong only for k-dimensional x
-NEAR_MISSES = (SHAPE_ONLY, WARNINGS_ONLY, KDIM_ONLY)
 RANK = {PASS: 3, FAIL: 2, ERROR: 1, TIMEOUT: 1, MISSING: 0}  # which of two conventions the code follows
 
 

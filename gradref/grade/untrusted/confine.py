@@ -201,14 +201,13 @@ def namespace_args(uid):
     return ["--unshare-user", "--uid", str(INNER_UID), "--gid", str(INNER_UID), "--disable-userns", "--cap-drop", "ALL"]
 
 
-# The course's helper modules gradref ships (gradref/grade/course_support), read-only in the sandbox.
-COURSE_SUPPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course_support")
 SHM_BYTES = 1 << 20  # the sandbox's /dev/shm: a size-capped tmpfs only root could write to anyway
 
 
-def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd=None):
+def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd=None, course_support=None):
     """The bwrap command line that runs the worker for one submission (with the system-call filter
-    read from `seccomp_fd`, which the caller passes on)."""
+    read from `seccomp_fd`, which the caller passes on; the course's helper modules from the folder
+    `course_support`, read-only, where given)."""
     prefix = sys.base_prefix
     args = [
         shutil.which("bwrap"),
@@ -266,9 +265,7 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
         "--ro-bind",
         os.path.join(os.path.dirname(worker), "protocol.py"),
         f"{SANDBOX_ROOT}/protocol.py",
-        "--ro-bind",
-        COURSE_SUPPORT,
-        f"{SANDBOX_ROOT}/support",
+        *(["--ro-bind", course_support, f"{SANDBOX_ROOT}/support"] if course_support else []),
         "--ro-bind",
         layout.code,
         f"{SANDBOX_ROOT}/code",
@@ -292,7 +289,7 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
         "inputs": f"{SANDBOX_ROOT}/in",
         "results": f"{SANDBOX_ROOT}/out",
         "code": f"{SANDBOX_ROOT}/code",
-        "course_support": f"{SANDBOX_ROOT}/support",
+        "course_support": f"{SANDBOX_ROOT}/support" if course_support else None,
         "uid": uid,
     }
     if seccomp_fd is not None:
@@ -301,7 +298,7 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
     return args
 
 
-def process_command(layout, worker, config, allow_imports=(), seccomp_file=None):
+def process_command(layout, worker, config, allow_imports=(), seccomp_file=None, course_support=None):
     """The plain-process command line (no namespaces): the same worker, the same folders; the worker
     loads the system-call filter from `seccomp_file` itself."""
     site = package_dirs(["numpy"])
@@ -314,7 +311,7 @@ def process_command(layout, worker, config, allow_imports=(), seccomp_file=None)
         "results": layout.results,
         "code": layout.code,
         "uid": process_uid(),
-        "course_support": COURSE_SUPPORT,
+        "course_support": course_support,
         "open_folders_ahead": process_uid() is not None,
         "syscall_filter": seccomp_file,
     }

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..text import clean
+from ...text import clean
 from . import confine, syscalls
 from . import protocol as P
 
@@ -320,10 +320,12 @@ class Sandbox:
         support=(),
         modules=None,
         budget=600.0,
+        course_support=None,
     ):
         self.submission = os.path.abspath(submission)
         self.timeout, self.memory_mb, self.isolation = timeout, memory_mb, isolation
         self.allow_imports = tuple(allow_imports)
+        self.course_support = course_support  # a folder of modules the course ships (import cs231n.im2col)
         # Allowing a name allows what it prefixes too: jax needs jaxlib.
         self.blocked = [name for name in BLOCKED if not any(name.startswith(a) for a in allow_imports)]
         self.uid = confine.dedicated_uid() if isolation == confine.BWRAP else confine.process_uid()
@@ -408,10 +410,14 @@ class Sandbox:
         filter_fd = os.open(self.syscall_filter, os.O_RDONLY) if self.syscall_filter else None
         try:
             if self.isolation == confine.BWRAP:
-                argv = confine.bwrap_command(self.layout, WORKER, config, self.allow_imports, self.uid, filter_fd)
+                argv = confine.bwrap_command(
+                    self.layout, WORKER, config, self.allow_imports, self.uid, filter_fd, self.course_support
+                )
                 cwd, env = "/", {}
             else:
-                argv = confine.process_command(self.layout, WORKER, config, self.allow_imports, self.syscall_filter)
+                argv = confine.process_command(
+                    self.layout, WORKER, config, self.allow_imports, self.syscall_filter, self.course_support
+                )
                 cwd, env = self.layout.results, confine.worker_env(self.layout.results)
             self.proc = subprocess.Popen(
                 argv,

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from . import notebook as nb
 from . import unzip
+from .refusal import CannotGrade
 from .sandbox import python_files
-from .submission import CannotGrade
 
 SUFFIXES = (".py", ".ipynb", ".zip")  # what a submission may be
 

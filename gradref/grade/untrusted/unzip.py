@@ -11,7 +11,7 @@ import os
 import stat
 import zipfile
 
-from .submission import CannotGrade
+from .refusal import CannotGrade
 
 MAX_MEMBERS = 1000
 MAX_TOTAL_BYTES = 64 << 20  # unpacked; a course submission is well under 1 MB of code
