@@ -12,13 +12,24 @@ import collections
 import hashlib
 import html
 import io
+import math
 import os
 import re
 
-from .grade.verdict import sample_of
+from .grade.course.targets import TARGETS
+from .grade.explain.mistakes import CATALOGUE
+from .grade.judging.verdict import sample_of
 
 SAID_NOT_NAMED = {"generic", "located", "local_gradient", "only_one_wrong"}  # descriptions, not mistakes
 SAMPLE = re.compile(r"\[([^\[\]]+)\]$")
+LABELLED = re.compile(r"^(\S+) \[([^\[\]]+)\]: (.*)$", re.S)  # a failure on an extreme sample: "dx [huge_scores]: ..."
+# The extreme samples, in a teacher's words (conformance/registry.py draws them).
+STRESS_SAMPLES = {
+    "extreme": "at inputs of extreme size",
+    "large_scores": "at scores near 500",
+    "huge_scores": "at scores near 1000",
+}
+SHORT = 90  # characters of a catalogue sentence shown on the class page
 WORST = re.compile(r"got (\S+), want (\S+?)[;)]")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STYLE = """
@@ -29,6 +40,7 @@ vertical-align: top; text-align: left; } th { background: #f4f4f4; } .num { text
 .pass { color: #1a7f37; } .fail, .error, .timeout { color: #c62828; } .missing { color: #777; }
 .low { background: #fde7e7; } code, pre { font-family: ui-monospace, monospace; font-size: .9em; }
 pre { background: #f6f6f6; padding: .4em; white-space: pre-wrap; } .note { color: #555; }
+.key { font: .75em ui-monospace, monospace; color: #888; margin-left: .4em; }
 figure { display: inline-block; margin: .5em 1em .5em 0; } figcaption { font-size: .9em; color: #444; }
 """
 
@@ -75,13 +87,24 @@ def _svg(figure):
     return text[text.index("<svg") :]
 
 
-def score_chart(fractions):
-    figure = _figure(6, 2.4)
+def score_bins(fractions, not_graded=0):
+    """Students per bar of the score chart: those not graded first, then tenths of the points."""
+    counts = [0] * 10
+    for fraction in fractions:
+        counts[min(9, int(10 * max(0.0, fraction)))] += 1
+    labels = ["ungraded"] + [f"{10 * i}-{10 * i + 10}" for i in range(10)]
+    return labels, [not_graded] + counts
+
+
+def score_chart(fractions, not_graded=0):
+    labels, counts = score_bins(fractions, not_graded)
+    figure = _figure(6.5, 2.4)
     axes = figure.add_subplot()
-    axes.hist([100 * f for f in fractions], bins=[i * 10 for i in range(11)], color="#4a78b5", edgecolor="white")
+    colours = ["#9e9e9e"] + ["#4a78b5"] * 10
+    axes.bar(range(len(counts)), counts, color=colours, edgecolor="white")
+    axes.set_xticks(range(len(counts)), labels, fontsize=7)
     axes.set_xlabel("score (% of the points)")
     axes.set_ylabel("students")
-    axes.set_xlim(0, 100)
     return _svg(figure)
 
 
@@ -172,11 +195,12 @@ def class_summary(named_reports):
         for result in _graded(report):
             function = result["name"]
             functions[function][result["status"]] += 1
-            for key in dict.fromkeys(result.get("mistakes", [])):
-                if key not in SAID_NOT_NAMED:
-                    mistakes[function][key].append(name)
-            for text in result.get("warnings", []):
-                warnings[function][_warning_kind(text)].append(name)
+            if result["status"] != "pass":
+                for key in dict.fromkeys(result.get("mistakes", [])):
+                    if key not in SAID_NOT_NAMED:
+                        mistakes[function][key].append(name)
+            for kind in dict.fromkeys(_warning_kind(function, text) for text in result.get("warnings", [])):
+                warnings[function][kind].append(name)
             _count_samples(samples[function], result)
             if not any(k not in SAID_NOT_NAMED for k in result.get("mistakes", [])):
                 _collect_failures(failures, name, report, result)
@@ -194,10 +218,34 @@ def class_summary(named_reports):
     }
 
 
-def _warning_kind(text):
-    """A warning without the sample-specific part: 'relu_backward writes into dout', 'extreme values'."""
-    text = SAMPLE.sub("", text.split(":")[0]).strip()
-    return text[:120]
+def _warning_kind(function, text):
+    """A warning in a teacher's words, the same for every student it applies to: 'relu_backward writes
+    into dout', 'softmax_loss overflows at scores near 1000'."""
+    failure = LABELLED.match(text)
+    if not failure:
+        return SAMPLE.sub("", text.split(":")[0]).strip()[:120]
+    quantity, sample, detail = failure.groups()
+    where = STRESS_SAMPLES.get(sample, f"on the {sample} sample")
+    overflows = any(word in detail.lower() for word in ("nan", "inf", "overflow"))
+    return f"{function} {'overflows' if overflows else 'is off'} {where} ({quantity})"
+
+
+def _ops_of(function):
+    return [t.op for t in TARGETS if function in t.names]
+
+
+def mistake_words(function, key):
+    """A catalogue mistake in plain words, shortened: its sentence up to the first colon (or SHORT
+    characters); the key itself where the catalogue does not list it."""
+    ops = _ops_of(function)
+    entries = [m for op in ops for m in CATALOGUE.get(op, ())] or [m for ms in CATALOGUE.values() for m in ms]
+    says = next((m.says for m in entries if m.key == key), "")
+    if not says:
+        return key.replace("_", " ")
+    first = says.split(": ", 1)[0]
+    if len(first) <= SHORT:
+        return first
+    return says[:SHORT].rsplit(" ", 1)[0] + " ..."
 
 
 def _count_samples(by_sample, result):
@@ -223,20 +271,28 @@ def _collect_failures(failures, name, report, result):
 
 
 def _clusters(failures):
-    """Students whose wrong outputs on one sample agree to 1e-9 and that no catalogue entry names."""
-    found = []
+    """Students whose wrong outputs agree to 1e-9 and that no catalogue entry names: one cluster per
+    function, quantity and group of students, with every sample on which they agree."""
+    groups = {}
     for (function, sample, quantity, _), members in failures.items():
         if len(members) < 2:
             continue
+        students = tuple(sorted(n for n, _, _ in members))
+        groups.setdefault((function, quantity, students), []).append((sample, members))
+    found = []
+    for (function, quantity, students), by_sample in groups.items():
+        by_sample.sort(key=lambda pair: pair[0])
+        members = by_sample[0][1]
         sources = [_function_source(report, function) for _, report, _ in members]
         line = next((representative_line(s, quantity) for s in sources if s), "")
         same_code = len({"\n".join(s) for s in sources if s}) == 1 and all(sources)
         found.append(
             {
                 "function": function,
-                "sample": sample,
+                "sample": by_sample[0][0],
+                "samples": [sample for sample, _ in by_sample],
                 "quantity": quantity,
-                "size": len(members),
+                "size": len(students),
                 "students": [n for n, _, _ in members],
                 "line": line,
                 "got": members[0][2][0],
@@ -256,8 +312,9 @@ def class_page(named_reports, anonymise=False, title="gradref: what the class go
         ]
     s = class_summary(named_reports)
     parts = [f"<h1>{_e(title)}</h1>", _overview(s)]
-    if s["score_fractions"]:
-        parts.append(f"<h2>Scores</h2><figure>{score_chart(s['score_fractions'])}</figure>")
+    if s["score_fractions"] or s["cannot_grade"]:
+        chart = score_chart(s["score_fractions"], len(s["cannot_grade"]))
+        parts.append(f"<h2>Scores</h2><figure>{chart}</figure>")
     rates = {f: c.get("pass", 0) / max(1, sum(c.values())) for f, c in s["functions"].items()}
     if rates:
         parts.append(f"<h2>Pass rate per function</h2><figure>{pass_rate_chart(rates)}</figure>")
@@ -291,12 +348,12 @@ def _functions_table(s):
     for function, counts in s["functions"].items():
         met = sum(counts.values())
         mistakes = "".join(
-            f'<li><code class="mistake" data-function="{_e(function)}" data-key="{_e(k)}" data-count="{len(v)}">'
-            f"{_e(k)}</code>: {len(v)} ({_names(v)})</li>"
+            f'<li><span class="mistake" data-function="{_e(function)}" data-key="{_e(k)}" data-count="{len(v)}">'
+            f'{_e(mistake_words(function, k))}</span><span class="key">{_e(k)}</span>: {len(v)} ({_names(v)})</li>'
             for k, v in s["mistakes"].get(function, {}).items()
         )
         warnings = "".join(
-            f'<li class="warning" data-count="{len(v)}">{_e(k)}: {len(v)}</li>'
+            f'<li class="warning" data-count="{len(v)}">{_e(k)}: {len(v)} student{"s" * (len(v) != 1)}</li>'
             for k, v in s["warnings"].get(function, {}).items()
         )
         rows.append(
@@ -335,7 +392,7 @@ def _clusters_section(s):
         hint = " <strong>identical code</strong>: worth a closer look" if c["identical_code"] else ""
         rows.append(
             f'<tr class="cluster" data-size="{c["size"]}" data-function="{_e(c["function"])}">'
-            f"<td><code>{_e(c['function'])}</code></td><td>{_e(c['quantity'])}</td><td>{_e(c['sample'])}</td>"
+            f"<td><code>{_e(c['function'])}</code></td><td>{_e(c['quantity'])}</td><td>{_e(', '.join(c['samples']))}</td>"
             f'<td class="num">{c["size"]}</td><td>{_names(c["students"])}{hint}</td>'
             f"<td><pre>{_e(c['line'] or '(source not available)')}</pre></td>"
             f"<td>got {_e(c['got'])}, want {_e(c['want'])}</td></tr>"
@@ -343,7 +400,7 @@ def _clusters_section(s):
     return (
         '<h2>Unexplained failures shared by several students</h2><p class="note">Wrong outputs that agree to '
         "1e-9 on the same sample and that no catalogue entry names: candidates for new catalogue entries.</p>"
-        '<table id="clusters"><tr><th>function</th><th>quantity</th><th>sample</th><th>students</th><th>who</th>'
+        '<table id="clusters"><tr><th>function</th><th>quantity</th><th>samples</th><th>students</th><th>who</th>'
         "<th>a line of their code</th><th>worst element</th></tr>" + "".join(rows) + "</table>"
     )
 
@@ -390,7 +447,7 @@ def student_page(name, report, anonymise=False):
         rows.append(
             f'<tr data-function="{_e(result["name"])}"><td><code>{_e(result["name"])}</code></td>'
             f'<td class="{_e(result["status"])}">{_e(result["status"])}</td><td class="num">{points}</td>'
-            f"<td>{_e(result.get('message', ''))}</td></tr>"
+            f"<td>{_e(result.get('message', ''))}{_key_labels(result)}</td></tr>"
         )
     if absent:
         rows.append(
@@ -399,7 +456,9 @@ def student_page(name, report, anonymise=False):
         )
     maps = []
     for result in report["results"]:
-        for heat in result.get("heatmaps", []):
+        if result["status"] == "pass":
+            continue
+        for heat in filter(_worth_a_map, result.get("heatmaps", [])):
             caption = f"{result['name']}: {heat['quantity']} on sample {heat['sample']} (shape {tuple(heat['shape'])})"
             maps.append(f'<figure class="heatmap">{heatmap_chart(heat)}<figcaption>{_e(caption)}</figcaption></figure>')
     score = f"score {report['score']:g} of {report['max_score']:g}" if "max_score" in report else ""
@@ -417,3 +476,17 @@ def student_page(name, report, anonymise=False):
         )
     )
     return _page(f"gradref: {name}", body)
+
+
+def _key_labels(result):
+    """The catalogue keys of a failing function's named mistakes, as small labels for staff."""
+    if result.get("status") == "pass":
+        return ""
+    keys = [k for k in dict.fromkeys(result.get("mistakes", [])) if k not in SAID_NOT_NAMED]
+    return "".join(f'<span class="key">{_e(k)}</span>' for k in keys)
+
+
+def _worth_a_map(heat):
+    """A heat map shows where an array is wrong; a scalar (a loss) has nowhere to show."""
+    shape = tuple(heat.get("shape") or ())
+    return heat.get("quantity") != "loss" and len(shape) > 0 and math.prod(shape) > 1

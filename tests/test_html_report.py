@@ -76,6 +76,8 @@ def test_the_class_page_counts_what_the_json_reports_say(tmp_path, report_folder
             passed.setdefault(result["name"], [0, 0])
             passed[result["name"]][0] += result["status"] == "pass"
             passed[result["name"]][1] += 1
+            if result["status"] == "pass":
+                continue  # a mistake is never listed under a function that passed
             for key in set(result["mistakes"]) - GENERIC:
                 named[(result["name"], key)] = named.get((result["name"], key), 0) + 1
     shown = {(a["data-function"], a["data-key"]): int(a["data-count"]) for _, a in page.data if "data-key" in a}
@@ -137,7 +139,96 @@ def test_grade_batch_writes_the_class_page_and_a_page_per_student(tmp_path):
     code = main(["grade", str(batch), "--batch", "--out", str(out), "--html", str(page), "--timeout", "5"])
     assert code == 1 and page.exists()
     assert (out / "ann.py.html").exists() and (out / "bob.py.html").exists()
-    assert "mask_wrong_side" in page.read_text()
+    text = page.read_text()
+    assert "the ReLU mask is on the wrong side" in text  # the catalogue's words ...
+    assert '<span class="key">mask_wrong_side</span>' in text  # ... the key only as a label for staff
+
+
+def _report(name, results, **fields):
+    return {"submission": f"/class/{name}", "score": 0.0, "max_score": 1.0, "results": results, **fields}
+
+
+def _result(name, status, mistakes=(), warnings=(), checks=(), heatmaps=()):
+    return {
+        "name": name,
+        "status": status,
+        "message": "",
+        "mistakes": list(mistakes),
+        "warnings": list(warnings),
+        "checks": list(checks),
+        "heatmaps": list(heatmaps),
+    }
+
+
+def _wrong(sample, fingerprint):
+    return {"name": f"dx [{sample}]", "passed": False, "fingerprint": fingerprint, "detail": "got 2, want 1;"}
+
+
+def test_mistakes_read_in_plain_words_and_a_passing_function_lists_none():
+    wrong = _result("affine_backward", "fail", mistakes=["db_keepdims"])
+    passing = _result("relu_backward", "pass", mistakes=["mask_wrong_side"])
+    page = htmlreport.class_page([("ann.py", _report("ann.py", [wrong, passing]))])
+    assert "db keeps the shape (1, M)" in page and '<span class="key">db_keepdims</span>' in page
+    assert "mask_wrong_side" not in page and "mask is on the wrong side" not in page
+    assert htmlreport.mistake_words("relu_backward", "no_such_key") == "no such key"
+    student = htmlreport.student_page("ann.py", _report("ann.py", [wrong, passing]))
+    assert '<span class="key">db_keepdims</span>' in student and "mask_wrong_side" not in student
+
+
+def test_warnings_are_said_per_function_in_plain_words_with_a_count():
+    overflow = "dx [huge_scores]: got nan at (0, 1), want 0.1"
+    reports = [
+        (f"s{i}.py", _report(f"s{i}.py", [_result("softmax_loss", "pass", warnings=[overflow])])) for i in range(4)
+    ]
+    reports.append(
+        ("w.py", _report("w.py", [_result("relu_backward", "pass", warnings=["relu_backward writes into dout"])]))
+    )
+    summary = htmlreport.class_summary(reports)
+    assert summary["warnings"]["softmax_loss"] == {
+        "softmax_loss overflows at scores near 1000 (dx)": ["s0.py", "s1.py", "s2.py", "s3.py"]
+    }
+    page = htmlreport.class_page(reports)
+    assert "softmax_loss overflows at scores near 1000 (dx): 4 students" in page
+    assert "relu_backward writes into dout: 1 student<" in page
+    assert summary["mistakes"] == {}
+
+
+def test_students_who_could_not_be_graded_have_their_own_bar():
+    assert htmlreport.score_bins([0.0, 0.55, 1.0, 1.0], not_graded=3) == (
+        ["ungraded"] + [f"{10 * i}-{10 * i + 10}" for i in range(10)],
+        [3, 1, 0, 0, 0, 0, 1, 0, 0, 0, 2],
+    )
+    page = htmlreport.class_page([("gone.py", {"submission": "/class/gone.py", "error": "not a zip"})])
+    assert "<h2>Scores</h2>" in page and ">ungraded<" in page
+
+
+def test_one_cluster_row_per_group_of_identical_wrong_outputs_with_its_samples():
+    def wrong_on_two_samples(name):
+        checks = [_wrong("small", "f-small"), _wrong("kdim", "f-kdim")]
+        return name, _report(name, [_result("sigmoid_backward", "fail", checks=checks)])
+
+    summary = htmlreport.class_summary([wrong_on_two_samples("a.py"), wrong_on_two_samples("b.py")])
+    assert len(summary["clusters"]) == 1
+    cluster = summary["clusters"][0]
+    assert cluster["samples"] == ["kdim", "small"] and cluster["students"] == ["a.py", "b.py"]
+
+
+def test_no_heat_map_for_a_function_that_passed_or_for_a_scalar_loss():
+    grid = {
+        "quantity": "dx",
+        "sample": "small",
+        "shape": [2, 3],
+        "axes": ["row", "column"],
+        "grid": [[0, 1, 0], [1, 0, 1]],
+    }
+    scalar = {**grid, "quantity": "loss", "shape": [], "grid": [[1.0]]}
+    failing = _result("affine_backward", "fail", heatmaps=[grid])
+    page = htmlreport.student_page(
+        "a.py", _report("a.py", [failing, _result("relu_backward", "pass", heatmaps=[grid])])
+    )
+    assert page.count('class="heatmap"') == 1
+    loss = _result("softmax_loss", "fail", heatmaps=[scalar])
+    assert 'class="heatmap"' not in htmlreport.student_page("a.py", _report("a.py", [loss]))
 
 
 def chromium():
