@@ -24,6 +24,9 @@ from conformance.registry import LOSS, UPDATE
 from reference import oracle
 
 IMPLS = ("numpy", "jax_eager", "jax_jit", "numpy_jit", "cupy")
+# --quick leaves eager JAX out unless asked for: its first call compiles every primitive, a third of
+# the quick sweep, and it never wins (hundreds of µs a call where NumPy and JIT take a few).
+QUICK_IMPLS = tuple(i for i in IMPLS if i != "jax_eager")
 
 
 @dataclass

@@ -57,35 +57,59 @@ def worst_check(results, comparison):
     return ""
 
 
-def run_unit(op_name, dtype, device, order=1, seed=0):
-    """One row, for a registered op: what each worker of a parallel run computes."""
+def default_jobs():
+    """How many processes a check uses unless told: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def run_unit(op_name, dtypes, devices, order=1, seed=0):
+    """The rows of one registered op (every dtype and device, so that they share its compiled
+    programs): what each worker of a parallel run computes. Memory goes back between units."""
     from . import cache
     from .registry import REGISTRY
 
     cache.use_compilation_cache()
-    return run([REGISTRY[op_name]], [dtype], [device], order=order, seed=seed)[0]
+    rows = run([REGISTRY[op_name]], dtypes, devices, order=order, seed=seed)
+    if resident_bytes() > RELEASE_ABOVE:
+        release_memory()
+    return rows
+
+
+def unit_cost(op):
+    """A rough size of an op's work, to start the largest first (a pool that ends on a large op
+    leaves the other core idle): its samples, and their entries by the hundred thousand."""
+    import numpy as np
+
+    entries = 0
+    for sample in op.samples:
+        drawn = sample.draw(np.random.default_rng(0))
+        entries += sum(np.size(v) for v in drawn.values() if isinstance(v, np.ndarray))
+    return len(op.samples) + entries / 1e5
 
 
 def run_parallel(ops, dtypes, devices, jobs, advance=None, order=1, seed=0):
-    """The rows of run(), one op x dtype x device per task in `jobs` processes (spawned: JAX and
-    CUDA do not survive a fork)."""
+    """The rows of run(), one op per task in `jobs` processes (spawned: JAX and CUDA do not survive a
+    fork), the largest ops first; rows come back in run()'s order."""
     import concurrent.futures
     import multiprocessing
 
-    units = [(op.name, dtype, device) for op in ops for device in devices for dtype in dtypes]
+    names = [op.name for op in sorted(ops, key=unit_cost, reverse=True)]
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=pools.quiet_worker)
     try:
-        futures = {pool.submit(run_unit, *unit, order, seed): unit for unit in units}
+        futures = {pool.submit(run_unit, name, list(dtypes), list(devices), order, seed): name for name in names}
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             if advance:
-                advance(done, len(units), " ".join(futures[future]))
+                advance(done, len(names), futures[future])
         rows = {futures[f]: f.result() for f in futures}
     except BaseException:  # Ctrl-C: end the workers now rather than wait for their units
         pools.stop_pool(pool)
         raise
     pool.shutdown()
-    return [rows[unit] for unit in units]
+    return [row for op in ops for row in rows[op.name]]
 
 
 RELEASE_ABOVE = 384 << 20  # resident bytes past which compiled programs are dropped between ops

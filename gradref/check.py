@@ -34,7 +34,8 @@ def check_table(rows):
 
 
 def cmd_check(args):
-    if args.jobs < 1:
+    jobs = runner.default_jobs() if args.jobs is None else args.jobs
+    if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     ops = registry.ops(args.op)
     dtypes, devices = choices(args.dtype, DTYPES), runner.expand_devices(choices(args.device, DEVICES))
@@ -44,8 +45,9 @@ def cmd_check(args):
     with progress_bar() as bar:
         task = bar.add_task("checking", total=None)
         advance = advancer(bar, task)
-        if args.jobs > 1 and all(op is registry.REGISTRY.get(op.name) for op in ops):
-            rows = runner.run_parallel(ops, dtypes, devices, args.jobs, advance, args.order, args.seed)
+        jobs = min(jobs, len(ops))
+        if jobs > 1 and all(op is registry.REGISTRY.get(op.name) for op in ops):
+            rows = runner.run_parallel(ops, dtypes, devices, jobs, advance, args.order, args.seed)
         else:
             rows = runner.run(ops, dtypes, devices, advance, args.order, args.seed)
     passed = all(row["status"] == "pass" for row in rows)
@@ -199,9 +201,9 @@ def register(sub):
         "--jobs",
         "-j",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="run op x dtype x device units in N processes (default 1)",
+        help="run the ops in N processes (default: one per core; 1 runs them in this process)",
     )
     check.add_argument(
         "--order",

@@ -111,7 +111,13 @@ def _to_jax(value, dtype=np.float64):
     arr = np.asarray(value)
     if np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(dtype)
-    return jnp.asarray(arr)
+    return _put(arr)
+
+
+def _put(arr):
+    """A NumPy array on the default device, as it is: jax.device_put copies it, where jnp.asarray
+    compiles a program per shape and dtype to do the same (a third of a cold check's compiles)."""
+    return jax.device_put(np.asarray(arr))
 
 
 def with_wrt(fn, args, wrt):
@@ -142,9 +148,11 @@ def _split(jargs):
 
 @functools.lru_cache(maxsize=1024)
 def _programs(fn, wrt, treedef, dynamic, static, in_order=False):
-    """jax.jit'ed forward and forward-plus-pullback of fn for one argument structure: each reference
-    is traced and compiled once per shape, not once per primitive as eager JAX does. in_order: sums
-    over leading axes one entry at a time, as NumPy takes them (reference.in_order)."""
+    """jax.jit'ed forward, and forward with pullback in one program, of fn for one argument
+    structure: each reference is traced and compiled once per shape, not once per primitive as eager
+    JAX does, and a vjp compiles one program, not a forward beside it (the forward is only traced,
+    for its output's shape). in_order: sums over leading axes one entry at a time, as NumPy takes
+    them (reference.in_order)."""
 
     def rebuild(arrays):
         leaves = [None] * (len(dynamic) + len(static))
@@ -157,12 +165,14 @@ def _programs(fn, wrt, treedef, dynamic, static, in_order=False):
     def value(arrays):
         return fn(*rebuild(arrays))
 
-    def pulled(arrays, cotangent):
-        return _pullback(fn, rebuild(arrays), wrt, cotangent)
+    def value_and_pulled(arrays, cotangent):
+        args = rebuild(arrays)
+        out, pull = jax.vjp(with_wrt(fn, args, wrt), *[args[i] for i in wrt])
+        return out, pull(cotangent)
 
     if in_order:
-        value, pulled = as_numpy_computes(value), as_numpy_computes(pulled)
-    return jax.jit(value), jax.jit(pulled)
+        value, value_and_pulled = as_numpy_computes(value), as_numpy_computes(value_and_pulled)
+    return jax.jit(value), jax.jit(value_and_pulled)
 
 
 def program(fn, args, wrt, device="cpu"):
@@ -206,19 +216,29 @@ def _vjp(fn, args, wrt, cotangent, device, dtype, in_order):
         jargs = [_to_jax(a, np.dtype(dtype)) for a in args]
         leaves, treedef, dynamic, static = _split(jargs)
         try:
-            forward, pulled = _programs(fn, tuple(wrt), treedef, dynamic, static, in_order)
+            forward, both = _programs(fn, tuple(wrt), treedef, dynamic, static, in_order)
         except TypeError:  # an unhashable static argument: no program to keep, run eagerly (XLA's sums)
-            forward = pulled = None
+            return _eager_vjp(fn, jargs, wrt, cotangent, dtype)
         arrays = [leaves[i] for i in dynamic]
-        out = forward(arrays) if forward else fn(*jargs)
-        out = np.asarray(out, np.float64)
-        if callable(cotangent):
-            cotangent = cotangent(out.shape)
         if not wrt:  # an update rule: its value alone
-            return out, (), cotangent
-        jcot = jnp.asarray(np.asarray(cotangent, np.float64), np.dtype(dtype))
-        grads = pulled(arrays, jcot) if pulled else _pullback(fn, jargs, wrt, jcot)
-        return out, tuple(np.asarray(g, np.float64) for g in grads), cotangent
+            out = np.asarray(forward(arrays), np.float64)
+            return out, (), cotangent(out.shape) if callable(cotangent) else cotangent
+        if callable(cotangent):
+            cotangent = cotangent(forward.eval_shape(arrays).shape)
+        jcot = _put(np.asarray(cotangent, np.float64).astype(dtype))
+        out, grads = both(arrays, jcot)
+        return np.asarray(out, np.float64), tuple(np.asarray(g, np.float64) for g in grads), cotangent
+
+
+def _eager_vjp(fn, jargs, wrt, cotangent, dtype):
+    """_vjp without a compiled program (eager JAX, XLA's sums)."""
+    out = np.asarray(fn(*jargs), np.float64)
+    if callable(cotangent):
+        cotangent = cotangent(out.shape)
+    if not wrt:
+        return out, (), cotangent
+    jcot = _put(np.asarray(cotangent, np.float64).astype(dtype))
+    return out, tuple(np.asarray(g, np.float64) for g in _pullback(fn, jargs, wrt, jcot)), cotangent
 
 
 def vjp_of_vjp(fn, args, wrt, cotangent, direction, device="cpu"):
@@ -236,6 +256,6 @@ def vjp_of_vjp(fn, args, wrt, cotangent, direction, device="cpu"):
         def second(primals, direction):
             return jax.vjp(grads_of, *primals)[1](direction)
 
-        primals = [jargs[i] for i in wrt] + [jnp.asarray(np.asarray(cotangent, np.float64))]
-        result = second(primals, tuple(jnp.asarray(np.asarray(d, np.float64)) for d in direction))
+        primals = [jargs[i] for i in wrt] + [_put(np.asarray(cotangent, np.float64))]
+        result = second(primals, tuple(_put(np.asarray(d, np.float64)) for d in direction))
         return tuple(np.asarray(s, np.float64) for s in result)

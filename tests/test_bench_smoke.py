@@ -56,7 +56,11 @@ def test_bench_command_writes_json_and_plot(tmp_path, monkeypatch):
     assert main(["bench", "--quick", "--op", "affine", "--op", "relu", "--json", str(path), "--plot", str(png)]) == 0
     report = json.loads(path.read_text())
     assert {r["op"] for r in report["results"]} == {"affine", "relu"}
+    assert {r["impl"] for r in report["results"]} == {"numpy", "jax_jit", "numpy_jit"}  # no eager JAX in --quick
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    eager = tmp_path / "e.json"
+    assert main(["bench", "--quick", "--op", "relu", "--impl", "jax_eager", "--json", str(eager)]) == 0
+    assert {r["impl"] for r in json.loads(eager.read_text())["results"]} == {"jax_eager"}  # unless asked for
 
 
 def test_gemm_rows_are_rated_against_a_matmul_and_memory_rows_against_a_copy():
