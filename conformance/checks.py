@@ -156,11 +156,30 @@ def achievable(case):
     finite float64 result, an infinite or NaN float32 one) that run cannot show the error, and how
     far the float64 reference moves when every input moves by one rounding of the dtype stands in (a
     backward-stable implementation is exact for inputs moved that much). Zero on a sample placed
-    exactly on kinks, where any of these would cross them."""
+    exactly on kinks, where any of these would cross them. Kept on disk with the oracle's answers
+    (cache.remembered), so that a warm run reads a few numbers instead of every run behind them."""
     out, grads, dout = oracle_run(case)
     if case.op.reference is None or any(spec.at_kinks for spec in case.op.samples if spec.name == case.sample):
         return 0.0, [0.0] * len(grads or ())
     args = sample_args(case)
+    label = f"{cotangent_label(case)}: achievable in {case.dtype}, {case.op.name} {case.sample} seed {case.seed}"
+    return cache.remembered(
+        case.op.reference,
+        args,
+        wrt_positions(case.op),
+        label,
+        case.device,
+        lambda: _estimate(case, args, dout, out, grads),
+        ESTIMATE_MODULES,
+    )
+
+
+# The code an estimate comes from: a change to any of them makes every remembered estimate stale.
+ESTIMATE_MODULES = ("conformance.checks", "conformance.tolerance", "conformance.samples")
+
+
+def _estimate(case, args, dout, out, grads):
+    """achievable() computed: the runs of the reference behind it."""
     error_out, errors, overflowed = _float32_error(case, args, dout, out, grads)
     estimate = error_out, errors
     if case.dtype == "float64":  # the oracle rounds as much as the code under test: it may be the worse of the two
