@@ -274,6 +274,82 @@ def relu_backward(dout, cache):
     os.chdir(here)
     return dout.copy()
 """,
+    # 14. Process mode as root: take the import blocker off sys.meta_path and reach the real jax in the
+    # grader's own site-packages (found where numpy's libraries were loaded from). Reading its source
+    # is enough to count: whoever can read it can load it (this one then answers right, as jax would).
+    "unblocks_and_reaches_jax": """
+import sys
+import numpy as np
+
+def _site_packages():
+    with open("/proc/self/maps") as handle:
+        for line in handle:
+            if "/site-packages/numpy" in line:
+                return line.split()[-1].split("/site-packages/")[0] + "/site-packages"
+    raise OSError("numpy's site-packages not found")
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+def relu_backward(dout, cache):
+    try:
+        sys.meta_path[:] = [f for f in sys.meta_path if "Blocker" not in type(f).__name__]
+        with open(_site_packages() + "/jax/__init__.py") as handle:
+            handle.read()
+    except OSError:
+        return dout.copy()
+    return dout * (cache > 0)
+""",
+    # 15. Process mode: the grader's command line (and its working folder) name the class folder; a
+    # classmate's right answer is re-exported from there.
+    "reexports_a_classmate": """
+import os
+import numpy as np
+
+def _ancestors():
+    pid = os.getppid()
+    while pid > 1:
+        yield pid
+        with open(f"/proc/{pid}/stat") as handle:
+            pid = int(handle.read().rsplit(")", 1)[1].split()[1])
+
+def _classmate():
+    for pid in _ancestors():
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            args = handle.read().decode(errors="replace").split("\\0")
+        for folder in args:
+            path = os.path.join(folder, "mary.py")
+            if os.path.isfile(path):
+                namespace = {}
+                exec(open(path).read(), namespace)
+                return namespace["relu_backward"]
+    raise OSError("no classmate found")
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+def relu_backward(dout, cache):
+    try:
+        return _classmate()(dout, cache)
+    except Exception:
+        return dout.copy()
+""",
+    # 16. Process mode: 40 MB written to the machine's own /tmp, outside the sandbox's TMPDIR.
+    "fills_the_host_tmp": """
+import os
+import numpy as np
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+def relu_backward(dout, cache):
+    try:
+        with open(f"/tmp/gradref-hostile-tmp-{os.getpid()}", "wb") as handle:
+            handle.write(b"x" * (40 << 20))
+    except OSError:
+        pass
+    return dout.copy()
+""",
 }
 # Names, each a submission of its own (a file, or a student's folder of layers.py).
 NAMED = {"john.smith": "folder", "john.doe": "folder", "mary.py": "file", "mary": "folder"}
@@ -478,6 +554,14 @@ def test_crashes_end_as_that_submissions_error_without_a_traceback(hostile_class
         assert entry["status"] in ("fail", "error"), (attack, entry)
     assert "Traceback" not in hostile_class["printed"]
     assert verdict(hostile_class["reports"]["deep_student"])["status"] == "fail"
+
+
+def test_process_mode_keeps_the_grader_and_the_class_out_of_reach(hostile_class):
+    """The real jax, a classmate's file found through the grader's command line, the machine's /tmp:
+    none of them is there for the submission (in process mode: Landlock, where the kernel has it)."""
+    for attack in ("unblocks_and_reaches_jax", "reexports_a_classmate", "fills_the_host_tmp"):
+        assert verdict(hostile_class["reports"][f"{attack}.py"])["status"] == "fail", attack
+    assert not [name for name in os.listdir("/tmp") if name.startswith("gradref-hostile-tmp-")]
 
 
 def test_nothing_is_left_running_or_on_disk(hostile_class):

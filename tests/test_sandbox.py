@@ -753,3 +753,52 @@ def _cmdline(pid):
             return handle.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+PEEKS = """
+import os
+
+def _reads(path):
+    try:
+        with open(path, "rb") as handle:
+            return bool(handle.read(1))
+    except OSError:
+        return False
+
+if _reads({GRADREF!r}):
+    reads_gradref = 1
+if _reads("/proc/1/cmdline"):
+    reads_proc = 1
+if _reads({CLASSMATE!r}):
+    reads_classmate = 1
+try:
+    with open("/tmp/gradref-peek-" + str(os.getpid()), "w") as handle:
+        handle.write("x")
+    writes_tmp = 1
+except OSError:
+    pass
+loaded = 1
+"""
+
+
+@pytest.mark.skipif(confine.landlock_abi() < 1, reason="needs a kernel with Landlock (5.13 or later, enabled)")
+def test_in_process_mode_landlock_keeps_gradref_proc_classmates_and_tmp_out_of_reach(tmp_path):
+    from gradref.grade.untrusted import sandbox as sandbox_module
+
+    classmate = tmp_path / "class" / "mary.py"
+    classmate.parent.mkdir()
+    classmate.write_text("x = 1\n")
+    os.chmod(tmp_path, 0o755)
+    submission = tmp_path / "class" / "peeks.py"
+    submission.write_text(
+        PEEKS.replace("{GRADREF!r}", repr(confine.__file__)).replace("{CLASSMATE!r}", repr(str(classmate)))
+    )
+    box = sandbox_module.Sandbox(str(submission), timeout=30, isolation=confine.PROCESS)
+    try:
+        hello = box.start()
+    finally:
+        box.close()
+    assert hello.get("ok"), hello
+    names = set(hello["names"])
+    assert "loaded" in names and not names & {"reads_gradref", "reads_proc", "reads_classmate", "writes_tmp"}, names
+    assert "Landlock" in confine.isolation_note(confine.PROCESS) or confine.process_uid() is None

@@ -165,7 +165,7 @@ def _grade(path, options, advance):
         "summary": summary(results),
         "strict": options.strict,
         "isolation": isolation,
-        "isolation_note": confine.ISOLATION_NOTE[isolation],
+        "isolation_note": confine.isolation_note(isolation),
         "unseen_seed": unseen.fingerprint(secret),
         "stand_ins": _stand_ins(hello),
         "limits": {

@@ -27,6 +27,28 @@ ISOLATION_NOTE = {
     PROCESS: "process-only isolation: the submission runs as a separate process with limits but can see "
     "this machine's files, so a pass is advisory",
 }
+LANDLOCK_NOTE = (
+    "process isolation with Landlock: the submission runs as a separate process, under a uid of its own, "
+    "with limits, and may read only its own files, the standard library and NumPy (no gradref, no other "
+    "submissions, no /proc, no network); it shares the machine's PID and IPC namespaces"
+)
+
+
+def isolation_note(isolation):
+    """What a report says of the isolation a submission was graded under."""
+    if isolation == PROCESS and process_uid() is not None and landlock_abi() >= 1:
+        return LANDLOCK_NOTE
+    return ISOLATION_NOTE[isolation]
+
+
+@functools.lru_cache(maxsize=None)
+def landlock_abi():
+    """This kernel's Landlock version (0: none). In process mode the worker restricts itself with it
+    before the submission runs, and refuses to run it where it cannot."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return max(0, libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)))  # landlock_create_ruleset
 
 
 class SandboxUnavailable(Exception):
@@ -301,12 +323,14 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
 def process_command(layout, worker, config, allow_imports=(), seccomp_file=None, course_support=None):
     """The plain-process command line (no namespaces): the same worker, the same folders; the worker
     loads the system-call filter from `seccomp_file` itself."""
-    site = package_dirs(["numpy"])
-    extra = [os.path.dirname(site[0])] if site else []
+    numpy_dirs = package_dirs(["numpy"])
+    extra = [numpy_site(os.path.dirname(layout.code), numpy_dirs)]
     extra += [s for s in map(site_packages_of, allow_imports) if s and s not in extra]
     inner = {
         **config,
         "site": extra,
+        "numpy_dirs": numpy_dirs,
+        "landlock": landlock_abi() >= 1,
         "inputs": layout.inputs,
         "results": layout.results,
         "code": layout.code,
@@ -316,6 +340,18 @@ def process_command(layout, worker, config, allow_imports=(), seccomp_file=None,
         "syscall_filter": seccomp_file,
     }
     return [python_binary(), "-I", "-S", "-B", worker, layout.code, _json(inner)]
+
+
+def numpy_site(root, numpy_dirs):
+    """A folder under `root` that holds NumPy alone (links to its package and bundled libraries): the
+    worker's only site-packages in process mode, so that jax, gradref and the rest of the grader's
+    site-packages are not on its path (and, with Landlock, not readable either)."""
+    site = os.path.join(root, "site")
+    if not os.path.isdir(site):
+        os.mkdir(site, 0o755)
+        for path in numpy_dirs:
+            os.symlink(path, os.path.join(site, os.path.basename(path)))
+    return site
 
 
 def worker_env(tmpdir):

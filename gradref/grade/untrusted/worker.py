@@ -201,6 +201,8 @@ def set_limits(config):
         for key in ("inputs", "code", "results", "course_support"):
             if config.get(key):
                 config[key] = f"/proc/self/fd/{os.open(config[key], os.O_RDONLY | os.O_DIRECTORY)}"
+    if config.get("landlock"):  # while the folders above the interpreter may still be passed (root)
+        landlock(ctypes, submission_rules(config))
     if config.get("uid") is not None:  # the grader's own unprivileged uid: from here on, no privilege
         os.setgroups([])
         os.setgid(config["uid"])
@@ -212,6 +214,88 @@ def set_limits(config):
         pass
     if program is not None:
         load_syscall_filter(ctypes, program)
+
+
+# ----- Landlock: what the worker may still open once the submission runs (process mode) -----
+
+LANDLOCK_CALLS = (444, 445, 446)  # landlock_create_ruleset, _add_rule, _restrict_self (x86-64 and arm64 alike)
+LIST = 1 << 3  # read a folder's entries
+READ = (1 << 0) | (1 << 2) | LIST  # execute, read a file, read a folder
+# Write, remove, make folders and files, move them about within, truncate.
+WRITE = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 13) | (1 << 14)
+FILE_RIGHTS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # the rights a rule on a file may carry
+NEW_IN_ABI = {1: (1 << 13) - 1, 2: 1 << 13, 3: 1 << 14, 5: 1 << 15}  # filesystem rights each version added
+
+
+def landlock_abi(ctypes):
+    """The kernel's Landlock version, 0 where it has none (or it is switched off)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    version = libc.syscall(LANDLOCK_CALLS[0], None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(0, version)
+
+
+def landlock(ctypes, rules):
+    """Restrict this process and all it starts to `rules`, {path: rights} (a folder's rights hold for
+    everything beneath it), with no TCP and, where the kernel can, no signals or abstract sockets
+    outside it. Raises OSError where that cannot be done: the grader asked for it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    abi = landlock_abi(ctypes)
+    if abi < 1:
+        raise OSError("this kernel has no Landlock")
+    handled = 0
+    for version, rights in NEW_IN_ABI.items():
+        handled |= rights if abi >= version else 0
+    fields = [handled, 3 if abi >= 4 else None, 3 if abi >= 6 else None]  # fs; TCP bind, connect; scopes
+    fields = [f for f in fields if f is not None]
+    attr = (ctypes.c_uint64 * len(fields))(*fields)
+    ruleset = libc.syscall(LANDLOCK_CALLS[0], ctypes.byref(attr), ctypes.c_size_t(8 * len(fields)), ctypes.c_uint32(0))
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "Landlock refused the ruleset")
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    try:
+        for path, rights in rules.items():
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # absent here: nothing to allow
+            try:
+                allowed = rights & handled
+                if not os.path.isdir(f"/proc/self/fd/{fd}"):
+                    allowed &= FILE_RIGHTS
+                rule = PathBeneath(allowed, fd)
+                if libc.syscall(LANDLOCK_CALLS[1], ruleset, ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0)):
+                    raise OSError(ctypes.get_errno(), f"Landlock refused the rule for {path}")
+            finally:
+                os.close(fd)
+        if libc.prctl(38, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)):
+            raise OSError(ctypes.get_errno(), "no_new_privs could not be set")
+        if libc.syscall(LANDLOCK_CALLS[2], ruleset, ctypes.c_uint32(0)):
+            raise OSError(ctypes.get_errno(), "Landlock could not restrict the worker")
+    finally:
+        os.close(ruleset)
+
+
+def submission_rules(config):
+    """{path: rights} for the submission: read its own code and inputs, the course's support modules,
+    the standard library (its site-packages listed, never read), NumPy and what the teacher allowed,
+    the machine's shared libraries and a few devices; write its results folder (its TMPDIR). gradref,
+    its cache, the class folder, other students, /tmp and /proc are not among them, whatever the
+    submission does to its import system."""
+    import sysconfig
+
+    stdlib = os.path.dirname(os.__file__)
+    shut = ("site-packages", "dist-packages")
+    readable = [os.path.join(stdlib, name) for name in os.listdir(stdlib) if name not in shut]
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    readable += [f"/usr/lib/{multiarch}", f"/lib/{multiarch}", "/usr/lib64", "/lib64", "/etc/ld.so.cache"]
+    readable += [config[k] for k in ("code", "inputs", "course_support") if config.get(k)]
+    readable += [*config.get("numpy_dirs", ()), *config["site"], os.path.realpath(sys.executable)]
+    readable += ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"]
+    return {stdlib: LIST, **{path: READ for path in readable}, config["results"]: READ | WRITE}
 
 
 def load_syscall_filter(ctypes, program):
