@@ -45,7 +45,7 @@ def cmd_check(args):
     with progress_bar() as bar:
         task = bar.add_task("checking", total=None)
         advance = advancer(bar, task)
-        jobs = min(jobs, len(ops))
+        jobs = min(jobs, len(ops) // 2)  # a worker's start-up (importing JAX) pays for two ops at least
         if jobs > 1 and all(op is registry.REGISTRY.get(op.name) for op in ops):
             rows = runner.run_parallel(ops, dtypes, devices, jobs, advance, args.order, args.seed)
         else:

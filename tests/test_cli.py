@@ -126,13 +126,12 @@ def test_json_report_is_written_atomically(tmp_path):
 
 def test_check_in_parallel_gives_the_same_rows_in_the_same_order(tmp_path):
     serial, parallel = tmp_path / "s.json", tmp_path / "p.json"
-    ops = ["--op", "relu", "--op", "matmul", "--op", "sigmoid"]
+    names = ("relu", "matmul", "sigmoid", "tanh")  # two ops a worker at least: both workers start
+    ops = [arg for name in names for arg in ("--op", name)]
     assert main(["check", *ops, "--jobs", "1", "--json", str(serial)]) == 0
     assert main(["check", *ops, "--jobs", "2", "--json", str(parallel)]) == 0
     rows = lambda path: json.loads(path.read_text())["results"]
-    assert [(r["op"], r["dtype"]) for r in rows(serial)] == [
-        (op, dtype) for op in ("relu", "matmul", "sigmoid") for dtype in ("float64", "float32")
-    ]
+    assert [(r["op"], r["dtype"]) for r in rows(serial)] == [(op, dt) for op in names for dt in ("float64", "float32")]
     assert rows(serial) == rows(parallel)
 
 
@@ -142,11 +141,12 @@ def test_check_uses_every_core_unless_told(monkeypatch, tmp_path):
     used = []
     monkeypatch.setattr(runner, "default_jobs", lambda: 2)
     monkeypatch.setattr(runner, "run_parallel", lambda ops, *a, **k: used.append(a[2]) or runner.run(ops, *a[:2]))
-    assert main(["check", "--op", "relu", "--op", "tanh", "--dtype", "float64", "--json", str(tmp_path / "a")]) == 0
+    four = ["--op", "relu", "--op", "tanh", "--op", "sigmoid", "--op", "matmul", "--dtype", "float64"]
+    assert main(["check", *four, "--json", str(tmp_path / "a")]) == 0
     assert used == [2]
-    assert main(["check", "--op", "relu", "--dtype", "float64", "--json", str(tmp_path / "b")]) == 0
-    assert used == [2], "one op needs one process"
-    assert main(["check", "--op", "relu", "--op", "tanh", "--jobs", "1", "--json", str(tmp_path / "c")]) == 0
+    assert main(["check", "--op", "relu", "--op", "tanh", "--dtype", "float64", "--json", str(tmp_path / "b")]) == 0
+    assert used == [2], "two ops: not worth a second process's start-up"
+    assert main(["check", *four, "--jobs", "1", "--json", str(tmp_path / "c")]) == 0
     assert used == [2]
     assert main(["check", "--op", "relu", "--jobs", "0"]) == 2
 
