@@ -10,6 +10,7 @@ named `<img src=x onerror=alert(1)>.py` is shown as text.
 import ast
 import collections
 import hashlib
+import hmac
 import html
 import io
 import math
@@ -45,9 +46,11 @@ figure { display: inline-block; margin: .5em 1em .5em 0; } figcaption { font-siz
 """
 
 
-def pseudonym(name):
-    """A stable pseudonym for a student's name (the same name gives the same pseudonym every time)."""
-    return "student-" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+def pseudonym(name, key):
+    """A stable pseudonym for a student's name under the class's secret `key` (report.class_key): the
+    same name and key give the same pseudonym, and without the key a roster of names cannot be
+    matched to them, as an unsalted hash could."""
+    return "student-" + hmac.new(key, name.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:8]
 
 
 def student_name(report, path=""):
@@ -303,11 +306,11 @@ def _clusters(failures):
     return sorted(found, key=lambda c: (-c["size"], c["function"], c["sample"]))
 
 
-def class_page(named_reports, anonymise=False, title="gradref: what the class got wrong"):
-    """The class page's HTML from (name, report) pairs."""
+def class_page(named_reports, anonymise=None, title="gradref: what the class got wrong"):
+    """The class page's HTML from (name, report) pairs; `anonymise`: the class's key for pseudonyms."""
     if anonymise:
         named_reports = [
-            (pseudonym(n), {**r, "error": _scrubbed(str(r.get("error", "")), n, pseudonym(n))})
+            (pseudonym(n, anonymise), {**r, "error": _scrubbed(str(r.get("error", "")), n, pseudonym(n, anonymise))})
             for n, r in named_reports
         ]
     s = class_summary(named_reports)
@@ -423,10 +426,11 @@ def _scrubbed(text, name, alias):
     return text
 
 
-def student_page(name, report, anonymise=False):
-    """One student's page: the verdict table, and a heat map per failing quantity."""
+def student_page(name, report, anonymise=None):
+    """One student's page: the verdict table, and a heat map per failing quantity; `anonymise`: the
+    class's key for pseudonyms."""
     if anonymise:
-        alias = pseudonym(name)
+        alias = pseudonym(name, anonymise)
         report = {
             **report,
             "error": _scrubbed(str(report.get("error", "")), name, alias),

@@ -3,6 +3,7 @@ platform exported)."""
 
 import json
 import os
+import secrets
 
 from . import htmlreport, output
 from .output import UsageError
@@ -36,8 +37,32 @@ def read_reports(paths):
     return pairs
 
 
+KEY_FILE = ".gradref-class-key"  # beside the class page: the secret behind its pseudonyms
+
+
+def class_key(page):
+    """The class's secret key for pseudonyms, kept beside its page `page` (made on first use, readable
+    by its owner alone), so that a class keeps its pseudonyms from one run to the next."""
+    path = os.path.join(os.path.dirname(os.path.abspath(page)), KEY_FILE)
+    for _ in range(2):
+        try:
+            with open(path, "rb") as handle:
+                key = handle.read()
+            if len(key) >= 16:
+                return key
+        except FileNotFoundError:
+            pass
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue  # another run made it just now: read theirs
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    raise UsageError(f"the class key {path} is not a key gradref made; remove it to make a new one")
+
+
 def write_class_page(path, pairs, anonymise=False):
-    output.write_atomic(path, htmlreport.class_page(pairs, anonymise))
+    output.write_atomic(path, htmlreport.class_page(pairs, class_key(path) if anonymise else None))
 
 
 def cmd_report(args):

@@ -195,6 +195,18 @@ def test_dropout_with_its_own_draw_passes_and_other_conventions_are_named(tmp_pa
     assert as_drop["dropout_forward"]["status"] == "pass"
 
 
+def test_dropout_with_a_fixed_mask_or_one_that_ignores_the_seed_fails(tmp_path):
+    """Both pass the notebook's statistics (it seeds before each check); neither is a random draw."""
+    fixed = mutate(source("dropout_student.py"), "np.random.rand(*x.shape)", "np.random.RandomState(0).rand(*x.shape)")
+    forward = grade_source(tmp_path, fixed)["dropout_forward"]
+    assert forward["status"] == "fail" and "dropped the same units" in forward["message"], forward["message"]
+    unseeded = mutate(source("dropout_student.py"), 'np.random.seed(dropout_param["seed"] + 1)', "pass")
+    forward = grade_source(tmp_path, unseeded)["dropout_forward"]
+    assert forward["status"] == "fail" and "seed the generator" in forward["message"], forward["message"]
+    right = grade_source(tmp_path, source("dropout_student.py"))["dropout_forward"]
+    assert right["status"] == "pass" and any(c["name"].startswith("mask drawn anew") for c in right["checks"])
+
+
 def test_dropout_backward_that_ignores_its_mask_scale_fails(tmp_path):
     text = mutate(source("dropout_student.py"), "return dout * mask if", "return dout * (mask > 0) if")
     assert grade_source(tmp_path, text)["dropout_backward"]["status"] == "fail"
@@ -617,6 +629,36 @@ def test_the_courses_support_modules_are_there_when_the_submission_brings_none(t
     assert wrong["conv_relu_pool_backward"]["status"] == "fail"
     book = grade_source(tmp_path, BOOK_LOSS)
     assert book["SoftmaxWithLoss"]["status"] == "pass", book["SoftmaxWithLoss"]["message"]
+
+
+NAIVE_ON_FAST = (
+    FAST_COMPOSITES
+    + """
+
+def conv_forward_naive(x, w, b, conv_param):
+    return conv_forward_fast(x, w, b, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    return conv_backward_fast(dout, cache)
+
+
+def max_pool_forward_naive(x, pool_param):
+    return max_pool_forward_fast(x, pool_param)
+
+
+def max_pool_backward_naive(dout, cache):
+    return max_pool_backward_fast(dout, cache)
+"""
+)
+
+
+def test_a_naive_layer_whose_work_the_shipped_fast_layers_do_fails_and_says_so(tmp_path):
+    graded = grade_source(tmp_path, NAIVE_ON_FAST)
+    for name in ("conv_forward_naive", "max_pool_forward_naive"):
+        assert graded[name]["status"] != "pass", graded[name]
+        assert "calls cs231n.fast_layers" in graded[name]["message"], graded[name]["message"]
+    assert graded["conv_relu_pool_forward"]["status"] == "pass"  # the composites may use them
 
 
 def test_the_submissions_own_support_module_wins(tmp_path):

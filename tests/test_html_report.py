@@ -1,6 +1,7 @@
 """The HTML class page and student pages: counts and clusters equal what the JSON reports say, names are
 text, and (with Chromium) the page renders offline with nothing running."""
 
+import hashlib
 import html.parser
 import json
 import os
@@ -12,6 +13,7 @@ from conftest import once_per_session
 from test_mistakes import GENERIC, _grade_planted
 
 from gradref import htmlreport
+from gradref import report as report_command
 from gradref.cli import main
 
 XSS = "<img src=x onerror=alert(1)>.py"
@@ -109,7 +111,18 @@ def test_a_student_named_like_html_is_text_and_anonymise_hides_names(tmp_path, r
     assert "<script" not in text and "Content-Security-Policy" in text
     assert main(["report", str(report_folder), "--html", str(page), "--anonymise"]) == 0
     hidden = page.read_text()
-    assert "twin__a" not in hidden and "onerror" not in hidden and htmlreport.pseudonym("twin__a.py") in hidden
+    key = report_command.class_key(page)
+    assert "twin__a" not in hidden and "onerror" not in hidden and htmlreport.pseudonym("twin__a.py", key) in hidden
+    key_file = tmp_path / report_command.KEY_FILE
+    assert key_file.stat().st_mode & 0o777 == 0o600 and len(key_file.read_bytes()) == 32
+    assert main(["report", str(report_folder), "--html", str(page), "--anonymise"]) == 0
+    assert page.read_text() == hidden, "the same class keeps its pseudonyms"
+    other = tmp_path / "other" / "c.html"
+    other.parent.mkdir()
+    assert main(["report", str(report_folder), "--html", str(other), "--anonymise"]) == 0
+    assert htmlreport.pseudonym("twin__a.py", key) not in other.read_text(), "another class's key, other names"
+    unsalted = "student-" + hashlib.sha256(b"twin__a.py").hexdigest()[:8]
+    assert unsalted not in hidden, "a roster hashed without the key finds no one"
 
 
 def test_a_report_command_without_reports_says_so(tmp_path, capsys):
@@ -138,10 +151,26 @@ def test_grade_batch_writes_the_class_page_and_a_page_per_student(tmp_path):
     out, page = tmp_path / "out", tmp_path / "class.html"
     code = main(["grade", str(batch), "--batch", "--out", str(out), "--html", str(page), "--timeout", "5"])
     assert code == 1 and page.exists()
-    assert (out / "ann.py.html").exists() and (out / "bob.py.html").exists()
+    assert (out / "students" / "ann.py.html").exists() and (out / "students" / "bob.py.html").exists()
     text = page.read_text()
     assert "the ReLU mask is on the wrong side" in text  # the catalogue's words ...
     assert '<span class="key">mask_wrong_side</span>' in text  # ... the key only as a label for staff
+
+
+def test_a_student_named_class_never_lands_on_the_class_page(tmp_path):
+    batch = tmp_path / "batch"
+    (batch / "class").mkdir(parents=True)
+    (batch / "class" / "layers.py").write_text(
+        "import numpy as np\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n"
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    page = out / "class.html"
+    assert main(["grade", str(batch), "--batch", "--out", str(out), "--html", str(page), "--timeout", "5"]) == 0
+    assert "what the class got wrong" in page.read_text()
+    assert "what the class got wrong" not in (out / "students" / "class.html").read_text()
+    clash = ["grade", str(batch), "--batch", "--out", str(out), "--html", str(out / "students" / "class.html")]
+    assert main(clash) == 2
 
 
 def _report(name, results, **fields):

@@ -136,6 +136,31 @@ def test_annotate_writes_a_feedback_cell_after_each_graded_function(tmp_path):
     assert "**fail**" in annotated.cells[3].source and kinds[4] == ("code", "print(1)")
 
 
+HOSTILE_TEXT = (
+    "<script>alert(1)</script> <img src=x onerror=alert(1)> [click](javascript:alert(1)) "
+    "![](http://example.invalid/track.png) ``` \n**gradref** `relu_backward` (1/1): **pass**"
+)
+
+
+def test_annotate_shows_what_the_student_wrote_as_text(tmp_path):
+    """An exception's text is the student's: in the feedback cell it sits inside a fenced block longer
+    than any run of backticks it holds, so no HTML, link, image or fake verdict line of theirs renders."""
+    raising = f"def relu_backward(dout, cache):\n    raise ValueError({HOSTILE_TEXT!r})\n"
+    path = notebook_file(tmp_path, [RELU, raising])
+    out = tmp_path / "annotated.ipynb"
+    assert main(["grade", str(path), "--annotate", str(out)]) == 1
+    cell = nbformat.read(str(out), as_version=4).cells[3].source
+    assert "<script>" in cell, cell  # quoted, not dropped
+    lines = cell.split("\n")
+    opening = next(i for i, line in enumerate(lines) if line.startswith("```"))
+    fence = lines[opening].removesuffix("text")
+    closing = max(i for i, line in enumerate(lines) if line == fence)
+    assert len(fence) > 3, "longer than the student's own ```"
+    outside = lines[:opening] + lines[closing + 1 :]
+    assert not any(mark in line for line in outside for mark in ("<", "](", "javascript", "onerror")), outside
+    assert sum("**pass**" in line for line in outside) == 0 and "**error**" in lines[0]
+
+
 def test_annotate_on_a_py_file_is_refused_in_a_sentence(tmp_path, capsys):
     (tmp_path / "a.py").write_text(RELU)
     assert main(["grade", str(tmp_path / "a.py"), "--annotate", str(tmp_path / "x.ipynb")]) == 2
@@ -201,6 +226,29 @@ def test_a_zip_whose_entries_leave_the_folder_or_link_out_is_refused(tmp_path, m
     with pytest.raises(CannotGrade, match=words):
         grade_file(make_zip(tmp_path / "up.zip", members), FAST)
     assert not (tmp_path / "evil.py").exists() and not os.path.exists("/etc/evil.py")
+
+
+@pytest.mark.parametrize(
+    "members,words",
+    [
+        ({"hw/layers.py": RELU, "hw/layers.py/x.py": RELU}, "could not be unpacked"),  # a file, then a folder of it
+        ({"/".join(["d"] * 3000) + "/layers.py": RELU}, "folders deep"),
+        ({"a" * 300 + "/layers.py": RELU}, "a name of 300 characters"),
+    ],
+)
+def test_a_zip_the_disk_cannot_hold_as_it_is_gets_one_sentence_and_a_report(tmp_path, members, words):
+    upload = make_zip(tmp_path / "up.zip", members)
+    with pytest.raises(CannotGrade, match=words) as refused:
+        grade_file(upload, FAST)
+    assert len(str(refused.value)) < 300, "one sentence, not the member's whole name"
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    os.replace(upload, batch / "up.zip")
+    (batch / "right.py").write_text(RELU)
+    out = tmp_path / "out"
+    assert main(["grade", str(batch), "--batch", "--out", str(out), "--timeout", "5"]) == 1
+    assert json.loads((out / "up.zip.json").read_text())["error"].startswith("up.zip")
+    assert (out / "right.py.json").exists()
 
 
 def test_a_zip_bomb_is_refused_before_it_fills_the_disk(tmp_path):

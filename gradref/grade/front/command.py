@@ -201,7 +201,8 @@ def cmd_grade(args):
         output.write_json(args.gradescope, reports.gradescope(result))
     if args.html:
         name = htmlreport.student_name(result)
-        output.write_atomic(args.html, htmlreport.student_page(name, result, args.anonymise))
+        key = report_command.class_key(args.html) if args.anonymise else None
+        output.write_atomic(args.html, htmlreport.student_page(name, result, key))
     return 0 if result["passed"] else 1
 
 
@@ -213,6 +214,8 @@ def grade_batch(args, options):
     output.check_writable(args.json)
     output.check_writable(args.html)
     output.check_folder_writable(args.out)
+    if args.html and _inside(args.html, _student_pages(args.out)):
+        raise UsageError(f"--html {args.html} is inside {_student_pages(args.out)}, where the students' own pages go")
     output.check_folder_writable(args.gradescope)
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -239,15 +242,27 @@ def grade_batch(args, options):
     return 0 if all(row["status"] == "pass" for row in rows) else 1
 
 
+def _student_pages(out):
+    """The folder of the students' own pages: theirs alone, so that no student's name (a folder
+    called `class`, say) can land on the teacher's class page."""
+    return os.path.join(out, "students")
+
+
+def _inside(path, folder):
+    return os.path.commonpath([os.path.realpath(path), os.path.realpath(folder)]) == os.path.realpath(folder)
+
+
 def _write_html_pages(args, paths):
-    """The class page at --html, and a page per student beside its JSON report in --out."""
+    """The class page at --html, and a page per student in --out/students/, named as its JSON report."""
     json_of = {path: os.path.join(args.out, reports.report_name(path)) for path in paths}
     written = [path for path in paths if os.path.isfile(json_of[path])]
     pairs = report_command.read_reports([json_of[path] for path in written])
     report_command.write_class_page(args.html, pairs, args.anonymise)
+    key = report_command.class_key(args.html) if args.anonymise else None
+    os.makedirs(_student_pages(args.out), exist_ok=True)
     for path, (name, result) in zip(written, pairs):
-        page = json_of[path].removesuffix(".json") + ".html"
-        output.write_atomic(page, htmlreport.student_page(name, result, args.anonymise))
+        page = os.path.join(_student_pages(args.out), reports.report_name(path).removesuffix(".json") + ".html")
+        output.write_atomic(page, htmlreport.student_page(name, result, key))
 
 
 def cmd_autograder(args):

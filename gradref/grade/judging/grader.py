@@ -30,7 +30,7 @@ from ..untrusted.staging import staged
 from . import unseen
 from .answers import sample_label, unseen_twin
 from .caches import documented
-from .judge import distinct, judge_backward_alone, judge_sample
+from .judge import distinct, judge_backward_alone, judge_dropout_draws, judge_sample
 from .options import Options
 from .verdict import ERROR, MISSING, PASS, RANK, TIMEOUT, Entry, sample_of, summary, unique
 
@@ -237,6 +237,8 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             alive = True
         if not alive and not separate:
             break
+    if op.name == "dropout" and not forward_entry.stopped and forward_entry.status == PASS:
+        judge_dropout_draws(sandbox, target, op, forward_entry)
     forward_entry.settle()
     if separate:
         backward_entry.settle(target.forward)

@@ -353,6 +353,41 @@ def _grade_dropout(sandbox, run, forward_entry, backward_entry, with_backward):
     _diagnose(run, forward_entry, backward_entry)
 
 
+DRAW_UNITS = 400  # two masks this wide agree by chance with probability 2^-400
+
+
+def judge_dropout_draws(sandbox, target, op, entry):
+    """A mask must be drawn, not fixed: two train-mode calls without a seed drop different units, two
+    with the same seed the same ones (the notebook seeds the generator before each of its checks, so a
+    mask fixed in the code gets past them). Said on the forward's entry."""
+    x = np.linspace(1.0, 2.0, DRAW_UNITS).reshape(20, -1)  # never 0: the kept units are the non-zero outputs
+
+    def kept(dropout_param):
+        request = {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: _arg_specs(sandbox, [x, dropout_param])}
+        outcome = sandbox.call({**request, P.OUTPUTS_COUNT: op.outputs}, 1)
+        spec = ((outcome.reply or {}).get(P.RESULTS) or {}).get(P.OUT)
+        out = _loaded(sandbox, spec, x) if outcome.status == "ok" and isinstance(spec, dict) else None
+        return None if out is None or np.shape(out) != x.shape else out != 0
+
+    unseeded = [kept({"mode": "train", "p": 0.5}) for _ in range(2)]
+    seeded = [kept({"mode": "train", "p": 0.5, "seed": 31}) for _ in range(2)]
+    if any(mask is None for mask in unseeded + seeded):
+        return  # its samples already say what is wrong
+    entry.sample = "two draws"
+    entry.check(
+        "mask drawn anew",
+        not np.array_equal(*unseeded),
+        "two calls without a seed dropped the same units: the mask must be drawn at random on every call "
+        "(np.random.rand(*x.shape) < p), not fixed in the code",
+    )
+    entry.check(
+        "mask follows the seed",
+        np.array_equal(*seeded),
+        "two calls with the same dropout_param['seed'] dropped different units: seed the generator with it "
+        "(np.random.seed(dropout_param['seed'])) when it is given",
+    )
+
+
 def _check_gradients(sandbox, run, entry):
     op, specs = run.op, run.outputs.get(P.GRADS)
     specs = specs if isinstance(specs, list) else []

@@ -201,5 +201,23 @@ def annotate(notebook, converted, report):
 
 
 def _feedback_line(result):
+    """A feedback cell's text. The message quotes what the student wrote (an exception's text, code), so
+    it goes in a fenced block longer than any run of backticks in it: Markdown shows it as text, never
+    as HTML, a link, an image or a line of gradref's own."""
     points = f" ({result['points']:g}/{result['max_points']:g})" if "points" in result else ""
-    return f"**gradref** `{result['name']}`{points}: **{result['status']}**. {result['message']}"
+    status = str(result["status"])
+    status = f"**{status}**" if status.replace(" ", "").isalpha() else _code_span(status)
+    message = str(result.get("message", ""))
+    fence = "`" * max(3, 1 + _longest_backticks(message))
+    return f"**gradref** {_code_span(str(result['name']))}{points}: {status}\n\n{fence}text\n{message}\n{fence}\n"
+
+
+def _longest_backticks(text):
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _code_span(text):
+    """`text` as a Markdown code span whatever backticks it holds."""
+    ticks = "`" * (1 + _longest_backticks(text))
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"

@@ -17,6 +17,8 @@ MAX_MEMBERS = 1000
 MAX_TOTAL_BYTES = 64 << 20  # unpacked; a course submission is well under 1 MB of code
 MAX_RATIO = 100  # unpacked / packed, per member and in all (text compresses 3-10x)
 CHUNK = 1 << 16
+MAX_DEPTH = 32  # folders deep; a course's assignment folder is 3-4 deep
+MAX_PART = 255  # bytes in one name, as file systems allow
 SKIPPED = ("__MACOSX/", ".DS_Store")
 
 
@@ -57,12 +59,34 @@ def unpack(archive, dest):
                 raise CannotGrade(f"{name} holds a link, {member.filename!r}: gradref never follows links")
             if not parts:
                 continue
+            _check_path(name, member.filename, parts)
             target = os.path.join(dest, *parts)
-            if member.is_dir():
-                os.makedirs(target, exist_ok=True)
-                continue
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            written = _copy_member(zf, member, target, name, written, packed_total)
+            try:
+                os.makedirs(target if member.is_dir() else os.path.dirname(target), exist_ok=True)
+            except OSError as error:  # a file where a folder must go (or the reverse), a name the disk refuses
+                raise CannotGrade(
+                    f"{name} could not be unpacked ({_shown(member.filename)}: {error.strerror})"
+                ) from None
+            if not member.is_dir():
+                written = _copy_member(zf, member, target, name, written, packed_total)
+
+
+def _check_path(name, filename, parts):
+    """A member no deeper than MAX_DEPTH folders, with no name longer than a file system allows."""
+    if len(parts) > MAX_DEPTH:
+        raise CannotGrade(
+            f"{name} holds {_shown(filename)}, {len(parts)} folders deep, deeper than the {MAX_DEPTH} a submission may go"
+        )
+    longest = max(parts, key=lambda part: len(part.encode("utf-8", "surrogateescape")))
+    if len(longest.encode("utf-8", "surrogateescape")) > MAX_PART:
+        raise CannotGrade(
+            f"{name} holds a name of {len(longest)} characters, longer than the {MAX_PART} a file system allows"
+        )
+
+
+def _shown(filename):
+    """A member's name as a message shows it: quoted, and shortened past 80 characters."""
+    return repr(filename if len(filename) <= 80 else filename[:77] + "...")
 
 
 def _copy_member(zf, member, target, name, written, packed_total):
@@ -85,7 +109,7 @@ def _copy_member(zf, member, target, name, written, packed_total):
                     )
                 sink.write(chunk)
     except FileExistsError:
-        raise CannotGrade(f"{name} holds {member.filename!r} twice") from None
+        raise CannotGrade(f"{name} holds {_shown(member.filename)} twice") from None
     except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, OSError) as error:
-        raise CannotGrade(f"{name} could not be unpacked ({member.filename!r}: {error})") from None
+        raise CannotGrade(f"{name} could not be unpacked ({_shown(member.filename)}: {error})") from None
     return written
