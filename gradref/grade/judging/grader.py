@@ -62,7 +62,9 @@ def grade_file(path, options=Options(), advance=None, annotate=None):
     raises CannotGrade. `annotate`: where to write a notebook submission's copy with feedback cells."""
     started = time.monotonic()
     with staged(path) as stage:
-        report = _grade(stage.path, options, advance)
+        # Staging (unpacking, converting notebooks) is the submission's time too: what it took comes
+        # off the budget its code then runs in.
+        report = _grade(stage.path, options, advance, staging_s=time.monotonic() - started)
         report["submission"] = os.path.abspath(path)
         report["elapsed_s"] = round(time.monotonic() - started, 3)
         if stage.notebooks:
@@ -101,7 +103,7 @@ def _write_annotated(target, stage, report):
     output.write_atomic(target, nbformat.writes(notebook.annotate(original, converted, report)))
 
 
-def _grade(path, options, advance):
+def _grade(path, options, advance, staging_s=0.0):
     modules, defined = gradable_files(path)
     conventions = [options.convention] if options.convention else detect(defined)
     if not conventions:
@@ -118,7 +120,7 @@ def _grade(path, options, advance):
         isolation,
         options.support,
         modules,
-        options.submission_timeout,
+        max(1.0, options.submission_timeout - staging_s),
         SUPPORT,
     ) as sandbox:
         seed = unseen.submission_seed(secret, sandbox.layout.code)

@@ -82,14 +82,18 @@ def _calls_something(node):
     return any(isinstance(n, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)) for n in ast.walk(node))
 
 
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+
 def _kept(node, bound):
     """Whether a top-level statement is what a layers.py holds: imports, definitions, and constants
-    (assignments that call nothing and read only names the kept code binds)."""
+    (assignments that call nothing and read only names the kept code binds). Costs the statement's
+    own size, never the size of what came before (a notebook of many constants stays linear)."""
     if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
         return True
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         read = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
-        return not _calls_something(node.value) and read <= bound | set(dir(builtins))
+        return not _calls_something(node.value) and all(n in bound or n in BUILTIN_NAMES for n in read)
     return False
 
 
@@ -118,7 +122,7 @@ def _globals_used(node):
     bound |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     bound |= {n.name for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n is not node}
     loaded = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    return loaded - bound - set(dir(builtins))
+    return loaded - bound - BUILTIN_NAMES
 
 
 def convert(notebook):
