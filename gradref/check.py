@@ -34,8 +34,7 @@ def check_table(rows):
 
 
 def cmd_check(args):
-    jobs = runner.default_jobs() if args.jobs is None else args.jobs
-    if jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     ops = registry.ops(args.op)
     dtypes, devices = choices(args.dtype, DTYPES), runner.expand_devices(choices(args.device, DEVICES))
@@ -45,7 +44,8 @@ def cmd_check(args):
     with progress_bar() as bar:
         task = bar.add_task("checking", total=None)
         advance = advancer(bar, task)
-        jobs = min(jobs, len(ops) // 2)  # a worker's start-up (importing JAX) pays for two ops at least
+        # Unless told, a second process only where it has two ops at least to pay for its start-up (JAX).
+        jobs = min(runner.default_jobs(), len(ops) // 2) if args.jobs is None else min(args.jobs, len(ops))
         if jobs > 1 and all(op is registry.REGISTRY.get(op.name) for op in ops):
             rows = runner.run_parallel(ops, dtypes, devices, jobs, advance, args.order, args.seed)
         else:
