@@ -30,7 +30,7 @@ ISOLATION_NOTE = {
 LANDLOCK_NOTE = (
     "process isolation with Landlock: the submission runs as a separate process, under a uid of its own, "
     "with limits, and may read only its own files, the standard library and NumPy (no gradref, no other "
-    "submissions, no /proc, no network); it shares the machine's PID and IPC namespaces"
+    "submissions, no /proc, no TCP); it shares the machine's PID and IPC namespaces"
 )
 
 
