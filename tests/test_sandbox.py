@@ -777,6 +777,13 @@ try:
     writes_tmp = 1
 except OSError:
     pass
+try:
+    import socket
+
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.1", 9))
+    sends_udp = 1
+except OSError:
+    pass
 loaded = 1
 """
 
@@ -801,4 +808,7 @@ def test_in_process_mode_landlock_keeps_gradref_proc_classmates_and_tmp_out_of_r
     assert hello.get("ok"), hello
     names = set(hello["names"])
     assert "loaded" in names and not names & {"reads_gradref", "reads_proc", "reads_classmate", "writes_tmp"}, names
+    from gradref.grade.untrusted import syscalls
+
+    assert "sends_udp" not in names or syscalls.problem() is not None, "the filter refuses internet sockets"
     assert "Landlock" in confine.isolation_note(confine.PROCESS) or confine.process_uid() is None

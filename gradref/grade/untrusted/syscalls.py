@@ -2,7 +2,8 @@
 
 New namespaces (a user namespace gives every capability inside it), memory that is no process's
 resident memory (memfd files, SysV shared memory), tracing other processes, kernel keys, BPF,
-io_uring, mounts and module loading are refused with EPERM; clone3, whose flags a filter cannot read,
+io_uring, mounts, module loading and internet or raw sockets (AF_INET, AF_INET6, AF_PACKET: in
+process mode there is no network namespace to stop them) are refused with EPERM; clone3, whose flags a filter cannot read,
 says ENOSYS, so that the C library falls back to clone, whose namespace flags are checked. Calls of
 another architecture's numbering kill the process (libseccomp's default for a foreign architecture).
 
@@ -69,6 +70,7 @@ REFUSED = (
 )
 # CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET
 NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
+NETWORK_FAMILIES = (2, 10, 17)  # AF_INET, AF_INET6, AF_PACKET (AF_UNIX stays: the C library uses it)
 SYSTEM_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3")
 
 
@@ -82,6 +84,8 @@ def build(seccomp):
             continue
     for flag in NAMESPACE_FLAGS:
         rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    for family in NETWORK_FAMILIES:
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), "socket", seccomp.Arg(0, seccomp.EQ, family))
     rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     with tempfile.TemporaryFile() as handle:
         rules.export_bpf(handle)
