@@ -136,6 +136,26 @@ def test_annotate_writes_a_feedback_cell_after_each_graded_function(tmp_path):
     assert "**fail**" in annotated.cells[3].source and kinds[4] == ("code", "print(1)")
 
 
+def test_a_cell_too_large_for_code_is_left_out_before_it_is_parsed(tmp_path, monkeypatch):
+    from gradref.grade.untrusted import notebook
+
+    parsed = []
+    real_parse = notebook.ast.parse
+    monkeypatch.setattr(
+        notebook.ast, "parse", lambda text, *a, **k: parsed.append(len(text)) or real_parse(text, *a, **k)
+    )
+    huge = "\n".join(f"c{i} = {i}" for i in range(300_000))  # about 3 MB of constants in one cell
+    path = notebook_file(tmp_path, [RELU, huge, "def relu_backward(dout, cache):\n    return dout * (cache > 0)\n"])
+    converted = notebook.convert(notebook.read(str(path)))
+    assert max(parsed) < notebook.MAX_CELL_BYTES
+    assert [(cell.number, why.split(",")[0]) for cell, why in converted.left_out] == [
+        (2, f"it is {len(huge) >> 10} KB")
+    ]
+    assert "def relu_backward" in converted.source
+    report = {r["name"]: r for r in grade_file(str(path), FAST)["results"]}
+    assert report["relu_backward"]["status"] == "pass"
+
+
 HOSTILE_TEXT = (
     "<script>alert(1)</script> <img src=x onerror=alert(1)> [click](javascript:alert(1)) "
     "![](http://example.invalid/track.png) ``` \n**gradref** `relu_backward` (1/1): **pass**"

@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 
 MAGIC = re.compile(r"^\s*(%|!|[A-Za-z_][A-Za-z0-9_]*\s*=\s*[!%])")
 MAX_NOTEBOOK_BYTES = 8 << 20  # outputs (plots) make notebooks far larger than their code
+# Parsing costs about 500 bytes of the grader's memory per byte of source: each cell is measured before
+# it is parsed, and the code taken from a notebook is held to what a .py file may hold.
+MAX_CELL_BYTES = 256 << 10
+MAX_CODE_BYTES = 1 << 20
 
 
 class NotANotebook(ValueError):
@@ -128,10 +132,23 @@ def _globals_used(node):
 def convert(notebook):
     """The notebook's gradable code (see the module docstring) as a Converted."""
     out, lines, cell_of, left_out, left_names, bound, definitions = [], [], {}, [], {}, set(), []
+    parsed = 0
     for number, cell in enumerate(notebook.cells, 1):
         if cell.cell_type != "code" or not cell.source.strip():
             continue
         this = Cell(number, _first_line(cell.source))
+        size = len(cell.source.encode("utf-8", "surrogateescape"))
+        if size > MAX_CELL_BYTES:
+            left_out.append(
+                (this, f"it is {size >> 10} KB, over the {MAX_CELL_BYTES >> 10} KB a cell of code may hold")
+            )
+            continue
+        parsed += size
+        if parsed > MAX_CODE_BYTES:
+            left_out.append(
+                (this, f"the cells before it already hold {MAX_CODE_BYTES >> 20} MB of code, all a notebook may")
+            )
+            continue
         text = _blank_magics(cell.source)
         if text is None:
             left_out.append((this, "a cell magic runs it"))
