@@ -329,6 +329,8 @@ def test_allow_imports_lifts_the_refusal(tmp_path):
     allowed = grade_file(path, Options(timeout=30.0, memory_mb=16384, allow_imports=("jax",)))
     assert allowed["passed"], json.dumps(allowed)[:2000]
     assert "jaxlib" not in allowed["limits"]["blocked_imports"]
+    in_process = grade_file(path, Options(timeout=30.0, memory_mb=16384, allow_imports=("jax",), sandbox="process"))
+    assert in_process["passed"], json.dumps(in_process)[:2000]  # Landlock lets the allowed site-packages be read
 
 
 def test_an_error_at_import_time_fails_every_function(tmp_path):

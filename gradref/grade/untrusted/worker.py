@@ -293,9 +293,17 @@ def submission_rules(config):
     multiarch = sysconfig.get_config_var("MULTIARCH") or ""
     readable += [f"/usr/lib/{multiarch}", f"/lib/{multiarch}", "/usr/lib64", "/lib64", "/etc/ld.so.cache"]
     readable += [config[k] for k in ("code", "inputs", "course_support") if config.get(k)]
-    readable += [*config.get("numpy_dirs", ()), *config["site"], os.path.realpath(sys.executable)]
+    readable += [*config.get("numpy_dirs", ()), config["site"][0], os.path.realpath(sys.executable)]
     readable += ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"]
-    return {stdlib: LIST, **{path: READ for path in readable}, config["results"]: READ | WRITE}
+    allowed = {}
+    for site in config["site"][1:]:  # what --allow-imports opened, gradref's own packages aside (as bwrap hides them)
+        hidden = tuple(config.get("hidden_packages", ()))
+        allowed[site] = LIST
+        shown = [
+            n for n in os.listdir(site) if n.split("-")[0].split(".")[0] not in hidden
+        ]  # gradref-1.0.dist-info too
+        allowed.update({os.path.join(site, n): READ for n in shown})
+    return {stdlib: LIST, **allowed, **{path: READ for path in readable}, config["results"]: READ | WRITE}
 
 
 def load_syscall_filter(ctypes, program):
