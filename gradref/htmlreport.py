@@ -309,9 +309,10 @@ def _clusters(failures):
 def class_page(named_reports, anonymise=None, title="gradref: what the class got wrong"):
     """The class page's HTML from (name, report) pairs; `anonymise`: the class's key for pseudonyms."""
     if anonymise:
+        aliases = [pseudonym(n, anonymise) for n, _ in named_reports]
         named_reports = [
-            (pseudonym(n, anonymise), {**r, "error": _scrubbed(str(r.get("error", "")), n, pseudonym(n, anonymise))})
-            for n, r in named_reports
+            (alias, {**r, "error": _scrubbed(str(r.get("error", "")), n, alias)})
+            for alias, (n, r) in zip(aliases, named_reports)
         ]
     s = class_summary(named_reports)
     parts = [f"<h1>{_e(title)}</h1>", _overview(s)]
@@ -402,7 +403,7 @@ def _clusters_section(s):
         )
     return (
         '<h2>Unexplained failures shared by several students</h2><p class="note">Wrong outputs that agree to '
-        "1e-9 on the same sample and that no catalogue entry names: candidates for new catalogue entries.</p>"
+        "1e-9 on every sample listed and that no catalogue entry names: candidates for new catalogue entries.</p>"
         '<table id="clusters"><tr><th>function</th><th>quantity</th><th>samples</th><th>students</th><th>who</th>'
         "<th>a line of their code</th><th>worst element</th></tr>" + "".join(rows) + "</table>"
     )
