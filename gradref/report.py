@@ -61,14 +61,19 @@ def class_key(page):
     raise UsageError(f"the class key {path} is not a key gradref made; remove it to make a new one")
 
 
-def write_class_page(path, pairs, anonymise=False):
-    output.write_atomic(path, htmlreport.class_page(pairs, class_key(path) if anonymise else None))
+def pseudonym_key(page, anonymise):
+    """The key behind the pseudonyms of the pages beside `page`, or None when names are shown."""
+    return class_key(page) if anonymise else None
+
+
+def write_class_page(path, pairs, key=None):
+    output.write_atomic(path, htmlreport.class_page(pairs, key))
 
 
 def cmd_report(args):
     pairs = read_reports(args.reports)
     output.check_writable(args.html)
-    write_class_page(args.html, pairs, args.anonymise)
+    write_class_page(args.html, pairs, pseudonym_key(args.html, args.anonymise))
     graded = sum("results" in r for _, r in pairs)
     print(f"wrote {args.html}: {len(pairs)} reports, {graded} graded")
     return 0

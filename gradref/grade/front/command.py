@@ -201,7 +201,7 @@ def cmd_grade(args):
         output.write_json(args.gradescope, reports.gradescope(result))
     if args.html:
         name = htmlreport.student_name(result)
-        key = report_command.class_key(args.html) if args.anonymise else None
+        key = report_command.pseudonym_key(args.html, args.anonymise)
         output.write_atomic(args.html, htmlreport.student_page(name, result, key))
     return 0 if result["passed"] else 1
 
@@ -257,8 +257,8 @@ def _write_html_pages(args, paths):
     json_of = {path: os.path.join(args.out, reports.report_name(path)) for path in paths}
     written = [path for path in paths if os.path.isfile(json_of[path])]
     pairs = report_command.read_reports([json_of[path] for path in written])
-    report_command.write_class_page(args.html, pairs, args.anonymise)
-    key = report_command.class_key(args.html) if args.anonymise else None
+    key = report_command.pseudonym_key(args.html, args.anonymise)  # one key for the class page and every student's
+    report_command.write_class_page(args.html, pairs, key)
     os.makedirs(_student_pages(args.out), exist_ok=True)
     for path, (name, result) in zip(written, pairs):
         page = os.path.join(_student_pages(args.out), reports.report_name(path).removesuffix(".json") + ".html")
@@ -372,7 +372,7 @@ def register(sub):
         "--html",
         metavar="PATH",
         help="write an HTML page: the student's verdicts and heat maps (with --batch: the class page, and "
-        "one page per student beside the JSON reports in --out)",
+        "one page per student in --out/students/)",
     )
     grade.add_argument(
         "--anonymise", action="store_true", help="in the HTML pages, replace student names by stable pseudonyms"
@@ -453,7 +453,8 @@ def register(sub):
         choices=("auto", "bwrap", "process"),
         default="auto",
         help="isolation of the student's code: bwrap (bubblewrap namespaces), process "
-        "(a plain process: advisory only), auto (bwrap when it works here; default)",
+        "(a plain process: confined by Landlock as root where the kernel has it, else advisory only), "
+        "auto (bwrap when it works here; default)",
     )
     grade.add_argument(
         "--out",
