@@ -363,8 +363,9 @@ def judge_dropout_draws(sandbox, target, op, entry):
     x = np.linspace(1.0, 2.0, DRAW_UNITS).reshape(20, -1)  # never 0: the kept units are the non-zero outputs
 
     def kept(dropout_param):
-        request = {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: _arg_specs(sandbox, [x, dropout_param])}
-        outcome = sandbox.call({**request, P.OUTPUTS_COUNT: op.outputs}, 1)
+        args = _arg_specs(sandbox, [x, dropout_param])
+        request = {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args, P.OUTPUTS_COUNT: op.outputs}
+        outcome = sandbox.call(request, 1)
         spec = ((outcome.reply or {}).get(P.RESULTS) or {}).get(P.OUT)
         out = _loaded(sandbox, spec, x) if outcome.status == "ok" and isinstance(spec, dict) else None
         return None if out is None or np.shape(out) != x.shape else out != 0
