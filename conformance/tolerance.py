@@ -153,7 +153,9 @@ class Comparison:
 def yardstick(want, dtype, floor=0.0):
     """What an error is measured against: the reference's largest entry (or `floor`, where larger;
     never below the dtype's smallest normal number)."""
-    largest = float(np.max(np.abs(np.asarray(want, np.float64)), initial=0.0))
+    want = np.asarray(want, np.float64)
+    # max(max, -min) is max |want| without an array of absolute values (a NaN stays a NaN).
+    largest = max(float(np.max(want)), -float(np.min(want))) if want.size else 0.0
     return max(largest, float(np.finfo(np.dtype(dtype)).tiny), floor)
 
 
@@ -181,15 +183,18 @@ def compare(name, got, want, tol, dtype, floor=0.0):
             )
         return Comparison(name, np.inf, np.inf, tol, (), np.nan, np.nan, shape_error=message, values_right=right)
     got = np.asarray(got, dtype=np.float64)
-    diff = np.abs(got - want)
+    diff = np.asarray(got - want)  # a 0-d array, not a scalar, so that abs can work in place
+    np.abs(diff, out=diff)
     if diff.size == 0:
         return Comparison(name, 0.0, 0.0, tol, (), np.nan, np.nan)
-    ranked = np.where(np.isnan(diff), np.inf, diff)
-    flat = int(np.argmax(ranked))
-    index = tuple(int(i) for i in np.unravel_index(flat, diff.shape))
+    flat = int(np.argmax(diff))
     max_abs = float(diff.reshape(-1)[flat])
-    if not np.isfinite(got).all() or not np.isfinite(want).all():
+    # A non-finite value on either side leaves an inf or a NaN in diff, so its largest entry says
+    # whether one is there; the worst entry is then the first infinite difference, NaNs ranked as inf.
+    if not np.isfinite(max_abs):
+        flat = int(np.argmax(np.where(np.isnan(diff), np.inf, diff)))
         max_abs = float("nan") if not np.array_equal(got, want, equal_nan=True) else 0.0
+    index = tuple(int(i) for i in np.unravel_index(flat, diff.shape))
     scale = yardstick(want, dtype, floor)
     return Comparison(
         name, max_abs, max_abs / scale, tol, index, float(got.reshape(-1)[flat]), float(want.reshape(-1)[flat])

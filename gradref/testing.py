@@ -263,8 +263,13 @@ def failure_groups(results):
         for key, group in groups.items()
         if group["worst"] is not None
     ):
-        # A wrong gradient shows in the projections too; name the gradient alone.
+        # A wrong gradient shows in the projections too; name the gradient alone, with the checks
+        # whose projections saw it.
+        seen_by = [c for key, group in groups.items() if key[0] == PROJECTION for c in group["checks"]]
         groups = {key: group for key, group in groups.items() if key[0] != PROJECTION}
+        for group in groups.values():
+            if group["worst"] is not None:
+                group["checks"] += [c for c in dict.fromkeys(seen_by) if c not in group["checks"]]
     return groups
 
 
