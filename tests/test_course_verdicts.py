@@ -12,6 +12,7 @@ from gradref.cli import main
 from gradref.grade import CannotGrade, Options, grade_file
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = Options(timeout=5.0, memory_mb=800)
 
 
@@ -55,6 +56,24 @@ def test_the_textbook_layer_classes_pass_with_their_common_module():
         "SoftmaxWithLoss": "pass",
     }
     assert "takes index and one-hot labels" in verdicts["SoftmaxWithLoss"]["message"]
+    assert _cost_checks(verdicts["Affine"]) == [True] and _cost_checks(verdicts["SoftmaxWithLoss"]) == [True]
+
+
+def _cost_checks(verdict):
+    """Whether each timing of the call on the op's cost sample passed."""
+    return [c["passed"] for c in verdict["checks"] if c["name"].startswith("cost [")]
+
+
+def test_derived_code_in_naive_loops_passes_the_cost_check():
+    """The slowest honest styles (a row, a feature, a window, a step at a time) are what the grader's
+    timing must let through."""
+    loops = os.path.join(ROOT, "bench", "cost_corpus", "loops.py")
+    verdicts = {r["name"]: r for r in grade_file(loops, FAST)["results"] if r["status"] != "missing"}
+    assert all(v["status"] == "pass" for v in verdicts.values()), [(n, v["message"]) for n, v in verdicts.items()]
+    timed = {n for n, v in verdicts.items() if _cost_checks(v)}
+    assert all(_cost_checks(verdicts[n]) == [True] for n in timed)
+    assert {"affine_backward", "softmax_loss", "svm_loss", "batchnorm_backward", "conv_backward_naive"} <= timed
+    assert {"max_pool_backward_naive", "word_embedding_backward", "temporal_softmax_loss"} <= timed
 
 
 def test_without_its_support_module_the_textbook_file_uses_gradrefs_common_functions():

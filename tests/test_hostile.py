@@ -12,6 +12,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -43,6 +44,22 @@ def relu_forward(x):
 def relu_backward(dout, cache):
     return dout * (cache > 0)
 """
+
+
+HOSTILE_FILES = os.path.join(os.path.dirname(__file__), "hostile")
+# Numerical gradients hidden from everything inside the student's process, one per file, and the
+# function that must fail on the grader's timing of the call (its "cost" check).
+NUMERICAL = {
+    "numerical_thread_at_import.py": "affine_backward",
+    "numerical_raw_thread.py": "softmax_loss",
+    "numerical_profiler_paused.py": "layernorm_backward",
+    "numerical_under_numpys_name.py": "batchnorm_backward",
+    "numerical_under_a_stdlib_name.py": "max_pool_backward_naive",
+    "numerical_step_of_one.py": "temporal_affine_backward",
+    "numerical_long_double_stencil.py": "rnn_step_backward",
+    "numerical_stacked.py": "spatial_batchnorm_backward",
+    "refuses_large_inputs.py": "svm_loss",
+}
 
 
 def published_table():
@@ -372,6 +389,8 @@ def build_batch(folder, secret):
         else:
             (batch / name).mkdir()
             (batch / name / "layers.py").write_text(source)
+    for name in NUMERICAL:
+        shutil.copy(os.path.join(HOSTILE_FILES, name), batch / name)
     (batch / LONG_NAME).write_text(RIGHT)
     (batch / TERMINAL_NAME).write_text(RIGHT)
     (batch / "huge_source.py").write_text(RIGHT + "\nX = [" + "1," * 6_000_000 + "]\n")
@@ -514,6 +533,18 @@ def test_numerical_differentiation_fails_with_a_sentence_that_names_it(hostile_c
     entry = verdict(hostile_class["reports"]["numerical_gradient.py"])
     assert entry["status"] == "fail" and "numerical_gradient" in entry["mistakes"]
     assert "computed numerically" in entry["message"]
+
+
+@pytest.mark.parametrize("name", sorted(NUMERICAL))
+def test_a_hidden_numerical_gradient_fails_on_the_graders_own_timing(hostile_class, name):
+    entry = verdict(hostile_class["reports"][name], NUMERICAL[name])
+    assert entry["status"] == "fail", entry
+    cost = [c for c in entry["checks"] if c["name"].startswith("cost [")]
+    assert cost and not cost[-1]["passed"], entry["checks"][-3:]
+    if name == "refuses_large_inputs.py":  # it fails for refusing the timed sample, not for its cost
+        assert "after passing the others: ValueError: too large" in cost[-1]["detail"]
+    else:
+        assert "numerical_gradient" in entry["mistakes"] and "numerically" in cost[-1]["detail"]
 
 
 def test_the_grader_never_hangs_and_the_batch_ends_within_its_budget(hostile_class):

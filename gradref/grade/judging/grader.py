@@ -19,7 +19,7 @@ from ...text import clean
 from ..course import SUPPORT
 from ..course.assignments import score
 from ..course.submission import LAYER_CLASSES, gradable_files
-from ..course.targets import ALL_NAMES, CLASS, PAIR, assignments_of, detect, in_assignments, targets_for
+from ..course.targets import ALL_NAMES, CLASS, LOSS_FUNCTION, PAIR, assignments_of, detect, in_assignments, targets_for
 from ..explain import feedback
 from ..explain.plainwords import explain_error
 from ..untrusted import confine, notebook
@@ -30,7 +30,8 @@ from ..untrusted.staging import staged
 from . import unseen
 from .answers import sample_label, unseen_twin
 from .caches import documented
-from .judge import distinct, judge_backward_alone, judge_dropout_draws, judge_sample
+from .cost import judge_cost
+from .judge import distinct, judge_backward_alone, judge_dropout_draws, judge_sample, timed_request
 from .options import Options
 from .verdict import ERROR, MISSING, PASS, RANK, TIMEOUT, Entry, sample_of, summary, unique
 
@@ -241,11 +242,28 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             break
     if op.name == "dropout" and not forward_entry.stopped and forward_entry.status == PASS:
         judge_dropout_draws(sandbox, target, op, forward_entry)
+    if _cost_matters(target, backward_entry, options):
+        works = forward_entry is backward_entry or (
+            forward_entry.status == PASS and not forward_entry.stubbed and not forward_entry.stopped
+        )
+        judge_cost(
+            sandbox,
+            op,
+            backward_entry,
+            lambda sample, dout, out: timed_request(sandbox, target, op, sample, dout, out, works),
+        )
     forward_entry.settle()
     if separate:
         backward_entry.settle(target.forward)
     for entry in distinct(forward_entry, backward_entry):
         _note_only_kdim(entry)
+
+
+def _cost_matters(target, backward_entry, options):
+    """A backward that passed on every sample is timed on the cost sample too (a wrong one fails
+    anyway, and a teacher may allow numerical gradients)."""
+    computes_gradients = target.has_backward or target.kind == LOSS_FUNCTION
+    return computes_gradients and backward_entry.status == PASS and not options.allow_numerical_gradient
 
 
 def _label_encoding(sandbox, target, op, entry):

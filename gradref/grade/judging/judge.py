@@ -57,7 +57,7 @@ def passed_names(op, target):
     return [n for n in op.signature if target.kind != CLASS or n not in target.init]
 
 
-def _request(sandbox, target, op, sample, dout, with_backward):
+def build_request(sandbox, target, op, sample, dout, with_backward):
     """The worker request for this target on this sample, and how many calls it makes."""
     if target.kind == CLASS:
         forward_args = [sample.args[n] for n in passed_names(op, target)]
@@ -164,7 +164,7 @@ def judge_sample(
     forward_entry.ran.append(sample.name)
     if with_backward and backward_entry is not forward_entry:
         backward_entry.ran.append(sample.name)
-    request, n_calls = _request(sandbox, target, op, sample, dout, with_backward)
+    request, n_calls = build_request(sandbox, target, op, sample, dout, with_backward)
     outcome = sandbox.call(request, n_calls)
     outputs = (outcome.reply or {}).get(P.RESULTS)
     run = _new_run(target, op, (sample, want_out, want_grads, dout), outputs, options, seed)
@@ -252,13 +252,7 @@ def _backward_alone(sandbox, run, backward_entry, why):
     note = f"graded with the cache the course documents, {layout}, where {run.target.forward} {why}"
     if note not in backward_entry.notes:
         backward_entry.notes.append(note)
-    request = {
-        P.KIND: P.FUNCTION,
-        P.BACKWARD: run.target.backward,
-        P.CACHE: _arg_spec(sandbox, cache),
-        P.DOUT: sandbox.put(run.dout),
-    }
-    outcome = sandbox.call(request, 1)
+    outcome = sandbox.call(_backward_alone_request(sandbox, run.target, cache, run.dout), 1)
     outputs = (outcome.reply or {}).get(P.RESULTS)
     run.outputs = outputs if isinstance(outputs, dict) else {}
     if outcome.reply and outcome.reply.get(P.TODO):
@@ -270,6 +264,25 @@ def _backward_alone(sandbox, run, backward_entry, why):
     _check_gradients(sandbox, run, backward_entry)
     _diagnose(run, backward_entry, backward_entry)
     return True
+
+
+def _backward_alone_request(sandbox, target, cache, dout):
+    return {
+        P.KIND: P.FUNCTION,
+        P.BACKWARD: target.backward,
+        P.CACHE: _arg_spec(sandbox, cache),
+        P.DOUT: sandbox.put(dout),
+    }
+
+
+def timed_request(sandbox, target, op, sample, dout, out, forward_works):
+    """(request, calls) the cost check times: the forward and backward, or, where the forward does not
+    work, the backward alone on the cache the course documents (None where it documents none)."""
+    if forward_works:
+        return build_request(sandbox, target, op, sample, dout, True)
+    if not documented(op.name):
+        return None
+    return _backward_alone_request(sandbox, target, course_cache(op.name, sample.args, out)[1], dout), 1
 
 
 # Descriptions whose numbers change from sample to sample: said once per quantity, for the first sample.

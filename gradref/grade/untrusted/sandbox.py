@@ -507,8 +507,9 @@ class Sandbox:
             np.save(handle, np.asarray(array), allow_pickle=False)
         return {P.FILE: name}
 
-    def call(self, request, n_calls=1):
-        """Send one request; wait up to n_calls x timeout for its reply (never past the budget)."""
+    def call(self, request, n_calls=1, limit=None):
+        """Send one request; wait up to n_calls x timeout (or `limit` seconds) for its reply, never past
+        the budget."""
         if self.over_budget():
             return self._budget_spent()
         if not self.alive():
@@ -521,7 +522,7 @@ class Sandbox:
         sent = self._send((json.dumps(request) + "\n").encode())
         if sent is not True:
             return sent
-        outcome = self._wait(self.timeout * n_calls)
+        outcome = self._wait(self.timeout * n_calls if limit is None else limit)
         if outcome.status == "ok" and not outcome.reply.get(P.OK):
             return Outcome(
                 "error",

@@ -1,0 +1,219 @@
+"""What a backward costs, honest and numerical: the figures behind the grader's cost check.
+
+`python -m bench.cost` times, on each op's cost sample (gradref/grade/judging/cost.py):
+  - the project's own NumPy forward and backward (the yardstick);
+  - every honest implementation of the op in the course-style corpus (the course files the tests
+    grade, the textbook-style examples, and bench/cost_corpus/loops.py, which loops over rows,
+    features, windows and steps), as a ratio to the yardstick;
+  - a numerical gradient (central differences, one entry at a time, calling the fastest forward
+    there is: the project's own, im2col for conv), timed on a few hundred entries and scaled to all
+    of them, and the
+    memory a batched one (every perturbed input stacked into one call) would need.
+`--grade` also grades the corpus files with `gradref grade --json` and reports the cost checks as
+the grader measured them, from outside the student's process. Prints the GEMM rate beside the times.
+"""
+
+import argparse
+import glob
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from bench.hostile import gemm_rate
+from conformance.backends import NUMPY
+from conformance.checks import fresh
+from conformance.registry import LOSS, REGISTRY
+from gradref.grade.judging import cost
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CORPUS = sorted(
+    glob.glob(os.path.join(ROOT, "tests", "course", "*.py"))
+    + [
+        os.path.join(ROOT, "tests", "course", "book", "layers.py"),
+        os.path.join(ROOT, "examples", "layers_correct.py"),
+        os.path.join(HERE, "cost_corpus", "loops.py"),
+    ]
+)
+NUMERICAL_ENTRIES = 200  # entries actually differenced; the time is scaled to all of them
+# The fastest forward the project has of the same function, where it is not the op's own: a student's
+# numerical gradient could call one as fast.
+FASTER = {"conv": "conv_fast"}
+
+
+def load(path):
+    """A corpus file as a module (its folder on the path, for the textbook's `common` package)."""
+    spec = importlib.util.spec_from_file_location(f"corpus_{os.path.basename(path)[:-3]}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, os.path.dirname(path))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(os.path.dirname(path))
+    return module
+
+
+def defines(module, op):
+    return all(callable(getattr(module, name, None)) for name in op.manual_names)
+
+
+def seconds(op, args, dout, repeats=2):
+    return cost._call_seconds(op, args, dout, repeats)
+
+
+def numerical_seconds(op, args, dout):
+    """Central differences one entry at a time with the project's own forward, scaled to every entry."""
+    wrt = [op.signature.index(n) for n in op.wrt]
+    total = sum(int(np.size(args[p])) for p in wrt)
+    done, start = 0, time.perf_counter()
+    weights = dout if dout is not None else 1.0
+    for p in wrt:
+        moved = [fresh(a, NUMPY) for a in args]
+        flat = moved[p].reshape(-1)
+        for index in range(min(NUMERICAL_ENTRIES - done, flat.size)):
+            for step in (1e-6, -1e-6):
+                flat[index] += step
+                out, _ = op.forward(*[fresh(a, NUMPY) if isinstance(a, dict) else a for a in moved])
+                float(np.sum(np.asarray(out) * weights))
+                flat[index] -= step
+            done += 1
+        if done >= NUMERICAL_ENTRIES:
+            break
+    return (time.perf_counter() - start) / max(done, 1) * total, total
+
+
+def table():
+    """One row per cost-checked op."""
+    modules = [(os.path.relpath(p, ROOT), load(p)) for p in CORPUS]
+    rows = []
+    for name, op in REGISTRY.items():
+        plan = cost.cost_plan(name)
+        if plan is None:
+            continue
+        sample_name, entries, moved = plan
+        _, sample, args, dout = cost._sample_parts(name)
+        yardstick = seconds(op, args, dout, repeats=3)
+        honest = [("manual_grads", 1.0)]
+        for label, module in modules:
+            if defines(module, op):
+                bound = op.bind(module)
+                honest.append((label, seconds(bound, args, dout) / yardstick))
+        fastest = REGISTRY[FASTER.get(name, name)]
+        numerical, total = numerical_seconds(fastest, args, None if op.kind == LOSS else dout)
+        stacked_gb = 2 * total * sum(np.asarray(args[op.signature.index(n)]).nbytes for n in op.wrt) / 1e9
+        worst = max(honest, key=lambda h: h[1])
+        limit = cost.limit_seconds(name)
+        rows.append(
+            {
+                "op": name,
+                "sample": sample_name,
+                "entries": entries,
+                "yardstick_ms": round(yardstick * 1e3, 3),
+                "honest_implementations": len(honest),
+                "largest_honest_ratio": round(worst[1], 2),
+                "largest_honest": worst[0],
+                "numerical_ratio": round(numerical / yardstick, 0),
+                "numerical_s": round(numerical, 1),
+                "batched_numerical_gb": round(stacked_gb, 1),
+                "limit_s": round(limit, 2),
+                "separated": bool(numerical >= cost.SEPARATION * limit and worst[1] * yardstick < limit),
+            }
+        )
+        print(
+            f"{name:22s} {sample_name:6s} {entries:>9,d} entries  own {yardstick * 1e3:8.2f} ms  honest <= "
+            f"{worst[1]:6.1f}x ({worst[0]})  numerical >= {numerical / yardstick:11,.0f}x ({numerical:8.1f} s; "
+            f"batched {stacked_gb:9.1f} GB)  limit {limit:.2f} s{'' if rows[-1]['separated'] else '  NOT SEPARATED'}",
+            flush=True,
+        )
+    return rows
+
+
+def graded(folder):
+    """The cost checks of every corpus file as `gradref grade` measured them."""
+    found = []
+    for path in CORPUS:
+        support = ["--support", os.path.join(ROOT, "tests", "course", "book", "common")] if "book" in path else []
+        report = os.path.join(folder, os.path.basename(path) + ".json")
+        subprocess.run(
+            [sys.executable, "-m", "gradref", "grade", path, "--json", report, *support],
+            capture_output=True,
+            check=False,
+        )
+        try:
+            with open(report) as handle:
+                functions = json.load(handle)["results"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for function in functions:
+            for check in function.get("checks", []):
+                if "cost" in check:
+                    found.append({"file": os.path.relpath(path, ROOT), "function": function["name"], **check["cost"]})
+    return found
+
+
+def markdown(result):
+    """The table docs/sandbox.md shows: per op, both sides, and (with --grade) the slowest honest
+    call as the grader timed it, as a share of its limit."""
+    from gradref.grade.course.targets import TARGETS
+
+    op_of = {name: t.op for t in TARGETS for name in t.names}
+    share = {}
+    for row in result.get("graded", []):
+        op = op_of.get(row["function"])
+        if row["seconds"] is not None:
+            share[op] = max(share.get(op, 0.0), row["seconds"] / row["limit_seconds"])
+    lines = [
+        "| op | cost sample | input entries | own fwd+bwd | slowest honest (x own) | slowest honest, as graded "
+        "(share of its limit) | fastest numerical (x own) | fastest numerical | stacked | limit |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for o in result["ops"]:
+        lines.append(
+            f"| {o['op']} | {o['sample']} | {o['entries']:,} | {o['yardstick_ms']:.2f} ms | "
+            f"{o['largest_honest_ratio']:.1f} ({os.path.basename(o['largest_honest'])}) | "
+            f"{share.get(o['op'], 0.0):.0%} | {o['numerical_ratio']:,.0f} | {o['numerical_s']:,.1f} s | "
+            f"{o['batched_numerical_gb']:,.1f} GB | {o['limit_s']:.2f} s |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.cost", description=__doc__.split("\n")[0])
+    parser.add_argument("--grade", action="store_true", help="also grade the corpus and report the grader's timings")
+    parser.add_argument("--json", default="bench-cost.json", metavar="PATH", help="where the figures go")
+    args = parser.parse_args(argv)
+    rate = gemm_rate()
+    print(f"float32 GEMM: {rate:.0f} GF/s; limit = {cost.FLOOR_S} s + transfer + {cost.LIMIT_FACTOR}x own")
+    rows = table()
+    result = {"gemm_gflops": round(rate, 1), "limit_factor": cost.LIMIT_FACTOR, "ops": rows}
+    apart = [r["op"] for r in rows if not r["separated"]]
+    print("every cost-checked op separated" if not apart else f"not separated: {', '.join(apart)}")
+    if args.grade:
+        with tempfile.TemporaryDirectory(prefix="gradref-cost-") as folder:
+            result["graded"] = graded(folder)
+        print("as the grader timed the corpus, from outside the worker (call / limit):")
+        for row in result["graded"]:
+            taken = row["seconds"]
+            share = f"{taken / row['limit_seconds']:4.0%}" if taken is not None else "over"
+            print(
+                f"  {row['file']:36s} {row['function']:28s} {taken or 0:7.3f} s of {row['limit_seconds']:5.2f} s  {share}"
+            )
+        worst = max(result["graded"], key=lambda r: (r["seconds"] or 1e9) / r["limit_seconds"], default=None)
+        if worst:
+            print(f"largest share of the limit: {worst['function']} in {worst['file']}")
+    result["gemm_gflops_after"] = round(gemm_rate(), 1)
+    print(markdown(result))
+    from gradref import output
+
+    output.write_json(args.json, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
