@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -23,7 +24,7 @@ from conftest import once_per_session
 from processes import AS_IN_A_TERMINAL, processes_of, still_alive, throwaway_project
 
 from gradref.grade.untrusted import confine
-from gradref.grade.untrusted.sandbox import BadResult, process_tree, read_npy
+from gradref.grade.untrusted.sandbox import BadResult, process_tree, read_npy, remove_tree
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 needs_bwrap = pytest.mark.skipif(
@@ -812,3 +813,34 @@ def test_in_process_mode_landlock_keeps_gradref_proc_classmates_and_tmp_out_of_r
 
     assert "sends_udp" not in names or syscalls.problem() is not None, "the filter refuses internet sockets"
     assert "Landlock" in confine.isolation_note(confine.PROCESS) or confine.process_uid() is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the dedicated uid exists only when gradref runs as root")
+def test_without_landlock_the_note_names_what_the_submissions_uid_can_still_read(monkeypatch):
+    """As root without Landlock, file permissions are all there is: a child that becomes the
+    submission's uid tries each of the grader's paths, gradref's cache folder is made private first,
+    and the note says what stays open (the pass stays advisory)."""
+    import pathlib
+    import tempfile
+
+    tmp_path = pathlib.Path(tempfile.mkdtemp(prefix="gradref-permissions-", dir="/tmp"))  # parents others may pass
+    open_file, closed_file, cache_folder = tmp_path / "open.py", tmp_path / "closed.py", tmp_path / "cache"
+    for path, mode in ((open_file, 0o644), (closed_file, 0o600)):
+        path.write_text("x = 1\n")
+        os.chmod(path, mode)
+    cache_folder.mkdir(mode=0o755)
+    os.chmod(cache_folder, 0o755)
+    os.chmod(tmp_path, 0o755)
+    paths = {"gradref": str(open_file), "jax": str(closed_file)}
+    monkeypatch.setattr(confine, "landlock_abi", lambda: 0)
+    monkeypatch.setattr(confine, "grader_paths", lambda folder=None: {**paths, "gradref's cache": folder})
+    confine.readable_by_sandbox_uid.cache_clear()
+    try:
+        note = confine.isolation_note(confine.PROCESS, str(cache_folder))
+    finally:
+        confine.readable_by_sandbox_uid.cache_clear()
+        mode_after = stat.S_IMODE(os.stat(cache_folder).st_mode)
+        remove_tree(str(tmp_path))
+    assert note.startswith(confine.PERMISSIONS_NOTE) and "advisory" in note
+    assert note.endswith("the submission's uid can still read gradref"), note
+    assert mode_after == 0o700

@@ -148,7 +148,8 @@ def _announce_isolation(options):
     if isolation == confine.PROCESS:
         reason = confine.bwrap_problem() if options.sandbox == "auto" else "--sandbox process was asked for"
         err.print(
-            f"[yellow]warning:[/] {escape(confine.isolation_note(isolation))} ({escape(reason or '')})", soft_wrap=True
+            f"[yellow]warning:[/] {escape(confine.isolation_note(isolation, cache.folder()))} ({escape(reason or '')})",
+            soft_wrap=True,
         )
     if syscalls.problem():
         err.print(f"[yellow]warning:[/] no system-call filter: {escape(syscalls.problem())}", soft_wrap=True)

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import time
 
+from conformance import cache
 from conformance.registry import REGISTRY
 
 from ... import output
@@ -168,7 +169,7 @@ def _grade(path, options, advance, staging_s=0.0):
         "summary": summary(results),
         "strict": options.strict,
         "isolation": isolation,
-        "isolation_note": confine.isolation_note(isolation),
+        "isolation_note": confine.isolation_note(isolation, cache.folder()),
         "unseen_seed": unseen.fingerprint(secret),
         "stand_ins": _stand_ins(hello),
         "limits": {

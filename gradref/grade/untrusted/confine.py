@@ -34,11 +34,70 @@ LANDLOCK_NOTE = (
 )
 
 
-def isolation_note(isolation):
-    """What a report says of the isolation a submission was graded under."""
-    if isolation == PROCESS and process_uid() is not None and landlock_abi() >= 1:
-        return LANDLOCK_NOTE
+def isolation_note(isolation, cache_folder=None):
+    """What a report says of the isolation a submission was graded under; without Landlock as root,
+    what the submission's uid could still read of the grader's (checked once, gradref's cache folder
+    `cache_folder` made private first)."""
+    if isolation == PROCESS and process_uid() is not None:
+        if landlock_abi() >= 1:
+            return LANDLOCK_NOTE
+        open_to_it = readable_by_sandbox_uid(cache_folder)
+        return PERMISSIONS_NOTE + (
+            f"; the submission's uid can still read {', '.join(open_to_it)}"
+            if open_to_it
+            else "; file permissions checked at start: it can read none of gradref's code, its cache or secret"
+        )
     return ISOLATION_NOTE[isolation]
+
+
+PERMISSIONS_NOTE = (
+    "process-only isolation without Landlock: the submission runs as a separate process under a uid of "
+    "its own, with limits, and file permissions alone keep it from this machine's files, so a pass is "
+    "advisory"
+)
+
+
+def grader_paths(cache_folder=None):
+    """{what: path} of the grader's own that a submission's uid must not read: gradref's packages and
+    the reference's libraries, and its cache (the oracle's answers, the machine's secret)."""
+    paths = {name: d for name in (*HIDDEN_PACKAGES, "jax", "jaxlib") for d in package_dirs([name])[:1]}
+    if cache_folder:
+        paths["gradref's cache"] = cache_folder
+    return paths
+
+
+def protect_cache(folder):
+    """The cache folder private to the grader's uid: it is gradref's own, so gradref may set it (0700)."""
+    try:
+        if os.path.isdir(folder) and os.stat(folder).st_uid == os.geteuid():
+            os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) & 0o700)
+    except OSError:
+        pass
+
+
+@functools.lru_cache(maxsize=None)
+def readable_by_sandbox_uid(cache_folder=None):
+    """Which of grader_paths() the dedicated uid can open, tried by a child that becomes that uid
+    (root only; () otherwise). The cache folder is made private first."""
+    uid = process_uid()
+    if uid is None:
+        return ()
+    if cache_folder:
+        protect_cache(cache_folder)
+    named = [(what, path) for what, path in grader_paths(cache_folder).items() if os.path.exists(path)]
+    # test -r asks the kernel (access(2)) as that uid, every folder above the path included.
+    probe = subprocess.run(
+        ["/bin/sh", "-c", 'for p; do if test -r "$p"; then echo 1; else echo 0; fi; done', "sh"]
+        + [path for _, path in named],
+        env={},
+        cwd="/",
+        capture_output=True,
+        timeout=30,
+        check=False,
+        **_drop(uid),
+    )
+    answer = probe.stdout.split()
+    return tuple(what for (what, _), opened in zip(named, answer) if opened == b"1")
 
 
 @functools.lru_cache(maxsize=None)
