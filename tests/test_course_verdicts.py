@@ -680,6 +680,16 @@ def test_a_naive_layer_whose_work_the_shipped_fast_layers_do_fails_and_says_so(t
     assert graded["conv_relu_pool_forward"]["status"] == "pass"  # the composites may use them
 
 
+def test_where_the_assignment_allows_the_fast_layers_a_naive_layer_on_them_passes_with_a_note(tmp_path):
+    import dataclasses
+
+    graded = grade_source(tmp_path, NAIVE_ON_FAST, options=dataclasses.replace(FAST, allow_fast_layers=True))
+    for name in ("conv_forward_naive", "conv_backward_naive", "max_pool_forward_naive", "max_pool_backward_naive"):
+        assert graded[name]["status"] == "pass", graded[name]["message"]
+        assert f"{name} calls cs231n.fast_layers (the assignment allows it)" in graded[name]["notes"], graded[name]
+    assert not any("fast_layers" in note for note in graded["conv_relu_pool_forward"]["notes"])
+
+
 def test_the_submissions_own_support_module_wins(tmp_path):
     student = tmp_path / "student"
     (student / "common").mkdir(parents=True)

@@ -29,7 +29,7 @@ KDIM_ONLY = "kdim_only"  # right on every 2-D sample, wrong only for k-dimension
 NEAR_MISSES = (SHAPE_ONLY, WARNINGS_ONLY, KDIM_ONLY)
 
 BUILTIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "specs")
-SETTINGS = {"strict": bool, "dropout_p": str, "allow_numerical_gradient": bool}
+SETTINGS = {"strict": bool, "dropout_p": str, "allow_numerical_gradient": bool, "allow_fast_layers": bool}
 
 
 class SpecError(ValueError):
@@ -156,6 +156,7 @@ def apply(spec, options):
         strict=options.strict or spec.settings.get("strict", False),
         dropout_p=spec.settings.get("dropout_p", options.dropout_p),
         allow_numerical_gradient=spec.settings.get("allow_numerical_gradient", options.allow_numerical_gradient),
+        allow_fast_layers=spec.settings.get("allow_fast_layers", options.allow_fast_layers),
     )
 
 

@@ -124,6 +124,7 @@ def _grade(path, options, advance, staging_s=0.0):
         modules,
         max(1.0, options.submission_timeout - staging_s),
         SUPPORT,
+        options.allow_fast_layers,
     ) as sandbox:
         seed = unseen.submission_seed(secret, sandbox.layout.code)
         hello = sandbox.start()

@@ -19,6 +19,7 @@ class Options:
     feedback: str = "full"  # how much of a diagnosis the report shows: verdict, hint or full (feedback.py)
     feedback_hidden: tuple = ()  # functions whose messages stay at the verdict level (hidden until published)
     allow_numerical_gradient: bool = False  # a backward may differentiate numerically (an assignment setting)
+    allow_fast_layers: bool = False  # a naive layer may call the shipped cs231n.fast_layers (an assignment setting)
     strict: bool = False  # warnings (writes into arguments, extreme values) fail
     dropout_p: str = dropout.KEEP  # what dropout's p means: "keep" (2018 on) or "drop" (2016-17)
     support: tuple = ()  # course-provided modules put beside the submission (im2col, common/)

@@ -63,6 +63,7 @@ CALLS_OWN_FORWARD = "forward"  # ... the function's own forward (or the class's 
 CALLS_MOST = "most"  # ... the function called most often, and its name
 CALLS_MOST_NAME = "most_name"
 CALLS_INTACT = "intact"  # false: the submission switched the counting off
+FAST_LAYERS = "fast_layers"  # the *_naive functions that called the shipped cs231n.fast_layers (where allowed)
 
 STAGE_FILE = "stage"
 IMPORT_STAGE = "import"

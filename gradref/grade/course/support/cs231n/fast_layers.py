@@ -1,10 +1,12 @@
 """Fast convolution and max pooling in the CS231n convention, on im2col.
 
 The assignment ships these for the composites (conv_relu_forward, ...) and asks for the naive layers
-by hand: called from inside a function named `*_naive`, they refuse, naming the rule.
+by hand: called from inside a function named `*_naive`, they refuse, naming the rule, unless the
+assignment allows it (`allow_fast_layers`), in which case they serve and the grader notes it.
 """
 
 import functools
+import os
 import sys
 
 import numpy as np
@@ -16,11 +18,18 @@ class NaiveLayerRule(RuntimeError):
     """A naive layer handed its work to the course's fast layers."""
 
 
+USED = []  # the *_naive functions these served, where the assignment allows it (the grader notes them)
+
+
 def _not_inside_a_naive_layer(fast):
     @functools.wraps(fast)
     def guarded(*args, **kwargs):
         frame = sys._getframe(1)
         while frame is not None:
+            if frame.f_code.co_name.endswith("_naive") and os.environ.get("GRADREF_FAST_LAYERS") == "allowed":
+                if frame.f_code.co_name not in USED:
+                    USED.append(frame.f_code.co_name)
+                break
             if frame.f_code.co_name.endswith("_naive"):
                 raise NaiveLayerRule(
                     f"{frame.f_code.co_name} calls cs231n.fast_layers.{fast.__name__}: the naive layer must "
