@@ -833,7 +833,7 @@ def test_without_landlock_the_note_names_what_the_submissions_uid_can_still_read
     os.chmod(tmp_path, 0o755)
     paths = {"gradref": str(open_file), "jax": str(closed_file)}
     monkeypatch.setattr(confine, "landlock_abi", lambda: 0)
-    monkeypatch.setattr(confine, "grader_paths", lambda folder=None: {**paths, "gradref's cache": folder})
+    monkeypatch.setattr(confine, "grader_paths", lambda folder=None, _=None: {**paths, "gradref's cache": folder})
     confine.readable_by_sandbox_uid.cache_clear()
     try:
         note = confine.isolation_note(confine.PROCESS, str(cache_folder))

@@ -170,7 +170,7 @@ def _grade(path, options, advance, staging_s=0.0):
         "summary": summary(results),
         "strict": options.strict,
         "isolation": isolation,
-        "isolation_note": confine.isolation_note(isolation, cache.folder()),
+        "isolation_note": confine.isolation_note(isolation, cache.folder(), os.path.dirname(os.path.abspath(path))),
         "unseen_seed": unseen.fingerprint(secret),
         "stand_ins": _stand_ins(hello),
         "limits": {

@@ -34,18 +34,18 @@ LANDLOCK_NOTE = (
 )
 
 
-def isolation_note(isolation, cache_folder=None):
+def isolation_note(isolation, cache_folder=None, class_folder=None):
     """What a report says of the isolation a submission was graded under; without Landlock as root,
-    what the submission's uid could still read of the grader's (checked once, gradref's cache folder
-    `cache_folder` made private first)."""
+    what the submission's uid could still read of the grader's and the class's (checked once per
+    folder, gradref's cache folder `cache_folder` made private first)."""
     if isolation == PROCESS and process_uid() is not None:
         if landlock_abi() >= 1:
             return LANDLOCK_NOTE
-        open_to_it = readable_by_sandbox_uid(cache_folder)
+        open_to_it = readable_by_sandbox_uid(cache_folder, class_folder)
         return PERMISSIONS_NOTE + (
             f"; the submission's uid can still read {', '.join(open_to_it)}"
             if open_to_it
-            else "; file permissions checked at start: it can read none of gradref's code, its cache or secret"
+            else "; file permissions checked at start: it can read none of gradref's code, its cache or the class folder"
         )
     return ISOLATION_NOTE[isolation]
 
@@ -57,12 +57,15 @@ PERMISSIONS_NOTE = (
 )
 
 
-def grader_paths(cache_folder=None):
-    """{what: path} of the grader's own that a submission's uid must not read: gradref's packages and
-    the reference's libraries, and its cache (the oracle's answers, the machine's secret)."""
+def grader_paths(cache_folder=None, class_folder=None):
+    """{what: path} that a submission's uid must not read: gradref's packages and the reference's
+    libraries, its cache (the oracle's answers, the machine's secret), and the folder the submission
+    was handed in from (its classmates')."""
     paths = {name: d for name in (*HIDDEN_PACKAGES, "jax", "jaxlib") for d in package_dirs([name])[:1]}
     if cache_folder:
         paths["gradref's cache"] = cache_folder
+    if class_folder:
+        paths["the class folder"] = class_folder
     return paths
 
 
@@ -76,7 +79,7 @@ def protect_cache(folder):
 
 
 @functools.lru_cache(maxsize=None)
-def readable_by_sandbox_uid(cache_folder=None):
+def readable_by_sandbox_uid(cache_folder=None, class_folder=None):
     """Which of grader_paths() the dedicated uid can open, tried by a child that becomes that uid
     (root only; () otherwise). The cache folder is made private first."""
     uid = process_uid()
@@ -84,7 +87,7 @@ def readable_by_sandbox_uid(cache_folder=None):
         return ()
     if cache_folder:
         protect_cache(cache_folder)
-    named = [(what, path) for what, path in grader_paths(cache_folder).items() if os.path.exists(path)]
+    named = [(what, path) for what, path in grader_paths(cache_folder, class_folder).items() if os.path.exists(path)]
     # test -r asks the kernel (access(2)) as that uid, every folder above the path included.
     probe = subprocess.run(
         ["/bin/sh", "-c", 'for p; do if test -r "$p"; then echo 1; else echo 0; fi; done', "sh"]
