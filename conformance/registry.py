@@ -204,6 +204,43 @@ def _net_args(rng, n, d, h, c, reg):
     }
 
 
+def _classifier_args(rng, n, d, c, reg, scale=1.0):
+    """A linear classifier's inputs: W (D, C) small, as the course initialises it, X (N, D), y, reg."""
+    return {
+        "W": normal(rng, d, c, scale=scale / np.sqrt(d)),
+        "X": normal(rng, n, d),
+        "y": labels(rng, n, c),
+        "reg": reg,
+    }
+
+
+def _classifier_samples():
+    return (
+        SampleSpec("small", lambda r: _classifier_args(r, 5, 4, 3, 0.1), small=True),
+        SampleSpec("course", lambda r: _classifier_args(r, 40, 30, 10, 0.5), small=True),
+        SampleSpec("reg0", lambda r: _classifier_args(r, 8, 6, 4, 0.0), small=True),
+        SampleSpec("n1", lambda r: _classifier_args(r, 1, 7, 3, 1.0), small=True),
+        SampleSpec("strong_reg", lambda r: _classifier_args(r, 10, 8, 5, 50.0)),
+        # A step along W moves every score by up to ~1e-4: no hinge margin may sit that close to 0.
+        SampleSpec("wide", lambda r: _classifier_args(r, 500, 3073, 10, 2.5e-3, scale=3.0), margin=1e-4),
+    )
+
+
+def _classifier(name, manual, description, **kw):
+    """A CS231n assignment-1 linear classifier: (W, X, y, reg) -> (loss, dW)."""
+    return _loss(
+        name,
+        manual,
+        ("W", "X", "y", "reg"),
+        ("W",),
+        _classifier_samples(),
+        reduction=lambda W, X, **_: _matmul_dims(X, W),
+        tol_factor=policy.CHAINED,
+        description=description,
+        **kw,
+    )
+
+
 def _elementwise_samples(large_low, large_high):
     return (
         SampleSpec("small", lambda r: {"x": away_from_zero(normal(r, 3, 4))}, small=True),
@@ -366,6 +403,28 @@ _SPECS = (
         reduction=lambda x, y: x.size,
         bench=bs.loss_spec(),
         description="mean multiclass hinge loss, margin 1",
+    ),
+    _classifier(
+        "linear_svm",
+        "linear_svm_loss",
+        "a linear SVM: mean hinge loss of the scores X W + reg sum(W^2)",
+        kinks=lambda W, X, y, **_: _svm_margins(X @ W, y),
+    ),
+    _classifier(
+        "linear_svm_half",
+        "linear_svm_loss_half",
+        "a linear SVM: mean hinge loss of the scores X W + 0.5 reg sum(W^2)",
+        kinks=lambda W, X, y, **_: _svm_margins(X @ W, y),
+    ),
+    _classifier(
+        "linear_softmax",
+        "linear_softmax_loss",
+        "a linear softmax classifier: mean cross-entropy of the scores X W + reg sum(W^2)",
+    ),
+    _classifier(
+        "linear_softmax_half",
+        "linear_softmax_loss_half",
+        "a linear softmax classifier: mean cross-entropy of the scores X W + 0.5 reg sum(W^2)",
     ),
     _layer(
         "affine_relu",

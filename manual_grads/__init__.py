@@ -39,7 +39,14 @@ from .layers import (
     tanh_backward,
     tanh_forward,
 )
-from .losses import softmax_loss, svm_loss
+from .losses import (
+    linear_softmax_loss,
+    linear_softmax_loss_half,
+    linear_svm_loss,
+    linear_svm_loss_half,
+    softmax_loss,
+    svm_loss,
+)
 from .nets import two_layer_net_loss
 from .norms import (
     affine_bn_relu_backward,

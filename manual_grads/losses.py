@@ -1,4 +1,8 @@
-"""Losses: `loss(x, y) -> (loss, dx)`, the mean over the N rows of x (N, C); y holds class indices."""
+"""Losses: `loss(x, y) -> (loss, dx)`, the mean over the N rows of x (N, C); y holds class indices.
+
+The linear classifiers of CS231n's assignment 1 take the weights: `loss(W, X, y, reg) -> (loss, dW)`
+with scores X @ W and an L2 regulariser reg * sum(W^2) (the `_half` forms: 0.5 * reg * sum(W^2),
+the convention of other course years)."""
 
 from ._xp import namespace, one_hot
 
@@ -28,3 +32,26 @@ def svm_loss(x, y):
     loss = xp.sum(raw * active) / n
     dx = (active - target * xp.sum(active, axis=1, keepdims=True)) / n
     return loss, dx
+
+
+def _linear_classifier(loss, W, X, y, reg, factor):
+    """loss(X @ W, y) + factor * reg * sum(W^2), and its gradient in W."""
+    xp = namespace(W, X)
+    data_loss, dscores = loss(X @ W, y)
+    return data_loss + factor * reg * xp.sum(W * W), X.T @ dscores + 2 * factor * reg * W
+
+
+def linear_svm_loss(W, X, y, reg):
+    return _linear_classifier(svm_loss, W, X, y, reg, 1.0)
+
+
+def linear_svm_loss_half(W, X, y, reg):
+    return _linear_classifier(svm_loss, W, X, y, reg, 0.5)
+
+
+def linear_softmax_loss(W, X, y, reg):
+    return _linear_classifier(softmax_loss, W, X, y, reg, 1.0)
+
+
+def linear_softmax_loss_half(W, X, y, reg):
+    return _linear_classifier(softmax_loss, W, X, y, reg, 0.5)

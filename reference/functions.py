@@ -49,6 +49,22 @@ def svm_loss(x, y):
     return jnp.sum(margins) / x.shape[0]
 
 
+def linear_svm(W, X, y, reg):
+    return svm_loss(X @ W, y) + reg * jnp.sum(W * W)
+
+
+def linear_svm_half(W, X, y, reg):
+    return svm_loss(X @ W, y) + 0.5 * reg * jnp.sum(W * W)
+
+
+def linear_softmax(W, X, y, reg):
+    return softmax_loss(X @ W, y) + reg * jnp.sum(W * W)
+
+
+def linear_softmax_half(W, X, y, reg):
+    return softmax_loss(X @ W, y) + 0.5 * reg * jnp.sum(W * W)
+
+
 def two_layer_net(X, y, W1, b1, W2, b2, reg=0.0):
     scores = affine(affine_relu(X, W1, b1), W2, b2)
     return softmax_loss(scores, y) + 0.5 * reg * (jnp.sum(W1 * W1) + jnp.sum(W2 * W2))

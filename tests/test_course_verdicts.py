@@ -856,3 +856,54 @@ def test_the_2016_dropout_starter_stub_is_not_implemented_yet(tmp_path):
     )
     half = grade_source(tmp_path, train_only)["dropout_forward"]
     assert half["status"] == "fail" and "starter stub" in half["message"], half["message"]
+
+
+# ----- assignment 1's linear classifiers: (W, X, y, reg) -> (loss, dW) -----
+
+
+def test_the_linear_classifiers_naive_and_vectorized_pass_in_the_convention_their_code_follows(tmp_path):
+    graded = grade_source(tmp_path, source("classifiers_student.py"))
+    for name in ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized"):
+        assert graded[name]["status"] == "pass", graded[name]["message"]
+        assert _cost_checks(graded[name]) == [True], graded[name]["checks"][-2:]
+    assert any(n.startswith("judged with reg * sum(W^2)") for n in graded["svm_loss_naive"]["notes"])
+    assert any(n.startswith("judged with 0.5 * reg * sum(W^2)") for n in graded["softmax_loss_vectorized"]["notes"])
+
+
+@pytest.mark.parametrize(
+    "function,old,new",
+    [
+        # The loss leaves out its regulariser while the gradient adds it: exact at reg = 0 only.
+        (
+            "svm_loss_vectorized",
+            "loss = np.sum(margins) / num_train + reg * np.sum(W * W)",
+            "loss = np.sum(margins) / num_train",
+        ),
+        # The correct class's column misses the count of violating classes.
+        (
+            "svm_loss_vectorized",
+            "mask[np.arange(num_train), y] = -np.sum(mask, axis=1)",
+            "mask[np.arange(num_train), y] = -1",
+        ),
+        # The gradient's regulariser without the 2 of d(W^2)/dW.
+        ("svm_loss_naive", "dW += 2 * reg * W", "dW += reg * W"),
+        # Averaged over classes instead of examples.
+        ("softmax_loss_naive", "dW = dW / num_train + reg * W", "dW = dW / W.shape[1] + reg * W"),
+        # The loss's probability of the wrong class.
+        ("softmax_loss_vectorized", "np.log(probs[np.arange(num_train), y])", "np.log(probs[np.arange(num_train), 0])"),
+    ],
+)
+def test_real_linear_classifier_bugs_fail(tmp_path, function, old, new):
+    graded = grade_source(tmp_path, mutate(source("classifiers_student.py"), old, new))
+    assert graded[function]["status"] == "fail", graded[function]["message"]
+
+
+def test_a_docstring_that_states_the_factor_is_held_to_it(tmp_path):
+    text = source("classifiers_student.py").replace(
+        "    Softmax loss function, vectorized version.\n",
+        "    Softmax loss function, vectorized version. The L2 regularization does not include a factor of 0.5.\n",
+    )
+    graded = grade_source(tmp_path, text)
+    assert graded["softmax_loss_vectorized"]["status"] == "fail", graded["softmax_loss_vectorized"]["message"]
+    assert "regularisation reg * sum(W^2), as its docstring says" in graded["softmax_loss_vectorized"]["notes"]
+    assert graded["softmax_loss_naive"]["status"] == "pass"

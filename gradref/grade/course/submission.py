@@ -121,3 +121,22 @@ def gradable_files(path):
     _refuse_copies(path, found)
     found.sort(key=lambda item: -len(item[1] & set(ALL_NAMES)))
     return [rel for rel, _ in found], set().union(*(names for _, names in found))
+
+
+def docstrings(folder, names):
+    """{function name: its docstring} for the top-level functions `names` that the .py files under
+    `folder` (a staged submission, already checked in size) define."""
+    found = {}
+    for rel in python_files(folder):
+        path = os.path.join(folder, rel)
+        try:
+            if os.path.getsize(path) > MAX_FILE_BYTES:
+                continue
+            with open(path, encoding="utf-8") as handle:
+                tree = ast.parse(handle.read())
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name in names and node.name not in found:
+                found[node.name] = ast.get_docstring(node) or ""
+    return found

@@ -31,6 +31,7 @@ class Target:
     grad_attrs: tuple = ()  # CLASS: attributes read after backward, in the op's wrt order after dx
     is_loss: bool = False  # its output is a loss (a loss function, or a class such as SoftmaxWithLoss)
     labels: str = "index"  # how a loss class is handed its labels t: "index" or "onehot"
+    twin: str = ""  # the op of the other regularisation convention (0.5 * reg), where years differ
 
     @property
     def names(self):
@@ -54,12 +55,20 @@ def _class(op, cls, **fields):
     return Target(op, LAYERS, CLASS, cls, **fields)
 
 
+def _classifier(op, function):
+    """A linear classifier of assignment 1: (W, X, y, reg) -> (loss, dW), reg * sum(W^2) or, in other
+    course years, 0.5 * reg * sum(W^2) (the op named with _half)."""
+    return Target(op, CS231N, LOSS_FUNCTION, function, is_loss=True, twin=f"{op}_half")
+
+
 TARGETS = (
     _pair("affine"),
     _pair("relu"),
     _pair("sigmoid"),
     _pair("tanh"),
     _pair("affine_relu"),
+    *(_classifier("linear_svm", f"svm_loss_{way}") for way in ("naive", "vectorized")),
+    *(_classifier("linear_softmax", f"softmax_loss_{way}") for way in ("naive", "vectorized")),
     Target("softmax_loss", CS231N, LOSS_FUNCTION, "softmax_loss", is_loss=True),
     Target("svm_loss", CS231N, LOSS_FUNCTION, "svm_loss", is_loss=True),
     _pair("batchnorm"),
@@ -103,7 +112,17 @@ def targets_for(conventions):
 
 # The CS231n assignment each function belongs to (for the report: list those, fold the rest).
 ASSIGNMENTS = {
-    "cs231n assignment 1": ("affine", "relu", "affine_relu", "softmax_loss", "svm_loss", "sigmoid", "tanh"),
+    "cs231n assignment 1": (
+        "linear_svm",
+        "linear_softmax",
+        "affine",
+        "relu",
+        "affine_relu",
+        "softmax_loss",
+        "svm_loss",
+        "sigmoid",
+        "tanh",
+    ),
     "cs231n assignment 2": (
         "affine",
         "relu",

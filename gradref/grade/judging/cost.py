@@ -71,6 +71,10 @@ def _embedding_sample(rng):
 COST_SAMPLES = {
     "affine": _affine_sample,
     "affine_relu": _affine_sample,
+    "linear_svm": "wide",
+    "linear_svm_half": "wide",
+    "linear_softmax": "wide",
+    "linear_softmax_half": "wide",
     "softmax_loss": "wide",
     "svm_loss": "wide",
     "batchnorm": "wide",

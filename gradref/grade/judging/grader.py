@@ -10,6 +10,7 @@ from a secret seed (unseen.py), so that answers looked up in a table rather than
 
 import dataclasses
 import os
+import re
 import time
 
 from conformance import cache
@@ -19,7 +20,7 @@ from ... import output
 from ...text import clean
 from ..course import SUPPORT
 from ..course.assignments import score
-from ..course.submission import LAYER_CLASSES, gradable_files
+from ..course.submission import LAYER_CLASSES, docstrings, gradable_files
 from ..course.targets import ALL_NAMES, CLASS, LOSS_FUNCTION, PAIR, assignments_of, detect, in_assignments, targets_for
 from ..explain import feedback
 from ..explain.plainwords import explain_error
@@ -214,6 +215,8 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
     separate = backward_entry is not forward_entry
     if target.kind == CLASS and target.is_loss:
         target = _label_encoding(sandbox, target, op, forward_entry)
+    if target.twin:
+        op = _regularisation(sandbox, target, forward_entry)
     skipped = _other_convention(sandbox, target, op, forward_entry, backward_entry)
     names = graded_samples(op, skipped)
     runs = [(name, 0) for name in names]
@@ -284,6 +287,40 @@ def _label_encoding(sandbox, target, op, entry):
     if trials.get("index") == trials.get("onehot") == RANK[PASS]:
         entry.notes.append("takes index and one-hot labels t")
     return target
+
+
+# What a docstring says of the regulariser's factor: "0.5 * reg", "a factor of 0.5", "1/2", or that
+# it "does not include" one ("DO NOT multiply the regularization term by 1/2").
+HALF_STATED = re.compile(r"(0?\.5\s*\*\s*reg|factor of (0?\.5|1/2)|\b1/2\b)", re.IGNORECASE)
+HALF_DENIED = re.compile(r"(not|n't)\s+(include|multiply)[^.]*(0?\.5|1/2)", re.IGNORECASE)
+
+
+def _regularisation(sandbox, target, entry):
+    """The op of the regularisation convention the function is judged in (reg * sum(W^2), or
+    0.5 * reg * sum(W^2) in the op's twin): the one its docstring states, else the one its code follows
+    (either passes, and the note says which)."""
+    plain, half = REGISTRY[target.op], REGISTRY[target.twin]
+    docstring = docstrings(sandbox.layout.code, {target.forward}).get(target.forward, "")
+    if HALF_DENIED.search(docstring):
+        entry.notes.append("regularisation reg * sum(W^2), as its docstring says")
+        return plain
+    if HALF_STATED.search(docstring):
+        entry.notes.append("regularisation 0.5 * reg * sum(W^2), as its docstring says")
+        return half
+    works = {}
+    for op in (plain, half):
+        scratch = Entry(entry.name)
+        try:
+            judge_sample(sandbox, target, op, op.samples[0].name, scratch, scratch)
+        except Exception:  # noqa: BLE001 - the real run reports it
+            pass
+        works[op.name] = RANK.get(scratch.status, 0)
+    chosen = half if works[half.name] > works[plain.name] else plain
+    factor = "0.5 * reg" if chosen is half else "reg"
+    entry.notes.append(
+        f"judged with {factor} * sum(W^2), the convention its code follows (its docstring leaves the factor open)"
+    )
+    return chosen
 
 
 def _other_convention(sandbox, target, op, forward_entry, backward_entry):
