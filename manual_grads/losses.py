@@ -55,3 +55,8 @@ def linear_softmax_loss(W, X, y, reg):
 
 def linear_softmax_loss_half(W, X, y, reg):
     return _linear_classifier(softmax_loss, W, X, y, reg, 0.5)
+
+
+# CS231n assignment 1's names (its naive and vectorised versions compute the same thing).
+svm_loss_naive = svm_loss_vectorized = linear_svm_loss
+softmax_loss_naive = softmax_loss_vectorized = linear_softmax_loss
