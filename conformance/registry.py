@@ -222,7 +222,7 @@ def _classifier_samples():
         SampleSpec("n1", lambda r: _classifier_args(r, 1, 7, 3, 1.0), small=True),
         SampleSpec("strong_reg", lambda r: _classifier_args(r, 10, 8, 5, 50.0)),
         # A step along W moves every score by up to ~1e-4: no hinge margin may sit that close to 0.
-        SampleSpec("wide", lambda r: _classifier_args(r, 500, 3073, 10, 2.5e-3, scale=3.0), margin=1e-4),
+        SampleSpec("wide", lambda r: _classifier_args(r, 100, 3073, 10, 2.5e-3, scale=3.0), margin=1e-4),
     )
 
 
