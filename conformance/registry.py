@@ -460,6 +460,24 @@ _SPECS = (
         bench=bs.net_spec(),
         description="affine - relu - affine - softmax, loss + 0.5 reg (|W1|^2 + |W2|^2)",
     ),
+    _loss(
+        "two_layer_net_full",
+        "two_layer_net_loss_full",
+        ("X", "y", "W1", "b1", "W2", "b2", "reg"),
+        ("W1", "b1", "W2", "b2"),
+        (
+            SampleSpec("small", lambda r: _net_args(r, 5, 4, 10, 3, 0.05), small=True),
+            SampleSpec("course", lambda r: _net_args(r, 32, 100, 50, 10, 0.1)),
+            SampleSpec("n1", lambda r: _net_args(r, 1, 6, 8, 3, 0.0), small=True),
+            # The model-sized sample the grader times it on (the 0.5 twin's wide sample is the precision test).
+            SampleSpec("model", lambda r: _net_args(r, 64, 512, 256, 10, 1e-3)),
+        ),
+        kinks=lambda X, W1, b1, **_: _flat(X) @ W1 + b1,
+        defaults=(("reg", OMIT, lambda **_: 0.0),),
+        reduction=lambda X, W1, W2, **_: _matmul_dims(_flat(X), W1, W2),
+        tol_factor=policy.CHAINED,
+        description="affine - relu - affine - softmax, loss + reg (|W1|^2 + |W2|^2) (CS231n 2017 on)",
+    ),
     _layer(
         "add_mul_circuit",
         ("x", "y", "z"),

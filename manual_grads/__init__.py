@@ -47,7 +47,7 @@ from .losses import (
     softmax_loss,
     svm_loss,
 )
-from .nets import two_layer_net_loss
+from .nets import TwoLayerNet, two_layer_net_loss, two_layer_net_loss_full
 from .norms import (
     affine_bn_relu_backward,
     affine_bn_relu_forward,
@@ -82,4 +82,4 @@ from .sequence import (
 
 __all__ = [
     name for name in dir() if name.endswith(("_forward", "_backward", "_backward_alt", "_loss", "_naive", "_fast"))
-] + ["sgd", "sgd_momentum", "rmsprop", "adam"]
+] + ["sgd", "sgd_momentum", "rmsprop", "adam", "TwoLayerNet"]

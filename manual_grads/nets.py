@@ -1,8 +1,15 @@
 """A two-layer net: affine - relu - affine - softmax, with optional L2 regularisation."""
 
+import numpy as np
+
 from ._xp import namespace
 from .layers import affine_backward, affine_forward, affine_relu_backward, affine_relu_forward
 from .losses import softmax_loss
+
+
+def two_layer_net_loss_full(X, y, W1, b1, W2, b2, reg=0.0):
+    """two_layer_net_loss with reg * (|W1|^2 + |W2|^2), no factor 0.5 (CS231n 2017 on)."""
+    return two_layer_net_loss(X, y, W1, b1, W2, b2, 2.0 * reg)
 
 
 def two_layer_net_loss(X, y, W1, b1, W2, b2, reg=0.0):
@@ -18,3 +25,26 @@ def two_layer_net_loss(X, y, W1, b1, W2, b2, reg=0.0):
     dhidden, dW2, db2 = affine_backward(dscores, cache2)
     _, dW1, db1 = affine_relu_backward(dhidden, cache1)
     return loss, {"W1": dW1 + reg * W1, "b1": db1, "W2": dW2 + reg * W2, "b2": db2}
+
+
+class TwoLayerNet:
+    """CS231n's model of affine - relu - affine - softmax (fc_net.py, 2020 on): params W1, b1, W2, b2;
+    loss(X) -> scores, loss(X, y) -> (loss, grads keyed like params). Its L2 regularization includes
+    a factor of 0.5, as that edition's starter asks."""
+
+    def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10, weight_scale=1e-3, reg=0.0):
+        rng = np.random.default_rng()
+        self.reg = reg
+        self.params = {
+            "W1": weight_scale * rng.standard_normal((input_dim, hidden_dim)),
+            "b1": np.zeros(hidden_dim),
+            "W2": weight_scale * rng.standard_normal((hidden_dim, num_classes)),
+            "b2": np.zeros(num_classes),
+        }
+
+    def loss(self, X, y=None):
+        p = self.params
+        if y is None:
+            hidden, _ = affine_relu_forward(X, p["W1"], p["b1"])
+            return affine_forward(hidden, p["W2"], p["b2"])[0]
+        return two_layer_net_loss(X, y, p["W1"], p["b1"], p["W2"], p["b2"], self.reg)

@@ -905,5 +905,55 @@ def test_a_docstring_that_states_the_factor_is_held_to_it(tmp_path):
     )
     graded = grade_source(tmp_path, text)
     assert graded["softmax_loss_vectorized"]["status"] == "fail", graded["softmax_loss_vectorized"]["message"]
-    assert "regularisation reg * sum(W^2), as its docstring says" in graded["softmax_loss_vectorized"]["notes"]
+    assert (
+        "regularisation reg * sum(W^2), as its docstring or comments say" in graded["softmax_loss_vectorized"]["notes"]
+    )
     assert graded["softmax_loss_naive"]["status"] == "pass"
+
+
+# ----- models: TwoLayerNet as a whole, built in its own edition's terms -----
+
+
+def test_two_layer_net_of_each_edition_passes_built_with_its_own_arguments(tmp_path):
+    fc_net = grade_source(tmp_path, source("fc_net_student.py"))["TwoLayerNet"]
+    assert fc_net["status"] == "pass", fc_net["message"]
+    assert "regularisation 0.5 * reg * sum(W^2), as its docstring or comments say" in fc_net["notes"]
+    neural_net = grade_source(tmp_path, source("neural_net_student.py"), name="neural_net.py")["TwoLayerNet"]
+    assert neural_net["status"] == "pass", neural_net["message"]
+    assert any(n.startswith("judged with reg * sum(W^2)") for n in neural_net["notes"])
+    for verdict in (fc_net, neural_net):
+        assert _cost_checks(verdict) == [True]
+        assert {c["name"].split(" [")[0] for c in verdict["checks"]} >= {"dW1", "db1", "dW2", "db2"}
+
+
+@pytest.mark.parametrize(
+    "name,old,new",
+    [
+        # The biases regularised too: invisible on the notebook's toy model, whose biases start at 0.
+        (
+            "neural_net_student.py",
+            "loss += reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
+            "loss += reg * (np.sum(W1 * W1) + np.sum(W2 * W2) + np.sum(b1 * b1) + np.sum(b2 * b2))",
+        ),
+        # A ReLU on the output scores.
+        ("neural_net_student.py", "scores = hidden.dot(W2) + b2", "scores = np.maximum(0, hidden.dot(W2) + b2)"),
+        # The loss leaves out the regulariser that the gradients add.
+        ("fc_net_student.py", "loss += 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))", "pass"),
+        # The first layer's gradient from the second layer's cache.
+        (
+            "fc_net_student.py",
+            '_, grads["W1"], grads["b1"] = affine_relu_backward(dhidden, hidden_cache)',
+            '_, grads["W1"], grads["b1"] = affine_relu_backward(dhidden, (scores_cache, hidden_cache[1]))',
+        ),
+    ],
+)
+def test_real_two_layer_net_bugs_fail(tmp_path, name, old, new):
+    verdict = grade_source(tmp_path, mutate(source(name), old, new))["TwoLayerNet"]
+    assert verdict["status"] in ("fail", "error"), verdict["message"]
+
+
+def test_a_two_layer_net_left_as_the_starter_is_not_implemented(tmp_path):
+    starter = source("neural_net_student.py").split("        W1, b1 = self.params")[0] + (
+        "        loss, grads = None, {}\n        return loss, grads\n"
+    )
+    assert grade_source(tmp_path, starter)["TwoLayerNet"]["status"] == "missing"

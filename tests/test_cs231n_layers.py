@@ -9,9 +9,9 @@ import pytest
 import manual_grads as mg
 from conformance import checks, registry
 from gradref.grade import Options, grade_file
-from gradref.grade.course.targets import CS231N, PAIR, TARGETS, UPDATE_RULE
+from gradref.grade.course.targets import CS231N, MODEL, PAIR, TARGETS, UPDATE_RULE
 
-MODULES = ["_xp", "layers", "losses", "norms", "dropout", "conv", "sequence", "optim"]
+MODULES = ["_xp", "layers", "losses", "nets", "norms", "dropout", "conv", "sequence", "optim"]
 NEW_OPS = [
     "batchnorm",
     "batchnorm_alt",
@@ -65,6 +65,13 @@ _right_{name} = {name}
 def {name}(w, dw, config=None):
     next_w, config = _right_{name}(w, dw, config)
     return next_w + 0.5 * (next_w - w), config
+""")
+        elif target.kind == MODEL:
+            lines.append(f"""
+class {name}({name}):
+    def loss(self, X, y=None):
+        loss, grads = super().loss(X, y)
+        return loss, {{**grads, "W1": grads["W1"] * 1.5}}
 """)
         elif target.kind == PAIR and target.op == "lstm_step":
             lines.append(f"""

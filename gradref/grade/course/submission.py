@@ -124,8 +124,10 @@ def gradable_files(path):
 
 
 def docstrings(folder, names):
-    """{function name: its docstring} for the top-level functions `names` that the .py files under
-    `folder` (a staged submission, already checked in size) define."""
+    """{name: what it says of itself} for the top-level functions and classes `names` that the .py
+    files under `folder` (a staged submission, already checked in size) define: the docstrings (a
+    class's and its methods') and the comment lines inside it (the course's starters put their notes
+    there: "make sure that your L2 regularization includes a factor of 0.5")."""
     found = {}
     for rel in python_files(folder):
         path = os.path.join(folder, rel)
@@ -133,10 +135,19 @@ def docstrings(folder, names):
             if os.path.getsize(path) > MAX_FILE_BYTES:
                 continue
             with open(path, encoding="utf-8") as handle:
-                tree = ast.parse(handle.read())
+                text = handle.read()
+            tree = ast.parse(text)
         except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
             continue
         for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name in names and node.name not in found:
-                found[node.name] = ast.get_docstring(node) or ""
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names and node.name not in found:
+                found[node.name] = _what_it_says(node, text)
     return found
+
+
+def _what_it_says(node, text):
+    inner = [n for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    said = [ast.get_docstring(n) or "" for n in inner]
+    source = ast.get_source_segment(text, node) or ""
+    said += [line.strip().lstrip("#") for line in source.splitlines() if line.strip().startswith("#")]
+    return "\n".join(s for s in said if s)

@@ -16,6 +16,7 @@ FORWARD_ONLY = "forward only"  # a pair whose backward is absent: its forward gr
 LOSS_FUNCTION = "loss"  # loss(x, y) -> (loss, dx)
 UPDATE_RULE = "update"  # rule(w, dw, config) -> (next_w, config)
 CLASS = "class"  # cls(*init); out = forward(*args); dx = backward(dout); grads in attributes
+MODEL = "model"  # cls(**its edition's arguments); params set; loss(X, y) -> (loss, grads keyed like params)
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Target:
     kind: str
     forward: str = ""  # PAIR, FORWARD_ONLY: the forward function; else the one function or class
     backward: str = ""  # PAIR: the backward function
-    init: tuple = ()  # CLASS: registry argument names passed to the constructor
+    init: tuple = ()  # CLASS: registry argument names passed to the constructor; MODEL: not passed to loss()
     grad_attrs: tuple = ()  # CLASS: attributes read after backward, in the op's wrt order after dx
     is_loss: bool = False  # its output is a loss (a loss function, or a class such as SoftmaxWithLoss)
     labels: str = "index"  # how a loss class is handed its labels t: "index" or "onehot"
@@ -61,6 +62,19 @@ def _classifier(op, function):
     return Target(op, CS231N, LOSS_FUNCTION, function, is_loss=True, twin=f"{op}_half")
 
 
+# CS231n's TwoLayerNet (neural_net.py 2016-19: loss(X, y, reg); fc_net.py: reg in the constructor),
+# judged as a whole: reg * (|W1|^2 + |W2|^2), or 0.5 * reg * ... in the editions that say so.
+TWO_LAYER_NET = Target(
+    "two_layer_net_full",
+    CS231N,
+    MODEL,
+    "TwoLayerNet",
+    init=("W1", "b1", "W2", "b2", "reg"),
+    is_loss=True,
+    twin="two_layer_net",
+)
+
+
 TARGETS = (
     _pair("affine"),
     _pair("relu"),
@@ -69,6 +83,7 @@ TARGETS = (
     _pair("affine_relu"),
     *(_classifier("linear_svm", f"svm_loss_{way}") for way in ("naive", "vectorized")),
     *(_classifier("linear_softmax", f"softmax_loss_{way}") for way in ("naive", "vectorized")),
+    TWO_LAYER_NET,
     Target("softmax_loss", CS231N, LOSS_FUNCTION, "softmax_loss", is_loss=True),
     Target("svm_loss", CS231N, LOSS_FUNCTION, "svm_loss", is_loss=True),
     _pair("batchnorm"),
@@ -115,6 +130,7 @@ ASSIGNMENTS = {
     "cs231n assignment 1": (
         "linear_svm",
         "linear_softmax",
+        "two_layer_net_full",
         "affine",
         "relu",
         "affine_relu",

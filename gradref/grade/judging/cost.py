@@ -52,6 +52,10 @@ def _affine_sample(rng):
     }
 
 
+def _net_sample(rng):
+    return REGISTRY["two_layer_net_full"].draw_sample("model", "float64").args
+
+
 def _pool_sample(rng):
     return {"x": rng.standard_normal((16, 8, 32, 32)), "pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
 
@@ -75,6 +79,8 @@ COST_SAMPLES = {
     "linear_svm_half": "wide",
     "linear_softmax": "wide",
     "linear_softmax_half": "wide",
+    "two_layer_net": _net_sample,
+    "two_layer_net_full": "model",
     "softmax_loss": "wide",
     "svm_loss": "wide",
     "batchnorm": "wide",

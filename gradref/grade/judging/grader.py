@@ -21,7 +21,17 @@ from ...text import clean
 from ..course import SUPPORT
 from ..course.assignments import score
 from ..course.submission import LAYER_CLASSES, docstrings, gradable_files
-from ..course.targets import ALL_NAMES, CLASS, LOSS_FUNCTION, PAIR, assignments_of, detect, in_assignments, targets_for
+from ..course.targets import (
+    ALL_NAMES,
+    CLASS,
+    LOSS_FUNCTION,
+    MODEL,
+    PAIR,
+    assignments_of,
+    detect,
+    in_assignments,
+    targets_for,
+)
 from ..explain import feedback
 from ..explain.plainwords import explain_error
 from ..untrusted import confine, notebook
@@ -267,7 +277,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
 def _cost_matters(target, backward_entry, options):
     """A backward that passed on every sample is timed on the cost sample too (a wrong one fails
     anyway, and a teacher may allow numerical gradients)."""
-    computes_gradients = target.has_backward or target.kind == LOSS_FUNCTION
+    computes_gradients = target.has_backward or target.kind in (LOSS_FUNCTION, MODEL)
     return computes_gradients and backward_entry.status == PASS and not options.allow_numerical_gradient
 
 
@@ -291,21 +301,21 @@ def _label_encoding(sandbox, target, op, entry):
 
 # What a docstring says of the regulariser's factor: "0.5 * reg", "a factor of 0.5", "1/2", or that
 # it "does not include" one ("DO NOT multiply the regularization term by 1/2").
-HALF_STATED = re.compile(r"(0?\.5\s*\*\s*reg|factor of (0?\.5|1/2)|\b1/2\b)", re.IGNORECASE)
-HALF_DENIED = re.compile(r"(not|n't)\s+(include|multiply)[^.]*(0?\.5|1/2)", re.IGNORECASE)
+HALF_STATED = re.compile(r"(0?\.5\s*\*\s*reg|factor\s+of\s+(0?\.5|1/2)|\b1/2\b)", re.IGNORECASE)
+HALF_DENIED = re.compile(r"(not|n't)\s+(include|multiply)[^.]*?(0?\.5|1/2)", re.IGNORECASE)
 
 
 def _regularisation(sandbox, target, entry):
     """The op of the regularisation convention the function is judged in (reg * sum(W^2), or
-    0.5 * reg * sum(W^2) in the op's twin): the one its docstring states, else the one its code follows
-    (either passes, and the note says which)."""
+    0.5 * reg * sum(W^2) in the op's twin): the one its docstring or comments state, else the one its
+    code follows (either passes, and the note says which)."""
     plain, half = REGISTRY[target.op], REGISTRY[target.twin]
     docstring = docstrings(sandbox.layout.code, {target.forward}).get(target.forward, "")
     if HALF_DENIED.search(docstring):
-        entry.notes.append("regularisation reg * sum(W^2), as its docstring says")
+        entry.notes.append("regularisation reg * sum(W^2), as its docstring or comments say")
         return plain
     if HALF_STATED.search(docstring):
-        entry.notes.append("regularisation 0.5 * reg * sum(W^2), as its docstring says")
+        entry.notes.append("regularisation 0.5 * reg * sum(W^2), as its docstring or comments say")
         return half
     works = {}
     for op in (plain, half):

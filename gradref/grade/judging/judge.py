@@ -17,7 +17,7 @@ from conformance.registry import REGISTRY, UPDATE
 from conformance.samples import as_float64
 
 from ...text import clean
-from ..course.targets import CLASS, LOSS_FUNCTION, UPDATE_RULE
+from ..course.targets import CLASS, LOSS_FUNCTION, MODEL, UPDATE_RULE
 from ..explain.diagnose import Context, diagnose, is_gradient
 from ..explain.plainwords import explain_error, mistake_in_error
 from ..untrusted import protocol as P
@@ -54,11 +54,39 @@ def test_mode(sample):
 
 
 def passed_names(op, target):
-    return [n for n in op.signature if target.kind != CLASS or n not in target.init]
+    return [n for n in op.signature if target.kind not in (CLASS, MODEL) or n not in target.init]
+
+
+# What each edition of the course calls a model's constructor arguments, by what they size.
+MODEL_ARGUMENTS = (
+    (("input_size", "input_dim"), lambda a: int(np.prod(a["X"].shape[1:]))),
+    (("hidden_size", "hidden_dim"), lambda a: a["W1"].shape[1]),
+    (("output_size", "num_classes"), lambda a: a["W2"].shape[1]),
+    (("std", "weight_scale"), lambda a: 1e-3),
+    (("reg",), lambda a: float(a["reg"])),
+)
+
+
+def _model_request(sandbox, target, op, sample):
+    """Build the model with the sample's sizes, set its params to the sample's values, call loss(X, y)
+    (reg goes to whichever of the constructor and loss() takes it)."""
+    args = sample.args
+    choices = [[list(names), {P.VALUE: value(args)}] for names, value in MODEL_ARGUMENTS]
+    return {
+        P.KIND: P.MODEL,
+        P.CLS: target.forward,
+        P.CHOICES: choices,
+        P.PARAMS: {name: sandbox.put(args[name]) for name in op.wrt},
+        P.ARGS: _arg_specs(sandbox, [args[n] for n in passed_names(op, target)]),
+        P.LOSS_CHOICES: [[["reg"], {P.VALUE: float(args["reg"])}]],
+        P.GRAD_KEYS: list(op.wrt),
+    }, 2
 
 
 def build_request(sandbox, target, op, sample, dout, with_backward):
     """The worker request for this target on this sample, and how many calls it makes."""
+    if target.kind == MODEL:
+        return _model_request(sandbox, target, op, sample)
     if target.kind == CLASS:
         forward_args = [sample.args[n] for n in passed_names(op, target)]
         if target.labels == "onehot":
@@ -201,7 +229,7 @@ def judge_sample(
     _report_writes(sandbox, run, forward_entry, backward_entry, with_backward)
     if op.state is not None:
         _check_state(sandbox, run, forward_entry)
-    if with_backward or target.kind == LOSS_FUNCTION:
+    if with_backward or target.kind in (LOSS_FUNCTION, MODEL):
         _check_gradients(sandbox, run, backward_entry)
     _diagnose(run, forward_entry, backward_entry)
     return True

@@ -13,7 +13,9 @@ grader chooses nothing from a reply but which of the files it named to open (see
    {OK: false, STAGE, ERROR}.
 2. Request: {KIND: FUNCTION, FIRST, ARGS, OUTPUTS_COUNT, BACKWARD, DOUT, LOSS, UPDATE, PREFIX}
    or {KIND: FUNCTION, BACKWARD, CACHE, DOUT, PREFIX} (a backward alone, handed the course's cache)
-   or {KIND: CLASS, CLS, INIT, ARGS, GRAD_ATTRS, BACKWARD, DOUT, PREFIX}.
+   or {KIND: CLASS, CLS, INIT, ARGS, GRAD_ATTRS, BACKWARD, DOUT, PREFIX}
+   or {KIND: MODEL, CLS, CHOICES, PARAMS, ARGS, LOSS_CHOICES, GRAD_KEYS, PREFIX} (a model class:
+   built, its params set, loss(*ARGS) -> (loss, grads)).
 3. Reply: {OK: true, RESULTS: {OUT, GRADS, STATE, ARGS_MID, ARGS_AFTER, DOUT_AFTER}} or
    {OK: false, STAGE, ERROR, TODO (a starter stub), RESULTS (what was saved before it failed)}.
 4. While it runs, the worker keeps the current stage in the file STAGE_FILE, so that the grader knows
@@ -21,8 +23,8 @@ grader chooses nothing from a reply but which of the files it named to open (see
 """
 
 # ----- request: grader -> worker -----
-KIND = "kind"  # FUNCTION or CLASS
-FUNCTION, CLASS = "function", "class"
+KIND = "kind"  # FUNCTION, CLASS or MODEL
+FUNCTION, CLASS, MODEL = "function", "class", "model"
 FIRST = "first"  # the function called first: a forward, a loss or an update rule
 OUTPUTS_COUNT = "n_outputs"  # k > 1: the forward returns k outputs and a cache
 BACKWARD = "backward"  # FUNCTION: the backward's name; CLASS: whether to call backward
@@ -35,6 +37,10 @@ INIT = "init"  # CLASS: the constructor's argument specs
 GRAD_ATTRS = "grad_attrs"  # CLASS: attributes read after backward
 PREFIX = "prefix"  # what the worker's result files start with
 CACHE = "cache"  # FUNCTION: the cache's spec; the backward is called with it and its forward is not called
+CHOICES = "choices"  # MODEL: constructor arguments, [[names, spec]]: the first name its signature takes
+PARAMS = "params"  # MODEL: {key: spec} set into model.params before loss is called
+LOSS_CHOICES = "loss_choices"  # MODEL: keyword arguments of loss(), as CHOICES (reg, in some editions)
+GRAD_KEYS = "grad_keys"  # MODEL: the keys of grads to send back, in order
 
 # ----- argument and result specs -----
 FILE = "file"  # an .npy file's name

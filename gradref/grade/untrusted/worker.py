@@ -10,6 +10,7 @@ Started with `python -I -S -B`: no site-packages but the ones the grader names i
 import contextlib
 import importlib.abc
 import importlib.util
+import inspect
 import json
 import os
 import resource
@@ -557,6 +558,58 @@ def run_class(module, request, prefix):
         return failed(stage, error, outputs)
 
 
+def accepted_kwargs(function, choices):
+    """{name: value} for each [names, spec] of `choices`: the first of the names that `function`'s
+    signature takes (each edition of a course names its arguments differently); left out where none is."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return {}
+    chosen = {}
+    for names, spec in choices:
+        name = next((n for n in names if n in parameters), None)
+        if name is not None:
+            chosen[name] = load_arg(spec)
+    return chosen
+
+
+def run_model(module, request, prefix):
+    """A model class: built with the constructor arguments its signature takes, its params set to the
+    grader's values, then loss(X, y) -> (loss, grads) with grads keyed as params are."""
+    outputs, stage = {}, request[P.CLS]
+    try:
+        mark(stage)
+        cls = getattr(module, request[P.CLS])
+        model = cls(**accepted_kwargs(cls, request.get(P.CHOICES, [])))
+        params = getattr(model, "params", None)
+        if not isinstance(params, dict):
+            raise TypeError(f"{stage} keeps no params dict (model.params)")
+        for key, spec in request[P.PARAMS].items():
+            params[key] = load_arg(spec)
+        stage = f"{request[P.CLS]}.loss"
+        mark(stage)
+        args = [load_arg(a) for a in request[P.ARGS]]
+        result = check_done(stage, model.loss(*args, **accepted_kwargs(model.loss, request.get(P.LOSS_CHOICES, []))))
+        if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[1], dict):
+            return {
+                P.OK: False,
+                P.STAGE: stage,
+                P.ERROR: f"{stage} returned {type(result).__name__}, not (loss, grads)",
+            }
+        loss, grads = result
+        if loss is None:
+            raise NotYet(f"{stage} returns None for its loss")
+        outputs[P.OUT] = save_value(f"{prefix}out", loss)
+        outputs[P.GRADS] = [
+            None if grads.get(key) is None else save_value(f"{prefix}grad{i}", grads[key])
+            for i, key in enumerate(request[P.GRAD_KEYS])
+        ]
+        outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+        return {P.OK: True, P.RESULTS: outputs}
+    except Exception as error:  # noqa: BLE001 - the student's code may raise anything
+        return failed(stage, error, outputs)
+
+
 def module_name(code_root, path):
     """The dotted name of a file under the code folder (its folders become packages, as in the course)."""
     parts = os.path.relpath(path, code_root)[:-3].split(os.sep)
@@ -639,7 +692,7 @@ def main():
     )
     for number, line in enumerate(sys.stdin):
         request = json.loads(line)
-        run = run_class if request[P.KIND] == P.CLASS else run_function
+        run = {P.CLASS: run_class, P.MODEL: run_model}.get(request[P.KIND], run_function)
         reply(with_fast_layers_used(run(module, request, request.get(P.PREFIX, f"r{number}-"))))
 
 
