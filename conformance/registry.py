@@ -241,6 +241,27 @@ def _classifier(name, manual, description, **kw):
     )
 
 
+def _two_layer_net(name, manual, largest, **kw):
+    """The two-layer net as a loss of its parameters; `largest` is its one large sample."""
+    return _loss(
+        name,
+        manual,
+        ("X", "y", "W1", "b1", "W2", "b2", "reg"),
+        ("W1", "b1", "W2", "b2"),
+        (
+            SampleSpec("small", lambda r: _net_args(r, 5, 4, 10, 3, 0.05), small=True),
+            SampleSpec("course", lambda r: _net_args(r, 32, 100, 50, 10, 0.1)),
+            SampleSpec("n1", lambda r: _net_args(r, 1, 6, 8, 3, 0.0), small=True),
+            largest,
+        ),
+        kinks=lambda X, W1, b1, **_: _flat(X) @ W1 + b1,
+        defaults=(("reg", OMIT, lambda **_: 0.0),),
+        reduction=lambda X, W1, W2, **_: _matmul_dims(_flat(X), W1, W2),
+        tol_factor=policy.CHAINED,
+        **kw,
+    )
+
+
 def _elementwise_samples(large_low, large_high):
     return (
         SampleSpec("small", lambda r: {"x": away_from_zero(normal(r, 3, 4))}, small=True),
@@ -442,40 +463,18 @@ _SPECS = (
         bench=bs.gemm_spec(bs.affine_draw, sizes=bs.GEMM_SIZES[1:4], quick=bs.GEMM_SIZES[1:4]),
         description="relu(affine(x, w, b))",
     ),
-    _loss(
+    _two_layer_net(
         "two_layer_net",
         "two_layer_net_loss",
-        ("X", "y", "W1", "b1", "W2", "b2", "reg"),
-        ("W1", "b1", "W2", "b2"),
-        (
-            SampleSpec("small", lambda r: _net_args(r, 5, 4, 10, 3, 0.05), small=True),
-            SampleSpec("course", lambda r: _net_args(r, 32, 100, 50, 10, 0.1)),
-            SampleSpec("n1", lambda r: _net_args(r, 1, 6, 8, 3, 0.0), small=True),
-            SampleSpec("wide", lambda r: _net_args(r, 16, 4096, 1024, 10, 1e-3), margin=2e-5),
-        ),
-        kinks=lambda X, W1, b1, **_: _flat(X) @ W1 + b1,
-        defaults=(("reg", OMIT, lambda **_: 0.0),),
-        reduction=lambda X, W1, W2, **_: _matmul_dims(_flat(X), W1, W2),
-        tol_factor=policy.CHAINED,
+        SampleSpec("wide", lambda r: _net_args(r, 16, 4096, 1024, 10, 1e-3), margin=2e-5),
         bench=bs.net_spec(),
         description="affine - relu - affine - softmax, loss + 0.5 reg (|W1|^2 + |W2|^2)",
     ),
-    _loss(
+    _two_layer_net(
         "two_layer_net_full",
         "two_layer_net_loss_full",
-        ("X", "y", "W1", "b1", "W2", "b2", "reg"),
-        ("W1", "b1", "W2", "b2"),
-        (
-            SampleSpec("small", lambda r: _net_args(r, 5, 4, 10, 3, 0.05), small=True),
-            SampleSpec("course", lambda r: _net_args(r, 32, 100, 50, 10, 0.1)),
-            SampleSpec("n1", lambda r: _net_args(r, 1, 6, 8, 3, 0.0), small=True),
-            # The model-sized sample the grader times it on (the 0.5 twin's wide sample is the precision test).
-            SampleSpec("model", lambda r: _net_args(r, 64, 512, 256, 10, 1e-3)),
-        ),
-        kinks=lambda X, W1, b1, **_: _flat(X) @ W1 + b1,
-        defaults=(("reg", OMIT, lambda **_: 0.0),),
-        reduction=lambda X, W1, W2, **_: _matmul_dims(_flat(X), W1, W2),
-        tol_factor=policy.CHAINED,
+        # The model-sized sample the grader times it on (the 0.5 twin's wide sample is the precision test).
+        SampleSpec("model", lambda r: _net_args(r, 64, 512, 256, 10, 1e-3)),
         description="affine - relu - affine - softmax, loss + reg (|W1|^2 + |W2|^2) (CS231n 2017 on)",
     ),
     _layer(

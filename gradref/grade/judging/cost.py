@@ -14,8 +14,9 @@ A call over LIMIT_FACTOR times the yardstick (plus FLOOR_S for starting up and m
 measured again once; over it twice, it fails with the sentence that names numerical differentiation.
 So does a call that runs out of memory there (every perturbed input stacked into one call), and one
 that raises or breaks there after passing every other sample (a function must work on every input).
-The factor comes from honest code of every style (bench/cost.py); an op is cost-checked only where
-even the fastest numerical gradient (2 x its entries x the project's forward) is far past it.
+The factor comes from honest code of every style; the ops in COST_SAMPLES are those where even the
+fastest numerical gradient (2 x its entries x the project's fastest forward) is SEPARATION times the
+limit or more. `python -m bench.cost` measures both and says whether that holds for each.
 """
 
 import functools
@@ -177,8 +178,9 @@ def timed_call(sandbox, request, n_calls, limit):
 
 def judge_cost(sandbox, op, entry, request_for):
     """Time one forward-and-backward call of the student's code on the op's cost sample; fail the
-    entry when it takes far longer than any derived backward does. `request_for(sample_name)` builds
-    (request, calls) for a sample, dout and the forward's output, or None where there is nothing to time."""
+    entry when it takes far longer than any derived backward does. `request_for(sample, dout, out)`
+    builds (request, calls) for the sample, dout and the project's forward output (for a backward
+    timed alone on the course's cache), or None where there is nothing to time."""
     plan = cost_plan(op.name)
     if plan is None:
         return

@@ -299,7 +299,7 @@ def _label_encoding(sandbox, target, op, entry):
     return target
 
 
-# What a docstring says of the regulariser's factor: "0.5 * reg", "a factor of 0.5", "1/2", or that
+# What a docstring or comment says of the regulariser's factor: "0.5 * reg", "a factor of 0.5", "1/2", or that
 # it "does not include" one ("DO NOT multiply the regularization term by 1/2").
 HALF_STATED = re.compile(r"(0?\.5\s*\*\s*reg|factor\s+of\s+(0?\.5|1/2)|\b1/2\b)", re.IGNORECASE)
 HALF_DENIED = re.compile(r"(not|n't)\s+(include|multiply)[^.]*?(0?\.5|1/2)", re.IGNORECASE)
@@ -328,7 +328,7 @@ def _regularisation(sandbox, target, entry):
     chosen = half if works[half.name] > works[plain.name] else plain
     factor = "0.5 * reg" if chosen is half else "reg"
     entry.notes.append(
-        f"judged with {factor} * sum(W^2), the convention its code follows (its docstring leaves the factor open)"
+        f"judged with {factor} * sum(W^2), the convention its code follows (its docstring and comments leave the factor open)"
     )
     return chosen
 
