@@ -957,3 +957,31 @@ def test_a_two_layer_net_left_as_the_starter_is_not_implemented(tmp_path):
         "        loss, grads = None, {}\n        return loss, grads\n"
     )
     assert grade_source(tmp_path, starter)["TwoLayerNet"]["status"] == "missing"
+
+
+# ----- the student's own code, read where values cannot show the mistake -----
+
+
+def test_a_continuation_line_without_parentheses_is_pointed_at_by_its_line(tmp_path):
+    text = mutate(
+        source("norms_student.py"),
+        "    dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std\n",
+        "    dx = dxhat - dxhat.mean(axis=0)\n    - xhat * (dxhat * xhat).mean(axis=0)\n    dx = dx / std\n",
+    )
+    verdict = grade_source(tmp_path, text)["batchnorm_backward"]
+    assert verdict["status"] == "fail"
+    line = text.splitlines().index("    - xhat * (dxhat * xhat).mean(axis=0)") + 1
+    pointed = [h for h in verdict["diagnosis"] if h.startswith(f"line {line} `- xhat * (dxhat * xhat).mean(axis=0)`")]
+    assert pointed and "continuation line without parentheses" in pointed[0], verdict["diagnosis"]
+    assert not any(
+        h.startswith("line ")
+        for h in grade_source(tmp_path, source("norms_student.py"))["batchnorm_backward"]["diagnosis"]
+    )
+
+
+def test_a_config_key_the_course_never_sets_is_named_with_its_fallback(tmp_path):
+    text = mutate(source("optim_student.py"), 'config["momentum"] * v', 'config.get("mu", 0.5) * v')
+    verdict = grade_source(tmp_path, text)["sgd_momentum"]
+    assert verdict["status"] == "fail"
+    named = [h for h in verdict["diagnosis"] if "config['mu']" in h]
+    assert named and "falls back on 0.5" in named[0] and named[0].startswith("line 10 "), verdict["diagnosis"]

@@ -151,3 +151,21 @@ def _what_it_says(node, text):
     source = ast.get_source_segment(text, node) or ""
     said += [line.strip().lstrip("#") for line in source.splitlines() if line.strip().startswith("#")]
     return "\n".join(s for s in said if s)
+
+
+def defining_text(folder, name):
+    """The text of the .py file under `folder` (a staged submission) that defines the top-level
+    function `name`, or "" where none does."""
+    for rel in python_files(folder):
+        path = os.path.join(folder, rel)
+        try:
+            if os.path.getsize(path) > MAX_FILE_BYTES:
+                continue
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+            tree = ast.parse(text)
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        if any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body):
+            return text
+    return ""

@@ -20,7 +20,7 @@ from ... import output
 from ...text import clean
 from ..course import SUPPORT
 from ..course.assignments import score
-from ..course.submission import LAYER_CLASSES, docstrings, gradable_files
+from ..course.submission import LAYER_CLASSES, defining_text, docstrings, gradable_files
 from ..course.targets import (
     ALL_NAMES,
     CLASS,
@@ -32,7 +32,7 @@ from ..course.targets import (
     in_assignments,
     targets_for,
 )
-from ..explain import feedback
+from ..explain import feedback, static
 from ..explain.plainwords import explain_error
 from ..untrusted import confine, notebook
 from ..untrusted import protocol as P
@@ -267,11 +267,25 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             backward_entry,
             lambda sample, dout, out: timed_request(sandbox, target, op, sample, dout, out, works),
         )
+    _read_the_code(sandbox, target, forward_entry, backward_entry)
     forward_entry.settle()
     if separate:
         backward_entry.settle(target.forward)
     for entry in distinct(forward_entry, backward_entry):
         _note_only_kdim(entry)
+
+
+def _read_the_code(sandbox, target, forward_entry, backward_entry):
+    """A failing function's own code read for what its values cannot show (static.py): each finding,
+    with its line, goes first among the function's hints (a line that is there to see comes before a
+    mistake the values only resemble)."""
+    if target.kind == CLASS or target.kind == MODEL:
+        return
+    for name, entry in zip(target.names, distinct(forward_entry, backward_entry)):
+        if entry.status == PASS:
+            continue
+        found = [f for f in static.findings(defining_text(sandbox.layout.code, name), name) if f not in entry.hints]
+        entry.hints[:0] = found
 
 
 def _cost_matters(target, backward_entry, options):

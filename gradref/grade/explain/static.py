@@ -1,0 +1,135 @@
+"""Reading a failing function's own code for what its values cannot show.
+
+- A statement that is only an expression whose value is thrown away: `+ gamma * dxhat` on a line of its
+  own after an assignment is the classic missing-parentheses continuation (Python ends the assignment
+  at the line break and computes the next line for nothing).
+- A key read from a parameter dict that the course never sets (`config['mu']`, `bn_param['epsilon']`):
+  the read raises, or `.get` quietly falls back on its default.
+
+Each finding names its line and the text on it, for the student to go to.
+"""
+
+import ast
+
+# The keys the course puts in each parameter dict a function is handed (any edition).
+COURSE_KEYS = {
+    "conv_param": {"stride", "pad"},
+    "pool_param": {"pool_height", "pool_width", "stride"},
+    "bn_param": {"mode", "eps", "momentum", "running_mean", "running_var", "layernorm"},
+    "ln_param": {"mode", "eps", "momentum", "running_mean", "running_var", "layernorm"},
+    "gn_param": {"mode", "eps", "momentum", "running_mean", "running_var", "layernorm"},
+    "dropout_param": {"mode", "p", "seed"},
+    "config": {
+        "learning_rate",
+        "momentum",
+        "velocity",
+        "decay_rate",
+        "epsilon",
+        "cache",
+        "beta1",
+        "beta2",
+        "m",
+        "v",
+        "t",
+    },
+}
+MAX_SOURCE = 1 << 20  # bytes of one file read for this (staging has already capped them)
+
+
+def function_source(text, name):
+    """The ast node of the top-level function `name` in `text`, or None."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    return next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+
+
+def findings(text, name):
+    """Sentences on what `name`'s own code does that values cannot show, each naming its line."""
+    node = function_source(text, name)
+    if node is None:
+        return []
+    lines = text.splitlines()
+    return _thrown_away(node, lines) + _unknown_keys(node, lines)
+
+
+def _line(lines, number):
+    return lines[number - 1].strip() if 0 < number <= len(lines) else ""
+
+
+def _thrown_away(function, lines):
+    found = []
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Expr) or node is function.body[0] and _is_docstring(node):
+            continue
+        value = node.value
+        if isinstance(value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)) or _is_docstring(node):
+            continue
+        if isinstance(value, ast.Constant) and value.value is Ellipsis:
+            continue
+        text = _line(lines, node.lineno)
+        continuation = text.startswith(("+", "-"))
+        why = (
+            "a continuation line without parentheses: Python ended the statement above at its line break, "
+            "so this term is computed and thrown away; wrap the whole expression in parentheses"
+            if continuation
+            else "an expression on its own: its value is computed and thrown away (an assignment missing?)"
+        )
+        found.append(f"line {node.lineno} `{text[:80]}` is {why}")
+    return found
+
+
+def _is_docstring(node):
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _unknown_keys(function, lines):
+    arguments = {a.arg for a in function.args.args} & set(COURSE_KEYS)
+    found, said = [], set(_keys_written(function))
+    for node in ast.walk(function):
+        target, key, default = _key_read(node)
+        if target not in arguments or key is None or key in COURSE_KEYS[target] or (target, key) in said:
+            continue
+        said.add((target, key))
+        falls = f" (so .get falls back on {default})" if default else ""
+        found.append(
+            f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` reads {target}['{key}'], a key the course "
+            f"never sets{falls}; it sets {', '.join(sorted(COURSE_KEYS[target]))}"
+        )
+    return found
+
+
+def _keys_written(function):
+    """(dict name, key) the function sets itself: its own keys are its own business."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+            if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                yield node.value.id, node.slice.value
+        target, key, default = _key_read(node)
+        if key is not None and not default and isinstance(node, ast.Call) and node.func.attr == "setdefault":
+            yield target, key
+
+
+def _key_read(node):
+    """(dict name, key, the default's source or "") of `d['key']` read or `d.get('key', default)`."""
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.ctx, ast.Load)
+        and isinstance(node.value, ast.Name)
+        and isinstance(node.slice, ast.Constant)
+        and isinstance(node.slice.value, str)
+    ):
+        return node.value.id, node.slice.value, ""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("get", "setdefault")
+        and isinstance(node.func.value, ast.Name)
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        default = ast.unparse(node.args[1]) if len(node.args) > 1 else "None"
+        return node.func.value.id, node.args[0].value, default if node.func.attr == "get" else ""
+    return None, None, ""
