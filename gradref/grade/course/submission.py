@@ -123,12 +123,9 @@ def gradable_files(path):
     return [rel for rel, _ in found], set().union(*(names for _, names in found))
 
 
-def docstrings(folder, names):
-    """{name: what it says of itself} for the top-level functions and classes `names` that the .py
-    files under `folder` (a staged submission, already checked in size) define: the docstrings (a
-    class's and its methods') and the comment lines inside it (the course's starters put their notes
-    there: "make sure that your L2 regularization includes a factor of 0.5")."""
-    found = {}
+def _parsed(folder):
+    """(text, tree) of each .py file under `folder` (a staged submission) that parses, within the size
+    one file may have."""
     for rel in python_files(folder):
         path = os.path.join(folder, rel)
         try:
@@ -136,9 +133,18 @@ def docstrings(folder, names):
                 continue
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
-            tree = ast.parse(text)
+            yield text, ast.parse(text)
         except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
             continue
+
+
+def docstrings(folder, names):
+    """{name: what it says of itself} for the top-level functions and classes `names` that the .py
+    files under `folder` define: the docstrings (a class's and its methods') and the comment lines
+    inside it (the course's starters put their notes there: "make sure that your L2 regularization
+    includes a factor of 0.5")."""
+    found = {}
+    for text, tree in _parsed(folder):
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names and node.name not in found:
                 found[node.name] = _what_it_says(node, text)
@@ -154,18 +160,9 @@ def _what_it_says(node, text):
 
 
 def defining_text(folder, name):
-    """The text of the .py file under `folder` (a staged submission) that defines the top-level
-    function `name`, or "" where none does."""
-    for rel in python_files(folder):
-        path = os.path.join(folder, rel)
-        try:
-            if os.path.getsize(path) > MAX_FILE_BYTES:
-                continue
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-            tree = ast.parse(text)
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-            continue
+    """The text of the .py file under `folder` that defines the top-level function `name` ("" where
+    none does)."""
+    for text, tree in _parsed(folder):
         if any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body):
             return text
     return ""

@@ -185,15 +185,15 @@ def judge_cost(sandbox, op, entry, request_for):
     if plan is None:
         return
     name, entries, _ = plan
-    sample, dout, out = cost_inputs(op.name)
-    if request_for(sample, dout, out) is None:
+    request = request_for(*cost_inputs(op.name))
+    if request is None:
         return
     limit = limit_seconds(op.name)
     # A numerical gradient would run for minutes: its process is stopped at WAIT x the limit.
-    outcome, seconds = timed_call(sandbox, *request_for(sample, dout, out), WAIT * limit)
+    outcome, seconds = timed_call(sandbox, *request, WAIT * limit)
     if outcome.status == "ok" and seconds > limit:  # a busy moment? measure both sides again
         limit = limit_seconds(op.name, again=True)
-        outcome, seconds = timed_call(sandbox, *request_for(sample, dout, out), WAIT * limit)
+        outcome, seconds = timed_call(sandbox, *request, WAIT * limit)
     if outcome.status == "error" and outcome.message.startswith("MemoryError"):
         outcome.status = "memory"  # NumPy refused the allocation before the limit stopped the process
     entry.sample = f"{name} sample, timed"
