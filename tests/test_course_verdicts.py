@@ -985,3 +985,17 @@ def test_a_config_key_the_course_never_sets_is_named_with_its_fallback(tmp_path)
     assert verdict["status"] == "fail"
     named = [h for h in verdict["diagnosis"] if "config['mu']" in h]
     assert named and "falls back on 0.5" in named[0] and named[0].startswith("line 10 "), verdict["diagnosis"]
+
+
+def test_a_conv_crop_hard_coded_for_one_padding_is_pointed_at(tmp_path):
+    text = mutate(source("conv_student.py"), "dx = dxp[:, :, pad:pad + H, pad:pad + W]", "dx = dxp[:, :, 1:-1, 1:-1]")
+    verdict = grade_source(tmp_path, text)["conv_backward_naive"]
+    assert verdict["status"] == "fail"
+    line = text.splitlines().index("    dx = dxp[:, :, 1:-1, 1:-1]") + 1
+    assert verdict["diagnosis"][0].startswith(f"line {line} `dx = dxp[:, :, 1:-1, 1:-1]` crops a fixed 1"), verdict[
+        "diagnosis"
+    ]
+    assert not any(
+        "crops a fixed 1" in h
+        for h in grade_source(tmp_path, source("conv_student.py"))["conv_backward_naive"]["diagnosis"]
+    )

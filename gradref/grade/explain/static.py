@@ -5,6 +5,8 @@
   at the line break and computes the next line for nothing).
 - A key read from a parameter dict that the course never sets (`config['mu']`, `bn_param['epsilon']`):
   the read raises, or `.get` quietly falls back on its default.
+- A padded array cropped by a fixed 1 (`dx_pad[:, :, 1:-1, 1:-1]`, `[1:H + 1]`) in a convolution,
+  whose padding is conv_param['pad']: right for pad = 1 only.
 
 Each finding names its line and the text on it, for the student to go to.
 """
@@ -51,7 +53,7 @@ def findings(text, name):
     if node is None:
         return []
     lines = text.splitlines()
-    return _thrown_away(node, lines) + _unknown_keys(node, lines)
+    return _thrown_away(node, lines) + _unknown_keys(node, lines) + _fixed_crops(node, lines)
 
 
 def _line(lines, number):
@@ -78,6 +80,36 @@ def _thrown_away(function, lines):
         )
         found.append(f"line {node.lineno} `{text[:80]}` is {why}")
     return found
+
+
+def _fixed_crops(function, lines):
+    """Slices [1:-1] or [1:n + 1] of a convolution that reads its padding from conv_param."""
+    if "conv" not in function.name or "pad" not in ast.unparse(function):
+        return []
+    found = []
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Subscript) or not isinstance(node.ctx, ast.Load):
+            continue
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if any(_crops_one(part) for part in parts) and node.lineno not in {int(f.split()[1]) for f in found}:
+            found.append(
+                f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` crops a fixed 1 from each side: the padding is "
+                "conv_param['pad'], and this is right for pad = 1 only; crop with it ([pad:pad + H])"
+            )
+    return found
+
+
+def _crops_one(part):
+    if not isinstance(part, ast.Slice) or not _is_int(part.lower, 1) or part.upper is None:
+        return False
+    upper = part.upper
+    minus_one = isinstance(upper, ast.UnaryOp) and isinstance(upper.op, ast.USub) and _is_int(upper.operand, 1)
+    plus_one = isinstance(upper, ast.BinOp) and isinstance(upper.op, ast.Add) and _is_int(upper.right, 1)
+    return minus_one or plus_one
+
+
+def _is_int(node, value):
+    return isinstance(node, ast.Constant) and type(node.value) is int and node.value == value
 
 
 def _is_docstring(node):
