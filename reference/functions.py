@@ -70,6 +70,11 @@ def two_layer_net(X, y, W1, b1, W2, b2, reg=0.0):
     return softmax_loss(scores, y) + 0.5 * reg * (jnp.sum(W1 * W1) + jnp.sum(W2 * W2))
 
 
+def two_layer_net_scores(X, W1, b1, W2, b2):
+    """The two-layer net's class scores, what its loss(X) returns without labels."""
+    return affine(affine_relu(X, W1, b1), W2, b2)
+
+
 def two_layer_net_full(X, y, W1, b1, W2, b2, reg=0.0):
     return two_layer_net(X, y, W1, b1, W2, b2, 2.0 * reg)
 

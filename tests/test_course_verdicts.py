@@ -999,3 +999,15 @@ def test_a_conv_crop_hard_coded_for_one_padding_is_pointed_at(tmp_path):
         "crops a fixed 1" in h
         for h in grade_source(tmp_path, source("conv_student.py"))["conv_backward_naive"]["diagnosis"]
     )
+
+
+def test_a_two_layer_net_whose_label_free_scores_are_wrong_fails_on_them(tmp_path):
+    text = mutate(
+        source("neural_net_student.py"),
+        "        if y is None:\n            return scores\n",
+        "        if y is None:\n            return hidden.dot(W2)\n",
+    )
+    verdict = grade_source(tmp_path, text)["TwoLayerNet"]
+    assert verdict["status"] == "fail"
+    failed = [c["name"] for c in verdict["checks"] if not c["passed"]]
+    assert failed == ["scores [small, no labels]"], failed

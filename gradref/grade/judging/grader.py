@@ -43,7 +43,14 @@ from . import unseen
 from .answers import sample_label, unseen_twin
 from .caches import documented
 from .cost import judge_cost
-from .judge import distinct, judge_backward_alone, judge_dropout_draws, judge_sample, timed_request
+from .judge import (
+    distinct,
+    judge_backward_alone,
+    judge_dropout_draws,
+    judge_model_scores,
+    judge_sample,
+    timed_request,
+)
 from .options import Options
 from .verdict import ERROR, MISSING, PASS, RANK, TIMEOUT, Entry, sample_of, summary, unique
 
@@ -257,6 +264,8 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             break
     if op.name == "dropout" and not forward_entry.stopped and forward_entry.status == PASS:
         judge_dropout_draws(sandbox, target, op, forward_entry)
+    if target.kind == MODEL and not forward_entry.stopped:
+        judge_model_scores(sandbox, target, op, forward_entry)
     if _cost_matters(target, backward_entry, options):
         works = forward_entry is backward_entry or (
             forward_entry.status == PASS and not forward_entry.stubbed and not forward_entry.stopped

@@ -15,6 +15,8 @@ from conformance import tolerance as policy
 from conformance.checks import floors, tolerance_terms
 from conformance.registry import REGISTRY, UPDATE
 from conformance.samples import as_float64
+from reference import functions as ref
+from reference import oracle
 
 from ...text import clean
 from ..course.targets import CLASS, LOSS_FUNCTION, MODEL, UPDATE_RULE
@@ -81,6 +83,29 @@ def _model_request(sandbox, target, op, sample):
         P.LOSS_CHOICES: [[["reg"], {P.VALUE: float(args["reg"])}]],
         P.GRAD_KEYS: list(op.wrt),
     }, 2
+
+
+def judge_model_scores(sandbox, target, op, entry):
+    """A model's loss(X) without labels returns its class scores: judged on the first sample against
+    the reference's affine - relu - affine."""
+    sample = oracle_answers(op.name, op.samples[0].name)[0]
+    args = sample.args
+    request = {
+        **_model_request(sandbox, target, op, sample)[0],
+        P.ARGS: _arg_specs(sandbox, [args["X"]]),
+        P.SCORES: True,
+    }
+    outcome = sandbox.call(request, 1)
+    entry.sample = f"{sample.name}, no labels"
+    if outcome.status != "ok":
+        _report_failure(outcome, entry, entry.sample)
+        return
+    spec = (outcome.reply.get(P.RESULTS) or {}).get(P.OUT)
+    want = oracle.vjp(ref.two_layer_net_scores, [args[n] for n in ("X", "W1", "b1", "W2", "b2")], [], None)[0]
+    got = _plain(sandbox, spec, entry, "scores", want)
+    if got is not None:
+        rounding = policy.tolerance("float64", *tolerance_terms(op, args))
+        _compare(entry, "scores", got, want, rounding)
 
 
 def build_request(sandbox, target, op, sample, dout, with_backward):

@@ -41,6 +41,7 @@ CHOICES = "choices"  # MODEL: constructor arguments, [[names, spec]]: the first 
 PARAMS = "params"  # MODEL: {key: spec} set into model.params before loss is called
 LOSS_CHOICES = "loss_choices"  # MODEL: keyword arguments of loss(), as CHOICES (reg, in some editions)
 GRAD_KEYS = "grad_keys"  # MODEL: the keys of grads to send back, in order
+SCORES = "scores"  # MODEL: call loss(X) without labels; its scores come back as OUT
 
 # ----- argument and result specs -----
 FILE = "file"  # an .npy file's name
