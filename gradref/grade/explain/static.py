@@ -35,10 +35,9 @@ COURSE_KEYS = {
         "t",
     },
 }
-MAX_SOURCE = 1 << 20  # bytes of one file read for this (staging has already capped them)
 
 
-def function_source(text, name):
+def _function_node(text, name):
     """The ast node of the top-level function `name` in `text`, or None."""
     try:
         tree = ast.parse(text)
@@ -49,7 +48,7 @@ def function_source(text, name):
 
 def findings(text, name):
     """Sentences on what `name`'s own code does that values cannot show, each naming its line."""
-    node = function_source(text, name)
+    node = _function_node(text, name)
     if node is None:
         return []
     lines = text.splitlines()
@@ -63,10 +62,10 @@ def _line(lines, number):
 def _thrown_away(function, lines):
     found = []
     for node in ast.walk(function):
-        if not isinstance(node, ast.Expr) or node is function.body[0] and _is_docstring(node):
+        if not isinstance(node, ast.Expr) or _is_docstring(node):
             continue
         value = node.value
-        if isinstance(value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)) or _is_docstring(node):
+        if isinstance(value, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)):
             continue
         if isinstance(value, ast.Constant) and value.value is Ellipsis:
             continue
