@@ -304,20 +304,27 @@ def _cost_matters(target, backward_entry, options):
     return computes_gradients and backward_entry.status == PASS and not options.allow_numerical_gradient
 
 
+def _trial_rank(sandbox, target, op, entry):
+    """How far the target gets on the op's first sample, judged on a scratch entry (RANK; 0 where
+    judging it raised): to see which of two conventions the code follows."""
+    scratch = Entry(entry.name)
+    try:
+        judge_sample(sandbox, target, op, op.samples[0].name, scratch, scratch)
+    except Exception:  # noqa: BLE001 - the real run reports it
+        return 0
+    return RANK.get(scratch.status, 0)
+
+
 def _label_encoding(sandbox, target, op, entry):
     """Index labels (the course's) unless the code only works with one-hot labels; the choice is noted."""
-    trials = {}
-    for labels in ("index", "onehot"):
-        trial, scratch = dataclasses.replace(target, labels=labels), Entry(entry.name)
-        try:
-            judge_sample(sandbox, trial, op, op.samples[0].name, scratch, scratch)
-        except Exception:  # noqa: BLE001 - the real run reports it
-            continue
-        trials[labels] = RANK.get(scratch.status, 0)
-    if trials.get("onehot", 0) > trials.get("index", 0):
+    trials = {
+        labels: _trial_rank(sandbox, dataclasses.replace(target, labels=labels), op, entry)
+        for labels in ("index", "onehot")
+    }
+    if trials["onehot"] > trials["index"]:
         entry.notes.append("graded with one-hot labels t: the code does not take index labels")
         return dataclasses.replace(target, labels="onehot")
-    if trials.get("index") == trials.get("onehot") == RANK[PASS]:
+    if trials["index"] == trials["onehot"] == RANK[PASS]:
         entry.notes.append("takes index and one-hot labels t")
     return target
 
@@ -340,15 +347,8 @@ def _regularisation(sandbox, target, entry):
     if HALF_STATED.search(docstring):
         entry.notes.append("regularisation 0.5 * reg * sum(W^2), as its docstring or comments say")
         return half
-    works = {}
-    for op in (plain, half):
-        scratch = Entry(entry.name)
-        try:
-            judge_sample(sandbox, target, op, op.samples[0].name, scratch, scratch)
-        except Exception:  # noqa: BLE001 - the real run reports it
-            pass
-        works[op.name] = RANK.get(scratch.status, 0)
-    chosen = half if works[half.name] > works[plain.name] else plain
+    plain_rank, half_rank = (_trial_rank(sandbox, target, op, entry) for op in (plain, half))
+    chosen = half if half_rank > plain_rank else plain
     factor = "0.5 * reg" if chosen is half else "reg"
     entry.notes.append(
         f"judged with {factor} * sum(W^2), the convention its code follows (its docstring and comments leave the factor open)"
