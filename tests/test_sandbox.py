@@ -833,6 +833,7 @@ def test_without_landlock_the_note_names_what_the_submissions_uid_can_still_read
     os.chmod(tmp_path, 0o755)
     paths = {"gradref": str(open_file), "jax": str(closed_file)}
     monkeypatch.setattr(confine, "landlock_abi", lambda: 0)
+    monkeypatch.setattr(confine, "uses_worker_root", lambda: False)  # e.g. a container that refuses chroot
     monkeypatch.setattr(confine, "grader_paths", lambda folder=None, _=None: {**paths, "gradref's cache": folder})
     confine.readable_by_sandbox_uid.cache_clear()
     try:
@@ -844,3 +845,73 @@ def test_without_landlock_the_note_names_what_the_submissions_uid_can_still_read
     assert note.startswith(confine.PERMISSIONS_NOTE) and "advisory" in note
     assert note.endswith("the submission's uid can still read gradref"), note
     assert mode_after == 0o700
+
+
+ANSWER_KEY = """
+import os
+import sys
+
+sys.meta_path[:] = [f for f in sys.meta_path if "Blocker" not in type(f).__name__]
+for name in ("jax", "manual_grads", "gradref", "reference", "conformance"):
+    try:
+        __import__(name)
+        globals()["imports_" + name] = 1
+    except ImportError:
+        pass
+for path in {PATHS!r}:
+    if os.path.exists(path):
+        sees_host_path = path
+if os.path.exists("/proc/1/cmdline"):
+    sees_proc = 1
+loaded = 1
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a worker root of its own is made only when gradref runs as root")
+@pytest.mark.parametrize("links", ["hard links", "a copied template"])
+def test_without_landlock_a_worker_root_leaves_nothing_of_the_grader_to_import_or_read(tmp_path, monkeypatch, links):
+    """Process mode as root on a kernel without Landlock: the submission takes the import blocker off
+    sys.meta_path, imports jax and gradref's packages and looks for the grader's files, the class
+    folder and the machine's secret by their host paths. None is there, in its worker root, whether
+    the host's files could be linked in or a template had to be copied."""
+    from conformance import cache
+    from gradref.grade.untrusted import sandbox as sandbox_module
+    from gradref.grade.untrusted import worker_root
+
+    if confine.uses_worker_root() is False:
+        pytest.skip(f"no worker root here: {confine.worker_root_check()[0]}")
+    monkeypatch.setattr(confine, "landlock_abi", lambda: 0)
+    if links == "a copied template":
+        monkeypatch.setattr(worker_root, "links_work", lambda folder: False)
+    classmate = tmp_path / "mary.py"
+    classmate.write_text("x = 1\n")
+    os.chmod(tmp_path, 0o755)
+    host_paths = [str(classmate), confine.__file__, cache.folder(), sys.executable, "/tmp", "/etc/passwd"]
+    submission = tmp_path / "key.py"
+    submission.write_text(ANSWER_KEY.replace("{PATHS!r}", repr(host_paths)))
+    box = sandbox_module.Sandbox(str(submission), timeout=30, isolation=confine.PROCESS)
+    try:
+        hello = box.start()
+    finally:
+        box.close()
+    assert hello.get("ok"), hello
+    names = set(hello["names"])
+    assert "loaded" in names and not [n for n in names if n.startswith(("imports_", "sees_"))], names
+    note = confine.isolation_note(confine.PROCESS, cache.folder(), str(tmp_path))
+    assert note.startswith("process isolation in a worker root of its own") and "advisory" not in note, note
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a worker root of its own is made only when gradref runs as root")
+def test_the_check_at_start_names_what_a_worker_root_would_show():
+    """The check a grader makes at start can see: a path that is inside a worker root is reported,
+    the grader's own are not."""
+    from gradref.grade.untrusted import worker_root
+
+    problem, visible = worker_root.check(
+        confine.process_uid(),
+        confine.package_dirs(["numpy"]),
+        ["/site/numpy/__init__.py", confine.__file__, os.path.dirname(confine.__file__)],
+    )
+    if problem is not None:
+        pytest.skip(f"no worker root here: {problem}")
+    assert visible == ("/site/numpy/__init__.py",)

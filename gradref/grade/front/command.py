@@ -454,7 +454,8 @@ def register(sub):
         choices=("auto", "bwrap", "process"),
         default="auto",
         help="isolation of the student's code: bwrap (bubblewrap namespaces), process "
-        "(a plain process: confined by Landlock as root where the kernel has it, else advisory only), "
+        "(a plain process: as root, in a worker root of its own with Landlock on top where the kernel has "
+        "it; else advisory only), "
         "auto (bwrap when it works here; default)",
     )
     grade.add_argument(

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from . import worker_root
+
 BWRAP, PROCESS = "bwrap", "process"
 SANDBOX_ROOT = "/sandbox"
 INNER_UID = 65534  # "nobody" inside the namespace
@@ -35,10 +37,18 @@ LANDLOCK_NOTE = (
 
 
 def isolation_note(isolation, cache_folder=None, class_folder=None):
-    """What a report says of the isolation a submission was graded under; without Landlock as root,
-    what the submission's uid could still read of the grader's and the class's (checked once per
-    folder, gradref's cache folder `cache_folder` made private first)."""
+    """What a report says of the isolation a submission was graded under. In process mode as root:
+    in a worker root of its own, which of the grader's and the class's paths the submission's uid
+    could see there (none, checked once per folder by a worker started there); without one, with
+    Landlock or without, what that uid could still read (gradref's cache folder made private first)."""
     if isolation == PROCESS and process_uid() is not None:
+        if uses_worker_root():
+            seen = worker_root_check(cache_folder, class_folder)[1]
+            return ROOT_NOTE.format(landlock=" and Landlock" if landlock_abi() >= 1 else "") + (
+                f"; yet the submission's uid could see {', '.join(seen)} there, so a pass is advisory"
+                if seen
+                else "; checked at start: none of gradref's code, jax, its cache or the class folder is there"
+            )
         if landlock_abi() >= 1:
             return LANDLOCK_NOTE
         open_to_it = readable_by_sandbox_uid(cache_folder, class_folder)
@@ -50,6 +60,12 @@ def isolation_note(isolation, cache_folder=None, class_folder=None):
     return ISOLATION_NOTE[isolation]
 
 
+ROOT_NOTE = (
+    "process isolation in a worker root of its own: the submission runs as a separate process, under a "
+    "uid of its own, with limits, confined by chroot{landlock} to a folder that holds only the standard library, "
+    "NumPy (and what --allow-imports names), its own files and its results; it shares the machine's PID "
+    "and IPC namespaces"
+)
 PERMISSIONS_NOTE = (
     "process-only isolation without Landlock: the submission runs as a separate process under a uid of "
     "its own, with limits, and file permissions alone keep it from this machine's files, so a pass is "
@@ -101,6 +117,25 @@ def readable_by_sandbox_uid(cache_folder=None, class_folder=None):
     )
     answer = probe.stdout.split()
     return tuple(what for (what, _), opened in zip(named, answer) if opened == b"1")
+
+
+@functools.lru_cache(maxsize=None)
+def worker_root_check(cache_folder=None, class_folder=None):
+    """(problem, visible): None and the grader's paths that a worker started in a worker root of its
+    own, as the submission's uid, can see there; or the sentence that says why no worker root can be
+    had here (not root, no chroot(8), a container that refuses it)."""
+    uid = process_uid()
+    if uid is None:
+        return "gradref does not run as root", ()
+    if cache_folder:
+        protect_cache(cache_folder)
+    paths = [path for path in grader_paths(cache_folder, class_folder).values() if os.path.exists(path)]
+    return worker_root.check(uid, package_dirs(["numpy"]), paths)
+
+
+def uses_worker_root():
+    """Whether process-mode workers start in a worker root of their own (root, and chroot works here)."""
+    return process_uid() is not None and worker_root_check()[0] is None
 
 
 @functools.lru_cache(maxsize=None)
@@ -382,9 +417,39 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
     return args
 
 
-def process_command(layout, worker, config, allow_imports=(), seccomp_file=None, course_support=None):
+def furnish_worker_root(layout, worker, allow_imports=(), course_support=None):
+    """Fill the sandbox folder above `layout` as a worker root of its own (see worker_root); returns
+    what process_command needs to start the worker there."""
+    sites = list(dict.fromkeys(filter(None, map(site_packages_of, allow_imports))))
+    return worker_root.furnish(
+        os.path.dirname(layout.code), package_dirs(["numpy"]), sites, HIDDEN_PACKAGES, course_support, worker
+    )
+
+
+def process_command(layout, worker, config, allow_imports=(), seccomp_file=None, course_support=None, inside=None):
     """The plain-process command line (no namespaces): the same worker, the same folders; the worker
-    loads the system-call filter from `seccomp_file` itself."""
+    loads the system-call filter from `seccomp_file` itself. With `inside` (furnish_worker_root's
+    answer), the worker starts in the sandbox folder as its root and sees only what was put there."""
+    if inside is not None:
+        root = os.path.dirname(layout.code)
+        within = functools.partial(worker_root.inside, root)
+        inner = {
+            **config,
+            "site": inside["site"],
+            "numpy_dirs": inside["numpy_dirs"],
+            "hidden_packages": HIDDEN_PACKAGES,
+            "landlock": landlock_abi() >= 1,
+            "inputs": within(layout.inputs),
+            "results": within(layout.results),
+            "code": within(layout.code),
+            "uid": process_uid(),
+            "course_support": inside["course_support"],
+            "preload": False,
+            "open_folders_ahead": False,
+            "syscall_filter": within(seccomp_file) if seccomp_file else None,
+        }
+        argv = [python_binary(), "-I", "-S", "-B", inside["worker"], inner["code"], _json(inner)]
+        return worker_root.command(root, argv)
     numpy_dirs = package_dirs(["numpy"])
     extra = [numpy_site(os.path.dirname(layout.code), numpy_dirs)]
     extra += [s for s in map(site_packages_of, allow_imports) if s and s not in extra]

@@ -338,6 +338,11 @@ class Sandbox:
         self._fill_code(support)
         self.syscall_filter = self._write_syscall_filter()
         os.mkdir(self.layout.inputs, 0o755)
+        self.inside = (  # process mode as root: the sandbox folder becomes the worker's whole file system
+            confine.furnish_worker_root(self.layout, WORKER, self.allow_imports, course_support)
+            if isolation == confine.PROCESS and confine.uses_worker_root()
+            else None
+        )
         self.inputs_fd = os.open(self.layout.inputs, os.O_DIRECTORY | os.O_CLOEXEC)
         self.proc, self.hello, self.counter, self.results_fd = None, None, 0, None
         self.calls, self.prefix, self.cgroup, self.bytes_read = 0, "", None, 0
@@ -419,9 +424,16 @@ class Sandbox:
                 cwd, env = "/", {}
             else:
                 argv = confine.process_command(
-                    self.layout, WORKER, config, self.allow_imports, self.syscall_filter, self.course_support
+                    self.layout,
+                    WORKER,
+                    config,
+                    self.allow_imports,
+                    self.syscall_filter,
+                    self.course_support,
+                    self.inside,
                 )
-                cwd, env = self.layout.results, confine.worker_env(self.layout.results)
+                results = self.layout.results if self.inside is None else "/" + os.path.basename(self.layout.results)
+                cwd, env = self.layout.results, confine.worker_env(results)
             self.proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,

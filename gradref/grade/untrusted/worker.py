@@ -14,6 +14,7 @@ import inspect
 import json
 import os
 import resource
+import stat
 import sys
 import threading
 import traceback
@@ -265,7 +266,7 @@ def landlock(ctypes, rules):
                 continue  # absent here: nothing to allow
             try:
                 allowed = rights & handled
-                if not os.path.isdir(f"/proc/self/fd/{fd}"):
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):  # no /proc in a worker root of its own
                     allowed &= FILE_RIGHTS
                 rule = PathBeneath(allowed, fd)
                 if libc.syscall(LANDLOCK_CALLS[1], ruleset, ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0)):

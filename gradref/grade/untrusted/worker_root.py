@@ -1,0 +1,271 @@
+"""A worker root of its own, for process mode as root (what the platforms fall back to without namespaces).
+
+The worker starts under chroot(8) in its sandbox folder, which holds, as hard links to the host's
+files (copies where the file system refuses links): the interpreter and the shared libraries that it,
+the standard library and NumPy load; the standard library (its site-packages, tests and GUI left
+out); NumPy; what --allow-imports names (gradref's own packages left out); the worker script; and
+the submission's code, inputs and results folders. gradref, JAX, the grader's cache, the class
+folder and other submissions are not inside, so no trick of the import system reaches them: they are
+not there to import or read. The worker then switches to the dedicated uid, which cannot leave the
+root (chroot needs a capability that uid has not got). Landlock, where the kernel has it, lies on top.
+"""
+
+import functools
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+
+LEFT_OUT = {  # of the standard library: nothing a submission imports while being graded
+    "site-packages",
+    "dist-packages",
+    "test",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib2to3",
+    "pydoc_data",
+}
+DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+SITE, WORKER, PROTOCOL, SUPPORT = "site", "worker.py", "protocol.py", "support"
+LDD_LINE = re.compile(rb"(?:=>\s*)?(/\S+)\s+\(0x[0-9a-f]+\)")
+
+
+def chroot_binary():
+    return shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin")
+
+
+def inside(root, host_path):
+    """Where a host path under `root` is seen from inside the worker root."""
+    return "/" + os.path.relpath(host_path, root)
+
+
+def _link_or_copy(source, target):
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _folder(path):
+    if not os.path.isdir(path):
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o755)
+
+
+def place_file(root, path):
+    """The host file `path` inside `root` at the same path; each link on the way is made again as
+    the same link (an absolute link then points inside the root), and the file it leads to is placed."""
+    parts = [p for p in os.path.normpath(path).split("/") if p]
+    current = "/"
+    for number, part in enumerate(parts):
+        host = os.path.join(current, part)
+        target = root + host
+        if os.path.islink(host):
+            destination = os.readlink(host)
+            if not os.path.lexists(target):
+                _folder(os.path.dirname(target))
+                os.symlink(destination, target)
+            followed = os.path.normpath(os.path.join(current, destination))
+            return place_file(root, os.path.join(followed, *parts[number + 1 :]))
+        if number == len(parts) - 1:
+            if not os.path.lexists(target) and os.path.isfile(host):
+                _folder(os.path.dirname(target))
+                _link_or_copy(host, target)
+            return target
+        current = host
+    return root
+
+
+def place_tree(source, target, leave_out=lambda folder, name: False):
+    """The folder `source` at `target`: folders made, files linked, links made again."""
+    for folder, folders, files in os.walk(source):
+        inner = os.path.join(target, os.path.relpath(folder, source))
+        _folder(inner)
+        folders[:] = [f for f in folders if not leave_out(folder, f)]
+        for name in folders:
+            if os.path.islink(os.path.join(folder, name)):
+                os.symlink(os.readlink(os.path.join(folder, name)), os.path.join(inner, name))
+        for name in files:
+            if leave_out(folder, name):
+                continue
+            host = os.path.join(folder, name)
+            if os.path.islink(host):
+                os.symlink(os.readlink(host), os.path.join(inner, name))
+            elif os.path.isfile(host):
+                _link_or_copy(host, os.path.join(inner, name))
+
+
+@functools.lru_cache(maxsize=None)
+def stdlib():
+    return sysconfig.get_paths()["stdlib"]
+
+
+def _stdlib_left_out(folder, name):
+    if folder == stdlib():
+        return name in LEFT_OUT or name.startswith("config-")
+    return name.startswith("_tkinter") or name == "__phello__"
+
+
+def _tests_left_out(folder, name):
+    return name == "tests"
+
+
+def _hidden_left_out(hidden):
+    def leave_out(folder, name):
+        return name.split("-")[0].split(".")[0] in hidden
+
+    return leave_out
+
+
+@functools.lru_cache(maxsize=None)
+def shared_libraries(trees):
+    """Every shared library (and the loader) that the interpreter and the .so files under `trees`
+    need, as ldd finds them on this machine; those inside the trees themselves are placed with them."""
+    binaries = [os.path.realpath(sys.executable)]
+    for tree in trees:
+        for folder, _, files in os.walk(tree):
+            binaries += [os.path.join(folder, f) for f in files if ".so" in f and not f.endswith(".py")]
+    found = set()
+    for start in range(0, len(binaries), 64):
+        run = subprocess.run(["ldd", *binaries[start : start + 64]], capture_output=True, timeout=120, check=False)
+        found.update(os.fsdecode(m) for m in LDD_LINE.findall(run.stdout))
+    in_trees = tuple(os.path.realpath(t) + os.sep for t in trees)
+    return tuple(sorted(p for p in found if not os.path.realpath(p).startswith(in_trees)))
+
+
+def place_libraries(root, numpy_dirs, allowed_sites=(), hidden=()):
+    """The interpreter, its shared libraries, the standard library, NumPy and the allowed site folders."""
+    place_file(root, os.path.realpath(sys.executable))
+    trees = tuple(numpy_dirs) + tuple(allowed_sites) + (stdlib(),)
+    for library in (*shared_libraries(trees), "/etc/ld.so.cache"):
+        if os.path.exists(library):
+            place_file(root, library)
+    place_tree(stdlib(), root + stdlib(), _stdlib_left_out)
+    for path in numpy_dirs:
+        place_tree(path, os.path.join(root, SITE, os.path.basename(path)), _tests_left_out)
+    for number, folder in enumerate(allowed_sites):
+        place_tree(folder, os.path.join(root, f"allowed{number}"), _hidden_left_out(set(hidden)))
+
+
+@functools.lru_cache(maxsize=None)
+def links_work(folder):
+    """Whether the host's interpreter can be hard-linked into `folder` (one file system, and allowed)."""
+    probe = os.path.join(folder, f".gradref-link-{os.getpid()}")
+    try:
+        os.link(os.path.realpath(sys.executable), probe)
+    except OSError:
+        return False
+    os.unlink(probe)
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def template(numpy_dirs, allowed_sites, hidden):
+    """Where links from the host cannot be made: one copy of the libraries per grading process, on
+    the sandboxes' own file system, that each sandbox then links from (removed when gradref exits)."""
+    import atexit
+
+    from .sandbox import SANDBOX_PREFIX, remove_tree
+
+    folder = tempfile.mkdtemp(prefix=f"{SANDBOX_PREFIX}{os.getpid()}-libraries-")
+    atexit.register(remove_tree, folder)
+    place_libraries(folder, numpy_dirs, allowed_sites, hidden)
+    return folder
+
+
+def furnish(root, numpy_dirs, allowed_sites=(), hidden=(), course_support=None, worker=None):
+    """Fill the sandbox folder `root` as the worker's whole file system; returns {what: inside path}
+    for the worker's config."""
+    if links_work(os.path.dirname(root)):
+        place_libraries(root, numpy_dirs, allowed_sites, hidden)
+    else:
+        place_tree(template(tuple(numpy_dirs), tuple(allowed_sites), tuple(hidden)), root)
+    sites = ["/" + SITE] + [f"/allowed{number}" for number in range(len(allowed_sites))]
+    _devices(root)
+    if worker:
+        for name, path in ((WORKER, worker), (PROTOCOL, os.path.join(os.path.dirname(worker), "protocol.py"))):
+            shutil.copyfile(path, os.path.join(root, name))
+            os.chmod(os.path.join(root, name), 0o644)
+    if course_support:
+        place_tree(course_support, os.path.join(root, SUPPORT), lambda folder, name: name == "__pycache__")
+    return {
+        "site": sites,
+        "numpy_dirs": [f"/{SITE}/{os.path.basename(p)}" for p in numpy_dirs],
+        "course_support": f"/{SUPPORT}" if course_support else None,
+        "worker": f"/{WORKER}",
+    }
+
+
+def _devices(root):
+    """The few character devices a program may open; skipped where this process may not make them."""
+    _folder(os.path.join(root, "dev"))
+    for device in DEVICES:
+        try:
+            os.mknod(root + device, 0o666 | stat.S_IFCHR, os.stat(device).st_rdev)
+            os.chmod(root + device, 0o666)
+        except OSError:
+            pass
+
+
+def command(root, argv):
+    """`argv` (the interpreter first) run inside `root`, started as root, which the worker then leaves."""
+    return [chroot_binary(), root, *argv]
+
+
+PROBE = """
+import json, os, sys
+sys.path.insert(0, "/site")
+import numpy
+numpy.linalg.inv(numpy.eye(3))
+print(json.dumps({"uid": os.getuid(), "visible": [p for p in json.loads(sys.argv[1]) if os.path.exists(p)]}))
+"""
+
+
+def check(uid, numpy_dirs, paths):
+    """Start the interpreter in a worker root of its own as `uid` and ask it which of `paths` (host
+    paths the submission must not reach) it can see there. Returns (problem, visible): problem is
+    None where a worker root works on this machine, else the sentence that says why not."""
+    if chroot_binary() is None:
+        return "chroot(8) is not installed", ()
+    root = tempfile.mkdtemp(prefix=f"gradref-sandbox-{os.getpid()}-probe-")
+    try:
+        os.chmod(root, 0o711)
+        furnish(root, numpy_dirs)
+        run = subprocess.run(
+            [
+                chroot_binary(),
+                f"--userspec={uid}:{uid}",
+                "--groups=",
+                root,
+                os.path.realpath(sys.executable),
+                "-I",
+                "-S",
+                "-B",
+                "-c",
+                PROBE,
+                json.dumps(list(paths)),
+            ],
+            capture_output=True,
+            env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"},
+            cwd="/",
+            timeout=60,
+            check=False,
+        )
+        answer = json.loads(run.stdout) if run.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError) as error:
+        return f"a worker root could not be made ({error})", ()
+    finally:
+        from .sandbox import remove_tree
+
+        remove_tree(root)
+    if not answer or answer.get("uid") != uid:
+        detail = run.stderr.decode(errors="replace").strip().splitlines()
+        return f"chroot could not start the worker ({detail[-1] if detail else 'no reason given'})", ()
+    return None, tuple(answer["visible"])
