@@ -6,7 +6,7 @@ import os
 from ..explain.plainwords import explain_syntax_error
 from ..untrusted.refusal import CannotGrade
 from ..untrusted.sandbox import python_files
-from .targets import ALL_NAMES, CLASS, TARGETS
+from .targets import CLASS, TARGETS, TOP_NAMES
 
 # Parsing costs the grader about 500 bytes of memory per byte of source: course files are tens of KB.
 MAX_FILE_BYTES = 1 << 20
@@ -54,7 +54,7 @@ def _refuse_copies(path, found):
     (or leftover copies), and grading it as one would hide all but one of each."""
     owner = {}
     for rel, names in found:
-        for name in sorted(names & set(ALL_NAMES)):
+        for name in sorted(names & set(TOP_NAMES)):
             if name in owner:
                 raise CannotGrade(
                     f"{owner[name]} and {rel} both define {name}: to grade a folder of students, one "
@@ -110,16 +110,16 @@ def gradable_files(path):
         except CannotGrade as error:
             problems.append(str(error))
             continue
-        if names & set(ALL_NAMES):
+        if names & set(TOP_NAMES):
             found.append((os.path.join(prefix, rel) if prefix else rel, names))
     if not found:
         raise CannotGrade(
             problems[0]
             if problems
-            else f"nothing gradable in {path}: no file in it defines any of {', '.join(ALL_NAMES)}"
+            else f"nothing gradable in {path}: no file in it defines any of {', '.join(TOP_NAMES)}"
         )
     _refuse_copies(path, found)
-    found.sort(key=lambda item: -len(item[1] & set(ALL_NAMES)))
+    found.sort(key=lambda item: -len(item[1] & set(TOP_NAMES)))
     return [rel for rel, _ in found], set().union(*(names for _, names in found))
 
 
@@ -166,3 +166,83 @@ def defining_text(folder, name):
         if any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body):
             return text
     return ""
+
+
+def imports_torch(path):
+    """Whether the submission (a file or a folder) imports torch: EECS 498's PyTorch assignments."""
+    sources = [(None, _parse_one(path))] if os.path.isfile(path) else _parsed(path)
+    for _, tree in sources:
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "torch" for a in node.names):
+                return True
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+                return True
+    return False
+
+
+def _parse_one(path):
+    try:
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            return None
+        with open(path, encoding="utf-8") as handle:
+            return ast.parse(handle.read())
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+
+
+# What in a function's own code hands its gradient to autograd: x.backward(...), torch.autograd.grad,
+# t.requires_grad_() / t.requires_grad = True / requires_grad=True.
+def autograd_line(folder, name):
+    """(line number, line) of the first use of autograd in the function `name` ("Linear.backward"
+    for a class's method) of the staged submission under `folder`, or None. Read from the source,
+    outside the student's process."""
+    top, _, method = name.partition(".")
+    for text, tree in _parsed(folder):
+        for node in tree.body:
+            if getattr(node, "name", None) != top:
+                continue
+            if method:
+                node = next((n for n in getattr(node, "body", []) if getattr(n, "name", None) == method), None)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found = _autograd_node(node)
+                if found is not None:
+                    return found.lineno, text.splitlines()[found.lineno - 1].strip()
+    return None
+
+
+def _autograd_node(function):
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            attribute = node.func
+            if attribute.attr == "requires_grad_" or (attribute.attr == "backward" and _on_a_tensor(node)):
+                return node
+            if attribute.attr == "grad" and _names(attribute.value) & {"autograd"}:
+                return node
+        if isinstance(node, ast.keyword) and node.arg == "requires_grad" and _truthy(node.value):
+            return node.value
+        if isinstance(node, ast.Attribute) and node.attr == "autograd":
+            return node
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in node.targets
+        ):
+            return node
+    return None
+
+
+def _on_a_tensor(call):
+    """loss.backward() / y.backward(g) is autograd's; Linear.backward(dout, cache) is a layer's own."""
+    receiver = call.func.value
+    layer = isinstance(receiver, ast.Name) and receiver.id[:1].isupper()
+    return len(call.args) < 2 and not layer
+
+
+def _names(node):
+    return {
+        n.attr if isinstance(n, ast.Attribute) else n.id
+        for n in ast.walk(node)
+        if isinstance(n, (ast.Name, ast.Attribute))
+    }
+
+
+def _truthy(node):
+    return not (isinstance(node, ast.Constant) and not node.value)

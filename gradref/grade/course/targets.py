@@ -1,14 +1,16 @@
 """What `gradref grade` looks for in a submission: student-facing names mapped to registry ops.
 
-Two conventions: the CS231n functions (`affine_forward`/`affine_backward`, `softmax_loss`, ...) and
+Three conventions: the CS231n functions (`affine_forward`/`affine_backward`, `softmax_loss`, ...);
 layer classes in the style of many textbooks (`Affine(W, b)` with `forward(x)`/`backward(dout)`
-leaving `dW`, `db`; `Relu`; `Sigmoid`; `SoftmaxWithLoss`).
+leaving `dW`, `db`; `Relu`; `Sigmoid`; `SoftmaxWithLoss`); and EECS 498-007/598-005's PyTorch
+assignments (static `Linear.forward`/`Linear.backward`, `nn_forward_backward(params, X, y, reg)`,
+the linear classifiers and RNN functions under CS231n's names), graded on torch tensors.
 """
 
 import dataclasses
 from dataclasses import dataclass
 
-CS231N, LAYERS = "cs231n", "layers"
+CS231N, LAYERS, EECS498 = "cs231n", "layers", "eecs498"
 
 # What kind of thing a target is, and so how the worker calls it.
 PAIR = "pair"  # forward(*args) -> (out, cache), backward(dout, cache) -> grads
@@ -33,6 +35,7 @@ class Target:
     is_loss: bool = False  # its output is a loss (a loss function, or a class such as SoftmaxWithLoss)
     labels: str = "index"  # how a loss class is handed its labels t: "index" or "onehot"
     twin: str = ""  # the op of the other regularisation convention (0.5 * reg), where years differ
+    packed: tuple = ()  # registry arguments passed together as a dict, first (EECS 498's `params`)
 
     @property
     def names(self):
@@ -113,12 +116,59 @@ TARGETS = (
     _class("softmax_loss", "SoftmaxWithLoss", is_loss=True),
 )
 
+
+def _static(op, cls, backward="backward"):
+    """An EECS 498 layer: a class of static methods, `cls.forward(...)` and `cls.<backward>(dout, cache)`."""
+    return Target(op, EECS498, PAIR, f"{cls}.forward", f"{cls}.{backward}")
+
+
+def _eecs498(target):
+    return dataclasses.replace(target, convention=EECS498)
+
+
+TARGETS += (
+    *(_eecs498(t) for t in TARGETS if t.op.startswith("linear_") and t.convention == CS231N),
+    # "DO NOT multiply the regularization term by 1/2"; biases are not regularised.
+    Target(
+        "two_layer_net_full",
+        EECS498,
+        LOSS_FUNCTION,
+        "nn_forward_backward",
+        is_loss=True,
+        packed=("W1", "b1", "W2", "b2"),
+    ),
+    _static("affine", "Linear"),
+    _static("relu", "ReLU"),
+    _static("dropout", "Dropout"),
+    _static("conv", "Conv"),
+    _static("max_pool", "MaxPool"),
+    _static("batchnorm", "BatchNorm"),
+    _static("batchnorm_alt", "BatchNorm", "backward_alt"),
+    _static("spatial_batchnorm", "SpatialBatchNorm"),
+    *(_eecs498(t) for t in TARGETS if t.kind == UPDATE_RULE and t.op != "sgd"),
+    *(_eecs498(t) for t in TARGETS if t.op in ("rnn_step", "rnn")),
+)
+
 ALL_NAMES = tuple(dict.fromkeys(name for target in TARGETS for name in target.names))
+TOP_NAMES = tuple(dict.fromkeys(name.split(".")[0] for name in ALL_NAMES))  # what a file defines
 
 
-def detect(defined):
-    """The conventions whose names appear among `defined` (a set of top-level names)."""
-    return [c for c in (CS231N, LAYERS) if any(set(t.names) & defined for t in TARGETS if t.convention == c)]
+def is_present(name, present):
+    """Whether a target's name is among the submission's `present` top-level names (a static
+    method `Linear.forward` is there when its class is)."""
+    return name.split(".")[0] in present
+
+
+def detect(defined, framework="numpy"):
+    """The conventions whose names appear among `defined` (a set of top-level names); a torch
+    submission is EECS 498's."""
+    if framework == "torch":
+        return [EECS498]
+    return [
+        c
+        for c in (CS231N, LAYERS)
+        if any({n.split(".")[0] for n in t.names} & defined for t in TARGETS if t.convention == c)
+    ]
 
 
 def targets_for(conventions):
@@ -172,6 +222,23 @@ ASSIGNMENTS = {
         "temporal_softmax_loss",
     ),
 }
+EECS498_ASSIGNMENTS = {
+    "eecs498 a2": ("linear_svm", "linear_softmax", "two_layer_net_full"),
+    "eecs498 a3": (
+        "affine",
+        "relu",
+        "dropout",
+        "conv",
+        "max_pool",
+        "batchnorm",
+        "batchnorm_alt",
+        "spatial_batchnorm",
+        "sgd_momentum",
+        "rmsprop",
+        "adam",
+    ),
+    "eecs498 rnn": ("rnn_step", "rnn"),
+}
 # The ops that say which assignment a file is from: assignment 1's are in assignment 2 as well.
 DISTINCTIVE = {
     "cs231n assignment 2": tuple(
@@ -184,6 +251,9 @@ DISTINCTIVE = {
 def assignments_of(present, conventions):
     """The assignments whose functions the file defines (the textbook classes are one of their own)."""
     found = []
+    if EECS498 in conventions:
+        ops = {t.op for t in TARGETS if t.convention == EECS498 and any(is_present(n, present) for n in t.names)}
+        found += [name for name, members in EECS498_ASSIGNMENTS.items() if ops & set(members)]
     if LAYERS in conventions:
         found.append("textbook layer classes")
     if CS231N in conventions:
@@ -198,4 +268,6 @@ def in_assignments(target, assignments):
     """Whether a target belongs to one of the named assignments (listed in the report even if absent)."""
     if target.convention == LAYERS:
         return "textbook layer classes" in assignments
+    if target.convention == EECS498:
+        return any(target.op in EECS498_ASSIGNMENTS.get(name, ()) for name in assignments)
     return any(target.op in ASSIGNMENTS.get(name, ()) for name in assignments)

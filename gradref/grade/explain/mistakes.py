@@ -286,6 +286,45 @@ def _svm(a, delta=1.0, count_correct=False):
     return {"loss": margins.sum() / n, "dx": dx / n}
 
 
+def _linear(a, which, mean=True, reg_factor=2.0):
+    """A linear classifier's loss and dW (svm or softmax on X @ W): the data loss a mean or (mean=False)
+    a sum over the rows, and the regularisation's gradient reg_factor * reg * W."""
+    W, X, y, reg = a["W"], a["X"], a["y"], float(a["reg"])
+    scores, n = X @ W, X.shape[0]
+    if which == "svm":
+        parts = _svm({"x": scores, "y": y})
+        data_loss, dscores = parts["loss"], parts["dx"]
+    else:
+        p = _softmax(scores)
+        data_loss = -np.log(p[np.arange(n), y]).mean()
+        dscores = (p - _one_hot(y, W.shape[1])) / n
+    loss = (data_loss if mean else data_loss * n) + reg * np.sum(W * W)
+    return {"loss": loss, "dW": X.T @ dscores + reg_factor * reg * W}
+
+
+def _linear_gradient_summed(a, which):
+    """dW with the data part summed over the rows instead of averaged."""
+    regularised = 2.0 * float(a["reg"]) * a["W"]
+    return (_linear(a, which)["dW"] - regularised) * a["X"].shape[0] + regularised
+
+
+def _net(a, regularise_biases=False):
+    """The two-layer net's loss and gradients, biases regularised too where asked."""
+    X, y, reg = a["X"], a["y"], float(a["reg"])
+    h = np.maximum(0, X @ a["W1"] + a["b1"])
+    scores = h @ a["W2"] + a["b2"]
+    n = X.shape[0]
+    p = _softmax(scores)
+    weights = ("W1", "W2", "b1", "b2") if regularise_biases else ("W1", "W2")
+    loss = -np.log(p[np.arange(n), y]).mean() + reg * sum(np.sum(a[k] ** 2) for k in weights)
+    dscores = (p - _one_hot(y, scores.shape[1])) / n
+    dh = (dscores @ a["W2"].T) * (h > 0)
+    grads = {"dW2": h.T @ dscores, "db2": dscores.sum(axis=0), "dW1": X.T @ dh, "db1": dh.sum(axis=0)}
+    for k in weights:
+        grads["d" + k] = grads["d" + k] + 2 * reg * a[k]
+    return {"loss": loss, **grads}
+
+
 def _temporal(a, divide_by="n", use_mask=True):
     x, y, mask = a["x"], a["y"], a["mask"]
     n, t, v = x.shape
@@ -523,6 +562,43 @@ def _entries():
             "dx is N times too large: the 1/N of the mean is missing",
             "dx /= N",
             lambda a, d, g: {"dx": _svm(a)["dx"] * len(a["y"])},
+        ),
+        *(
+            M(
+                f"linear_{which}",
+                key,
+                says,
+                look_at,
+                variant,
+            )
+            for which in ("svm", "softmax")
+            for key, says, look_at, variant in (
+                (
+                    "loss_not_averaged",
+                    "the loss sums the data loss over the N rows instead of averaging it (the gradient may be right)",
+                    "loss = data_loss / num_train + reg * torch.sum(W * W)",
+                    lambda a, d, g, w=which: {"loss": _linear(a, w, mean=False)["loss"]},
+                ),
+                (
+                    "no_1_over_n",
+                    "dW is N times too large: the 1/N of the mean is missing",
+                    "dW /= num_train",
+                    lambda a, d, g, w=which: {"dW": _linear_gradient_summed(a, w)},
+                ),
+                (
+                    "reg_gradient_factor",
+                    "the regularisation's gradient is reg * W: the derivative of reg * sum(W^2) is 2 * reg * W",
+                    "dW += 2 * reg * W",
+                    lambda a, d, g, w=which: {"dW": _linear(a, w, reg_factor=1.0)["dW"]},
+                ),
+            )
+        ),
+        M(
+            "two_layer_net_full",
+            "biases_regularised",
+            "the biases are regularised too: the course regularises W1 and W2 only",
+            "loss += reg * (torch.sum(W1 * W1) + torch.sum(W2 * W2))",
+            lambda a, d, g: _net(a, regularise_biases=True),
         ),
         M(
             "temporal_softmax_loss",

@@ -48,6 +48,21 @@ KNOWN_LINES = (
         "a size or an index is a float: Python 3's / divides exactly; compute output sizes with // "
         "(1 + (H + 2 * pad - HH) // stride)",
     ),
+    (
+        r"got Float for the destination and Double|expected scalar type (Float|Double) but found (Double|Float)"
+        r"|Found dtype (Float|Double) but expected (Double|Float)",
+        r"",
+        "tensor_dtype",
+        "a tensor made without dtype= (torch.zeros(shape)) is float32 while the inputs are float64: make new "
+        "tensors with dtype=x.dtype, device=x.device",
+    ),
+    (
+        r"Torch not compiled with CUDA|Found no NVIDIA driver|No CUDA GPUs are available|CUDA driver",
+        r"",
+        "cuda_call",
+        "the code moves tensors to a GPU (.cuda() or .to('cuda')) on a machine without one: make new tensors "
+        "with device=x.device instead (the course says not to call .to() or .cuda() in an implementation)",
+    ),
 )
 
 

@@ -37,6 +37,11 @@ LIMIT_FACTOR = 200.0
 FLOOR_S = 0.5  # starting the call, loading and saving its arrays, a scheduler's hiccup
 BYTES_PER_S = 200e6  # moving the sample's arrays in and the results out, both ways, at worst
 SEPARATION = 5.0  # the fastest numerical gradient / the limit, for an op to be cost-checked
+# PyTorch pays several times NumPy's overhead per operation on small tensors: EECS 498's naive conv
+# (four loops over windows) took 4.6 s on conv's cost sample where the same loops in NumPy take ~1 s.
+# A torch submission's limit is this many times a NumPy one (conv's fastest numerical gradient then
+# still takes 2.2 times the limit; every other op 6 times or more).
+TORCH_FACTOR = 3.0
 REPEATS = 3  # timings of the yardstick; the fastest is kept
 WAIT = 1.5  # x the limit: how long a call on the cost sample is waited for
 NUMERICAL = (
@@ -152,12 +157,14 @@ def cost_plan(op_name):
     return sample.name, entries, moved
 
 
-def limit_seconds(op_name, again=False):
+def limit_seconds(op_name, again=False, framework="numpy"):
     """How long a derived forward and backward may take on the cost sample: the yardstick measured
-    once per process, or measured again now (`again`: a call went over, the machine may be busier)."""
+    once per process, or measured again now (`again`: a call went over, the machine may be busier);
+    TORCH_FACTOR times that for a torch submission."""
     if again:
         _yardstick.cache_clear()
-    return FLOOR_S + cost_plan(op_name)[2] / BYTES_PER_S + LIMIT_FACTOR * _yardstick(op_name)
+    limit = FLOOR_S + cost_plan(op_name)[2] / BYTES_PER_S + LIMIT_FACTOR * _yardstick(op_name)
+    return limit * (TORCH_FACTOR if framework == "torch" else 1.0)
 
 
 @functools.lru_cache(maxsize=None)
@@ -188,11 +195,11 @@ def judge_cost(sandbox, op, entry, request_for):
     request = request_for(*cost_inputs(op.name))
     if request is None:
         return
-    limit = limit_seconds(op.name)
+    limit = limit_seconds(op.name, framework=getattr(sandbox, "framework", "numpy"))
     # A numerical gradient would run for minutes: its process is stopped at WAIT x the limit.
     outcome, seconds = timed_call(sandbox, *request, WAIT * limit)
     if outcome.status == "ok" and seconds > limit:  # a busy moment? measure both sides again
-        limit = limit_seconds(op.name, again=True)
+        limit = limit_seconds(op.name, again=True, framework=getattr(sandbox, "framework", "numpy"))
         outcome, seconds = timed_call(sandbox, *request, WAIT * limit)
     if outcome.status == "error" and outcome.message.startswith("MemoryError"):
         outcome.status = "memory"  # NumPy refused the allocation before the limit stopped the process

@@ -9,6 +9,7 @@ from a secret seed (unseen.py), so that answers looked up in a table rather than
 """
 
 import dataclasses
+import importlib.util
 import os
 import re
 import time
@@ -20,7 +21,14 @@ from ... import output
 from ...text import clean
 from ..course import SUPPORT
 from ..course.assignments import score
-from ..course.submission import LAYER_CLASSES, defining_text, docstrings, gradable_files
+from ..course.submission import (
+    LAYER_CLASSES,
+    autograd_line,
+    defining_text,
+    docstrings,
+    gradable_files,
+    imports_torch,
+)
 from ..course.targets import (
     ALL_NAMES,
     CLASS,
@@ -30,6 +38,7 @@ from ..course.targets import (
     assignments_of,
     detect,
     in_assignments,
+    is_present,
     targets_for,
 )
 from ..explain import feedback, static
@@ -62,17 +71,17 @@ SKIPPED_SAMPLES = ("wide", "large")  # size checks the policy and the speed, not
 def _entries_for(target, present):
     """(forward entry, backward entry, entries to report) for a target, or None when nothing is present."""
     if target.kind != PAIR:
-        if target.forward not in present:
+        if not is_present(target.forward, present):
             return None
         entry = Entry(target.forward)
         return entry, entry, [entry]
     fwd, bwd = Entry(target.forward), Entry(target.backward)
-    if target.forward not in present and target.backward not in present:
+    if not is_present(target.forward, present) and not is_present(target.backward, present):
         return None
-    if target.forward not in present:
+    if not is_present(target.forward, present):
         bwd.broke(ERROR, f"{target.backward} needs the cache of {target.forward}, which is not defined")
         return None, None, [Entry(target.forward, MISSING, "not defined"), bwd]
-    if target.backward not in present:
+    if not is_present(target.backward, present):
         return fwd, fwd, [fwd, Entry(target.backward, MISSING, "not defined")]
     return fwd, bwd, [fwd, bwd]
 
@@ -123,9 +132,22 @@ def _write_annotated(target, stage, report):
     output.write_atomic(target, nbformat.writes(notebook.annotate(original, converted, report)))
 
 
+def framework_of(path, options):
+    """ "torch" for an EECS 498 submission (it imports torch, or the teacher says so), else "numpy";
+    CannotGrade where torch is asked for and gradref's torch extra is not installed."""
+    framework = options.framework or ("torch" if imports_torch(path) else "numpy")
+    if framework == "torch" and importlib.util.find_spec("torch") is None:
+        raise CannotGrade(
+            "this submission is written in PyTorch, and grading it needs gradref's torch extra "
+            "(pip install 'gradref[torch]')"
+        )
+    return framework
+
+
 def _grade(path, options, advance, staging_s=0.0):
     modules, defined = gradable_files(path)
-    conventions = [options.convention] if options.convention else detect(defined)
+    framework = framework_of(path, options)
+    conventions = [options.convention] if options.convention else detect(defined, framework)
     if not conventions:
         raise CannotGrade(f"nothing gradable in {path}: it defines none of {', '.join(ALL_NAMES)}")
     targets = targets_for(conventions)
@@ -143,6 +165,8 @@ def _grade(path, options, advance, staging_s=0.0):
         max(1.0, options.submission_timeout - staging_s),
         SUPPORT,
         options.allow_fast_layers,
+        framework,
+        options.device,
     ) as sandbox:
         seed = unseen.submission_seed(secret, sandbox.layout.code)
         hello = sandbox.start()
@@ -276,12 +300,38 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             backward_entry,
             lambda sample, dout, out: timed_request(sandbox, target, op, sample, dout, out, works),
         )
+    if sandbox.framework == "torch":
+        _no_autograd(sandbox, target, backward_entry)
     _read_the_code(sandbox, target, forward_entry, backward_entry)
     forward_entry.settle()
     if separate:
         backward_entry.settle(target.forward)
     for entry in distinct(forward_entry, backward_entry):
         _note_only_kdim(entry)
+
+
+AUTOGRAD = (
+    "the assignment is to derive the gradient by hand; autograd is allowed only in the course's own "
+    "FastConv, FastMaxPool and nn.Module parts"
+)
+
+
+def _no_autograd(sandbox, target, entry):
+    """A function that must derive its gradient fails where its own code hands it to autograd (read
+    from the source, outside the student's process)."""
+    if not target.has_backward and target.kind != LOSS_FUNCTION:
+        return
+    for name in dict.fromkeys(target.names[::-1]):  # the backward's own code first
+        found = autograd_line(sandbox.layout.code, name)
+        if found is not None:
+            line, text = found
+            entry.sample = "its code"
+            entry.check("derived by hand", False, f"{name} uses autograd (line {line}: {clean(text, 80)}): {AUTOGRAD}")
+            entry.hints.append(
+                f"{name} calls autograd (line {line}); compute the gradient with the chain rule instead."
+            )
+            entry.mistakes.append("autograd")
+            return
 
 
 def _read_the_code(sandbox, target, forward_entry, backward_entry):

@@ -129,7 +129,9 @@ def build_request(sandbox, target, op, sample, dout, with_backward):
             P.DOUT: None if target.is_loss or not with_backward else sandbox.put(dout),
         }
         return request, 3
-    args = _arg_specs(sandbox, [sample.args[n] for n in op.signature])
+    args = _arg_specs(sandbox, [sample.args[n] for n in op.signature if n not in target.packed])
+    if target.packed:  # EECS 498's params dict, first: nn_forward_backward(params, X, y, reg)
+        args.insert(0, _arg_spec(sandbox, {n: sample.args[n] for n in target.packed}))
     if target.kind in (LOSS_FUNCTION, UPDATE_RULE):
         return {
             P.KIND: P.FUNCTION,
@@ -137,6 +139,7 @@ def build_request(sandbox, target, op, sample, dout, with_backward):
             P.ARGS: args,
             P.UPDATE: target.kind == UPDATE_RULE,
             P.LOSS: target.kind == LOSS_FUNCTION,
+            P.GRAD_KEYS: [n for n in op.wrt if n in target.packed] if target.packed else None,
         }, 1
     request = {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args, P.OUTPUTS_COUNT: op.outputs}
     if with_backward:
@@ -172,9 +175,39 @@ def _plain(sandbox, spec, entry, label, like):
         entry.check(label, False, f"{label}: {error}")
         return None
     kind = clean(spec.get(P.TYPE, ""), 80)
-    if kind not in ("numpy.ndarray", "numpy.float64", "builtins.float"):
+    if sandbox.framework == "torch":
+        _check_tensor(sandbox, spec, entry, label, kind, like)
+    elif kind not in ("numpy.ndarray", "numpy.float64", "builtins.float"):
         entry.check(f"{label} type", False, f"{label} is a {kind}, want a numpy array")
     return value
+
+
+def _check_tensor(sandbox, spec, entry, label, kind, like):
+    """A torch submission's result: a tensor (a loss may be a Python float) of the inputs' dtype, on
+    their device, and out of autograd's graph."""
+    if kind not in ("torch.Tensor", "builtins.float"):
+        entry.check(f"{label} type", False, f"{label} is a {kind}, want a torch tensor")
+        return
+    if kind == "builtins.float":
+        return
+    dtype, device = clean(str(spec.get(P.DTYPE, "")), 40), clean(str(spec.get(P.DEVICE, "")), 20)
+    want = f"torch.{np.asarray(like).dtype}" if like is not None else dtype
+    if np.asarray(like).dtype.kind == "f" and dtype != want:
+        entry.check(
+            f"{label} dtype",
+            False,
+            f"{label} is a {dtype} tensor, want {want}: a tensor made without dtype= (torch.zeros(shape)) "
+            "is float32; make new tensors with dtype=x.dtype, device=x.device",
+        )
+        entry.mistakes.append("tensor_dtype")
+    if device != sandbox.device.split(":")[0]:
+        entry.check(
+            f"{label} device",
+            False,
+            f"{label} is on {device}, want {sandbox.device}: make new tensors with device=x.device "
+            "(the course says not to call .to() or .cuda() in an implementation)",
+        )
+        entry.mistakes.append("tensor_device")
 
 
 def _loaded(sandbox, spec, like):
@@ -489,7 +522,7 @@ def _check_gradients(sandbox, run, entry):
         got = _in_own_convention(op, name, got, want, entry)
         if not _compare(entry, name, got, want, run.rounding, floor.get(name, 0.0), run.slack, run):
             run.failed.add(name)
-        if np.shape(got) == np.shape(arg):
+        if np.shape(got) == np.shape(arg) and sandbox.framework != "torch":  # a tensor's dtype: _check_tensor
             entry.check(f"{name} dtype", got.dtype == arg.dtype, f"{name}.dtype={got.dtype}, want {arg.dtype}")
         entry.check(f"{name} finite", np.isfinite(got).all() or not np.isfinite(want).all(), f"{name} has NaN or inf")
     run.got.update(zip(op.grad_names, grads))
@@ -580,9 +613,19 @@ def _check_derived(run, entry):
         entry.mistakes.append("numerical_gradient")
 
 
+def _by_name(target, names, specs):
+    """{argument name: result spec} of the arguments as they came back (a packed params dict's
+    entries under their own names)."""
+    specs = list(specs) if isinstance(specs, list) else []
+    if not target.packed:
+        return dict(zip(names, specs))
+    packed = specs[0].get(P.DICT) if specs and isinstance(specs[0], dict) else None
+    rest = dict(zip([n for n in names if n not in target.packed], specs[1:]))
+    return {**rest, **(packed if isinstance(packed, dict) else {})}
+
+
 def _written(sandbox, before, specs, names, ignore=()):
-    """Names of the array arguments whose value in `specs` differs from `before`."""
-    specs = dict(zip(names, specs if isinstance(specs, list) else []))
+    """Names of the array arguments whose value in `specs` ({name: spec}) differs from `before`."""
     return [
         n
         for n in names
@@ -601,13 +644,14 @@ def _report_writes(sandbox, run, forward_entry, backward_entry, with_backward):
     forward_name = f"{target.forward}.forward" if target.kind == CLASS else forward_entry.name
     backward_name = f"{target.forward}.backward" if target.kind == CLASS else backward_entry.name
     mid_key = P.ARGS_MID if with_backward else P.ARGS_AFTER
-    for name in _written(sandbox, original, run.outputs.get(mid_key), names, op.mutable):
+    mid = _by_name(target, names, run.outputs.get(mid_key))
+    for name in _written(sandbox, original, mid, names, op.mutable):
         forward_entry.warn(f"{forward_name} writes into its argument {name}")
     if not with_backward:
         return
-    mid = dict(zip(names, run.outputs.get(P.ARGS_MID) or []))
     middle = {n: _loaded(sandbox, mid.get(n), original[n]) for n in names}
-    for name in _written(sandbox, middle, run.outputs.get(P.ARGS_AFTER), names, op.mutable):
+    after = _by_name(target, names, run.outputs.get(P.ARGS_AFTER))
+    for name in _written(sandbox, middle, after, names, op.mutable):
         backward_entry.warn(f"{backward_name} writes into {name} (through the cache)")
     if P.DOUT_AFTER in run.outputs:
         after = _loaded(sandbox, run.outputs[P.DOUT_AFTER], run.dout)

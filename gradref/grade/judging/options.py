@@ -23,6 +23,8 @@ class Options:
     strict: bool = False  # warnings (writes into arguments, extreme values) fail
     dropout_p: str = dropout.KEEP  # what dropout's p means: "keep" (2018 on) or "drop" (2016-17)
     support: tuple = ()  # course-provided modules put beside the submission (im2col, common/)
+    framework: str = ""  # "numpy" or "torch" (EECS 498: arguments and results are torch tensors); "" = detect
+    device: str = "cpu"  # torch submissions: the device their tensors are on ("cpu" or "cuda")
     assignment: object = None  # an assignments.Spec: what is listed, required and worth how much
     unseen_secret: int = None  # the secret behind the unseen-values samples (None: this machine's); each
     # submission's own seed is this mixed with its code (unseen.submission_seed)

@@ -10,6 +10,7 @@ apply to the submission and to nothing else); otherwise "nobody" in a new user n
 
 import functools
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -130,7 +131,7 @@ def worker_root_check(cache_folder=None, class_folder=None):
     if cache_folder:
         protect_cache(cache_folder)
     paths = [path for path in grader_paths(cache_folder, class_folder).values() if os.path.exists(path)]
-    return worker_root.check(uid, package_dirs(["numpy"]), paths)
+    return worker_root.check(uid, worker_packages(), paths)
 
 
 def uses_worker_root():
@@ -293,14 +294,41 @@ def package_dirs(names):
     return dirs
 
 
-def site_packages_of(name):
-    """The site-packages folder that holds package `name` (for --allow-imports)."""
-    import importlib.util
+def worker_packages(allow_imports=()):
+    """Host paths the worker's one site folder holds: NumPy, and the distributions --allow-imports
+    names with everything they require (their package folders, module files and metadata), never
+    gradref's own packages nor any other distribution of the grader's site-packages (jax stays out
+    unless it is what was allowed)."""
+    import importlib.metadata as metadata
 
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return os.path.dirname(os.path.realpath(list(spec.submodule_search_locations)[0]))
+    paths = {os.path.basename(p): p for p in package_dirs(["numpy"])}
+    owners = metadata.packages_distributions()
+    todo = [d for name in allow_imports for d in owners.get(name.split(".")[0], [name.split(".")[0]])]
+    seen = set()
+    while todo:
+        name = todo.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for requirement in distribution.requires or ():
+            if "extra ==" not in requirement.replace('"', "").replace("'", ""):
+                todo.append(re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0])
+        for top in {f.parts[0] for f in distribution.files or () if len(f.parts) > 0}:
+            path = os.path.realpath(distribution.locate_file(top))
+            hidden = top.split("-")[0].split(".")[0] in HIDDEN_PACKAGES
+            if (
+                not hidden
+                and top not in ("..", "__pycache__", "bin")
+                and not top.endswith(".pth")
+                and os.path.exists(path)
+            ):
+                paths.setdefault(top, path)
+    return list(paths.values())
 
 
 def _ancestors(path):
@@ -364,19 +392,9 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
         args += ["--tmpfs", hidden]
     site = f"{SANDBOX_ROOT}/site"
     args += ["--perms", "0755", "--dir", SANDBOX_ROOT, "--perms", "0755", "--dir", site]
-    for path in package_dirs(["numpy"]):
+    for path in worker_packages(allow_imports):
         args += ["--ro-bind", path, f"{site}/{os.path.basename(path)}"]
     extra = [site]
-    for number, folder in enumerate(dict.fromkeys(filter(None, map(site_packages_of, allow_imports)))):
-        target = f"{SANDBOX_ROOT}/allowed{number}"
-        args += ["--ro-bind", folder, target]
-        args += [
-            arg
-            for name in HIDDEN_PACKAGES
-            if os.path.isdir(os.path.join(folder, name))
-            for arg in ("--tmpfs", f"{target}/{name}")
-        ]
-        extra.append(target)
     args += [
         "--ro-bind",
         worker,
@@ -420,10 +438,7 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
 def furnish_worker_root(layout, worker, allow_imports=(), course_support=None):
     """Fill the sandbox folder above `layout` as a worker root of its own (see worker_root); returns
     what process_command needs to start the worker there."""
-    sites = list(dict.fromkeys(filter(None, map(site_packages_of, allow_imports))))
-    return worker_root.furnish(
-        os.path.dirname(layout.code), package_dirs(["numpy"]), sites, HIDDEN_PACKAGES, course_support, worker
-    )
+    return worker_root.furnish(os.path.dirname(layout.code), worker_packages(allow_imports), course_support, worker)
 
 
 def process_command(layout, worker, config, allow_imports=(), seccomp_file=None, course_support=None, inside=None):
@@ -436,8 +451,7 @@ def process_command(layout, worker, config, allow_imports=(), seccomp_file=None,
         inner = {
             **config,
             "site": inside["site"],
-            "numpy_dirs": inside["numpy_dirs"],
-            "hidden_packages": HIDDEN_PACKAGES,
+            "packages": inside["packages"],
             "landlock": landlock_abi() >= 1,
             "inputs": within(layout.inputs),
             "results": within(layout.results),
@@ -450,14 +464,11 @@ def process_command(layout, worker, config, allow_imports=(), seccomp_file=None,
         }
         argv = [python_binary(), "-I", "-S", "-B", inside["worker"], inner["code"], _json(inner)]
         return worker_root.command(root, argv)
-    numpy_dirs = package_dirs(["numpy"])
-    extra = [numpy_site(os.path.dirname(layout.code), numpy_dirs)]
-    extra += [s for s in map(site_packages_of, allow_imports) if s and s not in extra]
+    packages = worker_packages(allow_imports)
     inner = {
         **config,
-        "site": extra,
-        "numpy_dirs": numpy_dirs,
-        "hidden_packages": HIDDEN_PACKAGES,
+        "site": [numpy_site(os.path.dirname(layout.code), packages)],
+        "packages": packages,
         "landlock": landlock_abi() >= 1,
         "inputs": layout.inputs,
         "results": layout.results,
@@ -470,14 +481,14 @@ def process_command(layout, worker, config, allow_imports=(), seccomp_file=None,
     return [python_binary(), "-I", "-S", "-B", worker, layout.code, _json(inner)]
 
 
-def numpy_site(root, numpy_dirs):
-    """A folder under `root` that holds NumPy alone (links to its package and bundled libraries): the
+def numpy_site(root, packages):
+    """A folder under `root` that holds NumPy and the allowed packages alone (links to them): the
     worker's only site-packages in process mode, so that jax, gradref and the rest of the grader's
     site-packages are not on its path (and, with Landlock, not readable either)."""
     site = os.path.join(root, "site")
     if not os.path.isdir(site):
         os.mkdir(site, 0o755)
-        for path in numpy_dirs:
+        for path in packages:
             os.symlink(path, os.path.join(site, os.path.basename(path)))
     return site
 

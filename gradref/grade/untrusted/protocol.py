@@ -49,6 +49,9 @@ DICT = "dict"  # a parameter dict: {key: spec}
 VALUE = "value"  # a plain JSON value
 TUPLE = "tuple"  # a tuple of specs (a cache)
 TYPE = "type"  # a result's Python type, "module.qualname"
+DTYPE = "dtype"  # a torch result's dtype, "torch.float64"
+DEVICE = "device"  # a torch result's device type, "cpu" or "cuda"
+AUTOGRAD = "autograd"  # a torch result autograd recorded (it requires grad or has a grad_fn)
 
 # ----- reply: worker -> grader -----
 OK = "ok"

@@ -322,14 +322,17 @@ class Sandbox:
         budget=600.0,
         course_support=None,
         fast_layers_allowed=False,
+        framework="numpy",
+        device="cpu",
     ):
         self.submission = os.path.abspath(submission)
         self.timeout, self.memory_mb, self.isolation = timeout, memory_mb, isolation
-        self.allow_imports = tuple(allow_imports)
+        self.framework, self.device = framework, device  # torch: arguments and results are torch tensors
+        self.allow_imports = tuple(allow_imports) + (("torch",) if framework == "torch" else ())
         self.course_support = course_support  # a folder of modules the course ships (import cs231n.im2col)
         self.fast_layers_allowed = fast_layers_allowed  # its fast layers may serve a *_naive function
         # Allowing a name allows what it prefixes too: jax needs jaxlib.
-        self.blocked = [name for name in BLOCKED if not any(name.startswith(a) for a in allow_imports)]
+        self.blocked = [name for name in BLOCKED if not any(name.startswith(a) for a in self.allow_imports)]
         self.uid = confine.dedicated_uid() if isolation == confine.BWRAP else confine.process_uid()
         self.root = tempfile.mkdtemp(prefix=f"{SANDBOX_PREFIX}{os.getpid()}-")
         os.chmod(self.root, 0o711)  # a switched uid may pass through, not list
@@ -412,6 +415,8 @@ class Sandbox:
             "file_mb": DISK_MB,
             "limit_processes": self.uid is not None,
             "fast_layers_allowed": self.fast_layers_allowed,
+            "framework": self.framework,
+            "device": self.device,
         }
         config["modules"] = self.modules
         config["preload"] = self.uid is not None and not confine.interpreter_reachable()

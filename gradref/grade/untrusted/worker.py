@@ -109,6 +109,18 @@ class Missing:
         return Missing(f"{self._name}.{attribute}", self._why)
 
 
+IMPORTLIB = os.path.dirname(importlib.util.__file__)
+
+
+def imported_by_the_submission():
+    """Whether the import being resolved is the submission's own (a library's `try: import tqdm`
+    gets the plain ImportError it is written for)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(("<frozen", __file__, IMPORTLIB)):
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_filename.startswith(SUBMISSION + os.sep)
+
+
 class StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Last on sys.meta_path: a missing course-environment package (STAND_INS) imports as a stand-in."""
 
@@ -116,7 +128,7 @@ class StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.imported = set()
 
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in STAND_INS:
+        if name.split(".")[0] in STAND_INS and imported_by_the_submission():
             self.imported.add(name.split(".")[0])
             return importlib.util.spec_from_loader(name, self, is_package=True)
         return None
@@ -283,7 +295,8 @@ def landlock(ctypes, rules):
 
 def submission_rules(config):
     """{path: rights} for the submission: read its own code and inputs, the course's support modules,
-    the standard library (its site-packages listed, never read), NumPy and what the teacher allowed,
+    the standard library (its site-packages listed, never read), NumPy and the packages the teacher
+    allowed (each linked from the one site folder, gradref's never among them),
     the machine's shared libraries and a few devices; write its results folder (its TMPDIR). gradref,
     its cache, the class folder, other students, /tmp and /proc are not among them, whatever the
     submission does to its import system."""
@@ -295,17 +308,9 @@ def submission_rules(config):
     multiarch = sysconfig.get_config_var("MULTIARCH") or ""
     readable += [f"/usr/lib/{multiarch}", f"/lib/{multiarch}", "/usr/lib64", "/lib64", "/etc/ld.so.cache"]
     readable += [config[k] for k in ("code", "inputs", "course_support") if config.get(k)]
-    readable += [*config.get("numpy_dirs", ()), config["site"][0], os.path.realpath(sys.executable)]
+    readable += [*config.get("packages", ()), config["site"][0], os.path.realpath(sys.executable)]
     readable += ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"]
-    allowed = {}
-    for site in config["site"][1:]:  # what --allow-imports opened, gradref's own packages aside (as bwrap hides them)
-        hidden = tuple(config.get("hidden_packages", ()))
-        allowed[site] = LIST
-        shown = [
-            n for n in os.listdir(site) if n.split("-")[0].split(".")[0] not in hidden
-        ]  # gradref-1.0.dist-info too
-        allowed.update({os.path.join(site, n): READ for n in shown})
-    return {stdlib: LIST, **allowed, **{path: READ for path in readable}, config["results"]: READ | WRITE}
+    return {stdlib: LIST, **{path: READ for path in readable}, config["results"]: READ | WRITE}
 
 
 def load_syscall_filter(ctypes, program):
@@ -341,20 +346,55 @@ def describe(error):
     return f"{type(error).__name__}: {error}{where}"
 
 
+# ----- torch submissions (EECS 498): arguments become torch tensors on the grader's device -----
+
+TORCH = None  # the torch module, imported before the submission where the grader asks for torch
+
+
+def start_framework(config):
+    """Import torch ahead of the submission (once per submission, before the limits), single-threaded."""
+    global TORCH
+    if config.get("framework") == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+        TORCH = torch
+
+
+def _tensor_type():
+    return TORCH.Tensor if TORCH is not None else ()
+
+
+def as_framework(array):
+    """An argument array as the submission's framework has it: a torch tensor of the same dtype on the
+    grader's device (float64 stays float64, labels stay int64), or the array itself."""
+    if TORCH is None or array.dtype.kind not in "fiub":
+        return array
+    return TORCH.from_numpy(array).to(CONFIG.get("device") or "cpu")
+
+
+def as_array(value):
+    """A result as a NumPy array: a tensor leaves its device and autograd's graph first."""
+    if TORCH is not None and isinstance(value, TORCH.Tensor):
+        value = TORCH.Tensor.numpy(TORCH.Tensor.cpu(TORCH.Tensor.detach(value)), force=True)
+        return _array(value, copy=True)
+    return _array(value, copy=True) if isinstance(value, np.ndarray) else _asarray(value)
+
+
 def load_arg(spec):
     if P.TUPLE in spec:  # a cache: (x, w, b, conv_param), ...
         return tuple(load_arg(value) for value in spec[P.TUPLE])
     if P.DICT in spec:  # parameter dicts: bn_param, conv_param, ...
         return {key: load_arg(value) for key, value in spec[P.DICT].items()}
     if P.FILE in spec:
-        return _load(os.path.join(CONFIG["inputs"], os.path.basename(spec[P.FILE])), allow_pickle=False)
+        return as_framework(_load(os.path.join(CONFIG["inputs"], os.path.basename(spec[P.FILE])), allow_pickle=False))
     return spec[P.VALUE]
 
 
 def save_after(name, value):
     """An argument as it is after the call: arrays, and the arrays inside parameter dicts."""
     if isinstance(value, dict):
-        numeric = (np.ndarray, np.number, int, float)
+        numeric = (np.ndarray, np.number, int, float, _tensor_type())
         return {
             P.DICT: {
                 k: save_value(f"{name}-{k}", v)
@@ -362,18 +402,26 @@ def save_after(name, value):
                 if isinstance(v, numeric) and not isinstance(v, bool)
             }
         }
-    return save_value(name, value) if isinstance(value, np.ndarray) else None
+    return save_value(name, value) if isinstance(value, (np.ndarray, _tensor_type())) else None
 
 
 def save_value(name, value):
-    """Save a result as a plain array file; returns (file, type name) or raises TypeError."""
+    """Save a result as a plain array file; returns (file, type name, and for a tensor its dtype,
+    device and whether autograd recorded it) or raises TypeError."""
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
-    array = _array(value, copy=True) if isinstance(value, np.ndarray) else _asarray(value)
+    described = {}
+    if TORCH is not None and isinstance(value, TORCH.Tensor):
+        described = {
+            P.DTYPE: str(value.dtype),
+            P.DEVICE: value.device.type,
+            P.AUTOGRAD: bool(value.requires_grad or value.grad_fn is not None),
+        }
+    array = as_array(value)
     if array.dtype.hasobject:
         raise TypeError(f"{name} is not numeric (it became an object array)")
     path = f"{name}.npy"
     _save(path, array, allow_pickle=False)
-    return {P.FILE: path, P.TYPE: kind}
+    return {P.FILE: path, P.TYPE: kind, **described}
 
 
 # Code that is neither the standard library's, NumPy's nor this worker's counts: the submission's own
@@ -496,7 +544,7 @@ def run_function(module, request, prefix):
             outputs[P.CALLS] = counter.report()
             outputs[P.DOUT_AFTER] = save_value(f"{prefix}dout", dout)
         elif request.get(P.LOSS):
-            grads = as_tuple(second)
+            grads = as_tuple(second) if not request.get(P.GRAD_KEYS) else keyed(stage, second, request[P.GRAD_KEYS])
         else:  # a forward graded on its own: the cache stays opaque
             outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
             return {P.OK: True, P.RESULTS: outputs}
@@ -505,6 +553,13 @@ def run_function(module, request, prefix):
         return {P.OK: True, P.RESULTS: outputs}
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
         return failed(stage, error, outputs)
+
+
+def keyed(stage, grads, keys):
+    """A loss's gradients returned as a dict keyed like its params (EECS 498's nn_forward_backward)."""
+    if not isinstance(grads, dict):
+        raise TypeError(f"{stage} returned its gradients as a {type(grads).__name__}, not a dict keyed like params")
+    return [grads.get(key) for key in keys]
 
 
 def run_backward_alone(module, request, prefix):
@@ -649,10 +704,14 @@ class Namespace:
                     self.names.setdefault(name, value)
 
     def __getattr__(self, name):
+        top, _, rest = name.partition(".")
         try:
-            return self.names[name]
+            value = self.names[top]
         except KeyError:
-            raise AttributeError(f"the submission defines no {name}") from None
+            raise AttributeError(f"the submission defines no {top}") from None
+        for part in rest.split(".") if rest else ():  # Linear.backward: a class's static method
+            value = getattr(value, part)
+        return value
 
 
 def with_fast_layers_used(answer):
@@ -667,8 +726,9 @@ def main():
     global SUBMISSION, MEMORY_MB
     MEMORY_MB = CONFIG["memory_mb"]
     try:
+        start_framework(CONFIG)
         set_limits(CONFIG)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, ImportError) as error:
         reply({P.OK: False, P.STAGE: P.IMPORT_STAGE, P.ERROR: f"the sandbox could not be set up: {error}"})
         return
     code_root = CONFIG["code"]

@@ -114,14 +114,7 @@ def _stdlib_left_out(folder, name):
 
 
 def _tests_left_out(folder, name):
-    return name == "tests"
-
-
-def _hidden_left_out(hidden):
-    def leave_out(folder, name):
-        return name.split("-")[0].split(".")[0] in hidden
-
-    return leave_out
+    return name in ("tests", "include")  # test suites, C headers
 
 
 @functools.lru_cache(maxsize=None)
@@ -140,18 +133,22 @@ def shared_libraries(trees):
     return tuple(sorted(p for p in found if not os.path.realpath(p).startswith(in_trees)))
 
 
-def place_libraries(root, numpy_dirs, allowed_sites=(), hidden=()):
-    """The interpreter, its shared libraries, the standard library, NumPy and the allowed site folders."""
+def place_libraries(root, packages):
+    """The interpreter, its shared libraries, the standard library, and NumPy with the allowed
+    packages (folders and module files) in the one site folder."""
     place_file(root, os.path.realpath(sys.executable))
-    trees = tuple(numpy_dirs) + tuple(allowed_sites) + (stdlib(),)
+    trees = tuple(p for p in packages if os.path.isdir(p)) + (stdlib(),)
     for library in (*shared_libraries(trees), "/etc/ld.so.cache"):
         if os.path.exists(library):
             place_file(root, library)
     place_tree(stdlib(), root + stdlib(), _stdlib_left_out)
-    for path in numpy_dirs:
-        place_tree(path, os.path.join(root, SITE, os.path.basename(path)), _tests_left_out)
-    for number, folder in enumerate(allowed_sites):
-        place_tree(folder, os.path.join(root, f"allowed{number}"), _hidden_left_out(set(hidden)))
+    _folder(os.path.join(root, SITE))
+    for path in packages:
+        target = os.path.join(root, SITE, os.path.basename(path))
+        if os.path.isdir(path):
+            place_tree(path, target, _tests_left_out)
+        else:
+            _link_or_copy(path, target)
 
 
 @functools.lru_cache(maxsize=None)
@@ -167,7 +164,7 @@ def links_work(folder):
 
 
 @functools.lru_cache(maxsize=None)
-def template(numpy_dirs, allowed_sites, hidden):
+def template(packages):
     """Where links from the host cannot be made: one copy of the libraries per grading process, on
     the sandboxes' own file system, that each sandbox then links from (removed when gradref exits)."""
     import atexit
@@ -176,18 +173,17 @@ def template(numpy_dirs, allowed_sites, hidden):
 
     folder = tempfile.mkdtemp(prefix=f"{SANDBOX_PREFIX}{os.getpid()}-libraries-")
     atexit.register(remove_tree, folder)
-    place_libraries(folder, numpy_dirs, allowed_sites, hidden)
+    place_libraries(folder, packages)
     return folder
 
 
-def furnish(root, numpy_dirs, allowed_sites=(), hidden=(), course_support=None, worker=None):
-    """Fill the sandbox folder `root` as the worker's whole file system; returns {what: inside path}
-    for the worker's config."""
+def furnish(root, packages, course_support=None, worker=None):
+    """Fill the sandbox folder `root` as the worker's whole file system, with `packages` (host paths)
+    in its one site folder; returns {what: inside path} for the worker's config."""
     if links_work(os.path.dirname(root)):
-        place_libraries(root, numpy_dirs, allowed_sites, hidden)
+        place_libraries(root, packages)
     else:
-        place_tree(template(tuple(numpy_dirs), tuple(allowed_sites), tuple(hidden)), root)
-    sites = ["/" + SITE] + [f"/allowed{number}" for number in range(len(allowed_sites))]
+        place_tree(template(tuple(packages)), root)
     _devices(root)
     if worker:
         for name, path in ((WORKER, worker), (PROTOCOL, os.path.join(os.path.dirname(worker), "protocol.py"))):
@@ -196,8 +192,8 @@ def furnish(root, numpy_dirs, allowed_sites=(), hidden=(), course_support=None, 
     if course_support:
         place_tree(course_support, os.path.join(root, SUPPORT), lambda folder, name: name == "__pycache__")
     return {
-        "site": sites,
-        "numpy_dirs": [f"/{SITE}/{os.path.basename(p)}" for p in numpy_dirs],
+        "site": ["/" + SITE],
+        "packages": [f"/{SITE}/{os.path.basename(p)}" for p in packages],
         "course_support": f"/{SUPPORT}" if course_support else None,
         "worker": f"/{WORKER}",
     }
@@ -228,7 +224,7 @@ print(json.dumps({"uid": os.getuid(), "visible": [p for p in json.loads(sys.argv
 """
 
 
-def check(uid, numpy_dirs, paths):
+def check(uid, packages, paths):
     """Start the interpreter in a worker root of its own as `uid` and ask it which of `paths` (host
     paths the submission must not reach) it can see there. Returns (problem, visible): problem is
     None where a worker root works on this machine, else the sentence that says why not."""
@@ -237,7 +233,7 @@ def check(uid, numpy_dirs, paths):
     root = tempfile.mkdtemp(prefix=f"gradref-sandbox-{os.getpid()}-probe-")
     try:
         os.chmod(root, 0o711)
-        furnish(root, numpy_dirs)
+        furnish(root, packages)
         run = subprocess.run(
             [
                 chroot_binary(),
