@@ -9,7 +9,9 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" || echo "torch 2.13.0 could not be installed: torch submissions will say so"
 	$(BIN)/python -m pip install --quiet -e ".[test,plot]"
+	$(BIN)/python -c "import torch" 2>/dev/null && $(BIN)/python -m pip install --quiet -e ".[test,plot,torch]" || true
 	touch $(STAMP)
 
 # The grader's sandbox: bubblewrap and libseccomp's Python bindings (the system-call filter) from the

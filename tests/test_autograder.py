@@ -340,7 +340,15 @@ def test_junit_for_grade_and_check(tmp_path):
 def test_assignments_lists_the_built_in_specs(capsys):
     assert main(["assignments", "--json", "-"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert {s["name"] for s in listed} == {"cs231n-a1", "cs231n-a2", "cs231n-a3", "textbook"}
+    assert {s["name"] for s in listed} == {
+        "cs231n-a1",
+        "cs231n-a2",
+        "cs231n-a3",
+        "textbook",
+        "eecs498-a2",
+        "eecs498-a3",
+        "eecs498-rnn",
+    }
     for spec in listed:
         names = [f["name"] for f in spec["functions"]]
         assert len(names) == len(set(names))

@@ -20,7 +20,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from ..explain import feedback
-from .targets import ALL_NAMES, CS231N, LAYERS
+from .targets import ALL_NAMES, CS231N, EECS498, LAYERS
 
 # Named near-misses, which an assignment may give a share of a function's points (else it earns 0):
 SHAPE_ONLY = "shape_only"  # the right values in the wrong shape
@@ -93,8 +93,8 @@ def load(name_or_path):
 def parse(data, path=""):
     where = path or "the spec"
     convention = data.get("convention", CS231N)
-    if convention not in (CS231N, LAYERS):
-        raise SpecError(f"{where}: convention must be {CS231N!r} or {LAYERS!r}, not {convention!r}")
+    if convention not in (CS231N, LAYERS, EECS498):
+        raise SpecError(f"{where}: convention must be {CS231N!r}, {LAYERS!r} or {EECS498!r}, not {convention!r}")
     items = []
     for raw in data.get("functions", []):
         if not isinstance(raw, dict) or "name" not in raw:
@@ -152,6 +152,7 @@ def apply(spec, options):
     return dataclasses.replace(
         options,
         convention=spec.convention,
+        framework="torch" if spec.convention == EECS498 else options.framework,
         require=tuple(dict.fromkeys(options.require + spec.required)),
         strict=options.strict or spec.settings.get("strict", False),
         dropout_p=spec.settings.get("dropout_p", options.dropout_p),

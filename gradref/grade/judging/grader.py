@@ -32,6 +32,7 @@ from ..course.submission import (
 from ..course.targets import (
     ALL_NAMES,
     CLASS,
+    EECS498,
     LOSS_FUNCTION,
     MODEL,
     PAIR,
@@ -135,7 +136,7 @@ def _write_annotated(target, stage, report):
 def framework_of(path, options):
     """ "torch" for an EECS 498 submission (it imports torch, or the teacher says so), else "numpy";
     CannotGrade where torch is asked for and gradref's torch extra is not installed."""
-    framework = options.framework or ("torch" if imports_torch(path) else "numpy")
+    framework = options.framework or ("torch" if options.convention == EECS498 or imports_torch(path) else "numpy")
     if framework == "torch" and importlib.util.find_spec("torch") is None:
         raise CannotGrade(
             "this submission is written in PyTorch, and grading it needs gradref's torch extra "

@@ -1,0 +1,48 @@
+"""EECS 498-007 captioning (2022 edition's file name): the vanilla RNN by hand, in the course's style
+(written for gradref's tests). The parts that use autograd on purpose are not here."""
+import torch
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = torch.tanh(x.mm(Wx) + prev_h.mm(Wh) + b)
+    cache = (x, prev_h, Wx, Wh, next_h)
+    return next_h, cache
+
+
+def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dz = dnext_h * (1 - next_h**2)
+    dx = dz.mm(Wx.t())
+    dprev_h = dz.mm(Wh.t())
+    dWx = x.t().mm(dz)
+    dWh = prev_h.t().mm(dz)
+    db = dz.sum(dim=0)
+    return dx, dprev_h, dWx, dWh, db
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    N, T, _ = x.shape
+    h = torch.zeros((N, T, h0.shape[1]), dtype=x.dtype, device=x.device)
+    caches, prev_h = [], h0
+    for t in range(T):
+        prev_h, cache = rnn_step_forward(x[:, t, :], prev_h, Wx, Wh, b)
+        h[:, t, :] = prev_h
+        caches.append(cache)
+    return h, caches
+
+
+def rnn_backward(dh, cache):
+    N, T, H = dh.shape
+    D = cache[0][0].shape[1]
+    dx = torch.zeros((N, T, D), dtype=dh.dtype, device=dh.device)
+    dWx = torch.zeros((D, H), dtype=dh.dtype, device=dh.device)
+    dWh = torch.zeros((H, H), dtype=dh.dtype, device=dh.device)
+    db = torch.zeros(H, dtype=dh.dtype, device=dh.device)
+    dprev = torch.zeros((N, H), dtype=dh.dtype, device=dh.device)
+    for t in reversed(range(T)):
+        dx_t, dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t, :] + dprev, cache[t])
+        dx[:, t, :] = dx_t
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev, dWx, dWh, db

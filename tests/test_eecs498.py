@@ -1,0 +1,207 @@
+"""EECS 498-007/598-005 in PyTorch: the course's A2 and A3 functions, written in its style for these
+tests (tests/course/eecs498/), graded on torch float64 tensors. Correct folders pass; each planted
+mistake fails and is named; autograd, float32 tensors and .cuda() are the course's own mistakes."""
+
+import dataclasses
+import os
+import textwrap
+
+import pytest
+
+from gradref.grade import CannotGrade, Options, grade_file
+from gradref.grade.course import assignments
+from gradref.grade.judging import grader as grader_module
+from gradref.grade.untrusted import confine
+
+torch = pytest.importorskip("torch", reason="gradref's torch extra is not installed (make installs it)")
+
+COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course", "eecs498")
+OPTIONS = Options(timeout=20.0, memory_mb=2048)
+
+
+def _grade(folder, options=OPTIONS):
+    report = grade_file(os.path.join(COURSE, folder), options)
+    return report, {r["name"]: r for r in report["results"]}
+
+
+@pytest.fixture(scope="module")
+def a2():
+    return _grade("A2")
+
+
+@pytest.fixture(scope="module")
+def a2_bugs():
+    return _grade("A2_bugs")
+
+
+@pytest.fixture(scope="module")
+def a3_bugs():
+    return _grade("A3_bugs")
+
+
+def test_a2_in_the_courses_style_passes_on_torch_tensors(a2):
+    report, verdicts = a2
+    assert report["convention"] == "eecs498" and report["assignments"] == ["eecs498 a2"]
+    graded = {n: r["status"] for n, r in verdicts.items() if r["status"] != "missing"}
+    assert graded == {
+        "svm_loss_naive": "pass",
+        "svm_loss_vectorized": "pass",
+        "softmax_loss_naive": "pass",
+        "softmax_loss_vectorized": "pass",
+        "nn_forward_backward": "pass",
+    }, [(n, r["message"]) for n, r in verdicts.items()]
+    assert not verdicts["nn_forward_backward"]["warnings"], "the params dict is not read as X, y, ..."
+    cost = [c for c in verdicts["svm_loss_naive"]["checks"] if c["name"].startswith("cost")]
+    assert cost and cost[0]["passed"], "a naive torch loop is timed, and passes"
+
+
+def _with_spec(name):
+    return assignments.apply(assignments.load(name), dataclasses.replace(OPTIONS, assignment=assignments.load(name)))
+
+
+def test_a3_in_the_courses_style_passes_as_static_methods():
+    report, verdicts = _grade("A3", _with_spec("eecs498-a3"))
+    graded = {n: r["status"] for n, r in verdicts.items() if r["status"] != "missing"}
+    names = [
+        f"{c}.{m}"
+        for c in ("Linear", "ReLU", "Dropout", "Conv", "MaxPool", "SpatialBatchNorm")
+        for m in ("forward", "backward")
+    ]
+    names += ["BatchNorm.forward", "BatchNorm.backward", "BatchNorm.backward_alt", "sgd_momentum", "rmsprop", "adam"]
+    assert graded == dict.fromkeys(names, "pass"), [
+        (n, r["message"]) for n, r in verdicts.items() if r["status"] != "pass"
+    ]
+    assert report["passed"] and report["assignments"] == ["eecs498-a3"]
+    assert report["score"] == report["max_score"] == 38
+
+
+def test_both_captioning_editions_rnn_functions_pass_under_their_spec():
+    report, verdicts = _grade("A5", _with_spec("eecs498-rnn"))
+    assert {n: r["status"] for n, r in verdicts.items()} == dict.fromkeys(
+        ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"], "pass"
+    ), [(n, r["message"]) for n, r in verdicts.items()]
+
+
+@pytest.mark.parametrize(
+    "function, mistake",
+    [
+        ("svm_loss_naive", "tensor_dtype"),  # torch.zeros(W.shape): float32
+        ("svm_loss_vectorized", "loss_not_averaged"),  # the loss is wrong while its gradient is right
+        ("softmax_loss_naive", "autograd"),  # loss.backward() in a function to derive by hand
+        ("softmax_loss_vectorized", "cuda_call"),  # .cuda() on a machine without a GPU
+        ("nn_forward_backward", "biases_regularised"),
+    ],
+)
+def test_each_planted_a2_mistake_fails_and_is_named(a2_bugs, function, mistake):
+    verdict = a2_bugs[1][function]
+    assert verdict["status"] in ("fail", "error") and mistake in verdict["mistakes"], verdict["message"]
+
+
+def test_autograd_is_named_with_its_line(a2_bugs):
+    message = a2_bugs[1]["softmax_loss_naive"]["message"]
+    assert "autograd (line" in message and "requires_grad_()" in message, message
+
+
+@pytest.mark.parametrize(
+    "function, mistake",
+    [
+        ("Linear.backward", "dx_not_reshaped"),
+        ("ReLU.backward", "tensor_dtype"),  # torch.zeros(dout.shape), then float64 values put into it
+        ("MaxPool.backward", "argmax_assigned"),  # = where windows overlap: the notebook's 2x2/2 misses it
+        ("SpatialBatchNorm.forward", "reshaped_without_transpose"),  # NCHW reshaped without a permute
+    ],
+)
+def test_each_planted_a3_mistake_fails_and_is_named(a3_bugs, function, mistake):
+    verdict = a3_bugs[1][function]
+    assert verdict["status"] in ("fail", "error") and mistake in verdict["mistakes"], verdict["message"]
+    assert a3_bugs[1]["Linear.forward"]["status"] == "pass"
+
+
+def test_a_layers_own_backward_called_inside_another_is_not_autograd(tmp_path):
+    """Linear.backward(dout, cache) inside a composite is the student's own layer, not autograd's."""
+    (tmp_path / "layers.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+
+            class Linear(object):
+                @staticmethod
+                def forward(x, w, b):
+                    return x.reshape(x.shape[0], -1).mm(w) + b, (x, w, b)
+
+                @staticmethod
+                def backward(dout, cache):
+                    x, w, b = cache
+                    return dout.mm(w.t()).reshape(x.shape), x.reshape(x.shape[0], -1).t().mm(dout), dout.sum(dim=0)
+
+            class ReLU(object):
+                @staticmethod
+                def forward(x):
+                    return x.clamp(min=0), x
+
+                @staticmethod
+                def backward(dout, cache):
+                    return dout * (cache > 0)
+            """
+        )
+    )
+    verdicts = {r["name"]: r for r in grade_file(str(tmp_path), OPTIONS)["results"]}
+    assert verdicts["ReLU.backward"]["status"] == "pass" and verdicts["Linear.backward"]["status"] == "pass"
+    assert "autograd" not in verdicts["Linear.backward"]["mistakes"]
+
+
+def test_attacks_through_torch_are_contained(tmp_path):
+    """A pickle run by torch.load, the answer key looked for through torch's own files, threads past
+    the limit: nothing reaches the grader, and the wrong answer fails."""
+    marker = tmp_path / "pwned"
+    (tmp_path / "linear_classifier.py").write_text(
+        textwrap.dedent(
+            f"""
+            import io, os
+            import torch
+
+            class Payload:
+                def __reduce__(self):
+                    return (os.system, ("touch {marker}",))
+
+            def svm_loss_naive(W, X, y, reg):
+                buffer = io.BytesIO()
+                torch.save(Payload(), buffer)
+                buffer.seek(0)
+                try:
+                    torch.load(buffer, weights_only=False)
+                except Exception:
+                    pass
+                site = os.path.dirname(os.path.dirname(torch.__file__))
+                for name in ("jax", "gradref", "manual_grads"):
+                    if os.path.exists(os.path.join(site, name)):
+                        raise SystemExit("the answer key is here")
+                torch.set_num_threads(64)
+                scores = X.mm(W) @ torch.ones(W.shape[1], W.shape[1], dtype=W.dtype)
+                return scores.sum() * 0, torch.zeros_like(W)
+            """
+        )
+    )
+    verdict = {r["name"]: r for r in grade_file(str(tmp_path), OPTIONS)["results"]}["svm_loss_naive"]
+    assert not marker.exists(), "torch.load ran a program outside the sandbox"
+    assert verdict["status"] in ("fail", "error") and "answer key" not in verdict["message"], verdict["message"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="process mode's worker root is made only as root")
+def test_a2_in_process_mode_runs_torch_in_a_worker_root_of_its_own(tmp_path):
+    if not confine.uses_worker_root():
+        pytest.skip(f"no worker root here: {confine.worker_root_check()[0]}")
+    report, verdicts = _grade("A2", Options(timeout=20.0, memory_mb=2048, sandbox="process"))
+    assert report["isolation_note"].startswith("process isolation in a worker root of its own")
+    assert all(r["status"] == "pass" for r in verdicts.values() if r["status"] != "missing"), [
+        (n, r["message"]) for n, r in verdicts.items()
+    ]
+
+
+def test_without_the_torch_extra_a_torch_submission_gets_one_sentence(monkeypatch):
+    real = grader_module.importlib.util.find_spec
+    monkeypatch.setattr(
+        grader_module.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    with pytest.raises(CannotGrade, match=r"gradref\[torch\]"):
+        grade_file(os.path.join(COURSE, "A2"), OPTIONS)
