@@ -205,3 +205,68 @@ def test_without_the_torch_extra_a_torch_submission_gets_one_sentence(monkeypatc
     )
     with pytest.raises(CannotGrade, match=r"gradref\[torch\]"):
         grade_file(os.path.join(COURSE, "A2"), OPTIONS)
+
+
+SUPPORTED = """
+import torch
+from a3_helper import softmax_loss, svm_loss
+from eecs598 import Solver
+import eecs598
+from eecs598.grad import compute_numeric_gradient, rel_error
+
+eecs598.reset_seed(0)
+x = torch.randn(4, 5, dtype=torch.float64)
+y = torch.tensor([0, 1, 2, 3])
+ERRORS = [
+    rel_error(compute_numeric_gradient(lambda t: loss(t, y)[0], x), loss(x, y)[1]) for loss in (softmax_loss, svm_loss)
+]
+
+
+class Tiny:
+    def __init__(self):
+        self.params = {"W": torch.zeros(5, 4, dtype=torch.float64)}
+
+    def loss(self, X, y=None):
+        scores = X.mm(self.params["W"])
+        if y is None:
+            return scores
+        loss, dscores = softmax_loss(scores, y)
+        return loss, {"W": X.t().mm(dscores)}
+
+
+data = {"X_train": x, "y_train": y, "X_val": x, "y_val": y}
+solver = Solver(Tiny(), data, batch_size=4, num_epochs=20, optim_config={"learning_rate": 1.0}, verbose=False)
+solver.train()
+assert max(ERRORS) < 1e-6 and solver.best_val_acc == 1.0, (ERRORS, solver.best_val_acc)  # else no import
+
+
+class ReLU(object):
+    @staticmethod
+    def forward(x):
+        return x.clamp(min=0), x
+
+    @staticmethod
+    def backward(dout, cache):
+        return dout * (cache > OWN)
+"""
+
+
+@pytest.mark.parametrize("own_helper", [False, True])
+def test_the_courses_helpers_are_served_and_a_students_own_copy_wins(tmp_path, own_helper):
+    """eecs598 (reset_seed, the gradient checks, Solver) and a3_helper's losses work inside the
+    sandbox for a submission that brings none; a student's own a3_helper.py is the one imported."""
+    (tmp_path / "fully_connected_networks.py").write_text(
+        SUPPORTED.replace(
+            "from a3_helper import softmax_loss, svm_loss", "from a3_helper import softmax_loss, svm_loss, OWN"
+        )
+        if own_helper
+        else SUPPORTED.replace("cache > OWN", "cache > 0")
+    )
+    if own_helper:  # the student's copy: right losses, and a constant that makes ReLU.backward wrong
+        helper = os.path.join(os.path.dirname(grader_module.__file__), "..", "course", "support", "a3_helper.py")
+        with open(helper) as handle:
+            (tmp_path / "a3_helper.py").write_text(handle.read() + "\nOWN = 1.0\n")
+    report = grade_file(str(tmp_path), OPTIONS)
+    verdicts = {r["name"]: r for r in report["results"]}
+    assert verdicts["ReLU.forward"]["status"] == "pass", verdicts["ReLU.forward"]["message"]
+    assert verdicts["ReLU.backward"]["status"] == ("fail" if own_helper else "pass"), verdicts["ReLU.backward"]
