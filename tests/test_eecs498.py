@@ -270,3 +270,16 @@ def test_the_courses_helpers_are_served_and_a_students_own_copy_wins(tmp_path, o
     verdicts = {r["name"]: r for r in report["results"]}
     assert verdicts["ReLU.forward"]["status"] == "pass", verdicts["ReLU.forward"]["message"]
     assert verdicts["ReLU.backward"]["status"] == ("fail" if own_helper else "pass"), verdicts["ReLU.backward"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA build of torch and a GPU")
+@pytest.mark.parametrize("folder", ["A2", "A3", "A2_bugs", "A3_bugs"])
+def test_the_same_verdicts_on_cuda_as_on_the_cpu(folder):
+    """--device cuda: every function's verdict and named mistakes as on the CPU (float64 on both)."""
+    options = _with_spec("eecs498-a3") if folder.startswith("A3") else OPTIONS
+    on_cpu = _grade(folder, options)[1]
+    on_gpu = _grade(folder, dataclasses.replace(options, device="cuda"))[1]
+    expected = {n: (r["status"], r["mistakes"]) for n, r in on_cpu.items() if n != "softmax_loss_vectorized"}
+    got = {n: (r["status"], r["mistakes"]) for n, r in on_gpu.items() if n != "softmax_loss_vectorized"}
+    assert got == expected  # .cuda() is a mistake on the CPU only

@@ -107,7 +107,10 @@ def _grade_options(args):
         strict=args.strict,
         dropout_p=args.dropout_p or Options.dropout_p,
         feedback=args.feedback,
+        device=args.device,
     )
+    if args.device == "cuda" and not _cuda_here():
+        raise UsageError("--device cuda needs a GPU and a CUDA build of torch; this machine lacks one of them")
     if args.unseen_seed is not None and args.unseen_seed <= 0:
         raise UsageError("--unseen-seed must be a positive integer (0 names the public samples)")
     # Resolved once here, so that every process of a batch uses the same secret.
@@ -120,6 +123,14 @@ def _grade_options(args):
         options = assignments.apply(spec, dataclasses.replace(options, assignment=spec))
         options = _flags_over_spec(args, spec, options)
     return options
+
+
+def _cuda_here():
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
 
 
 def _flags_over_spec(args, spec, options):
@@ -440,8 +451,16 @@ def register(sub):
     )
     grade.add_argument(
         "--convention",
-        choices=("cs231n", "layers"),
-        help="CS231n functions or textbook layer classes (default: detect)",
+        choices=("cs231n", "layers", "eecs498"),
+        help="CS231n functions, textbook layer classes or EECS 498's PyTorch assignments (default: detect; "
+        "a submission that imports torch is EECS 498's)",
+    )
+    grade.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="torch submissions: the device their tensors are on (default cpu; cuda needs a GPU and a CUDA "
+        "build of torch, and is the only way the sandbox reaches the GPU)",
     )
     grade.add_argument(
         "--require", action="append", metavar="NAME", help="fail when this function or class is missing (repeatable)"

@@ -383,6 +383,8 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
         "--tmpfs",
         "/dev/shm",
     ]
+    if config.get("device") == "cuda":  # the GPU is reachable only when the teacher asks for it
+        args += [arg for device in worker_root.gpu_devices() for arg in ("--dev-bind", device, device)]
     if not prefix.startswith("/usr/"):
         # bwrap would make the folders above it with the host's modes (/root is 0700): make them passable.
         parents = [p for p in _ancestors(prefix) if p != "/"]
@@ -418,7 +420,7 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
         "/",
         "--clearenv",
     ]
-    for key, value in worker_env(f"{SANDBOX_ROOT}/out").items():
+    for key, value in worker_env(f"{SANDBOX_ROOT}/out", config.get("device") == "cuda").items():
         args += ["--setenv", key, value]
     inner = {
         **config,
@@ -435,10 +437,12 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
     return args
 
 
-def furnish_worker_root(layout, worker, allow_imports=(), course_support=None):
+def furnish_worker_root(layout, worker, allow_imports=(), course_support=None, gpu=False):
     """Fill the sandbox folder above `layout` as a worker root of its own (see worker_root); returns
     what process_command needs to start the worker there."""
-    return worker_root.furnish(os.path.dirname(layout.code), worker_packages(allow_imports), course_support, worker)
+    return worker_root.furnish(
+        os.path.dirname(layout.code), worker_packages(allow_imports), course_support, worker, gpu
+    )
 
 
 def process_command(layout, worker, config, allow_imports=(), seccomp_file=None, course_support=None, inside=None):
@@ -493,10 +497,12 @@ def numpy_site(root, packages):
     return site
 
 
-def worker_env(tmpdir):
+def worker_env(tmpdir, gpu=False):
+    """The worker's whole environment; CUDA sees no device unless the grader asked for one (`gpu`)."""
     keep = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_") or k == "LANG"}
     return {
         **keep,
+        **({} if gpu else {"CUDA_VISIBLE_DEVICES": ""}),
         "PATH": "/usr/bin:/bin",
         "HOME": tmpdir,
         "TMPDIR": tmpdir,

@@ -342,7 +342,7 @@ class Sandbox:
         self.syscall_filter = self._write_syscall_filter()
         os.mkdir(self.layout.inputs, 0o755)
         self.inside = (  # process mode as root: the sandbox folder becomes the worker's whole file system
-            confine.furnish_worker_root(self.layout, WORKER, self.allow_imports, course_support)
+            confine.furnish_worker_root(self.layout, WORKER, self.allow_imports, course_support, device == "cuda")
             if isolation == confine.PROCESS and confine.uses_worker_root()
             else None
         )
@@ -438,7 +438,7 @@ class Sandbox:
                     self.inside,
                 )
                 results = self.layout.results if self.inside is None else "/" + os.path.basename(self.layout.results)
-                cwd, env = self.layout.results, confine.worker_env(results)
+                cwd, env = self.layout.results, confine.worker_env(results, self.device == "cuda")
             self.proc = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,

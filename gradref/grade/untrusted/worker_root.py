@@ -11,6 +11,7 @@ root (chroot needs a capability that uid has not got). Landlock, where the kerne
 """
 
 import functools
+import glob
 import json
 import os
 import re
@@ -177,14 +178,18 @@ def template(packages):
     return folder
 
 
-def furnish(root, packages, course_support=None, worker=None):
+def furnish(root, packages, course_support=None, worker=None, gpu=False):
     """Fill the sandbox folder `root` as the worker's whole file system, with `packages` (host paths)
-    in its one site folder; returns {what: inside path} for the worker's config."""
+    in its one site folder (and, with `gpu`, the NVIDIA devices and driver libraries); returns
+    {what: inside path} for the worker's config."""
     if links_work(os.path.dirname(root)):
         place_libraries(root, packages)
     else:
         place_tree(template(tuple(packages)), root)
-    _devices(root)
+    _devices(root, gpu_devices() if gpu else ())
+    if gpu:  # the driver's libraries, which CUDA opens by name at run time (ldd does not list them)
+        for library in glob.glob("/usr/lib/*/libcuda.so*") + glob.glob("/usr/lib/*/libnvidia-*.so*"):
+            place_file(root, library)
     if worker:
         for name, path in ((WORKER, worker), (PROTOCOL, os.path.join(os.path.dirname(worker), "protocol.py"))):
             shutil.copyfile(path, os.path.join(root, name))
@@ -199,10 +204,15 @@ def furnish(root, packages, course_support=None, worker=None):
     }
 
 
-def _devices(root):
-    """The few character devices a program may open; skipped where this process may not make them."""
+def gpu_devices():
+    return sorted(glob.glob("/dev/nvidia*"))
+
+
+def _devices(root, extra=()):
+    """The few character devices a program may open (and the GPU's, where asked); skipped where this
+    process may not make them."""
     _folder(os.path.join(root, "dev"))
-    for device in DEVICES:
+    for device in (*DEVICES, *extra):
         try:
             os.mknod(root + device, 0o666 | stat.S_IFCHR, os.stat(device).st_rdev)
             os.chmod(root + device, 0o666)
