@@ -283,3 +283,30 @@ def test_the_same_verdicts_on_cuda_as_on_the_cpu(folder):
     expected = {n: (r["status"], r["mistakes"]) for n, r in on_cpu.items() if n != "softmax_loss_vectorized"}
     got = {n: (r["status"], r["mistakes"]) for n, r in on_gpu.items() if n != "softmax_loss_vectorized"}
     assert got == expected  # .cuda() is a mistake on the CPU only
+
+
+def test_gradescope_bundle_for_a_pytorch_course_installs_torch_and_grades_a2(tmp_path):
+    """The eecs498-a2 bundle's setup installs torch's CPU build (a NumPy course's does not), and its
+    run grades the course's two files in the container's layout."""
+    import shutil
+    import zipfile
+
+    from gradref.grade.front import platforms
+
+    wheel = tmp_path / "gradref-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"a wheel's place")  # the bundle only packs it
+    for name, wants_torch in (("eecs498-a2", True), ("cs231n-a1", False)):
+        out = tmp_path / f"{name}.zip"
+        platforms.gradescope_bundle(assignments.load(name), str(out), wheel=str(wheel))
+        with zipfile.ZipFile(out) as archive:
+            setup = archive.read("setup.sh").decode()
+        assert ("download.pytorch.org/whl/cpu torch" in setup) == wants_torch, setup
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "source" / "assignment.toml").write_bytes(platforms._spec_text(assignments.load("eecs498-a2")))
+    shutil.copytree(os.path.join(COURSE, "A2"), root / "submission")
+    assert platforms.run_gradescope(str(root), OPTIONS) == 0
+    with open(root / "results" / "results.json") as handle:
+        data = __import__("json").load(handle)
+    assert data["score"] == data["max_score"] == 24, data["output"]
+    assert {t["name"] for t in data["tests"]} >= {"nn_forward_backward", "svm_loss_naive"}

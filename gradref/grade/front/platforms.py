@@ -25,7 +25,7 @@ from conformance.registry import REGISTRY
 from ... import output
 from ...text import clean
 from ..course import assignments
-from ..course.targets import targets_for
+from ..course.targets import EECS498, targets_for
 from ..explain import feedback
 from ..judging import unseen
 from ..judging.answers import oracle_answers, unseen_twin
@@ -52,7 +52,7 @@ if [ -z "$PYTHON" ]; then
 fi
 echo "installing gradref into $("$PYTHON" -c 'import sys; print(sys.prefix)')"
 "$PYTHON" -m pip install --quiet ${GRADREF_PIP_ARGS:-} "$ROOT"/source/gradref-*.whl
-# One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
+{torch}# One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
 "$PYTHON" -c "from gradref.grade.judging import unseen; unseen.machine_secret()"
 # Everything no submission changes, computed once here: the oracle's answers and JAX's compiled programs.
 "$PYTHON" -m gradref autograder warm --assignment "$ROOT/source/assignment.toml"
@@ -89,12 +89,26 @@ FROM python:3.11-slim
 RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap python3-seccomp && rm -rf /var/lib/apt/lists/*
 COPY tests/{wheel} /tmp/
 RUN pip install --no-cache-dir /tmp/{wheel}
-# One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
+{torch}# One secret seed for the image, so that every submission (and a regrade) meets the same unseen values.
 RUN python -c "from gradref.grade.judging import unseen; unseen.machine_secret()"
 # Everything no submission changes, computed once here: the oracle's answers and JAX's compiled programs.
 COPY tests/assignment.toml /tmp/gradref-assignment.toml
 RUN python -m gradref autograder warm --assignment /tmp/gradref-assignment.toml
 """
+
+
+# A PyTorch course (EECS 498): torch's CPU build (about 190 MB to download, where PyPI's default is a
+# CUDA build of several GB), installed unless the image has torch already.
+TORCH_SETUP = """if ! "$PYTHON" -c "import torch" 2>/dev/null; then
+  "$PYTHON" -m pip install --quiet --index-url https://download.pytorch.org/whl/cpu torch \\
+    || echo "torch could not be installed: the PyTorch assignment cannot be graded"
+fi
+"""
+TORCH_DOCKERFILE = "RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch\n"
+
+
+def _torch_lines(spec, lines):
+    return lines if spec.convention == EECS498 else ""
 
 
 class BundleError(Exception):
@@ -224,7 +238,7 @@ def gradescope_bundle(spec, out_zip, wheel=None, support=(), timeout=10.0, memor
                 info.external_attr = 0o755 << 16
                 bundle.writestr(info, text)
 
-            script("setup.sh", GRADESCOPE_SETUP)
+            script("setup.sh", GRADESCOPE_SETUP.replace("{torch}", _torch_lines(spec, TORCH_SETUP)))
             script("run_autograder", GRADESCOPE_RUN.replace("{options}", _runner_options(timeout, memory_mb)))
             bundle.write(wheel, os.path.basename(wheel))
             bundle.writestr("assignment.toml", _spec_text(spec))
@@ -252,7 +266,10 @@ def prairielearn_bundle(spec, out_dir, wheel=None, support=(), timeout=10.0, mem
 
     _add_support(copy, support)
     output.write_atomic(
-        os.path.join(out_dir, "Dockerfile"), PRAIRIELEARN_DOCKERFILE.replace("{wheel}", os.path.basename(wheel))
+        os.path.join(out_dir, "Dockerfile"),
+        PRAIRIELEARN_DOCKERFILE.replace("{wheel}", os.path.basename(wheel)).replace(
+            "{torch}", _torch_lines(spec, TORCH_DOCKERFILE)
+        ),
     )
     output.write_json(
         os.path.join(out_dir, "info-externalGradingOptions.json"),
