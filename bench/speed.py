@@ -43,10 +43,21 @@ TARGETS = {
     "check warm": 15.0,
     "bench --quick": 60.0,
     "grade A2 warm": 3.0,
+    "grade EECS 498 A3 warm": 10.0,  # issue 37: the whole PyTorch A3 folder, torch's import included
     "batch of 30, --jobs 2": 30.0,
 }
 MEMORY_TARGET_MB = 1024  # the largest process of a check
-RUNS = ("check cold", "check warm", "bench --quick", "grade A2 cold", "grade A2 warm", "batch of 30, --jobs 2")
+RUNS = (
+    "check cold",
+    "check warm",
+    "bench --quick",
+    "grade A2 cold",
+    "grade A2 warm",
+    "grade EECS 498 A3 warm",
+    "batch of 30, --jobs 2",
+)
+EECS498_A3 = os.path.join(COURSE, "eecs498", "A3")
+WARMED_BY_A_RUN_OF_ITS_OWN = ("grade EECS 498 A3 warm",)
 
 
 def full_a2_file(folder):
@@ -113,6 +124,7 @@ def runs(workdir):
         "bench --quick": (["bench", "--quick", "--json", os.path.join(workdir, "bench.json")], False),
         "grade A2 cold": (grade, True),  # the check runs filled the cache with the grader's answers too
         "grade A2 warm": (grade, False),
+        "grade EECS 498 A3 warm": (["grade", EECS498_A3, "--assignment", "eecs498-a3"], False),
         "batch of 30, --jobs 2": (
             ["grade", batch, "--batch", "--jobs", "2", "--assignment", "cs231n-a2", "--out", reports],
             False,
@@ -133,6 +145,8 @@ def measure(workdir, only=None):
             continue
         if cold:
             shutil.rmtree(env["GRADREF_CACHE_DIR"], ignore_errors=True)
+        if name in WARMED_BY_A_RUN_OF_ITS_OWN:
+            timed(args, env)  # unreported: the rows before it graded NumPy files, with other unseen values
         rate = gemm_rate()
         row = {"run": name, "gemm_gflops": round(rate, 1), **timed(args, env)}
         row["normalised_s"] = round(row["seconds"] * rate / REFERENCE_GFLOPS, 2)
