@@ -310,3 +310,18 @@ def test_gradescope_bundle_for_a_pytorch_course_installs_torch_and_grades_a2(tmp
         data = __import__("json").load(handle)
     assert data["score"] == data["max_score"] == 24, data["output"]
     assert {t["name"] for t in data["tests"]} >= {"nn_forward_backward", "svm_loss_naive"}
+
+
+def test_which_submissions_are_read_as_pytorch_ones(tmp_path):
+    """EECS 498's folders are; a CS231n layers.py that imports torch beside its NumPy layers is not,
+    nor one with an IDE's stray `from torch._C import ...`."""
+    from gradref.grade.course.submission import written_in_torch
+
+    assert all(written_in_torch(os.path.join(COURSE, f)) for f in ("A2", "A3", "A5", "A2_bugs", "A3_bugs"))
+    numpy_layers = "import numpy as np\n\ndef affine_forward(x, w, b):\n    return x @ w + b, (x, w, b)\n\n"
+    numpy_layers += (
+        "def affine_backward(dout, cache):\n    return dout, dout, dout\n\ndef relu_forward(x):\n    return x, x\n"
+    )
+    for header in ("import torch\n", "from torch._C import default_generator\n"):
+        (tmp_path / "layers.py").write_text(header + numpy_layers)
+        assert not written_in_torch(str(tmp_path / "layers.py")), header

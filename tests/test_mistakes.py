@@ -101,6 +101,63 @@ PLANTED = {
         [("x - correct[:, None] + 1.0)", "x - correct[:, None])")],
     ),
     ("svm_loss", "no_1_over_n"): ("layers_student.py", "svm_loss", [("axis=1)\n    dx /= N\n", "axis=1)\n")]),
+    # The linear classifiers, in the reg * sum(W^2) convention (the softmax file's 0.5 turned into it).
+    ("linear_svm", "loss_not_averaged"): (
+        "classifiers_student.py",
+        "svm_loss_vectorized",
+        [("loss = np.sum(margins) / num_train + reg * np.sum(W * W)", "loss = np.sum(margins) + reg * np.sum(W * W)")],
+    ),
+    ("linear_svm", "no_1_over_n"): (
+        "classifiers_student.py",
+        "svm_loss_vectorized",
+        [("dW = X.T.dot(mask) / num_train + 2 * reg * W", "dW = X.T.dot(mask) + 2 * reg * W")],
+    ),
+    ("linear_svm", "reg_gradient_factor"): (
+        "classifiers_student.py",
+        "svm_loss_vectorized",
+        [("dW = X.T.dot(mask) / num_train + 2 * reg * W", "dW = X.T.dot(mask) / num_train + reg * W")],
+    ),
+    ("linear_softmax", "loss_not_averaged"): (
+        "classifiers_student.py",
+        "softmax_loss_vectorized",
+        [
+            (
+                "loss = -np.sum(np.log(probs[np.arange(num_train), y])) / num_train + 0.5 * reg * np.sum(W * W)",
+                "loss = -np.sum(np.log(probs[np.arange(num_train), y])) + reg * np.sum(W * W)",
+            ),
+            ("dW = X.T.dot(probs) / num_train + reg * W", "dW = X.T.dot(probs) / num_train + 2 * reg * W"),
+        ],
+    ),
+    ("linear_softmax", "no_1_over_n"): (
+        "classifiers_student.py",
+        "softmax_loss_vectorized",
+        [
+            (
+                "loss = -np.sum(np.log(probs[np.arange(num_train), y])) / num_train + 0.5 * reg * np.sum(W * W)",
+                "loss = -np.sum(np.log(probs[np.arange(num_train), y])) / num_train + reg * np.sum(W * W)",
+            ),
+            ("dW = X.T.dot(probs) / num_train + reg * W", "dW = X.T.dot(probs) + 2 * reg * W"),
+        ],
+    ),
+    ("linear_softmax", "reg_gradient_factor"): (
+        "classifiers_student.py",
+        "softmax_loss_vectorized",
+        [
+            (
+                "loss = -np.sum(np.log(probs[np.arange(num_train), y])) / num_train + 0.5 * reg * np.sum(W * W)",
+                "loss = -np.sum(np.log(probs[np.arange(num_train), y])) / num_train + reg * np.sum(W * W)",
+            )
+        ],
+    ),
+    ("two_layer_net_full", "biases_regularised"): (
+        "neural_net_student.py",
+        "TwoLayerNet",
+        [
+            ("np.sum(W2 * W2))\n", "np.sum(W2 * W2) + np.sum(b1 * b1) + np.sum(b2 * b2))\n"),
+            ('grads["b2"] = np.sum(dscores, axis=0)', 'grads["b2"] = np.sum(dscores, axis=0) + 2 * reg * b2'),
+            ('grads["b1"] = np.sum(dhidden, axis=0)', 'grads["b1"] = np.sum(dhidden, axis=0) + 2 * reg * b1'),
+        ],
+    ),
     ("temporal_softmax_loss", "mask_ignored"): (
         "seq_student.py",
         "temporal_softmax_loss",

@@ -2,11 +2,12 @@
 
 import ast
 import os
+import re
 
 from ..explain.plainwords import explain_syntax_error
 from ..untrusted.refusal import CannotGrade
 from ..untrusted.sandbox import python_files
-from .targets import CLASS, TARGETS, TOP_NAMES
+from .targets import CLASS, EECS498, TARGETS, TOP_NAMES
 
 # Parsing costs the grader about 500 bytes of memory per byte of source: course files are tens of KB.
 MAX_FILE_BYTES = 1 << 20
@@ -168,16 +169,33 @@ def defining_text(folder, name):
     return ""
 
 
-def imports_torch(path):
-    """Whether the submission (a file or a folder) imports torch: EECS 498's PyTorch assignments."""
-    sources = [(None, _parse_one(path))] if os.path.isfile(path) else _parsed(path)
-    for _, tree in sources:
-        for node in ast.walk(tree) if tree is not None else ():
-            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "torch" for a in node.names):
-                return True
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
-                return True
-    return False
+def written_in_torch(path):
+    """Whether the submission (a file or a folder) is EECS 498's PyTorch code: among its modules that
+    do `import torch` at their top, the names of EECS 498's functions are at least as many as those
+    only the NumPy courses use (a CS231n layers.py with an IDE's stray `from torch._C import ...`, or
+    one that tries torch out beside its NumPy layers, stays a NumPy submission; EECS 498's a3_helper.py
+    with its svm_loss beside fully_connected_networks.py does not tip the folder)."""
+    if os.path.isfile(path):
+        sources = [_parse_one(path)]
+    else:  # the course's own helper modules (a3_helper.py's svm_loss) do not speak for the student
+        sources = [_parse_one(os.path.join(path, rel)) for rel in python_files(path) if not _course_helper(rel)]
+    eecs = numpy_only = 0
+    for tree in sources:
+        body = tree.body if tree is not None else ()
+        if not any(isinstance(n, ast.Import) and any(a.name.split(".")[0] == "torch" for a in n.names) for n in body):
+            continue
+        names = {getattr(n, "name", None) for n in body} - {None}
+        eecs += len(names & EECS498_NAMES)
+        numpy_only += len(names & NUMPY_ONLY_NAMES)
+    return eecs > 0 and eecs >= numpy_only
+
+
+def _course_helper(rel):
+    return re.fullmatch(r"a\d_helper\.py", os.path.basename(rel)) is not None or rel.split(os.sep)[0] == "eecs598"
+
+
+EECS498_NAMES = {n.split(".")[0] for t in TARGETS if t.convention == EECS498 for n in t.names}
+NUMPY_ONLY_NAMES = {n.split(".")[0] for t in TARGETS if t.convention != EECS498 for n in t.names} - EECS498_NAMES
 
 
 def _parse_one(path):

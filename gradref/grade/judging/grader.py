@@ -27,7 +27,7 @@ from ..course.submission import (
     defining_text,
     docstrings,
     gradable_files,
-    imports_torch,
+    written_in_torch,
 )
 from ..course.targets import (
     ALL_NAMES,
@@ -134,9 +134,11 @@ def _write_annotated(target, stage, report):
 
 
 def framework_of(path, options):
-    """ "torch" for an EECS 498 submission (it imports torch, or the teacher says so), else "numpy";
-    CannotGrade where torch is asked for and gradref's torch extra is not installed."""
-    framework = options.framework or ("torch" if options.convention == EECS498 or imports_torch(path) else "numpy")
+    """The framework a submission is graded in: "torch" for EECS 498's (written in torch, or the
+    teacher says so), else "numpy"; CannotGrade where torch is asked for and gradref's torch extra
+    is not installed."""
+    written = written_in_torch(path)
+    framework = options.framework or ("torch" if options.convention == EECS498 or written else "numpy")
     if framework == "torch" and importlib.util.find_spec("torch") is None:
         raise CannotGrade(
             "this submission is written in PyTorch, and grading it needs gradref's torch extra "

@@ -294,6 +294,7 @@ def package_dirs(names):
     return dirs
 
 
+@functools.lru_cache(maxsize=None)
 def worker_packages(allow_imports=()):
     """Host paths the worker's one site folder holds: NumPy, and the distributions --allow-imports
     names with everything they require (their package folders, module files and metadata), never
@@ -302,6 +303,8 @@ def worker_packages(allow_imports=()):
     import importlib.metadata as metadata
 
     paths = {os.path.basename(p): p for p in package_dirs(["numpy"])}
+    if not allow_imports:
+        return list(paths.values())
     owners = metadata.packages_distributions()
     todo = [d for name in allow_imports for d in owners.get(name.split(".")[0], [name.split(".")[0]])]
     seen = set()
@@ -394,7 +397,7 @@ def bwrap_command(layout, worker, config, allow_imports=(), uid=None, seccomp_fd
         args += ["--tmpfs", hidden]
     site = f"{SANDBOX_ROOT}/site"
     args += ["--perms", "0755", "--dir", SANDBOX_ROOT, "--perms", "0755", "--dir", site]
-    for path in worker_packages(allow_imports):
+    for path in worker_packages(tuple(allow_imports)):
         args += ["--ro-bind", path, f"{site}/{os.path.basename(path)}"]
     extra = [site]
     args += [
@@ -441,7 +444,7 @@ def furnish_worker_root(layout, worker, allow_imports=(), course_support=None, g
     """Fill the sandbox folder above `layout` as a worker root of its own (see worker_root); returns
     what process_command needs to start the worker there."""
     return worker_root.furnish(
-        os.path.dirname(layout.code), worker_packages(allow_imports), course_support, worker, gpu
+        os.path.dirname(layout.code), worker_packages(tuple(allow_imports)), course_support, worker, gpu
     )
 
 
@@ -468,7 +471,7 @@ def process_command(layout, worker, config, allow_imports=(), seccomp_file=None,
         }
         argv = [python_binary(), "-I", "-S", "-B", inside["worker"], inner["code"], _json(inner)]
         return worker_root.command(root, argv)
-    packages = worker_packages(allow_imports)
+    packages = worker_packages(tuple(allow_imports))
     inner = {
         **config,
         "site": [numpy_site(os.path.dirname(layout.code), packages)],
