@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -118,20 +119,69 @@ def _tests_left_out(folder, name):
     return name in ("tests", "include")  # test suites, C headers
 
 
+def needed(path):
+    """The DT_NEEDED names of a 64-bit little-endian ELF file (what the loader must find for it), read
+    from its dynamic section; None where the file is not one (then ldd is asked)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(64)
+            if head[:6] != b"\x7fELF\x02\x01":
+                return None
+            phoff, phentsize, phnum = struct.unpack_from("<Q", head, 32)[0], *struct.unpack_from("<HH", head, 54)
+            handle.seek(phoff)
+            headers = [struct.unpack_from("<IIQQQQQQ", handle.read(phentsize)) for _ in range(phnum)]
+            loads = [(h[3], h[2], h[5]) for h in headers if h[0] == 1]  # PT_LOAD: vaddr, offset, filesz
+            dynamic = next((h for h in headers if h[0] == 2), None)  # PT_DYNAMIC
+            if dynamic is None:
+                return set()
+            handle.seek(dynamic[2])
+            raw = handle.read(dynamic[5])
+            entries = [struct.unpack_from("<qQ", raw, i) for i in range(0, len(raw) - 15, 16)]
+            strtab = next((value for tag, value in entries if tag == 5), None)  # DT_STRTAB (an address)
+            offset = next((o + strtab - v for v, o, size in loads if v <= strtab < v + size), None)
+            if offset is None:
+                return None
+            names = set()
+            for tag, value in entries:
+                if tag == 1:  # DT_NEEDED
+                    handle.seek(offset + value)
+                    names.add(handle.read(256).split(b"\0", 1)[0].decode())
+            return names
+    except (OSError, struct.error, UnicodeDecodeError):
+        return None
+
+
 @functools.lru_cache(maxsize=None)
 def shared_libraries(trees):
     """Every shared library (and the loader) that the interpreter and the .so files under `trees`
-    need, as ldd finds them on this machine; those inside the trees themselves are placed with them."""
-    binaries = [os.path.realpath(sys.executable)]
+    need, as ldd finds them on this machine; those inside the trees themselves are placed with them.
+    ldd (one loader run per file) is asked only about files that need a library beyond those the
+    interpreter loads and those the trees hold, which their own ELF headers say."""
+    python = os.path.realpath(sys.executable)
+    binaries, inside = [], set()
     for tree in trees:
         for folder, _, files in os.walk(tree):
-            binaries += [os.path.join(folder, f) for f in files if ".so" in f and not f.endswith(".py")]
-    found = set()
-    for start in range(0, len(binaries), 64):
-        run = subprocess.run(["ldd", *binaries[start : start + 64]], capture_output=True, timeout=120, check=False)
-        found.update(os.fsdecode(m) for m in LDD_LINE.findall(run.stdout))
+            found = [f for f in files if ".so" in f and not f.endswith(".py")]
+            binaries += [os.path.join(folder, f) for f in found]
+            inside.update(found)
+    found = set(_ldd([python]))
+    known = inside | {os.path.basename(p) for p in found}
+    asked = []
+    for binary in binaries:
+        names = needed(binary)
+        if names is None or names - known:
+            asked.append(binary)
+    found.update(_ldd(asked))
     in_trees = tuple(os.path.realpath(t) + os.sep for t in trees)
     return tuple(sorted(p for p in found if not os.path.realpath(p).startswith(in_trees)))
+
+
+def _ldd(binaries):
+    found = []
+    for start in range(0, len(binaries), 64):
+        run = subprocess.run(["ldd", *binaries[start : start + 64]], capture_output=True, timeout=120, check=False)
+        found += [os.fsdecode(m) for m in LDD_LINE.findall(run.stdout)]
+    return found
 
 
 def place_libraries(root, packages):
