@@ -68,11 +68,12 @@ def test_a3_in_the_courses_style_passes_as_static_methods():
         for m in ("forward", "backward")
     ]
     names += ["BatchNorm.forward", "BatchNorm.backward", "BatchNorm.backward_alt", "sgd_momentum", "rmsprop", "adam"]
+    names += ["TwoLayerNet"]  # built with dtype=torch.float64 and the grader's device
     assert graded == dict.fromkeys(names, "pass"), [
         (n, r["message"]) for n, r in verdicts.items() if r["status"] != "pass"
     ]
     assert report["passed"] and report["assignments"] == ["eecs498-a3"]
-    assert report["score"] == report["max_score"] == 38
+    assert report["score"] == report["max_score"] == 42
 
 
 def test_both_captioning_editions_rnn_functions_pass_under_their_spec():
@@ -109,6 +110,7 @@ def test_autograd_is_named_with_its_line(a2_bugs):
         ("ReLU.backward", "tensor_dtype"),  # torch.zeros(dout.shape), then float64 values put into it
         ("MaxPool.backward", "argmax_assigned"),  # = where windows overlap: the notebook's 2x2/2 misses it
         ("SpatialBatchNorm.forward", "reshaped_without_transpose"),  # NCHW reshaped without a permute
+        ("TwoLayerNet", "biases_regularised"),
     ],
 )
 def test_each_planted_a3_mistake_fails_and_is_named(a3_bugs, function, mistake):

@@ -137,6 +137,8 @@ TARGETS += (
         is_loss=True,
         packed=("W1", "b1", "W2", "b2"),
     ),
+    # A3's TwoLayerNet: "L2 regularization does not include a factor of 0.5"; dtype= and device= given.
+    dataclasses.replace(TWO_LAYER_NET, convention=EECS498, twin=""),
     _static("affine", "Linear"),
     _static("relu", "ReLU"),
     _static("dropout", "Dropout"),
@@ -222,22 +224,28 @@ ASSIGNMENTS = {
         "temporal_softmax_loss",
     ),
 }
+# EECS 498's assignments by the names their files define (one op may be two assignments' functions:
+# A2's nn_forward_backward and A3's TwoLayerNet are the same net).
 EECS498_ASSIGNMENTS = {
-    "eecs498 a2": ("linear_svm", "linear_softmax", "two_layer_net_full"),
+    "eecs498 a2": (
+        "svm_loss_naive",
+        "svm_loss_vectorized",
+        "softmax_loss_naive",
+        "softmax_loss_vectorized",
+        "nn_forward_backward",
+    ),
     "eecs498 a3": (
-        "affine",
-        "relu",
-        "dropout",
-        "conv",
-        "max_pool",
-        "batchnorm",
-        "batchnorm_alt",
-        "spatial_batchnorm",
+        "TwoLayerNet",
+        *(f"{cls}.{method}" for cls in ("Linear", "ReLU", "Dropout") for method in ("forward", "backward")),
         "sgd_momentum",
         "rmsprop",
         "adam",
+        *(f"{cls}.{method}" for cls in ("Conv", "MaxPool", "BatchNorm") for method in ("forward", "backward")),
+        "BatchNorm.backward_alt",
+        "SpatialBatchNorm.forward",
+        "SpatialBatchNorm.backward",
     ),
-    "eecs498 rnn": ("rnn_step", "rnn"),
+    "eecs498 rnn": ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"),
 }
 # The ops that say which assignment a file is from: assignment 1's are in assignment 2 as well.
 DISTINCTIVE = {
@@ -252,8 +260,7 @@ def assignments_of(present, conventions):
     """The assignments whose functions the file defines (the textbook classes are one of their own)."""
     found = []
     if EECS498 in conventions:
-        ops = {t.op for t in TARGETS if t.convention == EECS498 and any(is_present(n, present) for n in t.names)}
-        found += [name for name, members in EECS498_ASSIGNMENTS.items() if ops & set(members)]
+        found += [name for name, members in EECS498_ASSIGNMENTS.items() if any(is_present(n, present) for n in members)]
     if LAYERS in conventions:
         found.append("textbook layer classes")
     if CS231N in conventions:
@@ -269,5 +276,5 @@ def in_assignments(target, assignments):
     if target.convention == LAYERS:
         return "textbook layer classes" in assignments
     if target.convention == EECS498:
-        return any(target.op in EECS498_ASSIGNMENTS.get(name, ()) for name in assignments)
+        return any(set(target.names) & set(EECS498_ASSIGNMENTS.get(name, ())) for name in assignments)
     return any(target.op in ASSIGNMENTS.get(name, ()) for name in assignments)

@@ -70,10 +70,12 @@ MODEL_ARGUMENTS = (
 
 
 def _model_request(sandbox, target, op, sample):
-    """Build the model with the sample's sizes, set its params to the sample's values, call loss(X, y)
+    """Build the model with the sample's sizes (in float64, on the grader's device, where its
+    constructor takes dtype= and device=), set its params to the sample's values, call loss(X, y)
     (reg goes to whichever of the constructor and loss() takes it)."""
     args = sample.args
     choices = [[list(names), {P.VALUE: value(args)}] for names, value in MODEL_ARGUMENTS]
+    choices += [[["dtype"], {P.DTYPE_OF: "float64"}], [["device"], {P.DEVICE_OF: True}]]
     return {
         P.KIND: P.MODEL,
         P.CLS: target.forward,

@@ -387,6 +387,11 @@ def load_arg(spec):
         return tuple(load_arg(value) for value in spec[P.TUPLE])
     if P.DICT in spec:  # parameter dicts: bn_param, conv_param, ...
         return {key: load_arg(value) for key, value in spec[P.DICT].items()}
+    if P.DTYPE_OF in spec:  # a model's dtype= argument
+        name = str(spec[P.DTYPE_OF])
+        return getattr(TORCH, name) if TORCH is not None else np.dtype(name).type
+    if P.DEVICE_OF in spec:  # a model's device= argument
+        return CONFIG.get("device") or "cpu"
     if P.FILE in spec:
         return as_framework(_load(os.path.join(CONFIG["inputs"], os.path.basename(spec[P.FILE])), allow_pickle=False))
     return spec[P.VALUE]

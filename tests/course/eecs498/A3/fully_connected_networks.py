@@ -104,3 +104,45 @@ def adam(w, dw, config=None):
     vt = config["v"] / (1 - config["beta2"] ** config["t"])
     next_w = w - config["learning_rate"] * mt / (torch.sqrt(vt) + config["epsilon"])
     return next_w, config
+
+
+class TwoLayerNet(object):
+    def __init__(
+        self,
+        input_dim=3 * 32 * 32,
+        hidden_dim=100,
+        num_classes=10,
+        weight_scale=1e-3,
+        reg=0.0,
+        dtype=torch.float32,
+        device="cpu",
+    ):
+        """L2 regularization does not include a factor of 0.5."""
+        self.params = {}
+        self.reg = reg
+        self.params["W1"] = weight_scale * torch.randn(input_dim, hidden_dim, dtype=dtype, device=device)
+        self.params["b1"] = torch.zeros(hidden_dim, dtype=dtype, device=device)
+        self.params["W2"] = weight_scale * torch.randn(hidden_dim, num_classes, dtype=dtype, device=device)
+        self.params["b2"] = torch.zeros(num_classes, dtype=dtype, device=device)
+
+    def loss(self, X, y=None):
+        hidden, cache1 = Linear.forward(X, self.params["W1"], self.params["b1"])
+        relu_out, cache_relu = ReLU.forward(hidden)
+        scores, cache2 = Linear.forward(relu_out, self.params["W2"], self.params["b2"])
+        if y is None:
+            return scores
+        shifted = scores - scores.max(dim=1, keepdim=True).values
+        log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+        N = X.shape[0]
+        loss = -log_probs[torch.arange(N), y].sum() / N
+        dscores = log_probs.exp()
+        dscores[torch.arange(N), y] -= 1
+        dscores /= N
+        loss = loss + self.reg * (torch.sum(self.params["W1"] ** 2) + torch.sum(self.params["W2"] ** 2))
+        grads = {}
+        drelu, grads["W2"], grads["b2"] = Linear.backward(dscores, cache2)
+        dhidden = ReLU.backward(drelu, cache_relu)
+        _, grads["W1"], grads["b1"] = Linear.backward(dhidden, cache1)
+        grads["W1"] += 2 * self.reg * self.params["W1"]
+        grads["W2"] += 2 * self.reg * self.params["W2"]
+        return loss, grads
