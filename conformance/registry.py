@@ -262,6 +262,53 @@ def _two_layer_net(name, manual, largest, **kw):
     )
 
 
+def _convnet_args(rng, n, c, hw, filters, size, hidden, classes, reg):
+    """ThreeLayerConvNet's inputs: X (N, C, H, W), W1 (F, C, size, size), then the pooled (F, H/2, W/2)
+    through W2 (F*H*W/4, hidden) and W3 (hidden, classes)."""
+    pooled = filters * (hw // 2) ** 2
+    return {
+        "X": normal(rng, n, c, hw, hw),
+        "y": labels(rng, n, classes),
+        "W1": normal(rng, filters, c, size, size, scale=1 / np.sqrt(c * size * size)),
+        "b1": normal(rng, filters, scale=0.1),
+        "W2": normal(rng, pooled, hidden, scale=1 / np.sqrt(pooled)),
+        "b2": normal(rng, hidden, scale=0.1),
+        "W3": normal(rng, hidden, classes, scale=1 / np.sqrt(hidden)),
+        "b3": normal(rng, classes, scale=0.1),
+        "reg": reg,
+    }
+
+
+def _convnet_kinks(X, W1, b1, W2, b2, **_):
+    """Where the net is not smooth: the conv's outputs (relu), the pool windows' ties, the hidden layer."""
+    conv_param, pool_param = {"stride": 1, "pad": (W1.shape[2] - 1) // 2}, _pool_param(2, 2)
+    conved = manual_grads.conv_forward_fast(X, W1, b1, conv_param)[0]
+    pooled = manual_grads.max_pool_forward_naive(np.maximum(conved, 0), pool_param)[0]
+    return np.concatenate(
+        [conved.ravel(), _pool_gaps(np.maximum(conved, 0), pool_param), (_flat(pooled) @ W2 + b2).ravel()]
+    )
+
+
+def _three_layer_convnet(name, manual, **kw):
+    return _loss(
+        name,
+        manual,
+        ("X", "y", "W1", "b1", "W2", "b2", "W3", "b3", "reg"),
+        ("W1", "b1", "W2", "b2", "W3", "b3"),
+        (
+            SampleSpec("small", lambda r: _convnet_args(r, 2, 3, 6, 4, 3, 5, 3, 0.05), small=True),
+            SampleSpec("course", lambda r: _convnet_args(r, 4, 3, 8, 6, 5, 10, 4, 0.1), small=True),
+            SampleSpec("n1", lambda r: _convnet_args(r, 1, 2, 4, 2, 3, 4, 3, 0.0), small=True),
+        ),
+        kinks=_convnet_kinks,
+        defaults=(("reg", OMIT, lambda **_: 0.0),),
+        reduction=lambda X, W1, W2, **_: max(int(np.prod(W1.shape[1:])), W2.shape[0]),
+        tol_factor=policy.CHAINED,
+        traceable=False,
+        **kw,
+    )
+
+
 def _elementwise_samples(large_low, large_high):
     return (
         SampleSpec("small", lambda r: {"x": away_from_zero(normal(r, 3, 4))}, small=True),
@@ -476,6 +523,17 @@ _SPECS = (
         # The model-sized sample the grader times it on (the 0.5 twin's wide sample is the precision test).
         SampleSpec("model", lambda r: _net_args(r, 64, 512, 256, 10, 1e-3)),
         description="affine - relu - affine - softmax, loss + reg (|W1|^2 + |W2|^2) (CS231n 2017 on)",
+    ),
+    _three_layer_convnet(
+        "three_layer_convnet",
+        "three_layer_convnet_loss",
+        description="conv (same padding) - relu - 2x2 max pool - affine - relu - affine - softmax, "
+        "loss + 0.5 reg (|W1|^2 + |W2|^2 + |W3|^2) (CS231n's cnn.py)",
+    ),
+    _three_layer_convnet(
+        "three_layer_convnet_full",
+        "three_layer_convnet_loss_full",
+        description="the three-layer convnet with loss + reg (|W1|^2 + |W2|^2 + |W3|^2) (EECS 498)",
     ),
     _layer(
         "add_mul_circuit",

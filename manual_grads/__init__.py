@@ -47,7 +47,13 @@ from .losses import (
     softmax_loss,
     svm_loss,
 )
-from .nets import TwoLayerNet, two_layer_net_loss, two_layer_net_loss_full
+from .nets import (
+    TwoLayerNet,
+    three_layer_convnet_loss,
+    three_layer_convnet_loss_full,
+    two_layer_net_loss,
+    two_layer_net_loss_full,
+)
 from .norms import (
     affine_bn_relu_backward,
     affine_bn_relu_forward,

@@ -1,8 +1,11 @@
-"""A two-layer net: affine - relu - affine - softmax, with optional L2 regularisation."""
+"""Whole models as losses of their parameters: the two-layer net (affine - relu - affine - softmax)
+and the three-layer convnet (conv - relu - 2x2 max pool - affine - relu - affine - softmax), each
+with L2 regularisation of its weights."""
 
 import numpy as np
 
 from ._xp import namespace
+from .conv import conv_relu_pool_backward, conv_relu_pool_forward
 from .layers import affine_backward, affine_forward, affine_relu_backward, affine_relu_forward
 from .losses import softmax_loss
 
@@ -48,3 +51,25 @@ class TwoLayerNet:
             hidden, _ = affine_relu_forward(X, p["W1"], p["b1"])
             return affine_forward(hidden, p["W2"], p["b2"])[0]
         return two_layer_net_loss(X, y, p["W1"], p["b1"], p["W2"], p["b2"], self.reg)
+
+
+def three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """Returns (loss, grads) for W1..b3 of conv ("same" padding, stride 1) - relu - 2x2 max pool -
+    affine - relu - affine - softmax; the loss adds 0.5 * reg * (|W1|^2 + |W2|^2 + |W3|^2)."""
+    xp = namespace(X, W1)
+    conv_param = {"stride": 1, "pad": (W1.shape[2] - 1) // 2}
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    pooled, cache1 = conv_relu_pool_forward(X, W1, b1, conv_param, pool_param)
+    hidden, cache2 = affine_relu_forward(pooled, W2, b2)
+    scores, cache3 = affine_forward(hidden, W3, b3)
+    data_loss, dscores = softmax_loss(scores, y)
+    loss = data_loss + 0.5 * reg * (xp.sum(W1 * W1) + xp.sum(W2 * W2) + xp.sum(W3 * W3))
+    dhidden, dW3, db3 = affine_backward(dscores, cache3)
+    dpooled, dW2, db2 = affine_relu_backward(dhidden, cache2)
+    _, dW1, db1 = conv_relu_pool_backward(dpooled, cache1)
+    return loss, {"W1": dW1 + reg * W1, "b1": db1, "W2": dW2 + reg * W2, "b2": db2, "W3": dW3 + reg * W3, "b3": db3}
+
+
+def three_layer_convnet_loss_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """three_layer_convnet_loss with reg * (|W1|^2 + |W2|^2 + |W3|^2), no factor 0.5."""
+    return three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, 2.0 * reg)

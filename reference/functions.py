@@ -177,6 +177,26 @@ def conv_relu_pool(x, w, b, conv_param, pool_param):
     return max_pool(conv_relu(x, w, b, conv_param), pool_param)
 
 
+def three_layer_convnet_scores(X, W1, b1, W2, b2, W3, b3):
+    """The three-layer convnet's class scores, what its loss(X) returns without labels."""
+    pooled = conv_relu_pool(
+        X, W1, b1, {"stride": 1, "pad": (W1.shape[2] - 1) // 2}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+    )
+    return affine(affine_relu(pooled, W2, b2), W3, b3)
+
+
+def three_layer_convnet(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """CS231n's ThreeLayerConvNet: conv (stride 1, "same" zero padding) - relu - 2x2 max pool -
+    affine - relu - affine - softmax, loss + 0.5 reg (|W1|^2 + |W2|^2 + |W3|^2)."""
+    scores = three_layer_convnet_scores(X, W1, b1, W2, b2, W3, b3)
+    return softmax_loss(scores, y) + 0.5 * reg * (jnp.sum(W1 * W1) + jnp.sum(W2 * W2) + jnp.sum(W3 * W3))
+
+
+def three_layer_convnet_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """The same net with reg * (|W1|^2 + |W2|^2 + |W3|^2), no 0.5 (EECS 498, some CS231n years)."""
+    return three_layer_convnet(X, y, W1, b1, W2, b2, W3, b3, 2.0 * reg)
+
+
 def rnn_step(x, prev_h, Wx, Wh, b):
     return jnp.tanh(x @ Wx + prev_h @ Wh + b[None, :])
 

@@ -952,6 +952,30 @@ def test_real_two_layer_net_bugs_fail(tmp_path, name, old, new):
     assert verdict["status"] in ("fail", "error"), verdict["message"]
 
 
+def test_the_three_layer_convnet_passes_built_with_its_own_arguments(tmp_path):
+    """cnn.py's ThreeLayerConvNet (input_dim as (C, H, W), num_filters, filter_size) on the shipped fast
+    layers: its loss, every gradient and its label-free scores."""
+    verdict = grade_source(tmp_path, source("cnn_student.py"), name="cnn.py")["ThreeLayerConvNet"]
+    assert verdict["status"] == "pass", verdict["message"]
+    assert any(n.startswith("judged with 0.5 * reg * sum(W^2)") for n in verdict["notes"]), verdict["notes"]
+    names = {c["name"].split(" [")[0] for c in verdict["checks"]}
+    assert names >= {"loss", "dW1", "db1", "dW2", "db2", "dW3", "db3", "scores"}, names
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("np.sum(W2 * W2) + np.sum(W3 * W3))", "np.sum(W2 * W2))"),  # W3 left out of the regularisation
+        ('conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}', 'conv_param = {"stride": 1, "pad": 1}'),
+        ("        dhidden = drelu2 * (hidden > 0)\n", "        dhidden = drelu2\n"),  # the hidden ReLU skipped
+        ("            return scores\n", "            return np.maximum(scores, 0)\n"),  # scores through a ReLU
+    ],
+)
+def test_real_three_layer_convnet_bugs_fail(tmp_path, old, new):
+    verdict = grade_source(tmp_path, mutate(source("cnn_student.py"), old, new), name="cnn.py")["ThreeLayerConvNet"]
+    assert verdict["status"] in ("fail", "error"), verdict["message"]
+
+
 def test_a_two_layer_net_left_as_the_starter_is_not_implemented(tmp_path):
     starter = source("neural_net_student.py").split("        W1, b1 = self.params")[0] + (
         "        loss, grads = None, {}\n        return loss, grads\n"

@@ -77,6 +77,17 @@ TWO_LAYER_NET = Target(
     twin="two_layer_net",
 )
 
+# CS231n's ThreeLayerConvNet (cnn.py) and EECS 498's: conv - relu - 2x2 pool - affine - relu - affine.
+THREE_LAYER_CONVNET = Target(
+    "three_layer_convnet_full",
+    CS231N,
+    MODEL,
+    "ThreeLayerConvNet",
+    init=("W1", "b1", "W2", "b2", "W3", "b3", "reg"),
+    is_loss=True,
+    twin="three_layer_convnet",
+)
+
 
 TARGETS = (
     _pair("affine"),
@@ -87,6 +98,7 @@ TARGETS = (
     *(_classifier("linear_svm", f"svm_loss_{way}") for way in ("naive", "vectorized")),
     *(_classifier("linear_softmax", f"softmax_loss_{way}") for way in ("naive", "vectorized")),
     TWO_LAYER_NET,
+    THREE_LAYER_CONVNET,
     Target("softmax_loss", CS231N, LOSS_FUNCTION, "softmax_loss", is_loss=True),
     Target("svm_loss", CS231N, LOSS_FUNCTION, "svm_loss", is_loss=True),
     _pair("batchnorm"),
@@ -139,6 +151,7 @@ TARGETS += (
     ),
     # A3's TwoLayerNet: "L2 regularization does not include a factor of 0.5"; dtype= and device= given.
     dataclasses.replace(TWO_LAYER_NET, convention=EECS498, twin=""),
+    dataclasses.replace(THREE_LAYER_CONVNET, convention=EECS498, twin=""),  # "no 0.5 factor"
     _static("affine", "Linear"),
     _static("relu", "ReLU"),
     _static("dropout", "Dropout"),
@@ -202,6 +215,7 @@ ASSIGNMENTS = {
         "layernorm",
         "spatial_batchnorm",
         "spatial_groupnorm",
+        "three_layer_convnet_full",
         "dropout",
         "conv",
         "max_pool",
@@ -244,6 +258,7 @@ EECS498_ASSIGNMENTS = {
         "BatchNorm.backward_alt",
         "SpatialBatchNorm.forward",
         "SpatialBatchNorm.backward",
+        "ThreeLayerConvNet",
     ),
     "eecs498 rnn": ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"),
 }

@@ -59,14 +59,30 @@ def passed_names(op, target):
     return [n for n in op.signature if target.kind not in (CLASS, MODEL) or n not in target.init]
 
 
-# What each edition of the course calls a model's constructor arguments, by what they size.
-MODEL_ARGUMENTS = (
-    (("input_size", "input_dim"), lambda a: int(np.prod(a["X"].shape[1:]))),
-    (("hidden_size", "hidden_dim"), lambda a: a["W1"].shape[1]),
-    (("output_size", "num_classes"), lambda a: a["W2"].shape[1]),
-    (("std", "weight_scale"), lambda a: 1e-3),
-    (("reg",), lambda a: float(a["reg"])),
-)
+# What each edition of each course calls a model's constructor arguments, by what they size.
+MODEL_ARGUMENTS = {
+    "TwoLayerNet": (
+        (("input_size", "input_dim"), lambda a: int(np.prod(a["X"].shape[1:]))),
+        (("hidden_size", "hidden_dim"), lambda a: a["W1"].shape[1]),
+        (("output_size", "num_classes"), lambda a: a["W2"].shape[1]),
+        (("std", "weight_scale"), lambda a: 1e-3),
+        (("reg",), lambda a: float(a["reg"])),
+    ),
+    "ThreeLayerConvNet": (
+        (("input_dim", "input_dims"), lambda a: list(a["X"].shape[1:])),
+        (("num_filters",), lambda a: a["W1"].shape[0]),
+        (("filter_size",), lambda a: a["W1"].shape[2]),
+        (("hidden_dim",), lambda a: a["W2"].shape[1]),
+        (("num_classes",), lambda a: a["W3"].shape[1]),
+        (("weight_scale",), lambda a: 1e-3),
+        (("reg",), lambda a: float(a["reg"])),
+    ),
+}
+# Each model's label-free loss(X): the reference's scores and the parameters they take.
+MODEL_SCORES = {
+    "TwoLayerNet": (ref.two_layer_net_scores, ("X", "W1", "b1", "W2", "b2")),
+    "ThreeLayerConvNet": (ref.three_layer_convnet_scores, ("X", "W1", "b1", "W2", "b2", "W3", "b3")),
+}
 
 
 def _model_request(sandbox, target, op, sample):
@@ -74,7 +90,7 @@ def _model_request(sandbox, target, op, sample):
     constructor takes dtype= and device=), set its params to the sample's values, call loss(X, y)
     (reg goes to whichever of the constructor and loss() takes it)."""
     args = sample.args
-    choices = [[list(names), {P.VALUE: value(args)}] for names, value in MODEL_ARGUMENTS]
+    choices = [[list(names), {P.VALUE: value(args)}] for names, value in MODEL_ARGUMENTS[target.forward]]
     choices += [[["dtype"], {P.DTYPE_OF: "float64"}], [["device"], {P.DEVICE_OF: True}]]
     return {
         P.KIND: P.MODEL,
@@ -89,7 +105,7 @@ def _model_request(sandbox, target, op, sample):
 
 def judge_model_scores(sandbox, target, op, entry):
     """A model's loss(X) without labels returns its class scores: judged on the first sample against
-    the reference's affine - relu - affine."""
+    the reference's scores (MODEL_SCORES)."""
     sample = oracle_answers(op.name, op.samples[0].name)[0]
     args = sample.args
     request = {
@@ -103,7 +119,8 @@ def judge_model_scores(sandbox, target, op, entry):
         _report_failure(outcome, entry, entry.sample)
         return
     spec = (outcome.reply.get(P.RESULTS) or {}).get(P.OUT)
-    want = oracle.vjp(ref.two_layer_net_scores, [args[n] for n in ("X", "W1", "b1", "W2", "b2")], [], None)[0]
+    scores, names = MODEL_SCORES[target.forward]
+    want = oracle.vjp(scores, [args[n] for n in names], [], None)[0]
     got = _plain(sandbox, spec, entry, "scores", want)
     if got is not None:
         rounding = policy.tolerance("float64", *tolerance_terms(op, args))

@@ -143,3 +143,63 @@ class SpatialBatchNorm(object):
         dx, dgamma, dbeta = BatchNorm.backward_alt(flat, cache)
         dx = dx.reshape(N, H, W, C).permute(0, 3, 1, 2)
         return dx, dgamma, dbeta
+
+
+class ThreeLayerConvNet(object):
+    """conv - relu - 2x2 max pool - linear - relu - linear - softmax; L2 regularization without 0.5."""
+
+    def __init__(
+        self,
+        input_dims=(3, 32, 32),
+        num_filters=32,
+        filter_size=7,
+        hidden_dim=100,
+        num_classes=10,
+        weight_scale=1e-3,
+        reg=0.0,
+        dtype=torch.float,
+        device="cpu",
+    ):
+        self.params = {}
+        self.reg = reg
+        self.dtype = dtype
+        C, H, W = input_dims
+        self.params["W1"] = weight_scale * torch.randn(num_filters, C, filter_size, filter_size, dtype=dtype, device=device)
+        self.params["b1"] = torch.zeros(num_filters, dtype=dtype, device=device)
+        flat = num_filters * (H // 2) * (W // 2)
+        self.params["W2"] = weight_scale * torch.randn(flat, hidden_dim, dtype=dtype, device=device)
+        self.params["b2"] = torch.zeros(hidden_dim, dtype=dtype, device=device)
+        self.params["W3"] = weight_scale * torch.randn(hidden_dim, num_classes, dtype=dtype, device=device)
+        self.params["b3"] = torch.zeros(num_classes, dtype=dtype, device=device)
+
+    def loss(self, X, y=None):
+        X = X.to(self.dtype)
+        W1, b1 = self.params["W1"], self.params["b1"]
+        W2, b2 = self.params["W2"], self.params["b2"]
+        W3, b3 = self.params["W3"], self.params["b3"]
+        conv_param = {"stride": 1, "pad": (W1.shape[2] - 1) // 2}
+        pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+        conv, conv_cache = Conv.forward(X, W1, b1, conv_param)
+        relu1, relu1_cache = ReLU.forward(conv)
+        pooled, pool_cache = MaxPool.forward(relu1, pool_param)
+        hidden, hidden_cache = Linear.forward(pooled, W2, b2)
+        relu2, relu2_cache = ReLU.forward(hidden)
+        scores, scores_cache = Linear.forward(relu2, W3, b3)
+        if y is None:
+            return scores
+        shifted = scores - scores.max(dim=1, keepdim=True).values
+        log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+        N = X.shape[0]
+        loss = -log_probs[torch.arange(N), y].sum() / N
+        loss = loss + self.reg * (torch.sum(W1 * W1) + torch.sum(W2 * W2) + torch.sum(W3 * W3))
+        dscores = log_probs.exp()
+        dscores[torch.arange(N), y] -= 1
+        dscores /= N
+        grads = {}
+        drelu2, grads["W3"], grads["b3"] = Linear.backward(dscores, scores_cache)
+        dpooled, grads["W2"], grads["b2"] = Linear.backward(ReLU.backward(drelu2, relu2_cache), hidden_cache)
+        drelu1 = MaxPool.backward(dpooled, pool_cache)
+        _, grads["W1"], grads["b1"] = Conv.backward(ReLU.backward(drelu1, relu1_cache), conv_cache)
+        for name in ("W1", "W2", "W3"):
+            grads[name] += 2 * self.reg * self.params[name]
+        return loss, grads
