@@ -48,6 +48,7 @@ from .losses import (
     svm_loss,
 )
 from .nets import (
+    ThreeLayerConvNet,
     TwoLayerNet,
     three_layer_convnet_loss,
     three_layer_convnet_loss_full,

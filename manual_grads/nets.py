@@ -73,3 +73,44 @@ def three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
 def three_layer_convnet_loss_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
     """three_layer_convnet_loss with reg * (|W1|^2 + |W2|^2 + |W3|^2), no factor 0.5."""
     return three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, 2.0 * reg)
+
+
+class ThreeLayerConvNet:
+    """CS231n's model of conv - relu - 2x2 max pool - affine - relu - affine - softmax (cnn.py):
+    params W1..b3; loss(X) -> scores, loss(X, y) -> (loss, grads keyed like params), with
+    0.5 * reg * (|W1|^2 + |W2|^2 + |W3|^2)."""
+
+    def __init__(
+        self,
+        input_dim=(3, 32, 32),
+        num_filters=32,
+        filter_size=7,
+        hidden_dim=100,
+        num_classes=10,
+        weight_scale=1e-3,
+        reg=0.0,
+        dtype=np.float32,
+    ):
+        rng = np.random.default_rng()
+        channels, height, width = input_dim
+        pooled = num_filters * (height // 2) * (width // 2)
+        self.reg = reg
+        shapes = {
+            "W1": (num_filters, channels, filter_size, filter_size),
+            "W2": (pooled, hidden_dim),
+            "W3": (hidden_dim, num_classes),
+        }
+        self.params = {}
+        for number, (name, shape) in enumerate(shapes.items(), 1):
+            self.params[name] = (weight_scale * rng.standard_normal(shape)).astype(dtype)
+            self.params[f"b{number}"] = np.zeros(shape[0] if number == 1 else shape[1], dtype=dtype)
+
+    def loss(self, X, y=None):
+        p = self.params
+        if y is None:
+            conv_param = {"stride": 1, "pad": (p["W1"].shape[2] - 1) // 2}
+            pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+            pooled, _ = conv_relu_pool_forward(X, p["W1"], p["b1"], conv_param, pool_param)
+            hidden, _ = affine_relu_forward(pooled, p["W2"], p["b2"])
+            return affine_forward(hidden, p["W3"], p["b3"])[0]
+        return three_layer_convnet_loss(X, y, *(p[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3")), self.reg)
