@@ -262,6 +262,44 @@ def _two_layer_net(name, manual, largest, **kw):
     )
 
 
+def _fc_net_args(rng, n, d, h1, h2, c, reg):
+    """FullyConnectedNet's inputs with two hidden layers: X (N, D) through W1 (D, H1), W2, W3 (H2, C)."""
+    return {
+        "X": normal(rng, n, d),
+        "y": labels(rng, n, c),
+        "W1": normal(rng, d, h1, scale=1 / np.sqrt(d)),
+        "b1": normal(rng, h1, scale=0.1),
+        "W2": normal(rng, h1, h2, scale=1 / np.sqrt(h1)),
+        "b2": normal(rng, h2, scale=0.1),
+        "W3": normal(rng, h2, c, scale=1 / np.sqrt(h2)),
+        "b3": normal(rng, c, scale=0.1),
+        "reg": reg,
+    }
+
+
+def _fc_net_kinks(X, W1, b1, W2, b2, **_):
+    first = _flat(X) @ W1 + b1
+    return np.concatenate([first.ravel(), (np.maximum(first, 0) @ W2 + b2).ravel()])
+
+
+def _fc_net(name, manual, **kw):
+    return _loss(
+        name,
+        manual,
+        ("X", "y", "W1", "b1", "W2", "b2", "W3", "b3", "reg"),
+        ("W1", "b1", "W2", "b2", "W3", "b3"),
+        (
+            SampleSpec("small", lambda r: _fc_net_args(r, 5, 4, 6, 5, 3, 0.05), small=True),
+            SampleSpec("course", lambda r: _fc_net_args(r, 2, 15, 20, 30, 10, 0.1), small=True),
+        ),
+        kinks=_fc_net_kinks,
+        defaults=(("reg", OMIT, lambda **_: 0.0),),
+        reduction=lambda X, W1, W2, W3, **_: _matmul_dims(_flat(X), W1, W2, W3),
+        tol_factor=policy.CHAINED,
+        **kw,
+    )
+
+
 def _convnet_args(rng, n, c, hw, filters, size, hidden, classes, reg):
     """ThreeLayerConvNet's inputs: X (N, C, H, W), W1 (F, C, size, size), then the pooled (F, H/2, W/2)
     through W2 (F*H*W/4, hidden) and W3 (hidden, classes)."""
@@ -523,6 +561,17 @@ _SPECS = (
         # The model-sized sample the grader times it on (the 0.5 twin's wide sample is the precision test).
         SampleSpec("model", lambda r: _net_args(r, 64, 512, 256, 10, 1e-3)),
         description="affine - relu - affine - softmax, loss + reg (|W1|^2 + |W2|^2) (CS231n 2017 on)",
+    ),
+    _fc_net(
+        "fc_net",
+        "fc_net_loss",
+        description="{affine - relu} x 2 - affine - softmax, loss + 0.5 reg (|W1|^2 + |W2|^2 + |W3|^2) "
+        "(CS231n's FullyConnectedNet without dropout or normalisation)",
+    ),
+    _fc_net(
+        "fc_net_full",
+        "fc_net_loss_full",
+        description="the fully-connected net with loss + reg (|W1|^2 + |W2|^2 + |W3|^2)",
     ),
     _three_layer_convnet(
         "three_layer_convnet",

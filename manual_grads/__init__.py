@@ -48,8 +48,11 @@ from .losses import (
     svm_loss,
 )
 from .nets import (
+    FullyConnectedNet,
     ThreeLayerConvNet,
     TwoLayerNet,
+    fc_net_loss,
+    fc_net_loss_full,
     three_layer_convnet_loss,
     three_layer_convnet_loss_full,
     two_layer_net_loss,

@@ -53,6 +53,36 @@ class TwoLayerNet:
         return two_layer_net_loss(X, y, p["W1"], p["b1"], p["W2"], p["b2"], self.reg)
 
 
+def fc_net_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """Returns (loss, grads) for W1..b3 of {affine - relu} x 2 - affine - softmax; the loss adds
+    0.5 * reg * (|W1|^2 + |W2|^2 + |W3|^2)."""
+    return _fully_connected_loss(X, y, [(W1, b1), (W2, b2), (W3, b3)], reg)
+
+
+def fc_net_loss_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """fc_net_loss with reg * (|W1|^2 + |W2|^2 + |W3|^2), no factor 0.5."""
+    return fc_net_loss(X, y, W1, b1, W2, b2, W3, b3, 2.0 * reg)
+
+
+def _fully_connected_loss(X, y, layers, reg):
+    """{affine - relu} x (L - 1) - affine - softmax over [(W, b), ...]: (loss, {W1, b1, ...})."""
+    xp = namespace(X, layers[0][0])
+    hidden, caches = X, []
+    for W, b in layers[:-1]:
+        hidden, cache = affine_relu_forward(hidden, W, b)
+        caches.append(cache)
+    scores, last = affine_forward(hidden, *layers[-1])
+    data_loss, dscores = softmax_loss(scores, y)
+    loss = data_loss + 0.5 * reg * sum(xp.sum(W * W) for W, _ in layers)
+    grads = {}
+    dhidden, grads[f"W{len(layers)}"], grads[f"b{len(layers)}"] = affine_backward(dscores, last)
+    for number in range(len(layers) - 1, 0, -1):
+        dhidden, grads[f"W{number}"], grads[f"b{number}"] = affine_relu_backward(dhidden, caches[number - 1])
+    for number, (W, _) in enumerate(layers, 1):
+        grads[f"W{number}"] = grads[f"W{number}"] + reg * W
+    return loss, grads
+
+
 def three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
     """Returns (loss, grads) for W1..b3 of conv ("same" padding, stride 1) - relu - 2x2 max pool -
     affine - relu - affine - softmax; the loss adds 0.5 * reg * (|W1|^2 + |W2|^2 + |W3|^2)."""
@@ -73,6 +103,32 @@ def three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
 def three_layer_convnet_loss_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
     """three_layer_convnet_loss with reg * (|W1|^2 + |W2|^2 + |W3|^2), no factor 0.5."""
     return three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, 2.0 * reg)
+
+
+class FullyConnectedNet:
+    """CS231n's FullyConnectedNet without dropout or normalisation (fc_net.py): {affine - relu} x
+    (L - 1) - affine - softmax, params W1..WL, b1..bL; loss(X) -> scores, loss(X, y) -> (loss, grads),
+    with 0.5 * reg * sum of |W|^2."""
+
+    def __init__(
+        self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, reg=0.0, weight_scale=1e-2, dtype=np.float32
+    ):
+        rng = np.random.default_rng()
+        sizes = [input_dim, *hidden_dims, num_classes]
+        self.reg, self.num_layers = reg, len(sizes) - 1
+        self.params = {}
+        for number, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+            self.params[f"W{number}"] = (weight_scale * rng.standard_normal((fan_in, fan_out))).astype(dtype)
+            self.params[f"b{number}"] = np.zeros(fan_out, dtype=dtype)
+
+    def loss(self, X, y=None):
+        layers = [(self.params[f"W{n}"], self.params[f"b{n}"]) for n in range(1, self.num_layers + 1)]
+        if y is None:
+            hidden = X
+            for W, b in layers[:-1]:
+                hidden, _ = affine_relu_forward(hidden, W, b)
+            return affine_forward(hidden, *layers[-1])[0]
+        return _fully_connected_loss(X, y, layers, self.reg)
 
 
 class ThreeLayerConvNet:

@@ -177,6 +177,23 @@ def conv_relu_pool(x, w, b, conv_param, pool_param):
     return max_pool(conv_relu(x, w, b, conv_param), pool_param)
 
 
+def fc_net_scores(X, W1, b1, W2, b2, W3, b3):
+    """The three-layer fully-connected net's class scores (its loss(X) without labels)."""
+    return affine(affine_relu(affine_relu(X, W1, b1), W2, b2), W3, b3)
+
+
+def fc_net(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """CS231n's FullyConnectedNet with two hidden layers, no dropout or normalisation: {affine - relu} x 2
+    - affine - softmax, loss + 0.5 reg (|W1|^2 + |W2|^2 + |W3|^2)."""
+    scores = fc_net_scores(X, W1, b1, W2, b2, W3, b3)
+    return softmax_loss(scores, y) + 0.5 * reg * (jnp.sum(W1 * W1) + jnp.sum(W2 * W2) + jnp.sum(W3 * W3))
+
+
+def fc_net_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """The same net with reg * (|W1|^2 + |W2|^2 + |W3|^2), no 0.5."""
+    return fc_net(X, y, W1, b1, W2, b2, W3, b3, 2.0 * reg)
+
+
 def three_layer_convnet_scores(X, W1, b1, W2, b2, W3, b3):
     """The three-layer convnet's class scores, what its loss(X) returns without labels."""
     pooled = conv_relu_pool(

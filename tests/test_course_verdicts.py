@@ -976,6 +976,29 @@ def test_real_three_layer_convnet_bugs_fail(tmp_path, old, new):
     assert verdict["status"] in ("fail", "error"), verdict["message"]
 
 
+def test_the_fully_connected_net_passes_built_with_dropout_and_normalisation_off(tmp_path):
+    """fc_net.py's FullyConnectedNet(hidden_dims, ..., dropout_keep_ratio, normalization, ...) with two
+    hidden layers: built with dropout and normalisation off, its loss, six gradients and its scores."""
+    verdict = grade_source(tmp_path, source("fcn_student.py"), name="fc_net.py")["FullyConnectedNet"]
+    assert verdict["status"] == "pass", verdict["message"]
+    names = {c["name"].split(" [")[0] for c in verdict["checks"]}
+    assert names >= {"loss", "dW1", "db1", "dW2", "db2", "dW3", "db3", "scores"}, names
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ('        grads["W%d" % L] += self.reg * self.params["W%d" % L]\n', ""),  # the last W's reg term
+        ("            dout = relu_backward(dout, relu_cache)\n", ""),  # the ReLUs skipped in the backward
+        ("        for i in range(L - 1, 0, -1):", "        for i in range(L - 1, 1, -1):"),  # W1, b1 never reached
+    ],
+)
+def test_real_fully_connected_net_bugs_fail(tmp_path, old, new):
+    text = mutate(source("fcn_student.py"), old, new)
+    verdict = grade_source(tmp_path, text, name="fc_net.py")["FullyConnectedNet"]
+    assert verdict["status"] in ("fail", "error"), verdict["message"]
+
+
 def test_a_two_layer_net_left_as_the_starter_is_not_implemented(tmp_path):
     starter = source("neural_net_student.py").split("        W1, b1 = self.params")[0] + (
         "        loss, grads = None, {}\n        return loss, grads\n"

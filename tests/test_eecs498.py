@@ -68,12 +68,16 @@ def test_a3_in_the_courses_style_passes_as_static_methods():
         for m in ("forward", "backward")
     ]
     names += ["BatchNorm.forward", "BatchNorm.backward", "BatchNorm.backward_alt", "sgd_momentum", "rmsprop", "adam"]
-    names += ["TwoLayerNet", "ThreeLayerConvNet"]  # built with dtype=torch.float64 and the grader's device
+    names += [
+        "TwoLayerNet",
+        "FullyConnectedNet",
+        "ThreeLayerConvNet",
+    ]  # built with dtype=torch.float64 and the grader's device
     assert graded == dict.fromkeys(names, "pass"), [
         (n, r["message"]) for n, r in verdicts.items() if r["status"] != "pass"
     ]
     assert report["passed"] and report["assignments"] == ["eecs498-a3"]
-    assert report["score"] == report["max_score"] == 46
+    assert report["score"] == report["max_score"] == 50
 
 
 def test_both_captioning_editions_rnn_functions_pass_under_their_spec():

@@ -88,6 +88,18 @@ THREE_LAYER_CONVNET = Target(
     twin="three_layer_convnet",
 )
 
+# CS231n's FullyConnectedNet (fc_net.py) and EECS 498's, without dropout or normalisation (those are
+# off when dropout is 0 / dropout_keep_ratio is 1 and normalization None): two hidden layers.
+FULLY_CONNECTED_NET = Target(
+    "fc_net_full",
+    CS231N,
+    MODEL,
+    "FullyConnectedNet",
+    init=("W1", "b1", "W2", "b2", "W3", "b3", "reg"),
+    is_loss=True,
+    twin="fc_net",
+)
+
 
 TARGETS = (
     _pair("affine"),
@@ -98,6 +110,7 @@ TARGETS = (
     *(_classifier("linear_svm", f"svm_loss_{way}") for way in ("naive", "vectorized")),
     *(_classifier("linear_softmax", f"softmax_loss_{way}") for way in ("naive", "vectorized")),
     TWO_LAYER_NET,
+    FULLY_CONNECTED_NET,
     THREE_LAYER_CONVNET,
     Target("softmax_loss", CS231N, LOSS_FUNCTION, "softmax_loss", is_loss=True),
     Target("svm_loss", CS231N, LOSS_FUNCTION, "svm_loss", is_loss=True),
@@ -152,6 +165,8 @@ TARGETS += (
     # A3's TwoLayerNet: "L2 regularization does not include a factor of 0.5"; dtype= and device= given.
     dataclasses.replace(TWO_LAYER_NET, convention=EECS498, twin=""),
     dataclasses.replace(THREE_LAYER_CONVNET, convention=EECS498, twin=""),  # "no 0.5 factor"
+    # Its starter says the L2 term "includes a factor of 0.5", contradicting TwoLayerNet's: both conventions.
+    dataclasses.replace(FULLY_CONNECTED_NET, convention=EECS498),
     _static("affine", "Linear"),
     _static("relu", "ReLU"),
     _static("dropout", "Dropout"),
@@ -215,6 +230,7 @@ ASSIGNMENTS = {
         "layernorm",
         "spatial_batchnorm",
         "spatial_groupnorm",
+        "fc_net_full",
         "three_layer_convnet_full",
         "dropout",
         "conv",
@@ -250,6 +266,7 @@ EECS498_ASSIGNMENTS = {
     ),
     "eecs498 a3": (
         "TwoLayerNet",
+        "FullyConnectedNet",
         *(f"{cls}.{method}" for cls in ("Linear", "ReLU", "Dropout") for method in ("forward", "backward")),
         "sgd_momentum",
         "rmsprop",

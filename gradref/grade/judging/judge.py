@@ -68,6 +68,18 @@ MODEL_ARGUMENTS = {
         (("std", "weight_scale"), lambda a: 1e-3),
         (("reg",), lambda a: float(a["reg"])),
     ),
+    "FullyConnectedNet": (
+        (("hidden_dims",), lambda a: [a["W1"].shape[1], a["W2"].shape[1]]),
+        (("input_dim",), lambda a: int(np.prod(a["X"].shape[1:]))),
+        (("num_classes",), lambda a: a["W3"].shape[1]),
+        (("dropout_keep_ratio",), lambda a: 1.0),  # CS231n 2020 on: 1 keeps every unit
+        (("dropout",), lambda a: 0.0),  # CS231n 2017-19 and EECS 498: 0 switches dropout off
+        (("normalization",), lambda a: None),
+        (("use_batchnorm",), lambda a: False),
+        (("weight_scale",), lambda a: 1e-2),
+        (("reg",), lambda a: float(a["reg"])),
+        (("seed",), lambda a: None),
+    ),
     "ThreeLayerConvNet": (
         (("input_dim", "input_dims"), lambda a: list(a["X"].shape[1:])),
         (("num_filters",), lambda a: a["W1"].shape[0]),
@@ -81,6 +93,7 @@ MODEL_ARGUMENTS = {
 # Each model's label-free loss(X): the reference's scores and the parameters they take.
 MODEL_SCORES = {
     "TwoLayerNet": (ref.two_layer_net_scores, ("X", "W1", "b1", "W2", "b2")),
+    "FullyConnectedNet": (ref.fc_net_scores, ("X", "W1", "b1", "W2", "b2", "W3", "b3")),
     "ThreeLayerConvNet": (ref.three_layer_convnet_scores, ("X", "W1", "b1", "W2", "b2", "W3", "b3")),
 }
 

@@ -146,3 +146,72 @@ class TwoLayerNet(object):
         grads["W1"] += 2 * self.reg * self.params["W1"]
         grads["W2"] += 2 * self.reg * self.params["W2"]
         return loss, grads
+
+
+class FullyConnectedNet(object):
+    """{linear - relu - [dropout]} x (L - 1) - linear - softmax. L2 regularization includes a factor of 0.5."""
+
+    def __init__(
+        self,
+        hidden_dims,
+        input_dim=3 * 32 * 32,
+        num_classes=10,
+        dropout=0.0,
+        reg=0.0,
+        weight_scale=1e-2,
+        seed=None,
+        dtype=torch.float,
+        device="cpu",
+    ):
+        self.use_dropout = dropout != 0
+        self.reg = reg
+        self.num_layers = 1 + len(hidden_dims)
+        self.dtype = dtype
+        self.params = {}
+        dims = [input_dim] + list(hidden_dims) + [num_classes]
+        for i in range(self.num_layers):
+            self.params["W%d" % (i + 1)] = weight_scale * torch.randn(dims[i], dims[i + 1], dtype=dtype, device=device)
+            self.params["b%d" % (i + 1)] = torch.zeros(dims[i + 1], dtype=dtype, device=device)
+        self.dropout_param = {}
+        if self.use_dropout:
+            self.dropout_param = {"mode": "train", "p": dropout}
+            if seed is not None:
+                self.dropout_param["seed"] = seed
+
+    def loss(self, X, y=None):
+        X = X.to(self.dtype)
+        mode = "test" if y is None else "train"
+        if self.use_dropout:
+            self.dropout_param["mode"] = mode
+        caches, out = [], X
+        for i in range(1, self.num_layers):
+            out, cache = Linear.forward(out, self.params["W%d" % i], self.params["b%d" % i])
+            out, relu_cache = ReLU.forward(out)
+            dropout_cache = None
+            if self.use_dropout:
+                out, dropout_cache = Dropout.forward(out, self.dropout_param)
+            caches.append((cache, relu_cache, dropout_cache))
+        L = self.num_layers
+        scores, last = Linear.forward(out, self.params["W%d" % L], self.params["b%d" % L])
+        if mode == "test":
+            return scores
+        shifted = scores - scores.max(dim=1, keepdim=True).values
+        log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+        N = X.shape[0]
+        loss = -log_probs[torch.arange(N), y].sum() / N
+        dscores = log_probs.exp()
+        dscores[torch.arange(N), y] -= 1
+        dscores /= N
+        grads = {}
+        for i in range(1, L + 1):
+            loss = loss + 0.5 * self.reg * torch.sum(self.params["W%d" % i] ** 2)
+        dout, grads["W%d" % L], grads["b%d" % L] = Linear.backward(dscores, last)
+        for i in range(L - 1, 0, -1):
+            cache, relu_cache, dropout_cache = caches[i - 1]
+            if self.use_dropout:
+                dout = Dropout.backward(dout, dropout_cache)
+            dout = ReLU.backward(dout, relu_cache)
+            dout, grads["W%d" % i], grads["b%d" % i] = Linear.backward(dout, cache)
+        for i in range(1, L + 1):
+            grads["W%d" % i] += self.reg * self.params["W%d" % i]
+        return loss, grads
