@@ -414,7 +414,7 @@ def grade_in_a_terminal(copy, batch, out, tmpdir, isolation):
     """gradref grade --batch under a pseudo-terminal (so that the progress bar shows names), as
     another process; returns its exit code, everything it printed, the time and its MemorySampler."""
     env = {**os.environ, "PYTHONPATH": copy, "TMPDIR": str(tmpdir), "COLUMNS": "200"}
-    argv = [sys.executable, "-m", "gradref", "grade", str(batch), "--batch", "--jobs", "2", "--out", str(out)]
+    argv = [sys.executable, "-m", "gradref", "grade", str(batch), "--batch", "--jobs", "3", "--out", str(out)]
     argv += ["--timeout", "3", "--memory-mb", "512", "--submission-timeout", str(BUDGET_S), "--sandbox", isolation]
     leader, follower = pty.openpty()
     started = time.monotonic()
@@ -551,7 +551,7 @@ def test_the_grader_never_hangs_and_the_batch_ends_within_its_budget(hostile_cla
     for attack in ("blocks_the_request_pipe", "closes_the_reply_channel"):
         entry = verdict(hostile_class["reports"][f"{attack}.py"])
         assert entry["status"] in ("error", "timeout"), entry
-    # Every submission ends within its budget; the slow ones run two at a time.
+    # Every submission ends within its budget; the slow ones run three at a time.
     assert hostile_class["elapsed"] < 6 * BUDGET_S + 120, hostile_class["elapsed"]
 
 
