@@ -243,38 +243,30 @@ def _classifier(name, manual, description, **kw):
 
 def _two_layer_net(name, manual, largest, **kw):
     """The two-layer net as a loss of its parameters; `largest` is its one large sample."""
-    return _loss(
-        name,
-        manual,
-        ("X", "y", "W1", "b1", "W2", "b2", "reg"),
-        ("W1", "b1", "W2", "b2"),
-        (
-            SampleSpec("small", lambda r: _net_args(r, 5, 4, 10, 3, 0.05), small=True),
-            SampleSpec("course", lambda r: _net_args(r, 32, 100, 50, 10, 0.1)),
-            SampleSpec("n1", lambda r: _net_args(r, 1, 6, 8, 3, 0.0), small=True),
-            largest,
-        ),
-        kinks=lambda X, W1, b1, **_: _flat(X) @ W1 + b1,
-        defaults=(("reg", OMIT, lambda **_: 0.0),),
-        reduction=lambda X, W1, W2, **_: _matmul_dims(_flat(X), W1, W2),
-        tol_factor=policy.CHAINED,
-        **kw,
+    samples = (
+        SampleSpec("small", lambda r: _net_args(r, 5, 4, 10, 3, 0.05), small=True),
+        SampleSpec("course", lambda r: _net_args(r, 32, 100, 50, 10, 0.1)),
+        SampleSpec("n1", lambda r: _net_args(r, 1, 6, 8, 3, 0.0), small=True),
+        largest,
     )
+    kinks = lambda X, W1, b1, **_: _flat(X) @ W1 + b1  # noqa: E731
+    reduction = lambda X, W1, W2, **_: _matmul_dims(_flat(X), W1, W2)  # noqa: E731
+    return _model(name, manual, 2, samples, kinks, reduction, **kw)
+
+
+def _dense_layers(rng, first, sizes):
+    """W2, b2, W3, b3, ... of dense layers from `first` inputs through `sizes`, scaled by fan-in."""
+    params = {}
+    for number, (fan_in, fan_out) in enumerate(zip([first, *sizes[:-1]], sizes), 2):
+        params[f"W{number}"] = normal(rng, fan_in, fan_out, scale=1 / np.sqrt(fan_in))
+        params[f"b{number}"] = normal(rng, fan_out, scale=0.1)
+    return params
 
 
 def _fc_net_args(rng, n, d, h1, h2, c, reg):
     """FullyConnectedNet's inputs with two hidden layers: X (N, D) through W1 (D, H1), W2, W3 (H2, C)."""
-    return {
-        "X": normal(rng, n, d),
-        "y": labels(rng, n, c),
-        "W1": normal(rng, d, h1, scale=1 / np.sqrt(d)),
-        "b1": normal(rng, h1, scale=0.1),
-        "W2": normal(rng, h1, h2, scale=1 / np.sqrt(h1)),
-        "b2": normal(rng, h2, scale=0.1),
-        "W3": normal(rng, h2, c, scale=1 / np.sqrt(h2)),
-        "b3": normal(rng, c, scale=0.1),
-        "reg": reg,
-    }
+    first = {"W1": normal(rng, d, h1, scale=1 / np.sqrt(d)), "b1": normal(rng, h1, scale=0.1)}
+    return {"X": normal(rng, n, d), "y": labels(rng, n, c), **first, **_dense_layers(rng, h1, [h2, c]), "reg": reg}
 
 
 def _fc_net_kinks(X, W1, b1, W2, b2, **_):
@@ -282,37 +274,19 @@ def _fc_net_kinks(X, W1, b1, W2, b2, **_):
     return np.concatenate([first.ravel(), (np.maximum(first, 0) @ W2 + b2).ravel()])
 
 
-def _fc_net(name, manual, **kw):
-    return _loss(
-        name,
-        manual,
-        ("X", "y", "W1", "b1", "W2", "b2", "W3", "b3", "reg"),
-        ("W1", "b1", "W2", "b2", "W3", "b3"),
-        (
-            SampleSpec("small", lambda r: _fc_net_args(r, 5, 4, 6, 5, 3, 0.05), small=True),
-            SampleSpec("course", lambda r: _fc_net_args(r, 2, 15, 20, 30, 10, 0.1), small=True),
-        ),
-        kinks=_fc_net_kinks,
-        defaults=(("reg", OMIT, lambda **_: 0.0),),
-        reduction=lambda X, W1, W2, W3, **_: _matmul_dims(_flat(X), W1, W2, W3),
-        tol_factor=policy.CHAINED,
-        **kw,
-    )
-
-
 def _convnet_args(rng, n, c, hw, filters, size, hidden, classes, reg):
     """ThreeLayerConvNet's inputs: X (N, C, H, W), W1 (F, C, size, size), then the pooled (F, H/2, W/2)
     through W2 (F*H*W/4, hidden) and W3 (hidden, classes)."""
     pooled = filters * (hw // 2) ** 2
+    first = {
+        "W1": normal(rng, filters, c, size, size, scale=1 / np.sqrt(c * size * size)),
+        "b1": normal(rng, filters, scale=0.1),
+    }
     return {
         "X": normal(rng, n, c, hw, hw),
         "y": labels(rng, n, classes),
-        "W1": normal(rng, filters, c, size, size, scale=1 / np.sqrt(c * size * size)),
-        "b1": normal(rng, filters, scale=0.1),
-        "W2": normal(rng, pooled, hidden, scale=1 / np.sqrt(pooled)),
-        "b2": normal(rng, hidden, scale=0.1),
-        "W3": normal(rng, hidden, classes, scale=1 / np.sqrt(hidden)),
-        "b3": normal(rng, classes, scale=0.1),
+        **first,
+        **_dense_layers(rng, pooled, [hidden, classes]),
         "reg": reg,
     }
 
@@ -327,24 +301,40 @@ def _convnet_kinks(X, W1, b1, W2, b2, **_):
     )
 
 
-def _three_layer_convnet(name, manual, **kw):
+def _model(name, manual, layers, samples, kinks, reduction, **kw):
+    """A whole model as a loss of its parameters W1, b1, ..., W<layers>, b<layers> (reg optional)."""
+    params = tuple(f"{kind}{number}" for number in range(1, layers + 1) for kind in ("W", "b"))
     return _loss(
         name,
         manual,
-        ("X", "y", "W1", "b1", "W2", "b2", "W3", "b3", "reg"),
-        ("W1", "b1", "W2", "b2", "W3", "b3"),
-        (
-            SampleSpec("small", lambda r: _convnet_args(r, 2, 3, 6, 4, 3, 5, 3, 0.05), small=True),
-            SampleSpec("course", lambda r: _convnet_args(r, 4, 3, 8, 6, 5, 10, 4, 0.1), small=True),
-            SampleSpec("n1", lambda r: _convnet_args(r, 1, 2, 4, 2, 3, 4, 3, 0.0), small=True),
-        ),
-        kinks=_convnet_kinks,
+        ("X", "y", *params, "reg"),
+        params,
+        samples,
+        kinks=kinks,
         defaults=(("reg", OMIT, lambda **_: 0.0),),
-        reduction=lambda X, W1, W2, **_: max(int(np.prod(W1.shape[1:])), W2.shape[0]),
+        reduction=reduction,
         tol_factor=policy.CHAINED,
-        traceable=False,
         **kw,
     )
+
+
+def _fc_net(name, manual, **kw):
+    samples = (
+        SampleSpec("small", lambda r: _fc_net_args(r, 5, 4, 6, 5, 3, 0.05), small=True),
+        SampleSpec("course", lambda r: _fc_net_args(r, 2, 15, 20, 30, 10, 0.1), small=True),
+    )
+    reduction = lambda X, W1, W2, W3, **_: _matmul_dims(_flat(X), W1, W2, W3)  # noqa: E731
+    return _model(name, manual, 3, samples, _fc_net_kinks, reduction, **kw)
+
+
+def _three_layer_convnet(name, manual, **kw):
+    samples = (
+        SampleSpec("small", lambda r: _convnet_args(r, 2, 3, 6, 4, 3, 5, 3, 0.05), small=True),
+        SampleSpec("course", lambda r: _convnet_args(r, 4, 3, 8, 6, 5, 10, 4, 0.1), small=True),
+        SampleSpec("n1", lambda r: _convnet_args(r, 1, 2, 4, 2, 3, 4, 3, 0.0), small=True),
+    )
+    reduction = lambda X, W1, W2, **_: max(int(np.prod(W1.shape[1:])), W2.shape[0])  # noqa: E731
+    return _model(name, manual, 3, samples, _convnet_kinks, reduction, traceable=False, **kw)
 
 
 def _elementwise_samples(large_low, large_high):

@@ -65,40 +65,21 @@ def _classifier(op, function):
     return Target(op, CS231N, LOSS_FUNCTION, function, is_loss=True, twin=f"{op}_half")
 
 
+def _model(op, cls, layers, twin):
+    """A model class judged whole: built, params W1, b1, ..., W<layers>, b<layers> set, loss(X, y) and
+    loss(X) judged; `twin` is the op of the other regularisation convention (0.5 * reg)."""
+    params = tuple(f"{kind}{number}" for number in range(1, layers + 1) for kind in ("W", "b"))
+    return Target(op, CS231N, MODEL, cls, init=(*params, "reg"), is_loss=True, twin=twin)
+
+
 # CS231n's TwoLayerNet (neural_net.py 2016-19: loss(X, y, reg); fc_net.py: reg in the constructor),
 # judged as a whole: reg * (|W1|^2 + |W2|^2), or 0.5 * reg * ... in the editions that say so.
-TWO_LAYER_NET = Target(
-    "two_layer_net_full",
-    CS231N,
-    MODEL,
-    "TwoLayerNet",
-    init=("W1", "b1", "W2", "b2", "reg"),
-    is_loss=True,
-    twin="two_layer_net",
-)
-
-# CS231n's ThreeLayerConvNet (cnn.py) and EECS 498's: conv - relu - 2x2 pool - affine - relu - affine.
-THREE_LAYER_CONVNET = Target(
-    "three_layer_convnet_full",
-    CS231N,
-    MODEL,
-    "ThreeLayerConvNet",
-    init=("W1", "b1", "W2", "b2", "W3", "b3", "reg"),
-    is_loss=True,
-    twin="three_layer_convnet",
-)
-
+TWO_LAYER_NET = _model("two_layer_net_full", "TwoLayerNet", 2, "two_layer_net")
 # CS231n's FullyConnectedNet (fc_net.py) and EECS 498's, without dropout or normalisation (those are
 # off when dropout is 0 / dropout_keep_ratio is 1 and normalization None): two hidden layers.
-FULLY_CONNECTED_NET = Target(
-    "fc_net_full",
-    CS231N,
-    MODEL,
-    "FullyConnectedNet",
-    init=("W1", "b1", "W2", "b2", "W3", "b3", "reg"),
-    is_loss=True,
-    twin="fc_net",
-)
+FULLY_CONNECTED_NET = _model("fc_net_full", "FullyConnectedNet", 3, "fc_net")
+# CS231n's ThreeLayerConvNet (cnn.py) and EECS 498's: conv - relu - 2x2 pool - affine - relu - affine.
+THREE_LAYER_CONVNET = _model("three_layer_convnet_full", "ThreeLayerConvNet", 3, "three_layer_convnet")
 
 
 TARGETS = (
