@@ -336,3 +336,9 @@ def test_which_submissions_are_read_as_pytorch_ones(tmp_path):
     for header in ("import torch\n", "from torch._C import default_generator\n"):
         (tmp_path / "layers.py").write_text(header + numpy_layers)
         assert not written_in_torch(str(tmp_path / "layers.py")), header
+
+
+def test_the_look_at_lines_are_in_torchs_words(a3_bugs):
+    """The catalogue's formulas are NumPy's; a torch student reads them as torch: permute, dim=."""
+    message = a3_bugs[1]["SpatialBatchNorm.forward"]["message"]
+    assert "x.permute(0, 2, 3, 1).reshape(-1, C)" in message and "transpose(0, 2, 3, 1)" not in message, message

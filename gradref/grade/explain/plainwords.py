@@ -98,3 +98,24 @@ def explain_syntax_error(path, error):
     if re.match(r"^print\s+[^(\s=]", text):
         return f"{sentence} (Python 2 print statement: write print(...) with parentheses; the grader runs Python 3)"
     return sentence
+
+
+# NumPy's idioms in a diagnosis's "Look at" line, as a torch submission writes them (EECS 498).
+TORCH_WORDS = (
+    (r"np\.maximum\(0(?:\.0)?, ([^()]+)\)", r"torch.clamp(\1, min=0)"),
+    (r"\.transpose\((\d+(?:, \d+)+)\)", r".permute(\1)"),
+    (r"keepdims=True", "keepdim=True"),
+    (r"\baxis=", "dim="),
+    (r"\.dot\(", ".mm("),
+    (r"\.astype\(float\)", ".to(x.dtype)"),
+    (r"\bnp\.", "torch."),
+)
+
+
+def in_torch_words(text):
+    """A diagnosis written with NumPy's idioms, in torch's: np.sum(x, axis=0) -> torch.sum(x, dim=0),
+    x.transpose(0, 2, 3, 1) -> x.permute(0, 2, 3, 1), np.maximum(0, x) -> torch.clamp(x, min=0)
+    (what EECS 498's students write)."""
+    for pattern, replacement in TORCH_WORDS:
+        text = re.sub(pattern, replacement, text)
+    return text

@@ -43,7 +43,7 @@ from ..course.targets import (
     targets_for,
 )
 from ..explain import feedback, static
-from ..explain.plainwords import explain_error
+from ..explain.plainwords import explain_error, in_torch_words
 from ..untrusted import confine, notebook
 from ..untrusted import protocol as P
 from ..untrusted.refusal import CannotGrade
@@ -305,6 +305,9 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
         )
     if sandbox.framework == "torch":
         _no_autograd(sandbox, target, backward_entry)
+        for entry in distinct(forward_entry, backward_entry):  # "Look at" lines in torch's words
+            entry.hints[:] = [in_torch_words(h) for h in entry.hints]
+            entry.formulas[:] = [in_torch_words(f) for f in entry.formulas]
     _read_the_code(sandbox, target, forward_entry, backward_entry)
     forward_entry.settle()
     if separate:
