@@ -49,6 +49,7 @@ def test_a2_in_the_courses_style_passes_on_torch_tensors(a2):
         "softmax_loss_naive": "pass",
         "softmax_loss_vectorized": "pass",
         "nn_forward_backward": "pass",
+        "nn_forward_pass": "pass",
     }, [(n, r["message"]) for n, r in verdicts.items()]
     assert not verdicts["nn_forward_backward"]["warnings"], "the params dict is not read as X, y, ..."
     cost = [c for c in verdicts["svm_loss_naive"]["checks"] if c["name"].startswith("cost")]
@@ -319,7 +320,7 @@ def test_gradescope_bundle_for_a_pytorch_course_installs_torch_and_grades_a2(tmp
     assert platforms.run_gradescope(str(root), OPTIONS) == 0
     with open(root / "results" / "results.json") as handle:
         data = __import__("json").load(handle)
-    assert data["score"] == data["max_score"] == 24, data["output"]
+    assert data["score"] == data["max_score"] == 26, data["output"]
     assert {t["name"] for t in data["tests"]} >= {"nn_forward_backward", "svm_loss_naive"}
 
 
@@ -342,3 +343,18 @@ def test_the_look_at_lines_are_in_torchs_words(a3_bugs):
     """The catalogue's formulas are NumPy's; a torch student reads them as torch: permute, dim=."""
     message = a3_bugs[1]["SpatialBatchNorm.forward"]["message"]
     assert "x.permute(0, 2, 3, 1).reshape(-1, C)" in message and "transpose(0, 2, 3, 1)" not in message, message
+
+
+def test_nn_forward_pass_is_judged_on_its_scores(tmp_path):
+    """nn_forward_pass(params, X) -> (scores, hidden): scores passed through the ReLU fail on them."""
+    with open(os.path.join(COURSE, "A2", "two_layer_net.py")) as handle:
+        source = handle.read()
+    source = source[: source.index("def nn_forward_backward")].replace(
+        "from linear_classifier import sample_batch  # noqa: F401 - the course's file imports it\n", ""
+    )
+    assert "    scores = hidden.mm(W2) + b2\n" in source
+    (tmp_path / "two_layer_net.py").write_text(
+        source.replace("    scores = hidden.mm(W2) + b2\n", "    scores = (hidden.mm(W2) + b2).clamp(min=0)\n")
+    )
+    verdict = {r["name"]: r for r in grade_file(str(tmp_path), OPTIONS)["results"]}["nn_forward_pass"]
+    assert verdict["status"] == "fail" and verdict["checks"][0]["name"].startswith("scores"), verdict["message"]

@@ -19,6 +19,7 @@ LOSS_FUNCTION = "loss"  # loss(x, y) -> (loss, dx)
 UPDATE_RULE = "update"  # rule(w, dw, config) -> (next_w, config)
 CLASS = "class"  # cls(*init); out = forward(*args); dx = backward(dout); grads in attributes
 MODEL = "model"  # cls(**its edition's arguments); params set; loss(X, y) -> (loss, grads keyed like params)
+SCORES = "scores"  # scores(params, X) -> (scores, cache): a model's class scores, judged on their own
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Target:
     labels: str = "index"  # how a loss class is handed its labels t: "index" or "onehot"
     twin: str = ""  # the op of the other regularisation convention (0.5 * reg), where years differ
     packed: tuple = ()  # registry arguments passed together as a dict, first (EECS 498's `params`)
+    model: str = ""  # SCORES: the model whose scores it returns (judge.MODEL_SCORES)
 
     @property
     def names(self):
@@ -143,6 +145,10 @@ TARGETS += (
         is_loss=True,
         packed=("W1", "b1", "W2", "b2"),
     ),
+    # nn_forward_pass(params, X) -> (scores, hidden): the scores judged on every sample.
+    Target(
+        "two_layer_net_full", EECS498, SCORES, "nn_forward_pass", packed=("W1", "b1", "W2", "b2"), model="TwoLayerNet"
+    ),
     # A3's TwoLayerNet: "L2 regularization does not include a factor of 0.5"; dtype= and device= given.
     dataclasses.replace(TWO_LAYER_NET, convention=EECS498, twin=""),
     dataclasses.replace(THREE_LAYER_CONVNET, convention=EECS498, twin=""),  # "no 0.5 factor"
@@ -239,6 +245,7 @@ ASSIGNMENTS = {
 # A2's nn_forward_backward and A3's TwoLayerNet are the same net).
 EECS498_ASSIGNMENTS = {
     "eecs498 a2": (
+        "nn_forward_pass",
         "svm_loss_naive",
         "svm_loss_vectorized",
         "softmax_loss_naive",

@@ -36,6 +36,7 @@ from ..course.targets import (
     LOSS_FUNCTION,
     MODEL,
     PAIR,
+    SCORES,
     assignments_of,
     detect,
     in_assignments,
@@ -57,6 +58,7 @@ from .judge import (
     distinct,
     judge_backward_alone,
     judge_dropout_draws,
+    judge_function_scores,
     judge_model_scores,
     judge_sample,
     timed_request,
@@ -254,6 +256,10 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             entry.broke(ERROR, message)
         return
     op = REGISTRY[target.op]
+    if target.kind == SCORES:  # a model's scores on their own: no gradient, no cost
+        judge_function_scores(sandbox, target, op, forward_entry, graded_samples(op))
+        forward_entry.settle()
+        return
     if target.kind == PAIR and backward_entry is forward_entry:  # backward missing: forward alone
         target = target.forward_alone()
     separate = backward_entry is not forward_entry

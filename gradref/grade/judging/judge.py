@@ -140,6 +140,30 @@ def judge_model_scores(sandbox, target, op, entry):
         _compare(entry, "scores", got, want, rounding)
 
 
+def judge_function_scores(sandbox, target, op, entry, sample_names):
+    """A function that returns a model's class scores and a cache (EECS 498's nn_forward_pass(params,
+    X) -> (scores, hidden)): judged on each sample against the reference's scores."""
+    scores, names = MODEL_SCORES[target.model]
+    for sample_name in sample_names:
+        args = oracle_answers(op.name, sample_name)[0].args
+        request = {
+            P.KIND: P.FUNCTION,
+            P.FIRST: target.forward,
+            P.ARGS: [_arg_spec(sandbox, {n: args[n] for n in target.packed}), _arg_spec(sandbox, args["X"])],
+            P.OUTPUTS_COUNT: 1,
+        }
+        outcome = sandbox.call(request, 1)
+        entry.sample = sample_name
+        entry.ran.append(sample_name)
+        if outcome.status != "ok":
+            _report_failure(outcome, entry, sample_name)
+            return
+        want = oracle.vjp(scores, [args[n] for n in names], [], None)[0]
+        got = _plain(sandbox, (outcome.reply.get(P.RESULTS) or {}).get(P.OUT), entry, "scores", want)
+        if got is not None:
+            _compare(entry, "scores", got, want, policy.tolerance("float64", *tolerance_terms(op, args)))
+
+
 def build_request(sandbox, target, op, sample, dout, with_backward):
     """The worker request for this target on this sample, and how many calls it makes."""
     if target.kind == MODEL:
