@@ -999,6 +999,32 @@ def test_real_fully_connected_net_bugs_fail(tmp_path, old, new):
     assert verdict["status"] in ("fail", "error"), verdict["message"]
 
 
+def test_models_in_a_students_package_import_their_layers_relatively(tmp_path):
+    """A student's cs231n/ folder as the course lays it out: layers.py, layer_utils.py (from .layers
+    import *) and classifiers/fc_net.py (from ..layers import *, from ..layer_utils import *) holding
+    TwoLayerNet and FullyConnectedNet: both models are found, built and pass."""
+    import shutil
+
+    package = tmp_path / "cs231n"
+    shutil.copytree(os.path.join(COURSE, "student_pkg", "cs231n"), package)
+    with open(package / "layers.py", "a") as layers:  # the losses and dropout live in layers.py too
+        fcn = source("fcn_student.py")
+        layers.write("\n\n" + fcn[fcn.index("def dropout_forward") : fcn.index("class FullyConnectedNet")])
+    (package / "classifiers").mkdir()
+    (package / "classifiers" / "__init__.py").write_text("")
+    two_layer = source("fc_net_student.py")
+    (package / "classifiers" / "fc_net.py").write_text(
+        "import numpy as np\n\nfrom ..layers import *\nfrom ..layer_utils import *\n\n\n"
+        + two_layer[two_layer.index("class TwoLayerNet") :]
+        + "\n\n"
+        + fcn[fcn.index("class FullyConnectedNet") :]
+    )
+    verdicts = {r["name"]: r for r in grade_file(str(package), FAST)["results"]}
+    for model in ("TwoLayerNet", "FullyConnectedNet"):
+        assert verdicts[model]["status"] == "pass", (model, verdicts[model]["message"])
+    assert verdicts["affine_backward"]["status"] == "pass"
+
+
 def test_a_two_layer_net_left_as_the_starter_is_not_implemented(tmp_path):
     starter = source("neural_net_student.py").split("        W1, b1 = self.params")[0] + (
         "        loss, grads = None, {}\n        return loss, grads\n"
