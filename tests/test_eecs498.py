@@ -358,3 +358,12 @@ def test_nn_forward_pass_is_judged_on_its_scores(tmp_path):
     )
     verdict = {r["name"]: r for r in grade_file(str(tmp_path), OPTIONS)["results"]}["nn_forward_pass"]
     assert verdict["status"] == "fail" and verdict["checks"][0]["name"].startswith("scores"), verdict["message"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with a GPU grades on it")
+def test_device_cuda_without_a_gpu_is_one_sentence_and_exit_2(capsys):
+    from gradref.cli import main
+
+    assert main(["grade", os.path.join(COURSE, "A2"), "--device", "cuda"]) == 2
+    error = capsys.readouterr().err
+    assert "--device cuda needs a GPU and a CUDA build of torch" in error and "Traceback" not in error
