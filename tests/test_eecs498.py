@@ -367,3 +367,36 @@ def test_device_cuda_without_a_gpu_is_one_sentence_and_exit_2(capsys):
     assert main(["grade", os.path.join(COURSE, "A2"), "--device", "cuda"]) == 2
     error = capsys.readouterr().err
     assert "--device cuda needs a GPU and a CUDA build of torch" in error and "Traceback" not in error
+
+
+def test_a_model_whose_loss_calls_autograd_fails_with_its_line(tmp_path):
+    """TwoLayerNet.loss handing its gradients to loss.backward() fails, though its values are right."""
+    source = """
+import torch
+
+
+class TwoLayerNet(object):
+    def __init__(self, input_dim=3072, hidden_dim=100, num_classes=10, weight_scale=1e-3, reg=0.0,
+                 dtype=torch.float32, device="cpu"):
+        self.reg = reg
+        self.params = {
+            "W1": weight_scale * torch.randn(input_dim, hidden_dim, dtype=dtype, device=device),
+            "b1": torch.zeros(hidden_dim, dtype=dtype, device=device),
+            "W2": weight_scale * torch.randn(hidden_dim, num_classes, dtype=dtype, device=device),
+            "b2": torch.zeros(num_classes, dtype=dtype, device=device),
+        }
+
+    def loss(self, X, y=None):
+        params = {k: v.detach().clone().requires_grad_() for k, v in self.params.items()}
+        scores = (X.mm(params["W1"]) + params["b1"]).clamp(min=0).mm(params["W2"]) + params["b2"]
+        if y is None:
+            return scores.detach()
+        loss = torch.nn.functional.cross_entropy(scores, y)
+        loss = loss + self.reg * (torch.sum(params["W1"] ** 2) + torch.sum(params["W2"] ** 2))
+        loss.backward()
+        return loss.detach(), {k: v.grad for k, v in params.items()}
+"""
+    (tmp_path / "fully_connected_networks.py").write_text(source)
+    verdict = {r["name"]: r for r in grade_file(str(tmp_path), OPTIONS)["results"]}["TwoLayerNet"]
+    assert verdict["status"] == "fail" and "autograd" in verdict["mistakes"], verdict["message"]
+    assert "TwoLayerNet.loss uses autograd (line" in verdict["message"], verdict["message"]

@@ -331,9 +331,10 @@ AUTOGRAD = (
 def _no_autograd(sandbox, target, entry):
     """A function that must derive its gradient fails where its own code hands it to autograd (read
     from the source, outside the student's process)."""
-    if not target.has_backward and target.kind != LOSS_FUNCTION:
+    if not target.has_backward and target.kind not in (LOSS_FUNCTION, MODEL):
         return
-    for name in dict.fromkeys(target.names[::-1]):  # the backward's own code first
+    names = (f"{target.forward}.loss",) if target.kind == MODEL else target.names[::-1]  # the backward first
+    for name in dict.fromkeys(names):
         found = autograd_line(sandbox.layout.code, name)
         if found is not None:
             line, text = found
