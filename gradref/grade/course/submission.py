@@ -128,15 +128,21 @@ def _parsed(folder):
     """(text, tree) of each .py file under `folder` (a staged submission) that parses, within the size
     one file may have."""
     for rel in python_files(folder):
-        path = os.path.join(folder, rel)
-        try:
-            if os.path.getsize(path) > MAX_FILE_BYTES:
-                continue
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-            yield text, ast.parse(text)
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-            continue
+        found = _read_parsed(os.path.join(folder, rel))
+        if found is not None:
+            yield found
+
+
+def _read_parsed(path):
+    """(text, tree) of one .py file that parses, within the size one file may have; else None."""
+    try:
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            return None
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        return text, ast.parse(text)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def docstrings(folder, names):
@@ -176,12 +182,12 @@ def written_in_torch(path):
     one that tries torch out beside its NumPy layers, stays a NumPy submission; EECS 498's a3_helper.py
     with its svm_loss beside fully_connected_networks.py does not tip the folder)."""
     if os.path.isfile(path):
-        sources = [_parse_one(path)]
+        sources = [_read_parsed(path)]
     else:  # the course's own helper modules (a3_helper.py's svm_loss) do not speak for the student
-        sources = [_parse_one(os.path.join(path, rel)) for rel in python_files(path) if not _course_helper(rel)]
+        sources = [_read_parsed(os.path.join(path, rel)) for rel in python_files(path) if not _course_helper(rel)]
     eecs = numpy_only = 0
-    for tree in sources:
-        body = tree.body if tree is not None else ()
+    for found in sources:
+        body = found[1].body if found is not None else ()
         if not any(isinstance(n, ast.Import) and any(a.name.split(".")[0] == "torch" for a in n.names) for n in body):
             continue
         names = {getattr(n, "name", None) for n in body} - {None}
@@ -198,18 +204,6 @@ EECS498_NAMES = {n.split(".")[0] for t in TARGETS if t.convention == EECS498 for
 NUMPY_ONLY_NAMES = {n.split(".")[0] for t in TARGETS if t.convention != EECS498 for n in t.names} - EECS498_NAMES
 
 
-def _parse_one(path):
-    try:
-        if os.path.getsize(path) > MAX_FILE_BYTES:
-            return None
-        with open(path, encoding="utf-8") as handle:
-            return ast.parse(handle.read())
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return None
-
-
-# What in a function's own code hands its gradient to autograd: x.backward(...), torch.autograd.grad,
-# t.requires_grad_() / t.requires_grad = True / requires_grad=True.
 def autograd_line(folder, name):
     """(line number, line) of the first use of autograd in the function `name` ("Linear.backward"
     for a class's method) of the staged submission under `folder`, or None. Read from the source,
@@ -229,6 +223,8 @@ def autograd_line(folder, name):
 
 
 def _autograd_node(function):
+    """What in a function's own code hands its gradient to autograd: x.backward(...),
+    torch.autograd.grad, t.requires_grad_(), t.requires_grad = True, requires_grad=True."""
     for node in ast.walk(function):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             attribute = node.func

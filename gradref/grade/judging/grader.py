@@ -139,8 +139,7 @@ def framework_of(path, options):
     """The framework a submission is graded in: "torch" for EECS 498's (written in torch, or the
     teacher says so), else "numpy"; CannotGrade where torch is asked for and gradref's torch extra
     is not installed."""
-    written = written_in_torch(path)
-    framework = options.framework or ("torch" if options.convention == EECS498 or written else "numpy")
+    framework = options.framework or ("torch" if options.convention == EECS498 or written_in_torch(path) else "numpy")
     if framework == "torch" and importlib.util.find_spec("torch") is None:
         raise CannotGrade(
             "this submission is written in PyTorch, and grading it needs gradref's torch extra "

@@ -131,19 +131,12 @@ def judge_model_scores(sandbox, target, op, entry):
     if outcome.status != "ok":
         _report_failure(outcome, entry, entry.sample)
         return
-    spec = (outcome.reply.get(P.RESULTS) or {}).get(P.OUT)
-    scores, names = MODEL_SCORES[target.forward]
-    want = oracle.vjp(scores, [args[n] for n in names], [], None)[0]
-    got = _plain(sandbox, spec, entry, "scores", want)
-    if got is not None:
-        rounding = policy.tolerance("float64", *tolerance_terms(op, args))
-        _compare(entry, "scores", got, want, rounding)
+    _check_scores(sandbox, outcome, entry, target.forward, op, args)
 
 
 def judge_function_scores(sandbox, target, op, entry, sample_names):
     """A function that returns a model's class scores and a cache (EECS 498's nn_forward_pass(params,
     X) -> (scores, hidden)): judged on each sample against the reference's scores."""
-    scores, names = MODEL_SCORES[target.model]
     for sample_name in sample_names:
         args = oracle_answers(op.name, sample_name)[0].args
         request = {
@@ -158,10 +151,16 @@ def judge_function_scores(sandbox, target, op, entry, sample_names):
         if outcome.status != "ok":
             _report_failure(outcome, entry, sample_name)
             return
-        want = oracle.vjp(scores, [args[n] for n in names], [], None)[0]
-        got = _plain(sandbox, (outcome.reply.get(P.RESULTS) or {}).get(P.OUT), entry, "scores", want)
-        if got is not None:
-            _compare(entry, "scores", got, want, policy.tolerance("float64", *tolerance_terms(op, args)))
+        _check_scores(sandbox, outcome, entry, target.model, op, args)
+
+
+def _check_scores(sandbox, outcome, entry, model, op, args):
+    """The class scores a call returned as OUT, against the reference's scores of `model`."""
+    scores, names = MODEL_SCORES[model]
+    want = oracle.vjp(scores, [args[n] for n in names], [], None)[0]
+    got = _plain(sandbox, (outcome.reply.get(P.RESULTS) or {}).get(P.OUT), entry, "scores", want)
+    if got is not None:
+        _compare(entry, "scores", got, want, policy.tolerance("float64", *tolerance_terms(op, args)))
 
 
 def build_request(sandbox, target, op, sample, dout, with_backward):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...text import clean
-from . import confine, syscalls
+from . import confine, syscalls, worker_root
 from . import protocol as P
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
@@ -437,7 +437,10 @@ class Sandbox:
                     self.course_support,
                     self.inside,
                 )
-                results = self.layout.results if self.inside is None else "/" + os.path.basename(self.layout.results)
+                # Its results folder, as the worker sees it (inside its own root, where it has one).
+                results = (
+                    self.layout.results if self.inside is None else worker_root.inside(self.root, self.layout.results)
+                )
                 cwd, env = self.layout.results, confine.worker_env(results, self.device == "cuda")
             self.proc = subprocess.Popen(
                 argv,
