@@ -231,22 +231,23 @@ def _plain(sandbox, spec, entry, label, like):
         return None
     kind = clean(spec.get(P.TYPE, ""), 80)
     if sandbox.framework == "torch":
-        _check_tensor(sandbox, spec, entry, label, kind, like)
+        _check_tensor(sandbox, spec, entry, label, kind, value, like)
     elif kind not in ("numpy.ndarray", "numpy.float64", "builtins.float"):
         entry.check(f"{label} type", False, f"{label} is a {kind}, want a numpy array")
     return value
 
 
-def _check_tensor(sandbox, spec, entry, label, kind, like):
-    """A torch submission's result: a tensor (a loss may be a Python float) of the inputs' dtype, on
-    their device, and out of autograd's graph."""
+def _check_tensor(sandbox, spec, entry, label, kind, value, like):
+    """A torch submission's result: a tensor (a loss may be a Python float) of the inputs' dtype (read
+    from the file the grader loaded), on their device (as the worker reports it: a wrong answer there
+    can only spare a student this check, never the comparison of the values)."""
     if kind not in ("torch.Tensor", "builtins.float"):
         entry.check(f"{label} type", False, f"{label} is a {kind}, want a torch tensor")
         return
     if kind == "builtins.float":
         return
-    dtype, device = clean(str(spec.get(P.DTYPE, "")), 40), clean(str(spec.get(P.DEVICE, "")), 20)
-    want = f"torch.{np.asarray(like).dtype}" if like is not None else dtype
+    dtype, want = f"torch.{np.asarray(value).dtype}", f"torch.{np.asarray(like).dtype}"
+    device = clean(str(spec.get(P.DEVICE, "")), 20)
     if np.asarray(like).dtype.kind == "f" and dtype != want:
         entry.check(
             f"{label} dtype",

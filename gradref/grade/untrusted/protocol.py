@@ -51,9 +51,7 @@ TUPLE = "tuple"  # a tuple of specs (a cache)
 DTYPE_OF = "dtype_of"  # a dtype by name ("float64"): np.float64, or torch.float64 in a torch submission
 DEVICE_OF = "device_of"  # the device a torch submission's tensors are on ("cpu" for NumPy)
 TYPE = "type"  # a result's Python type, "module.qualname"
-DTYPE = "dtype"  # a torch result's dtype, "torch.float64"
 DEVICE = "device"  # a torch result's device type, "cpu" or "cuda"
-AUTOGRAD = "autograd"  # a torch result autograd recorded (it requires grad or has a grad_fn)
 
 # ----- reply: worker -> grader -----
 OK = "ok"

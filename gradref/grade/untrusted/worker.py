@@ -412,16 +412,12 @@ def save_after(name, value):
 
 
 def save_value(name, value):
-    """Save a result as a plain array file; returns (file, type name, and for a tensor its dtype,
-    device and whether autograd recorded it) or raises TypeError."""
+    """Save a result as a plain array file; returns (file, type name, and for a tensor its device) or
+    raises TypeError."""
     kind = f"{type(value).__module__}.{type(value).__qualname__}"
     described = {}
     if TORCH is not None and isinstance(value, TORCH.Tensor):
-        described = {
-            P.DTYPE: str(value.dtype),
-            P.DEVICE: value.device.type,
-            P.AUTOGRAD: bool(value.requires_grad or value.grad_fn is not None),
-        }
+        described = {P.DEVICE: value.device.type}
     array = as_array(value)
     if array.dtype.hasobject:
         raise TypeError(f"{name} is not numeric (it became an object array)")
