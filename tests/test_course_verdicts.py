@@ -1025,6 +1025,59 @@ def test_models_in_a_students_package_import_their_layers_relatively(tmp_path):
     assert verdicts["affine_backward"]["status"] == "pass"
 
 
+def _files_alone(folder, layers_edit=("", "")):
+    """fc_net_student.py split as a student hands in the files alone: layers.py, and fc_net.py importing
+    them as the course's package does (cs231n.layers, cs231n.layer_utils, which it does not hand in)."""
+    text = source("fc_net_student.py")
+    layers = (
+        text[: text.index("def affine_relu_forward")]
+        + text[text.index("def softmax_loss") : text.index("class TwoLayerNet")]
+    )
+    folder.mkdir()
+    (folder / "layers.py").write_text(layers.replace(*layers_edit))
+    (folder / "fc_net.py").write_text(
+        "import numpy as np\n\nfrom cs231n.layers import *\nfrom cs231n.layer_utils import *\n\n\n"
+        + text[text.index("class TwoLayerNet") :]
+    )
+    return {r["name"]: r for r in grade_file(str(folder), FAST)["results"]}
+
+
+def test_the_files_alone_import_each_other_and_the_courses_layer_utils(tmp_path):
+    """layers.py is cs231n.layers to fc_net.py, and layer_utils (not handed in) is the course's, served:
+    its composites are the course's code, not graded as the student's."""
+    verdicts = _files_alone(tmp_path / "flat")
+    assert verdicts["TwoLayerNet"]["status"] == "pass", verdicts["TwoLayerNet"]["message"]
+    assert verdicts["affine_relu_forward"]["status"] == "missing"
+    assert verdicts["TwoLayerNet"]["caused_by"] == []
+
+
+def test_a_model_failing_through_the_students_own_layer_names_that_layer_first(tmp_path):
+    """A wrong db in affine_backward: TwoLayerNet (through the served affine_relu_backward too) is told
+    that its failure comes from that layer, before anything of its own."""
+    verdicts = _files_alone(tmp_path / "bug", ("np.sum(dout, axis=0)", "np.mean(dout, axis=0)"))
+    model = verdicts["TwoLayerNet"]
+    assert verdicts["affine_backward"]["status"] == "fail" and model["status"] == "fail"
+    assert model["caused_by"] == ["affine_backward"], model["caused_by"]
+    assert model["diagnosis"][0].startswith("it calls your own affine_backward, which fails on its own")
+    assert model["mistakes"][0] == "calls_a_failing_function"
+
+
+def test_a_failing_layer_the_model_does_not_call_is_not_blamed(tmp_path):
+    """neural_net.py's TwoLayerNet computes its layers inline: a wrong affine_backward beside it is not its cause."""
+    layers = (
+        source("fc_net_student.py")
+        .split("def relu_forward")[0]
+        .replace("np.sum(dout, axis=0)", "np.mean(dout, axis=0)")
+    )
+    model = mutate(
+        source("neural_net_student.py"), "scores = hidden.dot(W2) + b2", "scores = np.maximum(0, hidden.dot(W2) + b2)"
+    )
+    verdicts = grade_source(tmp_path, layers + "\n\n" + model.replace("import numpy as np\n", "", 1))
+    assert verdicts["affine_backward"]["status"] == "fail"
+    assert verdicts["TwoLayerNet"]["status"] == "fail" and verdicts["TwoLayerNet"]["caused_by"] == []
+    assert "relu_on_scores" in verdicts["TwoLayerNet"]["mistakes"], verdicts["TwoLayerNet"]["message"][:300]
+
+
 def test_a_two_layer_net_left_as_the_starter_is_not_implemented(tmp_path):
     starter = source("neural_net_student.py").split("        W1, b1 = self.params")[0] + (
         "        loss, grads = None, {}\n        return loss, grads\n"

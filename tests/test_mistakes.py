@@ -13,7 +13,7 @@ from conftest import once_per_session
 
 from gradref.grade import Options
 from gradref.grade.course.targets import TARGETS
-from gradref.grade.explain.mistakes import CATALOGUE
+from gradref.grade.explain.mistakes import CATALOGUE, MODEL_OPS
 from gradref.grade.front.batch import grade_folder
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
@@ -149,6 +149,7 @@ PLANTED = {
             )
         ],
     ),
+    # ----- models: each key of the model family (mistakes._model_mistakes) on one of its ops -----
     ("two_layer_net_full", "biases_regularised"): (
         "neural_net_student.py",
         "TwoLayerNet",
@@ -156,6 +157,74 @@ PLANTED = {
             ("np.sum(W2 * W2))\n", "np.sum(W2 * W2) + np.sum(b1 * b1) + np.sum(b2 * b2))\n"),
             ('grads["b2"] = np.sum(dscores, axis=0)', 'grads["b2"] = np.sum(dscores, axis=0) + 2 * reg * b2'),
             ('grads["b1"] = np.sum(dhidden, axis=0)', 'grads["b1"] = np.sum(dhidden, axis=0) + 2 * reg * b1'),
+        ],
+    ),
+    ("two_layer_net_full", "reg_loss_factor"): (
+        "neural_net_student.py",
+        "TwoLayerNet",
+        [("loss += reg * (np.sum(W1 * W1)", "loss += 0.5 * reg * (np.sum(W1 * W1)")],
+    ),
+    ("two_layer_net_full", "reg_not_in_gradient"): (
+        "neural_net_student.py",
+        "TwoLayerNet",
+        [(" + 2 * reg * W2", ""), (" + 2 * reg * W1", "")],
+    ),
+    ("two_layer_net", "reg_not_in_loss"): (
+        "fc_net_student.py",
+        "TwoLayerNet",
+        [("        loss += 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))\n", "")],
+    ),
+    ("two_layer_net", "reg_gradient_factor"): (
+        "fc_net_student.py",
+        "TwoLayerNet",
+        [
+            # The starter's note on the factor, as a docstring (a planted file keeps no comments).
+            (
+                "Compute loss and gradient for a minibatch of data.",
+                "Compute loss and gradient; L2 with a factor of 0.5.",
+            ),
+            ('grads["W2"] += self.reg * W2', 'grads["W2"] += 2 * self.reg * W2'),
+            ('grads["W1"] += self.reg * W1', 'grads["W1"] += 2 * self.reg * W1'),
+        ],
+    ),
+    ("two_layer_net", "relu_on_scores"): (
+        "fc_net_student.py",
+        "TwoLayerNet",
+        [
+            (
+                "scores, scores_cache = affine_forward(hidden, W2, b2)",
+                "scores, scores_cache = affine_relu_forward(hidden, W2, b2)",
+            ),
+            ("affine_backward(dscores, scores_cache)", "affine_relu_backward(dscores, scores_cache)"),
+        ],
+    ),
+    ("fc_net", "biases_regularised"): (
+        "fcn_student.py",
+        "FullyConnectedNet",
+        [
+            (
+                "            loss += 0.5 * self.reg * np.sum(W * W)\n",
+                "            loss += 0.5 * self.reg * (np.sum(W * W) + np.sum(self.params['b%d' % i] ** 2))\n",
+            ),
+            (
+                'grads["W%d" % L] += self.reg * self.params["W%d" % L]',
+                'grads["W%d" % L] += self.reg * self.params["W%d" % L]; grads["b%d" % L] += self.reg * self.params["b%d" % L]',
+            ),
+            (
+                'grads["W%d" % i] += self.reg * self.params["W%d" % i]',
+                'grads["W%d" % i] += self.reg * self.params["W%d" % i]; grads["b%d" % i] += self.reg * self.params["b%d" % i]',
+            ),
+        ],
+    ),
+    ("three_layer_convnet", "relu_on_scores"): (
+        "cnn_student.py",
+        "ThreeLayerConvNet",
+        [
+            (
+                "scores, scores_cache = _affine_forward(relu2, W3, b3)",
+                "pre, scores_cache = _affine_forward(relu2, W3, b3)\n        scores = np.maximum(pre, 0)",
+            ),
+            ("_affine_backward(dscores, scores_cache)", "_affine_backward(dscores * (pre > 0), scores_cache)"),
         ],
     ),
     ("temporal_softmax_loss", "mask_ignored"): (
@@ -696,7 +765,7 @@ def only(source, keep):
     """The file with only the function `keep`, its forward or backward partner, what they call, and the
     imports: a planted file grades one op, not the whole assignment."""
     tree = ast.parse(source)
-    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    functions = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     wanted = {keep} | {name for target in TARGETS if keep in target.names for name in target.names}
     todo = list(wanted)
     while todo:
@@ -747,8 +816,13 @@ def planted_reports(tmp_path_factory):
 
 
 def test_every_catalogue_entry_has_a_planted_bug():
+    """Each entry is planted, but for the model family's (one generator for every model op): each of
+    its keys is planted on one model op at least."""
     catalogue = {(op, m.key) for op, mistakes in CATALOGUE.items() for m in mistakes}
-    assert catalogue == set(PLANTED), (catalogue - set(PLANTED), set(PLANTED) - catalogue)
+    family = {(op, key) for op, key in catalogue if op in MODEL_OPS}
+    assert catalogue - family == set(PLANTED) - family, (catalogue - set(PLANTED) - family, set(PLANTED) - catalogue)
+    assert {key for _, key in family} == {key for op, key in PLANTED if op in MODEL_OPS}
+    assert set(PLANTED) & family <= family
 
 
 @pytest.mark.parametrize("op,key", sorted(PLANTED), ids=[_name(*k) for k in sorted(PLANTED)])

@@ -1,6 +1,7 @@
 """Reading a submission without running it: which files define gradable names, and which names."""
 
 import ast
+import functools
 import os
 import re
 
@@ -143,6 +144,62 @@ def _read_parsed(path):
         return text, ast.parse(text)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
+
+
+@functools.lru_cache(maxsize=1)
+def course_support_names():
+    """The top-level names gradref's course support modules define (layer_utils' composites,
+    a3_helper's losses): imported from there, they are the course's code, not the student's."""
+    from . import SUPPORT
+
+    return frozenset(
+        node.name
+        for _, tree in _parsed(SUPPORT)
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")
+    )
+
+
+def references(folder):
+    """{name: the names its code mentions} for each top-level function and class of the staged
+    submission under `folder` ("Linear.backward" for a class's method too), then for those of the
+    course's support modules the submission does not define itself (its own copy wins)."""
+    from . import SUPPORT
+
+    graph = {}
+    for root in (folder, SUPPORT):
+        found = {}
+        for _, tree in _parsed(root):
+            for node in tree.body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    found.setdefault(node.name, set()).update(_mentioned(node))
+                    for method in node.body if isinstance(node, ast.ClassDef) else ():
+                        if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                            found.setdefault(f"{node.name}.{method.name}", set()).update(_mentioned(method))
+        graph.update({name: refs for name, refs in found.items() if name not in graph})
+    return graph
+
+
+def _mentioned(node):
+    """Names and Class.attribute pairs a definition mentions (affine_forward, Linear.backward)."""
+    found = set()
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Name):
+            found.add(inner.id)
+        elif isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name):
+            found.add(f"{inner.value.id}.{inner.attr}")
+    return found
+
+
+def reached(graph, name):
+    """Every name the definition `name` reaches through the definitions it mentions, nearest first."""
+    seen, todo = [], [name]
+    while todo:
+        for mentioned in sorted(graph.get(todo.pop(0), ())):
+            if mentioned not in seen and mentioned != name:
+                seen.append(mentioned)
+                todo.append(mentioned)
+    return seen
 
 
 def docstrings(folder, names):

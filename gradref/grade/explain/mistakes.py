@@ -308,21 +308,118 @@ def _linear_gradient_summed(a, which):
     return (_linear(a, which)["dW"] - regularised) * a["X"].shape[0] + regularised
 
 
-def _net(a, regularise_biases=False):
-    """The two-layer net's loss and gradients, biases regularised too where asked."""
-    X, y, reg = a["X"], a["y"], float(a["reg"])
-    h = np.maximum(0, X @ a["W1"] + a["b1"])
-    scores = h @ a["W2"] + a["b2"]
-    n = X.shape[0]
-    p = _softmax(scores)
-    weights = ("W1", "W2", "b1", "b2") if regularise_biases else ("W1", "W2")
-    loss = -np.log(p[np.arange(n), y]).mean() + reg * sum(np.sum(a[k] ** 2) for k in weights)
-    dscores = (p - _one_hot(y, scores.shape[1])) / n
-    dh = (dscores @ a["W2"].T) * (h > 0)
-    grads = {"dW2": h.T @ dscores, "db2": dscores.sum(axis=0), "dW1": X.T @ dh, "db1": dh.sum(axis=0)}
-    for k in weights:
-        grads["d" + k] = grads["d" + k] + 2 * reg * a[k]
-    return {"loss": loss, **grads}
+# A model's loss and gradients (the grader's registry ops) and the factor of reg in its loss.
+MODEL_OPS = {
+    "two_layer_net": (mg.two_layer_net_loss, 0.5),
+    "two_layer_net_full": (mg.two_layer_net_loss_full, 1.0),
+    "fc_net": (mg.fc_net_loss, 0.5),
+    "fc_net_full": (mg.fc_net_loss_full, 1.0),
+    "three_layer_convnet": (mg.three_layer_convnet_loss, 0.5),
+    "three_layer_convnet_full": (mg.three_layer_convnet_loss_full, 1.0),
+}
+
+
+def _params(a, kind):
+    return sorted((k for k in a if k[:1] == kind and k[1:].isdigit()), key=lambda k: int(k[1:]))
+
+
+def _model_regularised(op, a, loss_factor=1.0, grad_factor=1.0, biases=False):
+    """A model's right loss and gradients with its regularisation's term scaled by `loss_factor` in the
+    loss and by `grad_factor` in the gradients (0: left out), and the biases regularised too (`biases`)."""
+    manual, half = MODEL_OPS[op]
+    reg = float(a.get("reg", 0.0))
+    loss, grads = manual(**a)
+    out = {"loss": float(loss), **{"d" + k: np.asarray(v, np.float64) for k, v in grads.items()}}
+    for W in _params(a, "W"):
+        out["loss"] += (loss_factor - 1.0) * half * reg * np.sum(a[W] ** 2)
+        out["d" + W] = out["d" + W] + (grad_factor - 1.0) * 2 * half * reg * a[W]
+    for b in _params(a, "b") if biases else ():
+        out["loss"] += half * reg * np.sum(a[b] ** 2)
+        out["d" + b] = out["d" + b] + 2 * half * reg * a[b]
+    return out
+
+
+def _model_relu_on_scores(op, a):
+    """A model whose output scores go through a ReLU too, forward and backward."""
+    _, half = MODEL_OPS[op]
+    X, y, reg = a["X"], a["y"], float(a.get("reg", 0.0))
+    weights, biases = _params(a, "W"), _params(a, "b")
+    caches, hidden = [], X
+    if op.startswith("three_layer_convnet"):
+        conv = {"stride": 1, "pad": (a["W1"].shape[2] - 1) // 2}
+        hidden, first = mg.conv_relu_pool_forward(
+            X, a["W1"], a["b1"], conv, {"pool_height": 2, "pool_width": 2, "stride": 2}
+        )
+    layers = list(zip(weights, biases))[1 if op.startswith("three_layer_convnet") else 0 :]
+    for W, b in layers:
+        hidden, cache = mg.affine_relu_forward(hidden, a[W], a[b])
+        caches.append(cache)
+    loss, dscores = mg.softmax_loss(hidden, y)
+    out = {"loss": float(loss) + half * reg * sum(np.sum(a[W] ** 2) for W in weights)}
+    for (W, b), cache in reversed(list(zip(layers, caches))):
+        dscores, out["d" + W], out["d" + b] = mg.affine_relu_backward(dscores, cache)
+    if op.startswith("three_layer_convnet"):
+        _, out["dW1"], out["db1"] = mg.conv_relu_pool_backward(dscores, first)
+    for W in weights:
+        out["d" + W] = out["d" + W] + 2 * half * reg * a[W]
+    return out
+
+
+def _model_mistakes(M):
+    """The mistakes of a model's own composition, for every model op (its layers being right)."""
+    for op, (_, half) in MODEL_OPS.items():
+        other = 2.0 if half == 0.5 else 0.5  # the gradient or loss of the other convention
+        reg_loss = "0.5 * reg * np.sum(W * W)" if half == 0.5 else "reg * np.sum(W * W)"
+        reg_grad = "reg * W" if half == 0.5 else "2 * reg * W"
+        yield from (
+            M(
+                op,
+                "biases_regularised",
+                "the biases are regularised too: the course regularises the weights W1, W2, ... only",
+                f"loss += {reg_loss} for each W (never b)",
+                lambda a, d, g, op=op: _model_regularised(op, a, biases=True),
+            ),
+            M(
+                op,
+                "reg_not_in_loss",
+                "the loss leaves out the regularisation that the gradients add",
+                f"loss += {reg_loss} for each W",
+                lambda a, d, g, op=op: {"loss": _model_regularised(op, a, loss_factor=0.0)["loss"]},
+            ),
+            M(
+                op,
+                "reg_not_in_gradient",
+                "the gradients of the weights leave out the regularisation's term",
+                f"grads['W1'] += {reg_grad}",
+                lambda a, d, g, op=op: {
+                    k: v for k, v in _model_regularised(op, a, grad_factor=0.0).items() if k != "loss"
+                },
+            ),
+            M(
+                op,
+                "reg_gradient_factor",
+                f"the regularisation's gradient is off by a factor {other:g}: the derivative of {reg_loss} is {reg_grad}",
+                f"grads['W1'] += {reg_grad}",
+                lambda a, d, g, op=op, f=other: {
+                    k: v for k, v in _model_regularised(op, a, grad_factor=f).items() if k != "loss"
+                },
+            ),
+            M(
+                op,
+                "reg_loss_factor",
+                f"the regularisation in the loss is off by a factor {other:g} (its gradient {reg_grad} is right): "
+                f"the loss adds {reg_loss}",
+                f"loss += {reg_loss}",
+                lambda a, d, g, op=op, f=other: {"loss": _model_regularised(op, a, loss_factor=f)["loss"]},
+            ),
+            M(
+                op,
+                "relu_on_scores",
+                "the output scores go through a ReLU: the last affine layer feeds the softmax directly",
+                "scores, cache = affine_forward(hidden, W, b)  # no ReLU after the last layer",
+                lambda a, d, g, op=op: _model_relu_on_scores(op, a),
+            ),
+        )
 
 
 def _temporal(a, divide_by="n", use_mask=True):
@@ -593,13 +690,7 @@ def _entries():
                 ),
             )
         ),
-        M(
-            "two_layer_net_full",
-            "biases_regularised",
-            "the biases are regularised too: the course regularises W1 and W2 only",
-            "loss += reg * (torch.sum(W1 * W1) + torch.sum(W2 * W2))",
-            lambda a, d, g: _net(a, regularise_biases=True),
-        ),
+        *_model_mistakes(M),
         M(
             "temporal_softmax_loss",
             "mask_ignored",

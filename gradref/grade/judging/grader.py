@@ -24,9 +24,12 @@ from ..course.assignments import score
 from ..course.submission import (
     LAYER_CLASSES,
     autograd_line,
+    course_support_names,
     defining_text,
     docstrings,
     gradable_files,
+    reached,
+    references,
     written_in_torch,
 )
 from ..course.targets import (
@@ -64,7 +67,7 @@ from .judge import (
     timed_request,
 )
 from .options import Options
-from .verdict import ERROR, MISSING, PASS, RANK, TIMEOUT, Entry, sample_of, summary, unique
+from .verdict import ERROR, FAIL, MISSING, PASS, RANK, TIMEOUT, Entry, sample_of, summary, unique
 
 __all__ = ["CannotGrade", "Options", "PASS", "grade_file"]
 
@@ -176,8 +179,9 @@ def _grade(path, options, advance, staging_s=0.0):
         hello = sandbox.start()
         names = hello.get(P.NAMES) if isinstance(hello.get(P.NAMES), list) else []
         loaded = {n for n in names if isinstance(n, str) and n.isidentifier()} if hello.get(P.OK) else set()
-        # A layer class counts only where the files define it as one (not a helper function `Sigmoid`).
-        present = (loaded - (LAYER_CLASSES - defined)) | defined
+        # A layer class counts only where the files define it as one (not a helper function `Sigmoid`); a
+        # composite imported from the course's own layer_utils is the course's, not the student's.
+        present = (loaded - (LAYER_CLASSES - defined) - (course_support_names() - defined)) | defined
         for number, target in enumerate(targets, 1):
             found = _entries_for(target, present)
             if found is None:
@@ -192,6 +196,7 @@ def _grade(path, options, advance, staging_s=0.0):
                 grade_target(sandbox, target, forward_entry, backward_entry, hello, options, seed)
             if advance:
                 advance(number, len(targets), target.names[0])
+        _blame_failing_callees(entries, sandbox.layout.code)
     assignments = [options.assignment.name] if options.assignment else assignments_of(present, conventions)
     listed = (
         {i.name for i in options.assignment.items}
@@ -229,6 +234,21 @@ def _grade(path, options, advance, staging_s=0.0):
         },
     }
     return feedback.apply(score(report, options.assignment), options.feedback, options.feedback_hidden)
+
+
+def _blame_failing_callees(entries, code):
+    """A failing function (a composite, a model) whose code reaches the student's own functions that
+    fail too is told so first, naming them (read from the code, outside the student's process)."""
+    failing = {e.name: e.message for e in entries if e.status in (FAIL, ERROR, TIMEOUT)}
+    if len(failing) < 2:
+        return
+    graph = references(code)
+    for entry in entries:
+        if entry.name in failing:
+            # Not where both failed the same way (a file that did not load fails everything alike).
+            callees = [n for n in reached(graph, entry.name) if n in failing and failing[n] != entry.message]
+            if callees:
+                entry.blame(callees)
 
 
 def _stand_ins(hello):
@@ -367,14 +387,15 @@ def _cost_matters(target, backward_entry, options):
 
 
 def _trial_rank(sandbox, target, op, entry):
-    """How far the target gets on the op's first sample, judged on a scratch entry (RANK; 0 where
-    judging it raised): to see which of two conventions the code follows."""
+    """How far the target gets on the op's first sample, judged on a scratch entry: (RANK, checks
+    passed), (0, 0) where judging it raised; to see which of two conventions the code follows (a
+    model whose biases are regularised too still has its weights' gradients right in its own)."""
     scratch = Entry(entry.name)
     try:
         judge_sample(sandbox, target, op, op.samples[0].name, scratch, scratch)
     except Exception:  # noqa: BLE001 - the real run reports it
-        return 0
-    return RANK.get(scratch.status, 0)
+        return 0, 0
+    return RANK.get(scratch.status, 0), sum(c["passed"] for c in scratch.checks)
 
 
 def _label_encoding(sandbox, target, op, entry):
@@ -386,7 +407,7 @@ def _label_encoding(sandbox, target, op, entry):
     if trials["onehot"] > trials["index"]:
         entry.notes.append("graded with one-hot labels t: the code does not take index labels")
         return dataclasses.replace(target, labels="onehot")
-    if trials["index"] == trials["onehot"] == RANK[PASS]:
+    if trials["index"][0] == trials["onehot"][0] == RANK[PASS]:
         entry.notes.append("takes index and one-hot labels t")
     return target
 

@@ -8,6 +8,7 @@ from ..explain.diagnose import CHANGES_A_RIGHT_ONE, NOT_REPRODUCED
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
 UNSEEN = "unseen values"  # in the name of the sample drawn from the secret seed
 PUBLISHED_ONLY = "right on the published samples only"
+CALLS_A_FAILING_FUNCTION = "calls_a_failing_function"  # the mistakes key of Entry.blame
 RANK = {PASS: 3, FAIL: 2, ERROR: 1, TIMEOUT: 1, MISSING: 0}  # which of two conventions the code follows
 
 
@@ -39,6 +40,21 @@ class Entry:
     found: list = field(default_factory=list)  # (quantity, mistake key, sentence) of each diagnosis said
     heatmaps: list = field(default_factory=list)  # where a quantity is wrong, on the first sample it failed
     contradicted: set = field(default_factory=set)  # (quantity, key, how): a quantity shows that mistake is not it
+    caused_by: list = field(default_factory=list)  # the student's own functions it calls that fail too
+
+    def blame(self, failing):
+        """It fails where its code calls the student's own `failing` functions, which fail on their
+        own: that goes first, before any mistake of its own (which may vanish once they are fixed)."""
+        self.caused_by = list(failing)
+        names = ", ".join(failing)
+        one = len(failing) == 1
+        self.hints.insert(
+            0,
+            f"it calls your own {names}, which {'fails' if one else 'fail'} on {'its' if one else 'their'} own "
+            f"(see {'its entry' if one else 'their entries'}): fix {'that' if one else 'those'} first; "
+            f"{self.name} may pass once {'it does' if one else 'they do'}.",
+        )
+        self.mistakes.insert(0, CALLS_A_FAILING_FUNCTION)
 
     def check(self, name, passed, detail="", measured=False, shape_only=False):
         """Record a check; `detail` says what went wrong, kept on a pass only when it is a measurement;
@@ -182,6 +198,7 @@ class Entry:
             "near_miss": self.near_miss(),
             "formulas": self.formulas,
             "heatmaps": self.heatmaps,
+            "caused_by": self.caused_by,
         }
 
     def near_miss(self):
