@@ -327,6 +327,62 @@ def _fc_net(name, manual, **kw):
     return _model(name, manual, 3, samples, _fc_net_kinks, reduction, **kw)
 
 
+def _fc_net_normed_args(rng, n, d, h1, h2, c, reg):
+    """FullyConnectedNet's inputs with a normalisation after each hidden affine layer: gamma1, beta1
+    (H1,) and gamma2, beta2 (H2,) beside _fc_net_args' weights."""
+    args = _fc_net_args(rng, n, d, h1, h2, c, reg)
+    norms = {}
+    for number, size in ((1, h1), (2, h2)):
+        norms[f"gamma{number}"] = 1.0 + normal(rng, size, scale=0.2)
+        norms[f"beta{number}"] = normal(rng, size, scale=0.2)
+    return (
+        {key: args[key] for key in ("X", "y", "W1", "b1")}
+        | {"gamma1": norms["gamma1"], "beta1": norms["beta1"]}
+        | {key: args[key] for key in ("W2", "b2")}
+        | {"gamma2": norms["gamma2"], "beta2": norms["beta2"]}
+        | {key: args[key] for key in ("W3", "b3", "reg")}
+    )
+
+
+def _fc_net_normed_kinks(axis):
+    """Where the normalised net is not smooth: its ReLUs' inputs, gamma * xhat + beta, per hidden layer."""
+
+    def kinks(X, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, **_):
+        hidden, found = _flat(X), []
+        for W, b, gamma, beta in ((W1, b1, gamma1, beta1), (W2, b2, gamma2, beta2)):
+            a = hidden @ W + b
+            centred = a - a.mean(axis=axis, keepdims=True)
+            normed = gamma * centred / np.sqrt((centred**2).mean(axis=axis, keepdims=True) + 1e-5) + beta
+            found.append(normed.ravel())
+            hidden = np.maximum(normed, 0)
+        return np.concatenate(found)
+
+    return kinks
+
+
+def _fc_net_normed(name, manual, normalization, **kw):
+    """FullyConnectedNet(normalization=...) as a loss of W1, b1, gamma1, beta1, ..., W3, b3 (train mode)."""
+    samples = (
+        SampleSpec(normalization, lambda r: _fc_net_normed_args(r, 6, 4, 6, 5, 3, 0.05), small=True),
+        SampleSpec(f"{normalization}-course", lambda r: _fc_net_normed_args(r, 4, 15, 20, 30, 10, 0.1), small=True),
+    )
+    params = ("W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3")
+    reduction = lambda X, W1, W2, W3, **_: max(_matmul_dims(_flat(X), W1, W2, W3), X.shape[0])  # noqa: E731
+    return _loss(
+        name,
+        manual,
+        ("X", "y", *params, "reg"),
+        params,
+        samples,
+        kinks=_fc_net_normed_kinks(0 if normalization == "batchnorm" else 1),
+        defaults=(("reg", OMIT, lambda **_: 0.0),),
+        reduction=reduction,
+        tol_factor=policy.CHAINED,
+        cancelling=("b1", "b2") if normalization == "batchnorm" else (),  # the batch mean takes them out
+        **kw,
+    )
+
+
 def _three_layer_convnet(name, manual, **kw):
     samples = (
         SampleSpec("small", lambda r: _convnet_args(r, 2, 3, 6, 4, 3, 5, 3, 0.05), small=True),
@@ -562,6 +618,17 @@ _SPECS = (
         "fc_net_full",
         "fc_net_loss_full",
         description="the fully-connected net with loss + reg (|W1|^2 + |W2|^2 + |W3|^2)",
+    ),
+    *(
+        _fc_net_normed(
+            f"fc_net_{norm}{full}",
+            f"fc_net_{norm}_loss{full}",
+            norm,
+            description=f"FullyConnectedNet(normalization='{norm}'), two hidden layers, train mode: "
+            + ("reg * sum |W|^2" if full else "0.5 * reg * sum |W|^2"),
+        )
+        for norm in ("batchnorm", "layernorm")
+        for full in ("", "_full")
     ),
     _three_layer_convnet(
         "three_layer_convnet",

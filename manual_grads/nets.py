@@ -8,6 +8,7 @@ from ._xp import namespace
 from .conv import conv_relu_pool_backward, conv_relu_pool_forward
 from .layers import affine_backward, affine_forward, affine_relu_backward, affine_relu_forward
 from .losses import softmax_loss
+from .norms import affine_bn_relu_backward, affine_bn_relu_forward, affine_ln_relu_backward, affine_ln_relu_forward
 
 
 def two_layer_net_loss_full(X, y, W1, b1, W2, b2, reg=0.0):
@@ -83,6 +84,54 @@ def _fully_connected_loss(X, y, layers, reg):
     return loss, grads
 
 
+def _fc_net_normed_loss(X, y, layers, norms, reg, normalization):
+    """{affine - norm - relu} x (L - 1) - affine - softmax, train mode: (loss, {W1, b1, gamma1, beta1, ...})."""
+    forward, backward = {
+        "batchnorm": (affine_bn_relu_forward, affine_bn_relu_backward),
+        "layernorm": (affine_ln_relu_forward, affine_ln_relu_backward),
+    }[normalization]
+    xp = namespace(X, layers[0][0])
+    hidden, caches = X, []
+    for (W, b), (gamma, beta) in zip(layers[:-1], norms):
+        hidden, cache = forward(hidden, W, b, gamma, beta, {"mode": "train"})
+        caches.append(cache)
+    scores, last = affine_forward(hidden, *layers[-1])
+    data_loss, dscores = softmax_loss(scores, y)
+    loss = data_loss + 0.5 * reg * sum(xp.sum(W * W) for W, _ in layers)
+    grads = {}
+    dhidden, grads[f"W{len(layers)}"], grads[f"b{len(layers)}"] = affine_backward(dscores, last)
+    for number in range(len(layers) - 1, 0, -1):
+        dhidden, dW, db, dgamma, dbeta = backward(dhidden, caches[number - 1])
+        grads[f"W{number}"], grads[f"b{number}"] = dW + reg * layers[number - 1][0], db
+        grads[f"gamma{number}"], grads[f"beta{number}"] = dgamma, dbeta
+    grads[f"W{len(layers)}"] = grads[f"W{len(layers)}"] + reg * layers[-1][0]
+    return loss, grads
+
+
+def fc_net_batchnorm_loss(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    """FullyConnectedNet with batch normalisation (train mode) after each hidden affine layer, 0.5 reg |W|^2."""
+    return _fc_net_normed_loss(
+        X, y, [(W1, b1), (W2, b2), (W3, b3)], [(gamma1, beta1), (gamma2, beta2)], reg, "batchnorm"
+    )
+
+
+def fc_net_batchnorm_loss_full(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    """fc_net_batchnorm_loss with reg |W|^2, no factor 0.5."""
+    return fc_net_batchnorm_loss(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, 2.0 * reg)
+
+
+def fc_net_layernorm_loss(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    """FullyConnectedNet with layer normalisation after each hidden affine layer, 0.5 reg |W|^2."""
+    return _fc_net_normed_loss(
+        X, y, [(W1, b1), (W2, b2), (W3, b3)], [(gamma1, beta1), (gamma2, beta2)], reg, "layernorm"
+    )
+
+
+def fc_net_layernorm_loss_full(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    """fc_net_layernorm_loss with reg |W|^2, no factor 0.5."""
+    return fc_net_layernorm_loss(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, 2.0 * reg)
+
+
 def three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
     """Returns (loss, grads) for W1..b3 of conv ("same" padding, stride 1) - relu - 2x2 max pool -
     affine - relu - affine - softmax; the loss adds 0.5 * reg * (|W1|^2 + |W2|^2 + |W3|^2)."""
@@ -106,27 +155,47 @@ def three_layer_convnet_loss_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
 
 
 class FullyConnectedNet:
-    """CS231n's FullyConnectedNet without dropout or normalisation (fc_net.py): {affine - relu} x
-    (L - 1) - affine - softmax, params W1..WL, b1..bL; loss(X) -> scores, loss(X, y) -> (loss, grads),
-    with 0.5 * reg * sum of |W|^2."""
+    """CS231n's FullyConnectedNet without dropout (fc_net.py): {affine - [batch/layer norm] - relu} x
+    (L - 1) - affine - softmax, params W1..WL, b1..bL (and gamma1.., beta1.. with `normalization`);
+    loss(X) -> scores, loss(X, y) -> (loss, grads), with 0.5 * reg * sum of |W|^2."""
 
     def __init__(
-        self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, reg=0.0, weight_scale=1e-2, dtype=np.float32
+        self,
+        hidden_dims,
+        input_dim=3 * 32 * 32,
+        num_classes=10,
+        normalization=None,
+        reg=0.0,
+        weight_scale=1e-2,
+        dtype=np.float32,
     ):
         rng = np.random.default_rng()
         sizes = [input_dim, *hidden_dims, num_classes]
-        self.reg, self.num_layers = reg, len(sizes) - 1
+        self.reg, self.num_layers, self.normalization = reg, len(sizes) - 1, normalization
         self.params = {}
         for number, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
             self.params[f"W{number}"] = (weight_scale * rng.standard_normal((fan_in, fan_out))).astype(dtype)
             self.params[f"b{number}"] = np.zeros(fan_out, dtype=dtype)
+            if normalization and number < self.num_layers:
+                self.params[f"gamma{number}"] = np.ones(fan_out, dtype=dtype)
+                self.params[f"beta{number}"] = np.zeros(fan_out, dtype=dtype)
 
     def loss(self, X, y=None):
         layers = [(self.params[f"W{n}"], self.params[f"b{n}"]) for n in range(1, self.num_layers + 1)]
-        if y is None:
+        if self.normalization and y is not None:
+            norms = [(self.params[f"gamma{n}"], self.params[f"beta{n}"]) for n in range(1, self.num_layers)]
+            return _fc_net_normed_loss(X, y, layers, norms, self.reg, self.normalization)
+        if y is None and not self.normalization:
             hidden = X
             for W, b in layers[:-1]:
                 hidden, _ = affine_relu_forward(hidden, W, b)
+            return affine_forward(hidden, *layers[-1])[0]
+        if y is None:  # test mode: layer norm as in training, batch norm with its running statistics
+            hidden = X
+            for number, (W, b) in enumerate(layers[:-1], 1):
+                forward = affine_bn_relu_forward if self.normalization == "batchnorm" else affine_ln_relu_forward
+                gamma, beta = self.params[f"gamma{number}"], self.params[f"beta{number}"]
+                hidden, _ = forward(hidden, W, b, gamma, beta, {"mode": "test"})
             return affine_forward(hidden, *layers[-1])[0]
         return _fully_connected_loss(X, y, layers, self.reg)
 

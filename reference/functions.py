@@ -194,6 +194,33 @@ def fc_net_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
     return fc_net(X, y, W1, b1, W2, b2, W3, b3, 2.0 * reg)
 
 
+def _fc_net_normed(X, y, layers, norms, reg, axis):
+    """{affine - batch (axis 0) or layer (axis 1) norm - relu} x 2 - affine - softmax, train mode."""
+    hidden = X
+    for (W, b), (gamma, beta) in zip(layers[:-1], norms):
+        hidden = relu(gamma[None, :] * _normalise(affine(hidden, W, b), (axis,), 1e-5) + beta[None, :])
+    data_loss = softmax_loss(affine(hidden, *layers[-1]), y)
+    return data_loss + 0.5 * reg * sum(jnp.sum(W * W) for W, _ in layers)
+
+
+def fc_net_batchnorm(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    """FullyConnectedNet(normalization="batchnorm") with two hidden layers, train mode, 0.5 reg |W|^2."""
+    return _fc_net_normed(X, y, [(W1, b1), (W2, b2), (W3, b3)], [(gamma1, beta1), (gamma2, beta2)], reg, 0)
+
+
+def fc_net_batchnorm_full(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    return fc_net_batchnorm(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, 2.0 * reg)
+
+
+def fc_net_layernorm(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    """FullyConnectedNet(normalization="layernorm") with two hidden layers, 0.5 reg |W|^2."""
+    return _fc_net_normed(X, y, [(W1, b1), (W2, b2), (W3, b3)], [(gamma1, beta1), (gamma2, beta2)], reg, 1)
+
+
+def fc_net_layernorm_full(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    return fc_net_layernorm(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, 2.0 * reg)
+
+
 def three_layer_convnet_scores(X, W1, b1, W2, b2, W3, b3):
     """The three-layer convnet's class scores, what its loss(X) returns without labels."""
     pooled = conv_relu_pool(

@@ -976,13 +976,52 @@ def test_real_three_layer_convnet_bugs_fail(tmp_path, old, new):
     assert verdict["status"] in ("fail", "error"), verdict["message"]
 
 
-def test_the_fully_connected_net_passes_built_with_dropout_and_normalisation_off(tmp_path):
+def test_the_fully_connected_net_passes_plain_and_with_batch_and_layer_norm(tmp_path):
     """fc_net.py's FullyConnectedNet(hidden_dims, ..., dropout_keep_ratio, normalization, ...) with two
-    hidden layers: built with dropout and normalisation off, its loss, six gradients and its scores."""
+    hidden layers: built with dropout and normalisation off (its loss, six gradients, its scores), then
+    with normalization="batchnorm" and "layernorm" (gamma1, beta1, gamma2, beta2 too), one entry."""
     verdict = grade_source(tmp_path, source("fcn_student.py"), name="fc_net.py")["FullyConnectedNet"]
     assert verdict["status"] == "pass", verdict["message"]
-    names = {c["name"].split(" [")[0] for c in verdict["checks"]}
-    assert names >= {"loss", "dW1", "db1", "dW2", "db2", "dW3", "db3", "scores"}, names
+    names = {c["name"] for c in verdict["checks"]}
+    assert {"dW1 [small]", "scores [small, no labels]", "dgamma1 [batchnorm]", "dbeta2 [layernorm]"} <= names, names
+
+
+def test_the_2017_fully_connected_net_is_judged_with_batch_norm_only(tmp_path):
+    """2017-19's constructor takes use_batchnorm=, and there is no layer norm: batch norm is judged,
+    layer norm is noted as not taken."""
+    text = mutate(source("fcn_student.py"), "        normalization=None,\n", "        use_batchnorm=False,\n")
+    text = mutate(
+        text, "self.normalization = normalization", 'self.normalization = "batchnorm" if use_batchnorm else None'
+    )
+    verdict = grade_source(tmp_path, text, name="fc_net.py")["FullyConnectedNet"]
+    assert verdict["status"] == "pass", verdict["message"]
+    assert "dgamma1 [batchnorm]" in {c["name"] for c in verdict["checks"]}
+    assert not any("layernorm" in c["name"] for c in verdict["checks"])
+    assert any("takes no layernorm setting" in n for n in verdict["notes"]), verdict["notes"]
+
+
+@pytest.mark.parametrize(
+    "old,new,sample",
+    [
+        # The normalisation's gradients never stored: grads has no gamma1 / beta1.
+        (
+            'dout, grads["gamma%d" % i], grads["beta%d" % i] = batchnorm_backward_alt(dout, norm_cache)',
+            "dout, _, _ = batchnorm_backward_alt(dout, norm_cache)",
+            "batchnorm",
+        ),
+        # Layer norm's backward skipped: the upstream gradient passes through unchanged.
+        (
+            'dout, grads["gamma%d" % i], grads["beta%d" % i] = layernorm_backward(dout, norm_cache)',
+            'grads["gamma%d" % i], grads["beta%d" % i] = layernorm_backward(dout, norm_cache)[1:]',
+            "layernorm",
+        ),
+    ],
+)
+def test_a_fully_connected_net_wrong_only_with_normalisation_fails_there(tmp_path, old, new, sample):
+    verdict = grade_source(tmp_path, mutate(source("fcn_student.py"), old, new), name="fc_net.py")["FullyConnectedNet"]
+    assert verdict["status"] in ("fail", "error"), verdict["message"]
+    failed = {c["name"].split(" [")[1] for c in verdict["checks"] if not c["passed"]}
+    assert failed and all(name.startswith(sample) for name in failed), failed
 
 
 @pytest.mark.parametrize(

@@ -202,6 +202,20 @@ def reached(graph, name):
     return seen
 
 
+def constructor_parameters(folder, cls):
+    """The names the class `cls`'s __init__ takes in the staged submission under `folder`, or None
+    where that cannot be read (no such class, or an __init__ that takes **kwargs)."""
+    for _, tree in _parsed(folder):
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and node.name == cls:
+                init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+                if init is None or init.args.kwarg is not None:
+                    return None
+                arguments = init.args
+                return {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+    return None
+
+
 def docstrings(folder, names):
     """{name: what it says of itself} for the top-level functions and classes `names` that the .py
     files under `folder` define: the docstrings (a class's and its methods') and the comment lines

@@ -38,6 +38,10 @@ class Target:
     twin: str = ""  # the op of the other regularisation convention (0.5 * reg), where years differ
     packed: tuple = ()  # registry arguments passed together as a dict, first (EECS 498's `params`)
     model: str = ""  # SCORES: the model whose scores it returns (judge.MODEL_SCORES)
+    # MODEL: its other settings, judged into the same entry where the constructor takes them: (op, op of
+    # the other regularisation convention, ((constructor argument names, value), ...)).
+    variants: tuple = ()
+    setting: tuple = ()  # MODEL: the ((names, value), ...) of the variant being judged
 
     @property
     def names(self):
@@ -77,9 +81,16 @@ def _model(op, cls, layers, twin):
 # CS231n's TwoLayerNet (neural_net.py 2016-19: loss(X, y, reg); fc_net.py: reg in the constructor),
 # judged as a whole: reg * (|W1|^2 + |W2|^2), or 0.5 * reg * ... in the editions that say so.
 TWO_LAYER_NET = _model("two_layer_net_full", "TwoLayerNet", 2, "two_layer_net")
-# CS231n's FullyConnectedNet (fc_net.py) and EECS 498's, without dropout or normalisation (those are
-# off when dropout is 0 / dropout_keep_ratio is 1 and normalization None): two hidden layers.
-FULLY_CONNECTED_NET = _model("fc_net_full", "FullyConnectedNet", 3, "fc_net")
+# CS231n's FullyConnectedNet (fc_net.py) and EECS 498's with two hidden layers: without dropout or
+# normalisation (off when dropout is 0 / dropout_keep_ratio is 1 and normalization None), then with
+# batch and layer normalisation where CS231n's constructor takes them.
+FULLY_CONNECTED_NET = dataclasses.replace(
+    _model("fc_net_full", "FullyConnectedNet", 3, "fc_net"),
+    variants=(  # normalization= since 2020, use_batchnorm= in 2017-19 (no layer norm then)
+        ("fc_net_batchnorm_full", "fc_net_batchnorm", ((("normalization",), "batchnorm"), (("use_batchnorm",), True))),
+        ("fc_net_layernorm_full", "fc_net_layernorm", ((("normalization",), "layernorm"),)),
+    ),
+)
 # CS231n's ThreeLayerConvNet (cnn.py) and EECS 498's: conv - relu - 2x2 pool - affine - relu - affine.
 THREE_LAYER_CONVNET = _model("three_layer_convnet_full", "ThreeLayerConvNet", 3, "three_layer_convnet")
 
@@ -153,7 +164,7 @@ TARGETS += (
     dataclasses.replace(TWO_LAYER_NET, convention=EECS498, twin=""),
     dataclasses.replace(THREE_LAYER_CONVNET, convention=EECS498, twin=""),  # "no 0.5 factor"
     # Its starter says the L2 term "includes a factor of 0.5", contradicting TwoLayerNet's: both conventions.
-    dataclasses.replace(FULLY_CONNECTED_NET, convention=EECS498),
+    dataclasses.replace(FULLY_CONNECTED_NET, convention=EECS498, variants=()),  # no normalisation in A3
     _static("affine", "Linear"),
     _static("relu", "ReLU"),
     _static("dropout", "Dropout"),

@@ -24,6 +24,7 @@ from ..course.assignments import score
 from ..course.submission import (
     LAYER_CLASSES,
     autograd_line,
+    constructor_parameters,
     course_support_names,
     defining_text,
     docstrings,
@@ -314,6 +315,8 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             alive = True
         if not alive and not separate:
             break
+    if target.variants and not forward_entry.stopped:
+        _judge_variants(sandbox, target, op, forward_entry, options)
     if op.name == "dropout" and not forward_entry.stopped and forward_entry.status == PASS:
         judge_dropout_draws(sandbox, target, op, forward_entry)
     if target.kind == MODEL and not forward_entry.stopped:
@@ -339,6 +342,29 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
         backward_entry.settle(target.forward)
     for entry in distinct(forward_entry, backward_entry):
         _note_only_kdim(entry)
+
+
+def _judge_variants(sandbox, target, op, entry, options):
+    """A model's other settings (FullyConnectedNet's batch and layer normalisation) judged into the same
+    entry on their own ops' samples, in the regularisation convention the plain model was judged in;
+    a setting its constructor does not take (an edition without layer norm) is noted, not judged."""
+    takes = constructor_parameters(sandbox.layout.code, target.forward)
+    for plain, half, setting in target.variants:
+        setting = tuple((names, value) for names, value in setting if takes is None or set(names) & takes)
+        if not setting:
+            entry.notes.append(
+                f"its constructor takes no {' or '.join(plain.split('_')[2:3])} setting: not judged with it"
+            )
+            continue
+        variant_op = REGISTRY[half if op.name == target.twin else plain]
+        variant = dataclasses.replace(target, op=variant_op.name, setting=setting)
+        for sample_name in graded_samples(variant_op):
+            if entry.stopped:
+                return
+            try:
+                judge_sample(sandbox, variant, variant_op, sample_name, entry, entry, True, options, 0)
+            except Exception as error:  # noqa: BLE001 - as in grade_target
+                entry.broke(ERROR, f"its results could not be compared ({type(error).__name__}) [sample {sample_name}]")
 
 
 AUTOGRAD = (

@@ -56,7 +56,10 @@ def test_mode(sample):
 
 
 def passed_names(op, target):
-    return [n for n in op.signature if target.kind not in (CLASS, MODEL) or n not in target.init]
+    """The op's arguments the target's call takes (a model's parameters and reg go elsewhere)."""
+    if target.kind == MODEL:
+        return [n for n in op.signature if n not in target.init and n not in op.wrt]
+    return [n for n in op.signature if target.kind != CLASS or n not in target.init]
 
 
 # What each edition of each course calls a model's constructor arguments, by what they size.
@@ -103,7 +106,11 @@ def _model_request(sandbox, target, op, sample):
     constructor takes dtype= and device=), set its params to the sample's values, call loss(X, y)
     (reg goes to whichever of the constructor and loss() takes it)."""
     args = sample.args
-    choices = [[list(names), {P.VALUE: value(args)}] for names, value in MODEL_ARGUMENTS[target.forward]]
+    setting = dict(target.setting)
+    choices = [
+        [list(names), {P.VALUE: setting[names] if names in setting else value(args)}]
+        for names, value in MODEL_ARGUMENTS[target.forward]
+    ]
     choices += [[["dtype"], {P.DTYPE_OF: "float64"}], [["device"], {P.DEVICE_OF: True}]]
     return {
         P.KIND: P.MODEL,
