@@ -383,6 +383,44 @@ def _fc_net_normed(name, manual, normalization, **kw):
     )
 
 
+DROPOUT_KEEP = 0.5  # keep and drop probability alike: every edition's reading of p gives the same masks
+
+
+def _fc_net_dropout_args(rng, n, d, h1, h2, c, reg):
+    """_fc_net_args with a dropout mask after each hidden ReLU, as inverted dropout scales it."""
+    masks = {
+        f"mask{number}": (rng.random((n, size)) < DROPOUT_KEEP) / DROPOUT_KEEP for number, size in ((1, h1), (2, h2))
+    }
+    return {**_fc_net_args(rng, n, d, h1, h2, c, reg), **masks}
+
+
+def _fc_net_dropout(name, manual, **kw):
+    """FullyConnectedNet with dropout, train mode, as a loss of W1..b3 with its masks given."""
+    samples = (
+        SampleSpec("dropout", lambda r: _fc_net_dropout_args(r, 6, 4, 6, 5, 3, 0.05), small=True),
+        SampleSpec("dropout-course", lambda r: _fc_net_dropout_args(r, 4, 15, 20, 30, 10, 0.1), small=True),
+    )
+    params = tuple(f"{kind}{number}" for number in range(1, 4) for kind in ("W", "b"))
+    reduction = lambda X, W1, W2, W3, **_: _matmul_dims(_flat(X), W1, W2, W3)  # noqa: E731
+    return _loss(
+        name,
+        manual,
+        ("X", "y", *params, "mask1", "mask2", "reg"),
+        params,
+        samples,
+        kinks=_fc_net_dropout_kinks,
+        defaults=(("reg", OMIT, lambda **_: 0.0),),
+        reduction=reduction,
+        tol_factor=policy.CHAINED,
+        **kw,
+    )
+
+
+def _fc_net_dropout_kinks(X, W1, b1, W2, b2, mask1, **_):
+    first = _flat(X) @ W1 + b1
+    return np.concatenate([first.ravel(), ((np.maximum(first, 0) * mask1) @ W2 + b2).ravel()])
+
+
 def _three_layer_convnet(name, manual, **kw):
     samples = (
         SampleSpec("small", lambda r: _convnet_args(r, 2, 3, 6, 4, 3, 5, 3, 0.05), small=True),
@@ -618,6 +656,15 @@ _SPECS = (
         "fc_net_full",
         "fc_net_loss_full",
         description="the fully-connected net with loss + reg (|W1|^2 + |W2|^2 + |W3|^2)",
+    ),
+    *(
+        _fc_net_dropout(
+            f"fc_net_dropout{full}",
+            f"fc_net_dropout_loss{full}",
+            description="FullyConnectedNet(dropout), two hidden layers, train mode, the masks given: "
+            + ("reg * sum |W|^2" if full else "0.5 * reg * sum |W|^2"),
+        )
+        for full in ("", "_full")
     ),
     *(
         _fc_net_normed(

@@ -52,6 +52,8 @@ from .nets import (
     ThreeLayerConvNet,
     TwoLayerNet,
     fc_net_batchnorm_loss,
+    fc_net_dropout_loss,
+    fc_net_dropout_loss_full,
     fc_net_batchnorm_loss_full,
     fc_net_layernorm_loss,
     fc_net_layernorm_loss_full,

@@ -132,6 +132,26 @@ def fc_net_layernorm_loss_full(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta
     return fc_net_layernorm_loss(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, 2.0 * reg)
 
 
+def fc_net_dropout_loss(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, reg=0.0):
+    """FullyConnectedNet with dropout after each hidden ReLU, the masks given (0 or 1 / keep):
+    (loss, grads of W1..b3), 0.5 reg |W|^2."""
+    xp = namespace(X, W1)
+    relu1, cache1 = affine_relu_forward(X, W1, b1)
+    relu2, cache2 = affine_relu_forward(relu1 * mask1, W2, b2)
+    scores, cache3 = affine_forward(relu2 * mask2, W3, b3)
+    data_loss, dscores = softmax_loss(scores, y)
+    loss = data_loss + 0.5 * reg * (xp.sum(W1 * W1) + xp.sum(W2 * W2) + xp.sum(W3 * W3))
+    dhidden2, dW3, db3 = affine_backward(dscores, cache3)
+    dhidden1, dW2, db2 = affine_relu_backward(dhidden2 * mask2, cache2)
+    _, dW1, db1 = affine_relu_backward(dhidden1 * mask1, cache1)
+    return loss, {"W1": dW1 + reg * W1, "b1": db1, "W2": dW2 + reg * W2, "b2": db2, "W3": dW3 + reg * W3, "b3": db3}
+
+
+def fc_net_dropout_loss_full(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, reg=0.0):
+    """fc_net_dropout_loss with reg |W|^2, no factor 0.5."""
+    return fc_net_dropout_loss(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, 2.0 * reg)
+
+
 def three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
     """Returns (loss, grads) for W1..b3 of conv ("same" padding, stride 1) - relu - 2x2 max pool -
     affine - relu - affine - softmax; the loss adds 0.5 * reg * (|W1|^2 + |W2|^2 + |W3|^2)."""

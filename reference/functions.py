@@ -221,6 +221,19 @@ def fc_net_layernorm_full(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3
     return fc_net_layernorm(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, 2.0 * reg)
 
 
+def fc_net_dropout(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, reg=0.0):
+    """FullyConnectedNet with dropout after each hidden ReLU, train mode, the masks given (each 0 or
+    1 / keep, as inverted dropout scales them): 0.5 reg |W|^2."""
+    hidden = affine_relu(affine_relu(X, W1, b1) * mask1, W2, b2) * mask2
+    return softmax_loss(affine(hidden, W3, b3), y) + 0.5 * reg * (
+        jnp.sum(W1 * W1) + jnp.sum(W2 * W2) + jnp.sum(W3 * W3)
+    )
+
+
+def fc_net_dropout_full(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, reg=0.0):
+    return fc_net_dropout(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, 2.0 * reg)
+
+
 def three_layer_convnet_scores(X, W1, b1, W2, b2, W3, b3):
     """The three-layer convnet's class scores, what its loss(X) returns without labels."""
     pooled = conv_relu_pool(

@@ -976,14 +976,21 @@ def test_real_three_layer_convnet_bugs_fail(tmp_path, old, new):
     assert verdict["status"] in ("fail", "error"), verdict["message"]
 
 
-def test_the_fully_connected_net_passes_plain_and_with_batch_and_layer_norm(tmp_path):
+def test_the_fully_connected_net_passes_plain_with_dropout_and_with_batch_and_layer_norm(tmp_path):
     """fc_net.py's FullyConnectedNet(hidden_dims, ..., dropout_keep_ratio, normalization, ...) with two
     hidden layers: built with dropout and normalisation off (its loss, six gradients, its scores), then
-    with normalization="batchnorm" and "layernorm" (gamma1, beta1, gamma2, beta2 too), one entry."""
+    with dropout (seeded: judged on the masks its own dropout_forward draws), with normalization=
+    "batchnorm" and "layernorm" (gamma1, beta1, gamma2, beta2 too), one entry."""
     verdict = grade_source(tmp_path, source("fcn_student.py"), name="fc_net.py")["FullyConnectedNet"]
     assert verdict["status"] == "pass", verdict["message"]
     names = {c["name"] for c in verdict["checks"]}
-    assert {"dW1 [small]", "scores [small, no labels]", "dgamma1 [batchnorm]", "dbeta2 [layernorm]"} <= names, names
+    assert {
+        "dW1 [small]",
+        "scores [small, no labels]",
+        "dW1 [dropout]",
+        "dgamma1 [batchnorm]",
+        "dbeta2 [layernorm]",
+    } <= names
 
 
 def test_the_2017_fully_connected_net_is_judged_with_batch_norm_only(tmp_path):
@@ -1015,9 +1022,19 @@ def test_the_2017_fully_connected_net_is_judged_with_batch_norm_only(tmp_path):
             'grads["gamma%d" % i], grads["beta%d" % i] = layernorm_backward(dout, norm_cache)[1:]',
             "layernorm",
         ),
+        # Dropout's backward skipped: the gradient flows through the dropped units too.
+        ("                dout = dropout_backward(dout, dropout_cache)\n", "                pass\n", "dropout"),
+        # Dropout on the output scores too (at train time only, so the label-free scores stay right).
+        (
+            '        scores, last_cache = affine_forward(out, self.params["W%d" % L], self.params["b%d" % L])\n',
+            '        scores, last_cache = affine_forward(out, self.params["W%d" % L], self.params["b%d" % L])\n'
+            "        if self.use_dropout and mode == 'train':\n"
+            "            scores = dropout_forward(scores, self.dropout_param)[0]\n",
+            "dropout",
+        ),
     ],
 )
-def test_a_fully_connected_net_wrong_only_with_normalisation_fails_there(tmp_path, old, new, sample):
+def test_a_fully_connected_net_wrong_only_in_one_setting_fails_there(tmp_path, old, new, sample):
     verdict = grade_source(tmp_path, mutate(source("fcn_student.py"), old, new), name="fc_net.py")["FullyConnectedNet"]
     assert verdict["status"] in ("fail", "error"), verdict["message"]
     failed = {c["name"].split(" [")[1] for c in verdict["checks"] if not c["passed"]}

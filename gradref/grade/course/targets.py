@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 
 CS231N, LAYERS, EECS498 = "cs231n", "layers", "eecs498"
+DROPOUT_SEED = 231  # a model built with dropout: its masks are the student's own dropout's draws with it
 
 # What kind of thing a target is, and so how the worker calls it.
 PAIR = "pair"  # forward(*args) -> (out, cache), backward(dout, cache) -> grads
@@ -86,7 +87,12 @@ TWO_LAYER_NET = _model("two_layer_net_full", "TwoLayerNet", 2, "two_layer_net")
 # batch and layer normalisation where CS231n's constructor takes them.
 FULLY_CONNECTED_NET = dataclasses.replace(
     _model("fc_net_full", "FullyConnectedNet", 3, "fc_net"),
-    variants=(  # normalization= since 2020, use_batchnorm= in 2017-19 (no layer norm then)
+    variants=(  # dropout_keep_ratio= since 2020, dropout= before; normalization= since 2020, use_batchnorm= in 2017-19
+        (
+            "fc_net_dropout_full",
+            "fc_net_dropout",
+            ((("dropout_keep_ratio",), 0.5), (("dropout",), 0.5), (("seed",), DROPOUT_SEED)),
+        ),
         ("fc_net_batchnorm_full", "fc_net_batchnorm", ((("normalization",), "batchnorm"), (("use_batchnorm",), True))),
         ("fc_net_layernorm_full", "fc_net_layernorm", ((("normalization",), "layernorm"),)),
     ),
@@ -164,7 +170,9 @@ TARGETS += (
     dataclasses.replace(TWO_LAYER_NET, convention=EECS498, twin=""),
     dataclasses.replace(THREE_LAYER_CONVNET, convention=EECS498, twin=""),  # "no 0.5 factor"
     # Its starter says the L2 term "includes a factor of 0.5", contradicting TwoLayerNet's: both conventions.
-    dataclasses.replace(FULLY_CONNECTED_NET, convention=EECS498, variants=()),  # no normalisation in A3
+    dataclasses.replace(
+        FULLY_CONNECTED_NET, convention=EECS498, variants=FULLY_CONNECTED_NET.variants[:1]
+    ),  # no norms in A3
     _static("affine", "Linear"),
     _static("relu", "ReLU"),
     _static("dropout", "Dropout"),

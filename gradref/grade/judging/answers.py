@@ -12,6 +12,7 @@ import numpy as np
 from conformance import cache
 from conformance.checks import Case, cotangent, cotangent_label
 from conformance.registry import REGISTRY
+from reference import oracle
 
 from .verdict import UNSEEN
 
@@ -33,6 +34,19 @@ def oracle_answers(op_name, sample_name, seed=0):
         sample = dataclasses.replace(sample, name=sample_label(sample.name, seed))
     for array in _arrays((sample.args, want_out, want_grads, dout)):
         array.setflags(write=False)
+    return sample, want_out, want_grads, dout
+
+
+def answers_with(op_name, sample_name, replaced):
+    """oracle_answers for the sample with some arguments replaced (a model's dropout masks, as the
+    student's own dropout draws them): answered now, for this submission only, never cached."""
+    op = REGISTRY[op_name]
+    drawn = oracle_answers(op_name, sample_name)[0]
+    sample = dataclasses.replace(drawn, args={**drawn.args, **replaced})
+    case = Case(op, sample.name, "float64")
+    args = [sample.args[n] for n in op.signature]
+    positions = [op.signature.index(n) for n in op.wrt]
+    want_out, want_grads, dout = oracle.vjp(op.reference, args, positions, lambda shape: cotangent(case, shape))
     return sample, want_out, want_grads, dout
 
 

@@ -14,8 +14,10 @@ import os
 import re
 import time
 
+import numpy as np
+
 from conformance import cache
-from conformance.registry import REGISTRY
+from conformance.registry import DROPOUT_KEEP, REGISTRY
 
 from ... import output
 from ...text import clean
@@ -36,6 +38,8 @@ from ..course.submission import (
 from ..course.targets import (
     ALL_NAMES,
     CLASS,
+    CS231N,
+    DROPOUT_SEED,
     EECS498,
     LOSS_FUNCTION,
     MODEL,
@@ -52,10 +56,10 @@ from ..explain.plainwords import explain_error, in_torch_words
 from ..untrusted import confine, notebook
 from ..untrusted import protocol as P
 from ..untrusted.refusal import CannotGrade
-from ..untrusted.sandbox import Sandbox
+from ..untrusted.sandbox import BadResult, Sandbox
 from ..untrusted.staging import staged
 from . import unseen
-from .answers import sample_label, unseen_twin
+from .answers import answers_with, oracle_answers, sample_label, unseen_twin
 from .caches import documented
 from .cost import judge_cost
 from .judge import (
@@ -351,7 +355,7 @@ def _judge_variants(sandbox, target, op, entry, options):
     takes = constructor_parameters(sandbox.layout.code, target.forward)
     for plain, half, setting in target.variants:
         setting = tuple((names, value) for names, value in setting if takes is None or set(names) & takes)
-        if not setting:
+        if all(names == ("seed",) for names, _ in setting):  # a seed alone sets nothing to judge
             entry.notes.append(
                 f"its constructor takes no {' or '.join(plain.split('_')[2:3])} setting: not judged with it"
             )
@@ -362,9 +366,51 @@ def _judge_variants(sandbox, target, op, entry, options):
             if entry.stopped:
                 return
             try:
-                judge_sample(sandbox, variant, variant_op, sample_name, entry, entry, True, options, 0)
+                answers = None
+                if "mask1" in variant_op.signature:
+                    answers = _with_the_students_masks(sandbox, target, variant_op, sample_name, entry)
+                    if answers is None:
+                        break
+                judge_sample(sandbox, variant, variant_op, sample_name, entry, entry, True, options, 0, answers)
             except Exception as error:  # noqa: BLE001 - as in grade_target
                 entry.broke(ERROR, f"its results could not be compared ({type(error).__name__}) [sample {sample_name}]")
+
+
+# The student's own dropout, called as the model calls it (CS231n's function, EECS 498's static class).
+DROPOUT_FUNCTION = {CS231N: "dropout_forward", EECS498: "Dropout.forward"}
+
+
+def _with_the_students_masks(sandbox, target, op, sample_name, entry):
+    """The oracle's answers for a model with dropout, on the masks the student's own dropout draws
+    with the model's seed (it reseeds on every call, as the course's starter does): called on ones of
+    each hidden layer's shape, its output is the mask as it scales it. None, with a note, where that
+    dropout is not there or does not give a mask."""
+    function = DROPOUT_FUNCTION.get(target.convention, "")
+    sample = oracle_answers(op.name, sample_name)[0]
+    masks = {}
+    for name in ("mask1", "mask2"):
+        shape = sample.args[name].shape
+        request = {
+            P.KIND: P.FUNCTION,
+            P.FIRST: function,
+            P.ARGS: [
+                sandbox.put(np.ones(shape)),
+                {P.DICT: {"mode": {P.VALUE: "train"}, "p": {P.VALUE: DROPOUT_KEEP}, "seed": {P.VALUE: DROPOUT_SEED}}},
+            ],
+        }
+        outcome = sandbox.call(request, 1)
+        spec = (outcome.reply or {}).get(P.RESULTS, {}).get(P.OUT) if outcome.status == "ok" else None
+        try:
+            mask = np.asarray(sandbox.load(spec, np.ones(shape)), np.float64) if spec else None
+        except BadResult:
+            mask = None
+        if mask is None or mask.shape != shape or not np.all(np.isin(mask, (0.0, 1.0 / DROPOUT_KEEP))):
+            entry.notes.append(
+                f"not judged with dropout: {function} did not give a mask (0 or x / keep) on ones of shape {shape}"
+            )
+            return None
+        masks[name] = mask
+    return answers_with(op.name, sample_name, masks)
 
 
 AUTOGRAD = (

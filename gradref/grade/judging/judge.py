@@ -56,9 +56,10 @@ def test_mode(sample):
 
 
 def passed_names(op, target):
-    """The op's arguments the target's call takes (a model's parameters and reg go elsewhere)."""
+    """The op's arguments the target's call takes: a model's loss takes X and y (its parameters, reg
+    and its dropout masks go elsewhere, or come from its own code)."""
     if target.kind == MODEL:
-        return [n for n in op.signature if n not in target.init and n not in op.wrt]
+        return [n for n in op.signature if n in ("X", "y")]
     return [n for n in op.signature if target.kind != CLASS or n not in target.init]
 
 
@@ -302,11 +303,20 @@ class Run:
 
 
 def judge_sample(
-    sandbox, target, op, sample_name, forward_entry, backward_entry, with_backward=True, options=None, seed=0
+    sandbox,
+    target,
+    op,
+    sample_name,
+    forward_entry,
+    backward_entry,
+    with_backward=True,
+    options=None,
+    seed=0,
+    answers=None,
 ):
-    """Run one sample (its unseen twin when seed is not 0); add checks to the entries. Returns False
-    when the process broke."""
-    sample, want_out, want_grads, dout = oracle_answers(op.name, sample_name, seed)
+    """Run one sample (its unseen twin when seed is not 0; `answers` where the grader computed them for
+    this submission); add checks to the entries. Returns False when the process broke."""
+    sample, want_out, want_grads, dout = answers or oracle_answers(op.name, sample_name, seed)
     for entry in distinct(forward_entry, backward_entry):
         entry.sample, entry.stress = sample.name, sample.stress
     with_backward = with_backward and target.has_backward and not test_mode(sample)
