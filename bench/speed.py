@@ -3,7 +3,8 @@
 Times, each as its own `gradref` process as a user runs it:
   - the full `gradref check`, cold (an empty cache folder) and warm (the same folder again);
   - `gradref bench --quick`;
-  - one `gradref grade` of a full assignment-2 file (every A2 function, all correct), cold and warm;
+  - one `gradref grade` of a full assignment-2 file (every A2 function and model, all correct), cold and
+    warm, and of the same as the cs231n/ folder a student hands in (warm);
   - a batch of 30 such files with `--jobs 2` (warm).
 Each row carries the wall time, the CPU share (CPU seconds of the process and its workers over the
 wall time: 200% is both cores of a 2-core machine busy), the peak memory of the largest process and of
@@ -43,6 +44,7 @@ TARGETS = {
     "check warm": 15.0,
     "bench --quick": 60.0,
     "grade A2 warm": 3.0,
+    "grade CS231n A2 folder warm": 5.0,  # issue 36: cs231n/ with layers.py, classifiers/fc_net.py and cnn.py
     "grade EECS 498 A3 warm": 10.0,  # issue 37: the whole PyTorch A3 folder, torch's import included
     "batch of 30, --jobs 2": 30.0,
 }
@@ -53,6 +55,7 @@ RUNS = (
     "bench --quick",
     "grade A2 cold",
     "grade A2 warm",
+    "grade CS231n A2 folder warm",
     "grade EECS 498 A3 warm",
     "batch of 30, --jobs 2",
 )
@@ -60,14 +63,43 @@ EECS498_A3 = os.path.join(COURSE, "eecs498", "A3")
 WARMED_BY_A_RUN_OF_ITS_OWN = ("grade EECS 498 A3 warm",)
 
 
-def full_a2_file(folder):
-    """Write layers.py with every assignment-2 function into `folder`; returns its path."""
+def full_a2_file(folder, models=True):
+    """Write layers.py with every assignment-2 function into `folder` (and, with `models`, its
+    FullyConnectedNet and ThreeLayerConvNet); returns its path."""
     path = os.path.join(folder, "layers.py")
     with open(path, "w") as out:
         for part in A2_PARTS:
             with open(os.path.join(COURSE, part)) as handle:
                 out.write(handle.read() + "\n\n")
+        if models:
+            with open(os.path.join(COURSE, "fcn_student.py")) as handle:
+                fcn = handle.read()
+            with open(os.path.join(COURSE, "cnn_student.py")) as handle:
+                out.write(fcn[fcn.index("class FullyConnectedNet") :] + "\n\n" + handle.read())
     return path
+
+
+def a2_folder(folder):
+    """Write a CS231n assignment-2 folder as a student hands it in into `folder`: cs231n/layers.py (every
+    A2 layer), classifiers/fc_net.py (FullyConnectedNet on them) and classifiers/cnn.py
+    (ThreeLayerConvNet); returns the path of its cs231n/ folder."""
+    package = os.path.join(folder, "cs231n")
+    os.makedirs(os.path.join(package, "classifiers"))
+    full_a2_file(package, models=False)
+    with open(os.path.join(COURSE, "fcn_student.py")) as handle:
+        fcn = handle.read()
+    files = {
+        "__init__.py": "",
+        "classifiers/__init__.py": "from cs231n.classifiers.fc_net import *\nfrom cs231n.classifiers.cnn import *\n",
+        "classifiers/fc_net.py": "import numpy as np\n\nfrom ..layer_utils import *\nfrom ..layers import *\n\n\n"
+        + fcn[fcn.index("class FullyConnectedNet") :],
+    }
+    with open(os.path.join(COURSE, "cnn_student.py")) as handle:
+        files["classifiers/cnn.py"] = handle.read()
+    for rel, text in files.items():
+        with open(os.path.join(package, rel), "w") as out:
+            out.write(text)
+    return package
 
 
 class MemorySampler(threading.Thread):
@@ -124,6 +156,7 @@ def runs(workdir):
         "bench --quick": (["bench", "--quick", "--json", os.path.join(workdir, "bench.json")], False),
         "grade A2 cold": (grade, True),  # the check runs filled the cache with the grader's answers too
         "grade A2 warm": (grade, False),
+        "grade CS231n A2 folder warm": (["grade", a2_folder(workdir), "--assignment", "cs231n-a2"], False),
         "grade EECS 498 A3 warm": (["grade", EECS498_A3, "--assignment", "eecs498-a3"], False),
         "batch of 30, --jobs 2": (
             ["grade", batch, "--batch", "--jobs", "2", "--assignment", "cs231n-a2", "--out", reports],

@@ -421,6 +421,55 @@ def _fc_net_dropout_kinks(X, W1, b1, W2, b2, mask1, **_):
     return np.concatenate([first.ravel(), ((np.maximum(first, 0) * mask1) @ W2 + b2).ravel()])
 
 
+def _captioning_args(rng, n, t, d, w, h, v, gates):
+    """CaptioningRNN's inputs: features (N, D); captions (N, T + 1) of <START>, words, <END> and <NULL>
+    padding after it (index 0, as the course's word_to_idx has it); the params for an RNN (gates 1)
+    or an LSTM (4) with hidden size H over a vocabulary of V."""
+    lengths = rng.integers(1, t, size=n)
+    lengths[0] = t - 1  # one caption fills every step
+    captions = np.zeros((n, t + 1), dtype=np.int64)
+    for row, length in enumerate(lengths):
+        captions[row, 0], captions[row, 1 : length + 1], captions[row, length + 1] = (
+            1,
+            rng.integers(3, v, size=length),
+            2,
+        )
+    return {
+        "features": normal(rng, n, d),
+        "captions": captions,
+        "W_proj": normal(rng, d, h, scale=1 / np.sqrt(d)),
+        "b_proj": normal(rng, h, scale=0.1),
+        "W_embed": normal(rng, v, w),
+        "Wx": normal(rng, w, gates * h, scale=1 / np.sqrt(w)),
+        "Wh": normal(rng, h, gates * h, scale=1 / np.sqrt(h)),
+        "b": normal(rng, gates * h, scale=0.1),
+        "W_vocab": normal(rng, h, v, scale=1 / np.sqrt(h)),
+        "b_vocab": normal(rng, v, scale=0.1),
+    }
+
+
+CAPTIONING_PARAMS = ("W_proj", "b_proj", "W_embed", "Wx", "Wh", "b", "W_vocab", "b_vocab")
+
+
+def _captioning(name, manual, gates, **kw):
+    """CaptioningRNN.loss as a loss of its params (no regularisation)."""
+    cell = "" if gates == 1 else "lstm"  # the LSTM's samples named apart: one entry grades both cells
+    samples = (
+        SampleSpec(cell or "small", lambda r: _captioning_args(r, 3, 5, 6, 4, 5, 9, gates), small=True),
+        SampleSpec(f"{cell}-n1" if cell else "n1", lambda r: _captioning_args(r, 1, 4, 5, 3, 4, 7, gates), small=True),
+    )
+    return _loss(
+        name,
+        manual,
+        ("features", "captions", *CAPTIONING_PARAMS),
+        CAPTIONING_PARAMS,
+        samples,
+        reduction=lambda W_vocab, Wh, **_: max(W_vocab.shape[1], Wh.shape[0]),
+        tol_factor=policy.CHAINED,
+        **kw,
+    )
+
+
 def _three_layer_convnet(name, manual, **kw):
     samples = (
         SampleSpec("small", lambda r: _convnet_args(r, 2, 3, 6, 4, 3, 5, 3, 0.05), small=True),
@@ -657,6 +706,14 @@ _SPECS = (
         "fc_net_loss_full",
         description="the fully-connected net with loss + reg (|W1|^2 + |W2|^2 + |W3|^2)",
     ),
+    _captioning(
+        "captioning_rnn",
+        "captioning_rnn_loss",
+        1,
+        description="CS231n's CaptioningRNN loss with cell_type 'rnn': projected features as h0, embedded words, "
+        "temporal affine, softmax over the non-<NULL> steps",
+    ),
+    _captioning("captioning_lstm", "captioning_lstm_loss", 4, description="CaptioningRNN with cell_type 'lstm'"),
     *(
         _fc_net_dropout(
             f"fc_net_dropout{full}",

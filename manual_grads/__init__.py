@@ -48,13 +48,16 @@ from .losses import (
     svm_loss,
 )
 from .nets import (
+    CaptioningRNN,
     FullyConnectedNet,
     ThreeLayerConvNet,
     TwoLayerNet,
+    captioning_lstm_loss,
+    captioning_rnn_loss,
     fc_net_batchnorm_loss,
+    fc_net_batchnorm_loss_full,
     fc_net_dropout_loss,
     fc_net_dropout_loss_full,
-    fc_net_batchnorm_loss_full,
     fc_net_layernorm_loss,
     fc_net_layernorm_loss_full,
     fc_net_loss,

@@ -9,6 +9,17 @@ from .conv import conv_relu_pool_backward, conv_relu_pool_forward
 from .layers import affine_backward, affine_forward, affine_relu_backward, affine_relu_forward
 from .losses import softmax_loss
 from .norms import affine_bn_relu_backward, affine_bn_relu_forward, affine_ln_relu_backward, affine_ln_relu_forward
+from .sequence import (
+    lstm_backward,
+    lstm_forward,
+    rnn_backward,
+    rnn_forward,
+    temporal_affine_backward,
+    temporal_affine_forward,
+    temporal_softmax_loss,
+    word_embedding_backward,
+    word_embedding_forward,
+)
 
 
 def two_layer_net_loss_full(X, y, W1, b1, W2, b2, reg=0.0):
@@ -259,3 +270,57 @@ class ThreeLayerConvNet:
             hidden, _ = affine_relu_forward(pooled, p["W2"], p["b2"])
             return affine_forward(hidden, p["W3"], p["b3"])[0]
         return three_layer_convnet_loss(X, y, *(p[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3")), self.reg)
+
+
+NULL = 0  # <NULL>'s index in the course's word_to_idx
+
+
+def captioning_rnn_loss(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab, cell_type="rnn"):
+    """CS231n's CaptioningRNN.loss: (loss, grads of W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab)."""
+    recurrence_forward, recurrence_backward = {
+        "rnn": (rnn_forward, rnn_backward),
+        "lstm": (lstm_forward, lstm_backward),
+    }[cell_type]
+    captions_in, captions_out = captions[:, :-1], captions[:, 1:]
+    h0 = features @ W_proj + b_proj[None, :]
+    words, embed_cache = word_embedding_forward(captions_in, W_embed)
+    states, recurrence_cache = recurrence_forward(words, h0, Wx, Wh, b)
+    scores, affine_cache = temporal_affine_forward(states, W_vocab, b_vocab)
+    loss, dscores = temporal_softmax_loss(scores, captions_out, captions_out != NULL)
+    grads = {}
+    dstates, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, affine_cache)
+    dwords, dh0, grads["Wx"], grads["Wh"], grads["b"] = recurrence_backward(dstates, recurrence_cache)
+    grads["W_embed"] = word_embedding_backward(dwords, embed_cache)
+    grads["W_proj"], grads["b_proj"] = features.T @ dh0, dh0.sum(axis=0)
+    return loss, grads
+
+
+def captioning_lstm_loss(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab):
+    """captioning_rnn_loss with an LSTM."""
+    return captioning_rnn_loss(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab, "lstm")
+
+
+class CaptioningRNN:
+    """CS231n's CaptioningRNN (classifiers/rnn.py): image features -> h0, captions embedded, an RNN or
+    LSTM, scores over the vocabulary; loss(features, captions) -> (loss, grads keyed like params)."""
+
+    def __init__(self, word_to_idx, input_dim=512, wordvec_dim=128, hidden_dim=128, cell_type="rnn", dtype=np.float32):
+        rng = np.random.default_rng()
+        vocab, gates = len(word_to_idx), {"rnn": 1, "lstm": 4}[cell_type]
+        self.cell_type, self._null = cell_type, word_to_idx["<NULL>"]
+        shapes = {
+            "W_proj": (input_dim, hidden_dim),
+            "b_proj": (hidden_dim,),
+            "W_embed": (vocab, wordvec_dim),
+            "Wx": (wordvec_dim, gates * hidden_dim),
+            "Wh": (hidden_dim, gates * hidden_dim),
+            "b": (gates * hidden_dim,),
+            "W_vocab": (hidden_dim, vocab),
+            "b_vocab": (vocab,),
+        }
+        self.params = {k: (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(dtype) for k, shape in shapes.items()}
+
+    def loss(self, features, captions):
+        p = self.params
+        keys = ("W_proj", "b_proj", "W_embed", "Wx", "Wh", "b", "W_vocab", "b_vocab")
+        return captioning_rnn_loss(features, captions, *(p[k] for k in keys), self.cell_type)

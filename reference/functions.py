@@ -331,3 +331,23 @@ def lstm(x, h0, Wx, Wh, b):
         h, c = _lstm_step(x[:, t, :], h, c, Wx, Wh, b)
         states.append(h)
     return jnp.stack(states, axis=1)
+
+
+NULL = 0  # the index of <NULL> in the course's word_to_idx: padding after a caption's end
+
+
+def _captioning(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab, recurrence):
+    """CS231n's CaptioningRNN.loss: h0 from the image features, the caption's words (all but the last)
+    embedded and run through the recurrence, each state's scores against the next word, <NULL> masked."""
+    captions_in, captions_out = captions[:, :-1], captions[:, 1:]
+    h0 = features @ W_proj + b_proj[None, :]
+    states = recurrence(word_embedding(captions_in, W_embed), h0, Wx, Wh, b)
+    return temporal_softmax_loss(temporal_affine(states, W_vocab, b_vocab), captions_out, captions_out != NULL)
+
+
+def captioning_rnn(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab):
+    return _captioning(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab, rnn)
+
+
+def captioning_lstm(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab):
+    return _captioning(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab, lstm)

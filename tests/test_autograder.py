@@ -99,7 +99,7 @@ def gradescope_root(tmp_path_factory, wheel):
                 "autograder",
                 "gradescope",
                 "--assignment",
-                "cs231n-a1",
+                "cs231n-a1-layers",
                 "--out",
                 bundle,
                 "--wheel",
@@ -215,12 +215,15 @@ def test_one_correct_function_out_of_an_assignment_is_a_small_fraction(tmp_path)
     )
     spec = assignments.load("cs231n-a2")
     result = grade_file(str(tmp_path / "one.py"), assignments.apply(spec, Options(timeout=5.0, assignment=spec)))
-    assert result["score"] == 1.0 and result["max_score"] == 47.0
+    assert result["score"] == 1.0 and result["max_score"] == 57.0
 
 
 def test_prairielearn_question_runs_and_reports_in_its_format(tmp_path, wheel):
     out = tmp_path / "questions" / "a1"  # questions/ does not exist yet: it is made
-    assert main(["autograder", "prairielearn", "--assignment", "cs231n-a1", "--out", str(out), "--wheel", wheel]) == 0
+    assert (
+        main(["autograder", "prairielearn", "--assignment", "cs231n-a1-layers", "--out", str(out), "--wheel", wheel])
+        == 0
+    )
     assert (out / "Dockerfile").exists() and (out / "tests" / "run.sh").exists()
     root, site = tmp_path / "grade", str(tmp_path / "site")
     image = tmp_path / "built-image"
@@ -313,7 +316,7 @@ def test_a_batch_writes_scores_and_a_gradebook(tmp_path):
     (batch / "bob.py").write_text(_read("layers_buggy.py"))
     (batch / "carol.py").write_text("def relu_forward(x:\n")
     out = tmp_path / "reports"
-    main(["grade", str(batch), "--batch", "--assignment", "cs231n-a1", "--out", str(out), "--timeout", "5"])
+    main(["grade", str(batch), "--batch", "--assignment", "cs231n-a1-layers", "--out", str(out), "--timeout", "5"])
     lines = (out / "gradebook.csv").read_text().splitlines()
     assert lines[0].startswith("submission,score,max_score,affine_forward,affine_backward")
     rows = {line.split(",")[0]: line.split(",") for line in lines[1:]}
@@ -342,6 +345,7 @@ def test_assignments_lists_the_built_in_specs(capsys):
     listed = json.loads(capsys.readouterr().out)
     assert {s["name"] for s in listed} == {
         "cs231n-a1",
+        "cs231n-a1-layers",
         "cs231n-a2",
         "cs231n-a3",
         "textbook",
@@ -390,7 +394,10 @@ def test_from_an_installed_gradref_one_command_writes_the_bundle(gradescope_root
 def test_the_gradescope_image_installs_gradref_into_a_virtual_environment(tmp_path, wheel):
     """Newer base images refuse pip into the system Python: setup.sh makes a venv of the image."""
     bundle = tmp_path / "autograder.zip"
-    assert main(["autograder", "gradescope", "--assignment", "cs231n-a1", "--out", str(bundle), "--wheel", wheel]) == 0
+    assert (
+        main(["autograder", "gradescope", "--assignment", "cs231n-a1-layers", "--out", str(bundle), "--wheel", wheel])
+        == 0
+    )
     root = tmp_path / "autograder"
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(root / "source")
@@ -425,11 +432,13 @@ def test_warm_computes_at_build_time_all_a_submission_would_store(tmp_path):
     def stored():
         return sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "cache").rglob("*") if p.is_file())
 
-    warm = run("autograder", "warm", "--assignment", "cs231n-a1")
+    warm = run("autograder", "warm", "--assignment", "cs231n-a1-layers")
     assert warm.returncode == 0 and "oracle answers" in warm.stdout, warm.stderr
     before = stored()
     assert any("oracle" in name for name in before) and any("xla" in name for name in before)
-    graded = run("grade", os.path.join(EXAMPLES, "layers_correct.py"), "--assignment", "cs231n-a1", "--json", "-")
+    graded = run(
+        "grade", os.path.join(EXAMPLES, "layers_correct.py"), "--assignment", "cs231n-a1-layers", "--json", "-"
+    )
     report = json.loads(graded.stdout)
     assert graded.returncode == 0 and report["passed"]
     added = sorted(set(stored()) - set(before))

@@ -4,6 +4,7 @@ bug that fails. The course-style files are in tests/course/ (see its README)."""
 import importlib.util
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -1134,6 +1135,50 @@ def test_a_failing_layer_the_model_does_not_call_is_not_blamed(tmp_path):
     assert "relu_on_scores" in verdicts["TwoLayerNet"]["mistakes"], verdicts["TwoLayerNet"]["message"][:300]
 
 
+def _captioning(folder, model_edit=("", ""), layers_edit=("", "")):
+    """rnn.py's CaptioningRNN handed in beside its rnn_layers.py (which it imports as cs231n.rnn_layers)."""
+    folder.mkdir()
+    (folder / "rnn_layers.py").write_text(mutate(source("seq_student.py"), *layers_edit))
+    (folder / "rnn.py").write_text(mutate(source("rnn_student.py"), *model_edit))
+    return {r["name"]: r for r in grade_file(str(folder), FAST)["results"]}
+
+
+def test_the_captioning_rnn_passes_with_an_rnn_and_with_an_lstm(tmp_path):
+    """CaptioningRNN(word_to_idx, input_dim, wordvec_dim, hidden_dim, cell_type): loss(features,
+    captions) and its eight gradients, built with cell_type "rnn" and then "lstm", in one entry."""
+    model = _captioning(tmp_path / "ok")["CaptioningRNN"]
+    assert model["status"] == "pass", model["message"]
+    names = {c["name"] for c in model["checks"]}
+    assert {"loss [small]", "dW_embed [small]", "db_proj [n1]", "dWx [lstm]", "dW_vocab [lstm-n1]"} <= names, names
+
+
+@pytest.mark.parametrize(
+    "old,new,failing",
+    [
+        # Every step scored, the <NULL> padding too.
+        ("mask = captions_out != self._null", "mask = np.ones(captions_out.shape, dtype=bool)", "loss"),
+        # The projection's bias gradient summed over the wrong axis.
+        ('grads["b_proj"] = dh0.sum(axis=0)', 'grads["b_proj"] = dh0.sum(axis=1)', "db_proj"),
+        # The LSTM branch's backward through the RNN's: right for cell_type "rnn" only.
+        (
+            'dwords, dh0, grads["Wx"], grads["Wh"], grads["b"] = lstm_backward(dstates, recurrence_cache)',
+            'dwords, dh0, grads["Wx"], grads["Wh"], grads["b"] = rnn_backward(dstates, recurrence_cache)',
+            "lstm",
+        ),
+    ],
+)
+def test_real_captioning_rnn_bugs_fail(tmp_path, old, new, failing):
+    model = _captioning(tmp_path / "bug", (old, new))["CaptioningRNN"]
+    assert model["status"] in ("fail", "error"), model["message"]
+    assert failing in model["message"], model["message"][:400]
+
+
+def test_a_captioning_rnn_failing_through_the_students_rnn_backward_names_it(tmp_path):
+    verdicts = _captioning(tmp_path / "layers", layers_edit=("    dh0 = dprev\n", "    dh0 = 0.5 * dprev\n"))
+    assert verdicts["rnn_backward"]["status"] == "fail"
+    assert verdicts["CaptioningRNN"]["caused_by"] == ["rnn_backward"], verdicts["CaptioningRNN"]["message"][:300]
+
+
 def test_a_two_layer_net_left_as_the_starter_is_not_implemented(tmp_path):
     starter = source("neural_net_student.py").split("        W1, b1 = self.params")[0] + (
         "        loss, grads = None, {}\n        return loss, grads\n"
@@ -1193,3 +1238,44 @@ def test_a_two_layer_net_whose_label_free_scores_are_wrong_fails_on_them(tmp_pat
     assert verdict["status"] == "fail"
     failed = [c["name"] for c in verdict["checks"] if not c["passed"]]
     assert failed == ["scores [small, no labels]"], failed
+
+
+# ----- a whole assignment folder, and a class of them -----
+
+
+def test_a_whole_a2_folder_is_graded_in_one_command_and_a_batch_of_them_makes_a_class_page(tmp_path, capsys):
+    """cs231n/ with layers.py, classifiers/fc_net.py and cnn.py (as bench.speed writes it): one table with
+    every A2 function and both models, full marks; two such folders (one with a model's mistake) as a
+    batch make a class page that lists the models."""
+    from bench.speed import a2_folder
+    from gradref.cli import main
+
+    batch = tmp_path / "class"
+    alice = a2_folder(str(batch / "alice"))
+    bob = a2_folder(str(batch / "bob"))
+    fc_net = os.path.join(bob, "classifiers", "fc_net.py")
+    with open(fc_net) as handle:
+        text = handle.read()
+    with open(fc_net, "w") as handle:  # bob leaves the last layer's weights out of the regularisation
+        handle.write(mutate(text, '        grads["W%d" % L] += self.reg * self.params["W%d" % L]\n', ""))
+    assert main(["grade", alice, "--assignment", "cs231n-a2"]) == 0
+    table = capsys.readouterr().out
+    assert "FullyConnectedNet (6/6)" in table and "ThreeLayerConvNet (4/4)" in table and "score 57 of 57" in table
+    page = tmp_path / "class.html"
+    code = main(
+        [
+            "grade",
+            str(batch),
+            "--batch",
+            "--assignment",
+            "cs231n-a2",
+            "--html",
+            str(page),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 1  # bob fails
+    text = re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", page.read_text()))
+    assert "2 submissions; 2 graded" in text
+    assert "FullyConnectedNet 1/2" in text and "ThreeLayerConvNet 2/2" in text, text[-3000:]

@@ -73,7 +73,8 @@ class {name}({name}):
         if y is None:
             return super().loss(X)
         loss, grads = super().loss(X, y)
-        return loss, {{**grads, "W1": grads["W1"] * 1.5}}
+        first = next(iter(grads))
+        return loss, {{**grads, first: grads[first] * 1.5}}
 """)
         elif target.kind == PAIR and target.op == "lstm_step":
             lines.append(f"""

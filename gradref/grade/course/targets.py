@@ -99,6 +99,17 @@ FULLY_CONNECTED_NET = dataclasses.replace(
 )
 # CS231n's ThreeLayerConvNet (cnn.py) and EECS 498's: conv - relu - 2x2 pool - affine - relu - affine.
 THREE_LAYER_CONVNET = _model("three_layer_convnet_full", "ThreeLayerConvNet", 3, "three_layer_convnet")
+# CS231n's CaptioningRNN (classifiers/rnn.py): built with cell_type "rnn", then "lstm" in the same entry;
+# loss(features, captions), no regularisation.
+CAPTIONING_RNN = Target(
+    "captioning_rnn",
+    CS231N,
+    MODEL,
+    "CaptioningRNN",
+    init=("W_proj", "b_proj", "W_embed", "Wx", "Wh", "b", "W_vocab", "b_vocab"),
+    is_loss=True,
+    variants=(("captioning_lstm", "captioning_lstm", ((("cell_type",), "lstm"),)),),
+)
 
 
 TARGETS = (
@@ -112,6 +123,7 @@ TARGETS = (
     TWO_LAYER_NET,
     FULLY_CONNECTED_NET,
     THREE_LAYER_CONVNET,
+    CAPTIONING_RNN,
     Target("softmax_loss", CS231N, LOSS_FUNCTION, "softmax_loss", is_loss=True),
     Target("svm_loss", CS231N, LOSS_FUNCTION, "svm_loss", is_loss=True),
     _pair("batchnorm"),
@@ -251,6 +263,7 @@ ASSIGNMENTS = {
         "adam",
     ),
     "cs231n assignment 3": (
+        "captioning_rnn",
         "rnn_step",
         "rnn",
         "lstm_step",

@@ -63,6 +63,7 @@ from .answers import answers_with, oracle_answers, sample_label, unseen_twin
 from .caches import documented
 from .cost import judge_cost
 from .judge import (
+    MODEL_SCORES,
     distinct,
     judge_backward_alone,
     judge_dropout_draws,
@@ -323,7 +324,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
         _judge_variants(sandbox, target, op, forward_entry, options)
     if op.name == "dropout" and not forward_entry.stopped and forward_entry.status == PASS:
         judge_dropout_draws(sandbox, target, op, forward_entry)
-    if target.kind == MODEL and not forward_entry.stopped:
+    if target.kind == MODEL and target.forward in MODEL_SCORES and not forward_entry.stopped:
         judge_model_scores(sandbox, target, op, forward_entry)
     if _cost_matters(target, backward_entry, options):
         works = forward_entry is backward_entry or (

@@ -55,11 +55,14 @@ def test_mode(sample):
     return any(isinstance(v, dict) and v.get("mode") == "test" for v in sample.args.values())
 
 
+MODEL_INPUTS = ("X", "y", "features", "captions")  # what a model's loss() takes, by the op's names
+
+
 def passed_names(op, target):
     """The op's arguments the target's call takes: a model's loss takes X and y (its parameters, reg
     and its dropout masks go elsewhere, or come from its own code)."""
     if target.kind == MODEL:
-        return [n for n in op.signature if n in ("X", "y")]
+        return [n for n in op.signature if n in MODEL_INPUTS]
     return [n for n in op.signature if target.kind != CLASS or n not in target.init]
 
 
@@ -93,7 +96,21 @@ MODEL_ARGUMENTS = {
         (("weight_scale",), lambda a: 1e-3),
         (("reg",), lambda a: float(a["reg"])),
     ),
+    "CaptioningRNN": (
+        (("word_to_idx",), lambda a: _word_to_idx(a["W_embed"].shape[0])),
+        (("input_dim",), lambda a: a["features"].shape[1]),
+        (("wordvec_dim",), lambda a: a["W_embed"].shape[1]),
+        (("hidden_dim",), lambda a: a["Wh"].shape[0]),
+        (("cell_type",), lambda a: "rnn"),
+    ),
 }
+
+
+def _word_to_idx(vocabulary):
+    """A vocabulary as the course's data has it: <NULL> 0, <START> 1, <END> 2, then the words."""
+    return {"<NULL>": 0, "<START>": 1, "<END>": 2, **{f"word{i}": i for i in range(3, vocabulary)}}
+
+
 # Each model's label-free loss(X): the reference's scores and the parameters they take.
 MODEL_SCORES = {
     "TwoLayerNet": (ref.two_layer_net_scores, ("X", "W1", "b1", "W2", "b2")),
@@ -119,7 +136,7 @@ def _model_request(sandbox, target, op, sample):
         P.CHOICES: choices,
         P.PARAMS: {name: sandbox.put(args[name]) for name in op.wrt},
         P.ARGS: _arg_specs(sandbox, [args[n] for n in passed_names(op, target)]),
-        P.LOSS_CHOICES: [[["reg"], {P.VALUE: float(args["reg"])}]],
+        P.LOSS_CHOICES: [[["reg"], {P.VALUE: float(args["reg"])}]] if "reg" in args else [],
         P.GRAD_KEYS: list(op.wrt),
     }, 2
 
