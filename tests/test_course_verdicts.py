@@ -953,6 +953,21 @@ def test_real_two_layer_net_bugs_fail(tmp_path, name, old, new):
     assert verdict["status"] in ("fail", "error"), verdict["message"]
 
 
+def test_a_model_that_hands_its_layer_another_layers_cache_is_pointed_at_its_own_line(tmp_path):
+    """The error is raised in affine_backward, which is right: the line to look at is the model's call."""
+    text = mutate(
+        source("fc_net_student.py"),
+        '_, grads["W1"], grads["b1"] = affine_relu_backward(dhidden, hidden_cache)',
+        '_, grads["W1"], grads["b1"] = affine_relu_backward(dhidden, (scores_cache, hidden_cache[1]))',
+    )
+    verdict = grade_source(tmp_path, text)["TwoLayerNet"]
+    assert verdict["status"] == "error" and verdict["mistakes"][0] == "bad_call_of_a_passing_function"
+    line = next(n for n, code in enumerate(text.splitlines(), 1) if "(scores_cache, hidden_cache[1])" in code)
+    assert verdict["diagnosis"][0].startswith(
+        f"the error is raised inside your affine_backward (line 10), which passes on its own: what line {line} "
+    ), verdict["diagnosis"]
+
+
 def test_the_three_layer_convnet_passes_built_with_its_own_arguments(tmp_path):
     """cnn.py's ThreeLayerConvNet (input_dim as (C, H, W), num_filters, filter_size) on the shipped fast
     layers: its loss, every gradient and its label-free scores."""

@@ -191,6 +191,19 @@ def _mentioned(node):
     return found
 
 
+def defined_at(folder, rel, line):
+    """The name of the top-level function, or the Class.method, of the staged file `rel` under `folder`
+    whose code holds line `line` ("" where none does)."""
+    found = _read_parsed(os.path.join(folder, rel)) if ".." not in rel.split(os.sep) else None
+    for node in found[1].body if found else ():
+        if getattr(node, "lineno", 0) <= line <= (getattr(node, "end_lineno", 0) or 0):
+            for method in node.body if isinstance(node, ast.ClassDef) else ():
+                if isinstance(method, ast.FunctionDef) and method.lineno <= line <= method.end_lineno:
+                    return f"{node.name}.{method.name}"
+            return node.name if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else ""
+    return ""
+
+
 def reached(graph, name):
     """Every name the definition `name` reaches through the definitions it mentions, nearest first."""
     seen, todo = [], [name]

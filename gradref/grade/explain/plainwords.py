@@ -68,7 +68,7 @@ KNOWN_LINES = (
 
 def mistake_in_error(message):
     """(mistake key, sentence) when the line an exception names shows a known mistake, else None."""
-    line = re.search(r"\(line \d+ of [^:]*: (.*)\)", message or "")
+    line = re.search(r"\(line \d+ of [^:]*: (.*?)\)(?: \(called from line \d+ of [^:]*: .*\))?\s*$", message or "")
     for in_message, in_line, key, words in KNOWN_LINES:
         if line and re.search(in_line, line.group(1)) and re.search(in_message, message):
             return key, words

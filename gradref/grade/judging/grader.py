@@ -28,6 +28,7 @@ from ..course.submission import (
     autograd_line,
     constructor_parameters,
     course_support_names,
+    defined_at,
     defining_text,
     docstrings,
     gradable_files,
@@ -242,9 +243,18 @@ def _grade(path, options, advance, staging_s=0.0):
     return feedback.apply(score(report, options.assignment), options.feedback, options.feedback_hidden)
 
 
+# "raised ...: message (line N of F: text) (called from line M of G: text)": the worker's description
+CALLED_FROM = re.compile(r"\(line (\d+) of ([^:]*): .*?\) \(called from line (\d+) of ([^:]*): (.*)\)(?= \[sample |$)")
+
+
 def _blame_failing_callees(entries, code):
     """A failing function (a composite, a model) whose code reaches the student's own functions that
-    fail too is told so first, naming them (read from the code, outside the student's process)."""
+    fail too is told so first, naming them; one that raised inside a function of the student's that
+    passes on its own is told to look at the line that called it (read from the code, outside the
+    student's process)."""
+    for entry in entries:
+        if entry.status == ERROR:
+            _raised_in_a_passing_function(entry, entries, code)
     failing = {e.name: e.message for e in entries if e.status in (FAIL, ERROR, TIMEOUT)}
     if len(failing) < 2:
         return
@@ -255,6 +265,25 @@ def _blame_failing_callees(entries, code):
             callees = [n for n in reached(graph, entry.name) if n in failing and failing[n] != entry.message]
             if callees:
                 entry.blame(callees)
+
+
+def _raised_in_a_passing_function(entry, entries, code):
+    """'the error is raised inside your affine_backward, which passes on its own: look at what line 42
+    hands it' (a model that gave a backward another layer's cache)."""
+    found = CALLED_FROM.search(entry.message)
+    if not found:
+        return
+    line, rel, caller_line, caller_rel, caller_text = found.groups()
+    callee = defined_at(code, rel, int(line))
+    passing = {e.name for e in entries if e.status == PASS}
+    if callee in passing and callee != entry.name and defined_at(code, caller_rel, int(caller_line)) != callee:
+        entry.hints.insert(
+            0,
+            f"the error is raised inside your {callee} (line {line}), which passes on its own: what line "
+            f"{caller_line} ({clean(caller_text, 100)}) hands it is wrong, such as another layer's cache or its "
+            "arguments in the wrong order.",
+        )
+        entry.mistakes.insert(0, "bad_call_of_a_passing_function")
 
 
 def _stand_ins(hello):

@@ -359,10 +359,11 @@ def describe(error):
     """'TypeError: message (line 12 of submission.py)' with the deepest line in the submission."""
     if isinstance(error, MemoryError):
         return f"MemoryError: ran out of memory (the limit is {MEMORY_MB} MB)"
-    where = ""
-    for frame in traceback.extract_tb(error.__traceback__):
-        if frame.filename.startswith(SUBMISSION + os.sep):
-            where = f" (line {frame.lineno} of {os.path.relpath(frame.filename, SUBMISSION)}: {frame.line})"
+    own = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(SUBMISSION + os.sep)]
+    where = "".join(f" (line {f.lineno} of {os.path.relpath(f.filename, SUBMISSION)}: {f.line})" for f in own[-1:])
+    if len(own) > 1 and own[0].name != own[-1].name:  # the call in the function that was called, too
+        first = own[0]
+        where += f" (called from line {first.lineno} of {os.path.relpath(first.filename, SUBMISSION)}: {first.line})"
     return f"{type(error).__name__}: {error}{where}"
 
 
