@@ -318,10 +318,18 @@ def _model(name, manual, layers, samples, kinks, reduction, **kw):
     )
 
 
+def _fc_net_kdim_args(rng):
+    """X with k dimensions (N, 2, 3, 2), flattened by the first affine layer, and no regularisation."""
+    args = _fc_net_args(rng, 3, 12, 6, 5, 3, 0.0)
+    return {**args, "X": args["X"].reshape(3, 2, 3, 2)}
+
+
 def _fc_net(name, manual, **kw):
     samples = (
         SampleSpec("small", lambda r: _fc_net_args(r, 5, 4, 6, 5, 3, 0.05), small=True),
         SampleSpec("course", lambda r: _fc_net_args(r, 2, 15, 20, 30, 10, 0.1), small=True),
+        SampleSpec("kdim", _fc_net_kdim_args, small=True),
+        SampleSpec("n1", lambda r: _fc_net_args(r, 1, 4, 6, 5, 3, 0.0), small=True),
     )
     reduction = lambda X, W1, W2, W3, **_: _matmul_dims(_flat(X), W1, W2, W3)  # noqa: E731
     return _model(name, manual, 3, samples, _fc_net_kinks, reduction, **kw)
