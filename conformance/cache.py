@@ -177,7 +177,7 @@ def store(digest, out, grads, dout):
             np.savez(
                 handle,
                 out=np.asarray(out),
-                dout=np.asarray(dout),
+                dout=np.asarray(dout if dout is not None else np.zeros(0)),  # a forward alone has none
                 count=len(grads),
                 **{f"grad{i}": np.asarray(g) for i, g in enumerate(grads)},
             )
@@ -263,13 +263,21 @@ def use_compilation_cache():
         return
     import warnings
 
-    import jax
-
     warnings.filterwarnings("ignore", message="Error (writing|reading) persistent compilation cache")
-    try:
-        jax.config.update("jax_compilation_cache_dir", os.path.join(folder(), "xla"))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    except (AttributeError, ValueError):  # an older JAX without these options
-        pass
+    settings = {
+        "jax_compilation_cache_dir": os.path.join(folder(), "xla"),
+        "jax_persistent_cache_min_compile_time_secs": 0,
+        "jax_persistent_cache_min_entry_size_bytes": 0,
+    }
+    if "jax" not in sys.modules:  # JAX reads them from the environment when it is imported, if it ever is
+        for name, value in settings.items():
+            os.environ.setdefault(name.upper(), str(value))
+    else:
+        import jax
+
+        try:
+            for name, value in settings.items():
+                jax.config.update(name, value)
+        except (AttributeError, ValueError):  # an older JAX without these options
+            pass
     _COMPILATION_CACHE.append(folder())

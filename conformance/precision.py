@@ -6,16 +6,19 @@ the float64 oracle on the same device. On a GPU with tensor cores "default" is T
 are the ones to look at when GPU results drift.
 """
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from reference import oracle
+from reference.lazy import LazyModule
 
 from . import tolerance as policy
 from .backends import backend_for, to_numpy_tree
 from .checks import as_tuple, run_manual
 from .registry import REGISTRY
+
+jax = LazyModule("jax")
+jnp = LazyModule("jax.numpy")
+
 
 JAX_MODES = ("default", "high", "highest")
 

@@ -4,9 +4,12 @@ Broadcasts are written out (b[None, :]) because the oracle runs with rank promot
 ReLU is jax.nn.relu (gradient 0 at 0); jnp.maximum(x, 0) would give 0.5 there.
 """
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from reference.lazy import LazyModule
+
+jax = LazyModule("jax")
+jnp = LazyModule("jax.numpy")
 
 
 def affine(x, w, b):

@@ -12,11 +12,15 @@ np.tanh to what np.tanh reaches, not to what XLA reaches.
 
 import functools
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
-from jax.extend import core
+
+from reference.lazy import LazyModule
+
+jax = LazyModule("jax")
+jnp = LazyModule("jax.numpy")
+lax = LazyModule("jax.lax")
+core = LazyModule("jax.extend.core")
+
 
 # Longer blocks are summed by XLA: the pairwise program grows with the block (8192 entries compile in
 # 5 s), and there XLA's blocked sum is within 2x of NumPy's error (1.3 u against 0.8-1.1 u, measured).

@@ -7,11 +7,14 @@ The precision actually in force is read back from JAX and probed on the device, 
 import contextlib
 import functools
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from reference.in_order import as_numpy_computes
+from reference.lazy import LazyModule
+
+jax = LazyModule("jax")
+jnp = LazyModule("jax.numpy")
+
 
 MATMUL_PRECISION = "highest"
 

@@ -12,7 +12,6 @@ import numpy as np
 from conformance import cache
 from conformance.checks import Case, cotangent, cotangent_label
 from conformance.registry import REGISTRY
-from reference import oracle
 
 from .verdict import UNSEEN
 
@@ -39,14 +38,17 @@ def oracle_answers(op_name, sample_name, seed=0):
 
 def answers_with(op_name, sample_name, replaced):
     """oracle_answers for the sample with some arguments replaced (a model's dropout masks, as the
-    student's own dropout draws them): answered now, for this submission only, never cached."""
+    student's own dropout draws them), through the disk cache: keyed by the arguments, so the masks
+    every student's seeded dropout draws alike are answered once."""
     op = REGISTRY[op_name]
     drawn = oracle_answers(op_name, sample_name)[0]
     sample = dataclasses.replace(drawn, args={**drawn.args, **replaced})
     case = Case(op, sample.name, "float64")
     args = [sample.args[n] for n in op.signature]
     positions = [op.signature.index(n) for n in op.wrt]
-    want_out, want_grads, dout = oracle.vjp(op.reference, args, positions, lambda shape: cotangent(case, shape))
+    want_out, want_grads, dout = cache.vjp(
+        op.reference, args, positions, lambda shape: cotangent(case, shape), cotangent_label(case)
+    )
     return sample, want_out, want_grads, dout
 
 
