@@ -60,7 +60,7 @@ RUNS = (
     "batch of 30, --jobs 2",
 )
 EECS498_A3 = os.path.join(COURSE, "eecs498", "A3")
-WARMED_BY_A_RUN_OF_ITS_OWN = ("grade EECS 498 A3 warm",)
+WARMED_BY_A_RUN_OF_ITS_OWN = ("grade CS231n A2 folder warm", "grade EECS 498 A3 warm")
 
 
 def full_a2_file(folder, models=True):
@@ -179,7 +179,7 @@ def measure(workdir, only=None):
         if cold:
             shutil.rmtree(env["GRADREF_CACHE_DIR"], ignore_errors=True)
         if name in WARMED_BY_A_RUN_OF_ITS_OWN:
-            timed(args, env)  # unreported: the rows before it graded NumPy files, with other unseen values
+            timed(args, env)  # unreported: its own unseen values (drawn per submission) answered first
         rate = gemm_rate()
         row = {"run": name, "gemm_gflops": round(rate, 1), **timed(args, env)}
         row["normalised_s"] = round(row["seconds"] * rate / REFERENCE_GFLOPS, 2)
