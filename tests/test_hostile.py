@@ -34,7 +34,7 @@ needs_bwrap = pytest.mark.skipif(
     confine.bwrap_problem() is not None, reason=f"needs bubblewrap: {confine.bwrap_problem()}"
 )
 PEAK_MB = 1536
-BUDGET_S = 30  # per submission: the slow attacks run into it
+BUDGET_S = 15  # per submission: the slow attacks run into it
 RIGHT = """
 import numpy as np
 
