@@ -478,6 +478,40 @@ def _captioning(name, manual, gates, **kw):
     )
 
 
+def _deep_convnet_args(rng, n, c, hw, f1, f2, classes, reg):
+    """DeepConvNet's inputs with num_filters=[F1, F2], max_pools=[0]: X (N, C, H, W), W1 (F1, C, 3, 3),
+    W2 (F2, F1, 3, 3), W3 (F2 * H/2 * W/2, classes)."""
+    return {
+        "X": normal(rng, n, c, hw, hw),
+        "y": labels(rng, n, classes),
+        "W1": normal(rng, f1, c, 3, 3, scale=1 / np.sqrt(9 * c)),
+        "b1": normal(rng, f1, scale=0.1),
+        "W2": normal(rng, f2, f1, 3, 3, scale=1 / np.sqrt(9 * f1)),
+        "b2": normal(rng, f2, scale=0.1),
+        "W3": normal(rng, f2 * (hw // 2) ** 2, classes, scale=1 / np.sqrt(f2 * (hw // 2) ** 2)),
+        "b3": normal(rng, classes, scale=0.1),
+        "reg": reg,
+    }
+
+
+def _deep_convnet_kinks(X, W1, b1, W2, b2, **_):
+    """Its ReLUs' inputs and the first pool's ties."""
+    same, pool = {"stride": 1, "pad": 1}, _pool_param(2, 2)
+    conved = manual_grads.conv_forward_fast(X, W1, b1, same)[0]
+    pooled = manual_grads.max_pool_forward_naive(np.maximum(conved, 0), pool)[0]
+    second = manual_grads.conv_forward_fast(pooled, W2, b2, same)[0]
+    return np.concatenate([conved.ravel(), _pool_gaps(np.maximum(conved, 0), pool), second.ravel()])
+
+
+def _deep_convnet(name, manual, **kw):
+    samples = (
+        SampleSpec("small", lambda r: _deep_convnet_args(r, 2, 3, 4, 3, 4, 3, 0.05), small=True),
+        SampleSpec("n1", lambda r: _deep_convnet_args(r, 1, 2, 4, 2, 3, 4, 0.0), small=True),
+    )
+    reduction = lambda X, W1, W2, W3, **_: max(9 * X.shape[1], 9 * W1.shape[0], W3.shape[0])  # noqa: E731
+    return _model(name, manual, 3, samples, _deep_convnet_kinks, reduction, traceable=False, **kw)
+
+
 def _three_layer_convnet(name, manual, **kw):
     samples = (
         SampleSpec("small", lambda r: _convnet_args(r, 2, 3, 6, 4, 3, 5, 3, 0.05), small=True),
@@ -742,6 +776,13 @@ _SPECS = (
         for norm in ("batchnorm", "layernorm")
         for full in ("", "_full")
     ),
+    _deep_convnet(
+        "deep_convnet",
+        "deep_convnet_loss",
+        description="EECS 498's DeepConvNet, num_filters [F1, F2], max_pools [0]: {conv 3x3 - relu - [pool]} x 2 "
+        "- linear - softmax, loss + 0.5 reg sum |W|^2",
+    ),
+    _deep_convnet("deep_convnet_full", "deep_convnet_loss_full", description="DeepConvNet with loss + reg sum |W|^2"),
     _three_layer_convnet(
         "three_layer_convnet",
         "three_layer_convnet_loss",

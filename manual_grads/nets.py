@@ -5,7 +5,7 @@ with L2 regularisation of its weights."""
 import numpy as np
 
 from ._xp import namespace
-from .conv import conv_relu_pool_backward, conv_relu_pool_forward
+from .conv import conv_relu_backward, conv_relu_forward, conv_relu_pool_backward, conv_relu_pool_forward
 from .layers import affine_backward, affine_forward, affine_relu_backward, affine_relu_forward
 from .losses import softmax_loss
 from .norms import affine_bn_relu_backward, affine_bn_relu_forward, affine_ln_relu_backward, affine_ln_relu_forward
@@ -161,6 +161,27 @@ def fc_net_dropout_loss(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, reg=0.0):
 def fc_net_dropout_loss_full(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, reg=0.0):
     """fc_net_dropout_loss with reg |W|^2, no factor 0.5."""
     return fc_net_dropout_loss(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, 2.0 * reg)
+
+
+def deep_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """EECS 498's DeepConvNet with num_filters=[F1, F2], max_pools=[0]: conv 3x3 pad 1 - relu - 2x2
+    pool - conv 3x3 pad 1 - relu - linear - softmax; (loss, grads), 0.5 reg |W|^2."""
+    xp = namespace(X, W1)
+    same, pool = {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+    pooled, cache1 = conv_relu_pool_forward(X, W1, b1, same, pool)
+    hidden, cache2 = conv_relu_forward(pooled, W2, b2, same)
+    scores, cache3 = affine_forward(hidden, W3, b3)
+    data_loss, dscores = softmax_loss(scores, y)
+    loss = data_loss + 0.5 * reg * (xp.sum(W1 * W1) + xp.sum(W2 * W2) + xp.sum(W3 * W3))
+    dhidden, dW3, db3 = affine_backward(dscores, cache3)
+    dpooled, dW2, db2 = conv_relu_backward(dhidden, cache2)
+    _, dW1, db1 = conv_relu_pool_backward(dpooled, cache1)
+    return loss, {"W1": dW1 + reg * W1, "b1": db1, "W2": dW2 + reg * W2, "b2": db2, "W3": dW3 + reg * W3, "b3": db3}
+
+
+def deep_convnet_loss_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """deep_convnet_loss with reg |W|^2, no factor 0.5."""
+    return deep_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, 2.0 * reg)
 
 
 def three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):

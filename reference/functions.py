@@ -237,6 +237,27 @@ def fc_net_dropout_full(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, reg=0.0):
     return fc_net_dropout(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, 2.0 * reg)
 
 
+SAME_3X3, POOL_2X2 = {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+def deep_convnet_scores(X, W1, b1, W2, b2, W3, b3):
+    """EECS 498's DeepConvNet with two conv layers (3x3, pad 1), a 2x2 pool after the first
+    (num_filters=[F1, F2], max_pools=[0]), then a linear layer: its class scores."""
+    hidden = conv_relu(conv_relu_pool(X, W1, b1, SAME_3X3, POOL_2X2), W2, b2, SAME_3X3)
+    return affine(hidden, W3, b3)
+
+
+def deep_convnet(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """The DeepConvNet's loss with 0.5 reg (|W1|^2 + |W2|^2 + |W3|^2)."""
+    scores = deep_convnet_scores(X, W1, b1, W2, b2, W3, b3)
+    return softmax_loss(scores, y) + 0.5 * reg * (jnp.sum(W1 * W1) + jnp.sum(W2 * W2) + jnp.sum(W3 * W3))
+
+
+def deep_convnet_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
+    """The same with reg |W|^2, no 0.5 (EECS 498's starters)."""
+    return deep_convnet(X, y, W1, b1, W2, b2, W3, b3, 2.0 * reg)
+
+
 def three_layer_convnet_scores(X, W1, b1, W2, b2, W3, b3):
     """The three-layer convnet's class scores, what its loss(X) returns without labels."""
     pooled = conv_relu_pool(

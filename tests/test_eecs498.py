@@ -73,12 +73,41 @@ def test_a3_in_the_courses_style_passes_as_static_methods():
         "TwoLayerNet",
         "FullyConnectedNet",
         "ThreeLayerConvNet",
+        "DeepConvNet",
     ]  # built with dtype=torch.float64 and the grader's device
     assert graded == dict.fromkeys(names, "pass"), [
         (n, r["message"]) for n, r in verdicts.items() if r["status"] != "pass"
     ]
     assert report["passed"] and report["assignments"] == ["eecs498-a3"]
-    assert report["score"] == report["max_score"] == 50
+    assert report["score"] == report["max_score"] == 54
+
+
+@pytest.mark.parametrize(
+    "old, new, failing",
+    [
+        # The pool's backward skipped: a shape error in the conv before it, or wrong values.
+        ("                dout = MaxPool.backward(dout, pool_cache)\n", "                pass\n", ""),
+        # The linear layer's weights left out of the regularisation, in the loss and the gradient alike.
+        (
+            "        for i in range(1, L + 1):\n            loss = loss + self.reg",
+            "        for i in range(1, L):\n            loss = loss + self.reg",
+            "loss",
+        ),
+    ],
+)
+def test_real_deep_convnet_bugs_fail(tmp_path, old, new, failing):
+    """DeepConvNet(input_dims, num_filters, max_pools, batchnorm, ...) built with two conv layers."""
+    import shutil
+
+    shutil.copytree(os.path.join(COURSE, "A3"), tmp_path / "A3")
+    path = tmp_path / "A3" / "convolutional_networks.py"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    verdict = {r["name"]: r for r in grade_file(str(tmp_path / "A3"), _with_spec("eecs498-a3"))["results"]}
+    assert verdict["DeepConvNet"]["status"] in ("fail", "error"), verdict["DeepConvNet"]["message"]
+    assert failing in verdict["DeepConvNet"]["message"]
+    assert verdict["ThreeLayerConvNet"]["status"] == "pass"
 
 
 def test_both_captioning_editions_rnn_functions_pass_under_their_spec():

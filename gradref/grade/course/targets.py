@@ -181,6 +181,8 @@ TARGETS += (
     # A3's TwoLayerNet: "L2 regularization does not include a factor of 0.5"; dtype= and device= given.
     dataclasses.replace(TWO_LAYER_NET, convention=EECS498, twin=""),
     dataclasses.replace(THREE_LAYER_CONVNET, convention=EECS498, twin=""),  # "no 0.5 factor"
+    # A3's DeepConvNet, built with num_filters=[F1, F2], max_pools=[0] and batchnorm=False.
+    dataclasses.replace(_model("deep_convnet_full", "DeepConvNet", 3, "deep_convnet"), convention=EECS498),
     # Its starter says the L2 term "includes a factor of 0.5", contradicting TwoLayerNet's: both conventions.
     dataclasses.replace(
         FULLY_CONNECTED_NET, convention=EECS498, variants=FULLY_CONNECTED_NET.variants[:1]
@@ -296,6 +298,7 @@ EECS498_ASSIGNMENTS = {
         "SpatialBatchNorm.forward",
         "SpatialBatchNorm.backward",
         "ThreeLayerConvNet",
+        "DeepConvNet",
     ),
     "eecs498 rnn": ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"),
 }

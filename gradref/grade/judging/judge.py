@@ -96,6 +96,15 @@ MODEL_ARGUMENTS = {
         (("weight_scale",), lambda a: 1e-3),
         (("reg",), lambda a: float(a["reg"])),
     ),
+    "DeepConvNet": (
+        (("input_dims",), lambda a: list(a["X"].shape[1:])),
+        (("num_filters",), lambda a: [a["W1"].shape[0], a["W2"].shape[0]]),
+        (("max_pools",), lambda a: [0]),
+        (("batchnorm",), lambda a: False),
+        (("num_classes",), lambda a: a["W3"].shape[1]),
+        (("weight_scale",), lambda a: 1e-3),
+        (("reg",), lambda a: float(a["reg"])),
+    ),
     "CaptioningRNN": (
         (("word_to_idx",), lambda a: _word_to_idx(a["W_embed"].shape[0])),
         (("input_dim",), lambda a: a["features"].shape[1]),
@@ -116,6 +125,7 @@ MODEL_SCORES = {
     "TwoLayerNet": (ref.two_layer_net_scores, ("X", "W1", "b1", "W2", "b2")),
     "FullyConnectedNet": (ref.fc_net_scores, ("X", "W1", "b1", "W2", "b2", "W3", "b3")),
     "ThreeLayerConvNet": (ref.three_layer_convnet_scores, ("X", "W1", "b1", "W2", "b2", "W3", "b3")),
+    "DeepConvNet": (ref.deep_convnet_scores, ("X", "W1", "b1", "W2", "b2", "W3", "b3")),
 }
 
 

@@ -203,3 +203,77 @@ class ThreeLayerConvNet(object):
         for name in ("W1", "W2", "W3"):
             grads[name] += 2 * self.reg * self.params[name]
         return loss, grads
+
+
+class DeepConvNet(object):
+    """{conv - [spatial batchnorm] - relu - [pool]} x (L - 1) - linear; 3x3 convolutions with padding 1,
+    2x2 max pools after the conv layers that max_pools names; L2 regularization without 0.5."""
+
+    def __init__(
+        self,
+        input_dims=(3, 32, 32),
+        num_filters=[8, 8, 8, 8, 8],
+        max_pools=[0, 1, 2, 3, 4],
+        batchnorm=False,
+        num_classes=10,
+        weight_scale=1e-3,
+        reg=0.0,
+        weight_initializer=None,
+        dtype=torch.float,
+        device="cpu",
+    ):
+        self.params = {}
+        self.num_layers = len(num_filters) + 1
+        self.max_pools = max_pools
+        self.batchnorm = batchnorm
+        self.reg = reg
+        self.dtype = dtype
+        C, H, W = input_dims
+        previous = C
+        for i, filters in enumerate(num_filters):
+            self.params["W%d" % (i + 1)] = weight_scale * torch.randn(filters, previous, 3, 3, dtype=dtype, device=device)
+            self.params["b%d" % (i + 1)] = torch.zeros(filters, dtype=dtype, device=device)
+            previous = filters
+            if i in max_pools:
+                H, W = H // 2, W // 2
+        L = self.num_layers
+        self.params["W%d" % L] = weight_scale * torch.randn(previous * H * W, num_classes, dtype=dtype, device=device)
+        self.params["b%d" % L] = torch.zeros(num_classes, dtype=dtype, device=device)
+
+    def loss(self, X, y=None):
+        X = X.to(self.dtype)
+        conv_param = {"stride": 1, "pad": 1}
+        pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+        caches = []
+        out = X
+        for i in range(self.num_layers - 1):
+            out, conv_cache = Conv.forward(out, self.params["W%d" % (i + 1)], self.params["b%d" % (i + 1)], conv_param)
+            out, relu_cache = ReLU.forward(out)
+            pool_cache = None
+            if i in self.max_pools:
+                out, pool_cache = MaxPool.forward(out, pool_param)
+            caches.append((conv_cache, relu_cache, pool_cache))
+        L = self.num_layers
+        scores, scores_cache = Linear.forward(out, self.params["W%d" % L], self.params["b%d" % L])
+        if y is None:
+            return scores
+        shifted = scores - scores.max(dim=1, keepdim=True).values
+        log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+        N = X.shape[0]
+        loss = -log_probs[torch.arange(N), y].sum() / N
+        for i in range(1, L + 1):
+            loss = loss + self.reg * torch.sum(self.params["W%d" % i] ** 2)
+        dscores = log_probs.exp()
+        dscores[torch.arange(N), y] -= 1
+        dscores /= N
+        grads = {}
+        dout, grads["W%d" % L], grads["b%d" % L] = Linear.backward(dscores, scores_cache)
+        for i in reversed(range(L - 1)):
+            conv_cache, relu_cache, pool_cache = caches[i]
+            if pool_cache is not None:
+                dout = MaxPool.backward(dout, pool_cache)
+            dout = ReLU.backward(dout, relu_cache)
+            dout, grads["W%d" % (i + 1)], grads["b%d" % (i + 1)] = Conv.backward(dout, conv_cache)
+        for i in range(1, L + 1):
+            grads["W%d" % i] += 2 * self.reg * self.params["W%d" % i]
+        return loss, grads
