@@ -1020,7 +1020,7 @@ def test_the_2017_fully_connected_net_is_judged_with_batch_norm_only(tmp_path):
     assert verdict["status"] == "pass", verdict["message"]
     assert "dgamma1 [batchnorm]" in {c["name"] for c in verdict["checks"]}
     assert not any("layernorm" in c["name"] for c in verdict["checks"])
-    assert any("takes no layernorm setting" in n for n in verdict["notes"]), verdict["notes"]
+    assert any("takes none of normalization: not judged with them" in n for n in verdict["notes"]), verdict["notes"]
 
 
 @pytest.mark.parametrize(
@@ -1294,3 +1294,14 @@ def test_a_whole_a2_folder_is_graded_in_one_command_and_a_batch_of_them_makes_a_
     text = re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", page.read_text()))
     assert "2 submissions; 2 graded" in text
     assert "FullyConnectedNet 1/2" in text and "ThreeLayerConvNet 2/2" in text, text[-3000:]
+
+
+def test_a_net_that_takes_dropout_without_a_dropout_forward_to_judge_it_by_fails(tmp_path):
+    """Its masks come from the student's own dropout_forward: without one, the dropout setting cannot be
+    judged, and that is not a pass."""
+    text = source("fcn_student.py").replace("dropout_forward(", "own_dropout(")
+    verdict = grade_source(tmp_path, text, name="fc_net.py")["FullyConnectedNet"]
+    assert verdict["status"] == "fail", verdict["message"]
+    assert any(c["name"] == "dropout masks [dropout]" and not c["passed"] for c in verdict["checks"]), verdict[
+        "checks"
+    ][-3:]

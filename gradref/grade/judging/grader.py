@@ -383,12 +383,11 @@ def _judge_variants(sandbox, target, op, entry, options):
     entry on their own ops' samples, in the regularisation convention the plain model was judged in;
     a setting its constructor does not take (an edition without layer norm) is noted, not judged."""
     takes = constructor_parameters(sandbox.layout.code, target.forward)
-    for plain, half, setting in target.variants:
-        setting = tuple((names, value) for names, value in setting if takes is None or set(names) & takes)
+    for plain, half, wanted in target.variants:
+        setting = tuple((names, value) for names, value in wanted if takes is None or set(names) & takes)
         if all(names == ("seed",) for names, _ in setting):  # a seed alone sets nothing to judge
-            entry.notes.append(
-                f"its constructor takes no {' or '.join(plain.split('_')[2:3])} setting: not judged with it"
-            )
+            asked = [name for names, _ in wanted for name in names if name != "seed"]
+            entry.notes.append(f"its constructor takes none of {', '.join(asked)}: not judged with them")
             continue
         variant_op = REGISTRY[half if op.name == target.twin else plain]
         variant = dataclasses.replace(target, op=variant_op.name, setting=setting)
@@ -435,8 +434,13 @@ def _with_the_students_masks(sandbox, target, op, sample_name, entry):
         except BadResult:
             mask = None
         if mask is None or mask.shape != shape or not np.all(np.isin(mask, (0.0, 1.0 / DROPOUT_KEEP))):
-            entry.notes.append(
-                f"not judged with dropout: {function} did not give a mask (0 or x / keep) on ones of shape {shape}"
+            # The model takes dropout, and its own dropout gives no mask to judge it by: not a pass.
+            entry.sample = sample_name
+            entry.check(
+                "dropout masks",
+                False,
+                f"{function} gave no mask (0 or x / keep) on ones of shape {shape}, so the model cannot be judged "
+                "with dropout on",
             )
             return None
         masks[name] = mask
