@@ -1044,6 +1044,18 @@ def _temporal_loss_args(rng, n, t, v):
     return {"x": normal(rng, n, t, v), "y": rng.integers(0, v, (n, t)), "mask": rng.random((n, t)) > 0.3}
 
 
+def _ignored_label_args(rng, n, t, v):
+    """Labels with <NULL> (0, the ignore_index) padding after a caption's end, as the course calls it."""
+    y = rng.integers(1, v, (n, t))
+    for row, length in enumerate(rng.integers(1, t + 1, size=n)):
+        y[row, length:] = 0
+    return {"x": normal(rng, n, t, v), "y": y, "ignore_index": 0}
+
+
+def _attention_args(rng, n, h):
+    return {"prev_h": normal(rng, n, h), "A": normal(rng, n, h, 4, 4)}
+
+
 def _affine_norm_args(rng, n, d, m, param):
     args = _affine_args(rng, (n, d), m, scale=1 / np.sqrt(d))
     return {**args, "gamma": 1 + normal(rng, m, scale=0.2), "beta": normal(rng, m, scale=0.2), **param(rng, m)}
@@ -1428,6 +1440,29 @@ _CS231N_SPECS = (
         reduction=lambda x, **_: x.size,
         condition=_scores_size,
         description="softmax loss over the masked time steps, / N",
+    ),
+    _loss(
+        "temporal_softmax_ignore",
+        "temporal_softmax_ignore",
+        ("x", "y", "ignore_index"),
+        ("x",),
+        (
+            SampleSpec("small", lambda r: _ignored_label_args(r, 3, 4, 5), small=True),
+            SampleSpec("n1", lambda r: _ignored_label_args(r, 1, 4, 5), small=True),
+        ),
+        reduction=lambda x, **_: x.size,
+        description="EECS 498's temporal_softmax_loss(x, y, ignore_index): the steps labelled ignore_index add nothing",
+    ),
+    _layer(
+        "dot_product_attention",
+        ("prev_h", "A"),
+        ("prev_h", "A"),
+        (
+            SampleSpec("small", lambda r: _attention_args(r, 3, 5), small=True),
+            SampleSpec("n1", lambda r: _attention_args(r, 1, 4), small=True),
+        ),
+        reduction=lambda prev_h, **_: prev_h.shape[1] * 16,
+        description="EECS 498's dot_product_attention: A's 4 x 4 positions weighted by softmax(prev_h . A / sqrt(H))",
     ),
     _layer(
         "affine_bn_relu",

@@ -86,6 +86,8 @@ from .norms import (
 )
 from .optim import adam, rmsprop, sgd, sgd_momentum
 from .sequence import (
+    dot_product_attention_backward,
+    dot_product_attention_forward,
     lstm_backward,
     lstm_forward,
     lstm_step_backward,
@@ -96,6 +98,7 @@ from .sequence import (
     rnn_step_forward,
     temporal_affine_backward,
     temporal_affine_forward,
+    temporal_softmax_ignore,
     temporal_softmax_loss,
     word_embedding_backward,
     word_embedding_forward,

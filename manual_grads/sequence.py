@@ -150,3 +150,30 @@ def lstm_backward(dh, caches):
         dxs.append(dx_t)
         totals = weights if totals is None else [a + b for a, b in zip(totals, weights)]
     return (xp.stack(dxs[::-1], axis=1), dprev_h, *totals)
+
+
+def temporal_softmax_ignore(x, y, ignore_index):
+    """temporal_softmax_loss over the steps whose label is not ignore_index: (loss, dx)."""
+    return temporal_softmax_loss(x, y, y != ignore_index)
+
+
+def dot_product_attention_forward(prev_h, A):
+    """(attn (N, H), cache): A (N, H, D, D) weighted by softmax(prev_h . A / sqrt(H)) over its D*D positions."""
+    xp = namespace(prev_h, A)
+    n, h, d, _ = A.shape
+    flat = xp.reshape(A, (n, h, d * d))
+    scores = xp.sum(prev_h[:, :, None] * flat, axis=1) / h**0.5
+    shifted = xp.exp(scores - xp.max(scores, axis=1, keepdims=True))
+    weights = shifted / xp.sum(shifted, axis=1, keepdims=True)
+    return xp.sum(flat * weights[:, None, :], axis=2), (prev_h, flat, weights, A.shape)
+
+
+def dot_product_attention_backward(dattn, cache):
+    """(dprev_h, dA)."""
+    xp = namespace(dattn)
+    prev_h, flat, weights, shape = cache
+    dweights = xp.sum(flat * dattn[:, :, None], axis=1)
+    dscores = weights * (dweights - xp.sum(weights * dweights, axis=1, keepdims=True)) / shape[1] ** 0.5
+    dprev_h = xp.sum(flat * dscores[:, None, :], axis=2)
+    dflat = dattn[:, :, None] * weights[:, None, :] + prev_h[:, :, None] * dscores[:, None, :]
+    return dprev_h, xp.reshape(dflat, shape)

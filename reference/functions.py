@@ -375,3 +375,30 @@ def captioning_rnn(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_voc
 
 def captioning_lstm(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab):
     return _captioning(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, W_vocab, b_vocab, lstm)
+
+
+def temporal_softmax_ignore(x, y, ignore_index):
+    """EECS 498's temporal_softmax_loss(x, y, ignore_index): summed over the steps whose label is not
+    ignore_index, divided by N."""
+    return temporal_softmax_loss(x, y, y != ignore_index)
+
+
+def _attention_parts(prev_h, A):
+    """(the attention's weights (N, D*D), A flattened (N, H, D*D)): scores prev_h . A / sqrt(H)."""
+    n, h, d, _ = A.shape
+    flat = jnp.reshape(A, (n, h, d * d))
+    scores = jnp.einsum("nh,nhk->nk", prev_h, flat) / jnp.sqrt(jnp.asarray(h, dtype=A.dtype))
+    return jax.nn.softmax(scores, axis=1), flat
+
+
+def dot_product_attention(prev_h, A):
+    """EECS 498's dot_product_attention: the attention embedding (N, H), A's D x D positions weighted
+    by the softmax of prev_h . A / sqrt(H)."""
+    weights, flat = _attention_parts(prev_h, A)
+    return jnp.einsum("nhk,nk->nh", flat, weights)
+
+
+def dot_product_attention_weights(prev_h, A):
+    """Its weights, (N, D, D): the second output."""
+    n, _, d, _ = A.shape
+    return jnp.reshape(_attention_parts(prev_h, A)[0], (n, d, d))

@@ -113,8 +113,50 @@ def test_real_deep_convnet_bugs_fail(tmp_path, old, new, failing):
 def test_both_captioning_editions_rnn_functions_pass_under_their_spec():
     report, verdicts = _grade("A5", _with_spec("eecs498-rnn"))
     assert {n: r["status"] for n, r in verdicts.items()} == dict.fromkeys(
-        ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"], "pass"
+        [
+            "rnn_step_forward",
+            "rnn_step_backward",
+            "rnn_forward",
+            "rnn_backward",
+            "temporal_softmax_loss",
+            "dot_product_attention",
+        ],
+        "pass",
     ), [(n, r["message"]) for n, r in verdicts.items()]
+    assert report["score"] == report["max_score"] == 13
+    checks = {c["name"] for c in verdicts["dot_product_attention"]["checks"]}
+    assert {"out [small]", "attn_weights [small]"} <= checks, checks
+
+
+@pytest.mark.parametrize(
+    "old, new, function, failing",
+    [
+        # Averaged over N * T instead of summed over time and averaged over N.
+        (
+            'reduction="sum"\n    )\n    return loss / x.shape[0]',
+            'reduction="mean"\n    )\n    return loss',
+            "temporal_softmax_loss",
+            "loss",
+        ),
+        # The ignored steps counted too.
+        ("ignore_index=ignore_index, ", "", "temporal_softmax_loss", "loss"),
+        # Scores not scaled by 1 / sqrt(H).
+        ("squeeze(1) / H**0.5", "squeeze(1)", "dot_product_attention", "out"),
+        # The weights returned flat, (N, 16), not (N, 4, 4).
+        ("attn_weights.reshape(N, D_a, D_a)", "attn_weights", "dot_product_attention", "attn_weights"),
+    ],
+)
+def test_the_captioning_parts_built_on_autograd_are_judged_by_their_forward(tmp_path, old, new, function, failing):
+    source = os.path.join(COURSE, "A5", "rnn_lstm_captioning.py")
+    with open(source) as handle:
+        text = handle.read()
+    assert old in text
+    (tmp_path / "rnn_lstm_captioning.py").write_text(text.replace(old, new))
+    verdicts = {r["name"]: r for r in grade_file(str(tmp_path), _with_spec("eecs498-rnn"))["results"]}
+    verdict = verdicts[function]
+    assert verdict["status"] == "fail", verdict["message"]
+    assert any(not c["passed"] and c["name"].startswith(failing + " [") for c in verdict["checks"]), verdict["checks"]
+    assert verdicts["rnn_backward"]["status"] == "pass"
 
 
 @pytest.mark.parametrize(

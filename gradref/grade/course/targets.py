@@ -21,6 +21,7 @@ UPDATE_RULE = "update"  # rule(w, dw, config) -> (next_w, config)
 CLASS = "class"  # cls(*init); out = forward(*args); dx = backward(dout); grads in attributes
 MODEL = "model"  # cls(**its edition's arguments); params set; loss(X, y) -> (loss, grads keyed like params)
 SCORES = "scores"  # scores(params, X) -> (scores, cache): a model's class scores, judged on their own
+VALUE = "value"  # fn(*args) -> its output (a tuple of outputs: the first, and EXTRA_OUTPUTS), judged forward only
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,9 @@ TARGETS += (
     _static("spatial_batchnorm", "SpatialBatchNorm"),
     *(_eecs498(t) for t in TARGETS if t.kind == UPDATE_RULE and t.op != "sgd"),
     *(_eecs498(t) for t in TARGETS if t.op in ("rnn_step", "rnn")),
+    # The captioning parts the course builds on autograd on purpose: their forward alone is graded.
+    Target("temporal_softmax_ignore", EECS498, VALUE, "temporal_softmax_loss", is_loss=True),
+    Target("dot_product_attention", EECS498, VALUE, "dot_product_attention"),
 )
 
 ALL_NAMES = tuple(dict.fromkeys(name for target in TARGETS for name in target.names))
@@ -300,7 +304,14 @@ EECS498_ASSIGNMENTS = {
         "ThreeLayerConvNet",
         "DeepConvNet",
     ),
-    "eecs498 rnn": ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"),
+    "eecs498 rnn": (
+        "rnn_step_forward",
+        "rnn_step_backward",
+        "rnn_forward",
+        "rnn_backward",
+        "temporal_softmax_loss",
+        "dot_product_attention",
+    ),
 }
 # The ops that say which assignment a file is from: assignment 1's are in assignment 2 as well.
 DISTINCTIVE = {

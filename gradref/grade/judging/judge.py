@@ -19,7 +19,7 @@ from conformance.samples import as_float64
 from reference import functions as ref
 
 from ...text import clean
-from ..course.targets import CLASS, LOSS_FUNCTION, MODEL, UPDATE_RULE
+from ..course.targets import CLASS, LOSS_FUNCTION, MODEL, UPDATE_RULE, VALUE
 from ..explain.diagnose import Context, diagnose, is_gradient
 from ..explain.plainwords import explain_error, mistake_in_error
 from ..untrusted import protocol as P
@@ -231,6 +231,8 @@ def build_request(sandbox, target, op, sample, dout, with_backward):
             P.LOSS: target.kind == LOSS_FUNCTION,
             P.GRAD_KEYS: [n for n in op.wrt if n in target.packed] if target.packed else None,
         }, 1
+    if target.kind == VALUE:
+        return {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args, P.PLAIN: True}, 1
     request = {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args, P.OUTPUTS_COUNT: op.outputs}
     if with_backward:
         request.update({P.BACKWARD: target.backward, P.DOUT: sandbox.put(dout)})
@@ -374,6 +376,8 @@ def judge_sample(
         return True
     if P.OUT in run.outputs or outcome.status == "ok":
         _check_output(sandbox, run, forward_entry)
+    if target.kind == VALUE and outcome.status == "ok":
+        _check_extra_outputs(sandbox, run, forward_entry)
     if outcome.status != "ok":
         broken = backward_entry if backward_broke else forward_entry
         _report_failure(outcome, broken, sample.name)
@@ -547,6 +551,26 @@ def _check_output(sandbox, run, entry):
     entry.check(
         f"{label} finite", np.isfinite(out).all() or not np.isfinite(run.want_out).all(), f"{label} has NaN or inf"
     )
+
+
+# A function's outputs after its first, where the course's function returns more: (name, the
+# reference's function of them, its arguments).
+EXTRA_OUTPUTS = {
+    "dot_product_attention": (("attn_weights", ref.dot_product_attention_weights, ("prev_h", "A")),),
+}
+
+
+def _check_extra_outputs(sandbox, run, entry):
+    """The outputs after the first (dot_product_attention's weights) against the reference's."""
+    more = run.outputs.get(P.MORE) if isinstance(run.outputs.get(P.MORE), list) else []
+    for number, (label, reference, names) in enumerate(EXTRA_OUTPUTS.get(run.op.name, ())):
+        want = cache.vjp(reference, [as_float64(run.sample.args)[n] for n in names], [], None, label)[0]
+        if number >= len(more):
+            entry.check(label, False, f"{label}: not returned (want a tuple whose output {number + 2} has shape {want.shape})")
+            continue
+        got = _plain(sandbox, more[number], entry, label, want)
+        if got is not None and not _compare(entry, label, got, want, run.rounding, slack=run.slack):
+            run.failed.add(label)
 
 
 def _grade_dropout(sandbox, run, forward_entry, backward_entry, with_backward):

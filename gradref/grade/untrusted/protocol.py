@@ -42,6 +42,7 @@ PARAMS = "params"  # MODEL: {key: spec} set into model.params before loss is cal
 LOSS_CHOICES = "loss_choices"  # MODEL: keyword arguments of loss(), as CHOICES (reg, in some editions)
 GRAD_KEYS = "grad_keys"  # MODEL: the keys of grads to send back, in order
 SCORES = "scores"  # MODEL: call loss(X) without labels; its scores come back as OUT
+PLAIN = "plain"  # FUNCTION: FIRST returns its output alone, or a tuple of outputs, and no cache
 
 # ----- argument and result specs -----
 FILE = "file"  # an .npy file's name
@@ -63,6 +64,7 @@ ERROR = "error"  # what went wrong, one line
 TODO = "todo"  # the failure is a starter stub (returns None, NotImplementedError)
 RESULTS = "outputs"  # the result specs below
 OUT = "out"  # the forward's output (the loss, next_w)
+MORE = "more"  # PLAIN: the outputs after the first (dot_product_attention's weights)
 GRADS = "grads"  # the gradients, in order (None where a gradient is None)
 STATE = "state"  # an update rule's returned config
 ARGS_MID = "args_mid"  # the arguments after the forward
