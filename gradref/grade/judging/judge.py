@@ -566,7 +566,9 @@ def _check_extra_outputs(sandbox, run, entry):
     for number, (label, reference, names) in enumerate(EXTRA_OUTPUTS.get(run.op.name, ())):
         want = cache.vjp(reference, [as_float64(run.sample.args)[n] for n in names], [], None, label)[0]
         if number >= len(more):
-            entry.check(label, False, f"{label}: not returned (want a tuple whose output {number + 2} has shape {want.shape})")
+            entry.check(
+                label, False, f"{label}: not returned (want a tuple whose output {number + 2} has shape {want.shape})"
+            )
             continue
         got = _plain(sandbox, more[number], entry, label, want)
         if got is not None and not _compare(entry, label, got, want, run.rounding, slack=run.slack):
