@@ -120,10 +120,13 @@ def test_both_captioning_editions_rnn_functions_pass_under_their_spec():
             "rnn_backward",
             "temporal_softmax_loss",
             "dot_product_attention",
+            "WordEmbedding.forward",
+            "LSTM.step_forward",
+            "lstm_step_forward",
         ],
         "pass",
     ), [(n, r["message"]) for n, r in verdicts.items()]
-    assert report["score"] == report["max_score"] == 13
+    assert report["score"] == report["max_score"] == 18
     checks = {c["name"] for c in verdicts["dot_product_attention"]["checks"]}
     assert {"out [small]", "attn_weights [small]"} <= checks, checks
 
@@ -144,6 +147,16 @@ def test_both_captioning_editions_rnn_functions_pass_under_their_spec():
         ("squeeze(1) / H**0.5", "squeeze(1)", "dot_product_attention", "out"),
         # The weights returned flat, (N, 16), not (N, 4, 4).
         ("attn_weights.reshape(N, D_a, D_a)", "attn_weights", "dot_product_attention", "attn_weights"),
+        # The embedding's rows picked by position, not by word.
+        (
+            "return self.W_embed[x]",
+            "return self.W_embed[: x.shape[1]].expand(x.shape[0], -1, -1)",
+            "WordEmbedding.forward",
+            "out",
+        ),
+        # The forget and input gates swapped (2022's method through 2020's function: both fail).
+        ("next_c = f * prev_c + i * g", "next_c = i * prev_c + f * g", "LSTM.step_forward", "out"),
+        ("next_c = f * prev_c + i * g", "next_c = i * prev_c + f * g", "lstm_step_forward", "out"),
     ],
 )
 def test_the_captioning_parts_built_on_autograd_are_judged_by_their_forward(tmp_path, old, new, function, failing):

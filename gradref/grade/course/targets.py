@@ -22,6 +22,7 @@ CLASS = "class"  # cls(*init); out = forward(*args); dx = backward(dout); grads 
 MODEL = "model"  # cls(**its edition's arguments); params set; loss(X, y) -> (loss, grads keyed like params)
 SCORES = "scores"  # scores(params, X) -> (scores, cache): a model's class scores, judged on their own
 VALUE = "value"  # fn(*args) -> its output (a tuple of outputs: the first, and EXTRA_OUTPUTS), judged forward only
+MODULE = "module"  # Cls(**its arguments) with `attrs` set, then Cls.method(*args) -> output(s), judged forward only
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Target:
     # the other regularisation convention, ((constructor argument names, value), ...)).
     variants: tuple = ()
     setting: tuple = ()  # MODEL: the ((names, value), ...) of the variant being judged
+    attrs: tuple = ()  # MODULE: (registry argument, the attribute it is set as) pairs, before the call
 
     @property
     def names(self):
@@ -201,6 +203,10 @@ TARGETS += (
     # The captioning parts the course builds on autograd on purpose: their forward alone is graded.
     Target("temporal_softmax_ignore", EECS498, VALUE, "temporal_softmax_loss", is_loss=True),
     Target("dot_product_attention", EECS498, VALUE, "dot_product_attention"),
+    Target("word_embedding", EECS498, MODULE, "WordEmbedding.forward", attrs=(("W", "W_embed"),)),
+    # 2022's LSTM.step_forward method, 2020's lstm_step_forward function: (next_h, next_c), no cache.
+    Target("lstm_step", EECS498, MODULE, "LSTM.step_forward", attrs=(("Wx", "Wx"), ("Wh", "Wh"), ("b", "b"))),
+    Target("lstm_step", EECS498, VALUE, "lstm_step_forward"),
 )
 
 ALL_NAMES = tuple(dict.fromkeys(name for target in TARGETS for name in target.names))
@@ -311,6 +317,9 @@ EECS498_ASSIGNMENTS = {
         "rnn_backward",
         "temporal_softmax_loss",
         "dot_product_attention",
+        "WordEmbedding.forward",
+        "LSTM.step_forward",
+        "lstm_step_forward",
     ),
 }
 # The ops that say which assignment a file is from: assignment 1's are in assignment 2 as well.

@@ -19,7 +19,7 @@ from conformance.samples import as_float64
 from reference import functions as ref
 
 from ...text import clean
-from ..course.targets import CLASS, LOSS_FUNCTION, MODEL, UPDATE_RULE, VALUE
+from ..course.targets import CLASS, LOSS_FUNCTION, MODEL, MODULE, UPDATE_RULE, VALUE
 from ..explain.diagnose import Context, diagnose, is_gradient
 from ..explain.plainwords import explain_error, mistake_in_error
 from ..untrusted import protocol as P
@@ -63,6 +63,8 @@ def passed_names(op, target):
     and its dropout masks go elsewhere, or come from its own code)."""
     if target.kind == MODEL:
         return [n for n in op.signature if n in MODEL_INPUTS]
+    if target.kind == MODULE:  # its parameters are set as attributes
+        return [n for n in op.signature if n not in dict(target.attrs)]
     return [n for n in op.signature if target.kind != CLASS or n not in target.init]
 
 
@@ -151,6 +153,37 @@ def _model_request(sandbox, target, op, sample):
     }, 2
 
 
+# The torch modules the course builds on autograd on purpose: their constructors' arguments.
+MODULE_ARGUMENTS = {
+    "WordEmbedding": (
+        (("vocab_size",), lambda a: a["W"].shape[0]),
+        (("embed_size", "wordvec_dim"), lambda a: a["W"].shape[1]),
+    ),
+    "LSTM": (
+        (("input_dim", "input_size"), lambda a: a["Wx"].shape[0]),
+        (("hidden_dim", "hidden_size"), lambda a: a["Wh"].shape[0]),
+    ),
+}
+
+
+def _module_request(sandbox, target, op, sample):
+    """Build the module (float64, on the grader's device, where its constructor takes dtype= and
+    device=), set its parameters to the sample's values, call the method on the other arguments."""
+    cls, method = target.forward.split(".")
+    attrs = dict(target.attrs)
+    choices = [[list(names), {P.VALUE: value(sample.args)}] for names, value in MODULE_ARGUMENTS[cls]]
+    choices += [[["dtype"], {P.DTYPE_OF: "float64"}], [["device"], {P.DEVICE_OF: True}]]
+    return {
+        P.KIND: P.MODULE,
+        P.CLS: cls,
+        P.METHOD: method,
+        P.CHOICES: choices,
+        P.PARAMS: {attr: sandbox.put(sample.args[arg]) for arg, attr in attrs.items()},
+        P.ARGS: _arg_specs(sandbox, [sample.args[n] for n in passed_names(op, target)]),
+        P.OUTPUTS_COUNT: op.outputs,
+    }, 1
+
+
 def judge_model_scores(sandbox, target, op, entry):
     """A model's loss(X) without labels returns its class scores: judged on the first sample against
     the reference's scores (MODEL_SCORES)."""
@@ -202,6 +235,8 @@ def build_request(sandbox, target, op, sample, dout, with_backward):
     """The worker request for this target on this sample, and how many calls it makes."""
     if target.kind == MODEL:
         return _model_request(sandbox, target, op, sample)
+    if target.kind == MODULE:
+        return _module_request(sandbox, target, op, sample)
     if target.kind == CLASS:
         forward_args = [sample.args[n] for n in passed_names(op, target)]
         if target.labels == "onehot":
@@ -232,7 +267,13 @@ def build_request(sandbox, target, op, sample, dout, with_backward):
             P.GRAD_KEYS: [n for n in op.wrt if n in target.packed] if target.packed else None,
         }, 1
     if target.kind == VALUE:
-        return {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args, P.PLAIN: True}, 1
+        return {
+            P.KIND: P.FUNCTION,
+            P.FIRST: target.forward,
+            P.ARGS: args,
+            P.PLAIN: True,
+            P.OUTPUTS_COUNT: op.outputs,
+        }, 1
     request = {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args, P.OUTPUTS_COUNT: op.outputs}
     if with_backward:
         request.update({P.BACKWARD: target.backward, P.DOUT: sandbox.put(dout)})
@@ -376,7 +417,7 @@ def judge_sample(
         return True
     if P.OUT in run.outputs or outcome.status == "ok":
         _check_output(sandbox, run, forward_entry)
-    if target.kind == VALUE and outcome.status == "ok":
+    if target.kind in (VALUE, MODULE) and outcome.status == "ok":
         _check_extra_outputs(sandbox, run, forward_entry)
     if outcome.status != "ok":
         broken = backward_entry if backward_broke else forward_entry

@@ -23,8 +23,8 @@ grader chooses nothing from a reply but which of the files it named to open (see
 """
 
 # ----- request: grader -> worker -----
-KIND = "kind"  # FUNCTION, CLASS or MODEL
-FUNCTION, CLASS, MODEL = "function", "class", "model"
+KIND = "kind"  # FUNCTION, CLASS, MODEL or MODULE
+FUNCTION, CLASS, MODEL, MODULE = "function", "class", "model", "module"
 FIRST = "first"  # the function called first: a forward, a loss or an update rule
 OUTPUTS_COUNT = "n_outputs"  # k > 1: the forward returns k outputs and a cache
 BACKWARD = "backward"  # FUNCTION: the backward's name; CLASS: whether to call backward
@@ -43,6 +43,7 @@ LOSS_CHOICES = "loss_choices"  # MODEL: keyword arguments of loss(), as CHOICES 
 GRAD_KEYS = "grad_keys"  # MODEL: the keys of grads to send back, in order
 SCORES = "scores"  # MODEL: call loss(X) without labels; its scores come back as OUT
 PLAIN = "plain"  # FUNCTION: FIRST returns its output alone, or a tuple of outputs, and no cache
+METHOD = "method"  # MODULE: the method of the built object called (CLS, CHOICES, PARAMS as for MODEL)
 
 # ----- argument and result specs -----
 FILE = "file"  # an .npy file's name

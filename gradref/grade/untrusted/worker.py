@@ -547,11 +547,7 @@ def run_function(module, request, prefix):
         if isinstance(result, tuple) and result and result[0] is None:
             raise NotYet(f"{stage} returns None for its output")
         if request.get(P.PLAIN):  # an output (or outputs) and no cache: judged forward only
-            outs = result if isinstance(result, tuple) else (result,)
-            outputs[P.OUT] = save_value(f"{prefix}out", outs[0])
-            outputs[P.MORE] = [save_value(f"{prefix}more{i}", o) for i, o in enumerate(outs[1:3])]
-            outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
-            return {P.OK: True, P.RESULTS: outputs}
+            return {P.OK: True, P.RESULTS: plain_outputs(stage, result, args, k, prefix, outputs)}
         if not isinstance(result, tuple) or len(result) != k + 1:
             shape = "(" + ", ".join(["out"] * k + ["cache"]) + ")"
             return {P.OK: False, P.STAGE: stage, P.ERROR: f"{stage} returned {type(result).__name__}, not {shape}"}
@@ -655,6 +651,48 @@ def accepted_kwargs(function, choices):
         if name is not None:
             chosen[name] = load_arg(spec)
     return chosen
+
+
+def plain_outputs(stage, result, args, k, prefix, outputs):
+    """A function's or method's outputs without a cache: the first k (stacked where k > 1) as OUT,
+    the next ones as MORE, and the arguments after the call."""
+    outs = result if isinstance(result, tuple) else (result,)
+    if len(outs) < k:
+        raise TypeError(f"{stage} returned {len(outs)} outputs, not {k}")
+    if any(o is None for o in outs[:k]):
+        raise NotYet(f"{stage} returns None for an output")
+    together = outs[0] if k == 1 else TORCH.stack(list(outs[:k])) if TORCH is not None else _asarray(outs[:k])
+    outputs[P.OUT] = save_value(f"{prefix}out", together)
+    outputs[P.MORE] = [save_value(f"{prefix}more{i}", o) for i, o in enumerate(outs[k : k + 2])]
+    outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
+    return outputs
+
+
+def run_module(module, request, prefix):
+    """A torch nn.Module the course builds on autograd on purpose (WordEmbedding, LSTM): built with
+    the constructor arguments its signature takes, its parameters set to the grader's values, one
+    method called with autograd off; its outputs judged forward only."""
+    outputs, stage = {}, request[P.CLS]
+    try:
+        mark(stage)
+        cls = getattr(module, request[P.CLS])
+        built = cls(**accepted_kwargs(cls, request.get(P.CHOICES, [])))
+        for name, spec in request[P.PARAMS].items():
+            value = load_arg(spec)
+            if TORCH is not None and isinstance(getattr(built, name, None), TORCH.nn.Parameter):
+                value = TORCH.nn.Parameter(value)
+            setattr(built, name, value)
+        stage = f"{request[P.CLS]}.{request[P.METHOD]}"
+        mark(stage)
+        args = [load_arg(a) for a in request[P.ARGS]]
+        with TORCH.no_grad() if TORCH is not None else contextlib.nullcontext():
+            result = check_done(stage, getattr(built, request[P.METHOD])(*args))
+        return {
+            P.OK: True,
+            P.RESULTS: plain_outputs(stage, result, args, request.get(P.OUTPUTS_COUNT, 1), prefix, outputs),
+        }
+    except Exception as error:  # noqa: BLE001 - the student's code may raise anything
+        return failed(stage, error, outputs)
 
 
 def run_model(module, request, prefix):
@@ -784,7 +822,7 @@ def main():
     )
     for number, line in enumerate(sys.stdin):
         request = json.loads(line)
-        run = {P.CLASS: run_class, P.MODEL: run_model}.get(request[P.KIND], run_function)
+        run = {P.CLASS: run_class, P.MODEL: run_model, P.MODULE: run_module}.get(request[P.KIND], run_function)
         reply(with_fast_layers_used(run(module, request, request.get(P.PREFIX, f"r{number}-"))))
 
 

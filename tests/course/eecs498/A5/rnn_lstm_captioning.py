@@ -1,7 +1,11 @@
 """EECS 498-007 captioning (2022 edition's file name): the vanilla RNN by hand, in the course's style
 (written for gradref's tests), and two of the parts the course builds on autograd (their forward is
-graded): temporal_softmax_loss with ignore_index, and dot_product_attention."""
+graded): temporal_softmax_loss with ignore_index, dot_product_attention, WordEmbedding, LSTM.step_forward
+(2022) and lstm_step_forward (2020's function)."""
+import math
+
 import torch
+from torch import nn
 
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
@@ -63,3 +67,35 @@ def dot_product_attention(prev_h, A):
     attn_weights = torch.softmax(scores, dim=1)
     attn = torch.bmm(A_flat, attn_weights.unsqueeze(2)).squeeze(2)
     return attn, attn_weights.reshape(N, D_a, D_a)
+
+
+class WordEmbedding(nn.Module):
+    def __init__(self, vocab_size, embed_size, device="cpu", dtype=torch.float32):
+        super().__init__()
+        self.W_embed = nn.Parameter(
+            torch.randn(vocab_size, embed_size, device=device, dtype=dtype).div(math.sqrt(vocab_size))
+        )
+
+    def forward(self, x):
+        return self.W_embed[x]
+
+
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    H = prev_h.shape[1]
+    a = x.mm(Wx) + prev_h.mm(Wh) + b
+    i, f, o = torch.sigmoid(a[:, :H]), torch.sigmoid(a[:, H : 2 * H]), torch.sigmoid(a[:, 2 * H : 3 * H])
+    g = torch.tanh(a[:, 3 * H :])
+    next_c = f * prev_c + i * g
+    next_h = o * torch.tanh(next_c)
+    return next_h, next_c
+
+
+class LSTM(nn.Module):
+    def __init__(self, input_dim, hidden_dim):
+        super().__init__()
+        self.Wx = nn.Parameter(torch.randn(input_dim, hidden_dim * 4).div(math.sqrt(input_dim)))
+        self.Wh = nn.Parameter(torch.randn(hidden_dim, hidden_dim * 4).div(math.sqrt(hidden_dim)))
+        self.b = nn.Parameter(torch.zeros(hidden_dim * 4))
+
+    def step_forward(self, x, prev_h, prev_c):
+        return lstm_step_forward(x, prev_h, prev_c, self.Wx, self.Wh, self.b)
