@@ -162,8 +162,8 @@ def dot_product_attention_forward(prev_h, A):
     xp = namespace(prev_h, A)
     n, h, d, _ = A.shape
     flat = xp.reshape(A, (n, h, d * d))
-    scores = xp.sum(prev_h[:, :, None] * flat, axis=1) / h**0.5
-    shifted = xp.exp(scores - xp.max(scores, axis=1, keepdims=True))
+    logits = xp.sum(prev_h[:, :, None] * flat, axis=1) / h**0.5
+    shifted = xp.exp(logits - xp.max(logits, axis=1, keepdims=True))
     weights = shifted / xp.sum(shifted, axis=1, keepdims=True)
     return xp.sum(flat * weights[:, None, :], axis=2), (prev_h, flat, weights, A.shape)
 
