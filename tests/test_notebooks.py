@@ -304,3 +304,25 @@ def test_a_batch_grades_notebooks_and_zips_beside_py_files(tmp_path):
     assert main(["grade", str(batch), "--batch", "--out", str(tmp_path / "out"), "--timeout", "5"]) == 0
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert {"ann.py.json", "bob.ipynb.json", "cy.zip.json"} <= set(names)
+
+
+def test_a_broken_notebook_beside_the_code_is_left_out_and_said(tmp_path, capsys):
+    """An assignment folder's notebook that is not valid JSON never costs the student the .py files
+    beside it; a folder of nothing but a broken notebook still cannot be graded."""
+    folder = tmp_path / "assignment1"
+    folder.mkdir()
+    (folder / "layers.py").write_text(source("layers_student.py"))
+    (folder / "two_layer_net.ipynb").write_text("{ not json")
+    report = grade_file(str(folder), Options(timeout=5.0))
+    assert report["passed"], [r["message"] for r in report["results"] if r["status"] != "pass"][:3]
+    assert report["unreadable_notebooks"] == ["two_layer_net.ipynb is not a readable notebook (NotJSONError)"]
+    assert main(["grade", str(folder), "--timeout", "5"]) == 0
+    assert (
+        "two_layer_net.ipynb is not a readable notebook (NotJSONError): left out, the rest graded"
+        in capsys.readouterr().out
+    )
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "two_layer_net.ipynb").write_text("{ not json")
+    with pytest.raises(CannotGrade, match="not a readable notebook"):
+        grade_file(str(alone), Options(timeout=5.0))

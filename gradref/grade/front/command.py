@@ -59,7 +59,8 @@ def grade_table(result):
 
 
 def stand_in_lines(result):
-    """What the submission imported that is a stand-in here, one line each kind."""
+    """What the submission imported that is a stand-in here, one line each kind, and the notebooks
+    beside its files that could not be read."""
     found = result.get("stand_ins", {})
     lines = []
     if found.get("refused"):
@@ -72,6 +73,7 @@ def stand_in_lines(result):
             f"imports {', '.join(found['not_installed'])}: not installed here, so a stand-in that fails any "
             "function that uses it"
         )
+    lines += [f"{why}: left out, the rest graded" for why in result.get("unreadable_notebooks", [])]
     return lines
 
 

@@ -111,6 +111,8 @@ def grade_file(path, options=Options(), advance=None, annotate=None):
         report["elapsed_s"] = round(time.monotonic() - started, 3)
         if stage.notebooks:
             _in_notebook_terms(report, stage)
+        if stage.unreadable:
+            report["unreadable_notebooks"] = stage.unreadable
         if annotate:
             _write_annotated(annotate, stage, report)
     return report

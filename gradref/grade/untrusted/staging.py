@@ -25,6 +25,7 @@ class Staged:
 
     path: str
     notebooks: dict = field(default_factory=dict)
+    unreadable: list = field(default_factory=list)  # "name.ipynb is not a readable notebook (...)" left out
 
     def original(self, rel):
         """The student's own name for a file of the staged submission."""
@@ -103,7 +104,12 @@ def _stage_folder(path):
     for rel in notebooks:
         folder = os.path.dirname(rel)
         made = os.path.join(folder, _py_name(os.path.join(path, folder), os.path.basename(rel)))
-        stage.notebooks[made] = _convert(os.path.join(path, rel), os.path.join(path, made), rel)
+        try:
+            stage.notebooks[made] = _convert(os.path.join(path, rel), os.path.join(path, made), rel)
+        except CannotGrade as error:  # one broken notebook beside the rest: the rest is graded, and says so
+            stage.unreadable.append(str(error))
+    if stage.unreadable and not stage.notebooks and not python_files(path):
+        raise CannotGrade(stage.unreadable[0])
     return stage
 
 
