@@ -1123,6 +1123,25 @@ def test_the_files_alone_import_each_other_and_the_courses_layer_utils(tmp_path)
     assert verdicts["TwoLayerNet"]["caused_by"] == []
 
 
+def test_the_files_alone_with_the_courses_relative_imports_run_in_the_package(tmp_path):
+    """classifiers/fc_net.py's `from ..layers import *` and layer_utils.py's `from .layers import *`,
+    handed in as loose files beside layers.py: each is imported in the course's package."""
+    text = source("fc_net_student.py")
+    folder = tmp_path / "loose"
+    folder.mkdir()
+    (folder / "layers.py").write_text(text[: text.index("def affine_relu_forward")])
+    (folder / "layer_utils.py").write_text(
+        "from .layers import *\n\n\n" + text[text.index("def affine_relu_forward") : text.index("class TwoLayerNet")]
+    )
+    (folder / "fc_net.py").write_text(
+        "import numpy as np\n\nfrom ..layer_utils import *\nfrom ..layers import *\n\n\n"
+        + text[text.index("class TwoLayerNet") :]
+    )
+    verdicts = {r["name"]: r for r in grade_file(str(folder), FAST)["results"]}
+    for name in ("TwoLayerNet", "affine_relu_backward", "softmax_loss", "affine_backward"):
+        assert verdicts[name]["status"] == "pass", (name, verdicts[name]["message"])
+
+
 def test_a_model_failing_through_the_students_own_layer_names_that_layer_first(tmp_path):
     """A wrong db in affine_backward: TwoLayerNet (through the served affine_relu_backward too) is told
     that its failure comes from that layer, before anything of its own."""

@@ -7,6 +7,7 @@ goes back on a private copy of the original stdout, while the student's prints g
 Started with `python -I -S -B`: no site-packages but the ones the grader names in its config.
 """
 
+import ast
 import contextlib
 import importlib.abc
 import importlib.util
@@ -155,10 +156,6 @@ class CourseSupport(importlib.abc.MetaPathFinder):
         parts = name.split(".")
         if parts[0] not in self.TOPS:
             return None
-        flat = parts[-1]
-        if parts[0] == "cs231n" and len(parts) > 1 and os.path.isfile(os.path.join(SUBMISSION, flat + ".py")):
-            # The files alone (layers.py beside fc_net.py's `from cs231n.layers import *`): the student's own.
-            return importlib.util.spec_from_loader(name, FlatModule(flat))
         if not self.folder:
             return None
         base = os.path.join(self.folder, *parts)
@@ -168,6 +165,37 @@ class CourseSupport(importlib.abc.MetaPathFinder):
         if os.path.isfile(base + ".py"):
             return importlib.util.spec_from_file_location(name, base + ".py")
         return None
+
+
+class LooseCourseFiles(importlib.abc.MetaPathFinder):
+    """Before the path and the course's support: cs231n.layers (and any cs231n.X) as the submission's
+    own loose X.py, where it hands in the files alone and no cs231n/ folder of its own (layers.py
+    beside fc_net.py's `from cs231n.layers import *`). A file that imports relatively (the course's
+    `from ..layers import *`) runs in the package; the others are the same module as the top-level one."""
+
+    def find_spec(self, name, path=None, target=None):
+        parts = name.split(".")
+        if parts[0] != "cs231n" or len(parts) < 2 or os.path.isdir(os.path.join(SUBMISSION, "cs231n")):
+            return None
+        loose = os.path.join(SUBMISSION, parts[-1] + ".py")
+        if not os.path.isfile(loose):
+            return None
+        if relative_package(loose):
+            return importlib.util.spec_from_file_location(name, loose)
+        return importlib.util.spec_from_loader(name, FlatModule(parts[-1]))
+
+
+def relative_package(path):
+    """The course package a loose file belongs in, by its relative imports: "cs231n.classifiers" for
+    `from ..layers import *` (classifiers/fc_net.py handed in alone), "cs231n" for `from .layers import
+    *` (layer_utils.py); None for a file without them."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    level = max((n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)), default=0)
+    return {1: "cs231n", 2: "cs231n.classifiers"}.get(level)
 
 
 class FlatModule(importlib.abc.Loader):
@@ -749,6 +777,9 @@ def _inside(module, code_root):
 def load_module(code_root, path):
     """Import one file of the submission under its dotted name, so that its siblings can import it too."""
     name = module_name(code_root, path)
+    package = relative_package(path) if name and "." not in name else None
+    if package:  # a loose file written for the course's package: imported in it, its imports relative
+        return importlib.import_module(f"{package}.{name}")
     top = sys.modules.get(name.split(".")[0]) if name else None
     if name and (top is None or _inside(top, code_root)):  # not a clash with numpy or the stdlib
         return importlib.import_module(name)
@@ -801,6 +832,7 @@ def main():
     SUBMISSION = code_root
     blocker, stand_ins = ImportBlocker(CONFIG["blocked"]), StandIns()
     sys.meta_path.insert(0, blocker)
+    sys.meta_path.insert(1, LooseCourseFiles())
     sys.meta_path.append(CourseSupport(CONFIG.get("course_support")))
     if CONFIG.get("fast_layers_allowed"):  # read by the shipped cs231n.fast_layers when it is called
         os.environ["GRADREF_FAST_LAYERS"] = "allowed"
