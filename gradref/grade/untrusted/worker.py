@@ -154,9 +154,7 @@ class CourseSupport(importlib.abc.MetaPathFinder):
 
     def find_spec(self, name, path=None, target=None):
         parts = name.split(".")
-        if parts[0] not in self.TOPS:
-            return None
-        if not self.folder:
+        if not self.folder or parts[0] not in self.TOPS:
             return None
         base = os.path.join(self.folder, *parts)
         if os.path.isfile(os.path.join(base, "__init__.py")):
