@@ -1324,3 +1324,18 @@ def test_a_net_that_takes_dropout_without_a_dropout_forward_to_judge_it_by_fails
     assert any(c["name"] == "dropout masks [dropout]" and not c["passed"] for c in verdict["checks"]), verdict[
         "checks"
     ][-3:]
+
+
+def test_running_statistics_kept_with_keepdims_are_a_warning_when_test_mode_gives_the_same(tmp_path):
+    """bn_param['running_mean'] stored as (1, D) through keepdims: the values are right and test mode
+    broadcasts to the same output, so a warning; stored as (D, 1) test mode goes wrong, so a failure."""
+    text = mutate(source("norms_student.py"), "mu = x.mean(axis=0)\n", "mu = x.mean(axis=0, keepdims=True)\n")
+    text = mutate(text, "var = x.var(axis=0)\n", "var = x.var(axis=0, keepdims=True)\n")
+    verdict = grade_source(tmp_path, text)["batchnorm_forward"]
+    assert verdict["status"] == "pass", verdict["message"][:300]
+    assert any("is stored with shape (1, " in w and "keep the course's shape" for w in verdict["warnings"]), verdict[
+        "warnings"
+    ]
+    columns = mutate(source("norms_student.py"), "mu = x.mean(axis=0)\n", "mu = x.mean(axis=0)[:, None]\n")
+    columns = mutate(columns, "xhat = (x - mu) / std", "xhat = (x - mu.T) / std")
+    assert grade_source(tmp_path, columns)["batchnorm_forward"]["status"] == "fail"
