@@ -23,12 +23,7 @@ def oracle_answers(op_name, sample_name, seed=0):
     them. A seed other than 0 draws the sample's unseen twin (see unseen.py)."""
     op = REGISTRY[op_name]
     sample = op.draw_sample(sample_name, "float64", seed)
-    args = [sample.args[n] for n in op.signature]
-    positions = [op.signature.index(n) for n in op.wrt]
-    case = Case(op, sample.name, "float64", seed=seed)
-    want_out, want_grads, dout = cache.vjp(
-        op.reference, args, positions, lambda shape: cotangent(case, shape), cotangent_label(case)
-    )
+    want_out, want_grads, dout = _answered(op, sample, seed)
     if seed:
         sample = dataclasses.replace(sample, name=sample_label(sample.name, seed))
     for array in _arrays((sample.args, want_out, want_grads, dout)):
@@ -40,16 +35,17 @@ def answers_with(op_name, sample_name, replaced):
     """oracle_answers for the sample with some arguments replaced (a model's dropout masks, as the
     student's own dropout draws them), through the disk cache: keyed by the arguments, so the masks
     every student's seeded dropout draws alike are answered once."""
-    op = REGISTRY[op_name]
     drawn = oracle_answers(op_name, sample_name)[0]
     sample = dataclasses.replace(drawn, args={**drawn.args, **replaced})
-    case = Case(op, sample.name, "float64")
+    return (sample, *_answered(REGISTRY[op_name], sample))
+
+
+def _answered(op, sample, seed=0):
+    """(want_out, want_grads, dout) of the op's reference on the sample, through the disk cache."""
     args = [sample.args[n] for n in op.signature]
     positions = [op.signature.index(n) for n in op.wrt]
-    want_out, want_grads, dout = cache.vjp(
-        op.reference, args, positions, lambda shape: cotangent(case, shape), cotangent_label(case)
-    )
-    return sample, want_out, want_grads, dout
+    case = Case(op, sample.name, "float64", seed=seed)
+    return cache.vjp(op.reference, args, positions, lambda shape: cotangent(case, shape), cotangent_label(case))
 
 
 def sample_label(name, seed):
