@@ -48,6 +48,11 @@ def _answered(op, sample, seed=0):
     return cache.vjp(op.reference, args, positions, lambda shape: cotangent(case, shape), cotangent_label(case))
 
 
+def forward_answer(reference, args, label):
+    """A reference's output alone (no gradient) on `args`, through the disk cache under `label`."""
+    return cache.vjp(reference, args, [], None, label)[0]
+
+
 def sample_label(name, seed):
     """How reports name a sample: its unseen twin says so."""
     return f"{name}, {UNSEEN}" if seed else name

@@ -65,6 +65,7 @@ from .caches import documented
 from .cost import judge_cost
 from .judge import (
     MODEL_SCORES,
+    arg_specs,
     distinct,
     judge_backward_alone,
     judge_dropout_draws,
@@ -424,10 +425,7 @@ def _with_the_students_masks(sandbox, target, op, sample_name, entry):
         request = {
             P.KIND: P.FUNCTION,
             P.FIRST: function,
-            P.ARGS: [
-                sandbox.put(np.ones(shape)),
-                {P.DICT: {"mode": {P.VALUE: "train"}, "p": {P.VALUE: DROPOUT_KEEP}, "seed": {P.VALUE: DROPOUT_SEED}}},
-            ],
+            P.ARGS: arg_specs(sandbox, [np.ones(shape), {"mode": "train", "p": DROPOUT_KEEP, "seed": DROPOUT_SEED}]),
         }
         outcome = sandbox.call(request, 1)
         spec = (outcome.reply or {}).get(P.RESULTS, {}).get(P.OUT) if outcome.status == "ok" else None

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from conformance import cache
 from conformance import tolerance as policy
 from conformance.checks import floors, tolerance_terms
 from conformance.registry import REGISTRY, UPDATE
@@ -25,7 +24,7 @@ from ..explain.plainwords import explain_error, mistake_in_error
 from ..untrusted import protocol as P
 from ..untrusted.sandbox import BadResult
 from . import dropout, evidence
-from .answers import oracle_answers
+from .answers import forward_answer, oracle_answers
 from .caches import course_cache, documented
 from .options import Options
 from .verdict import ERROR, TIMEOUT
@@ -41,7 +40,8 @@ def _arg_spec(sandbox, value):
     return sandbox.put(value) if isinstance(value, np.ndarray) else {P.VALUE: value}
 
 
-def _arg_specs(sandbox, values):
+def arg_specs(sandbox, values):
+    """The worker's argument specs of `values` (arrays as files, dicts and tuples of them, plain values)."""
     return [_arg_spec(sandbox, v) for v in values]
 
 
@@ -147,7 +147,7 @@ def _model_request(sandbox, target, op, sample):
         P.CLS: target.forward,
         P.CHOICES: choices,
         P.PARAMS: {name: sandbox.put(args[name]) for name in op.wrt},
-        P.ARGS: _arg_specs(sandbox, [args[n] for n in passed_names(op, target)]),
+        P.ARGS: arg_specs(sandbox, [args[n] for n in passed_names(op, target)]),
         P.LOSS_CHOICES: [[["reg"], {P.VALUE: float(args["reg"])}]] if "reg" in args else [],
         P.GRAD_KEYS: list(op.wrt),
     }, 2
@@ -179,7 +179,7 @@ def _module_request(sandbox, target, op, sample):
         P.METHOD: method,
         P.CHOICES: choices,
         P.PARAMS: {attr: sandbox.put(sample.args[arg]) for arg, attr in attrs.items()},
-        P.ARGS: _arg_specs(sandbox, [sample.args[n] for n in passed_names(op, target)]),
+        P.ARGS: arg_specs(sandbox, [sample.args[n] for n in passed_names(op, target)]),
         P.OUTPUTS_COUNT: op.outputs,
     }, 1
 
@@ -191,7 +191,7 @@ def judge_model_scores(sandbox, target, op, entry):
     args = sample.args
     request = {
         **_model_request(sandbox, target, op, sample)[0],
-        P.ARGS: _arg_specs(sandbox, [args["X"]]),
+        P.ARGS: arg_specs(sandbox, [args["X"]]),
         P.SCORES: True,
     }
     outcome = sandbox.call(request, 1)
@@ -225,7 +225,7 @@ def judge_function_scores(sandbox, target, op, entry, sample_names):
 def _check_scores(sandbox, outcome, entry, model, op, args):
     """The class scores a call returned as OUT, against the reference's scores of `model`."""
     scores, names = MODEL_SCORES[model]
-    want = cache.vjp(scores, [args[n] for n in names], [], None, "scores, no cotangent")[0]
+    want = forward_answer(scores, [args[n] for n in names], "scores, no cotangent")
     got = _plain(sandbox, (outcome.reply.get(P.RESULTS) or {}).get(P.OUT), entry, "scores", want)
     if got is not None:
         _compare(entry, "scores", got, want, policy.tolerance("float64", *tolerance_terms(op, args)))
@@ -247,14 +247,14 @@ def build_request(sandbox, target, op, sample, dout, with_backward):
         request = {
             P.KIND: P.CLASS,
             P.CLS: target.forward,
-            P.INIT: _arg_specs(sandbox, [sample.args[n] for n in target.init]),
-            P.ARGS: _arg_specs(sandbox, forward_args),
+            P.INIT: arg_specs(sandbox, [sample.args[n] for n in target.init]),
+            P.ARGS: arg_specs(sandbox, forward_args),
             P.GRAD_ATTRS: list(target.grad_attrs),
             P.BACKWARD: with_backward,
             P.DOUT: None if target.is_loss or not with_backward else sandbox.put(dout),
         }
         return request, 3
-    args = _arg_specs(sandbox, [sample.args[n] for n in op.signature if n not in target.packed])
+    args = arg_specs(sandbox, [sample.args[n] for n in op.signature if n not in target.packed])
     if target.packed:  # EECS 498's params dict, first: nn_forward_backward(params, X, y, reg)
         args.insert(0, _arg_spec(sandbox, {n: sample.args[n] for n in target.packed}))
     if target.kind in (LOSS_FUNCTION, UPDATE_RULE):
@@ -605,7 +605,7 @@ def _check_extra_outputs(sandbox, run, entry):
     """The outputs after the first (dot_product_attention's weights) against the reference's."""
     more = run.outputs.get(P.MORE) if isinstance(run.outputs.get(P.MORE), list) else []
     for number, (label, reference, names) in enumerate(EXTRA_OUTPUTS.get(run.op.name, ())):
-        want = cache.vjp(reference, [as_float64(run.sample.args)[n] for n in names], [], None, label)[0]
+        want = forward_answer(reference, [as_float64(run.sample.args)[n] for n in names], label)
         if number >= len(more):
             entry.check(
                 label, False, f"{label}: not returned (want a tuple whose output {number + 2} has shape {want.shape})"
@@ -642,7 +642,7 @@ def judge_dropout_draws(sandbox, target, op, entry):
     x = np.linspace(1.0, 2.0, DRAW_UNITS).reshape(20, -1)  # never 0: the kept units are the non-zero outputs
 
     def kept(dropout_param):
-        args = _arg_specs(sandbox, [x, dropout_param])
+        args = arg_specs(sandbox, [x, dropout_param])
         request = {P.KIND: P.FUNCTION, P.FIRST: target.forward, P.ARGS: args, P.OUTPUTS_COUNT: op.outputs}
         outcome = sandbox.call(request, 1)
         spec = ((outcome.reply or {}).get(P.RESULTS) or {}).get(P.OUT)
@@ -890,13 +890,13 @@ def _kept_with_extra_axes(sandbox, run, entry, param, key, value, want):
         {
             P.KIND: P.FUNCTION,
             P.FIRST: run.target.forward,
-            P.ARGS: _arg_specs(sandbox, args),
+            P.ARGS: arg_specs(sandbox, args),
             P.OUTPUTS_COUNT: run.op.outputs,
         },
         1,
     )
     reference = [as_float64(run.sample.args)[n] if n != param else course for n in run.op.signature]
-    want_out = cache.vjp(run.op.reference, reference, [], None, f"test mode on {key}")[0]
+    want_out = forward_answer(run.op.reference, reference, f"test mode on {key}")
     spec = (outcome.reply or {}).get(P.RESULTS, {}).get(P.OUT) if outcome.status == "ok" else None
     try:
         out = sandbox.load(spec, want_out) if spec else None
