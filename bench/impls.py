@@ -5,6 +5,7 @@ jax_eager  jax.vjp of the jax.numpy reference, op by op (not compiled)
 jax_jit    jax.jit of that vjp
 numpy_jit  the same manual_grads code under jax.jit, on jax arrays
 cupy       manual_grads on CuPy arrays (GPU)
+torch      manual_grads on torch tensors (the CPU, CUDA with --device gpu), through array-api-compat
 
 Layers time the backward pass alone (forward and cache made beforehand); losses and the two-layer net
 time forward + backward, which they compute together.
@@ -18,12 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from conformance.backends import backend_for
+from conformance import backends
 from conformance.checks import fresh
 from conformance.registry import LOSS, UPDATE
 from reference import oracle
 
-IMPLS = ("numpy", "jax_eager", "jax_jit", "numpy_jit", "cupy")
+IMPLS = ("numpy", "jax_eager", "jax_jit", "numpy_jit", "cupy", "torch")
 # --quick times what the project compares, the manual code against JIT-compiled JAX (and CuPy on a
 # GPU); eager JAX (whose first call compiles every primitive: a third of the sweep, and it never wins)
 # and numpy_jit (a compile per row) only when --impl names them.
@@ -71,7 +72,7 @@ def prepare_numpy(op, args, dout):
 def prepare_cupy(op, args, dout):
     import cupy
 
-    backend = backend_for("gpu")
+    backend = backends.cupy_backend()
     cargs = [fresh(a, backend) for a in args]  # arrays inside parameter dicts move too
     cdout = cupy.asarray(dout)
     stream = cupy.cuda.get_current_stream()
@@ -80,6 +81,23 @@ def prepare_cupy(op, args, dout):
     def run():
         result = inner()
         stream.synchronize()
+        return result
+
+    return Prepared(run)
+
+
+def prepare_torch(op, args, dout, device):
+    import torch
+
+    backend = backends.torch_backend(device)
+    targs = [fresh(a, backend) for a in args]
+    inner = prepare_numpy(op, targs, fresh(dout, backend)).run
+    if backend.name == "torch":
+        return Prepared(inner)
+
+    def run():
+        result = inner()
+        torch.cuda.synchronize()
         return result
 
     return Prepared(run)
@@ -163,10 +181,16 @@ def available(impl, device, op=None):
     if impl == "numpy":
         return device == "cpu"
     if impl == "cupy":
-        from conformance.backends import cupy_available
-
-        return device == "gpu" and cupy_available()
+        return device == "gpu" and backends.cupy_available()
+    if impl == "torch":
+        return backends.torch_available() and (device == "cpu" or _torch_cuda())
     return True
+
+
+def _torch_cuda():
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def why_unavailable(impl, device, ops):
@@ -181,6 +205,10 @@ def why_unavailable(impl, device, ops):
         return "--impl cupy needs CuPy, which is not installed (pip install cupy-cuda12x)"
     if impl == "numpy_jit":
         return "--impl numpy_jit needs a traceable op; the chosen ops write into their own arrays"
+    if impl == "torch" and not backends.torch_available():
+        return "--impl torch needs PyTorch, which is not installed: pip install 'gradref[torch]'"
+    if impl == "torch":
+        return "--impl torch on --device gpu needs a torch that sees a CUDA GPU"
     return f"--impl {impl} cannot run on {device}"
 
 
@@ -198,12 +226,14 @@ def prepare_update_jax(impl, op, args, device):
 
 def prepare(impl, op, args, dout, device):
     """A Prepared call of `impl` for the op on these float arrays."""
-    if op.kind == UPDATE and impl not in ("numpy", "cupy"):
+    if op.kind == UPDATE and impl not in ("numpy", "cupy", "torch"):
         return prepare_update_jax(impl, op, args, device)
     if impl == "numpy":
         return prepare_numpy(op, args, dout)
     if impl == "cupy":
         return prepare_cupy(op, args, dout)
+    if impl == "torch":
+        return prepare_torch(op, args, dout, device)
     return {"jax_eager": prepare_jax_eager, "jax_jit": prepare_jax_jit, "numpy_jit": prepare_numpy_jit}[impl](
         op, args, dout, device
     )
@@ -213,7 +243,7 @@ def prepare(impl, op, args, dout, device):
 
 
 def library_of(impl):
-    return {"numpy": "numpy", "cupy": "cupy"}.get(impl, "jax")
+    return {"numpy": "numpy", "cupy": "cupy", "torch": "torch"}.get(impl, "jax")
 
 
 def peak_matmul(library, shape, dtype, device):
@@ -228,6 +258,13 @@ def peak_matmul(library, shape, dtype, device):
 
         ca, cb = cupy.asarray(a), cupy.asarray(b)
         return lambda: (cupy.matmul(ca, cb), cupy.cuda.get_current_stream().synchronize())
+    if library == "torch":
+        import torch
+
+        backend = backends.torch_backend(device)
+        ta, tb = backend.asarray(a), backend.asarray(b)
+        synchronize = torch.cuda.synchronize if backend.name != "torch" else (lambda: None)
+        return lambda: (torch.matmul(ta, tb), synchronize())
     ja, jb = _jax_args([a, b], device)
     compiled, _ = _compile(jnp.matmul, ja, jb)
     return lambda: block(compiled(ja, jb))

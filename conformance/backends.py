@@ -1,5 +1,7 @@
-"""Where the manual passes run: NumPy on the CPU, CuPy on the GPU when CuPy is installed."""
+"""Where the manual passes run: NumPy on the CPU, CuPy on the GPU when CuPy is installed; or, chosen
+with `select("torch")`, torch tensors on the CPU and on CUDA (EECS 498's library)."""
 
+import contextlib
 import importlib.util
 from dataclasses import dataclass
 from typing import Callable
@@ -23,7 +25,7 @@ def cupy_available():
     return importlib.util.find_spec("cupy") is not None
 
 
-def _cupy_backend():
+def cupy_backend():
     import cupy
 
     return Backend(
@@ -33,11 +35,66 @@ def _cupy_backend():
     )
 
 
+LIBRARIES = ("numpy", "torch")  # what the manual code can run on; numpy means CuPy on a GPU
+_selected = ["numpy"]
+
+
+def torch_available():
+    return importlib.util.find_spec("torch") is not None
+
+
+def problem_with(library):
+    """A sentence saying why the manual code cannot run on `library` here ("" when it can)."""
+    if library not in LIBRARIES:
+        return f"unknown backend {library!r}; choose from: {', '.join(LIBRARIES)}"
+    if library == "torch" and not torch_available():
+        return "--backend torch needs PyTorch, which is not installed: pip install 'gradref[torch]'"
+    return ""
+
+
+def select(library):
+    """Run the manual code on `library`'s arrays from now on, in this process (a check's workers are
+    told too). Raises ValueError with problem_with's sentence when it cannot."""
+    problem = problem_with(library)
+    if problem:
+        raise ValueError(problem)
+    _selected[0] = library
+
+
+def selected():
+    return _selected[0]
+
+
+@contextlib.contextmanager
+def using(library):
+    """select(library) for the block, then the library chosen before."""
+    before = selected()
+    select(library)
+    try:
+        yield
+    finally:
+        _selected[0] = before
+
+
+def torch_backend(device):
+    import torch
+
+    where = torch.device("cuda" if device == "gpu" and torch.cuda.is_available() else "cpu")
+    return Backend(
+        "torch" if where.type == "cpu" else "torch-cuda",
+        lambda a: torch.from_numpy(a).to(where) if isinstance(a, np.ndarray) else a,
+        lambda a: a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a,
+    )
+
+
 def backend_for(device):
-    """NumPy for "cpu"; CuPy for "gpu" where it is installed, else NumPy (the oracle still runs on the GPU)."""
+    """NumPy for "cpu"; CuPy for "gpu" where it is installed, else NumPy (the oracle still runs on the GPU).
+    With torch selected: torch on the CPU, and on CUDA for "gpu" where torch sees a GPU."""
+    if _selected[0] == "torch":
+        return torch_backend(device)
     if device == "gpu" and cupy_available():
         try:
-            return _cupy_backend()
+            return cupy_backend()
         except Exception:  # noqa: BLE001 - a CuPy that cannot find CUDA falls back to NumPy
             return NUMPY
     return NUMPY

@@ -715,7 +715,7 @@ def check_defaults(case):
             if value is OMIT:
                 del call[position:]
             else:
-                call[position] = value
+                call[position] = fresh(value, backend)  # spelled-out state (zeros) on the backend too
             out, cache_ = op.forward(*call)
             grads = () if op.kind == UPDATE else as_tuple(op.backward(fresh(case_dout(case), backend), cache_))
             stored = cache_ if op.kind == UPDATE else (call[position] if len(call) > position else None)

@@ -5,7 +5,7 @@ import os
 
 from reference import oracle
 
-from . import checks, pools
+from . import backends, checks, pools
 from .backends import backend_for
 from .checks import AGREEMENT, cases, run_check, worst_of
 
@@ -41,7 +41,11 @@ def summarize(results, op, dtype, device):
         "tolerance": worst.tolerance if worst else None,
         "ratio": worst.ratio if worst else None,
         "worst": f"{worst.name} [{worst_check(results, worst)}]" if worst else "",
-        "manual_backend": (f"{backend_for('gpu').name} vs numpy" if device == AGREEMENT else backend_for(device).name),
+        "manual_backend": (
+            f"{backend_for('gpu').name} vs {backend_for('cpu').name}"
+            if device == AGREEMENT
+            else backend_for(device).name
+        ),
         "checks_passed": sum(r.passed for r in ran),
         "checks": len(ran),
         "checks_run": sorted({r.check for r in ran}),
@@ -65,13 +69,17 @@ def default_jobs():
         return max(1, os.cpu_count() or 1)
 
 
-def run_unit(op_name, dtypes, devices, order=1, seed=0):
+def run_unit(op_name, dtypes, devices, order=1, seed=0, library="numpy"):
     """The rows of one registered op (every dtype and device, so that they share its compiled
-    programs): what each worker of a parallel run computes. Memory goes back between units."""
-    from . import cache
+    programs) with the manual code on `library`: what each worker of a parallel run computes.
+    Memory goes back between units."""
+    from . import backends, cache
     from .registry import REGISTRY
 
     cache.use_compilation_cache()
+    if backends.selected() != library:
+        backends.select(library)
+        checks.clear_caches()
     rows = run([REGISTRY[op_name]], dtypes, devices, order=order, seed=seed)
     if resident_bytes() > RELEASE_ABOVE:
         release_memory()
@@ -100,7 +108,10 @@ def run_parallel(ops, dtypes, devices, jobs, advance=None, order=1, seed=0):
     context = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=pools.quiet_worker)
     try:
-        futures = {pool.submit(run_unit, name, list(dtypes), list(devices), order, seed): name for name in names}
+        library = backends.selected()
+        futures = {
+            pool.submit(run_unit, name, list(dtypes), list(devices), order, seed, library): name for name in names
+        }
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             if advance:
                 advance(done, len(names), futures[future])

@@ -101,9 +101,9 @@ def register(sub):
     """Add `bench` to the subcommands."""
     bench = sub.add_parser(
         "bench",
-        help="time manual NumPy against JAX eager and JIT",
+        help="time manual NumPy (or torch) against JAX eager and JIT",
         description="Sweep sizes for each op and impl (numpy, jax_eager, jax_jit, "
-        "numpy_jit, cupy), print medians with a progress bar, and rate "
+        "numpy_jit, cupy, torch), print medians with a progress bar, and rate "
         "each row against a plain matmul or copy measured in the same run.",
     )
     bench.add_argument(
@@ -121,7 +121,7 @@ def register(sub):
         "--impl",
         action="append",
         metavar="NAME",
-        help="only this impl (repeatable): numpy, jax_eager, jax_jit, numpy_jit, cupy",
+        help="only this impl (repeatable): numpy, jax_eager, jax_jit, numpy_jit, cupy, torch",
     )
     bench.add_argument("--json", metavar="PATH", help="write the rows as JSON ('-' for stdout)")
     bench.add_argument("--plot", metavar="PATH.png", help="write a log-log plot of time against size")

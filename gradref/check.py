@@ -5,7 +5,7 @@ import os
 from rich.markup import escape
 from rich.table import Table
 
-from conformance import cache, precision, registry, runner
+from conformance import backends, cache, checks, precision, registry, runner
 
 from . import junit, output
 from .console import DEVICES, DTYPES, advancer, choices, out, progress_bar
@@ -13,7 +13,9 @@ from .output import UsageError
 
 
 def check_table(rows):
-    table = Table(title="gradref check: manual backward passes against jax.vjp (float64, 'highest')")
+    libraries = sorted({row["manual_backend"] for row in rows} - {"numpy"})
+    on = f", manual code on {', '.join(libraries)}" if libraries else ""
+    table = Table(title=f"gradref check: manual backward passes against jax.vjp (float64, 'highest'){on}")
     for column in ("op", "dtype", "device", "status", "worst error", "tolerance", "err/tol", "checks"):
         table.add_column(column, justify="right" if column in ("worst error", "tolerance", "err/tol") else "left")
     for row in rows:
@@ -38,6 +40,17 @@ def cmd_check(args):
         raise UsageError("--jobs must be at least 1")
     ops = registry.ops(args.op)
     dtypes, devices = choices(args.dtype, DTYPES), runner.expand_devices(choices(args.device, DEVICES))
+    problem = backends.problem_with(args.backend)
+    if problem:
+        raise UsageError(problem)
+    with backends.using(args.backend):
+        try:
+            return _check(args, ops, dtypes, devices)
+        finally:
+            checks.clear_caches()  # this process's manual runs were on args.backend's arrays
+
+
+def _check(args, ops, dtypes, devices):
     output.check_writable(args.json)
     output.check_writable(args.junit)
     precision = runner.prepare_devices(devices)
@@ -188,6 +201,13 @@ def register(sub):
         choices=("float32", "float64", "all"),
         default="all",
         help="dtype of the inputs under test (default all)",
+    )
+    check.add_argument(
+        "--backend",
+        choices=backends.LIBRARIES,
+        default="numpy",
+        help="the arrays the manual code runs on: numpy (CuPy on --device gpu, where installed) or torch "
+        "(CPU tensors, CUDA on --device gpu; needs gradref[torch]) (default numpy)",
     )
     check.add_argument(
         "--op",

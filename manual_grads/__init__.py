@@ -1,4 +1,4 @@
-"""Hand-written forward and backward passes, generic over NumPy, CuPy and jax.numpy arrays."""
+"""Hand-written forward and backward passes, generic over NumPy, CuPy, torch and jax.numpy arrays."""
 
 from .circuits import (
     add_mul_circuit_backward,

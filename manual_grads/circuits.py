@@ -4,7 +4,7 @@ Each forward returns (out, cache) where the cache is a dict of the named interme
 stages, so `gradref example` can print them; each backward returns one gradient per input.
 """
 
-from ._xp import concat, namespace, stable_sigmoid
+from ._xp import astype, concat, namespace, stable_sigmoid
 
 
 def add_mul_circuit_forward(x, y, z):
@@ -92,7 +92,7 @@ def max_gate_backward(dout, cache):
     The tie rule makes max_gate(x, 0) agree with relu'(0) = 0.
     """
     x, y = cache
-    dx = (x > y).astype(dout.dtype)  # a 0/1 mask, as in relu_backward
+    dx = astype(x > y, dout.dtype)  # a 0/1 mask, as in relu_backward
     dx *= dout
     return dx, dout - dx  # exact: dout - dout = 0 and dout - 0 = dout
 

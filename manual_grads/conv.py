@@ -2,16 +2,11 @@
 
 The naive versions loop over output positions, as the course writes them; the fast convolution loops
 only over the filter's HH x WW offsets and does the rest as one matrix product (im2col). Both run on
-NumPy and CuPy (they write into arrays they created themselves, which jax arrays do not allow).
+NumPy, CuPy and torch (they write into arrays they created themselves, which jax arrays do not allow).
 """
 
-from ._xp import namespace, permute
+from ._xp import astype, namespace, pad_spatial, permute
 from .layers import relu_backward, relu_forward
-
-
-def _pad(x, pad):
-    xp = namespace(x)
-    return xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
 
 
 def _out_size(size, kernel, stride, pad):
@@ -33,7 +28,7 @@ def conv_forward_naive(x, w, b, conv_param):
     xp = namespace(x, w)
     stride, pad, ho, wo = _conv_geometry(x, w, conv_param)
     n, f, (hh, ww) = x.shape[0], w.shape[0], w.shape[2:]
-    xpad = _pad(x, pad)
+    xpad = pad_spatial(x, pad)
     out = xp.zeros((n, f, ho, wo), dtype=x.dtype)
     for i in range(ho):
         for j in range(wo):
@@ -49,7 +44,7 @@ def conv_backward_naive(dout, cache):
     stride, pad = conv_param["stride"], conv_param["pad"]
     _, _, hh, ww = w.shape
     h, wd = x.shape[2:]
-    xpad = _pad(x, pad)
+    xpad = pad_spatial(x, pad)
     dxpad = xp.zeros_like(xpad)
     dw = xp.zeros_like(w)
     for i in range(dout.shape[2]):
@@ -79,7 +74,7 @@ def conv_forward_fast(x, w, b, conv_param):
     xp = namespace(x, w)
     stride, pad, ho, wo = _conv_geometry(x, w, conv_param)
     n, f, (hh, ww) = x.shape[0], w.shape[0], w.shape[2:]
-    cols = _columns(_pad(x, pad), hh, ww, stride, ho, wo)
+    cols = _columns(pad_spatial(x, pad), hh, ww, stride, ho, wo)
     out = xp.matmul(xp.reshape(w, (f, -1))[None, :, :], cols) + b[None, :, None]
     return xp.reshape(out, (n, f, ho, wo)), (x, w, conv_param, cols)
 
@@ -123,7 +118,7 @@ def max_pool_backward_naive(dout, cache):
     for i in range(dout.shape[2]):
         for j in range(dout.shape[3]):
             rows, cols = slice(i * stride, i * stride + ph), slice(j * stride, j * stride + pw)
-            is_max = (x[:, :, rows, cols] == out[:, :, i : i + 1, j : j + 1]).astype(dout.dtype)
+            is_max = astype(x[:, :, rows, cols] == out[:, :, i : i + 1, j : j + 1], dout.dtype)
             dx[:, :, rows, cols] += is_max * dout[:, :, i : i + 1, j : j + 1]
     return dx
 

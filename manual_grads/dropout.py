@@ -5,7 +5,7 @@ followed by np.random.rand(*x.shape) draws."""
 
 import numpy
 
-from ._xp import namespace
+from ._xp import like
 
 
 def dropout_mask(shape, p, seed=None):
@@ -16,13 +16,12 @@ def dropout_mask(shape, p, seed=None):
 
 def dropout_forward(x, dropout_param):
     """Train: x * mask, mask = (U < p) / p. Test: the identity."""
-    xp = namespace(x)
     mode, p = dropout_param["mode"], dropout_param["p"]
     if mode == "test":
         return x * 1, (mode, None)
     if mode != "train":
         raise ValueError(f"invalid dropout mode {mode!r}")
-    mask = xp.asarray(dropout_mask(x.shape, p, dropout_param.get("seed")).astype(x.dtype))
+    mask = like(dropout_mask(x.shape, p, dropout_param.get("seed")), x)
     return x * mask, (mode, mask)
 
 

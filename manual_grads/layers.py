@@ -3,7 +3,7 @@
 Every function takes its array namespace from its inputs and never writes into them.
 """
 
-from ._xp import namespace, stable_sigmoid
+from ._xp import astype, namespace, stable_sigmoid
 
 # ----- affine: x (N, d1..dk) as (N, D), w (D, M), b (M,) -----
 
@@ -57,7 +57,7 @@ def relu_backward(dout, cache):
     dout times a 0/1 mask: in NumPy this runs 5x faster than where(x > 0, dout, 0) (measured
     17 vs 3 GB/s at 1e7 float32). Unlike where(), a NaN in dout stays NaN where x <= 0.
     """
-    dx = (cache > 0).astype(dout.dtype)
+    dx = astype(cache > 0, dout.dtype)
     dx *= dout
     return dx
 

@@ -4,7 +4,7 @@ The linear classifiers of CS231n's assignment 1 take the weights: `loss(W, X, y,
 with scores X @ W and an L2 regulariser reg * sum(W^2) (the `_half` forms: 0.5 * reg * sum(W^2),
 the convention of other course years)."""
 
-from ._xp import namespace, one_hot
+from ._xp import astype, namespace, one_hot
 
 
 def softmax_loss(x, y):
@@ -28,7 +28,7 @@ def svm_loss(x, y):
     target = one_hot(y, c, x)
     correct = xp.sum(x * target, axis=1, keepdims=True)
     raw = x - correct + 1
-    active = ((raw > 0) & (target == 0)).astype(x.dtype)
+    active = astype((raw > 0) & (target == 0), x.dtype)
     loss = xp.sum(raw * active) / n
     dx = (active - target * xp.sum(active, axis=1, keepdims=True)) / n
     return loss, dx

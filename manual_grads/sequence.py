@@ -1,6 +1,6 @@
 """Recurrent layers and their helpers in the CS231n convention: x (N, T, D), hidden states (N, H)."""
 
-from ._xp import concat, namespace, one_hot, scatter_add, stable_sigmoid
+from ._xp import astype, concat, namespace, one_hot, scatter_add, stable_sigmoid
 
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
@@ -89,7 +89,7 @@ def temporal_softmax_loss(x, y, mask):
     dx = xp.exp(shifted)
     sums = xp.sum(dx, axis=1, keepdims=True)
     target = one_hot(xp.reshape(y, (n * t,)), v, scores)
-    keep = xp.reshape(mask, (n * t, 1)).astype(x.dtype)
+    keep = astype(xp.reshape(mask, (n * t, 1)), x.dtype)
     loss = (xp.sum(keep * xp.log(sums)) - xp.sum(keep * shifted * target)) / n
     dx = (dx / sums - target) * keep / n
     return loss, xp.reshape(dx, x.shape)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bench import impls, runner
-from conformance import registry
+from conformance import backends, registry
 from gradref.cli import main
 from reference import oracle
 
@@ -38,8 +38,8 @@ def test_every_op_and_cpu_impl_yields_a_complete_row():
     assert {(r["op"], r["impl"]) for r in rows} == {
         (name, impl)
         for name, op in registry.REGISTRY.items()
-        for impl in ("numpy", "jax_eager", "jax_jit", "numpy_jit")
-        if impl != "numpy_jit" or op.traceable
+        for impl in ("numpy", "jax_eager", "jax_jit", "numpy_jit", "torch")
+        if (impl != "numpy_jit" or op.traceable) and (impl != "torch" or backends.torch_available())
     }
     for row in rows:
         assert FIELDS <= row.keys()

@@ -56,6 +56,17 @@ def test_precision_report_shows_tf32_flipping_relu_masks():
     assert rows["jax default"]["errors"]["dW1"] > 10 * rows["jax highest"]["errors"]["dW1"]
 
 
+def test_check_on_torch_cuda_passes_every_op(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch is an optional extra (pip install 'gradref[torch]')")
+    if not torch.cuda.is_available():
+        pytest.skip("this torch sees no CUDA GPU: the manual code would run on torch's CPU tensors")
+    path = tmp_path / "check.json"
+    code = main(["check", "--backend", "torch", "--device", "gpu", "--json", str(path)])
+    rows = json.loads(path.read_text())["results"]
+    assert code == 0, [(r["op"], r["failures"][:1]) for r in rows if r["status"] != "pass"]
+    assert {r["manual_backend"] for r in rows} == {"torch-cuda"}
+
+
 def test_manual_passes_run_on_cupy():
     if not cupy_available():
         pytest.skip("CuPy is not installed: the manual passes run on NumPy against the GPU oracle")

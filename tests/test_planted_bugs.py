@@ -141,8 +141,8 @@ def mutated(module, old, new):
 
 MUTANTS = [
     # (op, module, original, mutant, the check that must catch it)
-    ("relu", layers, "dx = (cache > 0)", "dx = (cache >= 0)", "vjp"),  # relu'(0) = 1
-    ("max_gate", circuits, "dx = (x > y)", "dx = (x >= y)", "vjp"),  # a tie to x
+    ("relu", layers, "astype(cache > 0,", "astype(cache >= 0,", "vjp"),  # relu'(0) = 1
+    ("max_gate", circuits, "astype(x > y,", "astype(x >= y,", "vjp"),  # a tie to x
     ("svm_loss", losses, "(raw > 0)", "(raw >= 0)", "vjp"),  # margin 0 counted
     ("batchnorm", norms, 'bn_param.get("eps", 1e-5)', "1e-5", "forward"),  # eps ignored
     ("batchnorm", norms, 'bn_param.get("momentum", 0.9)', "0.9", "state"),  # momentum ignored
