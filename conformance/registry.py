@@ -512,6 +512,52 @@ def _deep_convnet(name, manual, **kw):
     return _model(name, manual, 3, samples, _deep_convnet_kinks, reduction, traceable=False, **kw)
 
 
+def _deep_convnet_batchnorm_args(rng, n, c, hw, f1, f2, classes, reg):
+    """_deep_convnet_args with a spatial batch norm after each conv: gamma1, beta1 (F1,), gamma2, beta2 (F2,)."""
+    args = _deep_convnet_args(rng, n, c, hw, f1, f2, classes, reg)
+    norms = {}
+    for number, size in ((1, f1), (2, f2)):
+        norms[f"gamma{number}"] = 1.0 + normal(rng, size, scale=0.2)
+        norms[f"beta{number}"] = normal(rng, size, scale=0.2)
+    order = ("X", "y", "W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3", "reg")
+    return {key: (args | norms)[key] for key in order}
+
+
+def _deep_convnet_batchnorm_kinks(X, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, **_):
+    """Its ReLUs' inputs (after each batch norm) and the pool's ties."""
+    same, pool = {"stride": 1, "pad": 1}, _pool_param(2, 2)
+    first = manual_grads.conv_forward_fast(X, W1, b1, same)[0]
+    first = manual_grads.spatial_batchnorm_forward(first, gamma1, beta1, {"mode": "train"})[0]
+    pooled = manual_grads.max_pool_forward_naive(np.maximum(first, 0), pool)[0]
+    second = manual_grads.conv_forward_fast(pooled, W2, b2, same)[0]
+    second = manual_grads.spatial_batchnorm_forward(second, gamma2, beta2, {"mode": "train"})[0]
+    return np.concatenate([first.ravel(), _pool_gaps(np.maximum(first, 0), pool), second.ravel()])
+
+
+def _deep_convnet_batchnorm(name, manual, **kw):
+    """DeepConvNet(batchnorm=True) as a loss of W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3."""
+    samples = (
+        SampleSpec("batchnorm", lambda r: _deep_convnet_batchnorm_args(r, 3, 2, 4, 3, 4, 3, 0.05), small=True),
+        SampleSpec("batchnorm-n1", lambda r: _deep_convnet_batchnorm_args(r, 1, 3, 4, 2, 3, 4, 0.0), small=True),
+    )
+    params = ("W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3")
+    reduction = lambda X, W1, W3, **_: max(9 * X.shape[1], 9 * W1.shape[0], W3.shape[0], X.shape[0] * 16)  # noqa: E731
+    return _loss(
+        name,
+        manual,
+        ("X", "y", *params, "reg"),
+        params,
+        samples,
+        kinks=_deep_convnet_batchnorm_kinks,
+        defaults=(("reg", OMIT, lambda **_: 0.0),),
+        reduction=reduction,
+        tol_factor=policy.CHAINED,
+        cancelling=("b1", "b2"),  # the batch mean takes the conv biases out
+        traceable=False,
+        **kw,
+    )
+
+
 def _three_layer_convnet(name, manual, **kw):
     samples = (
         SampleSpec("small", lambda r: _convnet_args(r, 2, 3, 6, 4, 3, 5, 3, 0.05), small=True),
@@ -783,6 +829,17 @@ _SPECS = (
         "- linear - softmax, loss + 0.5 reg sum |W|^2",
     ),
     _deep_convnet("deep_convnet_full", "deep_convnet_loss_full", description="DeepConvNet with loss + reg sum |W|^2"),
+    _deep_convnet_batchnorm(
+        "deep_convnet_batchnorm",
+        "deep_convnet_batchnorm_loss",
+        description="DeepConvNet(batchnorm=True), train mode: {conv 3x3 - spatial batch norm - relu - [pool]} x 2 "
+        "- linear - softmax, loss + 0.5 reg sum |W|^2",
+    ),
+    _deep_convnet_batchnorm(
+        "deep_convnet_batchnorm_full",
+        "deep_convnet_batchnorm_loss_full",
+        description="DeepConvNet(batchnorm=True) with loss + reg sum |W|^2",
+    ),
     _three_layer_convnet(
         "three_layer_convnet",
         "three_layer_convnet_loss",

@@ -54,6 +54,8 @@ from .nets import (
     TwoLayerNet,
     captioning_lstm_loss,
     captioning_rnn_loss,
+    deep_convnet_batchnorm_loss,
+    deep_convnet_batchnorm_loss_full,
     deep_convnet_loss,
     deep_convnet_loss_full,
     fc_net_batchnorm_loss,

@@ -5,10 +5,33 @@ with L2 regularisation of its weights."""
 import numpy as np
 
 from ._xp import namespace
-from .conv import conv_relu_backward, conv_relu_forward, conv_relu_pool_backward, conv_relu_pool_forward
-from .layers import affine_backward, affine_forward, affine_relu_backward, affine_relu_forward
+from .conv import (
+    conv_backward_fast,
+    conv_forward_fast,
+    conv_relu_backward,
+    conv_relu_forward,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+    max_pool_backward_naive,
+    max_pool_forward_naive,
+)
+from .layers import (
+    affine_backward,
+    affine_forward,
+    affine_relu_backward,
+    affine_relu_forward,
+    relu_backward,
+    relu_forward,
+)
 from .losses import softmax_loss
-from .norms import affine_bn_relu_backward, affine_bn_relu_forward, affine_ln_relu_backward, affine_ln_relu_forward
+from .norms import (
+    affine_bn_relu_backward,
+    affine_bn_relu_forward,
+    affine_ln_relu_backward,
+    affine_ln_relu_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+)
 from .sequence import (
     lstm_backward,
     lstm_forward,
@@ -177,6 +200,46 @@ def deep_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
     dpooled, dW2, db2 = conv_relu_backward(dhidden, cache2)
     _, dW1, db1 = conv_relu_pool_backward(dpooled, cache1)
     return loss, {"W1": dW1 + reg * W1, "b1": db1, "W2": dW2 + reg * W2, "b2": db2, "W3": dW3 + reg * W3, "b3": db3}
+
+
+def deep_convnet_batchnorm_loss(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    """DeepConvNet(batchnorm=True) in train mode: conv - spatial batch norm - relu - 2x2 pool, conv -
+    spatial batch norm - relu, linear, softmax; (loss, grads), 0.5 reg |W|^2."""
+    xp = namespace(X, W1)
+    same, pool = {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+    conved1, conv_cache1 = conv_forward_fast(X, W1, b1, same)
+    normed1, bn_cache1 = spatial_batchnorm_forward(conved1, gamma1, beta1, {"mode": "train"})
+    relu1, relu_cache1 = relu_forward(normed1)
+    pooled, pool_cache = max_pool_forward_naive(relu1, pool)
+    conved2, conv_cache2 = conv_forward_fast(pooled, W2, b2, same)
+    normed2, bn_cache2 = spatial_batchnorm_forward(conved2, gamma2, beta2, {"mode": "train"})
+    hidden, relu_cache2 = relu_forward(normed2)
+    scores, affine_cache = affine_forward(hidden, W3, b3)
+    data_loss, dscores = softmax_loss(scores, y)
+    loss = data_loss + 0.5 * reg * (xp.sum(W1 * W1) + xp.sum(W2 * W2) + xp.sum(W3 * W3))
+    dhidden, dW3, db3 = affine_backward(dscores, affine_cache)
+    dconved2, dgamma2, dbeta2 = spatial_batchnorm_backward(relu_backward(dhidden, relu_cache2), bn_cache2)
+    dpooled, dW2, db2 = conv_backward_fast(dconved2, conv_cache2)
+    drelu1 = max_pool_backward_naive(dpooled, pool_cache)
+    dconved1, dgamma1, dbeta1 = spatial_batchnorm_backward(relu_backward(drelu1, relu_cache1), bn_cache1)
+    _, dW1, db1 = conv_backward_fast(dconved1, conv_cache1)
+    return loss, {
+        "W1": dW1 + reg * W1,
+        "b1": db1,
+        "gamma1": dgamma1,
+        "beta1": dbeta1,
+        "W2": dW2 + reg * W2,
+        "b2": db2,
+        "gamma2": dgamma2,
+        "beta2": dbeta2,
+        "W3": dW3 + reg * W3,
+        "b3": db3,
+    }
+
+
+def deep_convnet_batchnorm_loss_full(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    """deep_convnet_batchnorm_loss with reg |W|^2, no factor 0.5."""
+    return deep_convnet_batchnorm_loss(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, 2.0 * reg)
 
 
 def deep_convnet_loss_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):

@@ -258,6 +258,20 @@ def deep_convnet_full(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
     return deep_convnet(X, y, W1, b1, W2, b2, W3, b3, 2.0 * reg)
 
 
+def deep_convnet_batchnorm(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    """DeepConvNet(batchnorm=True), train mode: conv - spatial batch norm - relu - 2x2 pool, conv -
+    spatial batch norm - relu, linear, softmax; 0.5 reg |W|^2 (gamma and beta not regularised)."""
+    train = {"mode": "train"}
+    first = max_pool(jax.nn.relu(spatial_batchnorm(conv(X, W1, b1, SAME_3X3), gamma1, beta1, train)), POOL_2X2)
+    hidden = jax.nn.relu(spatial_batchnorm(conv(first, W2, b2, SAME_3X3), gamma2, beta2, train))
+    scores = affine(hidden, W3, b3)
+    return softmax_loss(scores, y) + 0.5 * reg * (jnp.sum(W1 * W1) + jnp.sum(W2 * W2) + jnp.sum(W3 * W3))
+
+
+def deep_convnet_batchnorm_full(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, reg=0.0):
+    return deep_convnet_batchnorm(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, W3, b3, 2.0 * reg)
+
+
 def three_layer_convnet_scores(X, W1, b1, W2, b2, W3, b3):
     """The three-layer convnet's class scores, what its loss(X) returns without labels."""
     pooled = conv_relu_pool(

@@ -93,6 +93,18 @@ def test_a3_in_the_courses_style_passes_as_static_methods():
             "        for i in range(1, L):\n            loss = loss + self.reg",
             "loss",
         ),
+        # batchnorm=True accepted and ignored: right without it, wrong with it.
+        (
+            "            if self.batchnorm:\n                gamma",
+            "            if False:\n                gamma",
+            "batchnorm",
+        ),
+        # The batch norm's gradients computed but not stored: gamma and beta never learn.
+        (
+            'dout, grads["gamma%d" % (i + 1)], grads["beta%d" % (i + 1)] = SpatialBatchNorm',
+            "dout, _, _ = SpatialBatchNorm",
+            "gamma1",
+        ),
     ],
 )
 def test_real_deep_convnet_bugs_fail(tmp_path, old, new, failing):

@@ -184,8 +184,12 @@ TARGETS += (
     # A3's TwoLayerNet: "L2 regularization does not include a factor of 0.5"; dtype= and device= given.
     dataclasses.replace(TWO_LAYER_NET, convention=EECS498, twin=""),
     dataclasses.replace(THREE_LAYER_CONVNET, convention=EECS498, twin=""),  # "no 0.5 factor"
-    # A3's DeepConvNet, built with num_filters=[F1, F2], max_pools=[0] and batchnorm=False.
-    dataclasses.replace(_model("deep_convnet_full", "DeepConvNet", 3, "deep_convnet"), convention=EECS498),
+    # A3's DeepConvNet, built with num_filters=[F1, F2], max_pools=[0], batchnorm=False then True.
+    dataclasses.replace(
+        _model("deep_convnet_full", "DeepConvNet", 3, "deep_convnet"),
+        convention=EECS498,
+        variants=(("deep_convnet_batchnorm_full", "deep_convnet_batchnorm", ((("batchnorm",), True),)),),
+    ),
     # Its starter says the L2 term "includes a factor of 0.5", contradicting TwoLayerNet's: both conventions.
     dataclasses.replace(
         FULLY_CONNECTED_NET, convention=EECS498, variants=FULLY_CONNECTED_NET.variants[:1]

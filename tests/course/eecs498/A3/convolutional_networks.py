@@ -233,26 +233,36 @@ class DeepConvNet(object):
         for i, filters in enumerate(num_filters):
             self.params["W%d" % (i + 1)] = weight_scale * torch.randn(filters, previous, 3, 3, dtype=dtype, device=device)
             self.params["b%d" % (i + 1)] = torch.zeros(filters, dtype=dtype, device=device)
+            if batchnorm:
+                self.params["gamma%d" % (i + 1)] = torch.ones(filters, dtype=dtype, device=device)
+                self.params["beta%d" % (i + 1)] = torch.zeros(filters, dtype=dtype, device=device)
             previous = filters
             if i in max_pools:
                 H, W = H // 2, W // 2
         L = self.num_layers
         self.params["W%d" % L] = weight_scale * torch.randn(previous * H * W, num_classes, dtype=dtype, device=device)
         self.params["b%d" % L] = torch.zeros(num_classes, dtype=dtype, device=device)
+        self.bn_params = [{"mode": "train"} for _ in num_filters] if batchnorm else []
 
     def loss(self, X, y=None):
         X = X.to(self.dtype)
+        for bn_param in self.bn_params:
+            bn_param["mode"] = "test" if y is None else "train"
         conv_param = {"stride": 1, "pad": 1}
         pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
         caches = []
         out = X
         for i in range(self.num_layers - 1):
             out, conv_cache = Conv.forward(out, self.params["W%d" % (i + 1)], self.params["b%d" % (i + 1)], conv_param)
+            bn_cache = None
+            if self.batchnorm:
+                gamma, beta = self.params["gamma%d" % (i + 1)], self.params["beta%d" % (i + 1)]
+                out, bn_cache = SpatialBatchNorm.forward(out, gamma, beta, self.bn_params[i])
             out, relu_cache = ReLU.forward(out)
             pool_cache = None
             if i in self.max_pools:
                 out, pool_cache = MaxPool.forward(out, pool_param)
-            caches.append((conv_cache, relu_cache, pool_cache))
+            caches.append((conv_cache, bn_cache, relu_cache, pool_cache))
         L = self.num_layers
         scores, scores_cache = Linear.forward(out, self.params["W%d" % L], self.params["b%d" % L])
         if y is None:
@@ -269,10 +279,12 @@ class DeepConvNet(object):
         grads = {}
         dout, grads["W%d" % L], grads["b%d" % L] = Linear.backward(dscores, scores_cache)
         for i in reversed(range(L - 1)):
-            conv_cache, relu_cache, pool_cache = caches[i]
+            conv_cache, bn_cache, relu_cache, pool_cache = caches[i]
             if pool_cache is not None:
                 dout = MaxPool.backward(dout, pool_cache)
             dout = ReLU.backward(dout, relu_cache)
+            if bn_cache is not None:
+                dout, grads["gamma%d" % (i + 1)], grads["beta%d" % (i + 1)] = SpatialBatchNorm.backward(dout, bn_cache)
             dout, grads["W%d" % (i + 1)], grads["b%d" % (i + 1)] = Conv.backward(dout, conv_cache)
         for i in range(1, L + 1):
             grads["W%d" % i] += 2 * self.reg * self.params["W%d" % i]
