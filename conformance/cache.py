@@ -230,6 +230,22 @@ def remembered(reference, args, wrt, label, device, compute, modules=()):
     return out, grads
 
 
+def arrays(reference, args, wrt, label, compute, modules=()):
+    """[NumPy arrays] that `compute()` derives from the reference at args (every value it computes on
+    the way, for the diagnosis), kept on disk beside the answers and keyed the same way, with the
+    source of `modules` in the key too."""
+    digest = (
+        key(reference, args, wrt, label + "".join(_source_digest(m) for m in modules), "cpu") if enabled() else None
+    )
+    found = load(digest) if digest is not None else None
+    if found is not None:
+        return list(found[1])
+    values = [np.asarray(v) for v in compute()]
+    if digest is not None and sum(v.nbytes for v in values) <= MAX_ENTRY_BYTES:
+        store(digest, np.float64(len(values)), values, np.zeros(0))
+    return values
+
+
 def info():
     """{"folder", "entries", "bytes"} of the cache as it is now."""
     root = os.path.join(folder(), FORMAT)

@@ -21,7 +21,7 @@ from .grade.course.targets import TARGETS
 from .grade.explain.mistakes import CATALOGUE
 from .grade.judging.verdict import sample_of
 
-SAID_NOT_NAMED = {"generic", "located", "local_gradient", "only_one_wrong"}  # descriptions, not mistakes
+SAID_NOT_NAMED = {"generic", "located", "local_gradient", "only_one_wrong", "first_wrong_value"}  # descriptions
 SAMPLE = re.compile(r"\[([^\[\]]+)\]$")
 LABELLED = re.compile(r"^(\S+) \[([^\[\]]+)\]: (.*)$", re.S)  # a failure on an extreme sample: "dx [huge_scores]: ..."
 # The extreme samples, in a teacher's words (conformance/registry.py draws them).
@@ -463,6 +463,15 @@ def student_page(name, report, anonymise=None):
     for result in report["results"]:
         if result["status"] == "pass":
             continue
+        where = result.get("where")
+        if isinstance(where, dict):
+            place = (
+                f"cell {where['cell']}, line {where.get('line')}" if "cell" in where else f"line {where.get('line')}"
+            )
+            maps.append(
+                f'<p class="where">{_e(result["name"])}: {_e(place)} of {_e(where.get("file", ""))}: '
+                f"<code>{_e(where.get('code', ''))}</code></p>"
+            )
         for heat in filter(_worth_a_map, result.get("heatmaps", [])):
             caption = f"{result['name']}: {heat['quantity']} on sample {heat['sample']} (shape {tuple(heat['shape'])})"
             maps.append(f'<figure class="heatmap">{heatmap_chart(heat)}<figcaption>{_e(caption)}</figcaption></figure>')

@@ -732,7 +732,7 @@ UNCATALOGUED = {
         [("dout.sum(axis=(0, 1))", "dout.sum(axis=1)[0]")],
     ),
 }
-GENERIC = {"generic", "located", "local_gradient", "only_one_wrong"}
+GENERIC = {"generic", "located", "local_gradient", "only_one_wrong", "first_wrong_value"}
 
 # Students the class report needs: three with the same uncatalogued bug (two of them with identical
 # code), and one whose file name is HTML.

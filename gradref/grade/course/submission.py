@@ -250,6 +250,17 @@ def _what_it_says(node, text):
     return "\n".join(s for s in said if s)
 
 
+def defining_file(folder, name):
+    """(rel, text) of the .py file under `folder` that defines the top-level function or class of
+    `name` (a function, or Class.method), or None."""
+    top = name.split(".")[0]
+    for rel in python_files(folder):
+        found = _read_parsed(os.path.join(folder, rel))
+        if found and any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == top for n in found[1].body):
+            return rel, found[0]
+    return None
+
+
 def defining_text(folder, name):
     """The text of the .py file under `folder` that defines the top-level function `name` ("" where
     none does)."""

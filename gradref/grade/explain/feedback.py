@@ -80,7 +80,8 @@ def render(result, level):
         failed = sum(not c["passed"] for c in result.get("checks", []))
         total = len(result.get("checks", []))
         message = f"{result['status']}: {failed} of {total} checks did not pass" if total else result["status"]
-        return {**result, "message": message, "diagnosis": [], "feedback": VERDICT}
+        plain = {k: v for k, v in result.items() if k != "where"}  # the line pointed at is a diagnosis too
+        return {**plain, "message": message, "diagnosis": [], "feedback": VERDICT}
     strip = [f" Look at: {formula}." for formula in result.get("formulas", [])]
     message, diagnosis = result["message"], list(result.get("diagnosis", []))
     for text in strip:

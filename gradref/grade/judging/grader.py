@@ -29,7 +29,7 @@ from ..course.submission import (
     constructor_parameters,
     course_support_names,
     defined_at,
-    defining_text,
+    defining_file,
     docstrings,
     gradable_files,
     reached,
@@ -75,6 +75,7 @@ from .judge import (
     timed_request,
 )
 from .options import Options
+from .pointing import point_at_the_line
 from .verdict import ERROR, FAIL, MISSING, PASS, RANK, TIMEOUT, Entry, sample_of, summary, unique
 
 __all__ = ["CannotGrade", "Options", "PASS", "grade_file"]
@@ -127,6 +128,10 @@ def _in_notebook_terms(report, stage):
             result["message"] = notebook.relabel(result["message"], name, converted)
             for check in result["checks"]:
                 check["detail"] = notebook.relabel(check["detail"], name, converted)
+            where = result.get("where")
+            if where and os.path.basename(where["file"]) == name and 1 <= where["line"] <= len(converted.lines):
+                cell, inner = converted.lines[where["line"] - 1]
+                result["where"] = {**where, "file": stage.original(rel), "cell": cell.number, "line": inner}
             need = converted.needs.get(result["name"])
             if need and need not in result["notes"]:
                 result["notes"].append(need)
@@ -373,6 +378,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
         for entry in distinct(forward_entry, backward_entry):  # "Look at" lines in torch's words
             entry.hints[:] = [in_torch_words(h) for h in entry.hints]
             entry.formulas[:] = [in_torch_words(f) for f in entry.formulas]
+    point_at_the_line(sandbox, target, op, forward_entry, backward_entry)
     _read_the_code(sandbox, target, forward_entry, backward_entry)
     forward_entry.settle()
     if separate:
@@ -481,8 +487,12 @@ def _read_the_code(sandbox, target, forward_entry, backward_entry):
     for name, entry in zip(target.names, distinct(forward_entry, backward_entry)):
         if entry.status == PASS:
             continue
-        found = [f for f in static.findings(defining_text(sandbox.layout.code, name), name) if f not in entry.hints]
+        source = defining_file(sandbox.layout.code, name)
+        found = [f for f in static.findings(source[1] if source else "", name) if f not in entry.hints]
         entry.hints[:0] = found
+        line = re.match(r"line (\d+) `(.*?)`", found[0]) if found else None
+        if line and source:  # a line that is there to see is pointed at before a value that went wrong
+            entry.where = {"line": int(line.group(1)), "code": line.group(2), "file": source[0]}
 
 
 def _cost_matters(target, backward_entry, options):

@@ -41,6 +41,7 @@ class Entry:
     heatmaps: list = field(default_factory=list)  # where a quantity is wrong, on the first sample it failed
     contradicted: set = field(default_factory=set)  # (quantity, key, how): a quantity shows that mistake is not it
     caused_by: list = field(default_factory=list)  # the student's own functions it calls that fail too
+    where: dict = None  # {"line", "code", "file"}: the line of its own code the diagnosis points at
 
     def blame(self, failing):
         """It fails where its code calls the student's own `failing` functions, which fail on their
@@ -185,10 +186,12 @@ class Entry:
                 message += "; likely cause: " + " ".join(dict.fromkeys(self.hints))
         elif self.notes:
             message += f" ({'; '.join(self.notes)})"
+        where = {"where": dict(self.where)} if self.where and self.status != PASS else {}
         return {
             "name": self.name,
             "status": self.status,
             "message": message,
+            **where,
             "checks": self.checks,
             "diagnosis": list(dict.fromkeys(self.hints)),
             "mistakes": list(dict.fromkeys(self.mistakes)),

@@ -12,6 +12,7 @@ grader chooses nothing from a reply but which of the files it named to open (see
 1. On start the worker imports the submission and says hello: {OK, NAMES, REFUSED, MISSING} or
    {OK: false, STAGE, ERROR}.
 2. Request: {KIND: FUNCTION, FIRST, ARGS, OUTPUTS_COUNT, BACKWARD, DOUT, LOSS, UPDATE, PREFIX}
+   (TRACE added: the named function's array locals come back too, line by line: RESULTS[TRACED])
    or {KIND: FUNCTION, BACKWARD, CACHE, DOUT, PREFIX} (a backward alone, handed the course's cache)
    or {KIND: CLASS, CLS, INIT, ARGS, GRAD_ATTRS, BACKWARD, DOUT, PREFIX}
    or {KIND: MODEL, CLS, CHOICES, PARAMS, ARGS, LOSS_CHOICES, GRAD_KEYS, PREFIX} (a model class:
@@ -44,6 +45,9 @@ GRAD_KEYS = "grad_keys"  # MODEL: the keys of grads to send back, in order
 SCORES = "scores"  # MODEL: call loss(X) without labels; its scores come back as OUT
 PLAIN = "plain"  # FUNCTION: FIRST returns its output alone, or a tuple of outputs, and no cache
 METHOD = "method"  # MODULE: the method of the built object called (CLS, CHOICES, PARAMS as for MODEL)
+TRACE = "trace"  # FUNCTION: {TRACE_NAME, TRACE_SKIP}: record that function's array locals line by line
+TRACE_NAME = "name"  # ... the function (FIRST or BACKWARD) whose frame is recorded
+TRACE_SKIP = "skip"  # ... its lines inside loops: values are recorded once the loop is left
 
 # ----- argument and result specs -----
 FILE = "file"  # an .npy file's name
@@ -76,6 +80,10 @@ CALLS_OWN_FORWARD = "forward"  # ... the function's own forward (or the class's 
 CALLS_MOST = "most"  # ... the function called most often, and its name
 CALLS_MOST_NAME = "most_name"
 CALLS_INTACT = "intact"  # false: the submission switched the counting off
+TRACED = "traced"  # TRACE: [{LINE_FROM, LINE_TO, NAME, FILE}] the values each stretch of lines left in a local
+LINE_FROM = "from"  # ... the line the stretch began at
+LINE_TO = "to"  # ... the line it ended before (0: the function returned)
+TRACE_STOPPED = "trace_stopped"  # TRACE: why recording stopped early ("" when it did not)
 FAST_LAYERS = "fast_layers"  # the *_naive functions that called the shipped cs231n.fast_layers (where allowed)
 
 STAGE_FILE = "stage"

@@ -515,6 +515,90 @@ class CallCounter:
         }
 
 
+class Recorder:
+    """The array locals of one function's frame, as each stretch of its lines leaves them: recorded at
+    every line event outside the loops the grader names (a loop's values once it is left), and on
+    return. Bounded: so many line events, records, entries per array and bytes in all, then it stops
+    recording (and says why) while the function runs on."""
+
+    EVENTS, RECORDS, ENTRIES, BYTES = 1_000_000, 300, 1 << 20, 64 << 20
+
+    def __init__(self, code, skip):
+        self.code, self.skip = code, skip
+        self.records, self.seen, self.previous = [], {}, 0
+        self.events = self.bytes = 0
+        self.stopped = ""
+
+    def __call__(self, frame, event, arg):
+        return self.local if event == "call" and frame.f_code is self.code and not self.stopped else None
+
+    def local(self, frame, event, arg):
+        self.events += 1
+        if self.events > self.EVENTS:
+            self.stop(f"it ran more than {self.EVENTS:,} lines")
+        if self.stopped or (event == "line" and frame.f_lineno in self.skip):
+            return None if self.stopped else self.local
+        if event in ("line", "return"):
+            self.snapshot(frame.f_locals, frame.f_lineno if event == "line" else 0)
+        return self.local
+
+    def stop(self, why):
+        self.stopped = self.stopped or why
+        sys.settrace(None)
+
+    def snapshot(self, local_values, line):
+        for name, value in list(local_values.items()):
+            if not isinstance(value, (np.ndarray, np.floating, _tensor_type())) or name.startswith("__"):
+                continue
+            if int(np.prod(value.shape)) > self.ENTRIES:
+                continue  # too large to keep: its line is judged by the values around it
+            array = as_array(value)
+            if array.dtype.kind not in "fiub":
+                continue
+            before = self.seen.get(name)
+            if before is not None and before.shape == array.shape and bool(np.array_equal(before, array)):
+                continue
+            self.seen[name] = array
+            self.bytes += array.nbytes
+            if len(self.records) >= self.RECORDS or self.bytes > self.BYTES:
+                self.stop(f"it held more than {self.RECORDS} values or {self.BYTES >> 20} MB of them")
+                return
+            self.records.append((self.previous, line, name, array))
+        self.previous = line
+
+    def __enter__(self):
+        sys.settrace(self)
+        return self
+
+    def __exit__(self, *exc):
+        sys.settrace(None)
+
+    def saved(self, prefix):
+        return [
+            {
+                P.LINE_FROM: start,
+                P.LINE_TO: end,
+                P.TRACE_NAME: name,
+                P.FILE: save_value(f"{prefix}trace{i}", value)[P.FILE],
+            }
+            for i, (start, end, name, value) in enumerate(self.records)
+        ]
+
+
+def call_recorded(request, stage, function, args, outputs, prefix):
+    """function(*args), its frame recorded (Recorder) where the request asks for that function."""
+    wanted = request.get(P.TRACE) or {}
+    if wanted.get(P.TRACE_NAME) != stage or code_of(function) is None:
+        return function(*args)
+    recorder = Recorder(code_of(function), {int(n) for n in wanted.get(P.TRACE_SKIP, ())})
+    try:
+        with recorder:
+            return function(*args)
+    finally:
+        outputs[P.TRACED] = recorder.saved(prefix)
+        outputs[P.TRACE_STOPPED] = recorder.stopped
+
+
 def code_of(function):
     return getattr(function, "__code__", None)
 
@@ -567,7 +651,7 @@ def run_function(module, request, prefix):
         # A loss computes its gradient in this call: count its calls; a forward's are not counted.
         counting = CallCounter(code_of(first)) if request.get(P.LOSS) else contextlib.nullcontext()
         with counting:
-            result = check_done(stage, first(*args))
+            result = check_done(stage, call_recorded(request, stage, first, args, outputs, prefix))
         if request.get(P.LOSS):
             outputs[P.CALLS] = counting.report()
         if isinstance(result, tuple) and result and result[0] is None:
@@ -589,8 +673,11 @@ def run_function(module, request, prefix):
             mark(stage)
             dout = load_arg(request[P.DOUT])
             upstream = [dout[i] for i in range(k)] if k > 1 else [dout]
+            backward = getattr(module, stage)
             with CallCounter(code_of(first)) as counter:
-                grads = as_tuple(check_done(stage, getattr(module, stage)(*upstream, second)))
+                grads = as_tuple(
+                    check_done(stage, call_recorded(request, stage, backward, [*upstream, second], outputs, prefix))
+                )
             outputs[P.CALLS] = counter.report()
             outputs[P.DOUT_AFTER] = save_value(f"{prefix}dout", dout)
         elif request.get(P.LOSS):

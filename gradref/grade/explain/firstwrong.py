@@ -1,0 +1,406 @@
+"""The first wrong value: where in a failing function's own code its values leave every correct derivation.
+
+The worker records the function's array locals line by line on a failing sample (a loop's once it is
+left); the reference's own computation gives every correct intermediate value (the outputs of the
+primitives of its forward and of its vjp). A recorded value is right when it is one of them, up to a
+reshape, a transpose or a broadcast. The line pointed at is the first whose value is wrong while every
+value it is computed from is right, and, where the relation is simple, the sentence says how it is
+wrong: a constant factor or sign, a term too many or too few that is itself a correct value, a factor
+that is a correct value, a correct value summed over an axis. The last line, whose wrong value is what
+the function returns, is pointed at only where all its inputs are right; anything less certain points
+at nothing. All of it runs in the grader's process on float64 arrays.
+"""
+
+import ast
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .diagnose import close
+
+TINY = 1e-12
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a stretch of the function's lines (start up to end; end 0: it returned) left in `name`."""
+
+    start: int
+    end: int
+    name: str
+    value: np.ndarray
+
+
+@dataclass(frozen=True)
+class Statement:
+    line: int
+    last: int
+    stores: frozenset
+    loads: frozenset
+    in_loop: bool
+
+
+@dataclass(frozen=True)
+class Finding:
+    line: int
+    code: str
+    name: str
+    sentence: str
+
+
+def function_node(text, name):
+    """The ast node of `name` in `text` (a top-level function or a Class.method), or None."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    owner, _, method = name.rpartition(".")
+    body = tree.body
+    if owner:
+        cls = next((n for n in body if isinstance(n, ast.ClassDef) and n.name == owner), None)
+        body = cls.body if cls is not None else ()
+    return next((n for n in body if isinstance(n, ast.FunctionDef) and n.name == (method or name)), None)
+
+
+def loop_lines(node):
+    """The lines of the function's loops (their headers included): recorded once the loop is left."""
+    lines = set()
+    for inner in ast.walk(node):
+        if isinstance(inner, (ast.For, ast.While, ast.AsyncFor)):
+            lines.update(range(inner.lineno, (inner.end_lineno or inner.lineno) + 1))
+    return sorted(lines)
+
+
+def statements(node):
+    """Every simple statement of the function (inside compound ones too), in source order."""
+    loops = set(loop_lines(node))
+    found = []
+    for inner in ast.walk(node):
+        if not isinstance(inner, ast.stmt) or isinstance(inner, (ast.FunctionDef, ast.ClassDef)):
+            continue
+        if hasattr(inner, "body"):  # a compound statement: its header's names only
+            continue
+        stores, loads = set(), set()
+        for part in ast.walk(inner):
+            if isinstance(part, ast.Name):
+                (stores if isinstance(part.ctx, ast.Store) else loads).add(part.id)
+            elif isinstance(part, (ast.Subscript, ast.Attribute)) and isinstance(part.ctx, ast.Store):
+                base = part.value
+                while isinstance(base, (ast.Subscript, ast.Attribute)):
+                    base = base.value
+                if isinstance(base, ast.Name):
+                    stores.add(base.id)
+        if isinstance(inner, ast.AugAssign) and isinstance(inner.target, ast.Name):
+            stores.add(inner.target.id)
+        found.append(
+            Statement(
+                inner.lineno,
+                inner.end_lineno or inner.lineno,
+                frozenset(stores),
+                frozenset(loads),
+                inner.lineno in loops,
+            )
+        )
+    return sorted(found, key=lambda s: s.line)
+
+
+class Correct:
+    """The reference's values, indexed for "is this array one of them, up to a reshape, a transpose
+    or a broadcast" (holds), or a constant multiple, product or quotient of them (staged code keeps
+    such values of its own: 1 / std, dxhat * 1 / std, N * dscores)."""
+
+    def __init__(self, values):
+        self.values = [v for v in values if v.size > 0 and np.all(np.isfinite(v))]
+        self.sizes = np.array([v.size for v in self.values], dtype=np.int64)
+        self.norms = np.array([float(np.linalg.norm(v)) for v in self.values])
+
+    def _near(self, s):
+        """The values whose size and norm a reshape or broadcast of them into s could have."""
+        if not self.values:
+            return []
+        norm = float(np.linalg.norm(s))
+        fits = (s.size % self.sizes) == 0
+        scaled = self.norms * np.sqrt(s.size / self.sizes)
+        near = np.abs(norm - scaled) <= 1e-6 * np.maximum(np.maximum(norm, scaled), TINY)
+        return [self.values[i] for i in np.nonzero(fits & near)[0]]
+
+    def holds(self, s):
+        """Whether s is a correct value (up to reshape, transpose, broadcast)."""
+        return s.size == 0 or any(_same(s, r) for r in self._near(s))
+
+    def composed(self, s):
+        """Whether s is a correct value times a constant, or times or divided by another correct value."""
+        for r in self.values:
+            for placed in [r] if r.shape == s.shape else _broadcasts(r, s.shape) if r.size < s.size else []:
+                if np.min(np.abs(placed)) <= TINY:
+                    continue
+                ratio = s / placed
+                if float(np.ptp(ratio)) <= 1e-6 * max(float(np.max(np.abs(ratio))), TINY):
+                    return True  # a staged scale (N * dscores, dvar / N); a paired value's factor is still caught
+                if self.holds(ratio) or (np.min(np.abs(ratio)) > TINY and self.holds(1 / ratio)):
+                    return True
+        return False
+
+    def same_shape(self, shape):
+        return [r for r in self.values if r.shape == shape]
+
+
+def _same(s, r):
+    if s.size == r.size:
+        reshaped = _regrouped(s.shape, r.shape) and close(s.ravel(), r.ravel())
+        return reshaped or (s.ndim == r.ndim == 2 and close(s, r.T))
+    if r.size == 1:
+        return close(s, np.full(s.shape, float(r.ravel()[0])))
+    return any(close(s, b) for b in _broadcasts(r, s.shape))
+
+
+def _regrouped(a, b):
+    """Whether one shape is the other with neighbouring axes merged (and axes of length 1 dropped): a
+    reshape that keeps every entry's meaning ((N, C, H, W) to (N, C * H * W)), not one that mixes
+    axes ((N, C, H, W) to (N * H * W, C) without a transpose first)."""
+    ends = [set(np.cumprod([n for n in shape if n != 1]).tolist()) for shape in (a, b)]
+    return ends[0] <= ends[1] or ends[1] <= ends[0]
+
+
+def _broadcasts(r, shape):
+    """r placed among the axes of `shape` (its own axes in order, length 1 elsewhere) and broadcast."""
+    kept = [n for n in r.shape if n != 1]
+    for axes in itertools.combinations(range(len(shape)), len(kept)):
+        if all(shape[a] == n for a, n in zip(axes, kept)):
+            placed = [1] * len(shape)
+            for a, n in zip(axes, kept):
+                placed[a] = n
+            yield np.broadcast_to(r.reshape(placed), shape)
+
+
+RIGHT, WRONG, UNKNOWN = "right", "wrong", "unknown"
+
+
+def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, scalars=(), inputs=None):
+    """The Finding for the first wrong value whose inputs are right, or None.
+
+    records: [Record] in the order they were recorded; reference: every value the reference computes;
+    pairs: [(primal, cotangent)] of its forward; named: {quantity: right value} of the function's
+    outputs (dx, out, ...); node: the function's ast node; lines: its file's lines; scalars: its
+    parameters that were handed plain numbers (reg, eps); inputs: a backward's forward arguments
+    {name: value} (a cache entry that holds one of them under another name is not vouched for).
+
+    Only a value whose right value is known can be wrong: the last value of a name that is one of the
+    function's outputs, or of a d<name> whose <name> is a value of the forward. Any other value is right
+    where it is a correct one (or a product of two), and unknown otherwise; a line is pointed at only
+    where every value it reads (its own earlier value too, for an update in place) is right. An
+    upstream gradient taken over unchanged under a name of its own (dtanh = dnext_h, dc = dnext_c),
+    from which a wrong value is computed, is pointed at itself: a local derivative or a term is missing
+    there, as a rule. Where every value is right and only a shape is not, that line is pointed at."""
+    correct = Correct(reference)
+    found = statements(node)
+    final = {record.name: index for index, record in enumerate(records)}
+    parameters = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
+    opaque = parameters - {record.name for record in records} - set(scalars)  # a cache tuple, a param dict
+    status, latest, shaped = {}, {}, None
+    for stretch in _stretches(records):
+        before = dict(latest)  # the values each name had when this stretch of lines began
+        for index in stretch:
+            record = records[index]
+            expected = _expected(record, records, latest, pairs, named) if final[record.name] == index else None
+            if expected is not None:
+                right = close(record.value.ravel(), expected.ravel())
+                statement = _assigning(found, record)
+                if right and shaped is None and statement is not None and record.value.shape != expected.shape:
+                    shaped = (record, statement, expected.shape)
+            elif _an_input_renamed(record, records, parameters) or _forward_input_renamed(record, inputs):
+                right = False  # dc = dnext_c, or s that holds x: right by chance, as a rule
+            else:
+                right = correct.holds(record.value) or correct.composed(record.value)
+            status[index] = RIGHT if right else (WRONG if expected is not None else UNKNOWN)
+            latest[record.name] = index
+        for index in stretch:  # each value's inputs: as they were before it, or as the stretch left them
+            if status[index] != WRONG:
+                continue
+            record = records[index]
+            statement = _assigning(found, record)
+            reads = set(statement.loads if statement else ()) - {record.name}
+            if statement is None or reads & opaque:
+                continue
+            used = {n: latest[n] for n in reads if n in latest}
+            if record.name in before:
+                used[record.name] = before[record.name]  # its own earlier value, updated in place or accumulated
+            loop = _outer_loop(node, statement.line)
+            if loop is not None and not all(_known_in_loop(records[i], loop, correct) for i in used.values()):
+                continue  # a loop's values are its last iteration's: only the ones that hold as they are count
+            suspects = [records[i] for i in used.values() if status[i] != RIGHT]
+            if len(suspects) == 1 and _an_input_renamed(suspects[0], records, parameters):
+                return _taken_over(suspects[0], record, found, node, lines, file)
+            if suspects:
+                continue  # built on a value that is wrong, or that nothing says is right
+            label = f"the right {record.name}"
+            relation = _relation(
+                record.value, correct, named, batch, expected_of(record, records, index, before, pairs, named), label
+            )
+            read = sorted(set(used) - {record.name})
+            because = f" (what it is computed from, {', '.join(read)}, is right)" if read else ""
+            said = relation or f"it differs from {label}"
+            text = f"is the first value that no correct derivation gives{because}; {said}"
+            return _finding(statement.line, record.name, node, lines, file, text)
+    if shaped is not None:
+        record, statement, shape = shaped
+        said = f"has the right values in shape {record.value.shape}, where the right {record.name} has shape {shape}"
+        return _finding(statement.line, record.name, node, lines, file, said)
+    return None
+
+
+def _forward_input_renamed(record, inputs):
+    """Whether a backward's value is exactly one of its forward's arguments under another name (the
+    cache kept x where the backward reads it as s = sigmoid(x))."""
+    return (
+        bool(inputs)
+        and record.name not in inputs
+        and any(np.shape(v) == record.value.shape and np.array_equal(v, record.value) for v in inputs.values())
+    )
+
+
+def _stretches(records):
+    """The indices of the records, grouped by the stretch of lines that left them (in order)."""
+    groups = []
+    for index, record in enumerate(records):
+        if groups and (records[groups[-1][0]].start, records[groups[-1][0]].end) == (record.start, record.end):
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
+
+
+def expected_of(record, records, index, before, pairs, named):
+    return _expected(record, records, {**before, record.name: index}, pairs, named)
+
+
+def _known_in_loop(record, loop, correct):
+    """An input of a statement in a loop counts where it was there before the loop, or where its last
+    iteration's value is a correct value as it is."""
+    return record.end and record.end <= loop.lineno or correct.holds(record.value)
+
+
+def _taken_over(suspect, wrong, found, node, lines, file):
+    statement = _assigning(found, suspect)
+    if statement is None:
+        return None
+    said = (
+        f"takes the upstream gradient over unchanged, and {wrong.name}, computed from it, is wrong: "
+        "a local derivative (or a term) is missing here"
+    )
+    return _finding(statement.line, suspect.name, node, lines, file, said)
+
+
+def _finding(line, name, node, lines, file, said):
+    code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    place = f"line {line} of {file} `{code[:80]}`"
+    loop = _outer_loop(node, line)
+    if loop is not None:  # a loop's values are compared once it is left: its range may be what is wrong
+        place += f" (in the loop that starts at line {loop.lineno}; {name} is compared once the loop ends)"
+    return Finding(line, code, name, f"{place}: {name} {said}.")
+
+
+def _an_input_renamed(record, records, parameters):
+    """Whether a value under a name of its own is exactly an upstream gradient the function is handed
+    (dc = dnext_c: a total taken for one of its parts)."""
+    if record.name in parameters:
+        return False
+    upstream = {name for name in parameters if name.startswith("d")}  # dout, dnext_h, dnext_c
+    return any(
+        r.name in upstream
+        and r.start == records[0].start
+        and r.value.shape == record.value.shape
+        and np.array_equal(r.value, record.value)
+        and np.any(r.value)
+        for r in records
+    )
+
+
+def _outer_loop(node, line):
+    """The outermost for/while statement of the function that holds `line`, or None."""
+    loops = [
+        n
+        for n in ast.walk(node)
+        if isinstance(n, (ast.For, ast.While)) and n.lineno <= line <= (n.end_lineno or n.lineno)
+    ]
+    return min(loops, key=lambda n: n.lineno) if loops else None
+
+
+def _expected(record, records, latest, pairs, named):
+    """The right value of a recorded d<name> (the gradient a staged backward keeps for the forward's
+    <name>): the function's own output of that name, or the cotangent of the reference's value that
+    equals the recorded <name>; None where the name says nothing (dx1, a partial sum, among them)."""
+    name, value = record.name, record.value
+    if name in named and named[name] is not None and np.size(named[name]) == value.size:
+        return np.asarray(named[name], np.float64)
+    if not name.startswith("d") or len(name) < 2 or name[-1].isdigit() or name == "dout":
+        return None
+    base = latest.get(name[1:])
+    if base is None:
+        return None
+    primal = records[base].value
+    for p, ct in pairs:
+        if p.size == primal.size == value.size and close(primal.ravel(), p.ravel()):
+            return ct
+    return None
+
+
+def _assigning(found, record):
+    """The statement of the stretch that last assigns record.name (source order)."""
+    end = record.end if record.end else max((s.last for s in found), default=0) + 1
+    inside = [s for s in found if record.start <= s.line < end and record.name in s.stores]
+    if not inside and record.start:  # a loop's values: its statements lie beyond the stretch's lines
+        inside = [s for s in found if s.line >= record.start and s.in_loop and record.name in s.stores]
+    return inside[-1] if inside else None
+
+
+def _label(r, named):
+    for quantity, value in named.items():
+        if value is not None and np.shape(value) == r.shape and close(r, value):
+            return f"the right {quantity}"
+    return f"a correct value of shape {r.shape}"
+
+
+def _times(factor, label, batch):
+    for value, words in (
+        (-1.0, f"the negative of {label}: a sign is wrong"),
+        (2.0, f"twice {label}: a term counted twice, or a 1/2 left out"),
+        (0.5, f"half {label}: a factor 2 left out"),
+        (batch, f"{label} times N (the batch size): a 1/N left out"),
+        (1 / batch if batch else None, f"{label} divided by N (the batch size): a 1/N too many"),
+    ):
+        if value and abs(factor - value) <= 1e-6 * abs(value):
+            return f"it is {words}"
+    return f"it is {label} times {factor:.4g}: a constant factor is off"
+
+
+def _relation(s, correct, named, batch=0, expected=None, label=None):
+    """How s relates to the right value (`expected`, else any correct value of its shape), in words, or None."""
+    s = np.asarray(s, np.float64)
+    if not np.all(np.isfinite(s)) or s.size == 0 or not np.any(s):
+        return None
+    same = [np.asarray(expected, np.float64).reshape(s.shape)] if expected is not None else correct.same_shape(s.shape)
+    for r in same:  # a constant factor (a sign among them)
+        scale = float(np.vdot(r, r))
+        if scale <= TINY:
+            continue
+        factor = float(np.vdot(s, r)) / scale
+        if abs(factor - 1) > 1e-6 and abs(factor) > TINY and close(s, factor * r):
+            return _times(factor, label or _label(r, named), batch)
+    for r in same:  # a term too many or too few, itself a correct value
+        difference = s - r
+        if float(np.max(np.abs(difference))) <= 1e-6 * max(float(np.max(np.abs(r))), TINY):
+            continue
+        if correct.holds(difference):
+            return (
+                f"it is {label or _label(r, named)} plus a term that should not be there (a correct value on its own)"
+            )
+        if correct.holds(-difference):
+            return f"it is {label or _label(r, named)} with a term left out (a correct value on its own)"
+    for q in correct.values:  # a correct value summed over an axis
+        for axis in range(q.ndim):
+            total = q.sum(axis=axis)
+            if total.size == s.size and total.size < q.size and close(s.ravel(), total.ravel()):
+                return f"it is a correct value of shape {q.shape} summed over axis {axis}: check the axis and what is summed"
+    return None

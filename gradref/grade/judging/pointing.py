@@ -1,0 +1,129 @@
+"""Point at the line: a failing function run once more on its first failing sample with its array
+locals recorded line by line (the worker's Recorder, in the sandbox), and the first of them that no
+correct derivation gives found against the reference's own intermediate values (explain.firstwrong).
+The finding goes first among the function's hints and into its report entry as `where`."""
+
+import os
+
+import numpy as np
+
+from conformance import cache
+from conformance.registry import LOSS
+from reference import intermediates
+
+from ..course.submission import defining_file
+from ..course.targets import FORWARD_ONLY, LOSS_FUNCTION, PAIR
+from ..explain import firstwrong
+from ..untrusted import protocol as P
+from ..untrusted.sandbox import BadResult
+from .answers import oracle_answers
+from .judge import build_request, distinct
+from .verdict import FAIL, sample_of
+
+KINDS = (PAIR, FORWARD_ONLY, LOSS_FUNCTION)
+
+
+def point_at_the_line(sandbox, target, op, forward_entry, backward_entry):
+    """For each failing function of the target: its first wrong value's line, where one is found."""
+    if target.kind not in KINDS or target.packed:
+        return
+    for name, entry in zip(target.names, distinct(forward_entry, backward_entry)):
+        if entry.status != FAIL or entry.where or entry.caused_by:
+            continue
+        sample_name = _first_failing_sample(entry, op)
+        source = defining_file(sandbox.layout.code, name)
+        node = firstwrong.function_node(source[1], name) if source else None
+        if sample_name is None or node is None:
+            continue
+        finding, stopped = _find(sandbox, target, op, name, sample_name, node, source)
+        if stopped:
+            entry.notes.append(f"its values could not all be recorded line by line ({stopped})")
+        if finding is not None:
+            entry.where = {"line": finding.line, "code": finding.code, "file": source[0]}
+            entry.hints.insert(0, finding.sentence)
+            entry.mistakes.insert(0, "first_wrong_value")
+
+
+def _first_failing_sample(entry, op):
+    """The first registry sample (not an unseen twin, not a cost sample) a check of `entry` failed on."""
+    known = set(op.sample_names())
+    for check in entry.checks:
+        sample = sample_of(check["name"])
+        if not check["passed"] and sample in known:
+            return sample
+    return None
+
+
+def _find(sandbox, target, op, name, sample_name, node, source):
+    """(Finding or None, why recording stopped or "")."""
+    sample, want_out, want_grads, dout = oracle_answers(op.name, sample_name)
+    backward = name == target.backward
+    request, calls = build_request(sandbox, target, op, sample, dout, backward)
+    request[P.TRACE] = {P.TRACE_NAME: name, P.TRACE_SKIP: firstwrong.loop_lines(node)}
+    outcome = sandbox.call(request, calls)
+    outputs = (outcome.reply or {}).get(P.RESULTS) or {}
+    records = _records(sandbox, outputs.get(P.TRACED))
+    stopped = str(outputs.get(P.TRACE_STOPPED) or "")[:200]
+    if not records:
+        return None, stopped
+    args = [sample.args[n] for n in op.signature]
+    cotangent = 1.0 if op.kind == LOSS else dout
+    wrt = [op.signature.index(n) for n in op.wrt]
+    reference, pairs = _reference_values(op, sample_name, args, wrt, cotangent, backward or op.kind == LOSS)
+    named = {"out": want_out, **{f"d{n}": g for n, g in zip(op.wrt, want_grads)}}
+    if op.kind == LOSS:
+        named["loss"] = want_out
+    first = np.shape(sample.args.get("x", next(iter(sample.args.values()))))
+    passed = [] if backward else [sample.args[n] for n in op.signature if n not in target.packed]
+    parameters = [a.arg for a in node.args.posonlyargs + node.args.args]
+    scalars = [p for p, a in zip(parameters, passed) if isinstance(a, (int, float, np.number))]
+    finding = firstwrong.first_wrong(
+        records,
+        reference,
+        pairs,
+        named,
+        node,
+        source[1].splitlines(),
+        os.path.basename(source[0]),
+        first[0] if first else 0,
+        scalars,
+        {n: v for n, v in sample.args.items() if isinstance(v, np.ndarray)} if backward else None,
+    )
+    return finding, stopped
+
+
+def _reference_values(op, sample_name, args, wrt, cotangent, with_pairs):
+    """(every value the reference computes, [(primal, cotangent)] where asked), through the disk cache:
+    the same for every student of a class, and no JAX import for a warm run."""
+    modules = ("reference.intermediates",)
+    label = f"{sample_name}: intermediate values"
+    values = cache.arrays(
+        op.reference, args, wrt, label, lambda: intermediates.intermediates(op.reference, args, wrt, cotangent), modules
+    )
+    if not with_pairs:
+        return values, []
+    flat = cache.arrays(
+        op.reference,
+        args,
+        wrt,
+        f"{sample_name}: cotangents of the forward's values",
+        lambda: [a for pair in intermediates.cotangents(op.reference, args, wrt, cotangent) for a in pair],
+        modules,
+    )
+    return values, list(zip(flat[::2], flat[1::2]))
+
+
+def _records(sandbox, specs):
+    """The recorded values as firstwrong.Records; a reply that is not a list of them gives none."""
+    if not isinstance(specs, list):
+        return []
+    records = []
+    for spec in specs[:400]:
+        try:
+            value = sandbox.load({P.FILE: spec.get(P.FILE)})
+            records.append(
+                firstwrong.Record(int(spec[P.LINE_FROM]), int(spec[P.LINE_TO]), str(spec[P.TRACE_NAME])[:80], value)
+            )
+        except (BadResult, KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return records
