@@ -875,3 +875,43 @@ def test_most_bugs_the_catalogue_does_not_hold_still_get_a_diagnosis(planted_rep
 )
 def test_a_generic_diagnosis_says_where_and_what(planted_reports, name, phrase):
     assert any(phrase in text for text in _uncatalogued(planted_reports, name)["diagnosis"])
+
+
+def changed_lines(course_file, function, edits):
+    """The lines of the planted file a plant changed (for a line it left out, the lines either side)."""
+    import difflib
+
+    with open(os.path.join(COURSE, course_file)) as handle:
+        before = only(handle.read(), function).splitlines()
+    after = planted_source(course_file, function, edits).splitlines()
+    found = set()
+    for tag, _, _, start, end in difflib.SequenceMatcher(a=before, b=after).get_opcodes():
+        if tag == "delete":
+            found |= {start, start + 1}
+        elif tag != "equal":
+            found |= set(range(start + 1, end + 1))
+    return found
+
+
+# The plant makes the code consistent in the other regularisation convention, which the grader then
+# judges it in: its gradient line is the one that is wrong there.
+POINTED_ELSEWHERE = {"linear_softmax__reg_gradient_factor"}
+
+
+def test_a_line_pointed_at_is_the_planted_one(planted_reports):
+    """Every line the diagnosis points at is one the plant changed; the share of failing plants whose
+    line is named is measured (bench/pointing.py prints it)."""
+    plants = {_name(*key): value for key, value in PLANTED.items()}
+    plants.update({f"uncatalogued__{name}": value for name, value in UNCATALOGUED.items()})
+    wrong, named, failing = [], 0, 0
+    for name, (course_file, function, edits) in plants.items():
+        entries = [r for r in planted_reports[name]["results"] if r["status"] == "fail"]
+        failing += bool(entries)
+        pointed = [r["where"] for r in entries if r.get("where")]
+        lines = changed_lines(course_file, function, edits)
+        if any(w["line"] in lines for w in pointed):
+            named += 1
+        elif pointed and name not in POINTED_ELSEWHERE:
+            wrong.append((name, [(w["line"], w["code"]) for w in pointed], sorted(lines)))
+    assert not wrong, wrong
+    assert named >= 0.4 * failing, (named, failing)

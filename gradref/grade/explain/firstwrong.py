@@ -362,6 +362,14 @@ def _label(r, named):
     return f"a correct value of shape {r.shape}"
 
 
+def _shape_of(value, correct):
+    """The shape of the correct value that `value` is a broadcast of."""
+    for r in correct._near(value):
+        if _same(value, r):
+            return tuple(n for n in r.shape if n != 1) or (1,)
+    return value.shape
+
+
 def _times(factor, label, batch):
     for value, words in (
         (-1.0, f"the negative of {label}: a sign is wrong"),
@@ -398,6 +406,16 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
             )
         if correct.holds(-difference):
             return f"it is {label or _label(r, named)} with a term left out (a correct value on its own)"
+    for r in same if expected is not None else ():  # a factor too many or too few, itself a correct value
+        if np.min(np.abs(r)) <= TINY or np.min(np.abs(s)) <= TINY:
+            continue
+        ratio = s / r
+        if float(np.ptp(ratio)) <= 1e-6 * float(np.max(np.abs(ratio))):
+            continue
+        if correct.holds(1 / ratio):
+            return f"it is {label} without a factor it needs (a correct value of shape {_shape_of(1 / ratio, correct)})"
+        if correct.holds(ratio):
+            return f"it is {label} times a factor that should not be there (a correct value of shape {_shape_of(ratio, correct)})"
     for q in correct.values:  # a correct value summed over an axis
         for axis in range(q.ndim):
             total = q.sum(axis=axis)

@@ -21,11 +21,12 @@ from .judge import build_request, distinct
 from .verdict import FAIL, sample_of
 
 KINDS = (PAIR, FORWARD_ONLY, LOSS_FUNCTION)
+RANDOM = ("dropout",)  # its forward draws its own mask: no value of a run of it is the reference's
 
 
 def point_at_the_line(sandbox, target, op, forward_entry, backward_entry):
     """For each failing function of the target: its first wrong value's line, where one is found."""
-    if target.kind not in KINDS or target.packed:
+    if target.kind not in KINDS or target.packed or op.name in RANDOM:
         return
     for name, entry in zip(target.names, distinct(forward_entry, backward_entry)):
         if entry.status != FAIL or entry.where or entry.caused_by:
@@ -41,7 +42,7 @@ def point_at_the_line(sandbox, target, op, forward_entry, backward_entry):
         if finding is not None:
             entry.where = {"line": finding.line, "code": finding.code, "file": source[0]}
             entry.hints.insert(0, finding.sentence)
-            entry.mistakes.insert(0, "first_wrong_value")
+            entry.mistakes.append("first_wrong_value")  # a place, not a named mistake: after those
 
 
 def _first_failing_sample(entry, op):

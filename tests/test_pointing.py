@@ -1,0 +1,184 @@
+"""Point at the line (issue 38): a failing function's first wrong value, found in its own code.
+
+Course-style code staged one value per line (tests/course/staged_student.py, correct as written) with
+one bug planted at a time: the report's `where` names the planted line, its sentence says how the value
+is wrong, and the correct file gets no line. Recording is bounded against hostile code.
+"""
+
+import json
+import os
+
+import pytest
+
+from gradref.grade import Options
+from gradref.grade.front.batch import grade_folder
+from gradref.grade.judging.grader import grade_file
+
+COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
+STAGED = os.path.join(COURSE, "staged_student.py")
+
+# name: (the function that fails, old, new, the words its sentence holds)
+PLANTS = {
+    "dvar_half_left_out": (
+        "batchnorm_backward",
+        "dvar = 0.5 / np.sqrt(var + eps) * dsqrtvar",
+        "dvar = 1.0 / np.sqrt(var + eps) * dsqrtvar",
+        "twice the right dvar",
+    ),
+    "dsqrtvar_sign": (
+        "batchnorm_backward",
+        "dsqrtvar = -1.0 / (sqrtvar**2) * divar",
+        "dsqrtvar = 1.0 / (sqrtvar**2) * divar",
+        "the negative of the right dsqrtvar",
+    ),
+    "dsqrtvar_power": (
+        "batchnorm_backward",
+        "dsqrtvar = -1.0 / (sqrtvar**2) * divar",
+        "dsqrtvar = -1.0 / sqrtvar * divar",
+        "dsqrtvar is the first value",
+    ),
+    "dmu_sign": (
+        "batchnorm_backward",
+        "dmu = -1 * np.sum(dx1, axis=0)",
+        "dmu = np.sum(dx1, axis=0)",
+        "the negative of the right dmu",
+    ),
+    "dxhat_without_gamma": (
+        "batchnorm_backward",
+        "dxhat = dout * gamma",
+        "dxhat = dout",
+        "the right dxhat without a factor it needs",
+    ),
+    "dgamma_summed_over_features": (
+        "batchnorm_backward",
+        "dgamma = np.sum(dout * xhat, axis=0)",
+        "dgamma = np.sum(dout * xhat, axis=1).sum() * np.ones(D) / D",
+        "dgamma is the first value",
+    ),
+    "tanh_square_misplaced": (
+        "tanh_backward",
+        "dx = dout * (1 - out**2)",
+        "dx = dout * (1 - out) ** 2",
+        "dx is the first value",
+    ),
+    "loss_not_averaged": (
+        "softmax_loss",
+        "loss = -np.sum(np.log(probs[np.arange(N), y])) / N",
+        "loss = -np.sum(np.log(probs[np.arange(N), y]))",
+        "N (the batch size)",
+    ),
+    "dx_over_classes": ("softmax_loss", "dx /= N", "dx /= x.shape[1]", "dx is the first value"),
+    # Static findings: what values cannot show, pointed at just the same.
+    "continuation_without_parentheses": (
+        "batchnorm_backward",
+        "dx = dx1 + dx2",
+        "dx = dx1\n    + dx2",
+        "continuation line without parentheses",
+    ),
+    "momentum_key_never_set": (
+        "sgd_momentum",
+        'v = config["momentum"] * v',
+        'v = config.get("mu", 0.9) * v',
+        "'mu'",
+    ),
+}
+
+
+def _line_of(text, new):
+    """The line number of the planted text's last line (the one a continuation bug is on)."""
+    last = new.splitlines()[-1].strip()
+    return next(i for i, line in enumerate(text.splitlines(), 1) if last in line)
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pointing")
+    batch = folder / "batch"
+    batch.mkdir()
+    with open(STAGED) as handle:
+        source = handle.read()
+    (batch / "correct.py").write_text(source)
+    for name, (_, old, new, _) in PLANTS.items():
+        assert source.count(old) == 1, old
+        (batch / f"{name}.py").write_text(source.replace(old, new))
+    grade_folder(str(batch), Options(timeout=20.0, memory_mb=1024), jobs=2, out=str(folder / "out"))
+    found = {}
+    for path in (folder / "out").iterdir():
+        if path.name.endswith(".py.json"):
+            found[path.name[: -len(".py.json")]] = json.loads(path.read_text())
+    return found, source
+
+
+def _entry(report, name):
+    return next(r for r in report["results"] if r["name"] == name)
+
+
+def test_the_correct_staged_file_passes_and_no_line_is_pointed_at(reports):
+    found, _ = reports
+    for entry in found["correct"]["results"]:
+        assert entry["status"] in ("pass", "missing"), (entry["name"], entry["message"][:300])
+        assert "where" not in entry and "first_wrong_value" not in entry["mistakes"]
+
+
+@pytest.mark.parametrize("plant", sorted(PLANTS))
+def test_the_planted_line_is_pointed_at(reports, plant):
+    found, source = reports
+    function, old, new, words = PLANTS[plant]
+    entry = _entry(found[plant], function)
+    assert entry["status"] == "fail", entry["message"][:300]
+    planted = source.replace(old, new)
+    where = entry.get("where")
+    assert where is not None, entry["message"][:600]
+    assert where["line"] == _line_of(planted, new), (where, entry["message"][:600])
+    assert where["file"] == f"{plant}.py" and where["code"] == planted.splitlines()[where["line"] - 1].strip()
+    assert words in entry["diagnosis"][0], entry["diagnosis"][:2]
+
+
+def test_a_line_pointed_at_comes_first_and_says_what_is_right(reports):
+    found, _ = reports
+    entry = _entry(found["dvar_half_left_out"], "batchnorm_backward")
+    first = entry["diagnosis"][0]
+    assert first.startswith("line ") and "dvar is the first value that no correct derivation gives" in first
+    assert "(what it is computed from, dsqrtvar, var, is right)" in first
+    assert entry["message"].startswith("Likely mistake: line ")
+
+
+def test_the_verdict_level_shows_no_line(reports):
+    from gradref.grade.explain import feedback
+
+    found, _ = reports
+    entry = _entry(found["dvar_half_left_out"], "batchnorm_backward")
+    assert "where" not in feedback.render(entry, feedback.VERDICT)
+    hinted = feedback.render(entry, feedback.HINT)
+    assert hinted["where"] == entry["where"] and "line " in hinted["diagnosis"][0]
+
+
+HOSTILE_LOOP = """
+def tanh_backward(dout, cache):
+    out = cache
+    for _ in range(3_000_000):
+        pass
+    dx = dout * (1 - out)
+    return dx
+"""
+
+HOSTILE_MANY = (
+    """
+def tanh_backward(dout, cache):
+    out = cache
+"""
+    + "".join(f"    a{i} = np.ones(1_000_000) * {i}\n" for i in range(12))
+    + """    dx = dout * (1 - out)
+    return dx
+"""
+)
+
+
+@pytest.mark.parametrize("body,why", [(HOSTILE_LOOP, "more than 1,000,000 lines"), (HOSTILE_MANY, "MB of them")])
+def test_recording_is_bounded_and_says_so(tmp_path, body, why):
+    path = tmp_path / "hostile.py"
+    path.write_text("import numpy as np\n\n\ndef tanh_forward(x):\n    out = np.tanh(x)\n    return out, out\n" + body)
+    report = grade_file(str(path), Options(timeout=60.0, memory_mb=1024))
+    entry = _entry(report, "tanh_backward")
+    assert entry["status"] == "fail", entry["message"][:300]
+    assert any(why in note for note in entry["notes"]), entry["notes"]
