@@ -352,7 +352,9 @@ def run_grade(*args):
     "source,sentence",
     [
         ("def relu_forward(x):\n    return x,, x\n", "has a syntax error on line 2"),
-        ("def helper():\n    return 1\n", "nothing gradable in"),
+        ("def helper():\n    return 1\n", "none of the assignment's functions (affine_forward"),
+        ("", "the file is empty (no code at all)"),
+        ("# TODO: write the layers\n\n", "the file is empty (no code at all)"),
     ],
 )
 def test_ungradable_files_exit_2_with_one_sentence(tmp_path, source, sentence):

@@ -303,3 +303,22 @@ def test_the_class_page_renders_offline_in_chromium_with_nothing_running(tmp_pat
     if os.environ.get("GRADREF_SCREENSHOTS"):  # the README's pictures: GRADREF_SCREENSHOTS=docs/images
         shutil.copy(shot, os.path.join(os.environ["GRADREF_SCREENSHOTS"], "class-report.png"))
         shutil.copy(student_shot, os.path.join(os.environ["GRADREF_SCREENSHOTS"], "student-heatmap.png"))
+
+
+def test_a_students_page_shows_the_line_pointed_at_beside_its_heat_map():
+    grid = {
+        "quantity": "dx",
+        "sample": "small",
+        "shape": [2, 3],
+        "axes": ["row", "column"],
+        "grid": [[0, 1, 0], [1, 0, 0]],
+    }
+    failing = _result("tanh_backward", "fail", mistakes=["first_wrong_value"], heatmaps=[grid])
+    failing["where"] = {"line": 7, "code": "dx = dout * (1 - out) ** 2 <b>", "file": "layers.py"}
+    page = htmlreport.student_page("ann.py", _report("ann.py", [failing]))
+    assert (
+        '<p class="where">tanh_backward: line 7 of layers.py: <code>dx = dout * (1 - out) ** 2 &lt;b&gt;</code></p>'
+        in page
+    )
+    assert page.index('class="where"') < page.index('class="heatmap"')
+    assert '<span class="key">first_wrong_value</span>' not in page  # a place, not a named mistake

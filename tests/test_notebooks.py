@@ -4,6 +4,7 @@ zips unpacked safely."""
 import io
 import json
 import os
+import re
 import stat
 import zipfile
 
@@ -68,8 +69,15 @@ def both(tmp_path_factory):
     return once_per_session(tmp_path_factory, "notebooks", _grade_both)
 
 
+# Where a diagnosis points: a file's line, or a notebook's cell and its line; the same place either way.
+PLACE = re.compile(r"^(line \d+ of \S+|cell \d+ \(.*?\), line \d+) `")
+
+
 def verdicts(report):
-    return {r["name"]: (r["status"], r["mistakes"], r["diagnosis"], r.get("points")) for r in report["results"]}
+    return {
+        r["name"]: (r["status"], r["mistakes"], [PLACE.sub("a line `", d) for d in r["diagnosis"]], r.get("points"))
+        for r in report["results"]
+    }
 
 
 @pytest.mark.parametrize("name", [v[0] for v in VARIANTS])
@@ -326,3 +334,13 @@ def test_a_broken_notebook_beside_the_code_is_left_out_and_said(tmp_path, capsys
     (alone / "two_layer_net.ipynb").write_text("{ not json")
     with pytest.raises(CannotGrade, match="not a readable notebook"):
         grade_file(str(alone), Options(timeout=5.0))
+
+
+def test_a_line_pointed_at_in_a_notebook_names_its_cell(both):
+    results = both["layers_db_keepdims.ipynb.json"]["results"]
+    pointed = [r for r in results if r.get("where")]
+    assert pointed, [(r["name"], r["status"]) for r in results if r["status"] == "fail"]
+    where = pointed[0]["where"]
+    assert where["file"].endswith("layers_db_keepdims.ipynb") and isinstance(where["cell"], int)
+    assert any(d.startswith("cell ") for d in pointed[0]["diagnosis"]), pointed[0]["diagnosis"]
+    assert not any(".py`" in d or ".py " in d for d in pointed[0]["diagnosis"])

@@ -182,3 +182,16 @@ def test_recording_is_bounded_and_says_so(tmp_path, body, why):
     entry = _entry(report, "tanh_backward")
     assert entry["status"] == "fail", entry["message"][:300]
     assert any(why in note for note in entry["notes"]), entry["notes"]
+
+
+def test_a_name_read_in_another_case_than_it_is_computed_is_pointed_at(tmp_path):
+    with open(STAGED) as handle:
+        source = handle.read()
+    old = "    dx = dout * (1 - out**2)\n    return dx"
+    assert old in source
+    path = tmp_path / "twin.py"
+    path.write_text("dx = 0.0  # left over from an earlier cell\n" + source.replace(old, old.replace("dx =", "dX =")))
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "tanh_backward")
+    assert entry["status"] == "fail", entry["message"][:300]
+    assert "reads dx, which this function never assigns, while it computes dX" in entry["diagnosis"][0]
+    assert entry["where"]["code"] == "return dx"

@@ -115,11 +115,7 @@ def gradable_files(path):
         if names & set(TOP_NAMES):
             found.append((os.path.join(prefix, rel) if prefix else rel, names))
     if not found:
-        raise CannotGrade(
-            problems[0]
-            if problems
-            else f"nothing gradable in {path}: no file in it defines any of {', '.join(TOP_NAMES)}"
-        )
+        raise CannotGrade(problems[0] if problems else nothing_gradable(path, TOP_NAMES))
     _refuse_copies(path, found)
     found.sort(key=lambda item: -len(item[1] & set(TOP_NAMES)))
     return [rel for rel, _ in found], set().union(*(names for _, names in found))
@@ -248,6 +244,27 @@ def _what_it_says(node, text):
     source = ast.get_source_segment(text, node) or ""
     said += [line.strip().lstrip("#") for line in source.splitlines() if line.strip().startswith("#")]
     return "\n".join(s for s in said if s)
+
+
+def nothing_gradable(path, names):
+    """The sentence for a submission that defines none of `names`: an empty one says it is empty."""
+    files = [path] if os.path.isfile(path) else [os.path.join(path, rel) for rel in python_files(path)]
+    if all(_holds_no_code(f) for f in files):
+        what = "the file is empty" if os.path.isfile(path) else "its files are empty"
+        return f"nothing to grade in {path}: {what} (no code at all)"
+    shown = ", ".join(names[:6])
+    return (
+        f"nothing gradable in {path}: it defines none of the assignment's functions ({shown} and {len(names) - 6} more)"
+    )
+
+
+def _holds_no_code(path):
+    """Whether a .py file is empty, or only comments, blank lines and a docstring."""
+    found = _read_parsed(path)
+    if found is None:
+        return False
+    body = found[1].body
+    return not body or (len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant))
 
 
 def defining_file(folder, name):

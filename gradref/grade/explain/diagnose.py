@@ -320,6 +320,13 @@ def diagnose(ctx):
     if not wrong:
         return []
     explained = from_catalogue(ctx, wrong)
+    order = list(ctx.want)
+    missing = sorted((q for q in wrong if q not in explained and ctx.got[q] is None), key=order.index)
+    if len(missing) > 1:  # one sentence for them all, not one each run together
+        names = ", ".join(_label(q) for q in missing)
+        for quantity in missing:
+            ctx.found.append((quantity, "generic", f"{names} are None: they are not computed (or not returned)."))
+        explained.update(missing)
     for quantity in wrong:
         if quantity in explained:
             continue

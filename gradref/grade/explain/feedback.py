@@ -83,11 +83,14 @@ def render(result, level):
         plain = {k: v for k, v in result.items() if k != "where"}  # the line pointed at is a diagnosis too
         return {**plain, "message": message, "diagnosis": [], "feedback": VERDICT}
     strip = [f" Look at: {formula}." for formula in result.get("formulas", [])]
+    strip += [f"Look at: {formula}." for formula in result.get("formulas", [])]  # a warning may start with it
     message, diagnosis = result["message"], list(result.get("diagnosis", []))
+    warnings = list(result.get("warnings", []))
     for text in strip:
         message = message.replace(text, "")
         diagnosis = [d.replace(text, "") for d in diagnosis]
-    return {**result, "message": message, "diagnosis": diagnosis, "feedback": HINT}
+        warnings = [w.replace(text, "") for w in warnings]
+    return {**result, "message": message, "diagnosis": diagnosis, "warnings": warnings, "feedback": HINT}
 
 
 def apply(report, level, hidden=()):

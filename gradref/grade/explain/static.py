@@ -5,6 +5,9 @@
   at the line break and computes the next line for nothing).
 - A key read from a parameter dict that the course never sets (`config['mu']`, `bn_param['epsilon']`):
   the read raises, or `.get` quietly falls back on its default.
+- A name read that the function never assigns while it assigns the same name in another case (`dw`
+  read where `dW` is computed): the value comes from somewhere else (a global, a notebook's earlier
+  cell), or the read raises.
 - A padded array cropped by a fixed 1 (`dx_pad[:, :, 1:-1, 1:-1]`, `[1:H + 1]`) in a convolution,
   whose padding is conv_param['pad']: right for pad = 1 only.
 
@@ -52,7 +55,7 @@ def findings(text, name):
     if node is None:
         return []
     lines = text.splitlines()
-    return _thrown_away(node, lines) + _unknown_keys(node, lines) + _fixed_crops(node, lines)
+    return _thrown_away(node, lines) + _unknown_keys(node, lines) + _fixed_crops(node, lines) + _case_twins(node, lines)
 
 
 def _line(lines, number):
@@ -129,6 +132,49 @@ def _unknown_keys(function, lines):
             f"never sets{falls}; it sets {', '.join(sorted(COURSE_KEYS[target]))}"
         )
     return found
+
+
+def _case_twins(function, lines):
+    """Names read, never assigned in the function, whose twin in another case is assigned there."""
+    arguments = function.args.posonlyargs + function.args.args + function.args.kwonlyargs
+    assigned = {a.arg for a in arguments}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            assigned.add(node.id)
+    found, said = [], set()
+    for node in sorted(ast.walk(function), key=lambda n: getattr(n, "lineno", 0)):
+        if not isinstance(node, ast.Name) or not isinstance(node.ctx, ast.Load) or node.id in assigned | said:
+            continue
+        twins = sorted(a for a in assigned if a.lower() == node.id.lower())
+        if twins:
+            said.add(node.id)
+            found.append(
+                f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` reads {node.id}, which this function never "
+                f"assigns, while it computes {twins[0]}: a typo? {node.id} here is whatever the name holds outside it"
+            )
+    return found
+
+
+def computes_nothing(function):
+    """Whether a function is untouched starter code: it only binds None, names and tuples of them,
+    passes, raises NotImplementedError and returns such values (no call, no arithmetic)."""
+    for node in function.body:
+        if isinstance(node, ast.Pass) or _is_docstring(node):
+            continue
+        if isinstance(node, ast.Assign) and _plain(node.value):
+            continue
+        if isinstance(node, ast.Return) and (node.value is None or _plain(node.value)):
+            continue
+        if isinstance(node, ast.Raise) and "NotImplementedError" in ast.unparse(node):
+            continue
+        return False
+    return True
+
+
+def _plain(value):
+    if isinstance(value, ast.Tuple):
+        return all(_plain(v) for v in value.elts)
+    return isinstance(value, ast.Name) or (isinstance(value, ast.Constant) and value.value is None)
 
 
 def _keys_written(function):

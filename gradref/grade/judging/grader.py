@@ -32,6 +32,7 @@ from ..course.submission import (
     defining_file,
     docstrings,
     gradable_files,
+    nothing_gradable,
     reached,
     references,
     written_in_torch,
@@ -52,7 +53,7 @@ from ..course.targets import (
     is_present,
     targets_for,
 )
-from ..explain import feedback, static
+from ..explain import feedback, firstwrong, static
 from ..explain.plainwords import explain_error, in_torch_words
 from ..untrusted import confine, notebook
 from ..untrusted import protocol as P
@@ -126,6 +127,7 @@ def _in_notebook_terms(report, stage):
         name = os.path.basename(rel)
         for result in report["results"]:
             result["message"] = notebook.relabel(result["message"], name, converted)
+            result["diagnosis"] = [notebook.relabel(d, name, converted) for d in result.get("diagnosis", [])]
             for check in result["checks"]:
                 check["detail"] = notebook.relabel(check["detail"], name, converted)
             where = result.get("where")
@@ -171,7 +173,7 @@ def _grade(path, options, advance, staging_s=0.0):
     framework = framework_of(path, options)
     conventions = [options.convention] if options.convention else detect(defined, framework)
     if not conventions:
-        raise CannotGrade(f"nothing gradable in {path}: it defines none of {', '.join(ALL_NAMES)}")
+        raise CannotGrade(nothing_gradable(path, ALL_NAMES))
     targets = targets_for(conventions)
     entries = []
     isolation = confine.choose(options.sandbox)
@@ -221,9 +223,11 @@ def _grade(path, options, advance, staging_s=0.0):
     results = unique(
         [e.as_dict() for e in entries if e.status != MISSING or e.name in listed or e.message != "not defined"]
     )
+    by_the_spec = set(options.assignment.required) if options.assignment else set()
     for result in results:
         if result["status"] == MISSING and result["name"] in options.require:
-            result["message"] = f"{result['message']}, and --require names it"
+            why = "the assignment requires it" if result["name"] in by_the_spec else "--require names it"
+            result["message"] = f"{result['message']}, and {why}"
     graded = [r for r in results if r["status"] != MISSING]
     failed_required = [r for r in results if r["status"] == MISSING and r["name"] in options.require]
     report = {
@@ -383,8 +387,24 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
     forward_entry.settle()
     if separate:
         backward_entry.settle(target.forward)
+        if backward_entry.spared and not backward_entry.ran:  # its forward was a stub on every sample
+            _never_called(sandbox, target, backward_entry)
     for entry in distinct(forward_entry, backward_entry):
         _note_only_kdim(entry)
+
+
+def _never_called(sandbox, target, entry):
+    """A backward its forward's stub kept from every call: read from its code, untouched starter code
+    is "not implemented yet" like its forward; written code could not be checked, and says why."""
+    source = defining_file(sandbox.layout.code, target.backward)
+    node = firstwrong.function_node(source[1], target.backward) if source else None
+    if node is not None and static.computes_nothing(node):
+        entry.status, entry.message = MISSING, "not implemented yet (its code is the starter's: it computes nothing)"
+    else:
+        entry.status, entry.message = (
+            ERROR,
+            f"it could not be checked: {target.forward} is a starter stub, and {target.backward} needs its cache",
+        )
 
 
 def _judge_variants(sandbox, target, op, entry, options):

@@ -36,7 +36,11 @@ def point_at_the_line(sandbox, target, op, forward_entry, backward_entry):
         node = firstwrong.function_node(source[1], name) if source else None
         if sample_name is None or node is None:
             continue
-        finding, stopped = _find(sandbox, target, op, name, sample_name, node, source)
+        try:
+            with np.errstate(all="ignore"):  # the student's values may be huge, inf or nan
+                finding, stopped = _find(sandbox, target, op, name, sample_name, node, source)
+        except Exception:  # noqa: BLE001 - a diagnosis that cannot be made is left out, never the grade
+            finding, stopped = None, ""
         if stopped:
             entry.notes.append(f"its values could not all be recorded line by line ({stopped})")
         if finding is not None:

@@ -167,8 +167,9 @@ class Entry:
 
     def as_dict(self):
         message = self.message
+        hints = [_ended(h) for h in dict.fromkeys(self.hints)]
         if self.hints:
-            message = "Likely mistake: " + " ".join(dict.fromkeys(self.hints)) + f" First failing check: {self.message}"
+            message = "Likely mistake: " + " ".join(hints) + f" First failing check: {self.message}"
         if self.status == PASS and not self.checks:  # never a pass on nothing
             self.status, message = ERROR, "nothing could be checked"
         if self.published_only:
@@ -183,7 +184,7 @@ class Entry:
             if self.warnings:
                 message += "; warning: " + "; ".join(self.warnings[:3])
             if self.hints:
-                message += "; likely cause: " + " ".join(dict.fromkeys(self.hints))
+                message += "; likely cause: " + " ".join(hints)
         elif self.notes:
             message += f" ({'; '.join(self.notes)})"
         where = {"where": dict(self.where)} if self.where and self.status != PASS else {}
@@ -193,7 +194,7 @@ class Entry:
             "message": message,
             **where,
             "checks": self.checks,
-            "diagnosis": list(dict.fromkeys(self.hints)),
+            "diagnosis": hints,
             "mistakes": list(dict.fromkeys(self.mistakes)),
             "warnings": self.warnings,
             "notes": self.notes,
@@ -219,6 +220,11 @@ class Entry:
         if all(s.startswith("kdim") for s in samples) and passed - samples:
             return KDIM_ONLY
         return ""
+
+
+def _ended(sentence):
+    """A sentence with its full stop: hints run one after another in a message."""
+    return sentence if sentence.rstrip().endswith((".", "!", "?")) else sentence.rstrip() + "."
 
 
 def sample_of(check_name):
