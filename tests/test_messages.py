@@ -66,3 +66,52 @@ def test_quantities_that_are_none_get_one_sentence_together(tmp_path):
     together = [d for d in backward["diagnosis"] if "are None" in d]
     assert together == ["dw, db are None: they are not computed (or not returned)."], backward["diagnosis"]
     assert all(d.endswith(".") for d in backward["diagnosis"])
+
+
+GROUPNORM_C_ONLY = '''
+import numpy as np
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """
+    Inputs:
+    - x: Input data of shape (N, C, H, W)
+    - gamma: Scale parameter, of shape {shape}
+    - beta: Shift parameter, of shape {shape}
+    """
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    xg = x.reshape(N, G, -1)
+    xhat = ((xg - xg.mean(axis=2, keepdims=True)) / np.sqrt(xg.var(axis=2, keepdims=True) + eps)).reshape(x.shape)
+    out = gamma[None, :, None, None] * xhat + beta[None, :, None, None]
+    return out, (xhat, gamma, xg.var(axis=2, keepdims=True), eps, G)
+'''
+
+
+def test_a_convention_is_the_files_own_where_its_docstring_states_it(tmp_path):
+    """A group norm that works only with gamma of shape (C,) passes where its own docstring says (C,)
+    (the 2018-20 starter) or says nothing, and fails where it says (1, C, 1, 1) (the 2021 starter)."""
+    verdicts = {}
+    for name, shape in (("2021", "(1, C, 1, 1)"), ("2018", "(C,)"), ("silent", "unknown")):
+        path = tmp_path / f"gn_{name}.py"
+        path.write_text(GROUPNORM_C_ONLY.replace("{shape}", shape))
+        verdicts[name] = _results(path)["spatial_groupnorm_forward"]
+    assert verdicts["2021"]["status"] in ("fail", "error"), verdicts["2021"]["message"][:300]
+    assert verdicts["2018"]["status"] == "pass", verdicts["2018"]["message"][:300]
+    assert "as its own docstring states" in verdicts["2018"]["message"]
+    assert verdicts["silent"]["status"] == "pass", verdicts["silent"]["message"][:300]
+
+
+def test_a_softmax_that_never_subtracts_the_maximum_is_told_so_whatever_its_form(tmp_path):
+    path = tmp_path / "logsumexp.py"
+    path.write_text(
+        "import numpy as np\n\n\ndef softmax_loss(x, y):\n    shifted = x\n"
+        "    log_z = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))\n    log_probs = shifted - log_z\n"
+        "    N = x.shape[0]\n    loss = -np.sum(log_probs[np.arange(N), y]) / N\n"
+        "    dx = np.exp(log_probs)\n    dx[np.arange(N), y] -= 1\n    return loss, dx / N\n"
+    )
+    for strict in (False, True):
+        entry = _results(path, strict=strict)["softmax_loss"]
+        assert entry["mistakes"][0] == "no_max_shift" and "log_of_probability" not in entry["mistakes"], entry
+        assert "without subtracting each row's maximum first" in entry["diagnosis"][0]
+    assert entry["status"] == "fail" and entry["where"]["line"] == 6

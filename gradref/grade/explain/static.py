@@ -5,6 +5,8 @@
   at the line break and computes the next line for nothing).
 - A key read from a parameter dict that the course never sets (`config['mu']`, `bn_param['epsilon']`):
   the read raises, or `.get` quietly falls back on its default.
+- A softmax that never takes a row maximum before exp (in whatever form the rest takes): large scores
+  overflow.
 - A name read that the function never assigns while it assigns the same name in another case (`dw`
   read where `dW` is computed): the value comes from somewhere else (a global, a notebook's earlier
   cell), or the read raises.
@@ -55,7 +57,39 @@ def findings(text, name):
     if node is None:
         return []
     lines = text.splitlines()
-    return _thrown_away(node, lines) + _unknown_keys(node, lines) + _fixed_crops(node, lines) + _case_twins(node, lines)
+    return (
+        _exp_without_max(node, lines)
+        + _thrown_away(node, lines)
+        + _unknown_keys(node, lines)
+        + _fixed_crops(node, lines)
+        + _case_twins(node, lines)
+    )
+
+
+NEVER_SHIFTED = "takes exp of the scores without subtracting each row's maximum first"
+
+
+def _exp_without_max(function, lines):
+    """A softmax whose code never takes a maximum (in whatever form: x.max(...), np.max, np.amax)
+    before exp: large scores overflow to inf, whatever it does after."""
+    if "softmax" not in function.name:
+        return []
+    calls = [n for n in ast.walk(function) if isinstance(n, ast.Call)]
+    called = {c.func.attr if isinstance(c.func, ast.Attribute) else getattr(c.func, "id", "") for c in calls}
+    if called & {"max", "amax", "nanmax", "logsumexp"}:
+        return []
+    exps = sorted(
+        (c for c in calls if "exp" == (c.func.attr if isinstance(c.func, ast.Attribute) else "")),
+        key=lambda c: c.lineno,
+    )
+    if not exps:
+        return []
+    line = exps[0].lineno
+    return [
+        f"line {line} `{_line(lines, line)[:80]}` {NEVER_SHIFTED}: exp of a large score overflows to inf, "
+        "and everything computed from it is inf or nan; shift every row by its maximum before exp (the "
+        "softmax does not change)"
+    ]
 
 
 def _line(lines, number):
