@@ -1,7 +1,7 @@
 """The `gradref` command: one subcommand per use, each defined in the module of that use.
 
 check, precision, ops, cache: `gradref.check`; bench: `gradref.bench`; grade, autograder, assignments:
-`gradref.grade.front.command`; example: `gradref.examples`.
+`gradref.grade.front.command`; similar: `gradref.similar`; example: `gradref.examples`.
 """
 
 import argparse
@@ -13,12 +13,12 @@ from rich.markup import escape
 from conformance import cache
 from reference import oracle
 
-from . import bench, check, examples, output, report
+from . import bench, check, examples, output, report, similar
 from .console import err
 from .grade.front import command as grade_command
 from .output import UsageError
 
-COMMANDS = (check, bench, grade_command, report, examples)
+COMMANDS = (check, bench, grade_command, report, similar, examples)
 
 
 def build_parser():

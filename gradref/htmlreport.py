@@ -504,3 +504,58 @@ def _worth_a_map(heat):
     """A heat map shows where an array is wrong; a scalar (a loss) has nowhere to show."""
     shape = tuple(heat.get("shape") or ())
     return heat.get("quantity") != "loss" and len(shape) > 0 and math.prod(shape) > 1
+
+
+# ----- the similarity page (gradref similar) -----
+
+SIDE_BY_SIDE = (
+    "<style>.pair { display: flex; gap: 1em; } .pair pre { flex: 1; background: #f7f7f7; padding: .5em; "
+    "overflow-x: auto; font-size: .85em; } mark { background: #ffe08a; }</style>"
+)
+
+
+def _shown(name, public, key):
+    return name if public or key is None else pseudonym(name, key)
+
+
+def _code_with_marks(document, function, lines):
+    """A function's source, each line that holds a shared fingerprint marked."""
+    if document is None or function not in document.sources:
+        return "<pre>(not in this submission)</pre>"
+    source, first = document.sources[function]
+    marked = set(lines)
+    rows = []
+    for number, text in enumerate(source.splitlines(), first):
+        row = f"{number:4d}  {_e(text)}"
+        rows.append(f"<mark>{row}</mark>" if number in marked else row)
+    return "<pre>" + "\n".join(rows) + "</pre>"
+
+
+def similar_page(pairs, documents, key=None):
+    """Pairs ranked by shared wrong results and shared code, each with the functions that drive it:
+    the shared result in words and both versions side by side, the matching lines marked."""
+    rows, details = [], []
+    for rank, p in enumerate(pairs, 1):
+        a_public, b_public = documents[p["a"]].public, documents[p["b"]].public
+        a, b = _shown(p["a"], a_public, key), _shown(p["b"], b_public, key)
+        rows.append(
+            f'<tr><td class="num">{rank}</td><td>{_e(a)}</td><td>{_e(b)}</td><td class="num">{p["score"]:.1f}</td>'
+            f'<td class="num">{p["behaviour"]:.1f}</td><td class="num">{p["code"]:.1f}</td></tr>'
+        )
+        parts = [f'<h3 id="pair-{rank}">{rank}. {_e(a)} and {_e(b)}</h3>']
+        for f in p["functions"][:3]:
+            said = f["shared_result"] or "no shared wrong result"
+            parts.append(
+                f"<p><code>{_e(f['name'])}</code>: {_e(said)}; code weight {f['code']:.1f}</p>"
+                f'<div class="pair">{_code_with_marks(documents[p["a"]], f["name"], f["lines"].get(p["a"], []))}'
+                f"{_code_with_marks(documents[p['b']], f['name'], f['lines'].get(p['b'], []))}</div>"
+            )
+        details.append("".join(parts))
+    body = (
+        SIDE_BY_SIDE + "<h1>gradref similar: pairs to look at</h1>"
+        '<p class="note">Evidence for a person to weigh, never a verdict: a rare wrong result shared by two '
+        "students, or code that matches beyond the form every correct solution takes.</p>"
+        '<table id="pairs"><tr><th>rank</th><th>a</th><th>b</th><th>score</th><th>shared wrong results</th>'
+        "<th>shared code</th></tr>" + "".join(rows) + "</table>" + "".join(details)
+    )
+    return _page("gradref similar", body)

@@ -1,0 +1,267 @@
+"""Does `gradref similar` rank planted copies above independent work, and how long does a large class take?
+
+`python -m bench.similarity` builds a class of independent assignment-2 solutions (affine, relu,
+softmax_loss and svm_loss, each op drawn from one of several styles: the course-style test files, the
+examples, the loop corpus and bench/similarity_corpus.py's own; half of them with one mistake of the
+corpus's own), plants copies of some of them under each obfuscation (names changed, functions
+reordered, comments, dead code, all of these together, a function rewritten in another style, and
+a copied mistake in otherwise rewritten code), grades the class and ranks every pair. For behaviour
+alone, code alone and both it reports per obfuscation whether each planted pair ranks above every
+independent pair, precision among the top pairs, and the false-flag rate: the share of independent
+pairs that score at least as high as the lowest planted pair. `--scale` also times a class of 1,000
+submissions against 2,000 public files (code only), beside the float32 GEMM rate.
+"""
+
+import argparse
+import ast
+import os
+import random
+import sys
+import tempfile
+import time
+
+from bench import obfuscate
+from bench.hostile import gemm_rate
+from bench.similarity_corpus import BUGS, CONSTANTS, STYLES
+from gradref import similarity
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OPS = {
+    "affine": ("affine_forward", "affine_backward"),
+    "relu": ("relu_forward", "relu_backward"),
+    "softmax_loss": ("softmax_loss",),
+    "svm_loss": ("svm_loss",),
+}
+STYLE_FILES = {
+    "course": "tests/course/layers_student.py",
+    "examples": "examples/layers_correct.py",
+    "mine": "examples/my_layers.py",
+    "loops": "bench/cost_corpus/loops.py",
+}
+HEADER = "import numpy as np\n\n"
+
+
+def pools():
+    """{op: {style: source of the op's functions}}."""
+    found = {op: {} for op in OPS}
+    for style, rel in STYLE_FILES.items():
+        with open(os.path.join(ROOT, rel)) as handle:
+            functions = similarity.functions_of(handle.read())
+        for op, names in OPS.items():
+            if all(n in functions for n in names):
+                found[op][style] = "\n\n".join(functions[n][0] for n in names)
+    for style, ops in STYLES.items():
+        for op, source in ops.items():
+            found[op][style] = source.strip()
+    return found
+
+
+class _Restyle(ast.NodeTransformer):
+    """The small choices each student makes their own way: a.dot(b), np.dot(a, b) or a @ b;
+    np.sum(a, axis=k) or a.sum(axis=k); np.maximum(0, x) or np.maximum(x, 0)."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        f = node.func
+        if isinstance(f, ast.Attribute) and f.attr == "dot" and len(node.args) == 1:
+            a, b = (f.value, node.args[0]) if not _is_np(f.value) else (None, None)
+            if a is not None:
+                pick = self.rng.randrange(3)
+                if pick == 1:
+                    return ast.BinOp(a, ast.MatMult(), b)
+                if pick == 2:
+                    return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "dot", ast.Load()), [a, b], [])
+        if isinstance(f, ast.Attribute) and f.attr == "sum" and _is_np(f.value) and len(node.args) == 1:
+            if self.rng.random() < 0.5:
+                return ast.Call(ast.Attribute(node.args[0], "sum", ast.Load()), [], node.keywords)
+        if isinstance(f, ast.Attribute) and f.attr == "maximum" and _is_np(f.value) and len(node.args) == 2:
+            if self.rng.random() < 0.5:
+                node.args = node.args[::-1]
+        return node
+
+
+def _is_np(node):
+    return isinstance(node, ast.Name) and node.id == "np"
+
+
+def written_by(source, rng):
+    """The source as one student writes it (_Restyle's choices, drawn from `rng`)."""
+    return ast.unparse(ast.fix_missing_locations(_Restyle(rng).visit(ast.parse(source))))
+
+
+def student(choice, bugs):
+    """The source of a submission: {op: style or bug name}; choice["c"] is its bug's own constant."""
+    parts = [
+        (
+            BUGS[choice[op]][1].strip().replace("{c}", choice.get("c", "2.0"))
+            if choice[op] in BUGS
+            else bugs[op][choice[op]]
+        )
+        for op in OPS
+    ]
+    return HEADER + "\n\n\n".join(parts) + "\n"
+
+
+def independent_class(rng, styles, size):
+    """`size` distinct {op: style or bug} choices; half of them with one mistake."""
+    found = []
+    while len(found) < size:
+        choice = {op: rng.choice(sorted(styles[op])) for op in OPS}
+        if rng.random() < 0.5:
+            bug = rng.choice(sorted(BUGS))
+            choice[BUGS[bug][0]] = bug
+            choice["c"] = rng.choice(CONSTANTS)
+        if choice not in found:
+            found.append(choice)
+    return found
+
+
+def planted(rng, styles, originals, sources):
+    """{(original, copy name): copy source} for each obfuscation."""
+    copies = {}
+    kinds = list(obfuscate.OBFUSCATIONS) + ["all of them", "rewritten in another style", "a copied mistake"]
+    for kind, (name, choice) in zip(kinds, originals):
+        source = sources[name]
+        if kind in obfuscate.OBFUSCATIONS:
+            text = HEADER + obfuscate.OBFUSCATIONS[kind](source, 1)
+        elif kind == "all of them":
+            text = HEADER + obfuscate.all_of_them(source, 2)
+        elif kind == "rewritten in another style":  # one op written again (a loop turned vectorised, say)
+            op = next(op for op in OPS if choice[op] not in BUGS)
+            style = next(s for s in sorted(styles[op]) if s != choice[op])
+            text = HEADER + obfuscate.renamed(_with_op(source, op, written_by(styles[op][style], rng)), 4)
+        else:  # the mistake copied, everything else written anew in other styles
+            op = next(op for op in OPS if choice[op] in BUGS)
+            other = {o: (choice[o] if o == op else next(s for s in sorted(styles[o]) if s != choice[o])) for o in OPS}
+            fresh = written_by(student(other, styles), rng)
+            text = HEADER + _with_op(fresh, op, _op_source(source, op))
+        copies[(name, f"copy_{kind.replace(' ', '_')}.py")] = (kind, text)
+    return copies
+
+
+def _op_source(source, op):
+    functions = similarity.functions_of(source)
+    return "\n\n".join(functions[name][0] for name in OPS[op])
+
+
+def _with_op(source, op, replacement):
+    """The module `source` with op's functions replaced by those of `replacement`."""
+    tree = ast.parse(source)
+    kept = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name in OPS[op])]
+    return ast.unparse(ast.Module(body=kept + ast.parse(replacement).body, type_ignores=[]))
+
+
+def ranks(pairs, planted_pairs, key):
+    """For each planted pair: (its score, whether it ranks above every independent pair); and the
+    false-flag rate: independent pairs scoring at least the lowest planted score."""
+    scores = {(p["a"], p["b"]): p[key] for p in pairs}
+    planted_scores = {pp: scores.get(tuple(sorted(pp)), 0.0) for pp in planted_pairs}
+    independent = [s for pp, s in scores.items() if pp not in {tuple(sorted(x)) for x in planted_pairs}]
+    top = max(independent, default=0.0)
+    lowest = min(planted_scores.values(), default=0.0)
+    flagged = sum(s >= lowest for s in independent) / max(len(independent), 1) if lowest > 0 else 1.0
+    return {pp: (s, s > top) for pp, s in planted_scores.items()}, flagged
+
+
+def accuracy(folder, seed=0, size=36):
+    rng = random.Random(seed)
+    styles = pools()
+    choices = independent_class(rng, styles, size)
+    sources = {f"student_{i:02d}.py": HEADER + written_by(student(c, styles), rng) for i, c in enumerate(choices)}
+    buggy = [(n, c) for n, c in zip(sources, choices) if any(c[o] in BUGS for o in OPS)]
+    clean = [(n, c) for n, c in zip(sources, choices) if not any(c[o] in BUGS for o in OPS)]
+    originals = buggy[:4] + clean[:1] + clean[1:2] + buggy[4:5]  # in the order of planted()'s kinds
+    copies = planted(rng, styles, originals, sources)
+    class_folder = os.path.join(folder, "class")
+    os.makedirs(class_folder)
+    for name, text in sources.items():
+        with open(os.path.join(class_folder, name), "w") as handle:
+            handle.write(text)
+    for (_, copy), (_, text) in copies.items():
+        with open(os.path.join(class_folder, copy), "w") as handle:
+            handle.write(text)
+    from gradref.similar import find_pairs
+
+    started = time.perf_counter()
+    pairs, _ = find_pairs(class_folder, jobs=2)
+    seconds = time.perf_counter() - started
+    kinds = {pp: kind for pp, (kind, _) in copies.items()}
+    print(f"class: {size} independent submissions, {len(copies)} planted copies; graded and ranked in {seconds:.1f} s")
+    results = {}
+    for key in ("behaviour", "code", "score"):
+        by_pair, flagged = ranks(pairs, list(copies), key)
+        results[key] = {"flagged": flagged, "pairs": {kinds[pp]: by_pair[pp] for pp in copies}}
+        print(f"  {('both' if key == 'score' else key) + ':':11s} false-flag rate {flagged:.1%}")
+        for pp in copies:
+            score, above = by_pair[pp]
+            print(f"    {kinds[pp]:28s} score {score:6.1f}  {'above every independent pair' if above else 'NOT above'}")
+        above = sum(a for _, a in by_pair.values())
+        print(
+            f"    precision among the top {len(copies)} pairs: {_precision(pairs, list(copies), key):.0%}; above all: {above}/{len(copies)}"
+        )
+    return results
+
+
+def _precision(pairs, planted_pairs, key):
+    wanted = {tuple(sorted(pp)) for pp in planted_pairs}
+    top = sorted(pairs, key=lambda p: -p[key])[: len(wanted)]
+    return sum((p["a"], p["b"]) in wanted for p in top) / max(len(wanted), 1)
+
+
+def scale(folder, students=1000, public=2000, seed=1):
+    """Seconds to rank a class against public files by code (fingerprints, index and pairs)."""
+    rng = random.Random(seed)
+    styles = pools()
+    for group, count in (("class", students), ("public", public)):
+        os.makedirs(os.path.join(folder, group))
+        for i in range(count):
+            choice = {op: rng.choice(sorted(styles[op]) + sorted(b for b in BUGS if BUGS[b][0] == op)) for op in OPS}
+            choice["c"] = rng.choice(CONSTANTS)
+            text = HEADER + written_by(obfuscate.renamed(student(choice, styles), i), rng)
+            with open(os.path.join(folder, group, f"{group}_{i:04d}.py"), "w") as handle:
+                handle.write(text)
+    for i in range(0, students, 10):  # every tenth student's file is in the public folder too, renamed
+        with open(os.path.join(folder, "class", f"class_{i:04d}.py")) as handle:
+            text = HEADER + obfuscate.renamed(handle.read(), i)
+        with open(os.path.join(folder, "public", f"copied_{i:04d}.py"), "w") as handle:
+            handle.write(text)
+    started = time.perf_counter()
+    documents = [
+        similarity.read_document(os.path.join(folder, "class", f), f)
+        for f in sorted(os.listdir(os.path.join(folder, "class")))
+    ]
+    documents += [
+        similarity.read_document(os.path.join(folder, "public", f), f, public=True)
+        for f in sorted(os.listdir(os.path.join(folder, "public")))
+    ]
+    read = time.perf_counter() - started
+    pairs = similarity.score_pairs(documents, {})
+    copied = {(f"class_{i:04d}.py", f"copied_{i:04d}.py") for i in range(0, students, 10)}
+    top = {(p["a"], p["b"]) for p in pairs[: len(copied)]}
+    return read, time.perf_counter() - started, len(pairs), len(copied & top) / len(copied)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.similarity", description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", action="store_true", help="also time 1,000 submissions against 2,000 public files")
+    args = parser.parse_args(argv)
+    rate = gemm_rate()
+    print(f"float32 GEMM: {rate:.0f} GF/s")
+    with tempfile.TemporaryDirectory(prefix="gradref-similar-bench-") as folder:
+        accuracy(folder)
+    if args.scale:
+        with tempfile.TemporaryDirectory(prefix="gradref-similar-scale-") as folder:
+            read, total, count, found = scale(folder)
+        print(
+            f"1,000 submissions against 2,000 public files (100 of them renamed copies of students' files): "
+            f"{total:.1f} s ({read:.1f} s reading), {count:,} pairs scored, {found:.0%} of the copies among "
+            f"the top 100 pairs; GEMM {rate:.0f} GF/s"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""`gradref similar`: pairs of a class's submissions (and of a submission and a public solution) ranked
+by the wrong results and the code they share (gradref.similarity); a table, JSON, CSV and an HTML page."""
+
+import json
+import os
+import tempfile
+
+from rich.markup import escape
+from rich.table import Table
+
+from . import htmlreport, output, similarity
+from .console import advancer, out, progress_bar
+from .output import UsageError
+
+
+def _reports(folder, paths, reports_dir, jobs, assignment, advance):
+    """{submission name: report}: read from `reports_dir` (a batch's --out), or graded now."""
+    from .grade.course import assignments
+    from .grade.front import batch
+    from .grade.front.reports import report_name
+    from .grade.judging.options import Options
+
+    if reports_dir is None:
+        options = Options()
+        if assignment:
+            try:
+                spec = assignments.load(assignment)
+            except assignments.SpecError as error:
+                raise UsageError(str(error)) from None
+            options = assignments.apply(spec, Options(assignment=spec))
+        reports_dir = tempfile.mkdtemp(prefix="gradref-similar-")
+        batch.grade_folder(folder, options, jobs, reports_dir, advance=advance)
+    found = {}
+    for path in paths:
+        try:
+            with open(os.path.join(reports_dir, report_name(path)), encoding="utf-8") as handle:
+                found[os.path.basename(path)] = json.load(handle)
+        except (OSError, ValueError):
+            found[os.path.basename(path)] = {}  # not graded: its code still counts
+    return found
+
+
+def _public_files(paths):
+    """Every .py file, notebook and zip under the --against paths (files or folders)."""
+    found = []
+    for path in paths:
+        if os.path.isfile(path):
+            found.append(path)
+            continue
+        if not os.path.isdir(path):
+            raise UsageError(f"--against {path}: no such file or folder")
+        for root, folders, files in os.walk(path):
+            folders[:] = sorted(f for f in folders if not f.startswith("."))
+            found += [os.path.join(root, f) for f in sorted(files) if f.endswith((".py", ".ipynb"))]
+    return found
+
+
+def find_pairs(folder, against=(), starter=None, reports_dir=None, jobs=1, assignment="", advance=None):
+    """The ranked pairs of the submissions in `folder` (see gradref.similarity)."""
+    from .grade.front import batch
+    from .grade.untrusted.refusal import CannotGrade
+
+    try:
+        paths = batch.submissions_in(folder)
+    except CannotGrade as error:
+        raise UsageError(str(error)) from None
+    if starter is not None and not os.path.exists(starter):
+        raise UsageError(f"--starter {starter}: no such file or folder")
+    reports = _reports(folder, paths, reports_dir, jobs, assignment, advance)
+    documents = [similarity.read_document(p, os.path.basename(p)) for p in paths]
+    documents += [similarity.read_document(p, p, public=True) for p in _public_files(against)]
+    if starter is not None:
+        similarity.subtract_starter(documents, similarity.read_document(starter, "starter"))
+    return similarity.score_pairs(documents, reports), {d.name: d for d in documents}
+
+
+def similar_table(pairs, top):
+    table = Table(
+        title="gradref similar: pairs ranked by shared wrong results and shared code (evidence, not a verdict)"
+    )
+    for column in ("rank", "a", "b", "score", "behaviour", "code", "what they share"):
+        table.add_column(
+            column, overflow="fold", justify="right" if column in ("rank", "score", "behaviour", "code") else "left"
+        )
+    for rank, p in enumerate(pairs[:top], 1):
+        first = p["functions"][0] if p["functions"] else {}
+        table.add_row(
+            str(rank),
+            escape(p["a"]),
+            escape(p["b"]),
+            f"{p['score']:.1f}",
+            f"{p['behaviour']:.1f}",
+            f"{p['code']:.1f}",
+            escape(f"{first.get('name', '')}: {first.get('shared_result') or 'matching code'}"),
+        )
+    return table
+
+
+def cmd_similar(args):
+    for path in (args.json, args.csv, args.html):
+        output.check_writable(path)
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if args.reports is not None and not os.path.isdir(args.reports):
+        raise UsageError(f"--reports {args.reports}: no such folder")
+    with progress_bar() as bar:
+        task = bar.add_task("grading", total=None)
+        pairs, documents = find_pairs(
+            args.folder, args.against or (), args.starter, args.reports, args.jobs, args.assignment, advancer(bar, task)
+        )
+    pairs = [p for p in pairs if p["score"] > 0]
+    if args.json != "-":
+        out.print(similar_table(pairs, args.top))
+    if args.json:
+        output.write_json(args.json, {"pairs": pairs})
+    if args.csv:
+        output.write_atomic(args.csv, similarity.write_csv(pairs))
+    if args.html:
+        from . import report as report_command
+
+        key = report_command.pseudonym_key(args.html, args.anonymise)
+        output.write_atomic(args.html, htmlreport.similar_page(pairs[: args.top], documents, key))
+    return 0
+
+
+def register(sub):
+    """Add `similar` to the subcommands."""
+    similar = sub.add_parser(
+        "similar",
+        help="rank pairs of submissions by the wrong results and the code they share",
+        description="Grade a class's folder (or read its batch reports with --reports) and rank every pair "
+        "of submissions, and every submission against public solutions (--against), by how rare the wrong "
+        "results they share are and by the code they share function by function, the starter's code "
+        "(--starter) subtracted. Evidence for a person to weigh, never a verdict. Exit 0, or 2 when it "
+        "cannot run.",
+    )
+    similar.add_argument("folder", help="the class: a folder of submissions, as `gradref grade --batch` takes it")
+    similar.add_argument(
+        "--against", action="append", metavar="PATH", help="public solutions: files or folders (repeatable)"
+    )
+    similar.add_argument("--starter", metavar="PATH", help="the starter code the teacher gave (a file or folder)")
+    similar.add_argument(
+        "--reports", metavar="DIR", help="the JSON reports of a `gradref grade --batch` run (else it grades)"
+    )
+    similar.add_argument("--assignment", metavar="NAME", default="", help="the assignment spec to grade with")
+    similar.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N", help="grading processes")
+    similar.add_argument(
+        "--top", type=int, default=50, metavar="N", help="pairs shown in the table and the page (default 50)"
+    )
+    similar.add_argument("--json", metavar="PATH", help="write {'pairs': [...]} ranked by score ('-' for stdout)")
+    similar.add_argument("--csv", metavar="PATH", help="write the pairs as CSV")
+    similar.add_argument(
+        "--html", metavar="PATH", help="write the pairs as an HTML page (no script, everything escaped)"
+    )
+    similar.add_argument("--anonymise", action="store_true", help="names replaced by stable pseudonyms on the page")
+    similar.set_defaults(run=cmd_similar)

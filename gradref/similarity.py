@@ -1,0 +1,320 @@
+"""Who copied from whom: pairs of submissions ranked by the wrong results they share and by the code
+they share, function by function, the starter subtracted and public solutions included.
+
+Behaviour. Every failing comparison of a report keeps a fingerprint of its wrong values; an error
+keeps its message. Two students who share one are evidence in proportion to how rare it is: with c of
+N students sharing it, the chance that another student shares it is (c - 1) / (N - 1), and the pair
+scores -log2 of that (a mistake made by 2 of 120 students: 6.9 bits; by half the class: 1 bit), the
+largest per function, summed over functions. Right results carry no weight.
+
+Code. Each function's tokens are normalised (every name it binds becomes one token, numbers and
+strings one each, comments and layout dropped; keywords, operators, attribute names and the
+library's names stay), cut at statement boundaries (so that the order of statements does not matter),
+hashed in k-grams and winnowed. A fingerprint of the starter's version of the function is dropped;
+each other one weighs log2(D / d), with D the submissions (and public files) that define the function
+and d those whose version holds it, so that the form every correct solution takes weighs little. A
+pair's code score, per function, is the share of the smaller version's weight that the other holds
+(1 for a copy, whatever was added to it) times the mean weight of what they share, in bits like the
+behaviour's; summed over functions.
+
+Pairs are found through inverted indexes (fingerprint to submissions), never by comparing every pair;
+a fingerprint that most of the class shares is left out of the index (it would weigh little anyway).
+"""
+
+import dataclasses
+import hashlib
+import io
+import json
+import keyword
+import math
+import os
+import re
+import tokenize
+
+K = 5  # tokens per k-gram
+WINDOW = 4  # k-grams per winnowing window
+COMMON = 0.5  # a fingerprint in more than this share of the documents (and 20 of them) is not indexed,
+MOST = 50  # nor one in more than this many (a common form: every pair of its holders would be scored)
+# Names that are part of the language or the library rather than the student's choice.
+KEPT_NAMES = {"np", "numpy", "range", "len", "zip", "enumerate", "reversed", "sum", "max", "min", "abs", "self"}
+
+
+@dataclasses.dataclass
+class Document:
+    """One submission or public file: its functions' sources and fingerprints {hash: (first, last) line}."""
+
+    name: str
+    public: bool = False
+    sources: dict = dataclasses.field(default_factory=dict)  # function -> (source, first line)
+    prints: dict = dataclasses.field(default_factory=dict)  # function -> {hash: (line, line)}
+
+
+# ----- code -----
+
+
+def functions_of(text):
+    """{name: (source, first line)} of the top-level functions and Class.methods of a module's text."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return {}
+    found = {}
+    for node in tree.body:
+        inner = [(node.name, node)] if isinstance(node, ast.FunctionDef) else []
+        if isinstance(node, ast.ClassDef):
+            inner = [(f"{node.name}.{m.name}", m) for m in node.body if isinstance(m, ast.FunctionDef)]
+        for name, function in inner:
+            source = ast.get_source_segment(text, function)
+            if source and name not in found:
+                found[name] = (source, function.lineno)
+    return found
+
+
+def tokens(source, first_line=1):
+    """[(normalised token, line)] of a function's source."""
+    found, previous = [], ""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            kind, text = token.type, token.string
+            if kind in (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER):
+                continue
+            if kind == tokenize.NAME:
+                kept = keyword.iskeyword(text) or previous == "." or text in KEPT_NAMES
+                word = text if kept else "V"
+            elif kind == tokenize.NUMBER:
+                word = "N"
+            elif kind == tokenize.STRING:
+                word = "S"
+            elif kind == tokenize.NEWLINE:
+                word = ";"
+            elif kind in (tokenize.INDENT, tokenize.DEDENT):
+                word = "{" if kind == tokenize.INDENT else "}"
+            else:
+                word = text
+            found.append((word, token.start[0] + first_line - 1))
+            previous = text
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return found
+
+
+def _statements(found):
+    """The token list cut into statements (at ; { }), each [(token, line)], sorted by their text so
+    that independent statements may come in any order."""
+    statements, current = [], []
+    for word, line in found:
+        if word in (";", "{", "}"):
+            if current:
+                statements.append(current)
+            current = []
+        else:
+            current.append((word, line))
+    if current:
+        statements.append(current)
+    return sorted(statements, key=lambda s: [w for w, _ in s])
+
+
+def _hash(words):
+    return int.from_bytes(hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest(), "big")
+
+
+def fingerprints(source, first_line=1):
+    """{hash: (first line, last line)}: the winnowed k-gram hashes of a function (a statement shorter
+    than K tokens is one gram of its own)."""
+    grams = []
+    for statement in _statements(tokens(source, first_line)):
+        words = [w for w, _ in statement]
+        if len(words) < K:
+            grams.append((_hash(words), statement[0][1], statement[-1][1]))
+            continue
+        for i in range(len(words) - K + 1):
+            grams.append((_hash(words[i : i + K]), statement[i][1], statement[i + K - 1][1]))
+    if len(grams) <= WINDOW:
+        return {h: (a, b) for h, a, b in grams}
+    chosen = {}
+    for i in range(len(grams) - WINDOW + 1):
+        h, a, b = min(grams[i : i + WINDOW], key=lambda g: g[0])
+        chosen.setdefault(h, (a, b))
+    return chosen
+
+
+def read_document(path, name, public=False):
+    """A Document of a .py file, a notebook, a zip or a folder of them (unreadable ones are empty)."""
+    from .grade.untrusted.refusal import CannotGrade
+    from .grade.untrusted.sandbox import python_files
+    from .grade.untrusted.staging import staged
+
+    document = Document(name, public)
+    try:
+        with staged(path) as stage:
+            root = stage.path
+            files = [root] if os.path.isfile(root) else [os.path.join(root, r) for r in python_files(root)]
+            for file in files:
+                with open(file, encoding="utf-8", errors="replace") as handle:
+                    for function, (source, line) in functions_of(handle.read()).items():
+                        document.sources.setdefault(function, (source, line))
+    except (CannotGrade, OSError, ValueError):
+        return document
+    document.prints = {f: fingerprints(source, line) for f, (source, line) in document.sources.items()}
+    return document
+
+
+def subtract_starter(documents, starter):
+    """Drop from every document the fingerprints the starter's version of the same function holds."""
+    for document in documents:
+        for function, prints in document.prints.items():
+            given = starter.prints.get(function, {})
+            document.prints[function] = {h: span for h, span in prints.items() if h not in given}
+
+
+# ----- behaviour -----
+
+
+def behaviour_keys(report):
+    """{function: {key: words}}: each failing comparison's fingerprint, and each error's message
+    (file names and paths taken out, so that two students' same error at the same line match)."""
+    found = {}
+    for result in report.get("results", []):
+        if result.get("status") not in ("fail", "error", "timeout"):
+            continue
+        keys = found.setdefault(result["name"], {})
+        for check in result.get("checks", []):
+            if not check.get("passed") and check.get("fingerprint"):
+                keys[f"{check['name']}: {check['fingerprint']}"] = f"the same wrong {check['name']}"
+        if result.get("status") == "error":
+            message = re.sub(r" of [^\s:)]+", "", str(result.get("message", "")))
+            keys[f"error: {message}"] = "the same error at the same line"
+    return {f: k for f, k in found.items() if k}
+
+
+# ----- pairs -----
+
+
+def _index(items, limit):
+    """{key: [owners]} from (owner, keys) items, keys held by more than `limit` owners left out."""
+    index = {}
+    for owner, keys in items:
+        for key in keys:
+            index.setdefault(key, []).append(owner)
+    return {k: v for k, v in index.items() if len(v) <= limit}
+
+
+def score_pairs(documents, reports):
+    """[pair dicts] ranked by score. `documents`: [Document] (class and public); `reports`: {name:
+    report} of the class's submissions."""
+    pairs = {}
+
+    def pair(a, b):
+        a, b = sorted((a, b))
+        return pairs.setdefault((a, b), {"behaviour": {}, "code": {}, "evidence": {}})
+
+    students = len(reports)
+    keys = {name: behaviour_keys(report) for name, report in reports.items()}
+    for function in {f for found in keys.values() for f in found}:
+        items = [(name, found[function]) for name, found in keys.items() if function in found]
+        index = _index([(name, list(k)) for name, k in items], min(max(20, COMMON * students), MOST))
+        words = dict(item for _, k in items for item in k.items())
+        for key, owners in index.items():
+            if len(owners) < 2:
+                continue
+            chance = (len(owners) - 1) / max(students - 1, 1)
+            bits = -math.log2(chance)
+            for i, a in enumerate(owners):
+                for b in owners[i + 1 :]:
+                    entry = pair(a, b)
+                    if bits > entry["behaviour"].get(function, 0.0):
+                        entry["behaviour"][function] = bits
+                        entry["evidence"][function] = (
+                            f"{words[key]}: a result that {len(owners)} of {students} students share"
+                        )
+    by_name = {d.name: d for d in documents}
+    for function in {f for d in documents for f in d.prints}:
+        holders = [d for d in documents if d.prints.get(function)]
+        if len(holders) < 2:
+            continue
+        counts = {}
+        for d in holders:
+            for h in d.prints[function]:
+                counts[h] = counts.get(h, 0) + 1
+        weight = {h: math.log(len(holders) / c) for h, c in counts.items()}
+        index = _index([(d.name, list(d.prints[function])) for d in holders], min(max(20, COMMON * len(holders)), MOST))
+        shared = {}
+        for h, owners in index.items():
+            for i, a in enumerate(owners):
+                for b in owners[i + 1 :]:
+                    if by_name[a].public and by_name[b].public:
+                        continue
+                    shared.setdefault(tuple(sorted((a, b))), []).append(h)
+        totals = {d.name: sum(weight[h] for h in d.prints[function]) for d in holders}
+        for (a, b), hashes in shared.items():
+            total = sum(weight[h] for h in hashes)
+            if total > 0:  # how much of the smaller version is shared, times how rare what is shared is
+                containment = total / max(min(totals[a], totals[b]), 1e-12)
+                pair(a, b)["code"][function] = (containment * total / len(hashes) / math.log(2), hashes)
+    return _ranked(pairs, by_name)
+
+
+def _ranked(pairs, by_name):
+    ranked = []
+    for (a, b), entry in pairs.items():
+        code = {f: total for f, (total, _) in entry["code"].items()}
+        behaviour, code_score = sum(entry["behaviour"].values()), sum(code.values())
+        functions = sorted(
+            set(entry["behaviour"]) | set(code), key=lambda f: -(entry["behaviour"].get(f, 0) + code.get(f, 0))
+        )
+        ranked.append(
+            {
+                "a": a,
+                "b": b,
+                "public": by_name[a].public or by_name[b].public if a in by_name and b in by_name else False,
+                "score": round(behaviour + code_score, 3),
+                "behaviour": round(behaviour, 3),
+                "code": round(code_score, 3),
+                "functions": [
+                    {
+                        "name": f,
+                        "behaviour": round(entry["behaviour"].get(f, 0.0), 3),
+                        "code": round(code.get(f, 0.0), 3),
+                        "shared_result": entry["evidence"].get(f, ""),
+                        "lines": _matching_lines(by_name, a, b, f, entry["code"].get(f, (0, []))[1]),
+                    }
+                    for f in functions
+                ],
+            }
+        )
+    ranked.sort(key=lambda p: (-p["score"], p["a"], p["b"]))
+    return ranked
+
+
+def _matching_lines(by_name, a, b, function, hashes):
+    """{a: [lines], b: [lines]}: the lines of each version that hold a shared fingerprint."""
+    found = {}
+    for name in (a, b):
+        document = by_name.get(name)
+        spans = document.prints.get(function, {}) if document else {}
+        lines = set()
+        for h in hashes:
+            if h in spans:
+                lines.update(range(spans[h][0], spans[h][1] + 1))
+        found[name] = sorted(lines)
+    return found
+
+
+def write_csv(pairs):
+    """pairs.csv: a, b, score, behaviour, code, functions."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["a", "b", "score", "behaviour", "code", "functions"])
+    for p in pairs:
+        writer.writerow(
+            [p["a"], p["b"], p["score"], p["behaviour"], p["code"], " ".join(f["name"] for f in p["functions"])]
+        )
+    return buffer.getvalue()
+
+
+def dumps(pairs):
+    return json.dumps({"pairs": pairs}, indent=1)

@@ -1,0 +1,136 @@
+"""`gradref similar` (issue 39): code fingerprints that ignore names, comments, layout and statement
+order; rare shared mistakes weigh more than common ones; the starter is subtracted; a planted copy of a
+shipped example ranks above the independent examples; JSON, CSV and an HTML page with nothing to run."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from bench import obfuscate
+from gradref import similarity
+from gradref.cli import main
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
+
+AFFINE = """
+def affine_backward(dout, cache):
+    x, w, b = cache
+    dx = dout.dot(w.T).reshape(x.shape)
+    dw = x.reshape(x.shape[0], -1).T.dot(dout)
+    db = np.sum(dout, axis=0)
+    return dx, dw, db
+"""
+
+
+def test_fingerprints_ignore_names_comments_layout_and_statement_order():
+    original = similarity.fingerprints(AFFINE)
+    renamed = AFFINE.replace("dout", "g").replace("cache", "c").replace("dw", "grad_w")
+    commented = AFFINE.replace("    dx =", "    # the input's gradient\n\n    dx =")
+    reordered = AFFINE.replace(
+        "    dw = x.reshape(x.shape[0], -1).T.dot(dout)\n    db = np.sum(dout, axis=0)\n",
+        "    db = np.sum(dout, axis=0)\n    dw = x.reshape(x.shape[0], -1).T.dot(dout)\n",
+    )
+    for variant in (renamed, commented, reordered):
+        assert set(similarity.fingerprints(variant)) == set(original)
+    other = AFFINE.replace("np.sum(dout, axis=0)", "np.mean(dout, axis=0)")  # an operator or call is not a name
+    assert set(similarity.fingerprints(other)) != set(original)
+
+
+def test_the_starter_is_subtracted():
+    starter = similarity.Document("starter", prints={"affine_backward": similarity.fingerprints(AFFINE)})
+    student = similarity.Document("s", prints={"affine_backward": similarity.fingerprints(AFFINE + "\n")})
+    similarity.subtract_starter([student], starter)
+    assert student.prints["affine_backward"] == {}
+
+
+def _report(*fingerprints):
+    checks = [{"name": "dx [small]", "passed": False, "fingerprint": f} for f in fingerprints]
+    return {"results": [{"name": "relu_backward", "status": "fail", "checks": checks}]} if fingerprints else {}
+
+
+def test_a_rare_shared_mistake_weighs_more_than_a_common_one():
+    reports = {f"s{i}": _report("common") if i < 6 else _report() for i in range(10)}  # half the class
+    reports.update({"r1": _report("rare"), "r2": _report("rare")})
+    pairs = {(p["a"], p["b"]): p for p in similarity.score_pairs([], reports)}
+    rare, common = pairs[("r1", "r2")], pairs[("s0", "s1")]
+    assert rare["behaviour"] > 3 * common["behaviour"] > 0
+    assert "2 of 12 students" in rare["functions"][0]["shared_result"]
+    assert ("s6", "s7") not in pairs and all(p["code"] == 0 for p in pairs.values())  # right results weigh nothing
+
+
+@pytest.fixture(scope="module")
+def shipped_class(tmp_path_factory):
+    """The shipped examples as a class, with a copy of one planted under every obfuscation at once."""
+    folder = tmp_path_factory.mktemp("similar") / "class"
+    shutil.copytree(EXAMPLES, folder)
+    with open(os.path.join(EXAMPLES, "layers_buggy.py")) as handle:
+        source = handle.read()
+    (folder / "zz_copied.py").write_text("import numpy as np\n" + obfuscate.all_of_them(source, 7))
+    out = folder.parent / "out"
+    out.mkdir()
+    code = main(
+        [
+            "similar",
+            str(folder),
+            "--json",
+            str(out / "pairs.json"),
+            "--csv",
+            str(out / "pairs.csv"),
+            "--html",
+            str(out / "pairs.html"),
+            "--jobs",
+            "2",
+        ]
+    )
+    assert code == 0
+    return json.loads((out / "pairs.json").read_text()), out
+
+
+def test_a_planted_copy_of_an_example_is_the_top_pair(shipped_class):
+    report, _ = shipped_class
+    first = report["pairs"][0]
+    assert {first["a"], first["b"]} == {"layers_buggy.py", "zz_copied.py"}, report["pairs"][:3]
+    assert (
+        first["behaviour"] > 0
+        and first["code"] > 0
+        and first["score"] == pytest.approx(first["behaviour"] + first["code"], abs=1e-2)
+    )
+    assert [p["score"] for p in report["pairs"]] == sorted((p["score"] for p in report["pairs"]), reverse=True)
+    driving = first["functions"][0]
+    assert driving["lines"]["zz_copied.py"] and driving["lines"]["layers_buggy.py"]
+
+
+def test_the_page_has_no_script_escapes_everything_and_marks_the_matching_lines(shipped_class):
+    _, out = shipped_class
+    page = (out / "pairs.html").read_text()
+    assert "<script" not in page.lower() and "Content-Security-Policy" in page
+    assert "<mark>" in page and "never a verdict" in page
+    assert (out / "pairs.csv").read_text().startswith("a,b,score,behaviour,code,functions")
+
+
+def test_public_solutions_are_compared_and_named_by_their_path(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(os.path.join(EXAMPLES, "layers_correct.py"), folder / "alice.py")
+    shutil.copy(os.path.join(EXAMPLES, "my_layers.py"), folder / "bob.py")
+    public = tmp_path / "public" / "repo"
+    public.mkdir(parents=True)
+    with open(os.path.join(EXAMPLES, "layers_correct.py")) as handle:
+        (public / "layers.py").write_text("import numpy as np\n" + obfuscate.renamed(handle.read(), 3))
+    out = tmp_path / "pairs.json"
+    assert main(["similar", str(folder), "--against", str(tmp_path / "public"), "--json", str(out), "--jobs", "1"]) == 0
+    first = json.loads(out.read_text())["pairs"][0]
+    assert {first["a"], first["b"]} == {"alice.py", str(public / "layers.py")}
+    assert first["public"] is True
+
+
+def test_bad_input_is_one_sentence_and_exit_2(tmp_path, capsys):
+    assert main(["similar", str(tmp_path / "nowhere")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "c").mkdir()
+    shutil.copy(os.path.join(EXAMPLES, "my_layers.py"), tmp_path / "c" / "a.py")
+    assert main(["similar", str(tmp_path / "c"), "--starter", str(tmp_path / "missing.py")]) == 2
+    assert "--starter" in capsys.readouterr().err
