@@ -306,8 +306,9 @@ def _clusters(failures):
     return sorted(found, key=lambda c: (-c["size"], c["function"], c["sample"]))
 
 
-def class_page(named_reports, anonymise=None, title="gradref: what the class got wrong"):
-    """The class page's HTML from (name, report) pairs; `anonymise`: the class's key for pseudonyms."""
+def class_page(named_reports, anonymise=None, title="gradref: what the class got wrong", similar=None):
+    """The class page's HTML from (name, report) pairs; `anonymise`: the class's key for pseudonyms;
+    `similar`: gradref similar's ranked pairs, whose first rows the page lists."""
     if anonymise:
         aliases = [pseudonym(n, anonymise) for n, _ in named_reports]
         named_reports = [
@@ -323,7 +324,29 @@ def class_page(named_reports, anonymise=None, title="gradref: what the class got
     if rates:
         parts.append(f"<h2>Pass rate per function</h2><figure>{pass_rate_chart(rates)}</figure>")
     parts += [_functions_table(s), _samples_table(s), _clusters_section(s), _cannot_section(s)]
+    if similar:
+        parts.append(_similar_section(similar, anonymise))
     return _page(title, "\n".join(parts))
+
+
+def _similar_section(pairs, key, most=10):
+    """The pairs that share the rarest wrong results and the most code: evidence to weigh, not a verdict."""
+    rows = []
+    for p in pairs[:most]:
+        a, b = (_shown(name, os.sep in name, key) for name in (p["a"], p["b"]))  # a public file: its path
+        first = p["functions"][0] if p["functions"] else {}
+        said = first.get("shared_result") or "matching code"
+        rows.append(
+            f'<tr><td>{_e(a)}</td><td>{_e(b)}</td><td class="num">{p["score"]:.1f}</td>'
+            f"<td><code>{_e(first.get('name', ''))}</code>: {_e(said)}</td></tr>"
+        )
+    return (
+        '<h2>Similar pairs</h2><p class="note">Pairs that share rare wrong results or code beyond the form '
+        "every correct solution takes (gradref similar): evidence to look at, never a verdict.</p>"
+        '<table id="similar"><tr><th>a</th><th>b</th><th>score</th><th>what they share most</th></tr>'
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _overview(s):

@@ -66,8 +66,8 @@ def pseudonym_key(page, anonymise):
     return class_key(page) if anonymise else None
 
 
-def write_class_page(path, pairs, key=None):
-    output.write_atomic(path, htmlreport.class_page(pairs, key))
+def write_class_page(path, pairs, key=None, similar=None):
+    output.write_atomic(path, htmlreport.class_page(pairs, key, similar=similar))
 
 
 def cmd_report(args):

@@ -68,7 +68,7 @@ def find_pairs(folder, against=(), starter=None, reports_dir=None, jobs=1, assig
         raise UsageError(f"--starter {starter}: no such file or folder")
     reports = _reports(folder, paths, reports_dir, jobs, assignment, advance)
     documents = [similarity.read_document(p, os.path.basename(p)) for p in paths]
-    documents += [similarity.read_document(p, p, public=True) for p in _public_files(against)]
+    documents += similarity.read_public(_public_files(against))
     if starter is not None:
         similarity.subtract_starter(documents, similarity.read_document(starter, "starter"))
     return similarity.score_pairs(documents, reports), {d.name: d for d in documents}

@@ -14,8 +14,9 @@ hashed in k-grams and winnowed. A fingerprint of the starter's version of the fu
 each other one weighs log2(D / d), with D the submissions (and public files) that define the function
 and d those whose version holds it, so that the form every correct solution takes weighs little. A
 pair's code score, per function, is the share of the smaller version's weight that the other holds
-(1 for a copy, whatever was added to it) times the mean weight of what they share, in bits like the
-behaviour's; summed over functions.
+(1 for a copy, whatever was added to it) times the mean weight of the rarest few fingerprints they
+share, in bits like the behaviour's (two versions of the common form share only common ones; a copy
+shares its original's own turns too); summed over functions.
 
 Pairs are found through inverted indexes (fingerprint to submissions), never by comparing every pair;
 a fingerprint that most of the class shares is left out of the index (it would weigh little anyway).
@@ -34,6 +35,7 @@ import tokenize
 K = 5  # tokens per k-gram
 WINDOW = 4  # k-grams per winnowing window
 COMMON = 0.5  # a fingerprint in more than this share of the documents (and 20 of them) is not indexed,
+RAREST = 3  # a function's code evidence: its shared fingerprints' rarest few (one may collide by chance)
 MOST = 50  # nor one in more than this many (a common form: every pair of its holders would be scored)
 # Names that are part of the language or the library rather than the student's choice.
 KEPT_NAMES = {"np", "numpy", "range", "len", "zip", "enumerate", "reversed", "sum", "max", "min", "abs", "self"}
@@ -100,9 +102,34 @@ def tokens(source, first_line=1):
     return found
 
 
-def _statements(found):
-    """The token list cut into statements (at ; { }), each [(token, line)], sorted by their text so
-    that independent statements may come in any order."""
+def _statements(source, first_line):
+    """The function's statements, each [(token, line)], in one layout (Python's own, ast.unparse: so
+    that parentheses, spacing and quotes are nobody's style), sorted by their text so that independent
+    statements may come in any order; a compound statement's header is one of them. A source that
+    does not parse is cut at its own line breaks."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except (SyntaxError, ValueError):
+        return _cut(tokens(source, first_line))
+    statements = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt) or node is tree.body[0] and isinstance(node, ast.FunctionDef):
+            continue
+        text = ast.unparse(node)
+        if hasattr(node, "body"):
+            text = text.splitlines()[0]
+        words = [w for w, _ in tokens(text) if w not in (";", "{", "}")]
+        last = node.lineno if hasattr(node, "body") else node.end_lineno or node.lineno
+        lines = (node.lineno + first_line - 1, last + first_line - 1)
+        if words:
+            statements.append([(w, lines) for w in words])
+    return sorted(statements, key=lambda s: [w for w, _ in s])
+
+
+def _cut(found):
     statements, current = [], []
     for word, line in found:
         if word in (";", "{", "}"):
@@ -110,7 +137,7 @@ def _statements(found):
                 statements.append(current)
             current = []
         else:
-            current.append((word, line))
+            current.append((word, (line, line)))
     if current:
         statements.append(current)
     return sorted(statements, key=lambda s: [w for w, _ in s])
@@ -124,13 +151,14 @@ def fingerprints(source, first_line=1):
     """{hash: (first line, last line)}: the winnowed k-gram hashes of a function (a statement shorter
     than K tokens is one gram of its own)."""
     grams = []
-    for statement in _statements(tokens(source, first_line)):
+    for statement in _statements(source, first_line):
         words = [w for w, _ in statement]
+        first, last = statement[0][1][0], statement[-1][1][1]
         if len(words) < K:
-            grams.append((_hash(words), statement[0][1], statement[-1][1]))
+            grams.append((_hash(words), first, last))
             continue
         for i in range(len(words) - K + 1):
-            grams.append((_hash(words[i : i + K]), statement[i][1], statement[i + K - 1][1]))
+            grams.append((_hash(words[i : i + K]), first, last))
     if len(grams) <= WINDOW:
         return {h: (a, b) for h, a, b in grams}
     chosen = {}
@@ -159,6 +187,54 @@ def read_document(path, name, public=False):
         return document
     document.prints = {f: fingerprints(source, line) for f, (source, line) in document.sources.items()}
     return document
+
+
+def read_public(paths, folder=None):
+    """Documents of public files, through an index kept on disk (by path, size and modification time)
+    under `folder` (the oracle cache's, by default): a folder of public solutions is read once."""
+    if folder is None:
+        from conformance import cache
+
+        folder = os.path.join(cache.folder(), "similar")
+    index_path = os.path.join(folder, "public-index.json")
+    try:
+        with open(index_path, encoding="utf-8") as handle:
+            index = json.load(handle)
+    except (OSError, ValueError):
+        index = {}
+    documents, changed = [], False
+    for path in paths:
+        absolute = os.path.abspath(path)
+        try:
+            status = os.stat(absolute)
+        except OSError:
+            continue
+        stamp = [status.st_size, status.st_mtime_ns]
+        kept = index.get(absolute)
+        if kept is None or kept.get("stamp") != stamp:
+            document = read_document(path, path, public=True)
+            kept = {
+                "stamp": stamp,
+                "functions": {
+                    f: [source, line, {str(h): span for h, span in document.prints.get(f, {}).items()}]
+                    for f, (source, line) in document.sources.items()
+                },
+            }
+            index[absolute], changed = kept, True
+        document = Document(path, public=True)
+        for function, (source, line, prints) in kept["functions"].items():
+            document.sources[function] = (source, line)
+            document.prints[function] = {int(h): tuple(span) for h, span in prints.items()}
+        documents.append(document)
+    if changed:
+        from . import output
+
+        try:
+            os.makedirs(folder, exist_ok=True)
+            output.write_atomic(index_path, json.dumps(index))
+        except OSError:  # a read-only home costs the index, never the run
+            pass
+    return documents
 
 
 def subtract_starter(documents, starter):
@@ -250,9 +326,10 @@ def score_pairs(documents, reports):
         totals = {d.name: sum(weight[h] for h in d.prints[function]) for d in holders}
         for (a, b), hashes in shared.items():
             total = sum(weight[h] for h in hashes)
-            if total > 0:  # how much of the smaller version is shared, times how rare what is shared is
+            if total > 0:  # how much of the smaller version is shared, times how rare the rarest of it is
                 containment = total / max(min(totals[a], totals[b]), 1e-12)
-                pair(a, b)["code"][function] = (containment * total / len(hashes) / math.log(2), hashes)
+                rarest = sorted((weight[h] for h in hashes), reverse=True)[:RAREST]
+                pair(a, b)["code"][function] = (containment * sum(rarest) / len(rarest) / math.log(2), hashes)
     return _ranked(pairs, by_name)
 
 

@@ -134,3 +134,35 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path, capsys):
     shutil.copy(os.path.join(EXAMPLES, "my_layers.py"), tmp_path / "c" / "a.py")
     assert main(["similar", str(tmp_path / "c"), "--starter", str(tmp_path / "missing.py")]) == 2
     assert "--starter" in capsys.readouterr().err
+
+
+def test_a_batch_with_similar_lists_the_pairs_on_the_class_page_under_pseudonyms(tmp_path):
+    folder = tmp_path / "class"
+    shutil.copytree(EXAMPLES, folder)
+    with open(os.path.join(EXAMPLES, "layers_buggy.py")) as handle:
+        (folder / "zz_copied.py").write_text("import numpy as np\n" + obfuscate.renamed(handle.read(), 1))
+    out, page = tmp_path / "reports", tmp_path / "class.html"
+    args = ["grade", str(folder), "--batch", "--similar", "--out", str(out), "--html", str(page), "--jobs", "2"]
+    assert main(args + ["--anonymise"]) in (0, 1)
+    first = json.loads((out / "similar.json").read_text())["pairs"][0]
+    assert {first["a"], first["b"]} == {"layers_buggy.py", "zz_copied.py"}
+    text = page.read_text()
+    assert "Similar pairs" in text and "never a verdict" in text
+    assert "zz_copied" not in text and "layers_buggy" not in text  # --anonymise holds there too
+
+
+def test_the_public_folder_is_indexed_once(tmp_path, monkeypatch):
+    public = tmp_path / "public"
+    public.mkdir()
+    shutil.copy(os.path.join(EXAMPLES, "layers_correct.py"), public / "a.py")
+    shutil.copy(os.path.join(EXAMPLES, "my_layers.py"), public / "b.py")
+    paths = [str(public / "a.py"), str(public / "b.py")]
+    first = similarity.read_public(paths, str(tmp_path / "index"))
+    read = []
+    monkeypatch.setattr(similarity, "read_document", lambda *a, **k: read.append(a) or similarity.Document(a[1]))
+    again = similarity.read_public(paths, str(tmp_path / "index"))
+    assert read == [] and [d.prints for d in again] == [d.prints for d in first]
+    assert again[0].sources == first[0].sources and all(d.public for d in again)
+    (public / "b.py").write_text("def relu_forward(x):\n    return x, x\n")  # changed: read again
+    similarity.read_public(paths, str(tmp_path / "index"))
+    assert [a[0] for a in read] == [str(public / "b.py")]

@@ -238,8 +238,15 @@ def grade_batch(args, options):
         rows = batch.grade_folder(
             args.submission, options, args.jobs, args.out, args.gradescope, advance=advancer(bar, task)
         )
+    similar = None
+    if args.similar:
+        from ... import similar as similar_command
+
+        similar, _ = similar_command.find_pairs(args.submission, reports_dir=args.out)
+        similar = [p for p in similar if p["score"] > 0]
+        output.write_json(os.path.join(args.out, "similar.json"), {"pairs": similar})
     if args.html:
-        _write_html_pages(args, batch.submissions_in(args.submission))
+        _write_html_pages(args, batch.submissions_in(args.submission), similar)
     table = Table(title=f"gradref grade: {len(rows)} submissions in {args.submission}")
     for column in reports.SUMMARY_COLUMNS:
         table.add_column(column, overflow="fold")
@@ -266,13 +273,13 @@ def _inside(path, folder):
     return os.path.commonpath([os.path.realpath(path), os.path.realpath(folder)]) == os.path.realpath(folder)
 
 
-def _write_html_pages(args, paths):
+def _write_html_pages(args, paths, similar=None):
     """The class page at --html, and a page per student in --out/students/, named as its JSON report."""
     json_of = {path: os.path.join(args.out, reports.report_name(path)) for path in paths}
     written = [path for path in paths if os.path.isfile(json_of[path])]
     pairs = report_command.read_reports([json_of[path] for path in written])
     key = report_command.pseudonym_key(args.html, args.anonymise)  # one key for the class page and every student's
-    report_command.write_class_page(args.html, pairs, key)
+    report_command.write_class_page(args.html, pairs, key, similar)
     os.makedirs(_student_pages(args.out), exist_ok=True)
     for path, (name, result) in zip(written, pairs):
         page = os.path.join(_student_pages(args.out), reports.report_name(path).removesuffix(".json") + ".html")
@@ -387,6 +394,12 @@ def register(sub):
         metavar="PATH",
         help="write an HTML page: the student's verdicts and heat maps (with --batch: the class page, and "
         "one page per student in --out/students/)",
+    )
+    grade.add_argument(
+        "--similar",
+        action="store_true",
+        help="with --batch: also rank pairs of submissions by the rare wrong results and the code they share "
+        "(gradref similar), into --out/similar.json and the class page",
     )
     grade.add_argument(
         "--anonymise", action="store_true", help="in the HTML pages, replace student names by stable pseudonyms"
