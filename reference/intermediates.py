@@ -35,7 +35,10 @@ def intermediates(fn, args, wrt, cotangent):
 
         jcot = oracle._put(np.asarray(cotangent, np.float64))
         closed = jax.make_jaxpr(forward_and_back)(jcot, *wrt_values)
-        _evaluate(closed.jaxpr, closed.consts, [jcot, *wrt_values], found)
+        computed = []
+        _perturbed(closed.jaxpr, closed.consts, [jcot, *wrt_values], computed, None)
+    for value in computed:
+        _keep(value, found)
     return found[: MAX_VALUES + len(args) + 1]
 
 
@@ -83,27 +86,6 @@ def _perturbed(jaxpr, consts, args, primals, added):
                 primals.append(out)
                 if added is not None and index in added:
                     outs[k] = out + added[index]
-        values.update(zip(eqn.outvars, outs))
-    return [read(v) for v in jaxpr.outvars]
-
-
-def _evaluate(jaxpr, consts, args, found):
-    values = dict(zip(jaxpr.constvars, consts)) | dict(zip(jaxpr.invars, args))
-
-    def read(var):
-        return var.val if isinstance(var, core.Literal) else values[var]
-
-    for eqn in jaxpr.eqns:
-        ins = [read(v) for v in eqn.invars]
-        name = eqn.primitive.name
-        if name in _CALLS:
-            inner = eqn.params[_CALLS[name]]
-            outs = _evaluate(getattr(inner, "jaxpr", inner), getattr(inner, "consts", ()), ins, found)
-        else:
-            outs = eqn.primitive.bind(*ins, **eqn.params)
-            outs = outs if eqn.primitive.multiple_results else [outs]
-            for out in outs:
-                _keep(out, found)
         values.update(zip(eqn.outvars, outs))
     return [read(v) for v in jaxpr.outvars]
 

@@ -4,6 +4,7 @@ correct derivation gives found against the reference's own intermediate values (
 The finding goes first among the function's hints and into its report entry as `where`."""
 
 import os
+import time
 
 import numpy as np
 
@@ -15,13 +16,15 @@ from ..course.submission import defining_file
 from ..course.targets import FORWARD_ONLY, LOSS_FUNCTION, PAIR
 from ..explain import firstwrong
 from ..untrusted import protocol as P
-from ..untrusted.sandbox import BadResult
+from ..untrusted.sandbox import MAX_READ, BadResult
 from .answers import oracle_answers
 from .judge import build_request, distinct
 from .verdict import FAIL, sample_of
 
 KINDS = (PAIR, FORWARD_ONLY, LOSS_FUNCTION)
 RANDOM = ("dropout",)  # its forward draws its own mask: no value of a run of it is the reference's
+TRACE_LIMIT_S = 10.0  # the recorded run's longest wait (the rest of the budget is the other functions')
+MIN_LEFT_S = 5.0
 
 
 def point_at_the_line(sandbox, target, op, forward_entry, backward_entry):
@@ -65,7 +68,10 @@ def _find(sandbox, target, op, name, sample_name, node, source):
     backward = name == target.backward
     request, calls = build_request(sandbox, target, op, sample, dout, backward)
     request[P.TRACE] = {P.TRACE_NAME: name, P.TRACE_SKIP: firstwrong.loop_lines(node)}
-    outcome = sandbox.call(request, calls)
+    left = sandbox.deadline - time.monotonic()
+    if left < MIN_LEFT_S:  # the submission's own functions come first: a diagnosis only with time to spare
+        return None, ""
+    outcome = sandbox.call(request, calls, limit=min(TRACE_LIMIT_S, left / 4))
     outputs = (outcome.reply or {}).get(P.RESULTS) or {}
     records = _records(sandbox, outputs.get(P.TRACED))
     stopped = str(outputs.get(P.TRACE_STOPPED) or "")[:200]
@@ -124,6 +130,8 @@ def _records(sandbox, specs):
         return []
     records = []
     for spec in specs[:400]:
+        if sandbox.bytes_read > MAX_READ // 2:  # half of what one submission may have read is its results'
+            break
         try:
             value = sandbox.load({P.FILE: spec.get(P.FILE)})
             records.append(

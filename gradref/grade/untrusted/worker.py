@@ -521,7 +521,7 @@ class Recorder:
     return. Bounded: so many line events, records, entries per array and bytes in all, then it stops
     recording (and says why) while the function runs on."""
 
-    EVENTS, RECORDS, ENTRIES, BYTES = 1_000_000, 300, 1 << 20, 64 << 20
+    EVENTS, RECORDS, ENTRIES, BYTES = 1_000_000, 300, 1 << 20, 16 << 20
 
     def __init__(self, code, skip):
         self.code, self.skip = code, skip
