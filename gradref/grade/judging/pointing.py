@@ -9,11 +9,12 @@ import time
 import numpy as np
 
 from conformance import cache
-from conformance.registry import LOSS
+from conformance.registry import LOSS, UPDATE
+from conformance.samples import as_float64
 from reference import intermediates
 
 from ..course.submission import defining_file
-from ..course.targets import FORWARD_ONLY, LOSS_FUNCTION, PAIR
+from ..course.targets import FORWARD_ONLY, LOSS_FUNCTION, PAIR, UPDATE_RULE
 from ..explain import firstwrong
 from ..untrusted import protocol as P
 from ..untrusted.sandbox import MAX_READ, BadResult
@@ -21,7 +22,9 @@ from .answers import oracle_answers
 from .judge import build_request, distinct
 from .verdict import FAIL, sample_of
 
-KINDS = (PAIR, FORWARD_ONLY, LOSS_FUNCTION)
+KINDS = (PAIR, FORWARD_ONLY, LOSS_FUNCTION, UPDATE_RULE)
+# An update rule's config entries, under the names its code gives them as a rule.
+CONFIG_LOCALS = {"velocity": ("velocity", "v"), "cache": ("cache", "grad_squared"), "m": ("m",), "v": ("v",)}
 RANDOM = ("dropout",)  # its forward draws its own mask: no value of a run of it is the reference's
 TRACE_LIMIT_S = 10.0  # the recorded run's longest wait (the rest of the budget is the other functions')
 MIN_LEFT_S = 5.0
@@ -78,12 +81,17 @@ def _find(sandbox, target, op, name, sample_name, node, source):
     if not records:
         return None, stopped
     args = [sample.args[n] for n in op.signature]
-    cotangent = 1.0 if op.kind == LOSS else dout
+    cotangent = 1.0 if op.kind in (LOSS, UPDATE) else dout
     wrt = [op.signature.index(n) for n in op.wrt]
     reference, pairs = _reference_values(op, sample_name, args, wrt, cotangent, backward or op.kind == LOSS)
     named = {"out": want_out, **{f"d{n}": g for n, g in zip(op.wrt, want_grads)}}
     if op.kind == LOSS:
         named["loss"] = want_out
+    if target.kind == UPDATE_RULE:
+        named["next_w"] = want_out
+        state = op.state(**as_float64(sample.args)).get("config", {}) if op.state else {}
+        for key, value in state.items():
+            named.update({local: value for local in CONFIG_LOCALS.get(key, (key,)) if local not in named})
     first = np.shape(sample.args.get("x", next(iter(sample.args.values()))))
     passed = [] if backward else [sample.args[n] for n in op.signature if n not in target.packed]
     parameters = [a.arg for a in node.args.posonlyargs + node.args.args]
