@@ -73,7 +73,13 @@ def test_without_torch_the_backend_is_one_sentence_and_exit_2(monkeypatch, capsy
     assert "needs PyTorch" in err and "gradref[torch]" in err and "Traceback" not in err
 
 
-def test_bench_times_the_manual_code_on_torch(tmp_path):
+def test_bench_times_the_manual_code_on_torch(tmp_path, monkeypatch):
+    from test_bench_smoke import tiny
+
+    from bench import runner as bench_runner
+
+    monkeypatch.setitem(registry.REGISTRY, "affine", tiny(registry.REGISTRY["affine"]))
+    monkeypatch.setattr(bench_runner, "QUICK_BUDGET_S", 0.0)
     path = tmp_path / "bench.json"
     code = main(["bench", "--quick", "--impl", "torch", "--impl", "numpy", "--op", "affine", "--json", str(path)])
     assert code == 0
