@@ -82,8 +82,11 @@ def statements(node):
         if hasattr(inner, "body"):  # a compound statement: its header's names only
             continue
         stores, loads = set(), set()
+        keyed = {id(p.value) for p in ast.walk(inner) if _keyed_name(p)}  # config of config['cache']
         for part in ast.walk(inner):
-            if isinstance(part, ast.Name):
+            if _keyed_name(part):  # a dict entry under a string key: a value of its own, as recorded
+                (stores if isinstance(part.ctx, ast.Store) else loads).add(f"{part.value.id}[{part.slice.value!r}]")
+            elif isinstance(part, ast.Name) and id(part) not in keyed:
                 (stores if isinstance(part.ctx, ast.Store) else loads).add(part.id)
             elif isinstance(part, (ast.Subscript, ast.Attribute)) and isinstance(part.ctx, ast.Store):
                 base = part.value
@@ -103,6 +106,15 @@ def statements(node):
             )
         )
     return sorted(found, key=lambda s: s.line)
+
+
+def _keyed_name(node):
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and isinstance(node.slice, ast.Constant)
+        and isinstance(node.slice.value, str)
+    )
 
 
 class Correct:
@@ -129,15 +141,18 @@ class Correct:
         """Whether s is a correct value (up to reshape, transpose, broadcast)."""
         return s.size == 0 or any(_same(s, r) for r in self._near(s))
 
-    def composed(self, s):
-        """Whether s is a correct value times a constant, or times or divided by another correct value."""
+    def composed(self, s, constants=True):
+        """Whether s is a correct value times a constant (where `constants`), or times or divided by
+        another correct value."""
         for r in self.values:
             for placed in [r] if r.shape == s.shape else _broadcasts(r, s.shape) if r.size < s.size else []:
                 if np.min(np.abs(placed)) <= TINY:
                     continue
                 ratio = s / placed
                 if float(np.ptp(ratio)) <= 1e-6 * max(float(np.max(np.abs(ratio))), TINY):
-                    return True  # a staged scale (N * dscores, dvar / N); a paired value's factor is still caught
+                    if constants:  # a staged scale (N * dscores, dvar / N); a paired value's factor is still caught
+                        return True
+                    continue
                 if self.holds(ratio) or (np.min(np.abs(ratio)) > TINY and self.holds(1 / ratio)):
                     return True
         return False
@@ -177,14 +192,16 @@ def _broadcasts(r, shape):
 RIGHT, WRONG, UNKNOWN = "right", "wrong", "unknown"
 
 
-def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, scalars=(), inputs=None):
+def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, scalars=(), inputs=None, constants=True):
     """The Finding for the first wrong value whose inputs are right, or None.
 
     records: [Record] in the order they were recorded; reference: every value the reference computes;
     pairs: [(primal, cotangent)] of its forward; named: {quantity: right value} of the function's
     outputs (dx, out, ...); node: the function's ast node; lines: its file's lines; scalars: its
     parameters that were handed plain numbers (reg, eps); inputs: a backward's forward arguments
-    {name: value} (a cache entry that holds one of them under another name is not vouched for).
+    {name: value} (a cache entry that holds one of them under another name is not vouched for);
+    constants: whether a constant multiple of a correct value counts as right (not in an update rule,
+    where a bias correction left out is exactly that).
 
     Only a value whose right value is known can be wrong: the last value of a name that is one of the
     function's outputs, or of a d<name> whose <name> is a value of the forward. Any other value is right
@@ -209,10 +226,14 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
                 statement = _assigning(found, record)
                 if right and shaped is None and statement is not None and record.value.shape != expected.shape:
                     shaped = (record, statement, expected.shape)
-            elif _an_input_renamed(record, records, parameters) or _forward_input_renamed(record, inputs):
-                right = False  # dc = dnext_c, or s that holds x: right by chance, as a rule
+            elif (
+                _an_input_renamed(record, records, parameters)
+                or _forward_input_renamed(record, inputs)
+                or _another_name(record, records, index, parameters)
+            ):
+                right = False  # dc = dnext_c, s that holds x, mt = m: right by chance, as a rule
             else:
-                right = correct.holds(record.value) or correct.composed(record.value)
+                right = correct.holds(record.value) or correct.composed(record.value, constants)
             status[index] = RIGHT if right else (WRONG if expected is not None else UNKNOWN)
             latest[record.name] = index
         for index in stretch:  # each value's inputs: as they were before it, or as the stretch left them
@@ -248,6 +269,27 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
         said = f"has the right values in shape {record.value.shape}, where the right {record.name} has shape {shape}"
         return _finding(statement.line, record.name, node, lines, file, said)
     return None
+
+
+def _another_name(record, records, index, parameters):
+    """Whether a name's last value is exactly the value another of the function's own names holds at
+    that point (mt = config['m'] where the bias correction was meant): two names for one value."""
+    if final_index(records, record.name) != index or not np.any(record.value):
+        return False
+    latest = {}
+    for r in records[: index + 1]:
+        latest[r.name] = r
+    return any(
+        name != record.name
+        and name not in parameters
+        and other.value.shape == record.value.shape
+        and np.array_equal(other.value, record.value)
+        for name, other in latest.items()
+    )
+
+
+def final_index(records, name):
+    return max(i for i, r in enumerate(records) if r.name == name)
 
 
 def _forward_input_renamed(record, inputs):

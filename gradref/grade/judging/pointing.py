@@ -90,7 +90,9 @@ def _find(sandbox, target, op, name, sample_name, node, source):
     if target.kind == UPDATE_RULE:
         named["next_w"] = want_out
         state = op.state(**as_float64(sample.args)).get("config", {}) if op.state else {}
+        holder = next(iter(a.arg for a in node.args.args[2:3]), "config")  # update(w, dw, config)
         for key, value in state.items():
+            named[f"{holder}[{key!r}]"] = value
             named.update({local: value for local in CONFIG_LOCALS.get(key, (key,)) if local not in named})
     first = np.shape(sample.args.get("x", next(iter(sample.args.values()))))
     passed = [] if backward else [sample.args[n] for n in op.signature if n not in target.packed]
@@ -107,6 +109,7 @@ def _find(sandbox, target, op, name, sample_name, node, source):
         first[0] if first else 0,
         scalars,
         {n: v for n, v in sample.args.items() if isinstance(v, np.ndarray)} if backward else None,
+        constants=target.kind != UPDATE_RULE,
     )
     return finding, stopped
 

@@ -547,9 +547,7 @@ class Recorder:
         sys.settrace(None)
 
     def snapshot(self, local_values, line):
-        for name, value in list(local_values.items()):
-            if not isinstance(value, (np.ndarray, np.floating, _tensor_type())) or name.startswith("__"):
-                continue
+        for name, value in self.arrays(local_values):
             if int(np.prod(value.shape)) > self.ENTRIES:
                 continue  # too large to keep: its line is judged by the values around it
             array = as_array(value)
@@ -565,6 +563,20 @@ class Recorder:
                 return
             self.records.append((self.previous, line, name, array))
         self.previous = line
+
+    @staticmethod
+    def arrays(local_values):
+        """(name, value) of the array locals, and of the arrays in a dict local under a string key
+        (an update rule's config['cache']), named as the code reads them."""
+        for name, value in list(local_values.items()):
+            if name.startswith("__"):
+                continue
+            if isinstance(value, dict) and len(value) <= 64:
+                for key, inner in list(value.items()):
+                    if isinstance(key, str) and isinstance(inner, (np.ndarray, np.floating, _tensor_type())):
+                        yield f"{name}[{key!r}]", inner
+            elif isinstance(value, (np.ndarray, np.floating, _tensor_type())):
+                yield name, value
 
     def __enter__(self):
         sys.settrace(self)
