@@ -58,7 +58,8 @@ def pools():
 
 class _Restyle(ast.NodeTransformer):
     """The small choices each student makes their own way: a.dot(b), np.dot(a, b) or a @ b;
-    np.sum(a, axis=k) or a.sum(axis=k); np.maximum(0, x) or np.maximum(x, 0)."""
+    np.sum(a, axis=k) or a.sum(axis=k); np.maximum(0, x) or np.maximum(x, 0); np.zeros_like(a) or
+    np.zeros(a.shape); x.shape[0] or len(x); a.T or np.transpose(a); a ** 2 or a * a."""
 
     def __init__(self, rng):
         self.rng = rng
@@ -80,6 +81,39 @@ class _Restyle(ast.NodeTransformer):
         if isinstance(f, ast.Attribute) and f.attr == "maximum" and _is_np(f.value) and len(node.args) == 2:
             if self.rng.random() < 0.5:
                 node.args = node.args[::-1]
+        if isinstance(f, ast.Attribute) and f.attr == "zeros_like" and _is_np(f.value) and len(node.args) == 1:
+            if self.rng.random() < 0.5:
+                shape = ast.Attribute(node.args[0], "shape", ast.Load())
+                return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "zeros", ast.Load()), [shape], [])
+        return node
+
+    def visit_Subscript(self, node):
+        """x.shape[0] or len(x)."""
+        self.generic_visit(node)
+        shape = node.value
+        if (
+            isinstance(shape, ast.Attribute)
+            and shape.attr == "shape"
+            and isinstance(node.slice, ast.Constant)
+            and node.slice.value == 0
+            and self.rng.random() < 0.5
+        ):
+            return ast.Call(ast.Name("len", ast.Load()), [shape.value], [])
+        return node
+
+    def visit_Attribute(self, node):
+        """a.T or np.transpose(a)."""
+        self.generic_visit(node)
+        if node.attr == "T" and isinstance(node.ctx, ast.Load) and self.rng.random() < 0.5:
+            return ast.Call(ast.Attribute(ast.Name("np", ast.Load()), "transpose", ast.Load()), [node.value], [])
+        return node
+
+    def visit_BinOp(self, node):
+        """a ** 2 or a * a (for a name)."""
+        self.generic_visit(node)
+        squared = isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) and node.right.value == 2
+        if squared and isinstance(node.left, ast.Name) and self.rng.random() < 0.5:
+            return ast.BinOp(node.left, ast.Mult(), ast.Name(node.left.id, ast.Load()))
         return node
 
 
