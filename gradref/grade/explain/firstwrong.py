@@ -205,7 +205,7 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
 
     Only a value whose right value is known can be wrong: the last value of a name that is one of the
     function's outputs, or of a d<name> whose <name> is a value of the forward. Any other value is right
-    where it is a correct one (or a product of two), and unknown otherwise; a line is pointed at only
+    where it is a correct one, a constant multiple, product or quotient of them, and unknown otherwise; a line is pointed at only
     where every value it reads (its own earlier value too, for an update in place) is right. An
     upstream gradient taken over unchanged under a name of its own (dtanh = dnext_h, dc = dnext_c),
     from which a wrong value is computed, is pointed at itself: a local derivative or a term is missing
@@ -229,7 +229,7 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
             elif (
                 _an_input_renamed(record, records, parameters)
                 or _forward_input_renamed(record, inputs)
-                or _another_name(record, records, index, parameters)
+                or (final[record.name] == index and _another_name(record, records, index, parameters))
             ):
                 right = False  # dc = dnext_c, s that holds x, mt = m: right by chance, as a rule
             else:
@@ -272,9 +272,9 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
 
 
 def _another_name(record, records, index, parameters):
-    """Whether a name's last value is exactly the value another of the function's own names holds at
+    """Whether a name's (last) value is exactly the value another of the function's own names holds at
     that point (mt = config['m'] where the bias correction was meant): two names for one value."""
-    if final_index(records, record.name) != index or not np.any(record.value):
+    if not np.any(record.value):
         return False
     latest = {}
     for r in records[: index + 1]:
@@ -286,10 +286,6 @@ def _another_name(record, records, index, parameters):
         and np.array_equal(other.value, record.value)
         for name, other in latest.items()
     )
-
-
-def final_index(records, name):
-    return max(i for i, r in enumerate(records) if r.name == name)
 
 
 def _forward_input_renamed(record, inputs):
