@@ -166,3 +166,43 @@ def test_the_public_folder_is_indexed_once(tmp_path, monkeypatch):
     (public / "b.py").write_text("def relu_forward(x):\n    return x, x\n")  # changed: read again
     similarity.read_public(paths, str(tmp_path / "index"))
     assert [a[0] for a in read] == [str(public / "b.py")]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("chromium") or shutil.which("chromium-browser")),
+    reason="needs Chromium (make installs it: apt-get install chromium)",
+)
+def test_the_shipped_examples_with_two_planted_copies_top_the_page_in_chromium(tmp_path):
+    import subprocess
+
+    folder = tmp_path / "class"
+    shutil.copytree(EXAMPLES, folder)
+    for name, original, obfuscation in (
+        ("copy_a.py", "layers_buggy.py", lambda text: obfuscate.all_of_them(text, 1)),
+        ("copy_b.py", "my_layers.py", lambda text: obfuscate.commented(obfuscate.renamed(text, 2))),
+    ):
+        with open(os.path.join(EXAMPLES, original)) as handle:
+            (folder / name).write_text("import numpy as np\n" + obfuscation(handle.read()))
+    page = tmp_path / "pairs.html"
+    assert main(["similar", str(folder), "--html", str(page), "--json", str(tmp_path / "p.json"), "--jobs", "2"]) == 0
+    top = [{p["a"], p["b"]} for p in json.loads((tmp_path / "p.json").read_text())["pairs"][:2]]
+    assert top == [{"copy_a.py", "layers_buggy.py"}, {"copy_b.py", "my_layers.py"}]
+    browser = [
+        shutil.which("chromium") or shutil.which("chromium-browser"),
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--proxy-server=127.0.0.1:9",  # no network: anything fetched would fail
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    rows = dom.split('<table id="pairs">')[1].split("</table>")[0].split("<tr>")[2:4]
+    assert "copy_a.py" in rows[0] and "layers_buggy.py" in rows[0], rows
+    assert "copy_b.py" in rows[1] and "my_layers.py" in rows[1], rows
+    shot = tmp_path / "pairs.png"
+    subprocess.run(
+        [*browser, f"--screenshot={shot}", "--window-size=1300,1100", page.as_uri()], capture_output=True, timeout=120
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("GRADREF_SCREENSHOTS"):  # docs/images/similar.png: GRADREF_SCREENSHOTS=docs/images
+        shutil.copy(shot, os.path.join(os.environ["GRADREF_SCREENSHOTS"], "similar.png"))
