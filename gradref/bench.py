@@ -109,7 +109,7 @@ def register(sub):
     bench.add_argument(
         "--quick",
         action="store_true",
-        help="a shorter sweep: fewer sizes, 0.05 s of timing a row, numpy against jax_jit (and cupy on a "
+        help="a shorter sweep: fewer sizes, 0.05 s of timing a row, one of each pair of regularisation twins, numpy against jax_jit (and cupy on a "
         "GPU) unless --impl names others (under a minute on 2 CPU cores)",
     )
     bench.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where to run (default cpu)")

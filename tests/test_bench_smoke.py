@@ -33,7 +33,7 @@ def tiny(op):
 
 
 def test_every_op_and_cpu_impl_yields_a_complete_row():
-    result = runner.run([tiny(op) for op in registry.ops()], impls.IMPLS, ["cpu"], ["float32"], quick=True, budget=0.0)
+    result = runner.run([tiny(op) for op in registry.ops()], impls.IMPLS, ["cpu"], ["float32"], quick=False, budget=0.0)
     rows = result["results"]
     assert {(r["op"], r["impl"]) for r in rows} == {
         (name, impl)
@@ -102,3 +102,14 @@ def test_pytest_benchmark_suite_runs_once():
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
+
+
+def test_quick_times_one_op_of_each_pair_of_regularisation_twins():
+    ops = [
+        registry.REGISTRY[n] for n in ("fc_net", "fc_net_full", "linear_svm", "linear_svm_half", "two_layer_net_full")
+    ]
+    planned = {row[0].name for row in runner.plan(ops, ["numpy"], ["cpu"], ["float32"], quick=True)}
+    assert planned == {"fc_net", "linear_svm", "two_layer_net_full"}  # a twin alone is still timed
+    assert {row[0].name for row in runner.plan(ops, ["numpy"], ["cpu"], ["float32"], quick=False)} == {
+        o.name for o in ops
+    }
