@@ -301,9 +301,19 @@ def _convnet_kinks(X, W1, b1, W2, b2, **_):
     )
 
 
-def _model(name, manual, layers, samples, kinks, reduction, **kw):
-    """A whole model as a loss of its parameters W1, b1, ..., W<layers>, b<layers> (reg optional)."""
-    params = tuple(f"{kind}{number}" for number in range(1, layers + 1) for kind in ("W", "b"))
+def _model_params(layers, normed=False):
+    """W1, b1, ..., W<layers>, b<layers>; with `normed`, gamma<n>, beta<n> after each hidden layer's."""
+    return tuple(
+        f"{kind}{number}"
+        for number in range(1, layers + 1)
+        for kind in (("W", "b", "gamma", "beta") if normed and number < layers else ("W", "b"))
+    )
+
+
+def _model(name, manual, layers, samples, kinks, reduction, normed=False, **kw):
+    """A whole model as a loss of its parameters W1, b1, ..., W<layers>, b<layers> (reg optional);
+    `normed`: with a normalisation's gamma and beta after each hidden layer."""
+    params = _model_params(layers, normed)
     return _loss(
         name,
         manual,
@@ -335,21 +345,20 @@ def _fc_net(name, manual, **kw):
     return _model(name, manual, 3, samples, _fc_net_kinks, reduction, **kw)
 
 
+def _with_norms(rng, args, sizes):
+    """A 3-layer model's inputs with a normalisation after each hidden layer: gamma<n>, beta<n> of
+    each size in `sizes`, in the order of the model's signature."""
+    norms = {}
+    for number, size in enumerate(sizes, 1):
+        norms[f"gamma{number}"] = 1.0 + normal(rng, size, scale=0.2)
+        norms[f"beta{number}"] = normal(rng, size, scale=0.2)
+    return {key: (args | norms)[key] for key in ("X", "y", *_model_params(3, normed=True), "reg")}
+
+
 def _fc_net_normed_args(rng, n, d, h1, h2, c, reg):
     """FullyConnectedNet's inputs with a normalisation after each hidden affine layer: gamma1, beta1
     (H1,) and gamma2, beta2 (H2,) beside _fc_net_args' weights."""
-    args = _fc_net_args(rng, n, d, h1, h2, c, reg)
-    norms = {}
-    for number, size in ((1, h1), (2, h2)):
-        norms[f"gamma{number}"] = 1.0 + normal(rng, size, scale=0.2)
-        norms[f"beta{number}"] = normal(rng, size, scale=0.2)
-    return (
-        {key: args[key] for key in ("X", "y", "W1", "b1")}
-        | {"gamma1": norms["gamma1"], "beta1": norms["beta1"]}
-        | {key: args[key] for key in ("W2", "b2")}
-        | {"gamma2": norms["gamma2"], "beta2": norms["beta2"]}
-        | {key: args[key] for key in ("W3", "b3", "reg")}
-    )
+    return _with_norms(rng, _fc_net_args(rng, n, d, h1, h2, c, reg), (h1, h2))
 
 
 def _fc_net_normed_kinks(axis):
@@ -374,18 +383,15 @@ def _fc_net_normed(name, manual, normalization, **kw):
         SampleSpec(normalization, lambda r: _fc_net_normed_args(r, 6, 4, 6, 5, 3, 0.05), small=True),
         SampleSpec(f"{normalization}-course", lambda r: _fc_net_normed_args(r, 4, 15, 20, 30, 10, 0.1), small=True),
     )
-    params = ("W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3")
     reduction = lambda X, W1, W2, W3, **_: max(_matmul_dims(_flat(X), W1, W2, W3), X.shape[0])  # noqa: E731
-    return _loss(
+    return _model(
         name,
         manual,
-        ("X", "y", *params, "reg"),
-        params,
+        3,
         samples,
-        kinks=_fc_net_normed_kinks(0 if normalization == "batchnorm" else 1),
-        defaults=(("reg", OMIT, lambda **_: 0.0),),
-        reduction=reduction,
-        tol_factor=policy.CHAINED,
+        _fc_net_normed_kinks(0 if normalization == "batchnorm" else 1),
+        reduction,
+        normed=True,
         cancelling=("b1", "b2") if normalization == "batchnorm" else (),  # the batch mean takes them out
         **kw,
     )
@@ -514,13 +520,7 @@ def _deep_convnet(name, manual, **kw):
 
 def _deep_convnet_batchnorm_args(rng, n, c, hw, f1, f2, classes, reg):
     """_deep_convnet_args with a spatial batch norm after each conv: gamma1, beta1 (F1,), gamma2, beta2 (F2,)."""
-    args = _deep_convnet_args(rng, n, c, hw, f1, f2, classes, reg)
-    norms = {}
-    for number, size in ((1, f1), (2, f2)):
-        norms[f"gamma{number}"] = 1.0 + normal(rng, size, scale=0.2)
-        norms[f"beta{number}"] = normal(rng, size, scale=0.2)
-    order = ("X", "y", "W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3", "reg")
-    return {key: (args | norms)[key] for key in order}
+    return _with_norms(rng, _deep_convnet_args(rng, n, c, hw, f1, f2, classes, reg), (f1, f2))
 
 
 def _deep_convnet_batchnorm_kinks(X, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, **_):
@@ -540,18 +540,15 @@ def _deep_convnet_batchnorm(name, manual, **kw):
         SampleSpec("batchnorm", lambda r: _deep_convnet_batchnorm_args(r, 3, 2, 4, 3, 4, 3, 0.05), small=True),
         SampleSpec("batchnorm-n1", lambda r: _deep_convnet_batchnorm_args(r, 1, 3, 4, 2, 3, 4, 0.0), small=True),
     )
-    params = ("W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3")
     reduction = lambda X, W1, W3, **_: max(9 * X.shape[1], 9 * W1.shape[0], W3.shape[0], X.shape[0] * 16)  # noqa: E731
-    return _loss(
+    return _model(
         name,
         manual,
-        ("X", "y", *params, "reg"),
-        params,
+        3,
         samples,
-        kinks=_deep_convnet_batchnorm_kinks,
-        defaults=(("reg", OMIT, lambda **_: 0.0),),
-        reduction=reduction,
-        tol_factor=policy.CHAINED,
+        _deep_convnet_batchnorm_kinks,
+        reduction,
+        normed=True,
         cancelling=("b1", "b2"),  # the batch mean takes the conv biases out
         traceable=False,
         **kw,
