@@ -215,12 +215,13 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
     final = {record.name: index for index, record in enumerate(records)}
     parameters = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
     opaque = parameters - {record.name for record in records} - set(scalars)  # a cache tuple, a param dict
-    status, latest, shaped = {}, {}, None
+    status, wanted, latest, shaped = {}, {}, {}, None
     for stretch in _stretches(records):
         before = dict(latest)  # the values each name had when this stretch of lines began
         for index in stretch:
             record = records[index]
             expected = _expected(record, records, latest, pairs, named) if final[record.name] == index else None
+            wanted[index] = expected
             if expected is not None:
                 right = close(record.value.ravel(), expected.ravel())
                 statement = _assigning(found, record)
@@ -229,7 +230,7 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
             elif (
                 _an_input_renamed(record, records, parameters)
                 or _forward_input_renamed(record, inputs)
-                or (final[record.name] == index and _another_name(record, records, index, parameters))
+                or (final[record.name] == index and _another_name(record, records, latest, parameters))
             ):
                 right = False  # dc = dnext_c, s that holds x, mt = m: right by chance, as a rule
             else:
@@ -256,9 +257,7 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
             if suspects:
                 continue  # built on a value that is wrong, or that nothing says is right
             label = f"the right {record.name}"
-            relation = _relation(
-                record.value, correct, named, batch, expected_of(record, records, index, before, pairs, named), label
-            )
+            relation = _relation(record.value, correct, named, batch, wanted[index], label)
             read = sorted(set(used) - {record.name})
             because = f" (what it is computed from, {', '.join(read)}, is right)" if read else ""
             said = relation or f"it differs from {label}"
@@ -271,20 +270,18 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
     return None
 
 
-def _another_name(record, records, index, parameters):
+def _another_name(record, records, latest, parameters):
     """Whether a name's (last) value is exactly the value another of the function's own names holds at
-    that point (mt = config['m'] where the bias correction was meant): two names for one value."""
+    that point (`latest`: name -> index of its record so far; mt = config['m'] where the bias
+    correction was meant): two names for one value."""
     if not np.any(record.value):
         return False
-    latest = {}
-    for r in records[: index + 1]:
-        latest[r.name] = r
     return any(
         name != record.name
         and name not in parameters
-        and other.value.shape == record.value.shape
-        and np.array_equal(other.value, record.value)
-        for name, other in latest.items()
+        and records[i].value.shape == record.value.shape
+        and np.array_equal(records[i].value, record.value)
+        for name, i in latest.items()
     )
 
 
@@ -307,10 +304,6 @@ def _stretches(records):
         else:
             groups.append([index])
     return groups
-
-
-def expected_of(record, records, index, before, pairs, named):
-    return _expected(record, records, {**before, record.name: index}, pairs, named)
 
 
 def _known_in_loop(record, loop, correct):
