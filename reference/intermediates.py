@@ -28,22 +28,18 @@ def intermediates(fn, args, wrt, cotangent):
     with oracle.exact_mode("cpu"):
         jargs = [oracle._to_jax(a) for a in args]
         wrt_values = [jargs[i] for i in wrt]
-        if not wrt:  # an update rule: its forward's values alone
-            closed = jax.make_jaxpr(lambda: fn(*jargs))()
-            computed = []
-            _perturbed(closed.jaxpr, closed.consts, [], computed, None)
-            for value in computed:
-                _keep(value, found)
-            return found[: MAX_VALUES + len(args) + 1]
 
         def forward_and_back(cot, *diff):
             out, pullback = jax.vjp(oracle.with_wrt(fn, jargs, wrt), *diff)
             return out, pullback(cot)
 
-        jcot = oracle._put(np.asarray(cotangent, np.float64))
-        closed = jax.make_jaxpr(forward_and_back)(jcot, *wrt_values)
+        if wrt:
+            jcot = oracle._put(np.asarray(cotangent, np.float64))
+            closed, inputs = jax.make_jaxpr(forward_and_back)(jcot, *wrt_values), [jcot, *wrt_values]
+        else:  # an update rule: its forward's values alone
+            closed, inputs = jax.make_jaxpr(lambda: fn(*jargs))(), []
         computed = []
-        _perturbed(closed.jaxpr, closed.consts, [jcot, *wrt_values], computed, None)
+        _perturbed(closed.jaxpr, closed.consts, inputs, computed, None)
     for value in computed:
         _keep(value, found)
     return found[: MAX_VALUES + len(args) + 1]
