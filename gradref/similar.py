@@ -14,22 +14,29 @@ from .output import UsageError
 
 
 def _reports(folder, paths, reports_dir, jobs, assignment, advance):
-    """{submission name: report}: read from `reports_dir` (a batch's --out), or graded now."""
+    """{submission name: report}: read from `reports_dir` (a batch's --out), or graded now into a
+    folder that is removed once they are read."""
+    if reports_dir is not None:
+        return _read_reports(paths, reports_dir)
     from .grade.course import assignments
     from .grade.front import batch
-    from .grade.front.reports import report_name
     from .grade.judging.options import Options
 
-    if reports_dir is None:
-        options = Options()
-        if assignment:
-            try:
-                spec = assignments.load(assignment)
-            except assignments.SpecError as error:
-                raise UsageError(str(error)) from None
-            options = assignments.apply(spec, Options(assignment=spec))
-        reports_dir = tempfile.mkdtemp(prefix="gradref-similar-")
-        batch.grade_folder(folder, options, jobs, reports_dir, advance=advance)
+    options = Options()
+    if assignment:
+        try:
+            spec = assignments.load(assignment)
+        except assignments.SpecError as error:
+            raise UsageError(str(error)) from None
+        options = assignments.apply(spec, Options(assignment=spec))
+    with tempfile.TemporaryDirectory(prefix="gradref-similar-") as graded:
+        batch.grade_folder(folder, options, jobs, graded, advance=advance)
+        return _read_reports(paths, graded)
+
+
+def _read_reports(paths, reports_dir):
+    from .grade.front.reports import report_name
+
     found = {}
     for path in paths:
         try:
