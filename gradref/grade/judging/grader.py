@@ -54,6 +54,7 @@ from ..course.targets import (
     targets_for,
 )
 from ..explain import feedback, firstwrong, static
+from ..explain.diagnose import CHANGES_A_RIGHT_ONE
 from ..explain.plainwords import explain_error, in_torch_words
 from ..untrusted import confine, notebook
 from ..untrusted import protocol as P
@@ -511,7 +512,7 @@ def _read_the_code(sandbox, target, forward_entry, backward_entry):
         found = [f for f in static.findings(source[1] if source else "", name) if f not in entry.hints]
         entry.hints[:0] = found
         if any(static.NEVER_SHIFTED in f for f in found):  # that is what overflows, whatever else it resembles
-            entry._unsay({t for _, k, t in entry.found if k == "log_of_probability"})
+            entry.contradicted.add(("its code", "log_of_probability", CHANGES_A_RIGHT_ONE))  # taken back at settle()
             entry.mistakes.insert(0, "no_max_shift")
         line = re.match(r"line (\d+) `(.*?)`", found[0]) if found else None
         if line and source:  # a line that is there to see is pointed at before a value that went wrong
