@@ -278,15 +278,6 @@ def defining_file(folder, name):
     return None
 
 
-def defining_text(folder, name):
-    """The text of the .py file under `folder` that defines the top-level function `name` ("" where
-    none does)."""
-    for text, tree in _parsed(folder):
-        if any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body):
-            return text
-    return ""
-
-
 def written_in_torch(path):
     """Whether the submission (a file or a folder) is EECS 498's PyTorch code: among its modules that
     do `import torch` at their top, the names of EECS 498's functions are at least as many as those
