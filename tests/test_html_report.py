@@ -264,18 +264,23 @@ def chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(not chromium(), reason="needs Chromium (make installs it: apt-get install chromium)")
-def test_the_class_page_renders_offline_in_chromium_with_nothing_running(tmp_path, report_folder, class_reports):
-    page = tmp_path / "class.html"
-    assert main(["report", str(report_folder), "--html", str(page)]) == 0
-    browser = [
+def headless(profile):
+    """Chromium with no screen and no network (anything a page fetched would fail)."""
+    return [
         chromium(),
         "--headless=new",
         "--no-sandbox",
         "--disable-gpu",
-        "--proxy-server=127.0.0.1:9",  # no network: anything fetched would fail
-        f"--user-data-dir={tmp_path / 'profile'}",
+        "--proxy-server=127.0.0.1:9",
+        f"--user-data-dir={profile}",
     ]
+
+
+@pytest.mark.skipif(not chromium(), reason="needs Chromium (make installs it: apt-get install chromium)")
+def test_the_class_page_renders_offline_in_chromium_with_nothing_running(tmp_path, report_folder, class_reports):
+    page = tmp_path / "class.html"
+    assert main(["report", str(report_folder), "--html", str(page)]) == 0
+    browser = headless(tmp_path / "profile")
     dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     rendered = parsed(dom)
     assert rendered.ids["students"] == str(len(class_reports) + 1)

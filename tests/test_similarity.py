@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from test_html_report import chromium, headless
 
 from bench import obfuscate
 from gradref import similarity
@@ -168,10 +169,7 @@ def test_the_public_folder_is_indexed_once(tmp_path, monkeypatch):
     assert [a[0] for a in read] == [str(public / "b.py")]
 
 
-@pytest.mark.skipif(
-    not (shutil.which("chromium") or shutil.which("chromium-browser")),
-    reason="needs Chromium (make installs it: apt-get install chromium)",
-)
+@pytest.mark.skipif(not chromium(), reason="needs Chromium (make installs it: apt-get install chromium)")
 def test_the_shipped_examples_with_two_planted_copies_top_the_page_in_chromium(tmp_path):
     import subprocess
 
@@ -187,14 +185,7 @@ def test_the_shipped_examples_with_two_planted_copies_top_the_page_in_chromium(t
     assert main(["similar", str(folder), "--html", str(page), "--json", str(tmp_path / "p.json"), "--jobs", "2"]) == 0
     top = [{p["a"], p["b"]} for p in json.loads((tmp_path / "p.json").read_text())["pairs"][:2]]
     assert top == [{"copy_a.py", "layers_buggy.py"}, {"copy_b.py", "my_layers.py"}]
-    browser = [
-        shutil.which("chromium") or shutil.which("chromium-browser"),
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--proxy-server=127.0.0.1:9",  # no network: anything fetched would fail
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+    browser = headless(tmp_path / "profile")
     dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     rows = dom.split('<table id="pairs">')[1].split("</table>")[0].split("<tr>")[2:4]
     assert "copy_a.py" in rows[0] and "layers_buggy.py" in rows[0], rows
