@@ -126,13 +126,13 @@ def written_by(source, rng):
     return ast.unparse(ast.fix_missing_locations(_Restyle(rng).visit(ast.parse(source))))
 
 
-def student(choice, bugs):
+def student(choice, styles):
     """The source of a submission: {op: style or bug name}; choice["c"] is its bug's own constant."""
     parts = [
         (
             BUGS[choice[op]][1].strip().replace("{c}", choice.get("c", "2.0"))
             if choice[op] in BUGS
-            else bugs[op][choice[op]]
+            else styles[op][choice[op]]
         )
         for op in OPS
     ]

@@ -25,6 +25,7 @@ a fingerprint that most of the class shares is left out of the index (it would w
 import dataclasses
 import hashlib
 import io
+import itertools
 import json
 import keyword
 import math
@@ -297,14 +298,13 @@ def score_pairs(documents, reports):
                 continue
             chance = (len(owners) - 1) / max(students - 1, 1)
             bits = -math.log2(chance)
-            for i, a in enumerate(owners):
-                for b in owners[i + 1 :]:
-                    entry = pair(a, b)
-                    if bits > entry["behaviour"].get(function, 0.0):
-                        entry["behaviour"][function] = bits
-                        entry["evidence"][function] = (
-                            f"{words[key]}: a result that {len(owners)} of {students} students share"
-                        )
+            for a, b in itertools.combinations(owners, 2):
+                entry = pair(a, b)
+                if bits > entry["behaviour"].get(function, 0.0):
+                    entry["behaviour"][function] = bits
+                    entry["evidence"][function] = (
+                        f"{words[key]}: a result that {len(owners)} of {students} students share"
+                    )
     by_name = {d.name: d for d in documents}
     for function in {f for d in documents for f in d.prints}:
         holders = [d for d in documents if d.prints.get(function)]
@@ -318,10 +318,8 @@ def score_pairs(documents, reports):
         index = _index([(d.name, list(d.prints[function])) for d in holders], min(max(20, COMMON * len(holders)), MOST))
         shared = {}
         for h, owners in index.items():
-            for i, a in enumerate(owners):
-                for b in owners[i + 1 :]:
-                    if by_name[a].public and by_name[b].public:
-                        continue
+            for a, b in itertools.combinations(owners, 2):
+                if not (by_name[a].public and by_name[b].public):
                     shared.setdefault(tuple(sorted((a, b))), []).append(h)
         totals = {d.name: sum(weight[h] for h in d.prints[function]) for d in holders}
         for (a, b), hashes in shared.items():
@@ -345,7 +343,7 @@ def _ranked(pairs, by_name):
             {
                 "a": a,
                 "b": b,
-                "public": by_name[a].public or by_name[b].public if a in by_name and b in by_name else False,
+                "public": any(by_name[n].public for n in (a, b) if n in by_name),
                 "score": round(behaviour + code_score, 3),
                 "behaviour": round(behaviour, 3),
                 "code": round(code_score, 3),
