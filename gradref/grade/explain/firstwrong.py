@@ -63,6 +63,17 @@ def function_node(text, name):
     return next((n for n in body if isinstance(n, ast.FunctionDef) and n.name == (method or name)), None)
 
 
+def returned_names(node):
+    """The names each of the function's return statements hands back, by position (None for a
+    position that is no plain name): `return dx, dw, db`, `return next_w, config`."""
+    found = []
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Return) and inner.value is not None:
+            parts = inner.value.elts if isinstance(inner.value, (ast.Tuple, ast.List)) else [inner.value]
+            found.append([p.id if isinstance(p, ast.Name) else None for p in parts])
+    return found
+
+
 def loop_lines(node):
     """The lines of the function's loops (their headers included): recorded once the loop is left."""
     lines = set()
@@ -84,7 +95,10 @@ def statements(node):
         stores, loads = set(), set()
         keyed = {id(p.value) for p in ast.walk(inner) if _keyed_name(p)}  # config of config['cache']
         for part in ast.walk(inner):
-            if _keyed_name(part):  # a dict entry under a string key: a value of its own, as recorded
+            if _keyed_get(part):  # config.get('velocity', ...): the entry's value, as recorded
+                loads.add(f"{part.func.value.id}[{part.args[0].value!r}]")
+                keyed.add(id(part.func.value))
+            elif _keyed_name(part):  # a dict entry under a string key: a value of its own, as recorded
                 (stores if isinstance(part.ctx, ast.Store) else loads).add(f"{part.value.id}[{part.slice.value!r}]")
             elif isinstance(part, ast.Name) and id(part) not in keyed:
                 (stores if isinstance(part.ctx, ast.Store) else loads).add(part.id)
@@ -108,6 +122,18 @@ def statements(node):
     return sorted(found, key=lambda s: s.line)
 
 
+def _keyed_get(node):
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and isinstance(node.func.value, ast.Name)
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    )
+
+
 def _keyed_name(node):
     return (
         isinstance(node, ast.Subscript)
@@ -123,7 +149,10 @@ class Correct:
     such values of its own: 1 / std, dxhat * 1 / std, N * dscores)."""
 
     def __init__(self, values):
-        self.values = [v for v in values if v.size > 0 and np.all(np.isfinite(v))]
+        values = [v for v in values if v.size > 0 and np.all(np.isfinite(v))]
+        # Probabilities where the reference keeps their logarithms (log_softmax): code computes them.
+        values += [np.exp(v) for v in values if v.size > 1 and np.max(v) <= 0 and np.min(v) > -700]
+        self.values = values
         self.sizes = np.array([v.size for v in self.values], dtype=np.int64)
         self.norms = np.array([float(np.linalg.norm(v)) for v in self.values])
 
@@ -142,20 +171,25 @@ class Correct:
         return s.size == 0 or any(_same(s, r) for r in self._near(s))
 
     def composed(self, s, constants=True):
-        """Whether s is a correct value times a constant (where `constants`), or times or divided by
-        another correct value."""
+        """(COMPOSED, ()) where s is a correct value times or divided by another correct value; (SCALED,
+        the factors) where it is a correct value times a constant (where `constants`); (None, ())
+        where it is neither."""
+        factors = []
+        if constants:  # of a value of its own shape, zeros and all (a 0/1 mask times N)
+            factors += [f for f in (_factor(s, r) for r in self.same_shape(s.shape)) if f is not None]
         for r in self.values:
             for placed in [r] if r.shape == s.shape else _broadcasts(r, s.shape) if r.size < s.size else []:
                 if np.min(np.abs(placed)) <= TINY:
                     continue
                 ratio = s / placed
                 if float(np.ptp(ratio)) <= 1e-6 * max(float(np.max(np.abs(ratio))), TINY):
-                    if constants:  # a staged scale (N * dscores, dvar / N); a paired value's factor is still caught
-                        return True
+                    # a staged scale (N * dscores, dvar / N); a paired value's factor is still caught
+                    if constants:
+                        factors.append(float(ratio.ravel()[0]))
                     continue
                 if self.holds(ratio) or (np.min(np.abs(ratio)) > TINY and self.holds(1 / ratio)):
-                    return True
-        return False
+                    return COMPOSED, ()
+        return (SCALED, tuple(factors)) if factors else (None, ())
 
     def same_shape(self, shape):
         return [r for r in self.values if r.shape == shape]
@@ -190,6 +224,7 @@ def _broadcasts(r, shape):
 
 
 RIGHT, WRONG, UNKNOWN = "right", "wrong", "unknown"
+SCALED, COMPOSED = "scaled", "composed"  # how a value that is no correct one as it is is made of them
 
 
 def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, scalars=(), inputs=None, constants=True):
@@ -210,12 +245,13 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
     upstream gradient taken over unchanged under a name of its own (dtanh = dnext_h, dc = dnext_c),
     from which a wrong value is computed, is pointed at itself: a local derivative or a term is missing
     there, as a rule. Where every value is right and only a shape is not, that line is pointed at."""
-    correct = Correct(reference)
+    handed = [r.value for r in records if r.start == records[0].start] if records else []
+    correct = Correct([*reference, *handed])  # what the function is handed is right by definition
     found = statements(node)
     final = {record.name: index for index, record in enumerate(records)}
     parameters = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
     opaque = parameters - {record.name for record in records} - set(scalars)  # a cache tuple, a param dict
-    status, wanted, latest, shaped = {}, {}, {}, None
+    status, wanted, latest, shaped, sources = {}, {}, {}, None, {}
     for stretch in _stretches(records):
         before = dict(latest)  # the values each name had when this stretch of lines began
         for index in stretch:
@@ -234,28 +270,29 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
             ):
                 right = False  # dc = dnext_c, s that holds x, mt = m: right by chance, as a rule
             else:
-                right = correct.holds(record.value) or correct.composed(record.value, constants)
+                how, factors = (RIGHT, ()) if correct.holds(record.value) else correct.composed(record.value, constants)
+                # A constant multiple is right where staging gives that factor (N * dscores, dvar / N),
+                # not where a normalisation counts wrong (var with ddof=1: N / (N - 1)).
+                right = how is not None and (how != SCALED or any(_staging(f, batch) for f in factors))
             status[index] = RIGHT if right else (WRONG if expected is not None else UNKNOWN)
             latest[record.name] = index
         for index in stretch:  # each value's inputs: as they were before it, or as the stretch left them
-            if status[index] != WRONG:
+            sources[index] = _sources(records[index], found, opaque, latest, before, node, correct, records)
+        context = (records, correct, named, batch, node, lines, file, found)
+        for index in stretch:
+            if status[index] != WRONG or sources[index] is None:
                 continue
             record = records[index]
-            statement = _assigning(found, record)
-            reads = set(statement.loads if statement else ()) - {record.name}
-            if statement is None or reads & opaque:
-                continue
-            used = {n: latest[n] for n in reads if n in latest}
-            if record.name in before:
-                used[record.name] = before[record.name]  # its own earlier value, updated in place or accumulated
-            loop = _outer_loop(node, statement.line)
-            if loop is not None and not all(_known_in_loop(records[i], loop, correct) for i in used.values()):
-                continue  # a loop's values are its last iteration's: only the ones that hold as they are count
+            statement, used = sources[index]
             suspects = [records[i] for i in used.values() if status[i] != RIGHT]
             if len(suspects) == 1 and _an_input_renamed(suspects[0], records, parameters):
                 return _taken_over(suspects[0], record, found, node, lines, file)
-            if suspects:
-                continue  # built on a value that is wrong, or that nothing says is right
+            if suspects:  # built on values nothing says are right: see where they leave the right ones
+                unsure = [i for i in used.values() if status[i] != RIGHT]
+                finding = _on_the_way(unsure, record, wanted[index], status, sources, context)
+                if finding is not None:
+                    return finding
+                continue
             label = f"the right {record.name}"
             relation = _relation(record.value, correct, named, batch, wanted[index], label)
             read = sorted(set(used) - {record.name})
@@ -268,6 +305,101 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
         said = f"has the right values in shape {record.value.shape}, where the right {record.name} has shape {shape}"
         return _finding(statement.line, record.name, node, lines, file, said)
     return None
+
+
+def _sources(record, found, opaque, latest, before, node, correct, records):
+    """(statement, {name read: index of its value}) of a value, or None where what it is computed from
+    cannot be told: no statement assigns it, it reads an opaque parameter (a cache tuple) or a number
+    that is not recorded and is assigned again later, or it is a loop's value built on values of the loop's last iteration that are not correct as they are."""
+    statement = _assigning(found, record)
+    reads = set(statement.loads if statement else ()) - {record.name}
+    if statement is None or reads & opaque:
+        return None
+    later = {n for s in found if s.line > statement.line for n in s.stores}
+    if (reads - set(latest)) & later:  # a number not recorded that changes afterwards (t += 1 after its use)
+        return None
+    used = {n: latest[n] for n in reads if n in latest}
+    if record.name in before:
+        used[record.name] = before[record.name]  # its own earlier value, updated in place or accumulated
+    loop = _outer_loop(node, statement.line)
+    if loop is not None and not all(_known_in_loop(records[i], loop, correct) for i in used.values()):
+        return None
+    return statement, used
+
+
+def _on_the_way(unsure, wrong, expected, status, sources, context):
+    """A Finding for a wrong value built on values nothing says are right (`unsure`), or None.
+
+    Where the wrong value is the right one times a constant (an array, not a number), the values on
+    the way were right up to that factor: its own line is pointed at, with the factor. Otherwise the
+    first value on the way that is not a correct one while everything it is computed from is
+    (_culprit), where it is plainly wrong: a constant multiple of a correct value, or related to one
+    simply (a sign, a term, an axis). A value the reference does not compute (a 0/1 mask, a partial
+    sum) is not pointed at: correct code holds such values too."""
+    records, correct, named, batch, node, lines, file, found = context
+    culprit = _culprit(unsure, status, sources)
+    if culprit is None:  # something on the way cannot be traced (a cache of the forward's making)
+        return None
+    if expected is not None and wrong.value.size > 1 and _factor(wrong.value, expected) is not None:
+        label = f"the right {wrong.name}"
+        said = _relation(wrong.value, correct, named, batch, expected, label)
+        text = f"is wrong, though only by a constant factor; {said}"
+        return _finding(sources[records.index(wrong)][0].line, wrong.name, node, lines, file, text)
+    value, (statement, used) = records[culprit], sources[culprit]
+    if _outer_loop(node, statement.line) is not None or _reads_unset_state(statement, found, named):
+        return None  # a loop's range, or a step count never advanced, may be what is wrong
+    relation = _relation(value.value, correct, named, batch)
+    if relation is None:
+        return None
+    read = sorted(set(used) - {value.name})
+    because = f" (what it is computed from, {', '.join(read)}, is right)" if read else ""
+    text = (
+        f"is the first value on the way to the wrong {wrong.name} that no correct derivation gives{because}; {relation}"
+    )
+    return _finding(statement.line, value.name, node, lines, file, text)
+
+
+def _staging(factor, batch):
+    """Whether a constant is one that staged code scales a correct value by: a sign, 2 (the derivative
+    of a square), the batch size or its inverse."""
+    return any(abs(abs(factor) - c) <= 1e-6 * c for c in (1.0, 2.0, 0.5, *((batch, 1 / batch) if batch else ())))
+
+
+def _factor(s, expected):
+    """c where s is c times `expected` (c not 1), else None."""
+    r = np.asarray(expected, np.float64).reshape(np.shape(s))
+    scale = float(np.vdot(r, r))
+    if scale <= TINY:
+        return None
+    factor = float(np.vdot(s, r)) / scale
+    return factor if abs(factor - 1) > 1e-6 and abs(factor) > TINY and close(s, factor * r) else None
+
+
+def _reads_unset_state(statement, found, named):
+    """Whether a statement reads an entry of the state (config['t']) that should change and that
+    nothing in the function assigns: what it reads is then stale, not the statement wrong."""
+    stored = {n for s in found for n in s.stores}
+    return any("[" in n and n in named and n not in stored for n in statement.loads)
+
+
+def _culprit(suspects, status, sources):
+    """The first value (in source order), among those the suspects are computed from, that is not a
+    correct value while everything it is computed from is right: where the values first leave every
+    correct derivation. None where some value on the way cannot be traced."""
+    frontier, seen, stack = set(), set(), list(suspects)
+    while stack:
+        index = stack.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        if sources.get(index) is None:
+            return None
+        unsure = [i for i in sources[index][1].values() if i != index and status[i] != RIGHT]
+        if unsure:
+            stack.extend(unsure)
+        else:
+            frontier.add(index)
+    return min(frontier, key=lambda i: (sources[i][0].line, i)) if frontier else None
 
 
 def _another_name(record, records, latest, parameters):
@@ -420,13 +552,17 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
     if not np.all(np.isfinite(s)) or s.size == 0 or not np.any(s):
         return None
     same = [np.asarray(expected, np.float64).reshape(s.shape)] if expected is not None else correct.same_shape(s.shape)
-    for r in same:  # a constant factor (a sign among them)
+    factors = []
+    for r in same:  # a constant factor (a sign among them): the one nearest 1 where several fit
         scale = float(np.vdot(r, r))
         if scale <= TINY:
             continue
         factor = float(np.vdot(s, r)) / scale
         if abs(factor - 1) > 1e-6 and abs(factor) > TINY and close(s, factor * r):
-            return _times(factor, label or _label(r, named), batch)
+            factors.append((abs(np.log(abs(factor))), factor, r))
+    if factors:
+        _, factor, r = min(factors, key=lambda f: f[0])
+        return _times(factor, label or _label(r, named), batch)
     for r in same:  # a term too many or too few, itself a correct value
         difference = s - r
         if float(np.max(np.abs(difference))) <= 1e-6 * max(float(np.max(np.abs(r))), TINY):

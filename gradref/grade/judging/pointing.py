@@ -94,7 +94,13 @@ def _find(sandbox, target, op, name, sample_name, node, source):
         for key, value in state.items():
             named[f"{holder}[{key!r}]"] = value
             named.update({local: value for local in CONFIG_LOCALS.get(key, (key,)) if local not in named})
-    first = np.shape(sample.args.get("x", next(iter(sample.args.values()))))
+    for names in firstwrong.returned_names(node):  # grad_x, next_w, a loss under a name of its own
+        for returned, value in zip(names, _results(op, backward, want_out, want_grads)):
+            if returned and returned not in named and value is not None:
+                named[returned] = value
+    first = np.shape(
+        next((sample.args[n] for n in ("x", "X", "features") if n in sample.args), next(iter(sample.args.values())))
+    )
     passed = [] if backward else [sample.args[n] for n in op.signature if n not in target.packed]
     parameters = [a.arg for a in node.args.posonlyargs + node.args.args]
     scalars = [p for p, a in zip(parameters, passed) if isinstance(a, (int, float, np.number))]
@@ -112,6 +118,15 @@ def _find(sandbox, target, op, name, sample_name, node, source):
         constants=target.kind != UPDATE_RULE,
     )
     return finding, stopped
+
+
+def _results(op, backward, want_out, want_grads):
+    """The right values of what the function returns, in the order it returns them."""
+    if backward:
+        return list(want_grads)
+    if op.kind == LOSS:
+        return [want_out, *want_grads]
+    return list(np.asarray(want_out)) if op.outputs > 1 else [want_out]
 
 
 def _reference_values(op, sample_name, args, wrt, cotangent, with_pairs):
