@@ -250,7 +250,9 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
     found = statements(node)
     final = {record.name: index for index, record in enumerate(records)}
     parameters = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
-    opaque = parameters - {record.name for record in records} - set(scalars)  # a cache tuple, a param dict
+    opaque = (
+        parameters - {record.name for record in records} - set(scalars) - {"self"}
+    )  # a cache tuple, a param dict (a model's own settings and params are what it was handed)
     status, wanted, latest, shaped, sources = {}, {}, {}, None, {}
     for stretch in _stretches(records):
         before = dict(latest)  # the values each name had when this stretch of lines began
@@ -259,7 +261,9 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
             expected = _expected(record, records, latest, pairs, named) if final[record.name] == index else None
             wanted[index] = expected
             if expected is not None:
-                right = close(record.value.ravel(), expected.ravel())
+                right = close(record.value.ravel(), expected.ravel()) or (
+                    record.name not in named and _an_earlier_gradient(record, records, latest, pairs)
+                )  # a staged name kept on for the next gradient: dhidden masked in place (the pre-activation's)
                 statement = _assigning(found, record)
                 if right and shaped is None and statement is not None and record.value.shape != expected.shape:
                     shaped = (record, statement, expected.shape)
@@ -502,11 +506,25 @@ def _expected(record, records, latest, pairs, named):
     base = latest.get(name[1:])
     if base is None:
         return None
-    primal = records[base].value
-    for p, ct in pairs:
-        if p.size == primal.size == value.size and close(primal.ravel(), p.ravel()):
-            return ct
-    return None
+    place = _pair_of(records[base].value, pairs)
+    return pairs[place][1] if place is not None and records[base].value.size == value.size else None
+
+
+def _an_earlier_gradient(record, records, latest, pairs):
+    """Whether a staged d<name> holds the gradient of a value the forward computed before <name> (the
+    backward gone one step further under the same name: dhidden masked in place is the
+    pre-activation's), not of one after it (dxhat = dout is a local derivative left out)."""
+    place = _pair_of(records[latest[record.name[1:]]].value, pairs)
+    return place is not None and any(
+        ct.size == record.value.size and close(record.value.ravel(), ct.ravel()) for _, ct in pairs[:place]
+    )
+
+
+def _pair_of(primal, pairs):
+    """The index of the (primal, cotangent) pair whose primal is `primal`, or None."""
+    return next(
+        (i for i, (p, _) in enumerate(pairs) if p.size == primal.size and close(primal.ravel(), p.ravel())), None
+    )
 
 
 def _assigning(found, record):
@@ -551,6 +569,13 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
     s = np.asarray(s, np.float64)
     if not np.all(np.isfinite(s)) or s.size == 0 or not np.any(s):
         return None
+    if s.size == 1:  # a number is a multiple of any other: only a telling factor says more than its value
+        if expected is None:
+            return None
+        got, want = float(s.ravel()[0]), float(np.asarray(expected, np.float64).ravel()[0])
+        label = label or "the right value"
+        told = _times(got / want, label, batch) if abs(want) > TINY else ""
+        return told if "constant factor is off" not in told else f"it is {got:.6g}, where {label} is {want:.6g}"
     same = [np.asarray(expected, np.float64).reshape(s.shape)] if expected is not None else correct.same_shape(s.shape)
     factors = []
     for r in same:  # a constant factor (a sign among them): the one nearest 1 where several fit

@@ -14,7 +14,7 @@ from conformance.samples import as_float64
 from reference import intermediates
 
 from ..course.submission import defining_file
-from ..course.targets import FORWARD_ONLY, LOSS_FUNCTION, PAIR, UPDATE_RULE
+from ..course.targets import FORWARD_ONLY, LOSS_FUNCTION, MODEL, PAIR, UPDATE_RULE
 from ..explain import firstwrong
 from ..untrusted import protocol as P
 from ..untrusted.sandbox import MAX_READ, BadResult
@@ -22,7 +22,7 @@ from .answers import oracle_answers
 from .judge import build_request, distinct
 from .verdict import FAIL, sample_of
 
-KINDS = (PAIR, FORWARD_ONLY, LOSS_FUNCTION, UPDATE_RULE)
+KINDS = (PAIR, FORWARD_ONLY, LOSS_FUNCTION, UPDATE_RULE, MODEL)
 # An update rule's config entries, under the names its code gives them as a rule.
 CONFIG_LOCALS = {"velocity": ("velocity", "v"), "cache": ("cache", "grad_squared"), "m": ("m",), "v": ("v",)}
 RANDOM = ("dropout",)  # its forward draws its own mask: no value of a run of it is the reference's
@@ -34,7 +34,8 @@ def point_at_the_line(sandbox, target, op, forward_entry, backward_entry):
     """For each failing function of the target: its first wrong value's line, where one is found."""
     if target.kind not in KINDS or target.packed or op.name in RANDOM:
         return
-    for name, entry in zip(target.names, distinct(forward_entry, backward_entry)):
+    names = [f"{target.forward}.loss"] if target.kind == MODEL else target.names  # as the worker names it
+    for name, entry in zip(names, distinct(forward_entry, backward_entry)):
         if entry.status != FAIL or entry.where or entry.caused_by:
             continue
         sample_name = _first_failing_sample(entry, op)
@@ -95,15 +96,23 @@ def _find(sandbox, target, op, name, sample_name, node, source):
             named[f"{holder}[{key!r}]"] = value
             named.update({local: value for local in CONFIG_LOCALS.get(key, (key,)) if local not in named})
     for names in firstwrong.returned_names(node):  # grad_x, next_w, a loss under a name of its own
+        if target.kind == MODEL:  # return loss, grads: grads['W1'], ...; `return scores` is the test-time path
+            if len(names) != 2:
+                continue
+            named.update({f"{names[1]}[{n!r}]": g for n, g in zip(op.wrt, want_grads)} if names[1] else {})
+            names = names[:1]
         for returned, value in zip(names, _results(op, backward, want_out, want_grads)):
             if returned and returned not in named and value is not None:
                 named[returned] = value
     first = np.shape(
         next((sample.args[n] for n in ("x", "X", "features") if n in sample.args), next(iter(sample.args.values())))
     )
-    passed = [] if backward else [sample.args[n] for n in op.signature if n not in target.packed]
+    passed = (
+        [] if backward or target.kind == MODEL else [sample.args[n] for n in op.signature if n not in target.packed]
+    )
     parameters = [a.arg for a in node.args.posonlyargs + node.args.args]
     scalars = [p for p, a in zip(parameters, passed) if isinstance(a, (int, float, np.number))]
+    scalars += ["reg"] if target.kind == MODEL and "reg" in sample.args else []  # loss(X, y, reg=...)
     finding = firstwrong.first_wrong(
         records,
         reference,

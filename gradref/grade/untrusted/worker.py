@@ -597,22 +597,22 @@ class Recorder:
         ]
 
 
-def call_recorded(request, stage, function, args, outputs, prefix):
-    """function(*args), its frame recorded (Recorder) where the request asks for that function."""
-    wanted = request.get(P.TRACE) or {}
+def call_recorded(request, stage, function, args, outputs, prefix, keywords=None):
+    """function(*args, **keywords), its frame recorded (Recorder) where the request asks for that function."""
+    wanted, keywords = request.get(P.TRACE) or {}, keywords or {}
     if wanted.get(P.TRACE_NAME) != stage or code_of(function) is None:
-        return function(*args)
+        return function(*args, **keywords)
     recorder = Recorder(code_of(function), {int(n) for n in wanted.get(P.TRACE_SKIP, ())})
     try:
         with recorder:
-            return function(*args)
+            return function(*args, **keywords)
     finally:
         outputs[P.TRACED] = recorder.saved(prefix)
         outputs[P.TRACE_STOPPED] = recorder.stopped
 
 
 def code_of(function):
-    return getattr(function, "__code__", None)
+    return getattr(getattr(function, "__func__", function), "__code__", None)  # a method's too
 
 
 class NotYet(Exception):
@@ -839,7 +839,8 @@ def run_model(module, request, prefix):
         if request.get(P.SCORES):  # loss(X): the test-time scores
             outputs[P.OUT] = save_value(f"{prefix}out", check_done(stage, model.loss(*args)))
             return {P.OK: True, P.RESULTS: outputs}
-        result = check_done(stage, model.loss(*args, **accepted_kwargs(model.loss, request.get(P.LOSS_CHOICES, []))))
+        keywords = accepted_kwargs(model.loss, request.get(P.LOSS_CHOICES, []))
+        result = check_done(stage, call_recorded(request, stage, model.loss, args, outputs, prefix, keywords))
         if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[1], dict):
             return {
                 P.OK: False,
