@@ -39,6 +39,7 @@ class Statement:
     stores: frozenset
     loads: frozenset
     in_loop: bool
+    indexed: bool = False  # it writes entries into an array (out[:, :, i, j] = ...), not a whole value
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,9 @@ def statements(node):
                     stores.add(base.id)
         if isinstance(inner, ast.AugAssign) and isinstance(inner.target, ast.Name):
             stores.add(inner.target.id)
+        if isinstance(inner, ast.Return) and inner.value is not None:  # what it hands back unnamed
+            parts = inner.value.elts if isinstance(inner.value, (ast.Tuple, ast.List)) else [inner.value]
+            stores.update(f"return[{i}]" for i, part in enumerate(parts) if not isinstance(part, ast.Name))
         found.append(
             Statement(
                 inner.lineno,
@@ -117,9 +121,17 @@ def statements(node):
                 frozenset(stores),
                 frozenset(loads),
                 inner.lineno in loops,
+                any(isinstance(t, ast.Subscript) for t in _targets(inner)),
             )
         )
     return sorted(found, key=lambda s: s.line)
+
+
+def _targets(statement):
+    """What an assignment writes to (none for other statements)."""
+    if isinstance(statement, ast.Assign):
+        return [t for target in statement.targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+    return [statement.target] if isinstance(statement, (ast.AugAssign, ast.AnnAssign)) else []
 
 
 def _keyed_get(node):
@@ -245,6 +257,9 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
     upstream gradient taken over unchanged under a name of its own (dtanh = dnext_h, dc = dnext_c),
     from which a wrong value is computed, is pointed at itself: a local derivative or a term is missing
     there, as a rule. Where every value is right and only a shape is not, that line is pointed at."""
+    returned = {n for names in returned_names(node) for n in names if n} | {
+        r.name for r in records if r.name.startswith("return[")
+    }
     handed = [r.value for r in records if r.start == records[0].start] if records else []
     correct = Correct([*reference, *handed])  # what the function is handed is right by definition
     found = statements(node)
@@ -258,10 +273,12 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
         before = dict(latest)  # the values each name had when this stretch of lines began
         for index in stretch:
             record = records[index]
-            expected = _expected(record, records, latest, pairs, named) if final[record.name] == index else None
+            expected = (
+                _expected(record, records, latest, pairs, named, returned) if final[record.name] == index else None
+            )
             wanted[index] = expected
             if expected is not None:
-                right = close(record.value.ravel(), expected.ravel()) or (
+                right = (record.value.size == expected.size and close(record.value.ravel(), expected.ravel())) or (
                     record.name not in named and _an_earlier_gradient(record, records, latest, pairs)
                 )  # a staged name kept on for the next gradient: dhidden masked in place (the pre-activation's)
                 statement = _assigning(found, record)
@@ -297,11 +314,17 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
                 if finding is not None:
                     return finding
                 continue
+            if wanted[index] is not None and record.value.shape != wanted[index].shape and statement.indexed:
+                continue  # its shape was decided where it was made, not where entries are written into it
             label = f"the right {record.name}"
             relation = _relation(record.value, correct, named, batch, wanted[index], label)
             read = sorted(set(used) - {record.name})
             because = f" (what it is computed from, {', '.join(read)}, is right)" if read else ""
             said = relation or f"it differs from {label}"
+            if wanted[index] is not None and wanted[index].size != record.value.size:
+                said = f"it has shape {record.value.shape}, where {label} has shape {wanted[index].shape}" + (
+                    f"; {relation}" if relation else ""
+                )
             text = f"is the first value that no correct derivation gives{because}; {said}"
             return _finding(statement.line, record.name, node, lines, file, text)
     if shaped is not None:
@@ -494,13 +517,15 @@ def _outer_loop(node, line):
     return min(loops, key=lambda n: n.lineno) if loops else None
 
 
-def _expected(record, records, latest, pairs, named):
+def _expected(record, records, latest, pairs, named, returned=()):
     """The right value of a recorded d<name> (the gradient a staged backward keeps for the forward's
     <name>): the function's own output of that name, or the cotangent of the reference's value that
     equals the recorded <name>; None where the name says nothing (dx1, a partial sum, among them)."""
     name, value = record.name, record.value
-    if name in named and named[name] is not None and np.size(named[name]) == value.size:
-        return np.asarray(named[name], np.float64)
+    if name in named and named[name] is not None:  # what it returns: of another size too (db summed over too few axes)
+        if np.size(named[name]) == value.size or name in returned:
+            return np.asarray(named[name], np.float64)
+        return None
     if not name.startswith("d") or len(name) < 2 or name[-1].isdigit() or name == "dout":
         return None
     base = latest.get(name[1:])
@@ -569,6 +594,9 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
     s = np.asarray(s, np.float64)
     if not np.all(np.isfinite(s)) or s.size == 0 or not np.any(s):
         return None
+    if expected is not None and np.size(expected) != s.size:  # only a sum over the wrong axes is told
+        expected = None
+        label = None
     if s.size == 1:  # a number is a multiple of any other: only a telling factor says more than its value
         if expected is None:
             return None

@@ -3,6 +3,7 @@ locals recorded line by line (the worker's Recorder, in the sandbox), and the fi
 correct derivation gives found against the reference's own intermediate values (explain.firstwrong).
 The finding goes first among the function's hints and into its report entry as `where`."""
 
+import dataclasses
 import os
 import time
 
@@ -85,7 +86,9 @@ def _find(sandbox, target, op, name, sample_name, node, source):
     cotangent = 1.0 if op.kind in (LOSS, UPDATE) else dout
     wrt = [op.signature.index(n) for n in op.wrt]
     reference, pairs = _reference_values(op, sample_name, args, wrt, cotangent, backward or op.kind == LOSS)
-    named = {"out": want_out, **{f"d{n}": g for n, g in zip(op.wrt, want_grads)}}
+    named = {f"d{n}": g for n, g in zip(op.wrt, want_grads)}
+    if target.kind != MODEL:  # a model's `out` is a hidden layer's, as a rule
+        named["out"] = want_out
     if op.kind == LOSS:
         named["loss"] = want_out
     if target.kind == UPDATE_RULE:
@@ -104,6 +107,8 @@ def _find(sandbox, target, op, name, sample_name, node, source):
         for returned, value in zip(names, _results(op, backward, want_out, want_grads)):
             if returned and returned not in named and value is not None:
                 named[returned] = value
+    if target.kind != MODEL:  # the worker's names for what the function hands back
+        named.update({f"return[{i}]": v for i, v in enumerate(_results(op, backward, want_out, want_grads))})
     first = np.shape(
         next((sample.args[n] for n in ("x", "X", "features") if n in sample.args), next(iter(sample.args.values())))
     )
@@ -126,7 +131,25 @@ def _find(sandbox, target, op, name, sample_name, node, source):
         {n: v for n, v in sample.args.items() if isinstance(v, np.ndarray)} if backward else None,
         constants=target.kind != UPDATE_RULE,
     )
-    return finding, stopped
+    return _spoken(finding, op, backward), stopped
+
+
+def _spoken(finding, op, backward):
+    """The finding with the worker's names for returned values (return[2]) said as a student reads
+    them: "what it returns third (db)"."""
+    if finding is None or "return[" not in finding.sentence:
+        return finding
+    wrt = [f"d{n}" for n in op.wrt]
+    names = wrt if backward else (["loss", *wrt] if op.kind == LOSS else [])
+    sentence = finding.sentence
+    for i, ordinal in enumerate(ORDINALS):
+        name = names[i] if i < len(names) else ""
+        sentence = sentence.replace(f"the right return[{i}]", f"the right {name or 'value'}")
+        sentence = sentence.replace(f"return[{i}]", f"what it returns {ordinal}" + (f" ({name})" if name else ""))
+    return dataclasses.replace(finding, sentence=sentence)
+
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
 
 
 def _results(op, backward, want_out, want_grads):

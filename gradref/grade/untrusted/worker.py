@@ -539,7 +539,11 @@ class Recorder:
         if self.stopped or (event == "line" and frame.f_lineno in self.skip):
             return None if self.stopped else self.local
         if event in ("line", "return"):
-            self.snapshot(frame.f_locals, frame.f_lineno if event == "line" else 0)
+            returned = {}
+            if event == "return":  # what it hands back without a name: return (da.dot(Wx.T), ...)
+                parts = arg if isinstance(arg, tuple) and len(arg) <= 16 else (arg,)
+                returned = {f"return[{i}]": part for i, part in enumerate(parts)}
+            self.snapshot({**frame.f_locals, **returned}, frame.f_lineno if event == "line" else 0)
         return self.local
 
     def stop(self, why):
