@@ -553,7 +553,9 @@ def test_a_constant_factor_is_named_only_when_one_factor_explains_every_sample(t
     relu, tanh = verdicts["relu_backward"], verdicts["tanh_backward"]
     assert relu["status"] == tanh["status"] == "fail"
     assert not any("right value" in d or "too large" in d or "factor" in d for d in relu["diagnosis"]), relu
-    assert tanh["diagnosis"] == [d for d in tanh["diagnosis"] if "twice the right value" in d] and tanh["diagnosis"]
+    # Both the factor and the line it is on (its returned value, which the line's finding names) say twice.
+    assert tanh["diagnosis"] and all("twice the right" in d for d in tanh["diagnosis"]), tanh["diagnosis"]
+    assert tanh["where"]["line"] == 19 and "2 * dout" in tanh["where"]["code"]
 
 
 # ----- exceptions whose line shows a known mistake -----
