@@ -444,6 +444,19 @@ def _another_name(record, records, latest, parameters):
     )
 
 
+def forward_input_kept(records, inputs, parameters=()):
+    """(local name, argument name) of a backward's last value of a name that is exactly one of its
+    forward's arguments under another name (a name of its own before a parameter's), or None."""
+    final = {record.name: record for record in records}
+    for record in sorted(final.values(), key=lambda r: r.name in parameters):
+        if _forward_input_renamed(record, inputs) and np.any(record.value):
+            argument = next(
+                n for n, v in inputs.items() if np.shape(v) == record.value.shape and np.array_equal(v, record.value)
+            )
+            return record.name, argument
+    return None
+
+
 def _forward_input_renamed(record, inputs):
     """Whether a backward's value is exactly one of its forward's arguments under another name (the
     cache kept x where the backward reads it as s = sigmoid(x))."""

@@ -3,6 +3,7 @@ locals recorded line by line (the worker's Recorder, in the sandbox), and the fi
 correct derivation gives found against the reference's own intermediate values (explain.firstwrong).
 The finding goes first among the function's hints and into its report entry as `where`."""
 
+import ast
 import dataclasses
 import os
 import time
@@ -118,6 +119,7 @@ def _find(sandbox, target, op, name, sample_name, node, source):
     parameters = [a.arg for a in node.args.posonlyargs + node.args.args]
     scalars = [p for p, a in zip(parameters, passed) if isinstance(a, (int, float, np.number))]
     scalars += ["reg"] if target.kind == MODEL and "reg" in sample.args else []  # loss(X, y, reg=...)
+    inputs = {n: v for n, v in sample.args.items() if isinstance(v, np.ndarray)} if backward else None
     finding = firstwrong.first_wrong(
         records,
         reference,
@@ -128,10 +130,31 @@ def _find(sandbox, target, op, name, sample_name, node, source):
         os.path.basename(source[0]),
         first[0] if first else 0,
         scalars,
-        {n: v for n, v in sample.args.items() if isinstance(v, np.ndarray)} if backward else None,
+        inputs,
         constants=target.kind != UPDATE_RULE,
     )
+    if finding is None and backward:
+        finding = _cache_keeps_an_input(sandbox, target, records, inputs, parameters)
     return _spoken(finding, op, backward), stopped
+
+
+def _cache_keeps_an_input(sandbox, target, records, inputs, parameters):
+    """Where a backward reads one of its forward's arguments from the cache under another name (s that
+    is x: the forward cached x where its derivative needs sigmoid(x)), the forward's return line."""
+    kept = firstwrong.forward_input_kept(records, inputs, parameters)
+    source = defining_file(sandbox.layout.code, target.forward)
+    node = firstwrong.function_node(source[1], target.forward) if source and kept else None
+    returns = [n for n in ast.walk(node) if isinstance(n, ast.Return)] if node is not None else []
+    local, argument = kept or ("", "")
+    if not returns or not any(names and names[0] == local for names in firstwrong.returned_names(node)):
+        return None  # only where the backward reads it under the name of the forward's output
+    line = max(r.lineno for r in returns)
+    code = source[1].splitlines()[line - 1].strip()
+    said = (
+        f"the cache keeps {argument}, the forward's argument, where {target.backward} reads it as {local}, "
+        f"the forward's output: keep {local} in the cache"
+    )
+    return firstwrong.Finding(line, code, local, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}.")
 
 
 def _spoken(finding, op, backward):
