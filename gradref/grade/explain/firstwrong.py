@@ -432,12 +432,14 @@ def _culprit(suspects, status, sources):
 def _another_name(record, records, latest, parameters):
     """Whether a name's (last) value is exactly the value another of the function's own names holds at
     that point (`latest`: name -> index of its record so far; mt = config['m'] where the bias
-    correction was meant): two names for one value."""
+    correction was meant): two names for one value. A value read as it was handed in
+    (running_var = bn_param['running_var'] in test mode) is one name for it, not two."""
     if not np.any(record.value):
         return False
     return any(
         name != record.name
         and name not in parameters
+        and records[i].start != records[0].start
         and records[i].value.shape == record.value.shape
         and np.array_equal(records[i].value, record.value)
         for name, i in latest.items()
