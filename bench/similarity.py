@@ -1,9 +1,11 @@
 """Does `gradref similar` rank planted copies above independent work, and how long does a large class take?
 
 `python -m bench.similarity` builds a class of independent assignment-2 solutions (affine, relu,
-softmax_loss and svm_loss, each op drawn from one of several styles: the course-style test files, the
-examples, the loop corpus and bench/similarity_corpus.py's own; half of them with one mistake of the
-corpus's own), plants copies of some of them under each obfuscation (names changed, functions
+softmax_loss, svm_loss, batchnorm, dropout, naive conv and max pooling, sgd_momentum and adam, each op
+drawn from one of several styles: the course-style test files, the examples, the loop corpus and
+bench/similarity_corpus.py's own, each written with the student's own small choices (_Restyle); half
+of them with one mistake of the corpus's own, its constant one that several students get wrong alike or
+one of their own), plants copies of some of them under each obfuscation (names changed, functions
 reordered, comments, dead code, all of these together, a function rewritten in another style, and
 a copied mistake in otherwise rewritten code), grades the class and ranks every pair. For behaviour
 alone, code alone and both it reports per obfuscation whether each planted pair ranks above every
@@ -26,17 +28,32 @@ from bench.similarity_corpus import BUGS, CONSTANTS, STYLES
 from gradref import similarity
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The assignment-2 functions a student writes (each op from one of its styles): the short layers every
+# honest student writes alike, and the longer ones (norms, dropout, naive conv and pooling, update
+# rules) where students differ more, as a class does.
 OPS = {
     "affine": ("affine_forward", "affine_backward"),
     "relu": ("relu_forward", "relu_backward"),
     "softmax_loss": ("softmax_loss",),
     "svm_loss": ("svm_loss",),
+    "batchnorm": ("batchnorm_forward", "batchnorm_backward"),
+    "dropout": ("dropout_forward", "dropout_backward"),
+    "conv": ("conv_forward_naive", "conv_backward_naive"),
+    "max_pool": ("max_pool_forward_naive", "max_pool_backward_naive"),
+    "sgd_momentum": ("sgd_momentum",),
+    "adam": ("adam",),
 }
 STYLE_FILES = {
     "course": "tests/course/layers_student.py",
     "examples": "examples/layers_correct.py",
     "mine": "examples/my_layers.py",
     "loops": "bench/cost_corpus/loops.py",
+    "norms": "tests/course/norms_student.py",
+    "staged": "tests/course/staged_student.py",
+    "fcn": "tests/course/fcn_student.py",
+    "conv": "tests/course/conv_student.py",
+    "dropout": "tests/course/dropout_student.py",
+    "optim": "tests/course/optim_student.py",
 }
 HEADER = "import numpy as np\n\n"
 
@@ -59,7 +76,8 @@ def pools():
 class _Restyle(ast.NodeTransformer):
     """The small choices each student makes their own way: a.dot(b), np.dot(a, b) or a @ b;
     np.sum(a, axis=k) or a.sum(axis=k); np.maximum(0, x) or np.maximum(x, 0); np.zeros_like(a) or
-    np.zeros(a.shape); x.shape[0] or len(x); a.T or np.transpose(a); a ** 2 or a * a."""
+    np.zeros(a.shape); x.shape[0] or len(x); a.T or np.transpose(a); a ** 2 or a * a; the order of
+    a product's or a sum's two terms; a += b or a = a + b; a result named before it is returned."""
 
     def __init__(self, rng):
         self.rng = rng
@@ -109,11 +127,31 @@ class _Restyle(ast.NodeTransformer):
         return node
 
     def visit_BinOp(self, node):
-        """a ** 2 or a * a (for a name)."""
+        """a ** 2 or a * a (for a name); a * b or b * a, a + b or b + a (elementwise, broadcasting alike)."""
         self.generic_visit(node)
         squared = isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) and node.right.value == 2
         if squared and isinstance(node.left, ast.Name) and self.rng.random() < 0.5:
             return ast.BinOp(node.left, ast.Mult(), ast.Name(node.left.id, ast.Load()))
+        if isinstance(node.op, (ast.Add, ast.Mult)) and self.rng.random() < 0.5:
+            node.left, node.right = node.right, node.left
+        return node
+
+    def visit_AugAssign(self, node):
+        """a += b or a = a + b (for a name)."""
+        self.generic_visit(node)
+        if isinstance(node.target, ast.Name) and self.rng.random() < 0.5:
+            value = ast.BinOp(ast.Name(node.target.id, ast.Load()), node.op, node.value)
+            return ast.Assign([ast.Name(node.target.id, ast.Store())], value)
+        return node
+
+    def visit_Return(self, node):
+        """return <expression> or a name for it first (a tuple's parts as they are)."""
+        self.generic_visit(node)
+        if isinstance(node.value, (ast.BinOp, ast.Call)) and self.rng.random() < 0.5:
+            return [
+                ast.Assign([ast.Name("result", ast.Store())], node.value),
+                ast.Return(ast.Name("result", ast.Load())),
+            ]
         return node
 
 
@@ -147,7 +185,8 @@ def independent_class(rng, styles, size):
         if rng.random() < 0.5:
             bug = rng.choice(sorted(BUGS))
             choice[BUGS[bug][0]] = bug
-            choice["c"] = rng.choice(CONSTANTS)
+            # A constant got wrong: one of a few that many students get wrong alike, or one of their own.
+            choice["c"] = rng.choice(CONSTANTS) if rng.random() < 0.5 else f"{rng.uniform(0.2, 6.0):.3f}"
         if choice not in found:
             found.append(choice)
     return found
@@ -165,15 +204,34 @@ def planted(rng, styles, originals, sources):
             text = HEADER + obfuscate.all_of_them(source, 2)
         elif kind == "rewritten in another style":  # one op written again (a loop turned vectorised, say)
             op = next(op for op in OPS if choice[op] not in BUGS)
-            style = next(s for s in sorted(styles[op]) if s != choice[op])
+            style = _another_style(styles, op, choice[op])
             text = HEADER + obfuscate.renamed(_with_op(source, op, written_by(styles[op][style], rng)), 4)
         else:  # the mistake copied, everything else written anew in other styles
             op = next(op for op in OPS if choice[op] in BUGS)
-            other = {o: (choice[o] if o == op else next(s for s in sorted(styles[o]) if s != choice[o])) for o in OPS}
+            other = {o: (choice[o] if o == op else _another_style(styles, o, choice[o])) for o in OPS}
             fresh = written_by(student(other, styles), rng)
             text = HEADER + _with_op(fresh, op, _op_source(source, op))
         copies[(name, f"copy_{kind.replace(' ', '_')}.py")] = (kind, text)
     return copies
+
+
+def _one_of_their_own(choices, rng):
+    """Make sure one student of the class makes a mistake of their own (a constant nobody else gets
+    wrong that way): the one the copied-mistake plant takes."""
+    if any(
+        c["c"] not in CONSTANTS and any("{c}" in BUGS[c[o]][1] for o in OPS if c[o] in BUGS)
+        for c in choices
+        if "c" in c
+    ):
+        return
+    student = next(c for c in reversed(choices) if not any(c[o] in BUGS for o in OPS))  # no other plant's original
+    bug = next(b for b in sorted(BUGS) if "{c}" in BUGS[b][1])
+    student[BUGS[bug][0]], student["c"] = bug, f"{rng.uniform(0.2, 6.0):.3f}"
+
+
+def _another_style(styles, op, style):
+    """Another style of the op than `style` (the same where it has only one: rewritten all the same)."""
+    return next((s for s in sorted(styles[op]) if s != style), style)
 
 
 def _op_source(source, op):
@@ -221,10 +279,16 @@ def accuracy(folder, seed=0, size=36):
     rng = random.Random(seed)
     styles = pools()
     choices = independent_class(rng, styles, size)
+    _one_of_their_own(choices, rng)
     sources = {f"student_{i:02d}.py": HEADER + written_by(student(c, styles), rng) for i, c in enumerate(choices)}
     buggy = [(n, c) for n, c in zip(sources, choices) if any(c[o] in BUGS for o in OPS)]
     clean = [(n, c) for n, c in zip(sources, choices) if not any(c[o] in BUGS for o in OPS)]
-    originals = buggy[:4] + clean[:1] + clean[1:2] + buggy[4:5]  # in the order of planted()'s kinds
+    # The copied mistake is one only its original makes (a constant of its own): a mistake many make
+    # alike is no evidence of copying, whoever made it.
+    own = [
+        (n, c) for n, c in buggy if c["c"] not in CONSTANTS and any("{c}" in BUGS[c[o]][1] for o in OPS if c[o] in BUGS)
+    ]
+    originals = buggy[:4] + clean[:1] + clean[1:2] + (own[:1] or buggy[4:5])  # in the order of planted()'s kinds
     copies = planted(rng, styles, originals, sources)
     class_folder = os.path.join(folder, "class")
     os.makedirs(class_folder)
@@ -252,6 +316,11 @@ def accuracy(folder, seed=0, size=36):
             score, above = by_pair[pp]
             print(f"    {kinds[pp]:28s} score {score:6.1f}  {'above every independent pair' if above else 'NOT above'}")
         above = sum(a for _, a in by_pair.values())
+        wanted = {tuple(sorted(pp)) for pp in judged}
+        top = next((p for p in sorted(pairs, key=lambda p: -p[key]) if (p["a"], p["b"]) not in wanted), None)
+        if top is not None:
+            driven = ", ".join(f"{f['name']} {f['behaviour'] + f['code']:.1f}" for f in top["functions"][:4])
+            print(f"    the highest independent pair: {top[key]:.1f} ({driven})")
         print(
             f"    precision among the top {len(judged)} pairs: {_precision(pairs, judged, key):.0%}; above all: {above}/{len(judged)}"
         )

@@ -306,7 +306,9 @@ def score_pairs(documents, reports):
                         f"{words[key]}: a result that {len(owners)} of {students} students share"
                     )
     by_name = {d.name: d for d in documents}
-    for function in {f for d in documents for f in d.prints}:
+    functions = {}  # function -> (its holders, each fingerprint's weight)
+    candidates = set()  # pairs that share a fingerprint few hold, in some function
+    for function in sorted({f for d in documents for f in d.prints}):
         holders = [d for d in documents if d.prints.get(function)]
         if len(holders) < 2:
             continue
@@ -314,15 +316,21 @@ def score_pairs(documents, reports):
         for d in holders:
             for h in d.prints[function]:
                 counts[h] = counts.get(h, 0) + 1
-        weight = {h: math.log(len(holders) / c) for h, c in counts.items()}
+        functions[function] = (holders, {h: math.log(len(holders) / c) for h, c in counts.items()})
         index = _index([(d.name, list(d.prints[function])) for d in holders], min(max(20, COMMON * len(holders)), MOST))
-        shared = {}
-        for h, owners in index.items():
-            for a, b in itertools.combinations(owners, 2):
-                if not (by_name[a].public and by_name[b].public):
-                    shared.setdefault(tuple(sorted((a, b))), []).append(h)
+        for owners in index.values():
+            candidates.update(
+                tuple(sorted((a, b)))
+                for a, b in itertools.combinations(owners, 2)
+                if not (by_name[a].public and by_name[b].public)
+            )
+    for function, (holders, weight) in functions.items():  # a candidate pair: everything it shares counts
+        held = {d.name for d in holders}
         totals = {d.name: sum(weight[h] for h in d.prints[function]) for d in holders}
-        for (a, b), hashes in shared.items():
+        for a, b in candidates:
+            if a not in held or b not in held:
+                continue
+            hashes = sorted(by_name[a].prints[function].keys() & by_name[b].prints[function].keys())
             total = sum(weight[h] for h in hashes)
             if total > 0:  # how much of the smaller version is shared, times how rare the rarest of it is
                 containment = total / max(min(totals[a], totals[b]), 1e-12)
