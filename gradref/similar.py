@@ -76,8 +76,8 @@ def find_pairs(folder, against=(), starter=None, reports_dir=None, jobs=1, assig
     reports = _reports(folder, paths, reports_dir, jobs, assignment, advance)
     documents = [similarity.read_document(p, os.path.basename(p)) for p in paths]
     documents += similarity.read_public(_public_files(against))
-    if starter is not None:
-        similarity.subtract_starter(documents, similarity.read_document(starter, "starter"))
+    given = similarity.read_document(starter, "starter") if starter is not None else similarity.builtin_starter()
+    similarity.subtract_starter(documents, given)
     return similarity.score_pairs(documents, reports), {d.name: d for d in documents}
 
 
@@ -145,7 +145,11 @@ def register(sub):
     similar.add_argument(
         "--against", action="append", metavar="PATH", help="public solutions: files or folders (repeatable)"
     )
-    similar.add_argument("--starter", metavar="PATH", help="the starter code the teacher gave (a file or folder)")
+    similar.add_argument(
+        "--starter",
+        metavar="PATH",
+        help="the starter code the teacher gave (a file or folder); without it, the course's scaffolding of its layers, losses and update rules",
+    )
     similar.add_argument(
         "--reports", metavar="DIR", help="the JSON reports of a `gradref grade --batch` run (else it grades)"
     )

@@ -238,6 +238,48 @@ def read_public(paths, folder=None):
     return documents
 
 
+def document_of(text, name):
+    """A Document of Python source text."""
+    document = Document(name)
+    document.sources = functions_of(text)
+    document.prints = {f: fingerprints(source, line) for f, (source, line) in document.sources.items()}
+    return document
+
+
+def builtin_starter():
+    """The scaffolding every student of the course starts from, for each of its layers, losses and
+    update rules (from the registry's signatures): `out, cache = None, None` ... `return out, cache`,
+    `dx, dw, db = None, None, None` ... `return dx, dw, db`, an update rule's config defaults. What
+    everyone hands in from the starter is no evidence of anything."""
+    from conformance.registry import REGISTRY
+
+    from .grade.course.targets import CS231N, LOSS_FUNCTION, PAIR, TARGETS, UPDATE_RULE
+
+    parts = []
+    for target in TARGETS:
+        op = REGISTRY.get(target.op)
+        if target.convention != CS231N or op is None:
+            continue
+        grads = ", ".join(f"d{n}" for n in op.wrt) or "dx"
+        nones = ", ".join("None" for _ in op.wrt) or "None"
+        if target.kind == PAIR:
+            parts.append(
+                f"def {target.forward}({', '.join(op.signature)}):\n    out, cache = None, None\n    return out, cache\n"
+            )
+            parts.append(f"def {target.backward}(dout, cache):\n    {grads} = {nones}\n    return {grads}\n")
+        elif target.kind == LOSS_FUNCTION:
+            parts.append(
+                f"def {target.forward}({', '.join(op.signature)}):\n    loss, {grads} = None, {nones}\n"
+                f"    return loss, {grads}\n"
+            )
+        elif target.kind == UPDATE_RULE:
+            parts.append(
+                f"def {target.forward}(w, dw, config=None):\n    if config is None:\n        config = {{}}\n"
+                f"    config.setdefault('learning_rate', 0.01)\n    next_w = None\n    return next_w, config\n"
+            )
+    return document_of("\n\n".join(dict.fromkeys(parts)), "starter")
+
+
 def subtract_starter(documents, starter):
     """Drop from every document the fingerprints the starter's version of the same function holds."""
     for document in documents:

@@ -47,6 +47,20 @@ def test_the_starter_is_subtracted():
     assert student.prints["affine_backward"] == {}
 
 
+def test_without_a_starter_the_courses_scaffolding_is_subtracted():
+    """What every student keeps from the course's starter (out, cache = None, None; return dx, dw, db;
+    an update rule's config defaults) is no evidence: the built-in starter takes it out of each function."""
+    scaffold = "def affine_backward(dout, cache):\n    dx, dw, db = None, None, None\n    return dx, dw, db\n"
+    kept = "def affine_backward(dout, cache):\n    dx, dw, db = None, None, None\n    dx = dout @ cache[1].T\n    return dx, dw, db\n"
+    documents = [similarity.document_of(text, name) for name, text in (("a", scaffold), ("b", kept))]
+    before = len(documents[1].prints["affine_backward"])
+    similarity.subtract_starter(documents, similarity.builtin_starter())
+    assert documents[0].prints["affine_backward"] == {}
+    assert 0 < len(documents[1].prints["affine_backward"]) < before  # its own line stays
+    starter = similarity.builtin_starter()
+    assert {"conv_forward_naive", "batchnorm_backward", "softmax_loss", "adam"} <= set(starter.sources)
+
+
 def _report(*fingerprints):
     checks = [{"name": "dx [small]", "passed": False, "fingerprint": f} for f in fingerprints]
     return {"results": [{"name": "relu_backward", "status": "fail", "checks": checks}]} if fingerprints else {}
