@@ -256,7 +256,11 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
     where every value it reads (its own earlier value too, for an update in place) is right. An
     upstream gradient taken over unchanged under a name of its own (dtanh = dnext_h, dc = dnext_c),
     from which a wrong value is computed, is pointed at itself: a local derivative or a term is missing
-    there, as a rule. Where every value is right and only a shape is not, that line is pointed at."""
+    there, as a rule. Where every value is right and only a shape is not, that line is pointed at.
+
+    A wrong value built on values nothing vouches for is followed back (_on_the_way): to its own line
+    where it is the right value times a constant, else to the first value on the way made from right
+    values alone, where that one is plainly wrong (a factor no staging gives, a sign, a term, an axis)."""
     returned = {n for names in returned_names(node) for n in names if n} | {
         r.name for r in records if r.name.startswith("return[")
     }
@@ -337,7 +341,8 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
 def _sources(record, found, opaque, latest, before, node, correct, records):
     """(statement, {name read: index of its value}) of a value, or None where what it is computed from
     cannot be told: no statement assigns it, it reads an opaque parameter (a cache tuple) or a number
-    that is not recorded and is assigned again later, or it is a loop's value built on values of the loop's last iteration that are not correct as they are."""
+    that is not recorded and is assigned again later, or it is a loop's value built on values of the
+    loop's last iteration that are not correct as they are."""
     statement = _assigning(found, record)
     reads = set(statement.loads if statement else ()) - {record.name}
     if statement is None or reads & opaque:
@@ -537,10 +542,8 @@ def _expected(record, records, latest, pairs, named, returned=()):
     <name>): the function's own output of that name, or the cotangent of the reference's value that
     equals the recorded <name>; None where the name says nothing (dx1, a partial sum, among them)."""
     name, value = record.name, record.value
-    if name in named and named[name] is not None:  # what it returns: of another size too (db summed over too few axes)
-        if np.size(named[name]) == value.size or name in returned:
-            return np.asarray(named[name], np.float64)
-        return None
+    if name in named and named[name] is not None and (np.size(named[name]) == value.size or name in returned):
+        return np.asarray(named[name], np.float64)  # what it returns: of another size too (db summed over too few axes)
     if not name.startswith("d") or len(name) < 2 or name[-1].isdigit() or name == "dout":
         return None
     base = latest.get(name[1:])
