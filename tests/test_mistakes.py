@@ -931,6 +931,8 @@ POINTED_BY = {
     "svm_loss__no_1_over_n": ("dx[np.arange(N), y] -= np.sum(margins > 0, axis=1)", "times N (the batch size)"),
     # an update rule's name for the config entry it was meant to correct
     "adam__no_bias_correction": ("mt = config['m']", "first value on the way to the wrong next_w"),
+    # a norm's statistics over the wrong axis: a correct value averaged over another axis
+    "batchnorm__wrong_axis": ("mu = x.mean(axis=1, keepdims=True)", "averaged over axis 1"),
     # test mode reads the running statistics as they were handed in
     "batchnorm__test_mode_without_root": ("out = gamma * (x - running_mean) / (running_var + eps) + beta", "out is"),
 }

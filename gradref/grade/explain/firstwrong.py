@@ -380,6 +380,8 @@ def _on_the_way(unsure, wrong, expected, status, sources, context):
     value, (statement, used) = records[culprit], sources[culprit]
     if _outer_loop(node, statement.line) is not None or _reads_unset_state(statement, found, named):
         return None  # a loop's range, or a step count never advanced, may be what is wrong
+    if not all(_as_computed(records[i].value, correct) for i in used.values()):
+        return None  # built on a correct value reshaped its own way: the reshape may be what is wrong
     relation = _relation(value.value, correct, named, batch)
     if relation is None:
         return None
@@ -389,6 +391,11 @@ def _on_the_way(unsure, wrong, expected, status, sources, context):
         f"is the first value on the way to the wrong {wrong.name} that no correct derivation gives{because}; {relation}"
     )
     return _finding(statement.line, value.name, node, lines, file, text)
+
+
+def _as_computed(value, correct):
+    """Whether a value is a correct one in the very shape the reference has it (not only regrouped)."""
+    return any(close(value, r) for r in correct.same_shape(value.shape))
 
 
 def _staging(factor, batch):
@@ -654,9 +661,14 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
             return f"it is {label} without a factor it needs (a correct value of shape {_shape_of(1 / ratio, correct)})"
         if correct.holds(ratio):
             return f"it is {label} times a factor that should not be there (a correct value of shape {_shape_of(ratio, correct)})"
-    for q in correct.values:  # a correct value summed over an axis
-        for axis in range(q.ndim):
-            total = q.sum(axis=axis)
-            if total.size == s.size and total.size < q.size and close(s.ravel(), total.ravel()):
-                return f"it is a correct value of shape {q.shape} summed over axis {axis}: check the axis and what is summed"
+    for q in correct.values:  # a correct value summed or averaged over axes (a norm's statistics)
+        for count in range(1, q.ndim):
+            for axes in itertools.combinations(range(q.ndim), count):
+                if int(np.prod([q.shape[a] for a in axes])) * s.size != q.size:
+                    continue
+                total = q.sum(axis=axes)
+                for value, how in ((total, "summed"), (total / (q.size // s.size), "averaged")):
+                    if close(s.ravel(), value.ravel()):
+                        over = f"axis {axes[0]}" if count == 1 else f"axes {axes}"
+                        return f"it is a correct value of shape {q.shape} {how} over {over}: check the axes and what is {how}"
     return None
