@@ -195,3 +195,36 @@ def test_a_name_read_in_another_case_than_it_is_computed_is_pointed_at(tmp_path)
     assert entry["status"] == "fail", entry["message"][:300]
     assert "reads dx, which this function never assigns, while it computes dX" in entry["diagnosis"][0]
     assert entry["where"]["code"] == "return dx"
+
+
+LOOP_SUM = """import numpy as np
+
+
+def affine_forward(x, w, b):
+    return x.reshape(x.shape[0], -1) @ w + b, (x, w, b)
+
+
+def affine_backward(dout, cache):
+    x, w, b = cache
+    xf = x.reshape(x.shape[0], -1)
+    dw = np.zeros_like(w)
+    db = np.zeros_like(b)
+    for n in range(xf.shape[0]):
+        dw = np.outer(xf[n], dout[n])
+        db += dout[n]
+    return (dout @ w.T).reshape(x.shape), dw, db
+"""
+
+
+def test_a_sum_assigned_anew_in_its_loop_is_pointed_at(tmp_path):
+    """dw starts at zero and is assigned, not added to, on every pass: the line that drops the sum is
+    named; db, summed with +=, and a correct loop are not."""
+    path = tmp_path / "loops.py"
+    path.write_text(LOOP_SUM)
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "affine_backward")
+    assert entry["status"] == "fail", entry["message"][:300]
+    assert entry["where"]["code"] == "dw = np.outer(xf[n], dout[n])", entry["where"]
+    assert "assigns dw anew on every pass of the loop at line 13" in entry["diagnosis"][0]
+    path.write_text(LOOP_SUM.replace("dw = np.outer", "dw += np.outer"))
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "affine_backward")
+    assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]

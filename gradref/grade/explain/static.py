@@ -63,6 +63,7 @@ def findings(text, name):
         + _unknown_keys(node, lines)
         + _fixed_crops(node, lines)
         + _case_twins(node, lines)
+        + _overwritten_sums(node, lines)
     )
 
 
@@ -116,6 +117,52 @@ def _thrown_away(function, lines):
         )
         found.append(f"line {node.lineno} `{text[:80]}` is {why}")
     return found
+
+
+ZEROS = ("zeros", "zeros_like")
+
+
+def _overwritten_sums(function, lines):
+    """A sum started at zero before a loop and assigned anew inside it from values that do not include
+    it (dw = np.zeros_like(w); for ...: dw = dout[...] * window): each iteration throws the last away."""
+    found = []
+    for loop in (n for n in ast.walk(function) if isinstance(n, (ast.For, ast.While))):
+        started = _zeroed_before(function, loop.lineno)
+        for node in ast.walk(loop):
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+                continue
+            name = node.targets[0].id
+            reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            if name in started and name not in reads and not any(f.startswith(f"line {node.lineno} ") for f in found):
+                found.append(
+                    f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` assigns {name} anew on every pass of "
+                    f"the loop at line {loop.lineno}, though {name} starts at zero before it: only the last pass's "
+                    f"term is kept; add each pass's term to it (+=)"
+                )
+    return found
+
+
+def _zeroed_before(function, line):
+    """The names the function sets to zeros (np.zeros, np.zeros_like, 0, 0.0) before `line`, outside loops."""
+    names = set()
+    for node in function.body:
+        if node.lineno >= line:
+            break
+        if isinstance(node, ast.Assign):
+            targets = node.targets[0].elts if isinstance(node.targets[0], ast.Tuple) else node.targets
+            values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+            for target, value in zip(targets, values if len(values) == len(targets) else []):
+                if isinstance(target, ast.Name) and _is_zero(value):
+                    names.add(target.id)
+    return names
+
+
+def _is_zero(value):
+    if isinstance(value, ast.Constant):
+        return value.value == 0 and not isinstance(value.value, bool)
+    function = value.func if isinstance(value, ast.Call) else None
+    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+    return name in ZEROS
 
 
 def _fixed_crops(function, lines):
