@@ -731,6 +731,11 @@ UNCATALOGUED = {
         "temporal_affine_backward",
         [("dout.sum(axis=(0, 1))", "dout.sum(axis=1)[0]")],
     ),
+    "layernorm_dxhat_without_gamma": (
+        "norms2_student.py",
+        "layernorm_backward",
+        [("    dxhat = dout * gamma\n", "    dxhat = dout\n")],
+    ),
 }
 GENERIC = {"generic", "located", "local_gradient", "only_one_wrong", "first_wrong_value"}
 
