@@ -104,7 +104,7 @@ def test_pytest_benchmark_suite_runs_once():
             "-p",
             "no:cacheprovider",
             "-k",
-            "relu or two_layer_net",
+            "relu-1000 or two_layer_net-32x100x50x10",  # a layer and a model at their smallest, every impl
         ],
         capture_output=True,
         text=True,
