@@ -432,13 +432,19 @@ def test_warm_computes_at_build_time_all_a_submission_would_store(tmp_path):
     def stored():
         return sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "cache").rglob("*") if p.is_file())
 
-    warm = run("autograder", "warm", "--assignment", "cs231n-a1-layers")
+    spec = tmp_path / "layers.toml"  # two layers of assignment 1: enough to see what is stored when
+    spec.write_text(
+        'name = "two-layers"\nconvention = "cs231n"\nfunctions = [\n'
+        + "".join(
+            f'  {{ name = "{n}" }},\n' for n in ("affine_forward", "affine_backward", "relu_forward", "relu_backward")
+        )
+        + "]\n"
+    )
+    warm = run("autograder", "warm", "--assignment", str(spec))
     assert warm.returncode == 0 and "oracle answers" in warm.stdout, warm.stderr
     before = stored()
     assert any("oracle" in name for name in before) and any("xla" in name for name in before)
-    graded = run(
-        "grade", os.path.join(EXAMPLES, "layers_correct.py"), "--assignment", "cs231n-a1-layers", "--json", "-"
-    )
+    graded = run("grade", os.path.join(EXAMPLES, "layers_correct.py"), "--assignment", str(spec), "--json", "-")
     report = json.loads(graded.stdout)
     assert graded.returncode == 0 and report["passed"]
     added = sorted(set(stored()) - set(before))
