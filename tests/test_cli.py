@@ -126,7 +126,7 @@ def test_json_report_is_written_atomically(tmp_path):
 
 def test_check_in_parallel_gives_the_same_rows_in_the_same_order(tmp_path):
     serial, parallel = tmp_path / "s.json", tmp_path / "p.json"
-    names = ("relu", "matmul", "sigmoid", "tanh")  # two ops a worker at least: both workers start
+    names = ("relu", "max_gate", "sigmoid", "add_mul_circuit")  # two ops a worker at least: both workers start
     ops = [arg for name in names for arg in ("--op", name)]
     assert main(["check", *ops, "--jobs", "1", "--json", str(serial)]) == 0
     assert main(["check", *ops, "--jobs", "2", "--json", str(parallel)]) == 0
