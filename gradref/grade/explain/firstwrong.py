@@ -67,12 +67,17 @@ def function_node(text, name):
 def returned_names(node):
     """The names each of the function's return statements hands back, by position (None for a
     position that is no plain name): `return dx, dw, db`, `return next_w, config`."""
-    found = []
-    for inner in ast.walk(node):
-        if isinstance(inner, ast.Return) and inner.value is not None:
-            parts = inner.value.elts if isinstance(inner.value, (ast.Tuple, ast.List)) else [inner.value]
-            found.append([p.id if isinstance(p, ast.Name) else None for p in parts])
-    return found
+    return [
+        [p.id if isinstance(p, ast.Name) else None for p in _returned(inner)]
+        for inner in ast.walk(node)
+        if isinstance(inner, ast.Return) and inner.value is not None
+    ]
+
+
+def _returned(statement):
+    """The expressions a return statement hands back, by position."""
+    value = statement.value
+    return value.elts if isinstance(value, (ast.Tuple, ast.List)) else [value]
 
 
 def loop_lines(node):
@@ -112,8 +117,7 @@ def statements(node):
         if isinstance(inner, ast.AugAssign) and isinstance(inner.target, ast.Name):
             stores.add(inner.target.id)
         if isinstance(inner, ast.Return) and inner.value is not None:  # what it hands back unnamed
-            parts = inner.value.elts if isinstance(inner.value, (ast.Tuple, ast.List)) else [inner.value]
-            stores.update(f"return[{i}]" for i, part in enumerate(parts) if not isinstance(part, ast.Name))
+            stores.update(f"return[{i}]" for i, part in enumerate(_returned(inner)) if not isinstance(part, ast.Name))
         found.append(
             Statement(
                 inner.lineno,
@@ -630,16 +634,9 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
         told = _times(got / want, label, batch) if abs(want) > TINY else ""
         return told if "constant factor is off" not in told else f"it is {got:.6g}, where {label} is {want:.6g}"
     same = [np.asarray(expected, np.float64).reshape(s.shape)] if expected is not None else correct.same_shape(s.shape)
-    factors = []
-    for r in same:  # a constant factor (a sign among them): the one nearest 1 where several fit
-        scale = float(np.vdot(r, r))
-        if scale <= TINY:
-            continue
-        factor = float(np.vdot(s, r)) / scale
-        if abs(factor - 1) > 1e-6 and abs(factor) > TINY and close(s, factor * r):
-            factors.append((abs(np.log(abs(factor))), factor, r))
-    if factors:
-        _, factor, r = min(factors, key=lambda f: f[0])
+    factors = [(factor, r) for r in same if (factor := _factor(s, r)) is not None]
+    if factors:  # a constant factor (a sign among them): the one nearest 1 where several fit
+        factor, r = min(factors, key=lambda f: abs(np.log(abs(f[0]))))
         return _times(factor, label or _label(r, named), batch)
     for r in same:  # a term too many or too few, itself a correct value
         difference = s - r

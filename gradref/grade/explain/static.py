@@ -18,6 +18,8 @@ Each finding names its line and the text on it, for the student to go to.
 
 import ast
 
+from .firstwrong import function_node
+
 # The keys the course puts in each parameter dict a function is handed (any edition).
 COURSE_KEYS = {
     "conv_param": {"stride", "pad"},
@@ -42,18 +44,9 @@ COURSE_KEYS = {
 }
 
 
-def _function_node(text, name):
-    """The ast node of the top-level function `name` in `text`, or None."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return None
-    return next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
-
-
 def findings(text, name):
     """Sentences on what `name`'s own code does that values cannot show, each naming its line."""
-    node = _function_node(text, name)
+    node = function_node(text, name)
     if node is None:
         return []
     lines = text.splitlines()

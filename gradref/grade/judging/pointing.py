@@ -87,29 +87,7 @@ def _find(sandbox, target, op, name, sample_name, node, source):
     cotangent = 1.0 if op.kind in (LOSS, UPDATE) else dout
     wrt = [op.signature.index(n) for n in op.wrt]
     reference, pairs = _reference_values(op, sample_name, args, wrt, cotangent, backward or op.kind == LOSS)
-    named = {f"d{n}": g for n, g in zip(op.wrt, want_grads)}
-    if target.kind != MODEL:  # a model's `out` is a hidden layer's, as a rule
-        named["out"] = want_out
-    if op.kind == LOSS:
-        named["loss"] = want_out
-    if target.kind == UPDATE_RULE:
-        named["next_w"] = want_out
-        state = op.state(**as_float64(sample.args)).get("config", {}) if op.state else {}
-        holder = next(iter(a.arg for a in node.args.args[2:3]), "config")  # update(w, dw, config)
-        for key, value in state.items():
-            named[f"{holder}[{key!r}]"] = value
-            named.update({local: value for local in CONFIG_LOCALS.get(key, (key,)) if local not in named})
-    for names in firstwrong.returned_names(node):  # grad_x, next_w, a loss under a name of its own
-        if target.kind == MODEL:  # return loss, grads: grads['W1'], ...; `return scores` is the test-time path
-            if len(names) != 2:
-                continue
-            named.update({f"{names[1]}[{n!r}]": g for n, g in zip(op.wrt, want_grads)} if names[1] else {})
-            names = names[:1]
-        for returned, value in zip(names, _results(op, backward, want_out, want_grads)):
-            if returned and returned not in named and value is not None:
-                named[returned] = value
-    if target.kind != MODEL:  # the worker's names for what the function hands back
-        named.update({f"return[{i}]": v for i, v in enumerate(_results(op, backward, want_out, want_grads))})
+    named = _right_values(target, op, node, sample, want_out, want_grads, backward)
     first = np.shape(
         next((sample.args[n] for n in ("x", "X", "features") if n in sample.args), next(iter(sample.args.values())))
     )
@@ -136,6 +114,37 @@ def _find(sandbox, target, op, name, sample_name, node, source):
     if finding is None and backward:
         finding = _cache_keeps_an_input(sandbox, target, records, inputs, parameters)
     return _spoken(finding, op, backward), stopped
+
+
+def _right_values(target, op, node, sample, want_out, want_grads, backward):
+    """{name in the function's code: its right value}: the outputs under the course's names and under
+    the names the function returns them by (grad_x, next_w, grads['W1'], return[2]), an update
+    rule's config entries."""
+    named = {f"d{n}": g for n, g in zip(op.wrt, want_grads)}
+    if target.kind != MODEL:  # a model's `out` is a hidden layer's, as a rule
+        named["out"] = want_out
+    if op.kind == LOSS:
+        named["loss"] = want_out
+    if target.kind == UPDATE_RULE:
+        named["next_w"] = want_out
+        state = op.state(**as_float64(sample.args)).get("config", {}) if op.state else {}
+        holder = next(iter(a.arg for a in node.args.args[2:3]), "config")  # update(w, dw, config)
+        for key, value in state.items():
+            named[f"{holder}[{key!r}]"] = value
+            named.update({local: value for local in CONFIG_LOCALS.get(key, (key,)) if local not in named})
+    results = _results(op, backward, want_out, want_grads)
+    for names in firstwrong.returned_names(node):  # grad_x, next_w, a loss under a name of its own
+        if target.kind == MODEL:  # return loss, grads: grads['W1'], ...; `return scores` is the test-time path
+            if len(names) != 2:
+                continue
+            named.update({f"{names[1]}[{n!r}]": g for n, g in zip(op.wrt, want_grads)} if names[1] else {})
+            names = names[:1]
+        for returned, value in zip(names, results):
+            if returned and returned not in named and value is not None:
+                named[returned] = value
+    if target.kind != MODEL:  # the worker's names for what the function hands back
+        named.update({f"return[{i}]": v for i, v in enumerate(results)})
+    return named
 
 
 def _cache_keeps_an_input(sandbox, target, records, inputs, parameters):
