@@ -1,5 +1,4 @@
-"""A JAX function re-run the way NumPy computes: its sums in NumPy's order, its elementary functions
-rounded once.
+"""A JAX function re-run the way NumPy computes: in NumPy, primitive by primitive.
 
 NumPy sums a contiguous block (the last axis, or the trailing ones) pairwise, but along any other
 axis one entry at a time, in order: its float32 column sums carry 2-5x the rounding error of XLA's,
@@ -8,6 +7,11 @@ correct to about one rounding, where XLA's float32 tanh is off by up to 4. The t
 of what correct NumPy code reaches runs the reference in float32 through as_numpy_computes(), so that
 a batchnorm's dgamma (a sum over the batch) is held to what a correct NumPy batchnorm reaches, and
 np.tanh to what np.tanh reaches, not to what XLA reaches.
+
+The function's jaxpr is evaluated eagerly, each primitive by its NumPy twin (_NUMPY): its sums by
+np.sum over the layout NumPy code sums in, its products by np.matmul, its elementwise arithmetic as
+NumPy rounds it; nothing is compiled for them. A primitive with no NumPy twin here (a convolution, a
+gather, a pooling window) is bound as JAX computes it, eagerly.
 """
 
 import functools
@@ -17,14 +21,7 @@ import numpy as np
 from reference.lazy import LazyModule
 
 jax = LazyModule("jax")
-jnp = LazyModule("jax.numpy")
-lax = LazyModule("jax.lax")
 core = LazyModule("jax.extend.core")
-
-
-# Longer blocks are summed by XLA: the pairwise program grows with the block (8192 entries compile in
-# 5 s), and there XLA's blocked sum is within 2x of NumPy's error (1.3 u against 0.8-1.1 u, measured).
-PAIRWISE_LIMIT = 2**10
 
 # Primitives that carry a sub-program to evaluate (their sums included) rather than bind as a whole.
 # A custom rule's primal is evaluated as written; the pullback's jaxpr holds its backward as plain ops.
@@ -32,47 +29,76 @@ _CALLS = {
     "pjit": "jaxpr",
     "jit": "jaxpr",
     "closed_call": "call_jaxpr",
+    "core_call": "call_jaxpr",
     "custom_jvp_call": "call_jaxpr",
     "custom_vjp_call": "call_jaxpr",
+    "remat2": "jaxpr",
+    "checkpoint": "jaxpr",
 }
 
 
 def as_numpy_computes(fn):
-    """fn with its sums taken in NumPy's order (_sum_as_numpy) and its exp, log, tanh and kin as NumPy's
-    math library gives them (_as_library); a sigmoid as NumPy code writes it, 1 / (1 + exp(-x))."""
+    """fn evaluated in NumPy (it takes and gives arrays; nothing is traced through it): its sums in
+    NumPy's order (_sum_as_numpy), its exp, log, tanh and kin as NumPy's math library gives them
+    (_as_library), a sigmoid as NumPy code writes it, 1 / (1 + exp(-x)). Its jaxpr is traced once
+    per argument structure and kept."""
+
+    @functools.lru_cache(maxsize=64)
+    def traced(treedef, avals):
+        leaves = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in avals]
+        return jax.make_jaxpr(fn, return_shape=True)(*jax.tree_util.tree_unflatten(treedef, leaves))
 
     def in_order(*args):
-        closed, shape = jax.make_jaxpr(fn, return_shape=True)(*args)
-        outs = _evaluate(closed.jaxpr, closed.consts, jax.tree_util.tree_leaves(args))
+        leaves, treedef = jax.tree_util.tree_flatten(args)
+        arrays = [np.asarray(leaf) for leaf in leaves]
+        closed, shape = traced(treedef, tuple((a.shape, a.dtype) for a in arrays))
+        outs = _evaluate(closed.jaxpr, closed.consts, arrays)
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shape), outs)
 
     return in_order
 
 
 def _evaluate(jaxpr, consts, args):
-    values = dict(zip(jaxpr.constvars, consts)) | dict(zip(jaxpr.invars, args))
+    values = dict(zip(jaxpr.constvars, map(np.asarray, consts))) | dict(zip(jaxpr.invars, args))
 
     def read(var):
-        return var.val if isinstance(var, core.Literal) else values[var]
+        if isinstance(var, core.Literal):
+            return np.asarray(var.val, var.aval.dtype)
+        return values[var]
 
     for eqn in jaxpr.eqns:
-        ins = [read(v) for v in eqn.invars]
-        name = eqn.primitive.name
-        if name == "reduce_sum":
-            outs = [_sum_as_numpy(ins[0], tuple(eqn.params["axes"]))]
-        elif name in _LIBRARY and _one_float(ins):
-            outs = [_as_library(eqn.primitive, ins[0], eqn.params)]
-        elif name == "logistic" and _one_float(ins):
-            outs = [1 / (1 + _as_library(lax.exp_p, -ins[0], eqn.params))]
-        elif name in _CALLS:
-            inner = eqn.params[_CALLS[name]]
-            inner = getattr(inner, "jaxpr", inner), getattr(inner, "consts", ())
-            outs = _evaluate(inner[0], inner[1], ins)
-        else:
-            outs = eqn.primitive.bind(*ins, **eqn.params)
-            outs = outs if eqn.primitive.multiple_results else [outs]
-        values.update(zip(eqn.outvars, outs))
+        outs = _apply(eqn, [read(v) for v in eqn.invars])
+        values.update(zip(eqn.outvars, (np.asarray(o, v.aval.dtype) for o, v in zip(outs, eqn.outvars))))
     return [read(v) for v in jaxpr.outvars]
+
+
+def _apply(eqn, ins):
+    """The outputs (a list) of one equation, in NumPy where it has a twin here."""
+    name, params = eqn.primitive.name, eqn.params
+    if name in _CALLS:
+        inner = params[_CALLS[name]]
+        return _evaluate(getattr(inner, "jaxpr", inner), getattr(inner, "consts", ()), ins)
+    if name == "cond":
+        branch = params["branches"][int(np.clip(ins[0], 0, len(params["branches"]) - 1))]
+        return _evaluate(branch.jaxpr, branch.consts, ins[1:])
+    if name in _LIBRARY and _floating(ins[0]):
+        return [_as_library(_LIBRARY[name], ins[0])]
+    if name == "logistic" and _floating(ins[0]):
+        one = np.ones((), ins[0].dtype)
+        return [one / (one + _as_library(np.exp, -ins[0]))]
+    twin = _NUMPY.get(name)
+    try:
+        if twin is None:
+            raise _NotMine
+        with np.errstate(all="ignore"):  # inf and NaN arise as they do in the reference; no warning
+            out = twin(*ins, **params)
+    except _NotMine:
+        out = eqn.primitive.bind(*ins, **params)
+    return list(out) if eqn.primitive.multiple_results else [out]
+
+
+def _floating(x):
+    return x.dtype in (np.float32, np.float64)
 
 
 # Elementary functions that NumPy takes from its math library, correct to about one rounding; XLA's
@@ -91,62 +117,157 @@ _LIBRARY = {
 }
 
 
-def _one_float(ins):
-    return len(ins) == 1 and getattr(ins[0], "dtype", None) in (jnp.float32, jnp.float64)
-
-
-def _as_library(primitive, x, params):
-    """NumPy's `primitive` at x: in float32 XLA's float64 one rounded to float32 once (within a
-    rounding of what NumPy's float32 loops give; XLA's few float64 roundings vanish in it), in float64
-    NumPy's own, called back on the host (slower: once per float64 case)."""
-    if x.dtype == jnp.float32:
-        return primitive.bind(x.astype(jnp.float64), **params).astype(jnp.float32)
-    function = functools.partial(_quietly, _LIBRARY[primitive.name])
-    return jax.pure_callback(function, jax.ShapeDtypeStruct(x.shape, x.dtype), x)
-
-
-def _quietly(function, x):
+def _as_library(function, x):
+    """NumPy's `function` at x: in float32 its float64 value rounded to float32 once (within a
+    rounding of what NumPy's float32 loops give), in float64 NumPy's own."""
     with np.errstate(all="ignore"):  # exp(1000) is inf here as in the reference; no warning to the user
+        if x.dtype == np.float32:
+            return function(x.astype(np.float64)).astype(np.float32)
         return function(x)
 
 
-def _sum_as_numpy(x, axes):
+def _sum_as_numpy(x, axes, **_):
     """x summed over `axes` as NumPy sums: over the trailing axes (a row, a whole array: a contiguous
-    block) pairwise, to the bit (_pairwise); otherwise over every one of them one entry at a time, in
-    order, as NumPy sums a column. A sum over batch and space, x.sum(axis=(0, 2, 3)), is taken as the
-    channels-last reshape's column sum (x.transpose(0, 2, 3, 1).reshape(-1, C).sum(axis=0), the usual
-    spatial batchnorm): of the two ways NumPy code takes it, the one with more rounding."""
+    block) pairwise; otherwise over every one of them one entry at a time, in order, as NumPy sums a
+    column. A sum over batch and space, x.sum(axis=(0, 2, 3)), is taken as the channels-last
+    reshape's column sum (x.transpose(0, 2, 3, 1).reshape(-1, C).sum(axis=0), the usual spatial
+    batchnorm): of the two ways NumPy code takes it, the one with more rounding."""
     axes = tuple(sorted(axes))
-    if x.size == 0:
-        return jnp.sum(x, axis=axes)
     kept = [x.shape[a] for a in range(x.ndim) if a not in axes]
     if axes == tuple(range(x.ndim - len(axes), x.ndim)):
-        block = x.reshape((*kept, -1))
-        return _pairwise(block) if block.shape[-1] <= PAIRWISE_LIMIT else jnp.sum(block, axis=-1)
-    rows = jnp.transpose(x, (*axes, *[a for a in range(x.ndim) if a not in axes])).reshape((-1, *kept))
-    return lax.scan(lambda total, row: (total + row, None), rows[0], rows[1:])[0]
+        return np.ascontiguousarray(x).reshape((*kept, -1)).sum(axis=-1)
+    order = (*axes, *[a for a in range(x.ndim) if a not in axes])
+    rows = np.ascontiguousarray(np.transpose(x, order)).reshape((-1, *kept))
+    return rows.sum(axis=0)  # along the outer axis of a contiguous array NumPy adds row after row
 
 
-def _pairwise(x):
-    """x summed over its last axis as NumPy's pairwise_sum does it, to the bit: in order below 8
-    entries, in 8 interleaved partial sums up to 128, else the two halves (split at a multiple of 8)
-    apiece."""
-    n = x.shape[-1]
-    if n < 8:
-        total = jnp.zeros(x.shape[:-1], x.dtype)
-        for i in range(n):
-            total = total + x[..., i]
-        return total
-    if n <= 128:
-        whole = n - n % 8
-        r = x[..., :8]
-        for start in range(8, whole, 8):
-            r = r + x[..., start : start + 8]
-        total = ((r[..., 0] + r[..., 1]) + (r[..., 2] + r[..., 3])) + (
-            (r[..., 4] + r[..., 5]) + (r[..., 6] + r[..., 7])
-        )
-        for i in range(whole, n):
-            total = total + x[..., i]
-        return total
-    half = n // 2 - (n // 2) % 8
-    return _pairwise(x[..., :half]) + _pairwise(x[..., half:])
+def _dot_general(lhs, rhs, dimension_numbers, **_):
+    """lax.dot_general as np.matmul of (batch, free, contracted) by (batch, contracted, free)."""
+    (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
+    lhs_free = [d for d in range(lhs.ndim) if d not in (*lhs_contract, *lhs_batch)]
+    rhs_free = [d for d in range(rhs.ndim) if d not in (*rhs_contract, *rhs_batch)]
+    batch = [lhs.shape[d] for d in lhs_batch]
+    contracted = int(np.prod([lhs.shape[d] for d in lhs_contract], dtype=np.int64))
+    left = np.transpose(lhs, (*lhs_batch, *lhs_free, *lhs_contract)).reshape((*batch, -1, contracted))
+    right = np.transpose(rhs, (*rhs_batch, *rhs_contract, *rhs_free)).reshape((*batch, contracted, -1))
+    shape = (*batch, *[lhs.shape[d] for d in lhs_free], *[rhs.shape[d] for d in rhs_free])
+    return np.matmul(left, right).reshape(shape)
+
+
+def _broadcast_in_dim(x, shape, broadcast_dimensions, **_):
+    placed = [1] * len(shape)
+    for axis, size in zip(broadcast_dimensions, x.shape):
+        placed[axis] = size
+    return np.broadcast_to(x.reshape(placed), shape)
+
+
+def _reshape(x, new_sizes, dimensions=None, **_):
+    return np.reshape(x if dimensions is None else np.transpose(x, dimensions), new_sizes)
+
+
+def _pad(x, value, padding_config):
+    """lax.pad: (low, high, interior) per axis; a negative low or high crops."""
+    spread = [n + (n - 1) * interior if n else 0 for n, (_, _, interior) in zip(x.shape, padding_config)]
+    inner = np.full(spread, value, x.dtype)
+    inner[tuple(slice(None, None, interior + 1) for _, _, interior in padding_config)] = x
+    grown = np.pad(inner, [(max(low, 0), max(high, 0)) for low, high, _ in padding_config], constant_values=value)
+    return grown[
+        tuple(slice(-min(low, 0), n - max(-high, 0)) for (low, high, _), n in zip(padding_config, grown.shape))
+    ]
+
+
+def _integer_pow(x, y):
+    """x ** y by repeated squaring, as lax.integer_pow multiplies."""
+    result, base, power = None, x, abs(y)
+    while power:
+        if power & 1:
+            result = base if result is None else result * base
+        power >>= 1
+        if power:
+            base = base * base
+    result = np.ones_like(x) if result is None else result
+    return np.ones((), x.dtype) / result if y < 0 else result
+
+
+def _select_n(which, *cases):
+    return np.where(which, cases[1], cases[0]) if which.dtype == np.bool_ else np.choose(which, cases)
+
+
+def _iota(dtype, shape, dimension, **_):
+    placed = [1] * len(shape)
+    placed[dimension] = shape[dimension]
+    return np.broadcast_to(np.arange(shape[dimension], dtype=dtype).reshape(placed), shape)
+
+
+def _split(x, sizes, axis):
+    return np.split(x, np.cumsum(sizes)[:-1], axis=axis)
+
+
+def _float_only(function):
+    """An elementwise NumPy function for floats; on integers (whose lax semantics differ: a division
+    rounds toward zero) the primitive is bound as JAX computes it."""
+
+    def twin(*xs, **_):
+        if not all(_floating(x) for x in xs):
+            raise _NotMine
+        return function(*xs)
+
+    return twin
+
+
+def _elementwise(function):
+    """A NumPy ufunc with the primitive's parameters (none that change its value) left aside."""
+    return lambda *xs, **_: function(*xs)
+
+
+class _NotMine(Exception):
+    """A primitive's inputs this module leaves to JAX."""
+
+
+_NUMPY = {
+    "reduce_sum": _sum_as_numpy,
+    "dot_general": _dot_general,
+    "add": lambda a, b, **_: a + b,
+    "add_any": lambda a, b, **_: a + b,
+    "sub": lambda a, b, **_: a - b,
+    "mul": lambda a, b, **_: a * b,
+    "div": _float_only(np.divide),
+    "neg": lambda a, **_: -a,
+    "max": _elementwise(np.maximum),
+    "min": _elementwise(np.minimum),
+    "abs": _elementwise(np.abs),
+    "sign": _float_only(np.sign),
+    "sqrt": _float_only(np.sqrt),
+    "square": lambda a, **_: a * a,
+    "integer_pow": _integer_pow,
+    "eq": _elementwise(np.equal),
+    "ne": _elementwise(np.not_equal),
+    "gt": _elementwise(np.greater),
+    "ge": _elementwise(np.greater_equal),
+    "lt": _elementwise(np.less),
+    "le": _elementwise(np.less_equal),
+    "and": _elementwise(np.bitwise_and),
+    "or": _elementwise(np.bitwise_or),
+    "not": _elementwise(np.invert),
+    "select_n": _select_n,
+    "convert_element_type": lambda x, new_dtype, **_: x.astype(new_dtype),
+    "stop_gradient": lambda x, **_: x,
+    "copy": _elementwise(np.copy),
+    "copy_p": _elementwise(np.copy),
+    "broadcast_in_dim": _broadcast_in_dim,
+    "reshape": _reshape,
+    "squeeze": lambda x, dimensions: np.squeeze(x, axis=tuple(dimensions)),
+    "transpose": lambda x, permutation: np.transpose(x, permutation),
+    "concatenate": lambda *xs, dimension: np.concatenate(xs, axis=dimension),
+    "pad": _pad,
+    "slice": lambda x, start_indices, limit_indices, strides: x[
+        tuple(slice(a, b, s) for a, b, s in zip(start_indices, limit_indices, strides or [1] * x.ndim))
+    ],
+    "split": _split,
+    "stack": lambda *xs, axis: np.stack(xs, axis=axis),
+    "unstack": lambda x, axis: [np.take(x, i, axis=axis) for i in range(x.shape[axis])],
+    "rev": lambda x, dimensions: np.flip(x, axis=tuple(dimensions)),
+    "iota": _iota,
+    "reduce_max": lambda x, axes, **_: np.max(x, axis=tuple(axes)),
+    "reduce_min": lambda x, axes, **_: np.min(x, axis=tuple(axes)),
+}

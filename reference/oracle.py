@@ -155,8 +155,8 @@ def _programs(fn, wrt, treedef, dynamic, static, in_order=False):
     structure: each reference is traced and compiled once per shape, not once per primitive as eager
     JAX does, and a vjp compiles one program, not a forward beside it (the forward alone is only
     traced, for its output's shape, except in XLA's own float32 run, whose loss rounds apart inside
-    the vjp's program). in_order: sums over leading axes one entry at a time, as NumPy takes them
-    (reference.in_order). Every result is the same to the bit as from the two programs apart
+    the vjp's program). in_order: computed in NumPy, its sums over leading axes one entry at a time,
+    as NumPy takes them (reference.in_order). Every result is the same to the bit as from the two programs apart
     (bench/slack: 48,400 comparisons, none changed)."""
 
     def rebuild(arrays):
@@ -176,9 +176,22 @@ def _programs(fn, wrt, treedef, dynamic, static, in_order=False):
         args = rebuild(arrays)
         return fn(*args), _pullback(fn, args, wrt, cotangent)
 
-    if in_order:
-        value, value_and_pulled = as_numpy_computes(value), as_numpy_computes(value_and_pulled)
+    if in_order:  # evaluated in NumPy, nothing compiled
+        return _InNumPy(value), _InNumPy(value_and_pulled)
     return jax.jit(value), jax.jit(value_and_pulled)
+
+
+class _InNumPy:
+    """A function run as NumPy computes it (reference.in_order), with a jitted program's eval_shape."""
+
+    def __init__(self, fn):
+        self.fn, self.run = fn, as_numpy_computes(fn)
+
+    def __call__(self, *args):
+        return self.run(*args)
+
+    def eval_shape(self, *args):
+        return jax.eval_shape(self.fn, *args)
 
 
 def program(fn, args, wrt, device="cpu"):
