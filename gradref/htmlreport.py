@@ -17,11 +17,11 @@ import math
 import os
 import re
 
+from .findings import named_mistakes
 from .grade.course.targets import TARGETS
 from .grade.explain.mistakes import CATALOGUE
 from .grade.judging.verdict import sample_of
 
-SAID_NOT_NAMED = {"generic", "located", "local_gradient", "only_one_wrong", "first_wrong_value"}  # descriptions
 SAMPLE = re.compile(r"\[([^\[\]]+)\]$")
 LABELLED = re.compile(r"^(\S+) \[([^\[\]]+)\]: (.*)$", re.S)  # a failure on an extreme sample: "dx [huge_scores]: ..."
 # The extreme samples, in a teacher's words (conformance/registry.py draws them).
@@ -199,13 +199,12 @@ def class_summary(named_reports):
             function = result["name"]
             functions[function][result["status"]] += 1
             if result["status"] != "pass":
-                for key in dict.fromkeys(result.get("mistakes", [])):
-                    if key not in SAID_NOT_NAMED:
-                        mistakes[function][key].append(name)
+                for key in named_mistakes(result):
+                    mistakes[function][key].append(name)
             for kind in dict.fromkeys(_warning_kind(function, text) for text in result.get("warnings", [])):
                 warnings[function][kind].append(name)
             _count_samples(samples[function], result)
-            if not any(k not in SAID_NOT_NAMED for k in result.get("mistakes", [])):
+            if not named_mistakes(result):
                 _collect_failures(failures, name, report, result)
     return {
         "students": len(named_reports),
@@ -519,7 +518,7 @@ def _key_labels(result):
     """The catalogue keys of a failing function's named mistakes, as small labels for staff."""
     if result.get("status") == "pass":
         return ""
-    keys = [k for k in dict.fromkeys(result.get("mistakes", [])) if k not in SAID_NOT_NAMED]
+    keys = named_mistakes(result)
     return "".join(f'<span class="key">{_e(k)}</span>' for k in keys)
 
 

@@ -5,7 +5,9 @@ Behaviour. Every failing comparison of a report keeps a fingerprint of its wrong
 keeps its message. Two students who share one are evidence in proportion to how rare it is: with c of
 N students sharing it, the chance that another student shares it is (c - 1) / (N - 1), and the pair
 scores -log2 of that (a mistake made by 2 of 120 students: 6.9 bits; by half the class: 1 bit), the
-largest per function, summed over functions. Right results carry no weight.
+largest per function, summed over functions. Right results carry no weight. A mistake the grader's
+catalogue names (a k-dimensional x never flattened, say) is one students make on their own: its chance
+is taken as at least NAMED_MISTAKE_CHANCE, whatever share of a small class made it.
 
 Code. Each function's tokens are normalised (every name it binds becomes one token, numbers and
 strings one each, comments and layout dropped; keywords, operators, attribute names and the
@@ -33,10 +35,15 @@ import os
 import re
 import tokenize
 
+from .findings import named_mistakes
+
 K = 5  # tokens per k-gram
 WINDOW = 4  # k-grams per winnowing window
 COMMON = 0.5  # a fingerprint in more than this share of the documents (and 20 of them) is not indexed,
 RAREST = 3  # a function's code evidence: its shared fingerprints' rarest few (one may collide by chance)
+# The least chance that another student shares a wrong result whose mistake the catalogue lists (it
+# lists the mistakes students make most): a few in a small class are no sign of copying.
+NAMED_MISTAKE_CHANCE = 0.1
 MOST = 50  # nor one in more than this many (a common form: every pair of its holders would be scored)
 # Names that are part of the language or the library rather than the student's choice.
 KEPT_NAMES = {"np", "numpy", "range", "len", "zip", "enumerate", "reversed", "sum", "max", "min", "abs", "self"}
@@ -292,19 +299,20 @@ def subtract_starter(documents, starter):
 
 
 def behaviour_keys(report):
-    """{function: {key: words}}: each failing comparison's fingerprint, and each error's message
-    (file names and paths taken out, so that two students' same error at the same line match)."""
+    """{function: {key: (words, named)}}: each failing comparison's fingerprint, and each error's
+    message (file names and paths taken out, so that two students' same error at the same line
+    match); `named`: the function's failure is a mistake the catalogue lists."""
     found = {}
     for result in report.get("results", []):
         if result.get("status") not in ("fail", "error", "timeout"):
             continue
-        keys = found.setdefault(result["name"], {})
+        keys, named = found.setdefault(result["name"], {}), bool(named_mistakes(result))
         for check in result.get("checks", []):
             if not check.get("passed") and check.get("fingerprint"):
-                keys[f"{check['name']}: {check['fingerprint']}"] = f"the same wrong {check['name']}"
+                keys[f"{check['name']}: {check['fingerprint']}"] = (f"the same wrong {check['name']}", named)
         if result.get("status") == "error":
             message = re.sub(r" of [^\s:)]+", "", str(result.get("message", "")))
-            keys[f"error: {message}"] = "the same error at the same line"
+            keys[f"error: {message}"] = ("the same error at the same line", named)
     return {f: k for f, k in found.items() if k}
 
 
@@ -338,14 +346,18 @@ def score_pairs(documents, reports):
         for key, owners in index.items():
             if len(owners) < 2:
                 continue
+            said, named = words[key]
             chance = (len(owners) - 1) / max(students - 1, 1)
+            if named:  # students make the mistakes the catalogue lists on their own, however few did here
+                chance = max(chance, NAMED_MISTAKE_CHANCE)
             bits = -math.log2(chance)
             for a, b in itertools.combinations(owners, 2):
                 entry = pair(a, b)
                 if bits > entry["behaviour"].get(function, 0.0):
                     entry["behaviour"][function] = bits
                     entry["evidence"][function] = (
-                        f"{words[key]}: a result that {len(owners)} of {students} students share"
+                        f"{said}: a result that {len(owners)} of {students} students share"
+                        + (", a mistake the grader's catalogue lists" if named else "")
                     )
     by_name = {d.name: d for d in documents}
     functions = {}  # function -> (its holders, each fingerprint's weight)

@@ -3,6 +3,7 @@ order; rare shared mistakes weigh more than common ones; the starter is subtract
 shipped example ranks above the independent examples; JSON, CSV and an HTML page with nothing to run."""
 
 import json
+import math
 import os
 import shutil
 
@@ -61,9 +62,10 @@ def test_without_a_starter_the_courses_scaffolding_is_subtracted():
     assert {"conv_forward_naive", "batchnorm_backward", "softmax_loss", "adam"} <= set(starter.sources)
 
 
-def _report(*fingerprints):
+def _report(*fingerprints, mistakes=("generic",)):
     checks = [{"name": "dx [small]", "passed": False, "fingerprint": f} for f in fingerprints]
-    return {"results": [{"name": "relu_backward", "status": "fail", "checks": checks}]} if fingerprints else {}
+    result = {"name": "relu_backward", "status": "fail", "checks": checks, "mistakes": list(mistakes)}
+    return {"results": [result]} if fingerprints else {}
 
 
 def test_a_rare_shared_mistake_weighs_more_than_a_common_one():
@@ -74,6 +76,20 @@ def test_a_rare_shared_mistake_weighs_more_than_a_common_one():
     assert rare["behaviour"] > 3 * common["behaviour"] > 0
     assert "2 of 12 students" in rare["functions"][0]["shared_result"]
     assert ("s6", "s7") not in pairs and all(p["code"] == 0 for p in pairs.values())  # right results weigh nothing
+
+
+def test_a_mistake_the_catalogue_names_is_no_rare_evidence_however_few_made_it():
+    # Two of 40 made the same wrong result: one a mistake the catalogue lists (students make it on their
+    # own), the other a wrong value nothing names (a constant of their own, say).
+    reports = {f"s{i}": _report() for i in range(36)}
+    reports.update({n: _report("kdim", mistakes=["kdim_not_flattened"]) for n in ("k1", "k2")})
+    reports.update({n: _report("own", mistakes=["generic", "first_wrong_value"]) for n in ("o1", "o2")})
+    pairs = {(p["a"], p["b"]): p for p in similarity.score_pairs([], reports)}
+    named, own = pairs[("k1", "k2")], pairs[("o1", "o2")]
+    assert named["behaviour"] == pytest.approx(-math.log2(similarity.NAMED_MISTAKE_CHANCE), abs=1e-3)
+    assert own["behaviour"] == pytest.approx(math.log2(39), abs=1e-3) and own["behaviour"] > 1.5 * named["behaviour"]
+    assert "catalogue lists" in named["functions"][0]["shared_result"]
+    assert "catalogue" not in own["functions"][0]["shared_result"]
 
 
 @pytest.fixture(scope="module")
