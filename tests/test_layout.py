@@ -153,3 +153,16 @@ def test_the_room_rules_can_fail(tmp_path, room, name, source, why):
     planted.write_text(source)
     found = crossings(planted, room, f"gradref.grade.{room}")
     assert len(found) == 1 and why in found[0], found
+
+
+def test_finite_differences_run_on_a_layout_copy_only_where_no_oracle_checks_it():
+    import dataclasses
+
+    from conformance import checks, registry
+
+    op = registry.REGISTRY["affine"]
+    plain, fortran = (checks.Case(op, name, "float64") for name in ("small", "small/fortran"))
+    assert checks.applicable("finite_differences", plain) and checks.applicable("vjp", fortran)
+    assert not checks.applicable("finite_differences", fortran)
+    without_oracle = dataclasses.replace(fortran, op=dataclasses.replace(op, reference=None))
+    assert checks.applicable("finite_differences", without_oracle)
