@@ -301,12 +301,13 @@ def subtract_starter(documents, starter):
 def behaviour_keys(report):
     """{function: {key: (words, named)}}: each failing comparison's fingerprint, and each error's
     message (file names and paths taken out, so that two students' same error at the same line
-    match); `named`: the function's failure is a mistake the catalogue lists."""
+    match); `named`: the function's failure is a mistake the catalogue lists, or a near miss."""
     found = {}
     for result in report.get("results", []):
         if result.get("status") not in ("fail", "error", "timeout"):
             continue
-        keys, named = found.setdefault(result["name"], {}), bool(named_mistakes(result))
+        # A near miss (right but for a shape, or for a k-dimensional x) is named as well as any.
+        keys, named = found.setdefault(result["name"], {}), bool(named_mistakes(result) or result.get("near_miss"))
         for check in result.get("checks", []):
             if not check.get("passed") and check.get("fingerprint"):
                 keys[f"{check['name']}: {check['fingerprint']}"] = (f"the same wrong {check['name']}", named)

@@ -342,6 +342,7 @@ def test_an_affine_that_does_not_flatten_says_only_the_k_dim_sample_fails(tmp_pa
     affine = grade_source(tmp_path, ONE_HOT_ONLY)["Affine"]
     assert affine["status"] in ("fail", "error")
     assert "every 2-D check passed and only the k-dimensional x" in affine["message"]
+    assert "k_dimensional_x_not_flattened" in affine["mistakes"]  # named: the class page counts it
 
 
 # ----- 8. plain words -----

@@ -642,3 +642,4 @@ def _note_only_kdim(entry):
             "flatten x to (N, D) with x.reshape(x.shape[0], -1) in the forward, and give dx "
             "x's own shape in the backward"
         )
+        entry.mistakes.append("k_dimensional_x_not_flattened")
