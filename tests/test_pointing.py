@@ -228,3 +228,48 @@ def test_a_sum_assigned_anew_in_its_loop_is_pointed_at(tmp_path):
     path.write_text(LOOP_SUM.replace("dw = np.outer", "dw += np.outer"))
     entry = _entry(grade_file(str(path), Options(timeout=20.0)), "affine_backward")
     assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]
+
+
+ADAM = """import numpy as np
+
+
+def adam(w, dw, config=None):
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-3)
+    config.setdefault("beta1", 0.9)
+    config.setdefault("beta2", 0.999)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("m", np.zeros_like(w))
+    config.setdefault("v", np.zeros_like(w))
+    t = config.get("t", 0) + 1
+    config["m"] = config["beta1"] * config["m"] + (1 - config["beta1"]) * dw
+    config["v"] = config["beta2"] * config["v"] + (1 - config["beta2"]) * dw * dw
+    m_hat = config["m"] / (1 - config["beta1"] ** t)
+    v_hat = config["v"] / (1 - config["beta2"] ** t)
+    config["t"] = t
+    return w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"]), config
+"""
+
+
+def test_a_step_count_never_increased_is_pointed_at(tmp_path):
+    path = tmp_path / "optim.py"
+    path.write_text(ADAM.replace('t = config.get("t", 0) + 1', 't = config.get("t", 0)'))
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "adam")
+    assert entry["status"] == "fail", entry["message"][:300]
+    assert entry["where"]["code"] == 't = config.get("t", 0)', entry["where"]
+    assert "is never increased, yet lines 16 and 17 raise to its power" in entry["diagnosis"][0]
+
+
+def test_a_step_count_increased_after_its_use_is_pointed_at_and_a_right_one_is_not(tmp_path):
+    path = tmp_path / "optim.py"
+    late = ADAM.replace('t = config.get("t", 0) + 1', 't = config.get("t", 0)').replace(
+        '    config["t"] = t\n', '    config["t"] = t + 1\n'
+    )
+    path.write_text(late)
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "adam")
+    assert entry["status"] == "fail" and entry["where"]["code"] == 'config["t"] = t + 1', entry["where"]
+    assert "after lines 16 and 17 used it" in entry["diagnosis"][0]
+    path.write_text(ADAM)
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "adam")
+    assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]

@@ -12,6 +12,9 @@
   cell), or the read raises.
 - A padded array cropped by a fixed 1 (`dx_pad[:, :, 1:-1, 1:-1]`, `[1:H + 1]`) in a convolution,
   whose padding is conv_param['pad']: right for pad = 1 only.
+- An update rule's step count (config['t']) raised to as a power but never increased, or increased only
+  after its use: Adam's bias correction then divides by 1 - beta ** 0 = 0 at the first step, or
+  corrects every step by the one before.
 
 Each finding names its line and the text on it, for the student to go to.
 """
@@ -57,6 +60,7 @@ def findings(text, name):
         + _fixed_crops(node, lines)
         + _case_twins(node, lines)
         + _overwritten_sums(node, lines)
+        + _step_count(node, lines)
     )
 
 
@@ -284,3 +288,66 @@ def _key_read(node):
         default = ast.unparse(node.args[1]) if len(node.args) > 1 else "None"
         return node.func.value.id, node.args[0].value, default if node.func.attr == "get" else ""
     return None, None, ""
+
+
+def _step_count(function, lines):
+    """config['t'] (or a name holding it) used as a power, never increased or increased after its
+    first use, in an update rule handed `config`."""
+    if "config" not in {a.arg for a in function.args.args}:
+        return []
+    names, steps, uses, raised = set(), [], [], []
+    for node in sorted(ast.walk(function), key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            kind, target = _step_value(node.value, names), node.targets[0]
+            if kind == "add":
+                raised.append(node)
+            elif kind and not _is_step(target, names):  # read into a name of its own (or elsewhere)
+                steps.append(node)
+            if kind and isinstance(target, ast.Name):
+                names.add(target.id)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add) and _is_step(node.target, names):
+            raised.append(node)
+        elif isinstance(node, ast.Expr) and _is_step(node.value, names):  # config.setdefault('t', 0)
+            steps.append(node)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and _step_value(node.right, names):
+            uses.append(node)
+    if not uses:
+        return []
+    numbers = sorted({u.lineno for u in uses})
+    used = f"line {numbers[0]}" if len(numbers) == 1 else f"lines {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
+    if not raised:
+        where = (steps or uses)[0].lineno
+        return [
+            f"line {where} `{_line(lines, where)[:80]}`: the step count config['t'] is never increased, yet "
+            f"{used} raise{'s' if len(numbers) == 1 else ''} to its power: increase it by one before the bias correction (at the "
+            "first step beta ** 0 = 1 makes it divide by zero)"
+        ]
+    first = raised[0].lineno
+    if first > uses[0].lineno:
+        return [
+            f"line {first} `{_line(lines, first)[:80]}` increases the step count config['t'] after "
+            f"{used} used it: increase it first, so that the first step's bias correction uses t = 1"
+        ]
+    return []
+
+
+def _is_step(node, names):
+    """config['t'] (read or written), config.get('t', ...), config.setdefault('t', ...), or a name
+    that holds one of them."""
+    if isinstance(node, ast.Name):
+        return node.id in names
+    if isinstance(node, ast.Subscript):
+        key = node.slice.value if isinstance(node.slice, ast.Constant) else None
+        return getattr(node.value, "id", "") == "config" and key == "t"
+    return _key_read(node)[:2] == ("config", "t")
+
+
+def _step_value(value, names):
+    """ "read" for the step count itself, "add" for it plus a number, "" for anything else."""
+    if _is_step(value, names):
+        return "read"
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add):
+        sides = (value.left, value.right)
+        if any(_is_step(n, names) for n in sides) and any(isinstance(n, ast.Constant) for n in sides):
+            return "add"
+    return ""
