@@ -273,3 +273,48 @@ def test_a_step_count_increased_after_its_use_is_pointed_at_and_a_right_one_is_n
     path.write_text(ADAM)
     entry = _entry(grade_file(str(path), Options(timeout=20.0)), "adam")
     assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]
+
+
+DROPOUT = """import numpy as np
+
+
+def dropout_forward(x, dropout_param):
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+    mask = None
+    out = x
+    if mode == "train":
+        mask = (np.random.rand(*x.shape) < p) / p
+        out = x * mask
+    return out, (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    dropout_param, mask = cache
+    return dout * mask if dropout_param["mode"] == "train" else dout
+"""
+
+
+def test_a_random_layers_only_computing_line_is_pointed_at_and_only_that(tmp_path):
+    """Dropout draws its own mask, so no run of it has the reference's values; a backward whose one
+    computing line is wrong is pointed there, one that computes over two lines is not, and a right
+    one gets no line."""
+    path = tmp_path / "dropout.py"
+    wrong = DROPOUT.replace("return dout * mask if", "return dout * (mask > 0) if")
+    path.write_text(wrong)
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "dropout_backward")
+    line = next(i for i, text in enumerate(wrong.splitlines(), 1) if "(mask > 0)" in text)
+    assert entry["status"] == "fail" and entry["where"]["line"] == line, entry.get("where")
+    assert "is the only line that computes dropout_backward's result" in entry["diagnosis"][0]
+    path.write_text(
+        DROPOUT.replace(
+            '    return dout * mask if dropout_param["mode"] == "train" else dout\n',
+            "    keep = mask > 0\n    return dout * keep\n",
+        )
+    )
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "dropout_backward")
+    assert entry["status"] == "fail" and not entry.get("where"), entry.get("where")
+    path.write_text(DROPOUT)
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "dropout_backward")
+    assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]

@@ -34,9 +34,14 @@ MIN_LEFT_S = 5.0
 
 def point_at_the_line(sandbox, target, op, forward_entry, backward_entry):
     """For each failing function of the target: its first wrong value's line, where one is found."""
-    if target.kind not in KINDS or target.packed or op.name in RANDOM:
+    if target.kind not in KINDS or target.packed:
         return
     names = [f"{target.forward}.loss"] if target.kind == MODEL else target.names  # as the worker names it
+    if op.name in RANDOM:  # no run of it has the reference's values: only a line that alone computes
+        for name, entry in zip(names, distinct(forward_entry, backward_entry)):
+            if entry.status == FAIL and not entry.where and not entry.caused_by:
+                _the_only_line(sandbox, name, entry)
+        return
     for name, entry in zip(names, distinct(forward_entry, backward_entry)):
         if entry.status != FAIL or entry.where or entry.caused_by:
             continue
@@ -56,6 +61,33 @@ def point_at_the_line(sandbox, target, op, forward_entry, backward_entry):
             entry.where = {"line": finding.line, "code": finding.code, "file": source[0]}
             entry.hints.insert(0, finding.sentence)
             entry.mistakes.append("first_wrong_value")  # a place, not a named mistake: after those
+
+
+def _the_only_line(sandbox, name, entry):
+    """Point at the one statement of a failing function that computes anything (the rest read what
+    it was handed: `dropout_param, mask = cache`), where it is one line: the result is made there."""
+    source = defining_file(sandbox.layout.code, name)
+    node = firstwrong.function_node(source[1], name) if source else None
+    if node is None:
+        return
+    handed = {a.arg for a in node.args.posonlyargs + node.args.args}
+    body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    computing = [s for s in body if not (isinstance(s, ast.Assign) and _reads_only(s.value, handed))]
+    if len(computing) != 1 or computing[0].lineno != computing[0].end_lineno:
+        return
+    line = computing[0].lineno
+    code = source[1].splitlines()[line - 1].strip()
+    entry.where = {"line": line, "code": code, "file": source[0]}
+    entry.hints.insert(
+        0, f"line {line} `{code[:80]}` is the only line that computes {name}'s result: the mistake is there"
+    )
+    entry.mistakes.append("first_wrong_value")
+
+
+def _reads_only(value, names):
+    """A value that only reads what the function was handed: a name of it, or a tuple of them."""
+    parts = value.elts if isinstance(value, ast.Tuple) else [value]
+    return all(isinstance(p, ast.Name) and p.id in names for p in parts)
 
 
 def _first_failing_sample(entry, op):
