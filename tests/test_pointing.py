@@ -318,3 +318,28 @@ def test_a_random_layers_only_computing_line_is_pointed_at_and_only_that(tmp_pat
     path.write_text(DROPOUT)
     entry = _entry(grade_file(str(path), Options(timeout=20.0)), "dropout_backward")
     assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]
+
+
+POOL = """import numpy as np
+
+
+def max_pool_forward_naive(x, pool_param):
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, 1 + (H - ph) // s, 1 + (W - pw) // s))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            out[:, :, i, j] = x[:, :, i * s : i * s + ph, j * s : j * s + pw].max(axis=(2, 3))
+    return out, (x, pool_param)
+"""
+
+
+def test_a_pooling_window_read_into_the_other_sides_name_is_pointed_at(tmp_path):
+    path = tmp_path / "pool.py"
+    path.write_text(POOL.replace('ph, pw, s = pool_param["pool_height"]', 'pw, ph, s = pool_param["pool_height"]'))
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "max_pool_forward_naive")
+    assert entry["status"] == "fail" and entry["where"]["line"] == 5, entry.get("where")
+    assert "reads pool_param['pool_height'] into pw, a name of the window's width" in entry["diagnosis"][0]
+    path.write_text(POOL)
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "max_pool_forward_naive")
+    assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]

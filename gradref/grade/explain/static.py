@@ -12,6 +12,8 @@
   cell), or the read raises.
 - A padded array cropped by a fixed 1 (`dx_pad[:, :, 1:-1, 1:-1]`, `[1:H + 1]`) in a convolution,
   whose padding is conv_param['pad']: right for pad = 1 only.
+- A pooling window's height read into a name that says width, or the reverse (`pw, ph = pool_param[
+  'pool_height'], pool_param['pool_width']`): right for square windows only.
 - An update rule's step count (config['t']) raised to as a power but never increased, or increased only
   after its use: Adam's bias correction then divides by 1 - beta ** 0 = 0 at the first step, or
   corrects every step by the one before.
@@ -20,6 +22,7 @@ Each finding names its line and the text on it, for the student to go to.
 """
 
 import ast
+import re
 
 from .firstwrong import function_node
 
@@ -61,6 +64,7 @@ def findings(text, name):
         + _case_twins(node, lines)
         + _overwritten_sums(node, lines)
         + _step_count(node, lines)
+        + _swapped_sizes(node, lines)
     )
 
 
@@ -351,3 +355,40 @@ def _step_value(value, names):
         if any(_is_step(n, names) for n in sides) and any(isinstance(n, ast.Constant) for n in sides):
             return "add"
     return ""
+
+
+# The words a name of a pooling window's height or width is made of.
+HEIGHT_WORDS = {"h", "hh", "ph", "hp", "height", "poolh", "hpool"}
+WIDTH_WORDS = {"w", "ww", "pw", "wp", "width", "poolw", "wpool"}
+
+
+def _swapped_sizes(function, lines):
+    """pool_param['pool_height'] read into a name that says width, or pool_width into one that says
+    height."""
+    found = []
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target, value = node.targets[0], node.value
+        pairs = zip(target.elts, value.elts) if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) else []
+        pairs = list(pairs) or [(target, value)]
+        for name, read in pairs:
+            dict_name, key, _ = _key_read(read)
+            said = _dimension(name.id) if isinstance(name, ast.Name) else ""
+            if dict_name != "pool_param" or key not in ("pool_height", "pool_width") or not said:
+                continue
+            if said != key.split("_")[1]:
+                found.append(
+                    f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` reads pool_param['{key}'] into "
+                    f"{name.id}, a name of the window's {said}: the {key.split('_')[1]} where the {said} belongs, "
+                    "right for square windows only"
+                )
+                break
+    return found
+
+
+def _dimension(name):
+    """ "height" or "width" where a name's words say one of them, else ""."""
+    words = set(re.split(r"_+", name.lower()))
+    height, width = bool(words & HEIGHT_WORDS), bool(words & WIDTH_WORDS)
+    return "height" if height and not width else "width" if width and not height else ""
