@@ -940,6 +940,15 @@ POINTED_BY = {
     "batchnorm__wrong_axis": ("mu = x.mean(axis=1, keepdims=True)", "averaged over axis 1"),
     # test mode reads the running statistics as they were handed in
     "batchnorm__test_mode_without_root": ("out = gamma * (x - running_mean) / (running_var + eps) + beta", "out is"),
+    # read from the code: Adam's step count never increased, or increased after its use
+    "adam__t_never_incremented": ("config.setdefault('t', 0)", "is never increased"),
+    "adam__t_after_use": ("config['t'] += 1", "after lines 15 and 16 used it"),
+    # read from the code: a pooling window's height read into a name of its width
+    "max_pool__height_width_swapped": ("pw, ph, s = ", "a name of the window's width"),
+    # read from the code: a group norm that never reads G
+    "spatial_groupnorm__one_group": ("xg = x.reshape(N, 1, -1)", "splits x into groups without G"),
+    # dropout's own mask: the one line that computes the result
+    "dropout__backward_without_scale": ("return dout * (mask > 0)", "the only line that computes"),
 }
 
 

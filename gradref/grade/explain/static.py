@@ -12,6 +12,7 @@
   cell), or the read raises.
 - A padded array cropped by a fixed 1 (`dx_pad[:, :, 1:-1, 1:-1]`, `[1:H + 1]`) in a convolution,
   whose padding is conv_param['pad']: right for pad = 1 only.
+- A group norm that never reads its number of groups G (`x.reshape(N, 1, -1)`): right for G = 1 only.
 - A pooling window's height read into a name that says width, or the reverse (`pw, ph = pool_param[
   'pool_height'], pool_param['pool_width']`): right for square windows only.
 - An update rule's step count (config['t']) raised to as a power but never increased, or increased only
@@ -65,6 +66,7 @@ def findings(text, name):
         + _overwritten_sums(node, lines)
         + _step_count(node, lines)
         + _swapped_sizes(node, lines)
+        + _groups_unread(node, lines)
     )
 
 
@@ -392,3 +394,25 @@ def _dimension(name):
     words = set(re.split(r"_+", name.lower()))
     height, width = bool(words & HEIGHT_WORDS), bool(words & WIDTH_WORDS)
     return "height" if height and not width else "width" if width and not height else ""
+
+
+def _groups_unread(function, lines):
+    """A group norm's forward handed G that never reads it but to return it: named at its first
+    reshape, where x is split into groups."""
+    if "groupnorm" not in function.name or "G" not in {a.arg for a in function.args.args}:
+        return []
+    returned = {id(n) for r in ast.walk(function) if isinstance(r, ast.Return) for n in ast.walk(r)}
+    if any(isinstance(n, ast.Name) and n.id == "G" and id(n) not in returned for n in ast.walk(function)):
+        return []  # read to group x (G kept in the cache for the backward does not count)
+    reshapes = [
+        n
+        for n in ast.walk(function)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "reshape"
+    ]
+    if not reshapes:
+        return []
+    line = min(n.lineno for n in reshapes)
+    return [
+        f"line {line} `{_line(lines, line)[:80]}` splits x into groups without G (the function only hands it "
+        "on): the channels go into G groups, and this is right for G = 1 only"
+    ]
