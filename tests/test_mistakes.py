@@ -947,6 +947,8 @@ POINTED_BY = {
     "max_pool__height_width_swapped": ("pw, ph, s = ", "a name of the window's width"),
     # read from the code: a group norm that never reads G
     "spatial_groupnorm__one_group": ("xg = x.reshape(N, 1, -1)", "splits x into groups without G"),
+    # read from the code: an svm loss with no margin in its arithmetic
+    "svm_loss__margin_missing": ("margins = np.maximum(0, x - correct[:, None])", "with no margin"),
     # dropout's own mask: the one line that computes the result
     "dropout__backward_without_scale": ("return dout * (mask > 0)", "the only line that computes"),
 }

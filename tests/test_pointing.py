@@ -343,3 +343,13 @@ def test_a_pooling_window_read_into_the_other_sides_name_is_pointed_at(tmp_path)
     path.write_text(POOL)
     entry = _entry(grade_file(str(path), Options(timeout=20.0)), "max_pool_forward_naive")
     assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]
+
+
+def test_an_svm_with_its_margin_in_a_name_of_its_own_is_not_read_as_missing_it():
+    from gradref.grade.explain import static
+
+    missing = "def svm_loss(x, y):\n    c = x[range(len(y)), y][:, None]\n    m = np.maximum(0, x - c)\n    return m.sum(), m\n"
+    assert "with no margin" in static.findings(missing, "svm_loss")[0]
+    for margin in ("    delta = 1.0\n    m = np.maximum(0, x - c + delta)\n", "    m = np.maximum(0, x + 1 - c)\n"):
+        there = missing.replace("    m = np.maximum(0, x - c)\n", margin)
+        assert not [f for f in static.findings(there, "svm_loss") if "margin" in f], there

@@ -12,6 +12,7 @@
   cell), or the read raises.
 - A padded array cropped by a fixed 1 (`dx_pad[:, :, 1:-1, 1:-1]`, `[1:H + 1]`) in a convolution,
   whose padding is conv_param['pad']: right for pad = 1 only.
+- An svm loss that never adds the margin (no 1, no delta anywhere in it): `np.maximum(0, s - s_y)`.
 - A group norm that never reads its number of groups G (`x.reshape(N, 1, -1)`): right for G = 1 only.
 - A pooling window's height read into a name that says width, or the reverse (`pw, ph = pool_param[
   'pool_height'], pool_param['pool_width']`): right for square windows only.
@@ -67,6 +68,7 @@ def findings(text, name):
         + _step_count(node, lines)
         + _swapped_sizes(node, lines)
         + _groups_unread(node, lines)
+        + _margin_missing(node, lines)
     )
 
 
@@ -415,4 +417,30 @@ def _groups_unread(function, lines):
     return [
         f"line {line} `{_line(lines, line)[:80]}` splits x into groups without G (the function only hands it "
         "on): the channels go into G groups, and this is right for G = 1 only"
+    ]
+
+
+def _margin_missing(function, lines):
+    """An svm loss with no margin anywhere in its arithmetic (no 1 added or assigned, no name with
+    delta in it): named at its max(0, ...)."""
+    if "svm" not in function.name:
+        return []
+    terms = [t for n in ast.walk(function) if isinstance(n, ast.BinOp) for t in (n.left, n.right)]
+    terms += [n.value for n in ast.walk(function) if isinstance(n, (ast.Assign, ast.AugAssign))]
+    numbers = [t.value for t in terms if isinstance(t, ast.Constant) and type(t.value) in (int, float)]
+    if any(abs(v) == 1 for v in numbers) or any("delta" in getattr(n, "id", "").lower() for n in ast.walk(function)):
+        return []  # a 1 in arithmetic (an axis=1 or an index [1] is none) or a delta: a margin is there
+    clipped = [
+        n
+        for n in ast.walk(function)
+        if isinstance(n, ast.Call)
+        and getattr(n.func, "attr", getattr(n.func, "id", "")) in ("maximum", "clip")
+        and any(isinstance(a, ast.BinOp) and isinstance(a.op, ast.Sub) for a in n.args)
+    ]
+    if not clipped:
+        return []
+    line = min(n.lineno for n in clipped)
+    return [
+        f"line {line} `{_line(lines, line)[:80]}` takes max(0, ...) of the score differences with no margin: "
+        "the function adds no 1 (delta) anywhere, so a wrong class scoring just under the right one costs nothing"
     ]
