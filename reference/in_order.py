@@ -41,20 +41,25 @@ def as_numpy_computes(fn):
     """fn evaluated in NumPy (it takes and gives arrays; nothing is traced through it): its sums in
     NumPy's order (_sum_as_numpy), its exp, log, tanh and kin as NumPy's math library gives them
     (_as_library), a sigmoid as NumPy code writes it, 1 / (1 + exp(-x)). Its jaxpr is traced once
-    per argument structure and kept."""
+    per argument structure and kept; `.eval_shape(*args)` gives its output's shapes from that trace,
+    as a jitted function's does."""
 
     @functools.lru_cache(maxsize=64)
     def traced(treedef, avals):
         leaves = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in avals]
         return jax.make_jaxpr(fn, return_shape=True)(*jax.tree_util.tree_unflatten(treedef, leaves))
 
-    def in_order(*args):
+    def trace_of(args):
         leaves, treedef = jax.tree_util.tree_flatten(args)
         arrays = [np.asarray(leaf) for leaf in leaves]
-        closed, shape = traced(treedef, tuple((a.shape, a.dtype) for a in arrays))
+        return traced(treedef, tuple((a.shape, a.dtype) for a in arrays)), arrays
+
+    def in_order(*args):
+        (closed, shape), arrays = trace_of(args)
         outs = _evaluate(closed.jaxpr, closed.consts, arrays)
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shape), outs)
 
+    in_order.eval_shape = lambda *args: trace_of(args)[0][1]
     return in_order
 
 

@@ -177,21 +177,8 @@ def _programs(fn, wrt, treedef, dynamic, static, in_order=False):
         return fn(*args), _pullback(fn, args, wrt, cotangent)
 
     if in_order:  # evaluated in NumPy, nothing compiled
-        return _InNumPy(value), _InNumPy(value_and_pulled)
+        return as_numpy_computes(value), as_numpy_computes(value_and_pulled)
     return jax.jit(value), jax.jit(value_and_pulled)
-
-
-class _InNumPy:
-    """A function run as NumPy computes it (reference.in_order), with a jitted program's eval_shape."""
-
-    def __init__(self, fn):
-        self.fn, self.run = fn, as_numpy_computes(fn)
-
-    def __call__(self, *args):
-        return self.run(*args)
-
-    def eval_shape(self, *args):
-        return jax.eval_shape(self.fn, *args)
 
 
 def program(fn, args, wrt, device="cpu"):
