@@ -81,7 +81,7 @@ def _exp_without_max(function, lines):
     if "softmax" not in function.name:
         return []
     calls = [n for n in ast.walk(function) if isinstance(n, ast.Call)]
-    called = {c.func.attr if isinstance(c.func, ast.Attribute) else getattr(c.func, "id", "") for c in calls}
+    called = {_called(c) for c in calls}
     if called & {"max", "amax", "nanmax", "logsumexp"}:
         return []
     exps = sorted(
@@ -96,6 +96,11 @@ def _exp_without_max(function, lines):
         "and everything computed from it is inf or nan; shift every row by its maximum before exp (the "
         "softmax does not change)"
     ]
+
+
+def _called(call):
+    """What a call calls: `maximum` of np.maximum(...) and of x.maximum(...), `max` of max(...)."""
+    return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
 
 
 def _line(lines, number):
@@ -434,7 +439,7 @@ def _margin_missing(function, lines):
         n
         for n in ast.walk(function)
         if isinstance(n, ast.Call)
-        and getattr(n.func, "attr", getattr(n.func, "id", "")) in ("maximum", "clip")
+        and _called(n) in ("maximum", "clip")
         and any(isinstance(a, ast.BinOp) and isinstance(a.op, ast.Sub) for a in n.args)
     ]
     if not clipped:
