@@ -7,8 +7,10 @@ numerical gradient needs one or two forward evaluations per input entry, however
 is one with many input entries, and the grader itself times one forward-and-backward call of the
 student's code on it, from the moment the request is written to the moment the reply is read. The
 yardstick is the project's own NumPy forward and backward on the same sample, timed here in the
-grader's process at the same moment (so a busy machine slows both): nothing the student's interpreter
-reports is used, and a forward made slow on purpose only makes the call slower.
+grader's process at the same moment (so a busy machine slows both) and on one BLAS thread, as the
+student's process runs (a BLAS pool of several threads on a busy machine is many times slower than
+one, which loosened the limit exactly when numerical gradients ran beside each other): nothing the
+student's interpreter reports is used, and a forward made slow on purpose only makes the call slower.
 
 A call over LIMIT_FACTOR times the yardstick (plus FLOOR_S for starting up and moving the arrays) is
 measured again once; over it twice, it fails with the sentence that names numerical differentiation.
@@ -23,6 +25,7 @@ import functools
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from conformance.backends import NUMPY
 from conformance.checks import Case, cotangent, fresh
@@ -141,15 +144,16 @@ def cost_inputs(op_name):
 
 def _call_seconds(op, args, dout, repeats=REPEATS):
     """The fastest of `repeats` runs of the project's NumPy forward and backward (the forward alone
-    when `dout` is None), on fresh copies of the arguments."""
+    when `dout` is None), on fresh copies of the arguments, on one BLAS thread."""
     best = float("inf")
-    for _ in range(repeats):
-        copies = [fresh(a, NUMPY) for a in args]
-        start = time.perf_counter()
-        out, cache = op.forward(*copies)
-        if dout is not None:
-            op.backward(fresh(dout, NUMPY), cache)
-        best = min(best, time.perf_counter() - start)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(repeats):
+            copies = [fresh(a, NUMPY) for a in args]
+            start = time.perf_counter()
+            out, cache = op.forward(*copies)
+            if dout is not None:
+                op.backward(fresh(dout, NUMPY), cache)
+            best = min(best, time.perf_counter() - start)
     return best
 
 
