@@ -1,6 +1,7 @@
 """`gradref grade` judges as the course does: for each rule, a correct variant that passes and a real
 bug that fails. The course-style files are in tests/course/ (see its README)."""
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -22,9 +23,11 @@ def source(name):
         return handle.read()
 
 
-def grade_source(tmp_path, text, name="student.py", options=FAST):
+def grade_source(tmp_path, text, name="student.py", options=FAST, only=()):
+    """{name: result} of grading `text`; `only`: just those functions (what the test looks at)."""
     path = tmp_path / name
     path.write_text(text)
+    options = dataclasses.replace(options, only=only) if only else options
     return {r["name"]: r for r in grade_file(str(path), options)["results"]}
 
 
@@ -88,15 +91,15 @@ def test_without_its_support_module_the_textbook_file_uses_gradrefs_common_funct
 
 def test_an_update_rule_that_changes_w_in_place_is_graded_by_next_w(tmp_path):
     staff = source("staff_a2.py")
-    right = grade_source(tmp_path, staff)["sgd"]
+    right = grade_source(tmp_path, staff, only=("sgd",))["sgd"]
     assert right["status"] == "pass" and "sgd writes into its argument w" in right["message"]
-    wrong = grade_source(tmp_path, mutate(staff, "w -= config", "w += config"))["sgd"]
+    wrong = grade_source(tmp_path, mutate(staff, "w -= config", "w += config"), only=("sgd",))["sgd"]
     assert wrong["status"] == "fail"
 
 
 def test_lstm_writing_into_dnext_c_is_a_warning_and_strict_fails_it(tmp_path):
     lstm = source("lstm_student.py")
-    loose = grade_source(tmp_path, lstm)["lstm_step_backward"]
+    loose = grade_source(tmp_path, lstm, only=("lstm_step_backward",))["lstm_step_backward"]
     assert loose["status"] == "pass" and loose["warnings"] == ["lstm_step_backward writes into dnext_c"]
     strict = grade_source(tmp_path, lstm, options=Options(timeout=5.0, memory_mb=800, strict=True))
     assert strict["lstm_step_backward"]["status"] == "fail"
@@ -129,7 +132,9 @@ def relu_backward(dout, cache):
     ],
 )
 def test_adam_with_epsilon_inside_the_root_passes(tmp_path, old, new):
-    assert grade_source(tmp_path, mutate(source("optim_student.py"), old, new))["adam"]["status"] == "pass"
+    assert (
+        grade_source(tmp_path, mutate(source("optim_student.py"), old, new), only=("adam",))["adam"]["status"] == "pass"
+    )
 
 
 @pytest.mark.parametrize(
@@ -147,7 +152,7 @@ def test_real_adam_bugs_fail(tmp_path, label, old, new):
             '    next_w = w - config["learning_rate"] * mt',
             '    config["t"] += 1\n    next_w = w - config["learning_rate"] * mt',
         )
-    assert grade_source(tmp_path, text)["adam"]["status"] == "fail", label
+    assert grade_source(tmp_path, text, only=("adam",))["adam"]["status"] == "fail", label
 
 
 def test_rmsprop_epsilon_inside_passes_and_without_the_root_fails(tmp_path):
@@ -155,17 +160,17 @@ def test_rmsprop_epsilon_inside_passes_and_without_the_root_fails(tmp_path):
     inside = mutate(
         text, '(np.sqrt(config["cache"]) + config["epsilon"])', 'np.sqrt(config["cache"] + config["epsilon"])'
     )
-    assert grade_source(tmp_path, inside)["rmsprop"]["status"] == "pass"
+    assert grade_source(tmp_path, inside, only=("rmsprop",))["rmsprop"]["status"] == "pass"
     no_root = mutate(text, '(np.sqrt(config["cache"]) + config["epsilon"])', '(config["cache"] + config["epsilon"])')
-    assert grade_source(tmp_path, no_root)["rmsprop"]["status"] == "fail"
+    assert grade_source(tmp_path, no_root, only=("rmsprop",))["rmsprop"]["status"] == "fail"
 
 
 def test_batchnorm_with_epsilon_outside_the_root_passes_and_a_wrong_axis_fails(tmp_path):
     text = source("norms_student.py")
     outside = mutate(text, "std = np.sqrt(var + eps)", "std = np.sqrt(var) + eps")
-    assert grade_source(tmp_path, outside)["batchnorm_backward"]["status"] == "pass"
+    assert grade_source(tmp_path, outside, only=("batchnorm_backward",))["batchnorm_backward"]["status"] == "pass"
     wrong_axis = mutate(text, "mu = x.mean(axis=0)", "mu = x.mean(axis=1, keepdims=True)")
-    assert grade_source(tmp_path, wrong_axis)["batchnorm_forward"]["status"] == "fail"
+    assert grade_source(tmp_path, wrong_axis, only=("batchnorm_forward",))["batchnorm_forward"]["status"] == "fail"
 
 
 def test_a_comparison_reports_the_course_tolerance_and_the_rounding_level(tmp_path):
@@ -185,7 +190,7 @@ def test_backward_is_only_called_after_a_train_mode_forward(tmp_path):
     wrong_test = mutate(
         source("norms_student.py"), "out = gamma * (x - running_mean)", "out = gamma * (x - 0 * running_mean)"
     )
-    assert grade_source(tmp_path, wrong_test)["batchnorm_forward"]["status"] == "fail"
+    assert grade_source(tmp_path, wrong_test, only=("batchnorm_forward",))["batchnorm_forward"]["status"] == "fail"
 
 
 @pytest.mark.parametrize("body,status", [("raise NameError('dx')", "error"), ("while True:\n        pass", "timeout")])
@@ -205,7 +210,7 @@ def test_a_broken_backward_never_fails_its_forward(tmp_path, body, status):
 
 def test_dropout_with_its_own_draw_passes_and_other_conventions_are_named(tmp_path):
     text = source("dropout_student.py")
-    assert grade_source(tmp_path, text)["dropout_backward"]["status"] == "pass"
+    assert grade_source(tmp_path, text, only=("dropout_backward",))["dropout_backward"]["status"] == "pass"
     drop = mutate(text, "< p) / p", ">= p) / (1 - p)")
     as_keep = grade_source(tmp_path, drop)
     assert as_keep["dropout_forward"]["status"] == "fail"
@@ -218,23 +223,23 @@ def test_dropout_with_its_own_draw_passes_and_other_conventions_are_named(tmp_pa
 def test_dropout_with_a_fixed_mask_or_one_that_ignores_the_seed_fails(tmp_path):
     """Both pass the notebook's statistics (it seeds before each check); neither is a random draw."""
     fixed = mutate(source("dropout_student.py"), "np.random.rand(*x.shape)", "np.random.RandomState(0).rand(*x.shape)")
-    forward = grade_source(tmp_path, fixed)["dropout_forward"]
+    forward = grade_source(tmp_path, fixed, only=("dropout_forward",))["dropout_forward"]
     assert forward["status"] == "fail" and "dropped the same units" in forward["message"], forward["message"]
     unseeded = mutate(source("dropout_student.py"), 'np.random.seed(dropout_param["seed"] + 1)', "pass")
-    forward = grade_source(tmp_path, unseeded)["dropout_forward"]
+    forward = grade_source(tmp_path, unseeded, only=("dropout_forward",))["dropout_forward"]
     assert forward["status"] == "fail" and "seed the generator" in forward["message"], forward["message"]
-    right = grade_source(tmp_path, source("dropout_student.py"))["dropout_forward"]
+    right = grade_source(tmp_path, source("dropout_student.py"), only=("dropout_forward",))["dropout_forward"]
     assert right["status"] == "pass" and any(c["name"].startswith("mask drawn anew") for c in right["checks"])
 
 
 def test_dropout_backward_that_ignores_its_mask_scale_fails(tmp_path):
     text = mutate(source("dropout_student.py"), "return dout * mask if", "return dout * (mask > 0) if")
-    assert grade_source(tmp_path, text)["dropout_backward"]["status"] == "fail"
+    assert grade_source(tmp_path, text, only=("dropout_backward",))["dropout_backward"]["status"] == "fail"
 
 
 def test_dropout_that_does_not_scale_fails(tmp_path):
     text = mutate(source("dropout_student.py"), "< p) / p", "< p) * 1.0")
-    forward = grade_source(tmp_path, text)["dropout_forward"]
+    forward = grade_source(tmp_path, text, only=("dropout_forward",))["dropout_forward"]
     assert forward["status"] == "fail" and "scaled by 1/keep" in forward["message"]
 
 
@@ -276,13 +281,19 @@ def test_groupnorm_is_graded_in_the_gamma_convention_the_code_follows(tmp_path):
         "dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)",
         "dbeta = dout.sum(axis=(0, 2, 3)).reshape(gamma.shape)",
     )
-    assert grade_source(tmp_path, channels)["spatial_groupnorm_backward"]["status"] == "pass"
+    assert (
+        grade_source(tmp_path, channels, only=("spatial_groupnorm_backward",))["spatial_groupnorm_backward"]["status"]
+        == "pass"
+    )
     wrong = mutate(
         text,
         "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)",
         "dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True) * 2",
     )
-    assert grade_source(tmp_path, wrong)["spatial_groupnorm_backward"]["status"] == "fail"
+    assert (
+        grade_source(tmp_path, wrong, only=("spatial_groupnorm_backward",))["spatial_groupnorm_backward"]["status"]
+        == "fail"
+    )
 
 
 # ----- 6. submissions as the course hands them out -----
@@ -339,7 +350,7 @@ def test_one_hot_only_losses_are_graded_one_hot_and_say_so(tmp_path):
 
 
 def test_an_affine_that_does_not_flatten_says_only_the_k_dim_sample_fails(tmp_path):
-    affine = grade_source(tmp_path, ONE_HOT_ONLY)["Affine"]
+    affine = grade_source(tmp_path, ONE_HOT_ONLY, only=("Affine",))["Affine"]
     assert affine["status"] in ("fail", "error")
     assert "every 2-D check passed and only the k-dimensional x" in affine["message"]
     assert "k_dimensional_x_not_flattened" in affine["mistakes"]  # named: the class page counts it
@@ -400,7 +411,7 @@ def affine_backward(dout, cache):
     x, w, b = cache
     return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
 """
-    forward = grade_source(tmp_path, text)["affine_forward"]
+    forward = grade_source(tmp_path, text, only=("affine_forward",))["affine_forward"]
     assert forward["status"] == "error" and fix in forward["message"]
 
 
@@ -789,8 +800,15 @@ def test_without_a_documented_cache_a_backward_is_graded_where_its_forward_ran(t
     backward = verdicts["sigmoid_backward"]
     assert backward["status"] == "pass", backward["message"]
     assert any("not checked on sample kdim" in note for note in backward["notes"])
-    assert grade_source(tmp_path, SIGMOID.replace("(1 - cache)", "(1 + cache)"))["sigmoid_backward"]["status"] == "fail"
-    never = grade_source(tmp_path, SIGMOID.replace("N, D = x.shape", "raise ValueError('no')"))["sigmoid_backward"]
+    assert (
+        grade_source(tmp_path, SIGMOID.replace("(1 - cache)", "(1 + cache)"), only=("sigmoid_backward",))[
+            "sigmoid_backward"
+        ]["status"]
+        == "fail"
+    )
+    never = grade_source(
+        tmp_path, SIGMOID.replace("N, D = x.shape", "raise ValueError('no')"), only=("sigmoid_backward",)
+    )["sigmoid_backward"]
     assert never["status"] == "error" and "could not be checked" in never["message"]
 
 
@@ -812,9 +830,15 @@ def test_a_groupnorm_backward_in_the_other_gamma_convention_than_its_forward_pas
     neither = mutate(
         mixed, "dgamma = (dout * xhat).sum(axis=(0, 2, 3))", "dgamma = (dout * xhat).sum(axis=(0, 2, 3))[:, None, None]"
     )
-    assert grade_source(tmp_path, neither)["spatial_groupnorm_backward"]["status"] == "fail"
+    assert (
+        grade_source(tmp_path, neither, only=("spatial_groupnorm_backward",))["spatial_groupnorm_backward"]["status"]
+        == "fail"
+    )
     wrong = mutate(mixed, "dbeta = dout.sum(axis=(0, 2, 3))", "dbeta = dout.sum(axis=(0, 2, 3)) * 2")
-    assert grade_source(tmp_path, wrong)["spatial_groupnorm_backward"]["status"] == "fail"
+    assert (
+        grade_source(tmp_path, wrong, only=("spatial_groupnorm_backward",))["spatial_groupnorm_backward"]["status"]
+        == "fail"
+    )
 
 
 def test_a_dropout_that_keeps_p_and_scales_by_one_minus_p_is_not_called_the_other_convention(tmp_path):
@@ -852,13 +876,13 @@ def dropout_forward(x, dropout_param):
 
 
 def test_the_2016_dropout_starter_stub_is_not_implemented_yet(tmp_path):
-    forward = grade_source(tmp_path, OLD_DROPOUT_STARTER)["dropout_forward"]
+    forward = grade_source(tmp_path, OLD_DROPOUT_STARTER, only=("dropout_forward",))["dropout_forward"]
     assert forward["status"] == "missing" and "out.astype" in forward["message"], forward["message"]
     train_only = OLD_DROPOUT_STARTER.replace(
         "if mode == 'train':\n        pass",
         "if mode == 'train':\n        mask = (np.random.rand(*x.shape) < p) / p\n        out = x * mask",
     )
-    half = grade_source(tmp_path, train_only)["dropout_forward"]
+    half = grade_source(tmp_path, train_only, only=("dropout_forward",))["dropout_forward"]
     assert half["status"] == "fail" and "starter stub" in half["message"], half["message"]
 
 
@@ -919,10 +943,12 @@ def test_a_docstring_that_states_the_factor_is_held_to_it(tmp_path):
 
 
 def test_two_layer_net_of_each_edition_passes_built_with_its_own_arguments(tmp_path):
-    fc_net = grade_source(tmp_path, source("fc_net_student.py"))["TwoLayerNet"]
+    fc_net = grade_source(tmp_path, source("fc_net_student.py"), only=("TwoLayerNet",))["TwoLayerNet"]
     assert fc_net["status"] == "pass", fc_net["message"]
     assert "regularisation 0.5 * reg * sum(W^2), as its docstring or comments say" in fc_net["notes"]
-    neural_net = grade_source(tmp_path, source("neural_net_student.py"), name="neural_net.py")["TwoLayerNet"]
+    neural_net = grade_source(tmp_path, source("neural_net_student.py"), name="neural_net.py", only=("TwoLayerNet",))[
+        "TwoLayerNet"
+    ]
     assert neural_net["status"] == "pass", neural_net["message"]
     assert any(n.startswith("judged with reg * sum(W^2)") for n in neural_net["notes"])
     for verdict in (fc_net, neural_net):
@@ -952,7 +978,7 @@ def test_two_layer_net_of_each_edition_passes_built_with_its_own_arguments(tmp_p
     ],
 )
 def test_real_two_layer_net_bugs_fail(tmp_path, name, old, new):
-    verdict = grade_source(tmp_path, mutate(source(name), old, new))["TwoLayerNet"]
+    verdict = grade_source(tmp_path, mutate(source(name), old, new), only=("TwoLayerNet",))["TwoLayerNet"]
     assert verdict["status"] in ("fail", "error"), verdict["message"]
 
 
@@ -963,7 +989,7 @@ def test_a_model_that_hands_its_layer_another_layers_cache_is_pointed_at_its_own
         '_, grads["W1"], grads["b1"] = affine_relu_backward(dhidden, hidden_cache)',
         '_, grads["W1"], grads["b1"] = affine_relu_backward(dhidden, (scores_cache, hidden_cache[1]))',
     )
-    verdict = grade_source(tmp_path, text)["TwoLayerNet"]
+    verdict = grade_source(tmp_path, text)["TwoLayerNet"]  # its layers graded too: they pass
     assert verdict["status"] == "error" and verdict["mistakes"][0] == "bad_call_of_a_passing_function"
     line = next(n for n, code in enumerate(text.splitlines(), 1) if "(scores_cache, hidden_cache[1])" in code)
     assert verdict["diagnosis"][0].startswith(
@@ -974,7 +1000,9 @@ def test_a_model_that_hands_its_layer_another_layers_cache_is_pointed_at_its_own
 def test_the_three_layer_convnet_passes_built_with_its_own_arguments(tmp_path):
     """cnn.py's ThreeLayerConvNet (input_dim as (C, H, W), num_filters, filter_size) on the shipped fast
     layers: its loss, every gradient and its label-free scores."""
-    verdict = grade_source(tmp_path, source("cnn_student.py"), name="cnn.py")["ThreeLayerConvNet"]
+    verdict = grade_source(tmp_path, source("cnn_student.py"), name="cnn.py", only=("ThreeLayerConvNet",))[
+        "ThreeLayerConvNet"
+    ]
     assert verdict["status"] == "pass", verdict["message"]
     assert any(n.startswith("judged with 0.5 * reg * sum(W^2)") for n in verdict["notes"]), verdict["notes"]
     names = {c["name"].split(" [")[0] for c in verdict["checks"]}
@@ -991,7 +1019,9 @@ def test_the_three_layer_convnet_passes_built_with_its_own_arguments(tmp_path):
     ],
 )
 def test_real_three_layer_convnet_bugs_fail(tmp_path, old, new):
-    verdict = grade_source(tmp_path, mutate(source("cnn_student.py"), old, new), name="cnn.py")["ThreeLayerConvNet"]
+    verdict = grade_source(
+        tmp_path, mutate(source("cnn_student.py"), old, new), name="cnn.py", only=("ThreeLayerConvNet",)
+    )["ThreeLayerConvNet"]
     assert verdict["status"] in ("fail", "error"), verdict["message"]
 
 
@@ -1000,7 +1030,9 @@ def test_the_fully_connected_net_passes_plain_with_dropout_and_with_batch_and_la
     hidden layers: built with dropout and normalisation off (its loss, six gradients, its scores), then
     with dropout (seeded: judged on the masks its own dropout_forward draws), with normalization=
     "batchnorm" and "layernorm" (gamma1, beta1, gamma2, beta2 too), one entry."""
-    verdict = grade_source(tmp_path, source("fcn_student.py"), name="fc_net.py")["FullyConnectedNet"]
+    verdict = grade_source(tmp_path, source("fcn_student.py"), name="fc_net.py", only=("FullyConnectedNet",))[
+        "FullyConnectedNet"
+    ]
     assert verdict["status"] == "pass", verdict["message"]
     names = {c["name"] for c in verdict["checks"]}
     assert {
@@ -1054,7 +1086,9 @@ def test_the_2017_fully_connected_net_is_judged_with_batch_norm_only(tmp_path):
     ],
 )
 def test_a_fully_connected_net_wrong_only_in_one_setting_fails_there(tmp_path, old, new, sample):
-    verdict = grade_source(tmp_path, mutate(source("fcn_student.py"), old, new), name="fc_net.py")["FullyConnectedNet"]
+    verdict = grade_source(
+        tmp_path, mutate(source("fcn_student.py"), old, new), name="fc_net.py", only=("FullyConnectedNet",)
+    )["FullyConnectedNet"]
     assert verdict["status"] in ("fail", "error"), verdict["message"]
     failed = {c["name"].split(" [")[1] for c in verdict["checks"] if not c["passed"]}
     assert failed and all(name.startswith(sample) for name in failed), failed
@@ -1220,7 +1254,7 @@ def test_a_two_layer_net_left_as_the_starter_is_not_implemented(tmp_path):
     starter = source("neural_net_student.py").split("        W1, b1 = self.params")[0] + (
         "        loss, grads = None, {}\n        return loss, grads\n"
     )
-    assert grade_source(tmp_path, starter)["TwoLayerNet"]["status"] == "missing"
+    assert grade_source(tmp_path, starter, only=("TwoLayerNet",))["TwoLayerNet"]["status"] == "missing"
 
 
 # ----- the student's own code, read where values cannot show the mistake -----
@@ -1232,20 +1266,22 @@ def test_a_continuation_line_without_parentheses_is_pointed_at_by_its_line(tmp_p
         "    dx = (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / std\n",
         "    dx = dxhat - dxhat.mean(axis=0)\n    - xhat * (dxhat * xhat).mean(axis=0)\n    dx = dx / std\n",
     )
-    verdict = grade_source(tmp_path, text)["batchnorm_backward"]
+    verdict = grade_source(tmp_path, text, only=("batchnorm_backward",))["batchnorm_backward"]
     assert verdict["status"] == "fail"
     line = text.splitlines().index("    - xhat * (dxhat * xhat).mean(axis=0)") + 1
     pointed = [h for h in verdict["diagnosis"] if h.startswith(f"line {line} `- xhat * (dxhat * xhat).mean(axis=0)`")]
     assert pointed and "continuation line without parentheses" in pointed[0], verdict["diagnosis"]
     assert not any(
         h.startswith("line ")
-        for h in grade_source(tmp_path, source("norms_student.py"))["batchnorm_backward"]["diagnosis"]
+        for h in grade_source(tmp_path, source("norms_student.py"), only=("batchnorm_backward",))["batchnorm_backward"][
+            "diagnosis"
+        ]
     )
 
 
 def test_a_config_key_the_course_never_sets_is_named_with_its_fallback(tmp_path):
     text = mutate(source("optim_student.py"), 'config["momentum"] * v', 'config.get("mu", 0.5) * v')
-    verdict = grade_source(tmp_path, text)["sgd_momentum"]
+    verdict = grade_source(tmp_path, text, only=("sgd_momentum",))["sgd_momentum"]
     assert verdict["status"] == "fail"
     named = [h for h in verdict["diagnosis"] if "config['mu']" in h]
     assert named and "falls back on 0.5" in named[0] and named[0].startswith("line 10 "), verdict["diagnosis"]
@@ -1253,7 +1289,7 @@ def test_a_config_key_the_course_never_sets_is_named_with_its_fallback(tmp_path)
 
 def test_a_conv_crop_hard_coded_for_one_padding_is_pointed_at(tmp_path):
     text = mutate(source("conv_student.py"), "dx = dxp[:, :, pad:pad + H, pad:pad + W]", "dx = dxp[:, :, 1:-1, 1:-1]")
-    verdict = grade_source(tmp_path, text)["conv_backward_naive"]
+    verdict = grade_source(tmp_path, text, only=("conv_backward_naive",))["conv_backward_naive"]
     assert verdict["status"] == "fail"
     line = text.splitlines().index("    dx = dxp[:, :, 1:-1, 1:-1]") + 1
     assert verdict["diagnosis"][0].startswith(f"line {line} `dx = dxp[:, :, 1:-1, 1:-1]` crops a fixed 1"), verdict[
@@ -1261,7 +1297,9 @@ def test_a_conv_crop_hard_coded_for_one_padding_is_pointed_at(tmp_path):
     ]
     assert not any(
         "crops a fixed 1" in h
-        for h in grade_source(tmp_path, source("conv_student.py"))["conv_backward_naive"]["diagnosis"]
+        for h in grade_source(tmp_path, source("conv_student.py"), only=("conv_backward_naive",))[
+            "conv_backward_naive"
+        ]["diagnosis"]
     )
 
 
@@ -1271,7 +1309,7 @@ def test_a_two_layer_net_whose_label_free_scores_are_wrong_fails_on_them(tmp_pat
         "        if y is None:\n            return scores\n",
         "        if y is None:\n            return hidden.dot(W2)\n",
     )
-    verdict = grade_source(tmp_path, text)["TwoLayerNet"]
+    verdict = grade_source(tmp_path, text, only=("TwoLayerNet",))["TwoLayerNet"]
     assert verdict["status"] == "fail"
     failed = [c["name"] for c in verdict["checks"] if not c["passed"]]
     assert failed == ["scores [small, no labels]"], failed
@@ -1334,11 +1372,11 @@ def test_running_statistics_kept_with_keepdims_are_a_warning_when_test_mode_give
     broadcasts to the same output, so a warning; stored as (D, 1) test mode goes wrong, so a failure."""
     text = mutate(source("norms_student.py"), "mu = x.mean(axis=0)\n", "mu = x.mean(axis=0, keepdims=True)\n")
     text = mutate(text, "var = x.var(axis=0)\n", "var = x.var(axis=0, keepdims=True)\n")
-    verdict = grade_source(tmp_path, text)["batchnorm_forward"]
+    verdict = grade_source(tmp_path, text, only=("batchnorm_forward",))["batchnorm_forward"]
     assert verdict["status"] == "pass", verdict["message"][:300]
     assert any("is stored with shape (1, " in w and "keep the course's shape" for w in verdict["warnings"]), verdict[
         "warnings"
     ]
     columns = mutate(source("norms_student.py"), "mu = x.mean(axis=0)\n", "mu = x.mean(axis=0)[:, None]\n")
     columns = mutate(columns, "xhat = (x - mu) / std", "xhat = (x - mu.T) / std")
-    assert grade_source(tmp_path, columns)["batchnorm_forward"]["status"] == "fail"
+    assert grade_source(tmp_path, columns, only=("batchnorm_forward",))["batchnorm_forward"]["status"] == "fail"

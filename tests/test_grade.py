@@ -1,6 +1,7 @@
 """`gradref grade`: conventions, the diagnosis of each common mistake, hostile submissions, the CLI."""
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -104,6 +105,17 @@ def test_missing_functions_do_not_fail_unless_required(tmp_path):
     result = grade_file(path, Options(timeout=3.0, memory_mb=600, require=("affine_backward",)))
     assert not result["passed"]
     assert next(r for r in result["results"] if r["name"] == "affine_backward")["status"] == "missing"
+
+
+def test_only_grades_the_functions_it_names_and_refuses_an_unknown_name(tmp_path, capsys):
+    path = submission(tmp_path, RELU + AFFINE.replace("dout.sum(axis=0)", "dout.sum(axis=1)"))
+    everything = {r["name"] for r in grade_file(path, FAST)["results"] if r["status"] != "missing"}
+    assert {"relu_backward", "affine_backward"} <= everything
+    only = grade_file(path, dataclasses.replace(FAST, only=("relu_backward",)))["results"]
+    assert {r["name"] for r in only} == {"relu_forward", "relu_backward"} and all(r["status"] == "pass" for r in only)
+    assert main(["grade", path, "--only", "affine_backward"]) == 1  # just the wrong one
+    assert main(["grade", path, "--only", "relu_backwards"]) == 2
+    assert "--only 'relu_backwards' is not a gradable name" in capsys.readouterr().err
 
 
 def test_the_cache_stays_opaque(tmp_path):

@@ -14,7 +14,7 @@ from ...console import advancer, err, out, progress_bar
 from ...output import UsageError
 from ...text import clean
 from ..course import assignments
-from ..course.targets import ALL_NAMES
+from ..course.targets import ALL_NAMES, TOP_NAMES
 from ..explain import feedback
 from ..judging import unseen
 from ..judging.grader import grade_file
@@ -91,9 +91,10 @@ def _grade_options(args):
         raise UsageError(f"--memory-mb must be between {MEMORY_RANGE_MB[0]} and {MEMORY_RANGE_MB[1]}")
     if not (0 < args.submission_timeout <= MAX_SUBMISSION_S):
         raise UsageError(f"--submission-timeout must be a number of seconds above 0 and at most {MAX_SUBMISSION_S}")
-    unknown = [n for n in args.require or () if n not in ALL_NAMES]
-    if unknown:
-        raise UsageError(f"--require {unknown[0]!r} is not a gradable name; known: {', '.join(ALL_NAMES)}")
+    for flag, names, known in (("--require", args.require, ALL_NAMES), ("--only", args.only, ALL_NAMES + TOP_NAMES)):
+        unknown = [n for n in names or () if n not in known]
+        if unknown:
+            raise UsageError(f"{flag} {unknown[0]!r} is not a gradable name; known: {', '.join(ALL_NAMES)}")
     missing = [p for p in args.support or () if not os.path.exists(p)]
     if missing:
         raise UsageError(f"--support {missing[0]}: no such file or folder")
@@ -105,6 +106,7 @@ def _grade_options(args):
         allow_imports=tuple(args.allow_imports or ()),
         convention=args.convention or "",
         require=tuple(args.require or ()),
+        only=tuple(args.only or ()),
         sandbox=args.sandbox,
         strict=args.strict,
         dropout_p=args.dropout_p or Options.dropout_p,
@@ -479,6 +481,12 @@ def register(sub):
     )
     grade.add_argument(
         "--require", action="append", metavar="NAME", help="fail when this function or class is missing (repeatable)"
+    )
+    grade.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="grade just this function or class, e.g. while working on it (repeatable); the others are left out",
     )
     grade.add_argument(
         "--jobs", "-j", type=int, default=1, metavar="N", help="for a folder: grade N submissions at once (default 1)"

@@ -169,13 +169,21 @@ def framework_of(path, options):
     return framework
 
 
+def only_asked(targets, only):
+    """The targets `only` names (a function, a method "Class.method" or a whole class), or all of them."""
+    if not only:
+        return targets
+    asked = set(only)
+    return [t for t in targets if any(n in asked or n.split(".")[0] in asked for n in t.names)]
+
+
 def _grade(path, options, advance, staging_s=0.0):
     modules, defined = gradable_files(path)
     framework = framework_of(path, options)
     conventions = [options.convention] if options.convention else detect(defined, framework)
     if not conventions:
         raise CannotGrade(nothing_gradable(path, ALL_NAMES))
-    targets = targets_for(conventions)
+    targets = only_asked(targets_for(conventions), options.only)
     entries = []
     isolation = confine.choose(options.sandbox)
     secret = options.unseen_secret or unseen.machine_secret()

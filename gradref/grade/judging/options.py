@@ -15,6 +15,7 @@ class Options:
     allow_imports: tuple = ()
     convention: str = ""  # "" = detect
     require: tuple = ()
+    only: tuple = ()  # grade just these functions or classes (one being worked on); the others are left out
     sandbox: str = "auto"  # "auto", "bwrap" or "process"
     feedback: str = "full"  # how much of a diagnosis the report shows: verdict, hint or full (feedback.py)
     feedback_hidden: tuple = ()  # functions whose messages stay at the verdict level (hidden until published)
