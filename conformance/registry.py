@@ -123,6 +123,8 @@ def _loss_forward(loss_fn, wrt):
 
     def forward(*args):
         loss, grads = loss_fn(*args)
+        if grads is None:  # the loss alone was asked for (manual_grads' value_only)
+            return loss, None
         if isinstance(grads, dict):
             grads = tuple(grads.get(name) for name in wrt)
         elif not isinstance(grads, (tuple, list)):

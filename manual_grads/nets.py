@@ -4,7 +4,7 @@ with L2 regularisation of its weights."""
 
 import numpy as np
 
-from ._xp import namespace
+from ._xp import gradients_wanted, namespace
 from .conv import (
     conv_backward_fast,
     conv_forward_fast,
@@ -60,6 +60,8 @@ def two_layer_net_loss(X, y, W1, b1, W2, b2, reg=0.0):
     scores, cache2 = affine_forward(hidden, W2, b2)
     data_loss, dscores = softmax_loss(scores, y)
     loss = data_loss + 0.5 * reg * (xp.sum(W1 * W1) + xp.sum(W2 * W2))
+    if not gradients_wanted():
+        return loss, None
     dhidden, dW2, db2 = affine_backward(dscores, cache2)
     _, dW1, db1 = affine_relu_backward(dhidden, cache1)
     return loss, {"W1": dW1 + reg * W1, "b1": db1, "W2": dW2 + reg * W2, "b2": db2}
@@ -109,6 +111,8 @@ def _fully_connected_loss(X, y, layers, reg):
     scores, last = affine_forward(hidden, *layers[-1])
     data_loss, dscores = softmax_loss(scores, y)
     loss = data_loss + 0.5 * reg * sum(xp.sum(W * W) for W, _ in layers)
+    if not gradients_wanted():
+        return loss, None
     grads = {}
     dhidden, grads[f"W{len(layers)}"], grads[f"b{len(layers)}"] = affine_backward(dscores, last)
     for number in range(len(layers) - 1, 0, -1):
@@ -132,6 +136,8 @@ def _fc_net_normed_loss(X, y, layers, norms, reg, normalization):
     scores, last = affine_forward(hidden, *layers[-1])
     data_loss, dscores = softmax_loss(scores, y)
     loss = data_loss + 0.5 * reg * sum(xp.sum(W * W) for W, _ in layers)
+    if not gradients_wanted():
+        return loss, None
     grads = {}
     dhidden, grads[f"W{len(layers)}"], grads[f"b{len(layers)}"] = affine_backward(dscores, last)
     for number in range(len(layers) - 1, 0, -1):
@@ -175,6 +181,8 @@ def fc_net_dropout_loss(X, y, W1, b1, W2, b2, W3, b3, mask1, mask2, reg=0.0):
     scores, cache3 = affine_forward(relu2 * mask2, W3, b3)
     data_loss, dscores = softmax_loss(scores, y)
     loss = data_loss + 0.5 * reg * (xp.sum(W1 * W1) + xp.sum(W2 * W2) + xp.sum(W3 * W3))
+    if not gradients_wanted():
+        return loss, None
     dhidden2, dW3, db3 = affine_backward(dscores, cache3)
     dhidden1, dW2, db2 = affine_relu_backward(dhidden2 * mask2, cache2)
     _, dW1, db1 = affine_relu_backward(dhidden1 * mask1, cache1)
@@ -196,6 +204,8 @@ def deep_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
     scores, cache3 = affine_forward(hidden, W3, b3)
     data_loss, dscores = softmax_loss(scores, y)
     loss = data_loss + 0.5 * reg * (xp.sum(W1 * W1) + xp.sum(W2 * W2) + xp.sum(W3 * W3))
+    if not gradients_wanted():
+        return loss, None
     dhidden, dW3, db3 = affine_backward(dscores, cache3)
     dpooled, dW2, db2 = conv_relu_backward(dhidden, cache2)
     _, dW1, db1 = conv_relu_pool_backward(dpooled, cache1)
@@ -217,6 +227,8 @@ def deep_convnet_batchnorm_loss(X, y, W1, b1, gamma1, beta1, W2, b2, gamma2, bet
     scores, affine_cache = affine_forward(hidden, W3, b3)
     data_loss, dscores = softmax_loss(scores, y)
     loss = data_loss + 0.5 * reg * (xp.sum(W1 * W1) + xp.sum(W2 * W2) + xp.sum(W3 * W3))
+    if not gradients_wanted():
+        return loss, None
     dhidden, dW3, db3 = affine_backward(dscores, affine_cache)
     dconved2, dgamma2, dbeta2 = spatial_batchnorm_backward(relu_backward(dhidden, relu_cache2), bn_cache2)
     dpooled, dW2, db2 = conv_backward_fast(dconved2, conv_cache2)
@@ -258,6 +270,8 @@ def three_layer_convnet_loss(X, y, W1, b1, W2, b2, W3, b3, reg=0.0):
     scores, cache3 = affine_forward(hidden, W3, b3)
     data_loss, dscores = softmax_loss(scores, y)
     loss = data_loss + 0.5 * reg * (xp.sum(W1 * W1) + xp.sum(W2 * W2) + xp.sum(W3 * W3))
+    if not gradients_wanted():
+        return loss, None
     dhidden, dW3, db3 = affine_backward(dscores, cache3)
     dpooled, dW2, db2 = affine_relu_backward(dhidden, cache2)
     _, dW1, db1 = conv_relu_pool_backward(dpooled, cache1)
@@ -371,6 +385,8 @@ def captioning_rnn_loss(features, captions, W_proj, b_proj, W_embed, Wx, Wh, b, 
     states, recurrence_cache = recurrence_forward(words, h0, Wx, Wh, b)
     scores, affine_cache = temporal_affine_forward(states, W_vocab, b_vocab)
     loss, dscores = temporal_softmax_loss(scores, captions_out, captions_out != NULL)
+    if not gradients_wanted():
+        return loss, None
     grads = {}
     dstates, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, affine_cache)
     dwords, dh0, grads["Wx"], grads["Wh"], grads["b"] = recurrence_backward(dstates, recurrence_cache)
