@@ -1,12 +1,8 @@
 """Array-namespace helpers: the same code runs on NumPy, CuPy, torch and jax.numpy arrays."""
 
-import contextlib
-import contextvars
 import sys
 
 import numpy
-
-_VALUE_ONLY = contextvars.ContextVar("value_only", default=False)
 
 
 def namespace(*arrays):
@@ -88,20 +84,3 @@ def scatter_add(target, indices, values):
         return target.at[indices].add(values)
     xp.add.at(target, indices, values)
     return target
-
-
-@contextlib.contextmanager
-def value_only():
-    """Within it, a whole model's loss function returns (loss, None): finite differences need the
-    value alone, and a model's gradients cost it twice what its loss does. The loss is computed as
-    it always is, so it is the same to the bit."""
-    token = _VALUE_ONLY.set(True)
-    try:
-        yield
-    finally:
-        _VALUE_ONLY.reset(token)
-
-
-def gradients_wanted():
-    """False inside value_only()."""
-    return not _VALUE_ONLY.get()

@@ -4,7 +4,8 @@ with L2 regularisation of its weights."""
 
 import numpy as np
 
-from ._xp import gradients_wanted, namespace
+from ._mode import gradients_wanted
+from ._xp import namespace
 from .conv import (
     conv_backward_fast,
     conv_forward_fast,

@@ -66,7 +66,7 @@ def test_the_sequence_ops_are_graded_on_a_batch_of_one(op_name):
 def test_a_models_loss_alone_is_the_same_to_the_bit_and_skips_its_gradients():
     """Finite differences ask a model for its loss alone (manual_grads' value_only): the value must be
     the one the full call gives, bit for bit, and no gradients come back."""
-    from manual_grads._xp import value_only
+    from manual_grads._mode import value_only
 
     models = [op for op in registry.ops() if op.kind == registry.LOSS and len(op.wrt) > 2]
     skipped = []
