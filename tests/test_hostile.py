@@ -21,6 +21,7 @@ import time
 import numpy as np
 import pytest
 from conftest import once_per_session
+from dying_grader import dies_on_the_killer
 from processes import MemorySampler, processes_of, throwaway_project
 
 from conformance.registry import REGISTRY
@@ -626,20 +627,11 @@ def test_a_dead_pool_retries_what_was_running_and_charges_only_the_killer(tmp_pa
     graded = {
         os.path.basename(path): (result, error)
         for path, result, error in batch_module.graded(
-            [str(batch / n) for n in names], None, 2, grade=_dies_on_the_killer
+            [str(batch / n) for n in names], None, 2, grade=dies_on_the_killer
         )
     }
     assert graded["a_killer.py"][1] == "the grading process died twice while grading it"
     assert all(graded[n] == ("graded", "") for n in names[1:]), graded
-
-
-def _dies_on_the_killer(path, options, started):
-    batch_module.mark_started(path, started)
-    if os.path.basename(path) == "a_killer.py":
-        time.sleep(0.3)  # long enough that the bystander beside it has started, every time
-        os._exit(9)  # as the kernel's OOM killer would end it
-    time.sleep(0.6)
-    return "graded", ""
 
 
 # ----- a worker that stops reading never blocks the grader -----
