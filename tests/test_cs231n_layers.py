@@ -11,7 +11,7 @@ from conformance import checks, registry
 from gradref.grade import Options, grade_file
 from gradref.grade.course.targets import CS231N, MODEL, PAIR, TARGETS, UPDATE_RULE
 
-MODULES = ["_xp", "layers", "losses", "nets", "norms", "dropout", "conv", "sequence", "optim"]
+MODULES = ["_xp", "_mode", "layers", "losses", "nets", "norms", "dropout", "conv", "sequence", "optim"]
 NEW_OPS = [
     "batchnorm",
     "batchnorm_alt",
