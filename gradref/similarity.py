@@ -5,7 +5,8 @@ Behaviour. Every failing comparison of a report keeps a fingerprint of its wrong
 keeps its message. Two students who share one are evidence in proportion to how rare it is: with c of
 N students sharing it, the chance that another student shares it is (c - 1) / (N - 1), and the pair
 scores -log2 of that (a mistake made by 2 of 120 students: 6.9 bits; by half the class: 1 bit), the
-largest per function, summed over functions. Right results carry no weight. A mistake the grader's
+largest per op (a layer's forward and backward together: a wrong forward hands its backward a wrong
+cache, so one mistake fails both, and counts once), summed over ops. Right results carry no weight. A mistake the grader's
 catalogue names (a k-dimensional x never flattened, say) is one students make on their own: its chance
 is taken as at least NAMED_MISTAKE_CHANCE, whatever share of a small class made it.
 
@@ -394,11 +395,24 @@ def score_pairs(documents, reports):
     return _ranked(pairs, by_name)
 
 
+def op_of(function):
+    """The op a graded function belongs to: a layer's forward and backward (and a class's methods) share one."""
+    return re.sub(r"_(forward|backward)(_alt|_naive|_fast)?$", "", function.split(".")[0])
+
+
+def _behaviour_score(bits):
+    """{function: bits} summed over ops, the largest of each op's functions."""
+    largest = {}
+    for function, value in bits.items():
+        largest[op_of(function)] = max(largest.get(op_of(function), 0.0), value)
+    return sum(largest.values())
+
+
 def _ranked(pairs, by_name):
     ranked = []
     for (a, b), entry in pairs.items():
         code = {f: total for f, (total, _) in entry["code"].items()}
-        behaviour, code_score = sum(entry["behaviour"].values()), sum(code.values())
+        behaviour, code_score = _behaviour_score(entry["behaviour"]), sum(code.values())
         functions = sorted(
             set(entry["behaviour"]) | set(code), key=lambda f: -(entry["behaviour"].get(f, 0) + code.get(f, 0))
         )

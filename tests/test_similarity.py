@@ -97,6 +97,31 @@ def test_a_mistake_the_catalogue_names_is_no_rare_evidence_however_few_made_it()
     assert "catalogue" not in own["functions"][0]["shared_result"]
 
 
+def _wrong(function, fingerprint):
+    check = {"name": "out [small]", "passed": False, "fingerprint": fingerprint}
+    return {"name": function, "status": "fail", "checks": [check], "mistakes": ["generic"]}
+
+
+def test_a_wrong_forward_and_the_backward_it_breaks_are_one_mistake_not_two():
+    """A wrong forward hands its backward a wrong cache: the pair that shares both shares one mistake.
+    Two ops that are each wrong are two."""
+    reports = {f"s{i}": {} for i in range(30)}
+    one_op = [_wrong("affine_forward", "f"), _wrong("affine_backward", "b")]
+    two_ops = [_wrong("affine_backward", "b2"), _wrong("relu_backward", "r2")]
+    reports.update({n: {"results": one_op} for n in ("a1", "a2")})
+    reports.update({n: {"results": two_ops} for n in ("t1", "t2")})
+    pairs = {(p["a"], p["b"]): p for p in similarity.score_pairs([], reports)}
+    bits = math.log2(33)  # 2 of 34 students share each wrong result
+    assert pairs[("a1", "a2")]["behaviour"] == pytest.approx(bits, abs=1e-3)
+    assert pairs[("t1", "t2")]["behaviour"] == pytest.approx(2 * bits, abs=1e-3)
+    assert {f["name"] for f in pairs[("a1", "a2")]["functions"]} == {"affine_forward", "affine_backward"}
+    assert [similarity.op_of(n) for n in ("conv_backward_naive", "Linear.forward", "svm_loss_naive")] == [
+        "conv",
+        "Linear",
+        "svm_loss_naive",
+    ]
+
+
 @pytest.fixture(scope="module")
 def shipped_class(tmp_path_factory):
     """The shipped examples as a class, with a copy of one planted under every obfuscation at once."""
