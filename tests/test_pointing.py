@@ -5,6 +5,7 @@ one bug planted at a time: the report's `where` names the planted line, its sent
 is wrong, and the correct file gets no line. Recording is bounded against hostile code.
 """
 
+import dataclasses
 import json
 import os
 
@@ -353,3 +354,30 @@ def test_an_svm_with_its_margin_in_a_name_of_its_own_is_not_read_as_missing_it()
     for margin in ("    delta = 1.0\n    m = np.maximum(0, x - c + delta)\n", "    m = np.maximum(0, x + 1 - c)\n"):
         there = missing.replace("    m = np.maximum(0, x - c)\n", margin)
         assert not [f for f in static.findings(there, "svm_loss") if "margin" in f], there
+
+
+POOL_FORWARD = """import numpy as np
+
+
+def max_pool_forward_naive(x, pool_param):
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    Ho, Wo = 1 + (H - ph) // s, 1 + (W - pw) // s
+    out = np.zeros((N, C, Ho, Wo))
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i, j] = x[:, :, i * s:i * s + ph, j * s:j * s + pw].max(axis=(2, 3))
+    return out, (x, pool_param)
+"""
+
+
+def test_a_loop_that_skips_its_first_step_is_pointed_at_and_a_whole_one_is_not(tmp_path):
+    path = tmp_path / "pool.py"
+    path.write_text(POOL_FORWARD.replace("for j in range(Wo):", "for j in range(1, Wo):"))
+    options = dataclasses.replace(Options(timeout=20.0), only=("max_pool_forward_naive",))
+    entry = _entry(grade_file(str(path), options), "max_pool_forward_naive")
+    assert entry["status"] == "fail" and entry["where"]["code"] == "for j in range(1, Wo):", entry.get("where")
+    assert "never reaches the first index along axis 3 of out" in entry["diagnosis"][0]
+    path.write_text(POOL_FORWARD)
+    entry = _entry(grade_file(str(path), options), "max_pool_forward_naive")
+    assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]

@@ -669,3 +669,73 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
                         over = f"axis {axes[0]}" if count == 1 else f"axes {axes}"
                         return f"it is a correct value of shape {q.shape} {how} over {over}: check the axes and what is {how}"
     return None
+
+
+def loop_stops_short(records, named, node, lines, file):
+    """A Finding at a loop that never reaches an output's first or last index along one axis: the
+    output's last value is 0 across that whole slab, where the right value is not, and the loop's
+    variable indexes that axis where the function writes into the output (dx[:, t, :] = ...,
+    dx[n, c, i * s:i * s + ph, ...] += ...). Every other entry may be wrong too (a recurrence that
+    skips its last step hands the earlier ones a wrong gradient): the slab left untouched says which
+    loop to look at. None where no output is left like that."""
+    final = {}
+    for record in records:
+        final[record.name] = record
+    for name, want in named.items():
+        record = final.get(name)
+        if record is None or not isinstance(want, np.ndarray) or record.value.shape != np.shape(want):
+            continue
+        for axis, end in _untouched_slabs(record.value, np.asarray(want)):
+            loop = _loop_indexing(node, name, axis)
+            if loop is None:
+                continue
+            side = "last" if end else "first"
+            code = lines[loop.lineno - 1].strip() if 0 < loop.lineno <= len(lines) else ""
+            said = (
+                f"the loop never reaches the {side} index along axis {axis} of {name}: {name} is still 0 there, "
+                f"where the right {name} is not (the loop's range is one step short)"
+            )
+            return Finding(loop.lineno, code, name, f"line {loop.lineno} of {file} `{code[:80]}`: {said}.")
+    return None
+
+
+def _untouched_slabs(got, want):
+    """(axis, at the end?) of each first or last slab along an axis where `got` is all 0 and `want` is not."""
+    found = []
+    for axis in range(got.ndim):
+        if got.shape[axis] < 2:
+            continue
+        for end in (True, False):
+            index = -1 if end else 0
+            slab, right = np.take(got, index, axis=axis), np.take(want, index, axis=axis)
+            if not np.any(slab) and np.any(np.abs(right) > TINY):
+                found.append((axis, end))
+    return found
+
+
+def _loop_indexing(node, name, axis):
+    """The for loop whose variable indexes `axis` of `name` where the function writes into it."""
+    loops = {}
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.For) and isinstance(inner.target, ast.Name):
+            loops[inner.target.id] = inner
+    for inner in ast.walk(node):
+        targets = []
+        if isinstance(inner, ast.Assign):
+            targets = [
+                t for target in inner.targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])
+            ]
+        elif isinstance(inner, ast.AugAssign):
+            targets = [inner.target]
+        for target in targets:
+            if not (
+                isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and target.value.id == name
+            ):
+                continue
+            parts = target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
+            if axis >= len(parts):
+                continue
+            used = {n.id for n in ast.walk(parts[axis]) if isinstance(n, ast.Name)}
+            for variable in used & set(loops):
+                return loops[variable]
+    return None

@@ -130,7 +130,9 @@ def _find(sandbox, target, op, name, sample_name, node, source):
     scalars = [p for p, a in zip(parameters, passed) if isinstance(a, (int, float, np.number))]
     scalars += ["reg"] if target.kind == MODEL and "reg" in sample.args else []  # loss(X, y, reg=...)
     inputs = {n: v for n, v in sample.args.items() if isinstance(v, np.ndarray)} if backward else None
-    finding = firstwrong.first_wrong(
+    # An output slab the loops never reached is the plainer sign: the loop's range, not a line in it.
+    finding = firstwrong.loop_stops_short(records, named, node, source[1].splitlines(), os.path.basename(source[0]))
+    finding = finding or firstwrong.first_wrong(
         records,
         reference,
         pairs,
