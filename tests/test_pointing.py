@@ -381,3 +381,24 @@ def test_a_loop_that_skips_its_first_step_is_pointed_at_and_a_whole_one_is_not(t
     path.write_text(POOL_FORWARD)
     entry = _entry(grade_file(str(path), options), "max_pool_forward_naive")
     assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]
+
+
+def test_a_window_written_with_equals_is_read_from_the_code_and_a_block_is_not():
+    from gradref.grade.explain import static
+
+    windows = """
+import numpy as np
+
+def max_pool_backward_naive(dout, cache):
+    x, p = cache
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        dx[:, :, i * p['stride']:i * p['stride'] + p['pool_height']] = dout[:, :, i:i + 1]
+    return dx
+"""
+    found = static.findings(windows, "max_pool_backward_naive")
+    assert len(found) == 1 and found[0].startswith("line 8 `dx[:, :, i * p['stride']") and "+=" in found[0]
+    added = windows.replace("] = dout", "] += dout")
+    blocks = windows.replace("i * p['stride']:i * p['stride'] + p['pool_height']", "i * 2:(i + 1) * 2")
+    assert static.findings(added, "max_pool_backward_naive") == []
+    assert static.findings(blocks, "max_pool_backward_naive") == []

@@ -69,6 +69,7 @@ def findings(text, name):
         + _swapped_sizes(node, lines)
         + _groups_unread(node, lines)
         + _margin_missing(node, lines)
+        + _windows_assigned(node, lines)
     )
 
 
@@ -150,6 +151,42 @@ def _overwritten_sums(function, lines):
                     f"term is kept; add each pass's term to it (+=)"
                 )
     return found
+
+
+def _windows_assigned(function, lines):
+    """A window of an array started at zero written with = inside a loop over windows (dx[n, c, i * s:i *
+    s + ph, ...] = ...): where windows overlap, the later one overwrites what the earlier one wrote."""
+    found = []
+    for loop in (n for n in ast.walk(function) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)):
+        started = _zeroed_before(function, loop.lineno)
+        for node in ast.walk(loop):
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+                continue
+            target = node.targets[0]
+            if not (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)):
+                continue
+            name = target.value.id
+            parts = target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
+            windows = [p for p in parts if _window_of(p, loop.target.id)]
+            reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            said = f"line {node.lineno} "
+            if name in started and windows and name not in reads and not any(f.startswith(said) for f in found):
+                found.append(
+                    f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` writes a window of {name} with =: "
+                    "where windows overlap, a later window overwrites what an earlier one wrote there; add each "
+                    "window's share to it (+=)"
+                )
+    return found
+
+
+def _window_of(part, variable):
+    """A slice `start:start + size` whose start reads the loop's variable (i * stride: a window that
+    may overlap the next one, unlike a block k * size:(k + 1) * size)."""
+    if not (isinstance(part, ast.Slice) and part.lower is not None and isinstance(part.upper, ast.BinOp)):
+        return False
+    upper = part.upper
+    starts = isinstance(upper.op, ast.Add) and ast.dump(upper.left) == ast.dump(part.lower)
+    return starts and variable in {n.id for n in ast.walk(part.lower) if isinstance(n, ast.Name)}
 
 
 def _zeroed_before(function, line):
