@@ -953,6 +953,8 @@ POINTED_BY = {
     "dropout__backward_without_scale": ("return dout * (mask > 0)", "the only line that computes"),
     # read from the code: a window written with = where windows may overlap
     "max_pool__assigned_not_added": ("dx[n, c, i * s:i * s + ph, j * s:j * s + pw] =", "writes a window of dx with ="),
+    # read from the code: a recurrence whose carry is assigned on every pass and never read in the loop
+    "rnn__dprev_not_added": ("dx[:, t, :], dprev, dWx_t", "assigns dprev on every pass"),
     # a loop one step short: the slab of the output it never reaches is still 0
     "uncatalogued__pool_loop_one_row_short": ("for i in range(dout.shape[2] - 1):", "never reaches the last index"),
     "uncatalogued__rnn_skips_the_last_step": ("for t in reversed(range(T - 1)):", "never reaches the last index"),

@@ -402,3 +402,20 @@ def max_pool_backward_naive(dout, cache):
     blocks = windows.replace("i * p['stride']:i * p['stride'] + p['pool_height']", "i * 2:(i + 1) * 2")
     assert static.findings(added, "max_pool_backward_naive") == []
     assert static.findings(blocks, "max_pool_backward_naive") == []
+
+
+def test_a_carry_never_read_inside_its_loop_is_read_from_the_code_and_one_handed_on_is_not():
+    from gradref.grade.explain import static
+
+    dropped = """
+def rnn_backward(dh, cache):
+    dprev = 0 * dh[:, 0, :]
+    for t in reversed(range(dh.shape[1])):
+        dx_t, dprev = step_backward(dh[:, t, :], cache[t])
+    dh0 = dprev
+    return dh0
+"""
+    found = static.findings(dropped, "rnn_backward")
+    assert len(found) == 1 and found[0].startswith("line 5 `dx_t, dprev = step_backward") and "dprev" in found[0]
+    carried = dropped.replace("step_backward(dh[:, t, :], cache[t])", "step_backward(dh[:, t, :] + dprev, cache[t])")
+    assert static.findings(carried, "rnn_backward") == []

@@ -70,6 +70,7 @@ def findings(text, name):
         + _groups_unread(node, lines)
         + _margin_missing(node, lines)
         + _windows_assigned(node, lines)
+        + _carries_dropped(node, lines)
     )
 
 
@@ -177,6 +178,38 @@ def _windows_assigned(function, lines):
                     "window's share to it (+=)"
                 )
     return found
+
+
+def _carries_dropped(function, lines):
+    """A value set before a loop, assigned anew on every pass, never read inside it and read after it
+    (dprev from each step's backward, never added to the next step's upstream gradient): the
+    recurrence drops it on every step but the last."""
+    found = []
+    body = function.body
+    for position, loop in enumerate(body):
+        if not isinstance(loop, ast.For):
+            continue
+        before = {t for node in body[:position] for t in _assigned_names(node)}
+        after = {n.id for node in body[position + 1 :] for n in ast.walk(node) if isinstance(n, ast.Name)}
+        read = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        looped = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+        for node in (n for n in ast.walk(loop) if isinstance(n, (ast.Assign, ast.AnnAssign))):
+            for name in sorted(_assigned_names(node) & before & after - read - looped):
+                if not any(f"assigns {name} " in f for f in found):
+                    found.append(
+                        f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` assigns {name} on every pass of "
+                        f"the loop at line {loop.lineno}, and no pass reads it: every pass's {name} but the last is "
+                        "lost; a recurrence hands it on to the next step (its upstream gradient plus it, say)"
+                    )
+    return found
+
+
+def _assigned_names(node):
+    """The plain names an assignment statement binds (tuple targets unpacked)."""
+    if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+        return set()
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _window_of(part, variable):
