@@ -958,6 +958,7 @@ POINTED_BY = {
     # a loop one step short: the slab of the output it never reaches is still 0
     "uncatalogued__pool_loop_one_row_short": ("for i in range(dout.shape[2] - 1):", "never reaches the last index"),
     "uncatalogued__rnn_skips_the_last_step": ("for t in reversed(range(T - 1)):", "never reaches the last index"),
+    "uncatalogued__conv_loop_one_row_short": ("for i in range(dout.shape[2] - 1):", "along axis 2 of dxp"),
 }
 
 

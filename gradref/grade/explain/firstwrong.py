@@ -671,18 +671,25 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
     return None
 
 
-def loop_stops_short(records, named, node, lines, file):
+def loop_stops_short(records, named, node, lines, file, intermediates=False):
     """A Finding at a loop that never reaches an output's first or last index along one axis: the
     output's last value is 0 across that whole slab, where the right value is not, and the loop's
     variable indexes that axis where the function writes into the output (dx[:, t, :] = ...,
     dx[n, c, i * s:i * s + ph, ...] += ...). Every other entry may be wrong too (a recurrence that
     skips its last step hands the earlier ones a wrong gradient): the slab left untouched says which
-    loop to look at. None where no output is left like that."""
+    loop to look at. `intermediates`: any array the loops write into (a padded dxp whose crop is the
+    output), where its other end is not all 0 (its right value is not known). None where no array is
+    left like that."""
     final = {}
     for record in records:
         final[record.name] = record
-    for name, want in named.items():
+    wanted = dict(named)
+    if intermediates:  # the array's other end stands in for its right value: written there, so it is not 0
+        wanted.update({n: None for n in final if n not in named and np.ndim(final[n].value) >= 2})
+    for name, want in wanted.items():
         record = final.get(name)
+        if want is None and record is not None:
+            want = np.flip(record.value, axis=tuple(range(record.value.ndim)))  # each end read by the other
         if record is None or not isinstance(want, np.ndarray) or record.value.shape != np.shape(want):
             continue
         for axis, end in _untouched_slabs(record.value, np.asarray(want)):
@@ -691,9 +698,10 @@ def loop_stops_short(records, named, node, lines, file):
                 continue
             side = "last" if end else "first"
             code = lines[loop.lineno - 1].strip() if 0 < loop.lineno <= len(lines) else ""
+            where = f"where the right {name} is not" if name in named else "where the loop wrote its other end"
             said = (
                 f"the loop never reaches the {side} index along axis {axis} of {name}: {name} is still 0 there, "
-                f"where the right {name} is not (the loop's range is one step short)"
+                f"{where} (the loop's range is one step short)"
             )
             return Finding(loop.lineno, code, name, f"line {loop.lineno} of {file} `{code[:80]}`: {said}.")
     return None

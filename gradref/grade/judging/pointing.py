@@ -145,6 +145,10 @@ def _find(sandbox, target, op, name, sample_name, node, source):
         inputs,
         constants=target.kind != UPDATE_RULE,
     )
+    if finding is None:  # an array the loops write into, of which the output is a part (a padded dxp)
+        finding = firstwrong.loop_stops_short(
+            records, named, node, source[1].splitlines(), os.path.basename(source[0]), intermediates=True
+        )
     if finding is None and backward:
         finding = _cache_keeps_an_input(sandbox, target, records, inputs, parameters)
     return _spoken(finding, op, backward), stopped
