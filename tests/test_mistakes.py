@@ -955,6 +955,13 @@ POINTED_BY = {
     "max_pool__assigned_not_added": ("dx[n, c, i * s:i * s + ph, j * s:j * s + pw] =", "writes a window of dx with ="),
     # read from the code: a recurrence whose carry is assigned on every pass and never read in the loop
     "rnn__dprev_not_added": ("dx[:, t, :], dprev, dWx_t", "assigns dprev on every pass"),
+    # read from the code: a composite's backward that unpacks a layer's cache and never uses it
+    "conv_relu_pool__relu_mask_missing": (
+        "return conv_backward_naive(ds, conv_cache)",
+        "without going through the relu",
+    ),
+    # read from the code: a spatial norm's (N, C, H, W) reshaped into rows of C without a transpose
+    "spatial_batchnorm__reshaped_without_transpose": ("flat = x.reshape(-1, C)", "without moving the channels last"),
     # a loop one step short: the slab of the output it never reaches is still 0
     "uncatalogued__pool_loop_one_row_short": ("for i in range(dout.shape[2] - 1):", "never reaches the last index"),
     "uncatalogued__rnn_skips_the_last_step": ("for t in reversed(range(T - 1)):", "never reaches the last index"),

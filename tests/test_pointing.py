@@ -419,3 +419,42 @@ def rnn_backward(dh, cache):
     assert len(found) == 1 and found[0].startswith("line 5 `dx_t, dprev = step_backward") and "dprev" in found[0]
     carried = dropped.replace("step_backward(dh[:, t, :], cache[t])", "step_backward(dh[:, t, :] + dprev, cache[t])")
     assert static.findings(carried, "rnn_backward") == []
+
+
+def test_a_layer_skipped_in_a_composite_backward_is_read_from_the_code_and_an_unused_bias_is_not():
+    from gradref.grade.explain import static
+
+    skipped = """
+def affine_relu_backward(dout, cache):
+    fc_cache, relu_cache = cache
+    dx, dw, db = affine_backward(dout, fc_cache)
+    return dx, dw, db
+"""
+    found = static.findings(skipped, "affine_relu_backward")
+    assert len(found) == 1 and found[0].startswith("line 4 `dx, dw, db = affine_backward(dout, fc_cache)`")
+    assert "without going through the relu" in found[0]
+    whole = skipped.replace(
+        "affine_backward(dout, fc_cache)", "affine_backward(relu_backward(dout, relu_cache), fc_cache)"
+    )
+    assert static.findings(whole, "affine_relu_backward") == []
+    unused_bias = """
+def conv_backward_naive(dout, cache):
+    x, w, b, conv_param = cache
+    return x * 0, w * 0, dout.sum(axis=(0, 2, 3))
+"""
+    assert static.findings(unused_bias, "conv_backward_naive") == []
+
+
+def test_channels_reshaped_without_a_transpose_are_read_from_the_code_and_moved_ones_are_not():
+    from gradref.grade.explain import static
+
+    mixed = """
+def spatial_batchnorm_backward(dout, cache):
+    N, C, H, W = dout.shape
+    dx, dgamma, dbeta = batchnorm_backward(dout.reshape(-1, C), cache)
+    return dx.reshape(N, C, H, W), dgamma, dbeta
+"""
+    found = static.findings(mixed, "spatial_batchnorm_backward")
+    assert len(found) == 1 and found[0].startswith("line 4 ") and "without moving the channels last" in found[0]
+    moved = mixed.replace("dout.reshape(-1, C)", "dout.transpose(0, 2, 3, 1).reshape(-1, C)")
+    assert static.findings(moved, "spatial_batchnorm_backward") == []

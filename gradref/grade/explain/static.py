@@ -71,6 +71,8 @@ def findings(text, name):
         + _margin_missing(node, lines)
         + _windows_assigned(node, lines)
         + _carries_dropped(node, lines)
+        + _layer_skipped(node, lines)
+        + _channels_not_last(node, lines)
     )
 
 
@@ -201,6 +203,66 @@ def _carries_dropped(function, lines):
                         f"the loop at line {loop.lineno}, and no pass reads it: every pass's {name} but the last is "
                         "lost; a recurrence hands it on to the next step (its upstream gradient plus it, say)"
                     )
+    return found
+
+
+def _layer_skipped(function, lines):
+    """A composite's backward that unpacks a layer's cache (conv_cache, relu_cache, pool_cache = cache)
+    and never uses one: the gradient skips that layer. Named at the line that hands the gradient on to
+    the layer before it (the one whose cache comes first): relu_cache unused, the conv's backward."""
+    if not function.name.endswith("_backward") or not function.args.args:
+        return []
+    cache = function.args.args[-1].arg
+    found = []
+    for position, node in enumerate(function.body):
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple)):
+            continue
+        if not (isinstance(node.value, ast.Name) and node.value.id == cache):
+            continue
+        names = [e.id if isinstance(e, ast.Name) else "" for e in node.targets[0].elts]
+        rest = function.body[position + 1 :]
+        read = {n.id for later in rest for n in ast.walk(later) if isinstance(n, ast.Name)}
+        for index, name in enumerate(names):
+            if index == 0 or "cache" not in name or name in read or not names[index - 1]:
+                continue
+            before = names[index - 1]
+            user = next((s for s in rest if before in {n.id for n in ast.walk(s) if isinstance(n, ast.Name)}), None)
+            if user is not None:
+                layer = name.replace("_cache", "").replace("cache", "") or name
+                found.append(
+                    f"line {user.lineno} `{_line(lines, user.lineno)[:80]}` hands the gradient to the layer of "
+                    f"{before} without going through the {layer} between them: {name} is unpacked from the cache "
+                    f"(line {node.lineno}) and never used; pass the gradient through its backward first"
+                )
+    return found
+
+
+def _channels_not_last(function, lines):
+    """A spatial norm that reshapes its (N, C, H, W) argument into rows of C without moving C last
+    first (x.reshape(-1, C)): each row then mixes channels."""
+    if not function.name.startswith("spatial_"):
+        return []
+    channels = {}  # argument -> the name its shape's second entry is bound to (N, C, H, W = x.shape)
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple) and len(node.targets[0].elts) == 4:
+            value, second = node.value, node.targets[0].elts[1]
+            if isinstance(value, ast.Attribute) and value.attr == "shape" and isinstance(value.value, ast.Name):
+                if isinstance(second, ast.Name):
+                    channels[value.value.id] = second.id
+    found = []
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "reshape"):
+            continue
+        receiver, args = node.func.value, node.args
+        if isinstance(receiver, ast.Name) and receiver.id in channels and len(args) == 2:
+            last = args[-1]
+            if isinstance(last, ast.Name) and last.id == channels[receiver.id]:
+                name = receiver.id
+                found.append(
+                    f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` reshapes {name} of shape (N, C, H, W) "
+                    f"into rows of {last.id} without moving the channels last first: each row then mixes channels; "
+                    f"transpose it to (N, H, W, C) before the reshape (and back after)"
+                )
     return found
 
 
