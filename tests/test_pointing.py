@@ -5,6 +5,7 @@ one bug planted at a time: the report's `where` names the planted line, its sent
 is wrong, and the correct file gets no line. Recording is bounded against hostile code.
 """
 
+import ast
 import dataclasses
 import json
 import os
@@ -356,19 +357,15 @@ def test_an_svm_with_its_margin_in_a_name_of_its_own_is_not_read_as_missing_it()
         assert not [f for f in static.findings(there, "svm_loss") if "margin" in f], there
 
 
-POOL_FORWARD = """import numpy as np
+def _course_function(file, name):
+    """One function of a course-style file, as a module of its own."""
+    with open(os.path.join(COURSE, file)) as handle:
+        text = handle.read()
+    node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == name)
+    return "import numpy as np\n\n\n" + ast.get_source_segment(text, node) + "\n"
 
 
-def max_pool_forward_naive(x, pool_param):
-    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    N, C, H, W = x.shape
-    Ho, Wo = 1 + (H - ph) // s, 1 + (W - pw) // s
-    out = np.zeros((N, C, Ho, Wo))
-    for i in range(Ho):
-        for j in range(Wo):
-            out[:, :, i, j] = x[:, :, i * s:i * s + ph, j * s:j * s + pw].max(axis=(2, 3))
-    return out, (x, pool_param)
-"""
+POOL_FORWARD = _course_function("conv_student.py", "max_pool_forward_naive")
 
 
 def test_a_loop_that_skips_its_first_step_is_pointed_at_and_a_whole_one_is_not(tmp_path):
