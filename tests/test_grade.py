@@ -115,7 +115,7 @@ def test_only_grades_the_functions_it_names_and_refuses_an_unknown_name(tmp_path
     assert {r["name"] for r in only} == {"relu_forward", "relu_backward"} and all(r["status"] == "pass" for r in only)
     assert main(["grade", path, "--only", "affine_backward"]) == 1  # just the wrong one
     assert main(["grade", path, "--only", "relu_backwards"]) == 2
-    assert "--only 'relu_backwards' is not a gradable name" in capsys.readouterr().err
+    assert "--only 'relu_backwards' is not a gradable name; did you mean relu_backward" in capsys.readouterr().err
 
 
 def test_the_cache_stays_opaque(tmp_path):

@@ -1,6 +1,7 @@
 """`gradref grade`, `gradref autograder` and `gradref assignments`: students' code on the terminal."""
 
 import dataclasses
+import difflib
 import os
 
 from rich.markup import escape
@@ -91,10 +92,15 @@ def _grade_options(args):
         raise UsageError(f"--memory-mb must be between {MEMORY_RANGE_MB[0]} and {MEMORY_RANGE_MB[1]}")
     if not (0 < args.submission_timeout <= MAX_SUBMISSION_S):
         raise UsageError(f"--submission-timeout must be a number of seconds above 0 and at most {MAX_SUBMISSION_S}")
-    for flag, names, known in (("--require", args.require, ALL_NAMES), ("--only", args.only, ALL_NAMES + TOP_NAMES)):
+    for flag, names, known in (
+        ("--require", args.require, ALL_NAMES),
+        ("--only", args.only, tuple(dict.fromkeys(ALL_NAMES + TOP_NAMES))),
+    ):
         unknown = [n for n in names or () if n not in known]
         if unknown:
-            raise UsageError(f"{flag} {unknown[0]!r} is not a gradable name; known: {', '.join(ALL_NAMES)}")
+            close = difflib.get_close_matches(unknown[0], known, n=3)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(ALL_NAMES)}"
+            raise UsageError(f"{flag} {unknown[0]!r} is not a gradable name; {hint}")
     missing = [p for p in args.support or () if not os.path.exists(p)]
     if missing:
         raise UsageError(f"--support {missing[0]}: no such file or folder")
