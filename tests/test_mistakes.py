@@ -962,6 +962,9 @@ POINTED_BY = {
     ),
     # read from the code: a spatial norm's (N, C, H, W) reshaped into rows of C without a transpose
     "spatial_batchnorm__reshaped_without_transpose": ("flat = x.reshape(-1, C)", "without moving the channels last"),
+    # read from the code: a conv forward that flips its filter, or adds the first filter's bias to all
+    "conv__filter_flipped": ("w[:, :, ::-1, ::-1]", "flips the filter w"),
+    "uncatalogued__conv_bias_first_filter": ("+ b[0]", "the first filter's bias"),
     # a loop one step short: the slab of the output it never reaches is still 0
     "uncatalogued__pool_loop_one_row_short": ("for i in range(dout.shape[2] - 1):", "never reaches the last index"),
     "uncatalogued__rnn_skips_the_last_step": ("for t in reversed(range(T - 1)):", "never reaches the last index"),

@@ -455,3 +455,14 @@ def spatial_batchnorm_backward(dout, cache):
     assert len(found) == 1 and found[0].startswith("line 4 ") and "without moving the channels last" in found[0]
     moved = mixed.replace("dout.reshape(-1, C)", "dout.transpose(0, 2, 3, 1).reshape(-1, C)")
     assert static.findings(moved, "spatial_batchnorm_backward") == []
+
+
+def test_a_flipped_filter_and_one_filters_bias_are_read_from_the_code_and_the_right_conv_is_not():
+    from gradref.grade.explain import static
+
+    right = _course_function("conv_student.py", "conv_forward_naive")
+    assert static.findings(right, "conv_forward_naive") == []
+    flipped = right.replace("np.tensordot(window, w,", "np.tensordot(window, w[:, :, ::-1, ::-1],")
+    one_bias = right.replace("axes=([1, 2, 3], [1, 2, 3])) + b", "axes=([1, 2, 3], [1, 2, 3])) + b[0]")
+    assert ["flips the filter w" in f for f in static.findings(flipped, "conv_forward_naive")] == [True]
+    assert ["the first filter's bias" in f for f in static.findings(one_bias, "conv_forward_naive")] == [True]

@@ -73,6 +73,7 @@ def findings(text, name):
         + _carries_dropped(node, lines)
         + _layer_skipped(node, lines)
         + _channels_not_last(node, lines)
+        + _conv_parameters_misread(node, lines)
     )
 
 
@@ -264,6 +265,38 @@ def _channels_not_last(function, lines):
                     f"transpose it to (N, H, W, C) before the reshape (and back after)"
                 )
     return found
+
+
+def _conv_parameters_misread(function, lines):
+    """A conv forward that flips its filter (w[:, :, ::-1, ::-1]: the course's convolution is a
+    cross-correlation) or adds the first filter's bias to every filter's output (b[0])."""
+    parameters = [a.arg for a in function.args.args]
+    if not function.name.startswith("conv_forward") or len(parameters) < 3:
+        return []
+    weights, bias = parameters[1], parameters[2]
+    found = []
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
+            continue
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        said = ""
+        if node.value.id == weights and any(_reversing(p) for p in parts):
+            said = (
+                f"flips the filter {weights}: the course's convolution is a cross-correlation, each window "
+                f"is multiplied by {weights} as it is"
+            )
+        elif node.value.id == bias and len(parts) == 1 and _is_int(parts[0], 0):
+            said = f"adds {bias}[0], the first filter's bias, to every filter's output: filter f takes {bias}[f]"
+        if said and not any(f.startswith(f"line {node.lineno} ") for f in found):
+            found.append(f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` {said}")
+    return found
+
+
+def _reversing(part):
+    """A slice ::-1."""
+    step = part.step if isinstance(part, ast.Slice) else None
+    negated = isinstance(step, ast.UnaryOp) and isinstance(step.op, ast.USub) and _is_int(step.operand, 1)
+    return step is not None and (negated or _is_int(step, -1))
 
 
 def _assigned_names(node):
