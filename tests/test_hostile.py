@@ -2,7 +2,8 @@
 sandbox), graded under bubblewrap and again in process mode, from a throwaway copy of the project.
 
 Each attacker's relu_backward is wrong unless its attack works, so "no wrong code passes" covers every
-route. After each batch: every student has exactly their own report, the run ended within its budget
+route. The numerical-gradient files, caught by the grader's own timing of the call whatever
+the isolation, are all graded under the machine's first isolation and three of them under both. After each batch: every student has exactly their own report, the run ended within its budget
 with gradref's peak memory under 1.5 GB, no traceback, nothing of the sandboxes left running or on disk.
 """
 
@@ -61,6 +62,17 @@ NUMERICAL = {
     "numerical_stacked.py": "spatial_batchnorm_backward",
     "refuses_large_inputs.py": "svm_loss",
 }
+# The cost check times a call from the grader's side, whatever the isolation: every numerical file is
+# graded under the machine's first isolation (bwrap where it has it), and the two that hide their work
+# in threads, and the refusal of the timed sample, under the other one too (each numerical file costs
+# the suite about 3 CPU-seconds per isolation).
+IN_BOTH = ("numerical_thread_at_import.py", "numerical_raw_thread.py", "refuses_large_inputs.py")
+
+
+def numerical_files(isolation):
+    """The numerical files graded under `isolation`."""
+    first = "process" if confine.bwrap_problem() else "bwrap"
+    return sorted(NUMERICAL) if isolation == first else [n for n in sorted(NUMERICAL) if n in IN_BOTH]
 
 
 def published_table():
@@ -375,7 +387,7 @@ LONG_NAME = "a" * 252 + ".py"  # 255 characters, legal
 TERMINAL_NAME = "\x1b[2J\x1b]0;pwned\x07[bold red]x[blink].py"
 
 
-def build_batch(folder, secret):
+def build_batch(folder, secret, numerical=tuple(NUMERICAL)):
     batch = folder / "batch"
     batch.mkdir()
     table, xs = published_table()
@@ -390,7 +402,7 @@ def build_batch(folder, secret):
         else:
             (batch / name).mkdir()
             (batch / name / "layers.py").write_text(source)
-    for name in NUMERICAL:
+    for name in numerical:
         shutil.copy(os.path.join(HOSTILE_FILES, name), batch / name)
     (batch / LONG_NAME).write_text(RIGHT)
     (batch / TERMINAL_NAME).write_text(RIGHT)
@@ -460,7 +472,7 @@ def _read(fd):
 
 def _grade_hostile_class(folder, isolation):
     copy = throwaway_project(folder)
-    batch = build_batch(folder, secret_file())
+    batch = build_batch(folder, secret_file(), numerical_files(isolation))
     tmpdir, out = folder / "tmp", folder / "reports"
     tmpdir.mkdir()
     stale = tmpdir / f"gradref-sandbox-{_dead_pid()}-left"
@@ -496,13 +508,18 @@ def _dead_pid():
     return proc.pid
 
 
-@pytest.fixture(scope="module", params=["bwrap", "process"])
-def hostile_class(request, tmp_path_factory):
-    if request.param == "bwrap" and confine.bwrap_problem():
+def graded_class(tmp_path_factory, isolation):
+    """The hostile class graded under `isolation`, once per test session."""
+    if isolation == "bwrap" and confine.bwrap_problem():
         pytest.skip(f"needs bubblewrap: {confine.bwrap_problem()}")
     return once_per_session(
-        tmp_path_factory, f"hostile-class-{request.param}", lambda folder: _grade_hostile_class(folder, request.param)
+        tmp_path_factory, f"hostile-class-{isolation}", lambda folder: _grade_hostile_class(folder, isolation)
     )
+
+
+@pytest.fixture(scope="module", params=["bwrap", "process"])
+def hostile_class(request, tmp_path_factory):
+    return graded_class(tmp_path_factory, request.param)
 
 
 def verdict(report, function="relu_backward"):
@@ -536,9 +553,12 @@ def test_numerical_differentiation_fails_with_a_sentence_that_names_it(hostile_c
     assert "computed numerically" in entry["message"]
 
 
-@pytest.mark.parametrize("name", sorted(NUMERICAL))
-def test_a_hidden_numerical_gradient_fails_on_the_graders_own_timing(hostile_class, name):
-    entry = verdict(hostile_class["reports"][name], NUMERICAL[name])
+NUMERICAL_CASES = [(i, n) for i in ("bwrap", "process") for n in numerical_files(i)]
+
+
+@pytest.mark.parametrize("isolation, name", NUMERICAL_CASES, ids=[f"{i}-{n}" for i, n in NUMERICAL_CASES])
+def test_a_hidden_numerical_gradient_fails_on_the_graders_own_timing(tmp_path_factory, isolation, name):
+    entry = verdict(graded_class(tmp_path_factory, isolation)["reports"][name], NUMERICAL[name])
     assert entry["status"] == "fail", entry
     cost = [c for c in entry["checks"] if c["name"].startswith("cost [")]
     assert cost and not cost[-1]["passed"], entry["checks"][-3:]
