@@ -513,8 +513,18 @@ def _taken_over(suspect, wrong, found, node, lines, file):
     return _finding(statement.line, suspect.name, node, lines, file, said)
 
 
+def line_text(lines, number):
+    """The text of line `number` (1-based) of `lines`, stripped; "" past either end."""
+    return lines[number - 1].strip() if 0 < number <= len(lines) else ""
+
+
+def index_parts(subscript):
+    """The indexes of a subscript, one per axis: x[i, j] -> [i, j], x[i] -> [i]."""
+    return subscript.slice.elts if isinstance(subscript.slice, ast.Tuple) else [subscript.slice]
+
+
 def _finding(line, name, node, lines, file, said):
-    code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    code = line_text(lines, line)
     place = f"line {line} of {file} `{code[:80]}`"
     loop = _outer_loop(node, line)
     if loop is not None:  # a loop's values are compared once it is left: its range may be what is wrong
@@ -697,7 +707,7 @@ def loop_stops_short(records, named, node, lines, file, intermediates=False):
             if loop is None:
                 continue
             side = "last" if end else "first"
-            code = lines[loop.lineno - 1].strip() if 0 < loop.lineno <= len(lines) else ""
+            code = line_text(lines, loop.lineno)
             where = f"where the right {name} is not" if name in named else "where the loop wrote its other end"
             said = (
                 f"the loop never reaches the {side} index along axis {axis} of {name}: {name} is still 0 there, "
@@ -740,7 +750,7 @@ def _loop_indexing(node, name, axis):
                 isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and target.value.id == name
             ):
                 continue
-            parts = target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
+            parts = index_parts(target)
             if axis >= len(parts):
                 continue
             used = {n.id for n in ast.walk(parts[axis]) if isinstance(n, ast.Name)}

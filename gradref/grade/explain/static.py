@@ -26,7 +26,7 @@ Each finding names its line and the text on it, for the student to go to.
 import ast
 import re
 
-from .firstwrong import function_node
+from .firstwrong import function_node, index_parts, line_text
 
 # The keys the course puts in each parameter dict a function is handed (any edition).
 COURSE_KEYS = {
@@ -97,7 +97,7 @@ def _exp_without_max(function, lines):
         return []
     line = exps[0].lineno
     return [
-        f"line {line} `{_line(lines, line)[:80]}` {NEVER_SHIFTED}: exp of a large score overflows to inf, "
+        f"{_at(lines, line)} {NEVER_SHIFTED}: exp of a large score overflows to inf, "
         "and everything computed from it is inf or nan; shift every row by its maximum before exp (the "
         "softmax does not change)"
     ]
@@ -108,8 +108,9 @@ def _called(call):
     return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
 
 
-def _line(lines, number):
-    return lines[number - 1].strip() if 0 < number <= len(lines) else ""
+def _at(lines, number):
+    """How a finding names its line: `line N `its text``, the text cut at 80 characters."""
+    return f"line {number} `{line_text(lines, number)[:80]}`"
 
 
 def _thrown_away(function, lines):
@@ -122,7 +123,7 @@ def _thrown_away(function, lines):
             continue
         if isinstance(value, ast.Constant) and value.value is Ellipsis:
             continue
-        text = _line(lines, node.lineno)
+        text = line_text(lines, node.lineno)
         continuation = text.startswith(("+", "-"))
         why = (
             "a continuation line without parentheses: Python ended the statement above at its line break, "
@@ -150,7 +151,7 @@ def _overwritten_sums(function, lines):
             reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
             if name in started and name not in reads and not any(f.startswith(f"line {node.lineno} ") for f in found):
                 found.append(
-                    f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` assigns {name} anew on every pass of "
+                    f"{_at(lines, node.lineno)} assigns {name} anew on every pass of "
                     f"the loop at line {loop.lineno}, though {name} starts at zero before it: only the last pass's "
                     f"term is kept; add each pass's term to it (+=)"
                 )
@@ -170,13 +171,13 @@ def _windows_assigned(function, lines):
             if not (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)):
                 continue
             name = target.value.id
-            parts = target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
+            parts = index_parts(target)
             windows = [p for p in parts if _window_of(p, loop.target.id)]
             reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
             said = f"line {node.lineno} "
             if name in started and windows and name not in reads and not any(f.startswith(said) for f in found):
                 found.append(
-                    f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` writes a window of {name} with =: "
+                    f"{_at(lines, node.lineno)} writes a window of {name} with =: "
                     "where windows overlap, a later window overwrites what an earlier one wrote there; add each "
                     "window's share to it (+=)"
                 )
@@ -200,7 +201,7 @@ def _carries_dropped(function, lines):
             for name in sorted(_assigned_names(node) & before & after - read - looped):
                 if not any(f"assigns {name} " in f for f in found):
                     found.append(
-                        f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` assigns {name} on every pass of "
+                        f"{_at(lines, node.lineno)} assigns {name} on every pass of "
                         f"the loop at line {loop.lineno}, and no pass reads it: every pass's {name} but the last is "
                         "lost; a recurrence hands it on to the next step (its upstream gradient plus it, say)"
                     )
@@ -231,7 +232,7 @@ def _layer_skipped(function, lines):
             if user is not None:
                 layer = name.replace("_cache", "").replace("cache", "") or name
                 found.append(
-                    f"line {user.lineno} `{_line(lines, user.lineno)[:80]}` hands the gradient to the layer of "
+                    f"{_at(lines, user.lineno)} hands the gradient to the layer of "
                     f"{before} without going through the {layer} between them: {name} is unpacked from the cache "
                     f"(line {node.lineno}) and never used; pass the gradient through its backward first"
                 )
@@ -260,7 +261,7 @@ def _channels_not_last(function, lines):
             if isinstance(last, ast.Name) and last.id == channels[receiver.id]:
                 name = receiver.id
                 found.append(
-                    f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` reshapes {name} of shape (N, C, H, W) "
+                    f"{_at(lines, node.lineno)} reshapes {name} of shape (N, C, H, W) "
                     f"into rows of {last.id} without moving the channels last first: each row then mixes channels; "
                     f"transpose it to (N, H, W, C) before the reshape (and back after)"
                 )
@@ -278,7 +279,7 @@ def _conv_parameters_misread(function, lines):
     for node in ast.walk(function):
         if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)):
             continue
-        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        parts = index_parts(node)
         said = ""
         if node.value.id == weights and any(_reversing(p) for p in parts):
             said = (
@@ -288,7 +289,7 @@ def _conv_parameters_misread(function, lines):
         elif node.value.id == bias and len(parts) == 1 and _is_int(parts[0], 0):
             said = f"adds {bias}[0], the first filter's bias, to every filter's output: filter f takes {bias}[f]"
         if said and not any(f.startswith(f"line {node.lineno} ") for f in found):
-            found.append(f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` {said}")
+            found.append(f"{_at(lines, node.lineno)} {said}")
     return found
 
 
@@ -348,10 +349,10 @@ def _fixed_crops(function, lines):
     for node in ast.walk(function):
         if not isinstance(node, ast.Subscript) or not isinstance(node.ctx, ast.Load):
             continue
-        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        parts = index_parts(node)
         if any(_crops_one(part) for part in parts) and node.lineno not in {int(f.split()[1]) for f in found}:
             found.append(
-                f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` crops a fixed 1 from each side: the padding is "
+                f"{_at(lines, node.lineno)} crops a fixed 1 from each side: the padding is "
                 "conv_param['pad'], and this is right for pad = 1 only; crop with it ([pad:pad + H])"
             )
     return found
@@ -384,7 +385,7 @@ def _unknown_keys(function, lines):
         said.add((target, key))
         falls = f" (so .get falls back on {default})" if default else ""
         found.append(
-            f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` reads {target}['{key}'], a key the course "
+            f"{_at(lines, node.lineno)} reads {target}['{key}'], a key the course "
             f"never sets{falls}; it sets {', '.join(sorted(COURSE_KEYS[target]))}"
         )
     return found
@@ -405,7 +406,7 @@ def _case_twins(function, lines):
         if twins:
             said.add(node.id)
             found.append(
-                f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` reads {node.id}, which this function never "
+                f"{_at(lines, node.lineno)} reads {node.id}, which this function never "
                 f"assigns, while it computes {twins[0]}: a typo? {node.id} here is whatever the name holds outside it"
             )
     return found
@@ -496,14 +497,14 @@ def _step_count(function, lines):
     if not raised:
         where = (steps or uses)[0].lineno
         return [
-            f"line {where} `{_line(lines, where)[:80]}`: the step count config['t'] is never increased, yet "
+            f"{_at(lines, where)}: the step count config['t'] is never increased, yet "
             f"{used} raise{'s' if len(numbers) == 1 else ''} to its power: increase it by one before the bias correction (at the "
             "first step beta ** 0 = 1 makes it divide by zero)"
         ]
     first = raised[0].lineno
     if first > uses[0].lineno:
         return [
-            f"line {first} `{_line(lines, first)[:80]}` increases the step count config['t'] after "
+            f"{_at(lines, first)} increases the step count config['t'] after "
             f"{used} used it: increase it first, so that the first step's bias correction uses t = 1"
         ]
     return []
@@ -553,7 +554,7 @@ def _swapped_sizes(function, lines):
                 continue
             if said != key.split("_")[1]:
                 found.append(
-                    f"line {node.lineno} `{_line(lines, node.lineno)[:80]}` reads pool_param['{key}'] into "
+                    f"{_at(lines, node.lineno)} reads pool_param['{key}'] into "
                     f"{name.id}, a name of the window's {said}: the {key.split('_')[1]} where the {said} belongs, "
                     "right for square windows only"
                 )
@@ -585,7 +586,7 @@ def _groups_unread(function, lines):
         return []
     line = min(n.lineno for n in reshapes)
     return [
-        f"line {line} `{_line(lines, line)[:80]}` splits x into groups without G (the function only hands it "
+        f"{_at(lines, line)} splits x into groups without G (the function only hands it "
         "on): the channels go into G groups, and this is right for G = 1 only"
     ]
 
@@ -611,6 +612,6 @@ def _margin_missing(function, lines):
         return []
     line = min(n.lineno for n in clipped)
     return [
-        f"line {line} `{_line(lines, line)[:80]}` takes max(0, ...) of the score differences with no margin: "
+        f"{_at(lines, line)} takes max(0, ...) of the score differences with no margin: "
         "the function adds no 1 (delta) anywhere, so a wrong class scoring just under the right one costs nothing"
     ]
