@@ -687,15 +687,15 @@ def loop_stops_short(records, named, node, lines, file, intermediates=False):
     variable indexes that axis where the function writes into the output (dx[:, t, :] = ...,
     dx[n, c, i * s:i * s + ph, ...] += ...). Every other entry may be wrong too (a recurrence that
     skips its last step hands the earlier ones a wrong gradient): the slab left untouched says which
-    loop to look at. `intermediates`: any array the loops write into (a padded dxp whose crop is the
-    output), where its other end is not all 0 (its right value is not known). None where no array is
-    left like that."""
+    loop to look at. `intermediates`: instead of the outputs, the other arrays the loops write into (a
+    padded dxp whose crop is the output), where an array's other end is not all 0 (its right value is
+    not known). None where no array is left like that."""
     final = {}
     for record in records:
         final[record.name] = record
-    wanted = dict(named)
-    if intermediates:  # the array's other end stands in for its right value: written there, so it is not 0
-        wanted.update({n: None for n in final if n not in named and np.ndim(final[n].value) >= 2})
+    # For an intermediate, its other end stands in for its right value: written there, so it is not 0.
+    others = {n: None for n in final if n not in named and np.ndim(final[n].value) >= 2}
+    wanted = others if intermediates else named
     for name, want in wanted.items():
         record = final.get(name)
         if want is None and record is not None:

@@ -130,25 +130,24 @@ def _find(sandbox, target, op, name, sample_name, node, source):
     scalars = [p for p, a in zip(parameters, passed) if isinstance(a, (int, float, np.number))]
     scalars += ["reg"] if target.kind == MODEL and "reg" in sample.args else []  # loss(X, y, reg=...)
     inputs = {n: v for n, v in sample.args.items() if isinstance(v, np.ndarray)} if backward else None
+    lines, file = source[1].splitlines(), os.path.basename(source[0])
     # An output slab the loops never reached is the plainer sign: the loop's range, not a line in it.
-    finding = firstwrong.loop_stops_short(records, named, node, source[1].splitlines(), os.path.basename(source[0]))
+    finding = firstwrong.loop_stops_short(records, named, node, lines, file)
     finding = finding or firstwrong.first_wrong(
         records,
         reference,
         pairs,
         named,
         node,
-        source[1].splitlines(),
-        os.path.basename(source[0]),
+        lines,
+        file,
         first[0] if first else 0,
         scalars,
         inputs,
         constants=target.kind != UPDATE_RULE,
     )
     if finding is None:  # an array the loops write into, of which the output is a part (a padded dxp)
-        finding = firstwrong.loop_stops_short(
-            records, named, node, source[1].splitlines(), os.path.basename(source[0]), intermediates=True
-        )
+        finding = firstwrong.loop_stops_short(records, named, node, lines, file, intermediates=True)
     if finding is None and backward:
         finding = _cache_keeps_an_input(sandbox, target, records, inputs, parameters)
     return _spoken(finding, op, backward), stopped
