@@ -113,6 +113,11 @@ def _at(lines, number):
     return f"line {number} `{line_text(lines, number)[:80]}`"
 
 
+def _at_first(lines, nodes, said):
+    """One finding at the first line of `nodes` (none where there are none)."""
+    return [f"{_at(lines, min(n.lineno for n in nodes))} {said}"] if nodes else []
+
+
 def _thrown_away(function, lines):
     found = []
     for node in ast.walk(function):
@@ -582,13 +587,12 @@ def _groups_unread(function, lines):
         for n in ast.walk(function)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "reshape"
     ]
-    if not reshapes:
-        return []
-    line = min(n.lineno for n in reshapes)
-    return [
-        f"{_at(lines, line)} splits x into groups without G (the function only hands it "
-        "on): the channels go into G groups, and this is right for G = 1 only"
-    ]
+    return _at_first(
+        lines,
+        reshapes,
+        "splits x into groups without G (the function only hands it on): the channels go into G groups, and "
+        "this is right for G = 1 only",
+    )
 
 
 def _margin_missing(function, lines):
@@ -608,10 +612,9 @@ def _margin_missing(function, lines):
         and _called(n) in ("maximum", "clip")
         and any(isinstance(a, ast.BinOp) and isinstance(a.op, ast.Sub) for a in n.args)
     ]
-    if not clipped:
-        return []
-    line = min(n.lineno for n in clipped)
-    return [
-        f"{_at(lines, line)} takes max(0, ...) of the score differences with no margin: "
-        "the function adds no 1 (delta) anywhere, so a wrong class scoring just under the right one costs nothing"
-    ]
+    return _at_first(
+        lines,
+        clipped,
+        "takes max(0, ...) of the score differences with no margin: the function adds no 1 (delta) anywhere, so "
+        "a wrong class scoring just under the right one costs nothing",
+    )
