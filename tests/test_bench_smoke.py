@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from bench import impls, runner
@@ -33,29 +34,57 @@ def tiny(op):
 
 
 # Every impl on ops of each kind (a layer, a loss, a model, an update rule, one without a reference);
-# every op on the two impls `bench --quick` compares (compiling every op for eager JAX and for the
-# manual code under jit as well took half a minute of the suite, and says nothing more of the runner).
+# every op on numpy, and the jit-compiled reference on one op of each way its arguments are laid out
+# (what prepare_jax_jit tells apart: the kind, and which arguments stay static), so that compiling
+# sixty references does not take a minute of the suite to say nothing more of the runner.
 EVERY_IMPL_ON = ("affine", "softmax_loss", "two_layer_net", "adam", "staged_expression")
+
+
+def _argument_layout(op):
+    """How the benchmark hands the op its arguments: its kind, and per argument whether it is
+    differentiated, an array held static, or a plain value (and of which type)."""
+    args = tiny(op).bench.draw(tiny(op).bench.sizes[0], np.random.default_rng(0))
+    return op.kind, tuple(
+        "wrt" if name in op.wrt else "array" if isinstance(args[name], np.ndarray) else type(args[name]).__name__
+        for name in op.signature
+    )
+
+
+def one_op_per_argument_layout(ops):
+    layouts = {}
+    for op in ops:
+        layouts.setdefault(_argument_layout(op), op)
+    return list(layouts.values())
 
 
 def test_every_op_and_cpu_impl_yields_a_complete_row():
     ops = [tiny(op) for op in registry.ops()]
-    result = runner.run(ops, ("numpy", "jax_jit"), ["cpu"], ["float32"], quick=False, budget=0.0)
+    jitted = one_op_per_argument_layout(ops)
     others = [op for op in ops if op.name in EVERY_IMPL_ON]
-    rows = result["results"] + runner.run(others, impls.IMPLS, ["cpu"], ["float32"], quick=False, budget=0.0)["results"]
+    rows = []
+    for chosen, which in ((ops, ("numpy",)), (jitted, ("jax_jit",)), (others, impls.IMPLS)):
+        result = runner.run(chosen, which, ["cpu"], ["float32"], quick=False, budget=0.0)
+        rows += result["results"]
+    jitted_names = {op.name for op in jitted}
     assert {(r["op"], r["impl"]) for r in rows} == {
         (name, impl)
         for name, op in registry.REGISTRY.items()
         for impl in ("numpy", "jax_eager", "jax_jit", "numpy_jit", "torch")
-        if (impl in ("numpy", "jax_jit") or name in EVERY_IMPL_ON)
-        and (impl != "numpy_jit" or op.traceable)
-        and (impl != "torch" or backends.torch_available())
+        if impl == "numpy" or name in EVERY_IMPL_ON or (impl == "jax_jit" and name in jitted_names)
+        if (impl != "numpy_jit" or op.traceable) and (impl != "torch" or backends.torch_available())
     }
     for row in rows:
         assert FIELDS <= row.keys()
         assert row["median_s"] > 0 and row["fraction_of_peak"] > 0
         assert (row["compile_s"] is not None) == row["impl"].endswith("jit")
     assert result["machine"]["cpu_count"] >= 1
+
+
+def test_the_jitted_ops_cover_every_argument_layout_with_fewer_ops():
+    ops = [tiny(op) for op in registry.ops()]
+    chosen = one_op_per_argument_layout(ops)
+    assert {_argument_layout(op) for op in chosen} == {_argument_layout(op) for op in ops}
+    assert {"loss", "update"} <= {op.kind for op in chosen} and len(chosen) < len(ops)
 
 
 def test_bench_command_writes_json_and_plot(tmp_path, monkeypatch):
