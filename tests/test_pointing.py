@@ -466,3 +466,45 @@ def test_a_flipped_filter_and_one_filters_bias_are_read_from_the_code_and_the_ri
     one_bias = right.replace("axes=([1, 2, 3], [1, 2, 3])) + b", "axes=([1, 2, 3], [1, 2, 3])) + b[0]")
     assert ["flips the filter w" in f for f in static.findings(flipped, "conv_forward_naive")] == [True]
     assert ["the first filter's bias" in f for f in static.findings(one_bias, "conv_forward_naive")] == [True]
+
+
+# Plants of the catalogue whose line only a relation of values names (tests/test_mistakes.py holds them).
+PLANT_LINES = {
+    # dc = ... tanh(prev_c): di = dc * g is wrong, g right, and the right di over g is the right dc.
+    ("lstm_step", "tanh_prime_of_prev_c"): (
+        "lstm_step_backward",
+        "dc = dnext_c + dnext_h * o * (1 - np.tanh(prev_c) ** 2)",
+        "di is it times values that are right, and the right di needs another dc here",
+    ),
+    # The scores through a ReLU: the right scores with their negative entries at 0.
+    ("two_layer_net", "relu_on_scores"): (
+        "TwoLayerNet",
+        "scores, scores_cache = affine_relu_forward(hidden, W2, b2)",
+        "passed through a ReLU (its negative entries are 0): no ReLU belongs here",
+    ),
+    ("three_layer_convnet", "relu_on_scores"): (
+        "ThreeLayerConvNet",
+        "scores = np.maximum(pre, 0)",
+        "passed through a ReLU (its negative entries are 0): no ReLU belongs here",
+    ),
+    # The forward caches the pre-activation a where the backward reads next_h: the forward's return.
+    ("rnn_step", "tanh_prime_from_preactivation"): (
+        "rnn_step_backward",
+        "return (next_h, (x, prev_h, Wx, Wh, a))",
+        "reads next_h, the forward's output, from the cache, but the cache holds another value there",
+    ),
+}
+
+
+@pytest.mark.parametrize("plant", sorted(PLANT_LINES), ids=["__".join(p) for p in sorted(PLANT_LINES)])
+def test_a_wrong_value_known_only_by_how_it_relates_to_a_right_one_is_pointed_at(tmp_path, plant):
+    from test_mistakes import PLANTED, planted_source
+
+    course_file, function, edits = PLANTED[plant]
+    name, code, said = PLANT_LINES[plant]
+    path = tmp_path / f"{plant[1]}.py"
+    path.write_text(planted_source(course_file, function, edits))
+    entry = _entry(grade_file(str(path), Options(timeout=20.0, only=(name,))), name)
+    assert entry["status"] == "fail", entry["message"][:300]
+    assert entry.get("where", {}).get("code") == code, (entry.get("where"), entry["message"][:400])
+    assert said in entry["diagnosis"][0], entry["diagnosis"][0]

@@ -386,7 +386,7 @@ def _on_the_way(unsure, wrong, expected, status, sources, context):
         return None  # a loop's range, or a step count never advanced, may be what is wrong
     if not all(_as_computed(records[i].value, correct) for i in used.values()):
         return None  # built on a correct value reshaped its own way: the reshape may be what is wrong
-    relation = _relation(value.value, correct, named, batch)
+    relation = _relation(value.value, correct, named, batch) or _wrong_factor_of(value, wrong, expected, correct)
     if relation is None:
         return None
     read = sorted(set(used) - {value.name})
@@ -395,6 +395,21 @@ def _on_the_way(unsure, wrong, expected, status, sources, context):
         f"is the first value on the way to the wrong {wrong.name} that no correct derivation gives{because}; {relation}"
     )
     return _finding(statement.line, value.name, node, lines, file, text)
+
+
+def _wrong_factor_of(value, wrong, expected, correct):
+    """Where the wrong value is `value` times right values (di = dc * g), the value it should have
+    been is the right one divided by them: said where that is a correct value (the right dc), so
+    that `value` alone is what went wrong. None otherwise."""
+    if expected is None or not value.value.shape == wrong.value.shape == np.shape(expected):
+        return None
+    u, w, e = (np.asarray(a, np.float64) for a in (value.value, wrong.value, expected))
+    if np.min(np.abs(u)) <= TINY or np.min(np.abs(w)) <= TINY:
+        return None
+    meant = e * u / w  # the right wrong-value over the right values that multiply `value`
+    if close(meant, u) or not correct.holds(meant):
+        return None
+    return f"{wrong.name} is it times values that are right, and the right {wrong.name} needs another {value.name} here (one the correct derivation computes)"
 
 
 def _as_computed(value, correct):
@@ -648,6 +663,12 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
     if factors:  # a constant factor (a sign among them): the one nearest 1 where several fit
         factor, r = min(factors, key=lambda f: abs(np.log(abs(f[0]))))
         return _times(factor, label or _label(r, named), batch)
+    for r in same:  # a ReLU too many: the right value with its negative entries set to 0
+        if np.any(r < 0) and close(s, np.maximum(r, 0)):
+            return (
+                f"it is {label or _label(r, named)} passed through a ReLU (its negative entries are 0): "
+                "no ReLU belongs here"
+            )
     for r in same:  # a term too many or too few, itself a correct value
         difference = s - r
         if float(np.max(np.abs(difference))) <= 1e-6 * max(float(np.max(np.abs(r))), TINY):

@@ -150,6 +150,8 @@ def _find(sandbox, target, op, name, sample_name, node, source):
         finding = firstwrong.loop_stops_short(records, named, node, lines, file, intermediates=True)
     if finding is None and backward:
         finding = _cache_keeps_an_input(sandbox, target, records, inputs, parameters)
+    if finding is None and backward:
+        finding = _cache_keeps_another_value(sandbox, target, op, records, want_out, reference)
     return _spoken(finding, op, backward), stopped
 
 
@@ -201,6 +203,37 @@ def _cache_keeps_an_input(sandbox, target, records, inputs, parameters):
         f"the forward's output: keep {local} in the cache"
     )
     return firstwrong.Finding(line, code, local, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}.")
+
+
+def _cache_keeps_another_value(sandbox, target, op, records, want_out, reference):
+    """Where a backward reads a forward's output from the cache under the output's own name (next_h)
+    but the cache holds another value the forward computes there (the pre-activation a), the
+    forward's return line."""
+    source = defining_file(sandbox.layout.code, target.forward)
+    node = firstwrong.function_node(source[1], target.forward) if source else None
+    if node is None:
+        return None
+    final = {record.name: record.value for record in records}
+    returns = [n for n in ast.walk(node) if isinstance(n, ast.Return) and n.value is not None]
+    outputs = firstwrong.returned_names(node)
+    for names in outputs[-1:]:  # the return that hands the cache back: the last one
+        for name, right in zip(names, _results(op, False, want_out, [])):
+            held = final.get(name)
+            if name is None or held is None or right is None or np.shape(held) != np.shape(right):
+                continue
+            held = np.asarray(held, np.float64)
+            if firstwrong.close(held, np.asarray(right, np.float64)) or not firstwrong.Correct(reference).holds(held):
+                continue
+            line = max(r.lineno for r in returns)
+            code = source[1].splitlines()[line - 1].strip()
+            said = (
+                f"{target.backward} reads {name}, the forward's output, from the cache, but the cache holds "
+                f"another value there: keep {name} itself in the cache"
+            )
+            return firstwrong.Finding(
+                line, code, name, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}."
+            )
+    return None
 
 
 def _spoken(finding, op, backward):
