@@ -487,6 +487,30 @@ PLANT_LINES = {
         "scores = np.maximum(pre, 0)",
         "passed through a ReLU (its negative entries are 0): no ReLU belongs here",
     ),
+    # The gates sliced in another order: g is tanh of the block of a that o's sigmoid should take.
+    ("lstm_step", "gate_order"): (
+        "lstm_step_forward",
+        "i, f, g, o = (sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:]))",
+        "it is tanh of columns 10:15 of a correct value of shape (3, 20), a block no correct derivation takes",
+    ),
+    # Channels interleaved into groups: x regrouped so that no mean over any axes is a group's.
+    ("spatial_groupnorm", "channels_interleaved"): (
+        "spatial_groupnorm_forward",
+        "xg = x.reshape(N, C // G, G, H, W).transpose(0, 2, 1, 3, 4).reshape(N, G, -1)",
+        "holds the right numbers regrouped in an order of its own, and no sum or mean of it over any axes",
+    ),
+    # Statistics per sample, returned early in train mode: the early return's values, not the last return's.
+    ("spatial_batchnorm", "per_sample_statistics"): (
+        "spatial_batchnorm_forward",
+        "mu, sd = (x.mean(axis=(2, 3), keepdims=True), np.sqrt(x.var(axis=(2, 3), keepdims=True) + 1e-05))",
+        "averaged over axes (2, 3)",
+    ),
+    # The cell gradient multiplied by 0 on its way to the next step: read from the code.
+    ("lstm", "cell_gradient_not_carried"): (
+        "lstm_backward",
+        "dx[:, t, :], dprev_h, dprev_c, dWx_t, dWh_t, db_t = lstm_step_backward(dh[:, t, :] + dprev_h, 0 * dprev_c, cache[t])",
+        "multiplies dprev_c by 0: the product is always 0, so dprev_c never counts here",
+    ),
     # The forward caches the pre-activation a where the backward reads next_h: the forward's return.
     ("rnn_step", "tanh_prime_from_preactivation"): (
         "rnn_step_backward",
@@ -503,8 +527,29 @@ def test_a_wrong_value_known_only_by_how_it_relates_to_a_right_one_is_pointed_at
     course_file, function, edits = PLANTED[plant]
     name, code, said = PLANT_LINES[plant]
     path = tmp_path / f"{plant[1]}.py"
-    path.write_text(planted_source(course_file, function, edits))
+    source = planted_source(course_file, function, edits)
+    path.write_text(source)
+    line = next(n for n, text in enumerate(source.splitlines(), 1) if text.strip() == code)
     entry = _entry(grade_file(str(path), Options(timeout=20.0, only=(name,))), name)
     assert entry["status"] == "fail", entry["message"][:300]
-    assert entry.get("where", {}).get("code") == code, (entry.get("where"), entry["message"][:400])
+    assert entry.get("where", {}).get("line") == line, (entry.get("where"), entry["message"][:400])
     assert said in entry["diagnosis"][0], entry["diagnosis"][0]
+
+
+def test_a_value_multiplied_by_zero_inside_a_call_is_read_from_the_code_and_the_zeros_idiom_is_not():
+    from gradref.grade.explain import static
+
+    dropped = """
+def lstm_backward(dh, cache):
+    dprev_h = 0 * dh[:, 0, :]
+    dprev_c = dprev_h * 0
+    for t in reversed(range(dh.shape[1])):
+        dx_t, dprev_h, dprev_c = step_backward(dh[:, t, :] + dprev_h, 0 * dprev_c, cache[t])
+    return dprev_h
+"""
+    found = static.findings(dropped, "lstm_backward")
+    assert len(found) == 1 and found[0].startswith("line 6 `dx_t, dprev_h, dprev_c = step_backward("), found
+    assert found[0].endswith("multiplies dprev_c by 0: the product is always 0, so dprev_c never counts here")
+    kept = dropped.replace("0 * dprev_c, cache", "dprev_c, cache")
+    assert static.findings(kept, "lstm_backward") == []
+    assert static.findings(kept.replace("0 * dh[:, 0, :]", "0.5 * dh[:, 0, :] * 0.0 + 1"), "lstm_backward") != []

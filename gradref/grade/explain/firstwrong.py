@@ -384,11 +384,13 @@ def _on_the_way(unsure, wrong, expected, status, sources, context):
     value, (statement, used) = records[culprit], sources[culprit]
     if _outer_loop(node, statement.line) is not None or _reads_unset_state(statement, found, named):
         return None  # a loop's range, or a step count never advanced, may be what is wrong
-    if not all(_as_computed(records[i].value, correct) for i in used.values()):
-        return None  # built on a correct value reshaped its own way: the reshape may be what is wrong
+    regrouped = [i for i in used.values() if not _as_computed(records[i].value, correct)]
+    if regrouped:  # built on a correct value reshaped its own way: the reshape may be what is wrong
+        return _grouped_wrong(regrouped, value, sources, context)
     relation = _relation(value.value, correct, named, batch) or _wrong_factor_of(value, wrong, expected, correct)
-    if relation is None:
-        return None
+    if relation is None:  # a permutation of what it reads, grouped wrong (channels interleaved)?
+        permuted = any(_permutes(value.value, records[i].value) for i in used.values())
+        return _grouped_wrong([culprit], None, sources, context) if permuted else None
     read = sorted(set(used) - {value.name})
     because = f" (what it is computed from, {', '.join(read)}, is right)" if read else ""
     text = (
@@ -410,6 +412,73 @@ def _wrong_factor_of(value, wrong, expected, correct):
     if close(meant, u) or not correct.holds(meant):
         return None
     return f"{wrong.name} is it times values that are right, and the right {wrong.name} needs another {value.name} here (one the correct derivation computes)"
+
+
+BLOCK_FUNCTIONS = (("", lambda v: v), ("tanh of ", np.tanh), ("the sigmoid of ", lambda v: 1 / (1 + np.exp(-v))))
+
+
+def _another_block(s, correct):
+    """Where s is a block of columns of a correct value (as it is, or through tanh or a sigmoid: an
+    LSTM's gates, slices of one pre-activation), taken at a block no correct derivation takes there,
+    the words for it; else None."""
+    if s.ndim != 2 or s.shape[1] == 0:
+        return None
+    width = s.shape[1]
+    for r in correct.values:
+        if r.ndim != 2 or r.shape[0] != s.shape[0] or r.shape[1] <= width or r.shape[1] % width:
+            continue
+        for k in range(r.shape[1] // width):
+            part = r[:, k * width : (k + 1) * width]
+            for said, function in BLOCK_FUNCTIONS:
+                with np.errstate(all="ignore"):
+                    if close(s, function(part)):
+                        return (
+                            f"it is {said}columns {k * width}:{(k + 1) * width} of a correct value of shape {r.shape}, "
+                            "a block no correct derivation takes for it: check which columns it should take"
+                        )
+    return None
+
+
+REORDERS = ("transpose", "swapaxes", "moveaxis", "permute")
+
+
+def _grouped_wrong(regrouped, culprit, sources, context):
+    """Where the first wrong value (`culprit`; None: the regrouped value itself) is computed from a
+    correct value regrouped with a reorder (reshape, transpose, reshape) and no sum or mean of that
+    regrouped value over any axes is a correct one (channels interleaved into the wrong groups), the
+    regrouping line; else None (a reshape that groups rightly leaves the blame where it is: the axes
+    of the statistic, say)."""
+    records, correct, _, _, node, lines, file, _ = context
+    for index in sorted(regrouped, key=lambda i: sources[i][0].line if sources.get(i) else 0):
+        value, statement = records[index].value, sources.get(index, (None,))[0]
+        if statement is None or value.ndim < 2 or (culprit is not None and culprit.value.size >= value.size):
+            continue
+        code = " ".join(lines[statement.line - 1 : statement.last])
+        if "reshape" not in code or not any(f"{r}(" in code for r in REORDERS):
+            continue
+        if any(correct.holds(v) for v in _statistics(value)):
+            continue
+        computed = f" ({culprit.name}, computed from it, is none)" if culprit is not None else ""
+        text = (
+            "holds the right numbers regrouped in an order of its own, and no sum or mean of it over any "
+            f"axes is a correct value{computed}: check which entries each group gathers"
+        )
+        return _finding(statement.line, records[index].name, node, lines, file, text)
+    return None
+
+
+def _permutes(value, source):
+    """Whether `value` holds exactly the entries of `source`, in another order."""
+    return value.size == source.size > 1 and np.array_equal(np.sort(value, axis=None), np.sort(source, axis=None))
+
+
+def _statistics(value):
+    """The sums and means of `value` over every proper set of its axes."""
+    for count in range(1, value.ndim):
+        for axes in itertools.combinations(range(value.ndim), count):
+            total = value.sum(axis=axes)
+            yield total
+            yield total / (value.size // total.size)
 
 
 def _as_computed(value, correct):
@@ -612,6 +681,9 @@ def _assigning(found, record):
     inside = [s for s in found if record.start <= s.line < end and record.name in s.stores]
     if not inside and record.start:  # a loop's values: its statements lie beyond the stretch's lines
         inside = [s for s in found if s.line >= record.start and s.in_loop and record.name in s.stores]
+    returned_here = [s for s in inside if not record.end and s.line == record.start]
+    if returned_here:  # it returned at the line it started on (an early return), not at the last return
+        return returned_here[0]
     return inside[-1] if inside else None
 
 
@@ -689,6 +761,9 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
             return f"it is {label} without a factor it needs (a correct value of shape {_shape_of(1 / ratio, correct)})"
         if correct.holds(ratio):
             return f"it is {label} times a factor that should not be there (a correct value of shape {_shape_of(ratio, correct)})"
+    block = _another_block(s, correct)
+    if block is not None:
+        return block
     for q in correct.values:  # a correct value summed or averaged over axes (a norm's statistics)
         for count in range(1, q.ndim):
             for axes in itertools.combinations(range(q.ndim), count):

@@ -16,6 +16,8 @@
 - A group norm that never reads its number of groups G (`x.reshape(N, 1, -1)`): right for G = 1 only.
 - A pooling window's height read into a name that says width, or the reverse (`pw, ph = pool_param[
   'pool_height'], pool_param['pool_width']`): right for square windows only.
+- A value multiplied by a literal 0 inside a larger expression or a call (`step(dout, 0 * dprev_c)`):
+  it never counts (a whole right-hand side `dprev = 0 * dh[:, 0]` is the zeros idiom, not this).
 - An update rule's step count (config['t']) raised to as a power but never increased, or increased only
   after its use: Adam's bias correction then divides by 1 - beta ** 0 = 0 at the first step, or
   corrects every step by the one before.
@@ -74,6 +76,7 @@ def findings(text, name):
         + _layer_skipped(node, lines)
         + _channels_not_last(node, lines)
         + _conv_parameters_misread(node, lines)
+        + _times_zero(node, lines)
     )
 
 
@@ -211,6 +214,34 @@ def _carries_dropped(function, lines):
                         "lost; a recurrence hands it on to the next step (its upstream gradient plus it, say)"
                     )
     return found
+
+
+def _times_zero(function, lines):
+    """A value multiplied by a literal 0 where the product is part of something larger (a call's
+    argument, a sum): whatever the value holds, it never counts there."""
+    whole = set()  # x = 0 * y, return dx * 0, db: the zeros idiom, a value of its own
+    for statement in ast.walk(function):
+        if isinstance(statement, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return)) and statement.value:
+            value = statement.value
+            whole.update(map(id, value.elts if isinstance(value, (ast.Tuple, ast.List)) else [value]))
+    found = []
+    for product in ast.walk(function):
+        if isinstance(product, ast.BinOp) and isinstance(product.op, ast.Mult) and id(product) not in whole:
+            zero, other = _zero_and_other(product)
+            if zero is not None:
+                found.append((product.lineno, ast.unparse(other)))
+    return [
+        f"{_at(lines, line)} multiplies {other} by 0: the product is always 0, so {other} never counts here"
+        for line, other in sorted(found)[:1]
+    ]
+
+
+def _zero_and_other(product):
+    """(the literal 0, the other operand) of `0 * x` or `x * 0`, else (None, None)."""
+    for zero, other in ((product.left, product.right), (product.right, product.left)):
+        if isinstance(zero, ast.Constant) and type(zero.value) in (int, float) and zero.value == 0:
+            return zero, other
+    return None, None
 
 
 def _layer_skipped(function, lines):
