@@ -115,3 +115,19 @@ def test_a_softmax_that_never_subtracts_the_maximum_is_told_so_whatever_its_form
         assert entry["mistakes"][0] == "no_max_shift" and "log_of_probability" not in entry["mistakes"], entry
         assert "without subtracting each row's maximum first" in entry["diagnosis"][0]
     assert entry["status"] == "fail" and entry["where"]["line"] == 6
+
+
+def test_no_catalogue_sentence_a_hint_shows_holds_a_formula():
+    """The hint level shows each mistake's sentence and strips its `Look at:` formula: the sentence
+    itself says what is wrong in words (an operator named, `written with =`, is words too)."""
+    import re
+
+    from gradref.grade.explain.mistakes import CATALOGUE
+
+    formulas = {
+        (op, m.key, m.says)
+        for op, mistakes in CATALOGUE.items()
+        for m in mistakes
+        if any(name != "with" for name in re.findall(r"([\w\]\['\"]+) = ", m.says))
+    }
+    assert formulas == set(), sorted(formulas)[:5]

@@ -150,8 +150,8 @@ def from_catalogue(ctx, wrong):
 
 def _factor_words(factor, batch):
     for value, words in (
-        (batch, "N times too large (N = batch size): the 1/N of a mean over the batch is missing"),
-        (1 / batch if batch else None, "N times too small (N = batch size): 1/N is applied twice"),
+        (batch, "N times too large (N is the batch size): the 1/N of a mean over the batch is missing"),
+        (1 / batch if batch else None, "N times too small (N is the batch size): 1/N is applied twice"),
         (-1.0, "the wrong sign everywhere: check the sign of the local gradient"),
         (2.0, "twice the right value: a term is counted twice (or a factor 1/2 is missing)"),
         (0.5, "half the right value: a factor 2 is missing"),

@@ -571,7 +571,7 @@ def _entries():
         M(
             "sigmoid",
             "derivative_from_x",
-            "sigma'(x) is computed from x instead of s = sigma(x)",
+            "the sigmoid's derivative is computed from its input x instead of its output s (the forward's output, which the cache should keep)",
             "dx = dout * s * (1 - s), s = sigmoid(x) (cache the forward's output)",
             lambda a, d, g: {"dx": d * a["x"] * (1 - a["x"])},
         ),
@@ -585,14 +585,14 @@ def _entries():
         M(
             "sigmoid",
             "factor_missing",
-            "dx = dout * s misses the factor (1 - s)",
+            "dx keeps only one of the two factors of the sigmoid's derivative: s without one minus s",
             "dx = dout * s * (1 - s)",
             lambda a, d, g: {"dx": d * _sigmoid(a["x"])},
         ),
         M(
             "tanh",
             "derivative_from_x",
-            "tanh'(x) is computed from x instead of t = tanh(x)",
+            "tanh's derivative is computed from its input x instead of its output (the forward's output, which the cache should keep)",
             "dx = dout * (1 - t ** 2), t = tanh(x)",
             lambda a, d, g: {"dx": d * (1 - a["x"] ** 2)},
         ),
@@ -607,7 +607,7 @@ def _entries():
         M(
             "softmax_loss",
             "no_1_over_n",
-            "dx is N times too large (N = batch size): the 1/N of the mean is missing",
+            "dx is N times too large (N is the batch size): the loss is a mean, so its gradient is divided by N too",
             "dx = (p - onehot(y)) / N",
             lambda a, d, g: {"dx": _softmax(a["x"]) - _one_hot(a["y"], a["x"].shape[1])},
         ),
@@ -649,7 +649,7 @@ def _entries():
         M(
             "svm_loss",
             "margin_missing",
-            "the margin delta = 1 is missing from max(0, s_j - s_y + 1)",
+            "the margin (delta, which is 1) is missing from each wrong class's hinge",
             "margins = np.maximum(0, x - correct[:, None] + 1.0)",
             lambda a, d, g: _svm(a, delta=0.0),
         ),
@@ -899,7 +899,7 @@ def _entries():
         M(
             "conv",
             "pad_slice",
-            "dx is sliced [pad:-pad], which is empty for pad = 0: slice [pad:pad + H]",
+            "dx is cropped with a negative end ([pad:-pad]), which is empty when pad is 0: crop from pad, H rows and W columns",
             "dx = dxpad[:, :, pad:pad + H, pad:pad + W]",
             _conv_pad_slice,
         ),
@@ -951,7 +951,7 @@ def _entries():
         M(
             "rnn_step",
             "tanh_prime_from_preactivation",
-            "tanh' is computed from the pre-activation a instead of next_h = tanh(a)",
+            "tanh's derivative is computed from the pre-activation a instead of from next_h, tanh's output",
             "da = dnext_h * (1 - next_h ** 2)",
             lambda a, d, g: _rnn_step_grads(a, d, lambda dn, pre, h: dn * (1 - pre**2)),
         ),
@@ -986,21 +986,21 @@ def _entries():
         M(
             "lstm_step",
             "tanh_prime_of_prev_c",
-            "tanh'(c) is taken at prev_c; next_h = o * tanh(next_c)",
+            "tanh's derivative on the way to the cell is taken at prev_c, where next_h takes tanh of next_c",
             "dc = dnext_c + dnext_h * o * (1 - np.tanh(next_c) ** 2)",
             _lstm_variant(tanh_c_from="prev"),
         ),
         M(
             "lstm_step",
             "cell_path_missing",
-            "dnext_c misses the path through next_h = o * tanh(next_c)",
+            "dnext_c misses the path through next_h, which depends on next_c through tanh and the output gate",
             "dc = dnext_c + dnext_h * o * (1 - np.tanh(next_c) ** 2)",
             _lstm_variant(cell_path=False),
         ),
         M(
             "lstm_step",
             "dprev_c_without_f",
-            "dprev_c misses the forget gate: next_c = f * prev_c + i * g",
+            "dprev_c misses the forget gate, through which next_c carries prev_c",
             "dprev_c = dc * f",
             _lstm_variant(f_in_dprev_c=False),
         ),
@@ -1021,8 +1021,8 @@ def _entries():
         M(
             "word_embedding",
             "assigned_not_added",
-            "dW[x] = dout keeps one gradient for a word that appears "
-            "several times: add them with np.add.at(dW, x, dout)",
+            "assigning the upstream gradient into dW's rows keeps one gradient for a word that appears "
+            "several times: each occurrence's must be added (np.add.at adds them)",
             "np.add.at(dW, x, dout)",
             lambda a, d, g: {"dW": _embedding_assigned(a, d)},
         ),
@@ -1051,7 +1051,7 @@ def _entries():
         M(
             "sgd_momentum",
             "step_sign",
-            "next_w = w - v; with v = momentum * v - learning_rate * dw it is w + v",
+            "the step goes against the velocity: v already holds minus the learning rate times dw, so the update adds v to w",
             "next_w = w + v",
             lambda a, d, g: _momentum(a, step_sign=-1.0),
         ),
