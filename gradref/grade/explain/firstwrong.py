@@ -48,6 +48,7 @@ class Finding:
     code: str
     name: str
     sentence: str
+    file: str = ""  # the file the line is in, where not the failing function's own (its forward's)
 
 
 def function_node(text, name):

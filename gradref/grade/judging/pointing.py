@@ -58,7 +58,7 @@ def point_at_the_line(sandbox, target, op, forward_entry, backward_entry):
         if stopped:
             entry.notes.append(f"its values could not all be recorded line by line ({stopped})")
         if finding is not None:
-            entry.where = {"line": finding.line, "code": finding.code, "file": source[0]}
+            entry.where = {"line": finding.line, "code": finding.code, "file": finding.file or source[0]}
             entry.hints.insert(0, finding.sentence)
             entry.mistakes.append("first_wrong_value")  # a place, not a named mistake: after those
 
@@ -202,7 +202,9 @@ def _cache_keeps_an_input(sandbox, target, records, inputs, parameters):
         f"the cache keeps {argument}, the forward's argument, where {target.backward} reads it as {local}, "
         f"the forward's output: keep {local} in the cache"
     )
-    return firstwrong.Finding(line, code, local, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}.")
+    return firstwrong.Finding(
+        line, code, local, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}.", source[0]
+    )
 
 
 def _cache_keeps_another_value(sandbox, target, op, records, want_out, reference):
@@ -231,7 +233,7 @@ def _cache_keeps_another_value(sandbox, target, op, records, want_out, reference
                 f"another value there: keep {name} itself in the cache"
             )
             return firstwrong.Finding(
-                line, code, name, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}."
+                line, code, name, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}.", source[0]
             )
     return None
 
