@@ -196,14 +196,19 @@ def _cache_keeps_an_input(sandbox, target, records, inputs, parameters):
     local, argument = kept or ("", "")
     if not returns or not any(names and names[0] == local for names in firstwrong.returned_names(node)):
         return None  # only where the backward reads it under the name of the forward's output
-    line = max(r.lineno for r in returns)
-    code = source[1].splitlines()[line - 1].strip()
     said = (
         f"the cache keeps {argument}, the forward's argument, where {target.backward} reads it as {local}, "
         f"the forward's output: keep {local} in the cache"
     )
+    return _at_the_return(source, returns, local, said)
+
+
+def _at_the_return(source, returns, name, said):
+    """A Finding at the forward's last return line (where its cache is handed back), in its own file."""
+    line = max(r.lineno for r in returns)
+    code = source[1].splitlines()[line - 1].strip()
     return firstwrong.Finding(
-        line, code, local, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}.", source[0]
+        line, code, name, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}.", source[0]
     )
 
 
@@ -226,15 +231,11 @@ def _cache_keeps_another_value(sandbox, target, op, records, want_out, reference
             held = np.asarray(held, np.float64)
             if firstwrong.close(held, np.asarray(right, np.float64)) or not firstwrong.Correct(reference).holds(held):
                 continue
-            line = max(r.lineno for r in returns)
-            code = source[1].splitlines()[line - 1].strip()
             said = (
                 f"{target.backward} reads {name}, the forward's output, from the cache, but the cache holds "
                 f"another value there: keep {name} itself in the cache"
             )
-            return firstwrong.Finding(
-                line, code, name, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}.", source[0]
-            )
+            return _at_the_return(source, returns, name, said)
     return None
 
 
