@@ -503,10 +503,11 @@ def check_finite_differences(case):
         return CheckResult("finite_differences", case, False, problem)
     jax_grads = oracle_run(case)[1]
     tol = policy.FINITE_DIFFERENCE_TOLERANCE
-    floor = floors(case.op, [_measured_only(num, g) for num, g in zip(numeric, got)])
+    measured = [_measured_only(num, g) for num, g in zip(numeric, got)]
+    floor = floors(case.op, measured)
     comparisons = [
-        policy.compare(n, g, _measured_only(num, g), tol, case.dtype, floor.get(n, 0.0))
-        for n, g, num in zip(case.op.grad_names, got, numeric)
+        policy.compare(n, g, num, tol, case.dtype, floor.get(n, 0.0))
+        for n, g, num in zip(case.op.grad_names, got, measured)
     ]
     if jax_grads is not None:
         comparisons += [

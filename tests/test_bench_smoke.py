@@ -43,7 +43,8 @@ EVERY_IMPL_ON = ("affine", "softmax_loss", "two_layer_net", "adam", "staged_expr
 def _argument_layout(op):
     """How the benchmark hands the op its arguments: its kind, and per argument whether it is
     differentiated, an array held static, or a plain value (and of which type)."""
-    args = tiny(op).bench.draw(tiny(op).bench.sizes[0], np.random.default_rng(0))
+    spec = tiny(op).bench
+    args = spec.draw(spec.sizes[0], np.random.default_rng(0))
     return op.kind, tuple(
         "wrt" if name in op.wrt else "array" if isinstance(args[name], np.ndarray) else type(args[name]).__name__
         for name in op.signature

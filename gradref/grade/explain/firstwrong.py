@@ -457,7 +457,7 @@ def _grouped_wrong(regrouped, culprit, sources, context):
         code = " ".join(lines[statement.line - 1 : statement.last])
         if "reshape" not in code or not any(f"{r}(" in code for r in REORDERS):
             continue
-        if any(correct.holds(v) for v in _statistics(value)):
+        if any(correct.holds(statistic) for _, _, statistic in _statistics(value)):
             continue
         computed = f" ({culprit.name}, computed from it, is none)" if culprit is not None else ""
         text = (
@@ -473,13 +473,16 @@ def _permutes(value, source):
     return value.size == source.size > 1 and np.array_equal(np.sort(value, axis=None), np.sort(source, axis=None))
 
 
-def _statistics(value):
-    """The sums and means of `value` over every proper set of its axes."""
+def _statistics(value, size=None):
+    """(axes, "summed" or "averaged", the statistic) of `value` over every proper set of its axes (only
+    the sets that leave `size` entries, where given)."""
     for count in range(1, value.ndim):
         for axes in itertools.combinations(range(value.ndim), count):
+            if size is not None and int(np.prod([value.shape[a] for a in axes])) * size != value.size:
+                continue
             total = value.sum(axis=axes)
-            yield total
-            yield total / (value.size // total.size)
+            yield axes, "summed", total
+            yield axes, "averaged", total / (value.size // total.size)
 
 
 def _as_computed(value, correct):
@@ -766,15 +769,10 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
     if block is not None:
         return block
     for q in correct.values:  # a correct value summed or averaged over axes (a norm's statistics)
-        for count in range(1, q.ndim):
-            for axes in itertools.combinations(range(q.ndim), count):
-                if int(np.prod([q.shape[a] for a in axes])) * s.size != q.size:
-                    continue
-                total = q.sum(axis=axes)
-                for value, how in ((total, "summed"), (total / (q.size // s.size), "averaged")):
-                    if close(s.ravel(), value.ravel()):
-                        over = f"axis {axes[0]}" if count == 1 else f"axes {axes}"
-                        return f"it is a correct value of shape {q.shape} {how} over {over}: check the axes and what is {how}"
+        for axes, how, value in _statistics(q, s.size):
+            if close(s.ravel(), value.ravel()):
+                over = f"axis {axes[0]}" if len(axes) == 1 else f"axes {axes}"
+                return f"it is a correct value of shape {q.shape} {how} over {over}: check the axes and what is {how}"
     return None
 
 

@@ -206,7 +206,7 @@ def _cache_keeps_an_input(sandbox, target, records, inputs, parameters):
 def _at_the_return(source, returns, name, said):
     """A Finding at the forward's last return line (where its cache is handed back), in its own file."""
     line = max(r.lineno for r in returns)
-    code = source[1].splitlines()[line - 1].strip()
+    code = firstwrong.line_text(source[1].splitlines(), line)
     return firstwrong.Finding(
         line, code, name, f"line {line} of {os.path.basename(source[0])} `{code[:80]}`: {said}.", source[0]
     )
@@ -223,14 +223,17 @@ def _cache_keeps_another_value(sandbox, target, op, records, want_out, reference
     final = {record.name: record.value for record in records}
     returns = [n for n in ast.walk(node) if isinstance(n, ast.Return) and n.value is not None]
     outputs = firstwrong.returned_names(node)
-    for names in outputs[-1:]:  # the return that hands the cache back: the last one
-        for name, right in zip(names, _results(op, False, want_out, [])):
-            held = final.get(name)
-            if name is None or held is None or right is None or np.shape(held) != np.shape(right):
-                continue
-            held = np.asarray(held, np.float64)
-            if firstwrong.close(held, np.asarray(right, np.float64)) or not firstwrong.Correct(reference).holds(held):
-                continue
+    last = outputs[-1] if outputs else []  # the return that hands the cache back
+    correct = None
+    for name, right in zip(last, _results(op, False, want_out, [])):
+        held = final.get(name)
+        if name is None or held is None or right is None or np.shape(held) != np.shape(right):
+            continue
+        held = np.asarray(held, np.float64)
+        if firstwrong.close(held, np.asarray(right, np.float64)):
+            continue
+        correct = correct or firstwrong.Correct(reference)
+        if correct.holds(held):
             said = (
                 f"{target.backward} reads {name}, the forward's output, from the cache, but the cache holds "
                 f"another value there: keep {name} itself in the cache"
