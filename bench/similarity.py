@@ -264,15 +264,18 @@ def _own_touch(source, rng):
 
 
 def ranks(pairs, planted_pairs, key):
-    """For each planted pair: (its score, whether it ranks above every independent pair); and the
-    false-flag rate: independent pairs scoring at least the lowest planted score."""
+    """For each planted pair: (its score, whether it ranks above every independent pair, its rank
+    among all pairs); and the false-flag rate: independent pairs scoring at least the lowest planted
+    score."""
     scores = {(p["a"], p["b"]): p[key] for p in pairs}
     planted_scores = {pp: scores.get(tuple(sorted(pp)), 0.0) for pp in planted_pairs}
     independent = [s for pp, s in scores.items() if pp not in {tuple(sorted(x)) for x in planted_pairs}]
     top = max(independent, default=0.0)
     lowest = min(planted_scores.values(), default=0.0)
     flagged = sum(s >= lowest for s in independent) / max(len(independent), 1) if lowest > 0 else 1.0
-    return {pp: (s, s > top) for pp, s in planted_scores.items()}, flagged
+    return {
+        pp: (s, s > top, 1 + sum(other > s for other in scores.values())) for pp, s in planted_scores.items()
+    }, flagged
 
 
 def accuracy(folder, seed=0, size=36):
@@ -313,9 +316,10 @@ def accuracy(folder, seed=0, size=36):
         results[key] = {"flagged": flagged, "pairs": {kinds[pp]: by_pair[pp] for pp in judged}}
         print(f"  {('both' if key == 'score' else key) + ':':11s} false-flag rate {flagged:.1%}")
         for pp in judged:
-            score, above = by_pair[pp]
-            print(f"    {kinds[pp]:28s} score {score:6.1f}  {'above every independent pair' if above else 'NOT above'}")
-        above = sum(a for _, a in by_pair.values())
+            score, above, rank = by_pair[pp]
+            said = "above every independent pair" if above else "NOT above"
+            print(f"    {kinds[pp]:28s} score {score:6.1f}  rank {rank:4d}  {said}")
+        above = sum(a for _, a, _ in by_pair.values())
         wanted = {tuple(sorted(pp)) for pp in judged}
         top = next((p for p in sorted(pairs, key=lambda p: -p[key]) if (p["a"], p["b"]) not in wanted), None)
         if top is not None:
@@ -325,6 +329,21 @@ def accuracy(folder, seed=0, size=36):
             f"    precision among the top {len(judged)} pairs: {_precision(pairs, judged, key):.0%}; above all: {above}/{len(judged)}"
         )
     return results
+
+
+def _over_seeds(results):
+    """Per score: how many planted copies ranked above every independent pair, over all seeds, and
+    which kinds did not."""
+    print(f"over {len(results)} seeds:")
+    for key in ("behaviour", "code", "score"):
+        judged = [(kind, above) for r in results for kind, (_, above, _) in r[key]["pairs"].items()]
+        missed = sorted({kind for kind, above in judged if not above})
+        flagged = max(r[key]["flagged"] for r in results)
+        print(
+            f"  {'both' if key == 'score' else key:9s} {sum(a for _, a in judged)} of {len(judged)} planted copies "
+            f"above every independent pair; the highest false-flag rate {flagged:.1%}"
+            + (f"; not always above: {', '.join(missed)}" if missed else "")
+        )
 
 
 def _precision(pairs, planted_pairs, key):
@@ -374,11 +393,17 @@ def scale(folder, students=1000, public=2000, seed=1):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.similarity", description=__doc__.split("\n")[0])
     parser.add_argument("--scale", action="store_true", help="also time 1,000 submissions against 2,000 public files")
+    parser.add_argument("--seeds", type=int, default=1, help="classes drawn with seeds 0 .. N-1 (default 1)")
     args = parser.parse_args(argv)
     rate = gemm_rate()
     print(f"float32 GEMM: {rate:.0f} GF/s")
-    with tempfile.TemporaryDirectory(prefix="gradref-similar-bench-") as folder:
-        accuracy(folder)
+    results = []
+    for seed in range(args.seeds):
+        print(f"seed {seed}")
+        with tempfile.TemporaryDirectory(prefix="gradref-similar-bench-") as folder:
+            results.append(accuracy(folder, seed=seed))
+    if args.seeds > 1:
+        _over_seeds(results)
     if args.scale:
         with tempfile.TemporaryDirectory(prefix="gradref-similar-scale-") as folder:
             read, total, reread, count, found = scale(folder)

@@ -19,7 +19,9 @@ and d those whose version holds it, so that the form every correct solution take
 pair's code score, per function, is the share of the smaller version's weight that the other holds
 (1 for a copy, whatever was added to it) times the mean weight of the rarest few fingerprints they
 share, in bits like the behaviour's (two versions of the common form share only common ones; a copy
-shares its original's own turns too); summed over functions.
+shares its original's own turns too); the largest of each op's functions, summed over ops (a layer's
+forward and backward are written together, in one style: two honest students who write an op in
+the same common style share both, and that is one coincidence, not two).
 
 Pairs are found through inverted indexes (fingerprint to submissions), never by comparing every pair;
 a fingerprint that most of the class shares is left out of the index (it would weigh little anyway).
@@ -400,8 +402,9 @@ def op_of(function):
     return re.sub(r"_(forward|backward)(_alt|_naive|_fast)?$", "", function.split(".")[0])
 
 
-def _behaviour_score(bits):
-    """{function: bits} summed over ops, the largest of each op's functions."""
+def _op_score(bits):
+    """{function: bits} summed over ops, the largest of each op's functions: a layer's forward and
+    backward are written together, in one style, so one op is one piece of evidence."""
     largest = {}
     for function, value in bits.items():
         largest[op_of(function)] = max(largest.get(op_of(function), 0.0), value)
@@ -412,7 +415,7 @@ def _ranked(pairs, by_name):
     ranked = []
     for (a, b), entry in pairs.items():
         code = {f: total for f, (total, _) in entry["code"].items()}
-        behaviour, code_score = _behaviour_score(entry["behaviour"]), sum(code.values())
+        behaviour, code_score = _op_score(entry["behaviour"]), _op_score(code)
         functions = sorted(
             set(entry["behaviour"]) | set(code), key=lambda f: -(entry["behaviour"].get(f, 0) + code.get(f, 0))
         )

@@ -122,6 +122,41 @@ def test_a_wrong_forward_and_the_backward_it_breaks_are_one_mistake_not_two():
     ]
 
 
+RELU = """
+def relu_backward(dout, cache):
+    mask = (cache > 0).astype(dout.dtype)
+    grad = dout * mask
+    return grad
+"""
+FORWARD = """
+def affine_forward(x, w, b):
+    flat = x.reshape(x.shape[0], -1)
+    scores = flat.dot(w) + b
+    return scores, (x, w, b)
+"""
+
+
+def test_an_ops_forward_and_backward_in_one_style_are_one_coincidence_of_code_not_two():
+    """Two students who write an op's forward and backward alike share one choice of style: the pair's
+    code score is the larger of the two functions', not their sum; two ops shared are two."""
+    own = "def {}(a, b, c=None):\n    return a {} b\n"  # twenty other students, each with versions of their own
+    others = [
+        similarity.document_of(
+            "\n".join(own.format(f, op) for f in ("affine_forward", "affine_backward", "relu_backward")), f"s{i}"
+        )
+        for i, op in enumerate(["+", "-", "*", "/", "//", "%", "**", "@", "<", ">"] * 2)
+    ]
+    one_op = [similarity.document_of(FORWARD + AFFINE, n) for n in ("a1", "a2")]
+    two_ops = [similarity.document_of(AFFINE + RELU, n) for n in ("t1", "t2")]
+    pairs = {(p["a"], p["b"]): p for p in similarity.score_pairs(others + one_op + two_ops, {})}
+    one, two = pairs[("a1", "a2")], pairs[("t1", "t2")]
+    by_function = {f["name"]: f["code"] for f in one["functions"]}
+    assert by_function["affine_forward"] > 0 and by_function["affine_backward"] > 0
+    assert one["code"] == pytest.approx(max(by_function.values()), abs=1e-3)
+    by_function = {f["name"]: f["code"] for f in two["functions"]}
+    assert two["code"] == pytest.approx(by_function["affine_backward"] + by_function["relu_backward"], abs=1e-3)
+
+
 @pytest.fixture(scope="module")
 def shipped_class(tmp_path_factory):
     """The shipped examples as a class, with a copy of one planted under every obfuscation at once."""
