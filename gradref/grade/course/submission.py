@@ -5,6 +5,7 @@ import functools
 import os
 import re
 
+from ..explain.firstwrong import parsed
 from ..explain.plainwords import explain_syntax_error
 from ..untrusted.refusal import CannotGrade
 from ..untrusted.sandbox import python_files
@@ -137,7 +138,7 @@ def _read_parsed(path):
             return None
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-        return text, ast.parse(text)
+        return text, parsed(text)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
 

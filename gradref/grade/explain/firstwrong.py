@@ -12,6 +12,7 @@ at nothing. All of it runs in the grader's process on float64 arrays.
 """
 
 import ast
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -51,10 +52,18 @@ class Finding:
     file: str = ""  # the file the line is in, where not the failing function's own (its forward's)
 
 
+@functools.lru_cache(maxsize=8)
+def parsed(text):
+    """ast.parse(text), once per text: grading a file reads its tree again for each failing function
+    (its diagnosis, the line to point at, the forward's cache), which in a file of a whole assignment
+    cost most of the grading time. The tree is shared: no caller may change it."""
+    return ast.parse(text)
+
+
 def function_node(text, name):
     """The ast node of `name` in `text` (a top-level function or a Class.method), or None."""
     try:
-        tree = ast.parse(text)
+        tree = parsed(text)
     except (SyntaxError, ValueError):
         return None
     owner, _, method = name.rpartition(".")
