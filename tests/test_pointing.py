@@ -553,3 +553,18 @@ def lstm_backward(dh, cache):
     kept = dropped.replace("0 * dprev_c, cache", "dprev_c, cache")
     assert static.findings(kept, "lstm_backward") == []
     assert static.findings(kept.replace("0 * dh[:, 0, :]", "0.5 * dh[:, 0, :] * 0.0 + 1"), "lstm_backward") != []
+
+
+def test_a_files_tree_is_parsed_once_however_many_functions_read_it(monkeypatch):
+    """The diagnosis of each failing function reads its file's tree: the text is parsed once."""
+    from gradref.grade.explain import firstwrong
+
+    text = "def relu_backward(dout, cache):\n    return dout\n\n\ndef relu_forward(x):\n    return x, x\n"
+    firstwrong.parsed.cache_clear()
+    parses = []
+    real = ast.parse
+    monkeypatch.setattr(ast, "parse", lambda *args, **kwargs: parses.append(1) or real(*args, **kwargs))
+    nodes = [firstwrong.function_node(text, name) for name in ("relu_backward", "relu_forward", "relu_backward")]
+    assert [n.name for n in nodes] == ["relu_backward", "relu_forward", "relu_backward"]
+    assert len(parses) == 1 and nodes[0] is nodes[2]
+    assert firstwrong.function_node(text + "\n", "relu_forward").name == "relu_forward" and len(parses) == 2
