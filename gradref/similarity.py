@@ -73,16 +73,31 @@ def functions_of(text):
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return {}
-    found = {}
+    found, lines = {}, _source_lines(text)
     for node in tree.body:
         inner = [(node.name, node)] if isinstance(node, ast.FunctionDef) else []
         if isinstance(node, ast.ClassDef):
             inner = [(f"{node.name}.{m.name}", m) for m in node.body if isinstance(m, ast.FunctionDef)]
         for name, function in inner:
-            source = ast.get_source_segment(text, function)
+            source = _segment(lines, function)
             if source and name not in found:
                 found[name] = (source, function.lineno)
     return found
+
+
+def _source_lines(text):
+    """The text's lines as Python numbers them (only \\r\\n, \\r and \\n end one), each with its end."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
+
+
+def _segment(lines, node):
+    """ast.get_source_segment with the lines split once (it splits the whole text on every call, which
+    for a file of many functions was most of the time it took to read one). Offsets are in UTF-8 bytes."""
+    first, last = node.lineno - 1, node.end_lineno - 1
+    if first == last:
+        return lines[first].encode()[node.col_offset : node.end_col_offset].decode()
+    head = lines[first].encode()[node.col_offset :].decode()
+    return head + "".join(lines[first + 1 : last]) + lines[last].encode()[: node.end_col_offset].decode()
 
 
 def tokens(source, first_line=1):
@@ -129,15 +144,27 @@ def _statements(source, first_line):
     for node in ast.walk(tree):
         if not isinstance(node, ast.stmt) or node is tree.body[0] and isinstance(node, ast.FunctionDef):
             continue
-        text = ast.unparse(node)
-        if hasattr(node, "body"):
-            text = text.splitlines()[0]
+        text = ast.unparse(_header(node)).splitlines()[0] if hasattr(node, "body") else ast.unparse(node)
         words = [w for w, _ in tokens(text) if w not in (";", "{", "}")]
         last = node.lineno if hasattr(node, "body") else node.end_lineno or node.lineno
         lines = (node.lineno + first_line - 1, last + first_line - 1)
         if words:
             statements.append([(w, lines) for w in words])
     return sorted(statements, key=lambda s: [w for w, _ in s])
+
+
+def _header(node):
+    """A compound statement with a body of `pass` (its own statements are statements of their own):
+    unparsing the whole of each nested loop again made reading a file quadratic in its depth."""
+    import ast
+    import copy
+
+    header = copy.copy(node)
+    header.body = [ast.Pass()]
+    for field in ("orelse", "finalbody", "handlers"):
+        if hasattr(header, field):
+            setattr(header, field, [])
+    return header
 
 
 def _cut(found):

@@ -292,3 +292,22 @@ def test_the_shipped_examples_with_two_planted_copies_top_the_page_in_chromium(t
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("GRADREF_SCREENSHOTS"):  # docs/images/similar.png: GRADREF_SCREENSHOTS=docs/images
         shutil.copy(shot, os.path.join(os.environ["GRADREF_SCREENSHOTS"], "similar.png"))
+
+
+def test_functions_are_cut_out_as_ast_would_cut_them():
+    """functions_of splits the text once: the sources are what ast.get_source_segment gives, with
+    non-ASCII text, Windows line ends, a form feed and methods."""
+    import ast
+
+    text = (
+        "import numpy as np\r\n\r\ndef relu_backward(dout, cache):\r\n    s = 'é → ∂'\r\n    return dout * (cache > 0)  # ∂\r\n"
+        "\x0c\nclass Linear:\n    def forward(x, w):  # ü\n        return x @ w, (x, w)\n\n"
+        "def affine_forward(x, w, b): return x.reshape(len(x), -1) @ w + b, 'ß'\n"
+    )
+    tree = ast.parse(text)
+    nodes = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    nodes["Linear.forward"] = next(n for n in tree.body if isinstance(n, ast.ClassDef)).body[0]
+    found = similarity.functions_of(text)
+    assert set(found) == set(nodes)
+    for name, node in nodes.items():
+        assert found[name] == (ast.get_source_segment(text, node), node.lineno), name
