@@ -39,6 +39,7 @@ import re
 import tokenize
 
 from .findings import named_mistakes
+from .text import source_lines, source_segment
 
 K = 5  # tokens per k-gram
 WINDOW = 4  # k-grams per winnowing window
@@ -73,31 +74,16 @@ def functions_of(text):
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return {}
-    found, lines = {}, _source_lines(text)
+    found, lines = {}, source_lines(text)
     for node in tree.body:
         inner = [(node.name, node)] if isinstance(node, ast.FunctionDef) else []
         if isinstance(node, ast.ClassDef):
             inner = [(f"{node.name}.{m.name}", m) for m in node.body if isinstance(m, ast.FunctionDef)]
         for name, function in inner:
-            source = _segment(lines, function)
+            source = source_segment(lines, function)
             if source and name not in found:
                 found[name] = (source, function.lineno)
     return found
-
-
-def _source_lines(text):
-    """The text's lines as Python numbers them (only \\r\\n, \\r and \\n end one), each with its end."""
-    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
-
-
-def _segment(lines, node):
-    """ast.get_source_segment with the lines split once (it splits the whole text on every call, which
-    for a file of many functions was most of the time it took to read one). Offsets are in UTF-8 bytes."""
-    first, last = node.lineno - 1, node.end_lineno - 1
-    if first == last:
-        return lines[first].encode()[node.col_offset : node.end_col_offset].decode()
-    head = lines[first].encode()[node.col_offset :].decode()
-    return head + "".join(lines[first + 1 : last]) + lines[last].encode()[: node.end_col_offset].decode()
 
 
 def tokens(source, first_line=1):

@@ -1,5 +1,6 @@
 """Text that came from a submission, made safe for terminals, reports and spreadsheets."""
 
+import re
 import unicodedata
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -24,3 +25,18 @@ def csv_cell(value):
         if value.startswith(FORMULA_START):
             return "'" + value
     return value
+
+
+def source_lines(text):
+    """The text's lines as Python numbers them (only \\r\\n, \\r and \\n end one), each with its end."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
+
+
+def source_segment(lines, node):
+    """ast.get_source_segment of `node` from `lines` (source_lines: split once per text, where
+    ast.get_source_segment splits the whole text again on every call). Offsets are in UTF-8 bytes."""
+    first, last = node.lineno - 1, node.end_lineno - 1
+    if first == last:
+        return lines[first].encode()[node.col_offset : node.end_col_offset].decode()
+    head = lines[first].encode()[node.col_offset :].decode()
+    return head + "".join(lines[first + 1 : last]) + lines[last].encode()[: node.end_col_offset].decode()

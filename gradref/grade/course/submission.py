@@ -5,6 +5,7 @@ import functools
 import os
 import re
 
+from ...text import source_lines, source_segment
 from ..explain.firstwrong import parsed
 from ..explain.plainwords import explain_syntax_error
 from ..untrusted.refusal import CannotGrade
@@ -233,16 +234,17 @@ def docstrings(folder, names):
     includes a factor of 0.5")."""
     found = {}
     for text, tree in _parsed(folder):
+        lines = source_lines(text)
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names and node.name not in found:
-                found[node.name] = _what_it_says(node, text)
+                found[node.name] = _what_it_says(node, lines)
     return found
 
 
-def _what_it_says(node, text):
+def _what_it_says(node, lines):
     inner = [n for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
     said = [ast.get_docstring(n) or "" for n in inner]
-    source = ast.get_source_segment(text, node) or ""
+    source = source_segment(lines, node)
     said += [line.strip().lstrip("#") for line in source.splitlines() if line.strip().startswith("#")]
     return "\n".join(s for s in said if s)
 
