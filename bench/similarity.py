@@ -10,8 +10,9 @@ reordered, comments, dead code, all of these together, a function rewritten in a
 a copied mistake in otherwise rewritten code), grades the class and ranks every pair. For behaviour
 alone, code alone and both it reports per obfuscation whether each planted pair ranks above every
 independent pair, precision among the top pairs, and the false-flag rate: the share of independent
-pairs that score at least as high as the lowest planted pair. `--scale` also times a class of 1,000
-submissions against 2,000 public files (code only), beside the float32 GEMM rate.
+pairs that score at least as high as the lowest planted pair. `--seeds N` draws N such classes and
+sums up over them; `--scale` also times a class of 1,000 submissions against 2,000 public files (code
+only), beside the float32 GEMM rate.
 """
 
 import argparse
