@@ -1,4 +1,5 @@
-"""Text that came from a submission, made safe for terminals, reports and spreadsheets."""
+"""Text that came from a submission: made safe for terminals, reports and spreadsheets, and its
+source cut out as Python numbers its lines."""
 
 import re
 import unicodedata

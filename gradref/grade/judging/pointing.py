@@ -190,8 +190,7 @@ def _cache_keeps_an_input(sandbox, target, records, inputs, parameters):
     """Where a backward reads one of its forward's arguments from the cache under another name (s that
     is x: the forward cached x where its derivative needs sigmoid(x)), the forward's return line."""
     kept = firstwrong.forward_input_kept(records, inputs, parameters)
-    source = defining_file(sandbox.layout.code, target.forward)
-    node = firstwrong.function_node(source[1], target.forward) if source and kept else None
+    source, node = _forward_of(sandbox, target) if kept else (None, None)
     returns = [n for n in ast.walk(node) if isinstance(n, ast.Return)] if node is not None else []
     local, argument = kept or ("", "")
     if not returns or not any(names and names[0] == local for names in firstwrong.returned_names(node)):
@@ -201,6 +200,13 @@ def _cache_keeps_an_input(sandbox, target, records, inputs, parameters):
         f"the forward's output: keep {local} in the cache"
     )
     return _at_the_return(source, returns, local, said)
+
+
+def _forward_of(sandbox, target):
+    """(rel, text) of the file that defines the target's forward, and the forward's node; None for
+    what is not there."""
+    source = defining_file(sandbox.layout.code, target.forward)
+    return source, firstwrong.function_node(source[1], target.forward) if source else None
 
 
 def _at_the_return(source, returns, name, said):
@@ -216,8 +222,7 @@ def _cache_keeps_another_value(sandbox, target, op, records, want_out, reference
     """Where a backward reads a forward's output from the cache under the output's own name (next_h)
     but the cache holds another value the forward computes there (the pre-activation a), the
     forward's return line."""
-    source = defining_file(sandbox.layout.code, target.forward)
-    node = firstwrong.function_node(source[1], target.forward) if source else None
+    source, node = _forward_of(sandbox, target)
     if node is None:
         return None
     final = {record.name: record.value for record in records}
