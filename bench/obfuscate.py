@@ -2,6 +2,7 @@
 functions and independent statements reordered, comments and dead code added, the layout redone."""
 
 import ast
+import builtins
 import random
 
 KEEP = {"np", "numpy", "range", "len", "zip", "enumerate", "reversed", "sum", "max", "min", "abs", "self", "print"}
@@ -12,7 +13,7 @@ class _Renamer(ast.NodeTransformer):
         self.rng, self.names = rng, {}
 
     def _new(self, name):
-        if name in KEEP or name.startswith("__"):
+        if name in KEEP or hasattr(builtins, name) or name.startswith("__"):  # float stays float
             return name
         return self.names.setdefault(name, f"{self.rng.choice(['tmp', 'val', 'arr', 'q', 'res'])}_{len(self.names)}")
 
@@ -52,7 +53,12 @@ def commented(source, seed=0):
     lines = []
     for line in source.splitlines():
         indent = line[: len(line) - len(line.lstrip())]
-        if line.strip() and not line.strip().startswith(("def ", "class ", "@", "else", "elif", "except", "finally")):
+        continued = lines and lines[-1].endswith("\\")  # no comment can sit inside a backslash continuation
+        if (
+            line.strip()
+            and not continued
+            and not line.strip().startswith(("def ", "class ", "@", "else", "elif", "except", "finally"))
+        ):
             lines.append(f"{indent}# step: {line.strip()[:10][::-1]}")
         lines.append(line)
     return "\n".join(lines) + "\n"

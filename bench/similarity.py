@@ -4,8 +4,10 @@
 softmax_loss, svm_loss, batchnorm, dropout, naive conv and max pooling, sgd_momentum and adam, each op
 drawn from one of several styles: the course-style test files, the examples, the loop corpus and
 bench/similarity_corpus.py's own, each written with the student's own small choices (_Restyle); half
-of them with one mistake of the corpus's own, its constant one that several students get wrong alike or
-one of their own), plants copies of some of them under each obfuscation (names changed, functions
+of them with one mistake of the corpus's own, made in the student's own version of the op (MISTAKES),
+its constant one that several students get wrong alike or one of their own), checks that the grader
+sees the class as it was written (every student without a mistake passes, every one with one fails
+something), plants copies of some of them under each obfuscation (names changed, functions
 reordered, comments, dead code, all of these together, a function rewritten in another style, and
 a copied mistake in otherwise rewritten code), grades the class and ranks every pair. For behaviour
 alone, code alone and both it reports per obfuscation whether each planted pair ranks above every
@@ -47,7 +49,6 @@ OPS = {
 STYLE_FILES = {
     "course": "tests/course/layers_student.py",
     "examples": "examples/layers_correct.py",
-    "mine": "examples/my_layers.py",
     "loops": "bench/cost_corpus/loops.py",
     "norms": "tests/course/norms_student.py",
     "staged": "tests/course/staged_student.py",
@@ -71,6 +72,12 @@ def pools():
     for style, ops in STYLES.items():
         for op, source in ops.items():
             found[op][style] = source.strip()
+    for styles in found.values():  # two files that hold one source verbatim are one style, not two
+        seen = set()
+        for style in sorted(styles):
+            if styles[style] in seen:
+                del styles[style]
+            seen.add(styles.get(style))
     return found
 
 
@@ -166,16 +173,123 @@ def written_by(source, rng):
 
 
 def student(choice, styles):
-    """The source of a submission: {op: style or bug name}; choice["c"] is its bug's own constant."""
-    parts = [
-        (
-            BUGS[choice[op]][1].strip().replace("{c}", choice.get("c", "2.0"))
-            if choice[op] in BUGS
-            else styles[op][choice[op]]
-        )
-        for op in OPS
-    ]
+    """The source of a submission: {op: style or bug name}; choice["c"] is its bug's own constant and
+    choice["s"] the style of the op its bug is in: the mistake is made in the student's own code,
+    as students make it (the corpus's own buggy version where that style gives it no place)."""
+    parts = []
+    for op in OPS:
+        if choice[op] not in BUGS:
+            parts.append(styles[op][choice[op]])
+            continue
+        constant = choice.get("c", "2.0")
+        own = styles[op].get(choice.get("s", ""))
+        made = own and with_mistake(own, choice[op], constant)
+        parts.append(made or BUGS[choice[op]][1].strip().replace("{c}", constant))
     return HEADER + "\n\n\n".join(parts) + "\n"
+
+
+def with_mistake(source, bug, constant):
+    """An op's source with the mistake `bug` made in it, or None where the code gives it no place."""
+    tree = ast.parse(source)
+    if not MISTAKES[bug](tree, float(constant)):
+        return None
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _function(tree, name):
+    return next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+
+
+def _wrap_returned(tree, name, index, wrap):
+    """Each `return a, b, ...` of the function with its index-th value wrapped; whether there was one."""
+    function, done = _function(tree, name), False
+    for node in ast.walk(function) if function else ():
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) > index:
+            node.value.elts[index], done = wrap(node.value.elts[index], function), True
+    return done
+
+
+def _arg(function, i):
+    return ast.Name(function.args.args[i].arg, ast.Load())
+
+
+def _shape(function, axis):
+    """`<first argument>.shape[axis]`."""
+    return ast.Subscript(ast.Attribute(_arg(function, 0), "shape", ast.Load()), ast.Constant(axis), ast.Load())
+
+
+def _sum_keeps_dims(tree, _):
+    """db summed with keepdims=True: shape (1, M)."""
+    function, done = _function(tree, "affine_backward"), False
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sum":
+            if len(node.args) == (2 if _is_np(node.func.value) else 1):  # an axis given by position
+                node.keywords.append(ast.keyword("axis", node.args.pop()))
+            node.keywords.append(ast.keyword("keepdims", ast.Constant(True)))
+            done = True
+    return done
+
+
+def _compare_with_zero(tree, name, change):
+    function, done = _function(tree, name), False
+    for node in ast.walk(function) if function else ():
+        if (
+            isinstance(node, ast.Compare)
+            and isinstance(node.comparators[0], ast.Constant)
+            and node.comparators[0].value == 0
+        ):
+            done = change(node, function) or done
+    return done
+
+
+def _mask_of_dout(node, function):
+    node.left = _arg(function, 0)
+    return True
+
+
+def _times_n(tree, _):
+    """softmax_loss neither averaged: its loss and its gradient each N times too large."""
+    return all(
+        [_wrap_returned(tree, "softmax_loss", i, lambda e, f: ast.BinOp(e, ast.Mult(), _shape(f, 0))) for i in (0, 1)]
+    )
+
+
+def _counts_correct_class(tree, _):
+    """svm_loss's gradient at the correct class counted once more (its own margin among the rest)."""
+
+    def wrap(e, f):
+        x, y = f.args.args[0].arg, f.args.args[1].arg
+        return ast.BinOp(e, ast.Sub(), ast.parse(f"np.eye({x}.shape[1])[{y}] / {x}.shape[0]", mode="eval").body)
+
+    return _wrap_returned(tree, "svm_loss", 1, wrap)
+
+
+MISTAKES = {
+    "affine_db_keepdims": _sum_keeps_dims,
+    "affine_dw_over_n": lambda tree, c: _wrap_returned(
+        tree, "affine_backward", 1, lambda e, f: ast.BinOp(e, ast.Div(), ast.Constant(c))
+    ),
+    "relu_mask_of_dout": lambda tree, _: _compare_with_zero(tree, "relu_backward", _mask_of_dout),
+    "softmax_no_average": _times_n,
+    "softmax_gradient_sign": lambda tree, _: _wrap_returned(
+        tree, "softmax_loss", 1, lambda e, f: ast.UnaryOp(ast.USub(), e)
+    ),
+    "svm_margin_two": lambda tree, c: _replace_margin(tree, c),
+    "svm_counts_correct_class": _counts_correct_class,
+}
+
+
+def _replace_margin(tree, constant):
+    """The margin's 1 added in svm_loss made another constant."""
+    function, done = _function(tree, "svm_loss"), False
+    for node in ast.walk(function):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            for side in ("left", "right"):
+                value = getattr(node, side)
+                if isinstance(value, ast.Constant) and value.value == 1:
+                    setattr(node, side, ast.Constant(constant))
+                    done = True
+    return done
 
 
 def independent_class(rng, styles, size):
@@ -185,7 +299,7 @@ def independent_class(rng, styles, size):
         choice = {op: rng.choice(sorted(styles[op])) for op in OPS}
         if rng.random() < 0.5:
             bug = rng.choice(sorted(BUGS))
-            choice[BUGS[bug][0]] = bug
+            choice["s"], choice[BUGS[bug][0]] = choice[BUGS[bug][0]], bug
             # A constant got wrong: one of a few that many students get wrong alike, or one of their own.
             choice["c"] = rng.choice(CONSTANTS) if rng.random() < 0.5 else f"{rng.uniform(0.2, 6.0):.3f}"
         if choice not in found:
@@ -210,6 +324,7 @@ def planted(rng, styles, originals, sources):
         else:  # the mistake copied, everything else written anew in other styles
             op = next(op for op in OPS if choice[op] in BUGS)
             other = {o: (choice[o] if o == op else _another_style(styles, o, choice[o])) for o in OPS}
+            other.update({k: choice[k] for k in ("s", "c") if k in choice})
             fresh = written_by(student(other, styles), rng)
             text = HEADER + _with_op(fresh, op, _op_source(source, op))
         copies[(name, f"copy_{kind.replace(' ', '_')}.py")] = (kind, text)
@@ -227,7 +342,8 @@ def _one_of_their_own(choices, rng):
         return
     student = next(c for c in reversed(choices) if not any(c[o] in BUGS for o in OPS))  # no other plant's original
     bug = next(b for b in sorted(BUGS) if "{c}" in BUGS[b][1])
-    student[BUGS[bug][0]], student["c"] = bug, f"{rng.uniform(0.2, 6.0):.3f}"
+    student["s"], student[BUGS[bug][0]] = student[BUGS[bug][0]], bug
+    student["c"] = f"{rng.uniform(0.2, 6.0):.3f}"
 
 
 def _another_style(styles, op, style):
@@ -292,7 +408,10 @@ def accuracy(folder, seed=0, size=36):
     own = [
         (n, c) for n, c in buggy if c["c"] not in CONSTANTS and any("{c}" in BUGS[c[o]][1] for o in OPS if c[o] in BUGS)
     ]
-    originals = buggy[:4] + clean[:1] + clean[1:2] + (own[:1] or buggy[4:5])  # in the order of planted()'s kinds
+    copied_mistake = own[0] if own else buggy[-1]
+    # In the order of planted()'s kinds, each of another student: two copies of one student would be
+    # a related pair counted as an independent one.
+    originals = [b for b in buggy if b is not copied_mistake][:4] + clean[:2] + [copied_mistake]
     copies = planted(rng, styles, originals, sources)
     class_folder = os.path.join(folder, "class")
     os.makedirs(class_folder)
@@ -302,13 +421,18 @@ def accuracy(folder, seed=0, size=36):
     for (_, copy), (_, text) in copies.items():
         with open(os.path.join(class_folder, copy), "w") as handle:
             handle.write(text)
-    from gradref.similar import find_pairs
+    from gradref.grade.front import batch
+    from gradref.grade.judging.options import Options
+    from gradref.similar import _read_reports, find_pairs
 
     started = time.perf_counter()
-    pairs, _ = find_pairs(class_folder, jobs=2)
+    graded = os.path.join(folder, "reports")
+    batch.grade_folder(class_folder, Options(), 2, graded)
+    pairs, _ = find_pairs(class_folder, reports_dir=graded)
     seconds = time.perf_counter() - started
     kinds = {pp: kind for pp, (kind, _) in copies.items()}
     print(f"class: {size} independent submissions, {len(copies)} planted copies; graded and ranked in {seconds:.1f} s")
+    print("  " + _as_graded(_read_reports([os.path.join(class_folder, n) for n in sources], graded), sources, choices))
     results = {}
     with_mistake = [pp for pp in copies if any(c[o] in BUGS for name, c in originals if name == pp[0] for o in OPS)]
     for key in ("behaviour", "code", "score"):
@@ -330,6 +454,22 @@ def accuracy(folder, seed=0, size=36):
             f"    precision among the top {len(judged)} pairs: {_precision(pairs, judged, key):.0%}; above all: {above}/{len(judged)}"
         )
     return results
+
+
+def _as_graded(reports, sources, choices):
+    """Whether the grader agrees with the class as written: every student without a mistake passes
+    every function, every student with one fails something (else the styles are not what they say)."""
+    failing = {
+        n for n, r in reports.items() if any(x.get("status") not in ("pass", "missing") for x in r.get("results", []))
+    }
+    right = [n for n, c in zip(sources, choices) if not any(c[o] in BUGS for o in OPS)]
+    wrong = [n for n in sources if n not in right]
+    said = (
+        f"as graded: {sum(n not in failing for n in right)} of {len(right)} students without a mistake pass, "
+        f"{sum(n in failing for n in wrong)} of {len(wrong)} with one fail"
+    )
+    strays = sorted(n for n in right if n in failing) + sorted(n for n in wrong if n not in failing)
+    return said + (f" (NOT as written: {', '.join(strays)})" if strays else "")
 
 
 def _over_seeds(results):
