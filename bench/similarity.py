@@ -13,8 +13,8 @@ a copied mistake in otherwise rewritten code), grades the class and ranks every 
 alone, code alone and both it reports per obfuscation whether each planted pair ranks above every
 independent pair, precision among the top pairs, and the false-flag rate: the share of independent
 pairs that score at least as high as the lowest planted pair. `--seeds N` draws N such classes and
-sums up over them; `--scale` also times a class of 1,000 submissions against 2,000 public files (code
-only), beside the float32 GEMM rate.
+sums up over them, `--size` sets how many independent students a class has; `--scale` also times a
+class of 1,000 submissions against 2,000 public files (code only), beside the float32 GEMM rate.
 """
 
 import argparse
@@ -535,6 +535,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.similarity", description=__doc__.split("\n")[0])
     parser.add_argument("--scale", action="store_true", help="also time 1,000 submissions against 2,000 public files")
     parser.add_argument("--seeds", type=int, default=1, help="classes drawn with seeds 0 .. N-1 (default 1)")
+    parser.add_argument("--size", type=int, default=36, help="independent submissions in a class (default 36)")
     args = parser.parse_args(argv)
     rate = gemm_rate()
     print(f"float32 GEMM: {rate:.0f} GF/s")
@@ -542,7 +543,7 @@ def main(argv=None):
     for seed in range(args.seeds):
         print(f"seed {seed}")
         with tempfile.TemporaryDirectory(prefix="gradref-similar-bench-") as folder:
-            results.append(accuracy(folder, seed=seed))
+            results.append(accuracy(folder, seed=seed, size=args.size))
     if args.seeds > 1:
         _over_seeds(results)
     if args.scale:
