@@ -72,12 +72,11 @@ def pools():
     for style, ops in STYLES.items():
         for op, source in ops.items():
             found[op][style] = source.strip()
-    for styles in found.values():  # two files that hold one source verbatim are one style, not two
-        seen = set()
-        for style in sorted(styles):
-            if styles[style] in seen:
-                del styles[style]
-            seen.add(styles.get(style))
+    for op, styles in found.items():  # two files that hold one source verbatim are one style, not two
+        first = {}
+        for style, source in sorted(styles.items()):
+            first.setdefault(source, style)
+        found[op] = {style: source for source, style in first.items()}
     return found
 
 
@@ -221,7 +220,7 @@ def _shape(function, axis):
 def _sum_keeps_dims(tree, _):
     """db summed with keepdims=True: shape (1, M)."""
     function, done = _function(tree, "affine_backward"), False
-    for node in ast.walk(function):
+    for node in ast.walk(function) if function else ():
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sum":
             if len(node.args) == (2 if _is_np(node.func.value) else 1):  # an axis given by position
                 node.keywords.append(ast.keyword("axis", node.args.pop()))
@@ -264,6 +263,19 @@ def _counts_correct_class(tree, _):
     return _wrap_returned(tree, "svm_loss", 1, wrap)
 
 
+def _replace_margin(tree, constant):
+    """The margin's 1 added in svm_loss made another constant."""
+    function, done = _function(tree, "svm_loss"), False
+    for node in ast.walk(function) if function else ():
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            for side in ("left", "right"):
+                value = getattr(node, side)
+                if isinstance(value, ast.Constant) and value.value == 1:
+                    setattr(node, side, ast.Constant(constant))
+                    done = True
+    return done
+
+
 MISTAKES = {
     "affine_db_keepdims": _sum_keeps_dims,
     "affine_dw_over_n": lambda tree, c: _wrap_returned(
@@ -274,22 +286,9 @@ MISTAKES = {
     "softmax_gradient_sign": lambda tree, _: _wrap_returned(
         tree, "softmax_loss", 1, lambda e, f: ast.UnaryOp(ast.USub(), e)
     ),
-    "svm_margin_two": lambda tree, c: _replace_margin(tree, c),
+    "svm_margin_two": _replace_margin,
     "svm_counts_correct_class": _counts_correct_class,
 }
-
-
-def _replace_margin(tree, constant):
-    """The margin's 1 added in svm_loss made another constant."""
-    function, done = _function(tree, "svm_loss"), False
-    for node in ast.walk(function):
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            for side in ("left", "right"):
-                value = getattr(node, side)
-                if isinstance(value, ast.Constant) and value.value == 1:
-                    setattr(node, side, ast.Constant(constant))
-                    done = True
-    return done
 
 
 def independent_class(rng, styles, size):
@@ -423,7 +422,7 @@ def accuracy(folder, seed=0, size=36):
             handle.write(text)
     from gradref.grade.front import batch
     from gradref.grade.judging.options import Options
-    from gradref.similar import _read_reports, find_pairs
+    from gradref.similar import find_pairs, read_reports
 
     started = time.perf_counter()
     graded = os.path.join(folder, "reports")
@@ -432,7 +431,7 @@ def accuracy(folder, seed=0, size=36):
     seconds = time.perf_counter() - started
     kinds = {pp: kind for pp, (kind, _) in copies.items()}
     print(f"class: {size} independent submissions, {len(copies)} planted copies; graded and ranked in {seconds:.1f} s")
-    print("  " + _as_graded(_read_reports([os.path.join(class_folder, n) for n in sources], graded), sources, choices))
+    print("  " + _as_graded(read_reports([os.path.join(class_folder, n) for n in sources], graded), sources, choices))
     results = {}
     with_mistake = [pp for pp in copies if any(c[o] in BUGS for name, c in originals if name == pp[0] for o in OPS)]
     for key in ("behaviour", "code", "score"):

@@ -17,7 +17,7 @@ def _reports(folder, paths, reports_dir, jobs, assignment, advance):
     """{submission name: report}: read from `reports_dir` (a batch's --out), or graded now into a
     folder that is removed once they are read."""
     if reports_dir is not None:
-        return _read_reports(paths, reports_dir)
+        return read_reports(paths, reports_dir)
     from .grade.course import assignments
     from .grade.front import batch
     from .grade.judging.options import Options
@@ -31,10 +31,12 @@ def _reports(folder, paths, reports_dir, jobs, assignment, advance):
         options = assignments.apply(spec, Options(assignment=spec))
     with tempfile.TemporaryDirectory(prefix="gradref-similar-") as graded:
         batch.grade_folder(folder, options, jobs, graded, advance=advance)
-        return _read_reports(paths, graded)
+        return read_reports(paths, graded)
 
 
-def _read_reports(paths, reports_dir):
+def read_reports(paths, reports_dir):
+    """{submission name: report} of the submissions at `paths`, as a batch wrote them into `reports_dir`
+    ({} for one it did not)."""
     from .grade.front.reports import report_name
 
     found = {}
