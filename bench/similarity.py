@@ -13,8 +13,10 @@ a copied mistake in otherwise rewritten code), grades the class and ranks every 
 alone, code alone and both it reports per obfuscation whether each planted pair ranks above every
 independent pair, precision among the top pairs, and the false-flag rate: the share of independent
 pairs that score at least as high as the lowest planted pair. `--seeds N` draws N such classes and
-sums up over them, `--size` sets how many independent students a class has; `--scale` also times a
-class of 1,000 submissions against 2,000 public files (code only), beside the float32 GEMM rate.
+sums up over them, `--size` sets how many independent students a class has and `--public N` adds N
+independent solutions as a public folder (graded: their wrong results count in how rare one is);
+`--scale` also times a class of 1,000 submissions against 2,000 public files (code only), beside the
+float32 GEMM rate.
 """
 
 import argparse
@@ -394,10 +396,11 @@ def ranks(pairs, planted_pairs, key):
     }, flagged
 
 
-def accuracy(folder, seed=0, size=36):
+def accuracy(folder, seed=0, size=36, public=0):
     rng = random.Random(seed)
     styles = pools()
-    choices = independent_class(rng, styles, size)
+    choices = independent_class(rng, styles, size + public)
+    choices, public_choices = choices[:size], choices[size:]
     _one_of_their_own(choices, rng)
     sources = {f"student_{i:02d}.py": HEADER + written_by(student(c, styles), rng) for i, c in enumerate(choices)}
     buggy = [(n, c) for n, c in zip(sources, choices) if any(c[o] in BUGS for o in OPS)]
@@ -425,12 +428,22 @@ def accuracy(folder, seed=0, size=36):
     from gradref.similar import find_pairs, read_reports
 
     started = time.perf_counter()
+    public_folder = os.path.join(folder, "public")  # independent solutions a teacher found online
+    os.makedirs(public_folder)
+    for i, choice in enumerate(public_choices):
+        with open(os.path.join(public_folder, f"public_{i:03d}.py"), "w") as handle:
+            handle.write(HEADER + written_by(student(choice, styles), rng))
     graded = os.path.join(folder, "reports")
     batch.grade_folder(class_folder, Options(), 2, graded)
-    pairs, _ = find_pairs(class_folder, reports_dir=graded)
+    against = [public_folder] if public_choices else []
+    pairs, _ = find_pairs(class_folder, against, reports_dir=graded, jobs=2, index=os.path.join(folder, "index"))
     seconds = time.perf_counter() - started
     kinds = {pp: kind for pp, (kind, _) in copies.items()}
-    print(f"class: {size} independent submissions, {len(copies)} planted copies; graded and ranked in {seconds:.1f} s")
+    print(
+        f"class: {size} independent submissions, {len(copies)} planted copies"
+        + (f", {public} public solutions graded beside them" if public else "")
+        + f"; graded and ranked in {seconds:.1f} s"
+    )
     print("  " + _as_graded(read_reports([os.path.join(class_folder, n) for n in sources], graded), sources, choices))
     results = {}
     with_mistake = [pp for pp in copies if any(c[o] in BUGS for name, c in originals if name == pp[0] for o in OPS)]
@@ -535,6 +548,9 @@ def main(argv=None):
     parser.add_argument("--scale", action="store_true", help="also time 1,000 submissions against 2,000 public files")
     parser.add_argument("--seeds", type=int, default=1, help="classes drawn with seeds 0 .. N-1 (default 1)")
     parser.add_argument("--size", type=int, default=36, help="independent submissions in a class (default 36)")
+    parser.add_argument(
+        "--public", type=int, default=0, help="independent public solutions graded beside the class (default 0)"
+    )
     args = parser.parse_args(argv)
     rate = gemm_rate()
     print(f"float32 GEMM: {rate:.0f} GF/s")
@@ -542,7 +558,7 @@ def main(argv=None):
     for seed in range(args.seeds):
         print(f"seed {seed}")
         with tempfile.TemporaryDirectory(prefix="gradref-similar-bench-") as folder:
-            results.append(accuracy(folder, seed=seed, size=args.size))
+            results.append(accuracy(folder, seed=seed, size=args.size, public=args.public))
     if args.seeds > 1:
         _over_seeds(results)
     if args.scale:

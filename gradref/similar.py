@@ -1,6 +1,7 @@
 """`gradref similar`: pairs of a class's submissions (and of a submission and a public solution) ranked
 by the wrong results and the code they share (gradref.similarity); a table, JSON, CSV and an HTML page."""
 
+import hashlib
 import json
 import os
 import tempfile
@@ -13,25 +14,62 @@ from .console import advancer, out, progress_bar
 from .output import UsageError
 
 
-def _reports(folder, paths, reports_dir, jobs, assignment, advance):
+def _options(assignment):
+    """The grading options of the assignment spec `assignment` (the defaults without one)."""
+    from .grade.course import assignments
+    from .grade.judging.options import Options
+
+    if not assignment:
+        return Options()
+    try:
+        spec = assignments.load(assignment)
+    except assignments.SpecError as error:
+        raise UsageError(str(error)) from None
+    return assignments.apply(spec, Options(assignment=spec))
+
+
+def _reports(folder, paths, reports_dir, jobs, options, advance):
     """{submission name: report}: read from `reports_dir` (a batch's --out), or graded now into a
     folder that is removed once they are read."""
     if reports_dir is not None:
         return read_reports(paths, reports_dir)
-    from .grade.course import assignments
     from .grade.front import batch
-    from .grade.judging.options import Options
 
-    options = Options()
-    if assignment:
-        try:
-            spec = assignments.load(assignment)
-        except assignments.SpecError as error:
-            raise UsageError(str(error)) from None
-        options = assignments.apply(spec, Options(assignment=spec))
     with tempfile.TemporaryDirectory(prefix="gradref-similar-") as graded:
         batch.grade_folder(folder, options, jobs, graded, advance=advance)
         return read_reports(paths, graded)
+
+
+def _public_grader(options, jobs, advance=None):
+    """paths -> {path: report}: public files graded as the class is (those that cannot be, left out)."""
+    from .grade.front import batch
+
+    def grade(paths):
+        found = {}
+        for done, (path, report, _) in enumerate(batch.graded(paths, options, jobs), 1):
+            if report:
+                found[path] = report
+            if advance:
+                advance(done, len(paths), f"public: {os.path.basename(path)}")
+        return found
+
+    return grade
+
+
+def grader_digest(assignment=""):
+    """A digest of the grader's own code, of what reads its reports' wrong results, and of the
+    assignment graded: a public file's wrong results, kept in the index, are taken again when any
+    of them changes."""
+    digest = hashlib.sha256(assignment.encode())
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    files = [os.path.join(root, "gradref", name) for name in ("similarity.py", "findings.py")]
+    for package in (os.path.join("gradref", "grade"), "conformance", "reference"):
+        for folder, _, names in sorted(os.walk(os.path.join(root, package))):
+            files += [os.path.join(folder, n) for n in sorted(names) if n.endswith(".py")]
+    for path in files:
+        with open(path, "rb") as handle:
+            digest.update(os.path.basename(path).encode() + handle.read())
+    return digest.hexdigest()[:16]
 
 
 def read_reports(paths, reports_dir):
@@ -64,8 +102,20 @@ def _public_files(paths):
     return found
 
 
-def find_pairs(folder, against=(), starter=None, reports_dir=None, jobs=1, assignment="", advance=None):
-    """The ranked pairs of the submissions in `folder` (see gradref.similarity)."""
+def find_pairs(
+    folder,
+    against=(),
+    starter=None,
+    reports_dir=None,
+    jobs=1,
+    assignment="",
+    advance=None,
+    grade_against=True,
+    index=None,
+):
+    """The ranked pairs of the submissions in `folder` (see gradref.similarity); the public files of
+    `against` graded too unless `grade_against` is false (then compared by code only), their index
+    kept in the folder `index` (the oracle cache's by default)."""
     from .grade.front import batch
     from .grade.untrusted.refusal import CannotGrade
 
@@ -75,9 +125,11 @@ def find_pairs(folder, against=(), starter=None, reports_dir=None, jobs=1, assig
         raise UsageError(str(error)) from None
     if starter is not None and not os.path.exists(starter):
         raise UsageError(f"--starter {starter}: no such file or folder")
-    reports = _reports(folder, paths, reports_dir, jobs, assignment, advance)
+    options = _options(assignment)
+    reports = _reports(folder, paths, reports_dir, jobs, options, advance)
     documents = [similarity.read_document(p, os.path.basename(p)) for p in paths]
-    documents += similarity.read_public(_public_files(against))
+    grade = _public_grader(options, jobs, advance) if grade_against else None
+    documents += similarity.read_public(_public_files(against), index, grade, grader_digest(assignment))
     given = similarity.read_document(starter, "starter") if starter is not None else similarity.builtin_starter()
     similarity.subtract_starter(documents, given)
     return similarity.score_pairs(documents, reports), {d.name: d for d in documents}
@@ -115,7 +167,14 @@ def cmd_similar(args):
     with progress_bar() as bar:
         task = bar.add_task("grading", total=None)
         pairs, documents = find_pairs(
-            args.folder, args.against or (), args.starter, args.reports, args.jobs, args.assignment, advancer(bar, task)
+            args.folder,
+            args.against or (),
+            args.starter,
+            args.reports,
+            args.jobs,
+            args.assignment,
+            advancer(bar, task),
+            not args.against_code_only,
         )
     pairs = [p for p in pairs if p["score"] > 0]
     if args.json != "-":
@@ -146,6 +205,12 @@ def register(sub):
     similar.add_argument("folder", help="the class: a folder of submissions, as `gradref grade --batch` takes it")
     similar.add_argument(
         "--against", action="append", metavar="PATH", help="public solutions: files or folders (repeatable)"
+    )
+    similar.add_argument(
+        "--against-code-only",
+        action="store_true",
+        help="compare the public files by code only (else each is graded once, kept in the index, and its "
+        "wrong results count in how rare a shared one is)",
     )
     similar.add_argument(
         "--starter",

@@ -3,7 +3,8 @@ they share, function by function, the starter subtracted and public solutions in
 
 Behaviour. Every failing comparison of a report keeps a fingerprint of its wrong values; an error
 keeps its message. Two students who share one are evidence in proportion to how rare it is: with c of
-N students sharing it, the chance that another student shares it is (c - 1) / (N - 1), and the pair
+N students (and graded public files, which count as N does) sharing it, the chance that another
+shares it is (c - 1) / (N - 1), and the pair
 scores -log2 of that (a mistake made by 2 of 120 students: 6.9 bits; by half the class: 1 bit), the
 largest per op (a layer's forward and backward together: a wrong forward hands its backward a wrong
 cache, so one mistake fails both, and counts once), summed over ops. Right results carry no weight. A mistake the grader's
@@ -61,6 +62,7 @@ class Document:
     public: bool = False
     sources: dict = dataclasses.field(default_factory=dict)  # function -> (source, first line)
     prints: dict = dataclasses.field(default_factory=dict)  # function -> {hash: (line, line)}
+    behaviour: dict | None = None  # a graded public file's behaviour_keys (None: compared by code only)
 
 
 # ----- code -----
@@ -213,9 +215,11 @@ def read_document(path, name, public=False):
     return document
 
 
-def read_public(paths, folder=None):
+def read_public(paths, folder=None, grade=None, graded_by=""):
     """Documents of public files, through an index kept on disk (by path, size and modification time)
-    under `folder` (the oracle cache's, by default): a folder of public solutions is read once."""
+    under `folder` (the oracle cache's, by default): a folder of public solutions is read once. With
+    `grade` (paths -> {path: report}), each file is graded too, once per `graded_by` (the grader's
+    own digest and the assignment), and its wrong results join the class's in behaviour."""
     if folder is None:
         from conformance import cache
 
@@ -250,6 +254,8 @@ def read_public(paths, folder=None):
             document.sources[function] = (source, line)
             document.prints[function] = {int(h): tuple(span) for h, span in prints.items()}
         documents.append(document)
+    if grade is not None:
+        changed = _grade_public(documents, index, grade, graded_by) or changed
     if changed:
         from . import output
 
@@ -259,6 +265,22 @@ def read_public(paths, folder=None):
         except OSError:  # a read-only home costs the index, never the run
             pass
     return documents
+
+
+def _grade_public(documents, index, grade, graded_by):
+    """Give each public document its behaviour keys, grading only those the index has none of for
+    `graded_by`; whether the index changed."""
+    entries = {d.name: index[os.path.abspath(d.name)] for d in documents}
+    todo = [d.name for d in documents if entries[d.name].get("graded_by") != graded_by]
+    reports = grade(todo) if todo else {}
+    for name in todo:
+        keys = behaviour_keys(reports.get(name) or {})
+        entries[name]["graded_by"] = graded_by
+        entries[name]["behaviour"] = {f: {k: list(v) for k, v in found.items()} for f, found in keys.items()}
+    for document in documents:
+        kept = entries[document.name].get("behaviour", {})
+        document.behaviour = {f: {k: tuple(v) for k, v in found.items()} for f, found in kept.items()}
+    return bool(todo)
 
 
 def document_of(text, name):
@@ -354,29 +376,34 @@ def score_pairs(documents, reports):
         a, b = sorted((a, b))
         return pairs.setdefault((a, b), {"behaviour": {}, "code": {}, "evidence": {}})
 
+    by_name = {d.name: d for d in documents}
     students = len(reports)
     keys = {name: behaviour_keys(report) for name, report in reports.items()}
+    graded_public = {d.name: d.behaviour for d in documents if d.public and d.behaviour is not None}
+    keys.update(graded_public)  # a public solution's wrong results count in how common a result is
+    everyone = len(keys)
     for function in {f for found in keys.values() for f in found}:
         items = [(name, found[function]) for name, found in keys.items() if function in found]
-        index = _index([(name, list(k)) for name, k in items], min(max(20, COMMON * students), MOST))
+        index = _index([(name, list(k)) for name, k in items], min(max(20, COMMON * everyone), MOST))
         words = dict(item for _, k in items for item in k.items())
         for key, owners in index.items():
             if len(owners) < 2:
                 continue
             said, named = words[key]
-            chance = (len(owners) - 1) / max(students - 1, 1)
+            chance = (len(owners) - 1) / max(everyone - 1, 1)
             if named:  # students make the mistakes the catalogue lists on their own, however few did here
                 chance = max(chance, NAMED_MISTAKE_CHANCE)
             bits = -math.log2(chance)
+            held = _held_by(owners, students, graded_public)
             for a, b in itertools.combinations(owners, 2):
+                if a in graded_public and b in graded_public:
+                    continue
                 entry = pair(a, b)
                 if bits > entry["behaviour"].get(function, 0.0):
                     entry["behaviour"][function] = bits
-                    entry["evidence"][function] = (
-                        f"{said}: a result that {len(owners)} of {students} students share"
-                        + (", a mistake the grader's catalogue lists" if named else "")
+                    entry["evidence"][function] = f"{said}: a result that {held}" + (
+                        ", a mistake the grader's catalogue lists" if named else ""
                     )
-    by_name = {d.name: d for d in documents}
     functions = {}  # function -> (its holders, each fingerprint's weight)
     candidates = set()  # pairs that share a fingerprint few hold, in some function
     for function in sorted({f for d in documents for f in d.prints}):
@@ -410,6 +437,15 @@ def score_pairs(documents, reports):
     return _ranked(pairs, by_name)
 
 
+def _held_by(owners, students, graded_public):
+    """'2 of 120 students share', or '1 of 120 students and 1 of 2,000 public files hold' where public
+    files were graded."""
+    public = sum(o in graded_public for o in owners)
+    if not graded_public:
+        return f"{len(owners)} of {students} students share"
+    return f"{len(owners) - public} of {students} students and {public:,} of {len(graded_public):,} public files hold"
+
+
 def op_of(function):
     """The op a graded function belongs to: a layer's forward and backward (and a class's methods) share one."""
     return re.sub(r"_(forward|backward)(_alt|_naive|_fast)?$", "", function.split(".")[0])
@@ -429,8 +465,8 @@ def _ranked(pairs, by_name):
     for (a, b), entry in pairs.items():
         code = {f: total for f, (total, _) in entry["code"].items()}
         behaviour, code_score = _op_score(entry["behaviour"]), _op_score(code)
-        functions = sorted(
-            set(entry["behaviour"]) | set(code), key=lambda f: -(entry["behaviour"].get(f, 0) + code.get(f, 0))
+        functions = sorted(  # ties by name: the same report from the same class, run after run
+            set(entry["behaviour"]) | set(code), key=lambda f: (-(entry["behaviour"].get(f, 0) + code.get(f, 0)), f)
         )
         ranked.append(
             {

@@ -13,6 +13,7 @@ from test_html_report import chromium, headless
 from bench import obfuscate
 from gradref import similarity
 from gradref.cli import main
+from gradref.similar import grader_digest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
@@ -95,6 +96,46 @@ def test_a_mistake_the_catalogue_names_is_no_rare_evidence_however_few_made_it()
     assert own["behaviour"] == pytest.approx(math.log2(39), abs=1e-3) and own["behaviour"] > 1.5 * named["behaviour"]
     assert "catalogue lists" in named["functions"][0]["shared_result"]
     assert "catalogue" not in own["functions"][0]["shared_result"]
+
+
+def test_a_public_solutions_wrong_results_count_in_how_rare_a_shared_one_is():
+    reports = {f"s{i}": _report() for i in range(8)}
+    reports.update({"r1": _report("rare"), "r2": _report("rare"), "o": _report("own")})
+    alone = {(p["a"], p["b"]): p for p in similarity.score_pairs([], reports)}
+    public = [similarity.Document(f"pub/{n}.py", public=True) for n in ("p0", "p1", "p2")]
+    public[0].behaviour = public[1].behaviour = similarity.behaviour_keys(_report("rare"))
+    public[2].behaviour = similarity.behaviour_keys(_report("own"))
+    pairs = {(p["a"], p["b"]): p for p in similarity.score_pairs(public, reports)}
+    # Two public files make it too: 4 of 14 hold it, no longer 2 of 11.
+    assert alone[("r1", "r2")]["behaviour"] == pytest.approx(math.log2(10), abs=1e-3)
+    assert pairs[("r1", "r2")]["behaviour"] == pytest.approx(math.log2(13 / 3), abs=1e-3)
+    said = pairs[("r1", "r2")]["functions"][0]["shared_result"]
+    assert "2 of 11 students and 2 of 3 public files hold" in said
+    # A result one student shares with one public file only: the match names the file.
+    own = pairs[("o", "pub/p2.py")]
+    assert own["public"] and own["behaviour"] == pytest.approx(math.log2(13), abs=1e-3)
+    assert ("pub/p0.py", "pub/p1.py") not in pairs  # two public files are nobody's pair
+
+
+def test_public_files_are_graded_once_and_again_when_the_grader_changes(tmp_path):
+    public = tmp_path / "public"
+    public.mkdir()
+    shutil.copy(os.path.join(EXAMPLES, "layers_correct.py"), public / "a.py")
+    shutil.copy(os.path.join(EXAMPLES, "my_layers.py"), public / "b.py")
+    paths, graded = [str(public / "a.py"), str(public / "b.py")], []
+
+    def grade(todo):
+        graded.append(list(todo))
+        return {todo[0]: _report("rare")}  # the second cannot be graded: it has no wrong results
+
+    first = similarity.read_public(paths, str(tmp_path / "index"), grade, "v1")
+    again = similarity.read_public(paths, str(tmp_path / "index"), grade, "v1")
+    assert graded == [paths] and [d.behaviour for d in again] == [d.behaviour for d in first]
+    assert first[0].behaviour == similarity.behaviour_keys(_report("rare")) and first[1].behaviour == {}
+    similarity.read_public(paths, str(tmp_path / "index"), grade, "v2")  # another grader: graded again
+    assert graded == [paths, paths]
+    assert grader_digest("eecs498-a3") == grader_digest("eecs498-a3") != grader_digest("")
+    assert all(d.behaviour is None for d in similarity.read_public(paths, str(tmp_path / "index")))
 
 
 def _wrong(function, fingerprint):
