@@ -125,11 +125,12 @@ def find_pairs(
         raise UsageError(str(error)) from None
     if starter is not None and not os.path.exists(starter):
         raise UsageError(f"--starter {starter}: no such file or folder")
+    public = _public_files(against)  # a missing one is said before anything is graded
     options = _options(assignment)
     reports = _reports(folder, paths, reports_dir, jobs, options, advance)
     documents = [similarity.read_document(p, os.path.basename(p)) for p in paths]
     grade = _public_grader(options, jobs, advance) if grade_against else None
-    documents += similarity.read_public(_public_files(against), index, grade, grader_digest(assignment))
+    documents += similarity.read_public(public, index, grade, grader_digest(assignment))
     given = similarity.read_document(starter, "starter") if starter is not None else similarity.builtin_starter()
     similarity.subtract_starter(documents, given)
     return similarity.score_pairs(documents, reports), {d.name: d for d in documents}

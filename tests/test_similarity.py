@@ -11,7 +11,7 @@ import pytest
 from test_html_report import chromium, headless
 
 from bench import obfuscate
-from gradref import similarity
+from gradref import similar, similarity
 from gradref.cli import main
 from gradref.similar import grader_digest
 
@@ -264,13 +264,17 @@ def test_public_solutions_are_compared_and_named_by_their_path(tmp_path):
     assert first["public"] is True
 
 
-def test_bad_input_is_one_sentence_and_exit_2(tmp_path, capsys):
+def test_bad_input_is_one_sentence_and_exit_2(tmp_path, capsys, monkeypatch):
     assert main(["similar", str(tmp_path / "nowhere")]) == 2
     assert "no such folder" in capsys.readouterr().err
     (tmp_path / "c").mkdir()
     shutil.copy(os.path.join(EXAMPLES, "my_layers.py"), tmp_path / "c" / "a.py")
     assert main(["similar", str(tmp_path / "c"), "--starter", str(tmp_path / "missing.py")]) == 2
     assert "--starter" in capsys.readouterr().err
+    graded = []
+    monkeypatch.setattr(similar, "_reports", lambda *a: graded.append(a) or {})
+    assert main(["similar", str(tmp_path / "c"), "--against", str(tmp_path / "missing")]) == 2
+    assert "--against" in capsys.readouterr().err and graded == []  # said before anything is graded
 
 
 def test_a_batch_with_similar_lists_the_pairs_on_the_class_page_under_pseudonyms(tmp_path):
