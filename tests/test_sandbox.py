@@ -915,3 +915,40 @@ def test_the_check_at_start_names_what_a_worker_root_would_show():
     if problem is not None:
         pytest.skip(f"no worker root here: {problem}")
     assert visible == ("/site/numpy/__init__.py",)
+
+
+# A child, a grandchild, and a child started by a second thread (listed in that thread's own file).
+FAMILY = """
+import subprocess, sys, threading, time
+sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+middle = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
+                           "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"])
+threaded, started = [], threading.Event()
+def start_and_stay():  # a thread that ends hands its children to another: this one stays
+    threaded.append(subprocess.Popen(sleeper)); started.set(); time.sleep(60)
+threading.Thread(target=start_and_stay, daemon=True).start()
+started.wait()
+print(middle.pid, threaded[0].pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_process_tree_from_the_children_files_is_the_tree_from_scanning_proc(monkeypatch):
+    from gradref.grade.untrusted import sandbox as sandbox_module
+
+    proc = subprocess.Popen([sys.executable, "-c", FAMILY], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        middle, threaded = map(int, proc.stdout.readline().split())
+        deadline = time.monotonic() + 20
+        while len(sandbox_module._process_tree_by_scanning(proc.pid)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        scanned = sandbox_module._process_tree_by_scanning(proc.pid)
+        assert len(scanned) == 4 and {proc.pid, middle, threaded} <= set(scanned), scanned
+        assert sorted(process_tree(proc.pid)) == sorted(scanned)
+        # A kernel without the children files: the scan answers instead.
+        monkeypatch.setattr(sandbox_module, "_children_of", lambda pid: None)
+        assert sorted(process_tree(proc.pid)) == sorted(scanned)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group this test started, by its recorded pid
+        proc.wait()
+        proc.stdout.close()

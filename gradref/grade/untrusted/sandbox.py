@@ -91,8 +91,43 @@ def _children():
     return tree
 
 
+def _children_of(pid):
+    """The pids `pid`'s threads started, from /proc/PID/task/TID/children (a few small reads, where
+    scanning all of /proc reads one file per process on the machine); None where the kernel has no
+    such file (built without CONFIG_PROC_CHILDREN)."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []  # gone meanwhile
+    found = []
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                found.extend(int(child) for child in handle.read().split())
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                continue  # the thread ended meanwhile
+            return None
+        except OSError:
+            continue
+    return found
+
+
 def process_tree(root):
-    """The pids of `root` and all its descendants (re-parented daemons of a PID namespace included)."""
+    """The pids of `root` and all its descendants (re-parented daemons of a PID namespace included:
+    they are children of the namespace's first process, itself a descendant)."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        children = _children_of(pid)
+        if children is None:
+            return _process_tree_by_scanning(root)
+        todo.extend(children)
+    return found
+
+
+def _process_tree_by_scanning(root):
     tree, found, todo = _children(), [], [root]
     while todo:
         pid = todo.pop()
