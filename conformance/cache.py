@@ -10,6 +10,7 @@ entry is recomputed. The folder is $GRADREF_CACHE_DIR, else
 $XDG_CACHE_HOME/gradref, else ~/.cache/gradref; GRADREF_NO_CACHE=1 (gradref --no-cache) bypasses it.
 """
 
+import collections
 import functools
 import hashlib
 import inspect
@@ -157,14 +158,43 @@ def _path(digest):
     return os.path.join(folder(), FORMAT, digest[:2], digest + ".npz")
 
 
+MEMO_BYTES = 64 << 20  # entries read lately, kept in memory: a batch grades every student on the same samples
+_memo, _memo_bytes = collections.OrderedDict(), [0]
+
+
 def load(digest):
-    """(out, grads, dout) or None when absent, unreadable or from another layout."""
+    """(out, grads, dout) or None when absent, unreadable or from another layout. The arrays are
+    read-only: an entry read before, from the same file (path, inode, size and time alike), is
+    handed out again from memory."""
+    path = _path(digest)
     try:
-        with np.load(_path(digest), allow_pickle=False) as data:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    identity = (path, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if identity in _memo:
+        _memo.move_to_end(identity)
+        return _memo[identity]
+    try:
+        with np.load(path, allow_pickle=False) as data:
             count = int(data["count"])
-            return data["out"], tuple(data[f"grad{i}"] for i in range(count)), data["dout"]
+            found = data["out"], tuple(data[f"grad{i}"] for i in range(count)), data["dout"]
     except (OSError, KeyError, ValueError, EOFError):
         return None
+    _remember(identity, found)
+    return found
+
+
+def _remember(identity, found):
+    out, grads, dout = found
+    size = sum(a.nbytes for a in (out, dout, *grads))
+    for array in (out, dout, *grads):
+        array.flags.writeable = False
+    _memo[identity] = found
+    _memo_bytes[0] += size
+    while _memo_bytes[0] > MEMO_BYTES and _memo:
+        _, (out, grads, dout) = _memo.popitem(last=False)
+        _memo_bytes[0] -= sum(a.nbytes for a in (out, dout, *grads))
 
 
 def store(digest, out, grads, dout):

@@ -1,6 +1,7 @@
 """The oracle's on-disk cache: hits, misses when anything an answer depends on changes, atomic and
 concurrent writes, unreadable entries recomputed, --no-cache, gradref cache info|clear."""
 
+import collections
 import json
 import os
 import subprocess
@@ -239,3 +240,31 @@ def test_warnings_turned_into_errors_do_not_stop_a_run_over_an_untrusted_folder(
         warnings.simplefilter("error")
         _, grads, _ = answer()
     np.testing.assert_allclose(grads[0], 1 - np.tanh(X) ** 2)
+
+
+def test_an_entry_read_again_comes_from_memory_until_its_file_changes(cache_dir, monkeypatch):
+    answer()  # computed and stored
+    digest = next(name[:-4] for _, _, files in os.walk(cache.folder()) for name in files if name.endswith(".npz"))
+    first = cache.load(digest)
+    reads = []
+    real_load = np.load
+    monkeypatch.setattr(np, "load", lambda *a, **k: reads.append(a) or real_load(*a, **k))
+    again = cache.load(digest)
+    assert reads == [] and again[0] is first[0]
+    with pytest.raises(ValueError):
+        again[0][...] = 0  # handed out to every later reader: nobody may change it
+    # The file replaced (as store does: another file renamed into place): read anew.
+    cache.store(digest, np.float64(7.0), [np.float64(8.0)], np.zeros(0))
+    replaced = cache.load(digest)
+    assert len(reads) == 1 and float(replaced[0]) == 7.0
+
+
+def test_the_entries_kept_in_memory_stay_under_their_byte_budget(cache_dir, monkeypatch):
+    monkeypatch.setattr(cache, "MEMO_BYTES", 3000)
+    monkeypatch.setattr(cache, "_memo", collections.OrderedDict())
+    monkeypatch.setattr(cache, "_memo_bytes", [0])
+    for i in range(5):
+        cache.store(f"{i:02d}memo", np.zeros(100), [np.zeros(10)], np.zeros(0))  # 880 bytes each
+        assert cache.load(f"{i:02d}memo") is not None
+    assert cache._memo_bytes[0] <= 3000 and len(cache._memo) == 3
+    assert [key[0] for key in cache._memo] == [cache._path(f"{i:02d}memo") for i in (2, 3, 4)]
