@@ -952,3 +952,54 @@ def test_the_process_tree_from_the_children_files_is_the_tree_from_scanning_proc
         os.killpg(proc.pid, signal.SIGKILL)  # the group this test started, by its recorded pid
         proc.wait()
         proc.stdout.close()
+
+
+def test_under_bwrap_numpy_is_imported_ahead_only_where_its_own_files_keep_others_out(tmp_path, monkeypatch):
+    """bwrap makes the folders above the interpreter and numpy passable; a file of numpy's that only
+    its owner may read still needs reading before the worker drops to the sandbox's uid."""
+    package = tmp_path / "numpy"
+    (package / "random").mkdir(parents=True)
+    for name in ("__init__.py", "random/__init__.py"):
+        (package / name).write_text("")
+        os.chmod(package / name, 0o644)
+    monkeypatch.setattr(confine, "package_dirs", lambda names: [str(package)])
+    monkeypatch.setattr(confine, "interpreter_reachable", lambda: False)  # /root is 0700 on the host
+    confine._readable_by_others.cache_clear()
+    assert not confine.preload_needed(confine.BWRAP)
+    assert confine.preload_needed(confine.PROCESS)  # without bwrap the host's folders are the way in
+    os.chmod(package / "random" / "__init__.py", 0o600)
+    confine._readable_by_others.cache_clear()
+    assert confine.preload_needed(confine.BWRAP)
+    os.chmod(package / "random" / "__init__.py", 0o644)
+    os.chmod(package / "random", 0o700)
+    confine._readable_by_others.cache_clear()
+    assert confine.preload_needed(confine.BWRAP)
+    confine._readable_by_others.cache_clear()
+
+
+LAZY_NUMPY = """
+import numpy as np
+
+
+def relu_forward(x):
+    parts = np.fft.fft(np.ones(4)).real.sum() + np.linalg.norm(np.ones(4)) + np.ma.masked_array([1.0]).sum()
+    parts += np.polynomial.Polynomial([1.0, 2.0])(1.0) + np.random.default_rng(0).random() * 0
+    return np.maximum(0, x) * (parts / parts), x
+
+
+def relu_backward(dout, cache):
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    assert sliding_window_view(np.arange(4.0), 2).shape == (3, 2)
+    return dout * (cache > 0)
+"""
+
+
+@needs_bwrap
+def test_the_parts_of_numpy_imported_on_first_use_import_inside_bwrap(tmp_path):
+    from gradref.grade import Options, grade_file
+
+    (tmp_path / "lazy.py").write_text(LAZY_NUMPY)
+    report = grade_file(str(tmp_path / "lazy.py"), Options(sandbox="bwrap", only=("relu_forward", "relu_backward")))
+    assert report["isolation"] == "bwrap"
+    assert {r["name"]: r["status"] for r in report["results"]} == {"relu_forward": "pass", "relu_backward": "pass"}

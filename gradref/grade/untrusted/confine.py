@@ -234,6 +234,27 @@ def interpreter_reachable():
     return all(map(_reachable_by_others, [python_binary(), sys.base_prefix, *package_dirs(["numpy"])]))
 
 
+def preload_needed(isolation):
+    """Whether the worker, before it drops to the sandbox's uid, must import the parts of numpy a
+    submission may import later (numpy.random, numpy.linalg, ...). Under bwrap the folders above the
+    interpreter and numpy are made passable, so only numpy's own files matter; without it, the way
+    to them too."""
+    if isolation == BWRAP:
+        return not all(map(_readable_by_others, package_dirs(["numpy"])))
+    return not interpreter_reachable()
+
+
+@functools.lru_cache(maxsize=None)
+def _readable_by_others(folder):
+    """Every folder under `folder` can be entered and listed, and every file read, by any user."""
+    for base, _, files in os.walk(folder):
+        if os.stat(base).st_mode & 0o005 != 0o005:
+            return False
+        if not all(os.stat(os.path.join(base, name)).st_mode & stat.S_IROTH for name in files):
+            return False
+    return True
+
+
 def _reachable_by_others(path):
     """Every folder on the way to `path` can be entered by any user."""
     path = os.path.realpath(path)

@@ -485,7 +485,7 @@ class Sandbox:
             "device": self.device,
         }
         config["modules"] = self.modules
-        config["preload"] = self.uid is not None and not confine.interpreter_reachable()
+        config["preload"] = self.uid is not None and confine.preload_needed(self.isolation)
         filter_fd = os.open(self.syscall_filter, os.O_RDONLY) if self.syscall_filter else None
         try:
             if self.isolation == confine.BWRAP:
