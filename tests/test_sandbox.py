@@ -314,7 +314,8 @@ def tree_digest(folder):
 
 
 def run_batch(copy, batch, out, *extra):
-    env = {**os.environ, "PYTHONPATH": copy}
+    # The copy is compared file by file afterwards: no bytecode caches of its own written into it.
+    env = {**os.environ, "PYTHONPATH": copy, "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run(
         [
             sys.executable,
