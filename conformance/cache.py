@@ -158,14 +158,16 @@ def _path(digest):
     return os.path.join(folder(), FORMAT, digest[:2], digest + ".npz")
 
 
-MEMO_BYTES = 64 << 20  # entries read lately, kept in memory: a batch grades every student on the same samples
-_memo, _memo_bytes = collections.OrderedDict(), [0]
+# Entries read more than once (a batch grades every student on the same samples; a check reads each
+# once, and keeps nothing) stay in memory, the latest up to this many bytes.
+MEMO_BYTES = 64 << 20
+_memo, _memo_bytes, _read_once = collections.OrderedDict(), [0], set()
 
 
 def load(digest):
     """(out, grads, dout) or None when absent, unreadable or from another layout. The arrays are
-    read-only: an entry read before, from the same file (path, inode, size and time alike), is
-    handed out again from memory."""
+    read-only: an entry read twice from the same file (path, inode, size and time alike) is handed
+    out from memory after that."""
     path = _path(digest)
     try:
         stat = os.stat(path)
@@ -181,15 +183,18 @@ def load(digest):
             found = data["out"], tuple(data[f"grad{i}"] for i in range(count)), data["dout"]
     except (OSError, KeyError, ValueError, EOFError):
         return None
-    _remember(identity, found)
+    for array in (found[0], found[2], *found[1]):
+        array.flags.writeable = False
+    if identity in _read_once:
+        _remember(identity, found)
+    elif len(_read_once) < 100_000:
+        _read_once.add(identity)
     return found
 
 
 def _remember(identity, found):
     out, grads, dout = found
     size = sum(a.nbytes for a in (out, dout, *grads))
-    for array in (out, dout, *grads):
-        array.flags.writeable = False
     _memo[identity] = found
     _memo_bytes[0] += size
     while _memo_bytes[0] > MEMO_BYTES and _memo:
