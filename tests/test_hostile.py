@@ -426,8 +426,7 @@ def build_batch(folder, secret, numerical=tuple(NUMERICAL)):
 def grade_in_a_terminal(copy, batch, out, tmpdir, isolation):
     """gradref grade --batch under a pseudo-terminal (so that the progress bar shows names), as
     another process; returns its exit code, everything it printed, the time and its MemorySampler."""
-    # The copy is compared file by file afterwards: no bytecode caches of its own written into it.
-    env = {**os.environ, "PYTHONPATH": copy, "TMPDIR": str(tmpdir), "COLUMNS": "200", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONPATH": copy, "TMPDIR": str(tmpdir), "COLUMNS": "200"}
     argv = [sys.executable, "-m", "gradref", "grade", str(batch), "--batch", "--jobs", "3", "--out", str(out)]
     argv += ["--timeout", "3", "--memory-mb", "512", "--submission-timeout", str(BUDGET_S), "--sandbox", isolation]
     leader, follower = pty.openpty()
