@@ -193,13 +193,15 @@ def load(digest):
 
 
 def _remember(identity, found):
-    out, grads, dout = found
-    size = sum(a.nbytes for a in (out, dout, *grads))
     _memo[identity] = found
-    _memo_bytes[0] += size
+    _memo_bytes[0] += _nbytes(found)
     while _memo_bytes[0] > MEMO_BYTES and _memo:
-        _, (out, grads, dout) = _memo.popitem(last=False)
-        _memo_bytes[0] -= sum(a.nbytes for a in (out, dout, *grads))
+        _memo_bytes[0] -= _nbytes(_memo.popitem(last=False)[1])
+
+
+def _nbytes(found):
+    out, grads, dout = found
+    return sum(a.nbytes for a in (out, dout, *grads))
 
 
 def store(digest, out, grads, dout):

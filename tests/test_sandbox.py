@@ -941,9 +941,9 @@ def test_the_process_tree_from_the_children_files_is_the_tree_from_scanning_proc
     try:
         middle, threaded = map(int, proc.stdout.readline().split())
         deadline = time.monotonic() + 20
-        while len(sandbox_module._process_tree_by_scanning(proc.pid)) < 4 and time.monotonic() < deadline:
+        while len(process_tree(proc.pid, scan=True)) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
-        scanned = sandbox_module._process_tree_by_scanning(proc.pid)
+        scanned = process_tree(proc.pid, scan=True)
         assert len(scanned) == 4 and {proc.pid, middle, threaded} <= set(scanned), scanned
         assert sorted(process_tree(proc.pid)) == sorted(scanned)
         # A kernel without the children files: the scan answers instead.

@@ -113,26 +113,19 @@ def _children_of(pid):
     return found
 
 
-def process_tree(root):
+def process_tree(root, scan=False):
     """The pids of `root` and all its descendants (re-parented daemons of a PID namespace included:
-    they are children of the namespace's first process, itself a descendant)."""
+    they are children of the namespace's first process, itself a descendant). From each process's
+    children files, or, with `scan` or where the kernel has none, from a scan of all of /proc."""
+    tree = _children() if scan else None
     found, todo = [], [root]
     while todo:
         pid = todo.pop()
         found.append(pid)
-        children = _children_of(pid)
+        children = tree.get(pid, ()) if tree is not None else _children_of(pid)
         if children is None:
-            return _process_tree_by_scanning(root)
+            return process_tree(root, scan=True)
         todo.extend(children)
-    return found
-
-
-def _process_tree_by_scanning(root):
-    tree, found, todo = _children(), [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(tree.get(pid, ()))
     return found
 
 
