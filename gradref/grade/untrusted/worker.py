@@ -9,7 +9,6 @@ Started with `python -I -S -B`: no site-packages but the ones the grader names i
 
 import ast
 import contextlib
-import importlib.abc
 import importlib.util
 import inspect
 import json
@@ -45,7 +44,9 @@ import numpy as np  # noqa: E402
 _save, _load, _asarray, _array = np.save, np.load, np.asarray, np.array
 
 
-class ImportBlocker(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+# The finders and loaders below are plain classes, as the import system allows: importlib.abc's base
+# classes would import importlib.resources (pathlib, tempfile, shutil...) at every worker's start.
+class ImportBlocker:
     """Autodiff libraries and gradref itself would do the student's work: each imports as a stand-in
     that refuses every use. A stray import (an IDE's `from torch._C import ...`) costs nothing; a
     function that uses one fails with the reason."""
@@ -122,7 +123,7 @@ def imported_by_the_submission():
     return frame is not None and frame.f_code.co_filename.startswith(SUBMISSION + os.sep)
 
 
-class StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class StandIns:
     """Last on sys.meta_path: a missing course-environment package (STAND_INS) imports as a stand-in."""
 
     def __init__(self):
@@ -142,7 +143,7 @@ class StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__getattr__ = lambda attribute: Missing(f"{module.__name__}.{attribute}")
 
 
-class CourseSupport(importlib.abc.MetaPathFinder):
+class CourseSupport:
     """After the submission's own files: the course's helper modules that gradref ships (cs231n.im2col,
     cs231n.fast_layers, the textbook's common.functions, EECS 498's eecs598 and a3_helper), for a
     submission that brings none."""
@@ -165,7 +166,7 @@ class CourseSupport(importlib.abc.MetaPathFinder):
         return None
 
 
-class LooseCourseFiles(importlib.abc.MetaPathFinder):
+class LooseCourseFiles:
     """Before the path and the course's support: cs231n.layers (and any cs231n.X) as the submission's
     own loose X.py, where it hands in the files alone and no cs231n/ folder of its own (layers.py
     beside fc_net.py's `from cs231n.layers import *`). A file that imports relatively (the course's
@@ -196,7 +197,7 @@ def relative_package(path):
     return {1: "cs231n", 2: "cs231n.classifiers"}.get(level)
 
 
-class FlatModule(importlib.abc.Loader):
+class FlatModule:
     """cs231n.layers as the submission's own top-level layers.py, the same module object."""
 
     def __init__(self, flat):
