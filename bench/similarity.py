@@ -12,8 +12,9 @@ reordered, comments, dead code, all of these together, a function rewritten in a
 a copied mistake in otherwise rewritten code), grades the class and ranks every pair. For behaviour
 alone, code alone and both it reports per obfuscation whether each planted pair ranks above every
 independent pair, precision among the top pairs, and the false-flag rate: the share of independent
-pairs that score at least as high as the lowest planted pair. `--seeds N` draws N such classes and
-sums up over them, `--size` sets how many independent students a class has and `--public N` adds N
+pairs that score at least as high as the lowest planted pair. `--seeds N` draws N such classes (seeds
+0 to N - 1, or from `--first-seed`) and sums up over them, with the lowest ratio of a copy that keeps
+its original's code to the highest independent pair, `--size` sets how many independent students a class has and `--public N` adds N
 independent solutions as a public folder (graded: their wrong results count in how rare one is);
 `--scale` also times a class of 1,000 submissions against 2,000 public files (code only), beside the
 float32 GEMM rate.
@@ -450,15 +451,19 @@ def accuracy(folder, seed=0, size=36, public=0):
     for key in ("behaviour", "code", "score"):
         judged = with_mistake if key == "behaviour" else list(copies)  # a clean copy shares no wrong result
         by_pair, flagged = ranks(pairs, judged, key)
-        results[key] = {"flagged": flagged, "pairs": {kinds[pp]: by_pair[pp] for pp in judged}}
+        wanted = {tuple(sorted(pp)) for pp in judged}
+        top = next((p for p in sorted(pairs, key=lambda p: -p[key]) if (p["a"], p["b"]) not in wanted), None)
+        results[key] = {
+            "flagged": flagged,
+            "pairs": {kinds[pp]: by_pair[pp] for pp in judged},
+            "top": top[key] if top is not None else 0.0,
+        }
         print(f"  {('both' if key == 'score' else key) + ':':11s} false-flag rate {flagged:.1%}")
         for pp in judged:
             score, above, rank = by_pair[pp]
             said = "above every independent pair" if above else "NOT above"
             print(f"    {kinds[pp]:28s} score {score:6.1f}  rank {rank:4d}  {said}")
         above = sum(a for _, a, _ in by_pair.values())
-        wanted = {tuple(sorted(pp)) for pp in judged}
-        top = next((p for p in sorted(pairs, key=lambda p: -p[key]) if (p["a"], p["b"]) not in wanted), None)
         if top is not None:
             driven = ", ".join(f"{f['name']} {f['behaviour'] + f['code']:.1f}" for f in top["functions"][:4])
             print(f"    the highest independent pair: {top[key]:.1f} ({driven})")
@@ -497,6 +502,21 @@ def _over_seeds(results):
             f"above every independent pair; the highest false-flag rate {flagged:.1%}"
             + (f"; not always above: {', '.join(missed)}" if missed else "")
         )
+        if key != "behaviour":  # how far the copies that keep the original's code stand out
+            print(
+                f"  {'':9s} a copy that keeps the code scores at least {_margin(results, key):.2f} x the highest independent pair"
+            )
+
+
+def _margin(results, key):
+    """The lowest (score of a planted copy that keeps its original's code / the class's highest
+    independent pair) over the classes."""
+    return min(
+        score / r[key]["top"] if r[key]["top"] > 0 else float("inf")
+        for r in results
+        for kind, (score, _, _) in r[key]["pairs"].items()
+        if kind != "a copied mistake"
+    )
 
 
 def _precision(pairs, planted_pairs, key):
@@ -546,7 +566,8 @@ def scale(folder, students=1000, public=2000, seed=1):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.similarity", description=__doc__.split("\n")[0])
     parser.add_argument("--scale", action="store_true", help="also time 1,000 submissions against 2,000 public files")
-    parser.add_argument("--seeds", type=int, default=1, help="classes drawn with seeds 0 .. N-1 (default 1)")
+    parser.add_argument("--seeds", type=int, default=1, help="classes drawn with N seeds (default 1)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first of the seeds (default 0)")
     parser.add_argument("--size", type=int, default=36, help="independent submissions in a class (default 36)")
     parser.add_argument(
         "--public", type=int, default=0, help="independent public solutions graded beside the class (default 0)"
@@ -555,7 +576,7 @@ def main(argv=None):
     rate = gemm_rate()
     print(f"float32 GEMM: {rate:.0f} GF/s")
     results = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         print(f"seed {seed}")
         with tempfile.TemporaryDirectory(prefix="gradref-similar-bench-") as folder:
             results.append(accuracy(folder, seed=seed, size=args.size, public=args.public))

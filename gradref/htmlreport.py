@@ -553,6 +553,12 @@ def _code_with_marks(document, function, lines):
     return "<pre>" + "\n".join(rows) + "</pre>"
 
 
+SPREAD = {  # a pair's reading (gradref.similarity.reading), in words
+    "whole": "The evidence is spread over the ops both wrote.",
+    "part": "The evidence is in one or a few of the ops both wrote; the others look written apart.",
+}
+
+
 def similar_page(pairs, documents, key=None):
     """Pairs ranked by shared wrong results and shared code, each with the functions that drive it:
     the shared result in words and both versions side by side, the matching lines marked."""
@@ -564,7 +570,7 @@ def similar_page(pairs, documents, key=None):
             f'<tr><td class="num">{rank}</td><td>{_e(a)}</td><td>{_e(b)}</td><td class="num">{p["score"]:.1f}</td>'
             f'<td class="num">{p["behaviour"]:.1f}</td><td class="num">{p["code"]:.1f}</td></tr>'
         )
-        parts = [f'<h3 id="pair-{rank}">{rank}. {_e(a)} and {_e(b)}</h3>']
+        parts = [f'<h3 id="pair-{rank}">{rank}. {_e(a)} and {_e(b)}</h3><p>{_e(SPREAD.get(p.get("reading"), ""))}</p>']
         for f in p["functions"][:3]:
             said = f["shared_result"] or "no shared wrong result"
             parts.append(
@@ -576,7 +582,8 @@ def similar_page(pairs, documents, key=None):
     body = (
         SIDE_BY_SIDE + "<h1>gradref similar: pairs to look at</h1>"
         '<p class="note">Evidence for a person to weigh, never a verdict: a rare wrong result shared by two '
-        "students, or code that matches beyond the form every correct solution takes.</p>"
+        "students, or code that matches beyond the form every correct solution takes. The score is in bits: "
+        "the evidence read over all the ops both wrote, or over the few that carry it, whichever says more.</p>"
         '<table id="pairs"><tr><th>rank</th><th>a</th><th>b</th><th>score</th><th>shared wrong results</th>'
         "<th>shared code</th></tr>" + "".join(rows) + "</table>" + "".join(details)
     )

@@ -138,7 +138,9 @@ def find_pairs(
 
 def similar_table(pairs, top):
     table = Table(
-        title="gradref similar: pairs ranked by shared wrong results and shared code (evidence, not a verdict)"
+        title="gradref similar: pairs ranked by shared wrong results and shared code (evidence, not a verdict)",
+        caption="score: bits of evidence, read over all the ops both wrote or over the few that carry it, "
+        "whichever says more",
     )
     for column in ("rank", "a", "b", "score", "behaviour", "code", "what they share"):
         table.add_column(

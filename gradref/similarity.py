@@ -24,6 +24,14 @@ shares its original's own turns too); the largest of each op's functions, summed
 forward and backward are written together, in one style: two honest students who write an op in
 the same common style share both, and that is one coincidence, not two).
 
+Score. Each op's evidence (behaviour and code, added) is read two ways, and the pair scores the
+likelier, in bits (`reading`): copied whole, where every op both wrote should still hold most of its
+original (each that looks written apart, with no shared wrong result and under APART of its code
+held, costs log2(1 / WHOLE_MISS) = 3.3 bits), and copied in part, where each op was copied with chance
+PART (an op worth e bits counts log2(PART * 2^e + 1 - PART)). Honest students who write alike share
+a little in many ops and look like neither; a whole copy keeps everything; a copier who rewrote all
+but one function, its mistake included, shares much in that one.
+
 Pairs are found through inverted indexes (fingerprint to submissions), never by comparing every pair;
 a fingerprint that most of the class shares is left out of the index (it would weigh little anyway).
 """
@@ -50,6 +58,11 @@ RAREST = 3  # a function's code evidence: its shared fingerprints' rarest few (o
 # lists the mistakes students make most): a few in a small class are no sign of copying.
 NAMED_MISTAKE_CHANCE = 0.1
 MOST = 50  # nor one in more than this many (a common form: every pair of its holders would be scored)
+# A pair's score (see `reading`). Chosen on the similarity benchmark's classes of seeds 0-5 and held to
+# on seeds 6-13, which they were never fitted on (docs/similar.md).
+WHOLE_MISS = 0.1  # copied whole: the chance that an op both define still looks written apart
+APART = 0.5  # written apart: no shared wrong result, and the other holds under this share of its code
+PART = 0.1  # copied in part: the chance that any one op was copied
 # Names that are part of the language or the library rather than the student's choice.
 KEPT_NAMES = {"np", "numpy", "range", "len", "zip", "enumerate", "reversed", "sum", "max", "min", "abs", "self"}
 
@@ -374,7 +387,7 @@ def score_pairs(documents, reports):
 
     def pair(a, b):
         a, b = sorted((a, b))
-        return pairs.setdefault((a, b), {"behaviour": {}, "code": {}, "evidence": {}})
+        return pairs.setdefault((a, b), {"behaviour": {}, "code": {}, "held": {}, "evidence": {}})
 
     by_name = {d.name: d for d in documents}
     students = len(reports)
@@ -429,9 +442,14 @@ def score_pairs(documents, reports):
             if a not in held or b not in held:
                 continue
             hashes = sorted(by_name[a].prints[function].keys() & by_name[b].prints[function].keys())
-            total = sum(weight[h] for h in hashes)
-            if total > 0:  # how much of the smaller version is shared, times how rare the rarest of it is
-                containment = total / max(min(totals[a], totals[b]), 1e-12)
+            if not hashes:
+                continue
+            total, smaller = sum(weight[h] for h in hashes), min(totals[a], totals[b])
+            # How much of the smaller version the other holds (by count where all of it is common).
+            sizes = min(len(by_name[a].prints[function]), len(by_name[b].prints[function]))
+            containment = total / smaller if smaller > 0 else len(hashes) / sizes
+            pair(a, b)["held"][function] = containment
+            if total > 0:  # the share held, times how rare the rarest of it is
                 rarest = sorted((weight[h] for h in hashes), reverse=True)[:RAREST]
                 pair(a, b)["code"][function] = (containment * sum(rarest) / len(rarest) / math.log(2), hashes)
     return _ranked(pairs, by_name)
@@ -451,20 +469,48 @@ def op_of(function):
     return re.sub(r"_(forward|backward)(_alt|_naive|_fast)?$", "", function.split(".")[0])
 
 
-def _op_score(bits):
-    """{function: bits} summed over ops, the largest of each op's functions: a layer's forward and
+def _by_op(bits):
+    """{op: bits} from {function: bits}, the largest of each op's functions: a layer's forward and
     backward are written together, in one style, so one op is one piece of evidence."""
     largest = {}
     for function, value in bits.items():
         largest[op_of(function)] = max(largest.get(op_of(function), 0.0), value)
-    return sum(largest.values())
+    return largest
+
+
+def reading(evidence, apart=0):
+    """(score, "whole" or "part"): the pair's evidence {op: bits} read as the likelier of two ways of
+    copying, in bits (log2 of how much likelier than independent work). "whole": a file copied whole
+    (renamed, reordered, commented, padded) still holds most of each op of its original, so each of
+    the `apart` ops both define that look written apart (no shared wrong result, under APART of the
+    code held) costs log2(WHOLE_MISS). "part": each op copied with chance PART, an op worth e bits
+    counting log2(PART * 2^e + 1 - PART) (about e - 3.3 where e is large, next to nothing where it is
+    small): one function copied, its mistake included, stands out from a little shared in many ops,
+    which is how honest students who write alike look."""
+    whole = sum(evidence.values()) + apart * math.log2(WHOLE_MISS)
+    part = sum(e + math.log2(PART + (1 - PART) * 2.0**-e) for e in evidence.values())  # stable for large e
+    return (whole, "whole") if whole >= part else (part, "part")
+
+
+def _written_apart(by_name, a, b, entry):
+    """How many ops both documents define (code left after the starter's) without a shared wrong
+    result and with under APART of the smaller version's code held by the other, in every function."""
+    first, second = by_name.get(a), by_name.get(b)
+    if first is None or second is None:
+        return 0
+    shared = {op_of(f) for f, prints in first.prints.items() if prints and second.prints.get(f)}
+    held = {op_of(f) for f in entry["behaviour"]}
+    held |= {op_of(f) for f, containment in entry["held"].items() if containment >= APART}
+    return len(shared - held)
 
 
 def _ranked(pairs, by_name):
     ranked = []
     for (a, b), entry in pairs.items():
         code = {f: total for f, (total, _) in entry["code"].items()}
-        behaviour, code_score = _op_score(entry["behaviour"]), _op_score(code)
+        behaviour, code_by_op = _by_op(entry["behaviour"]), _by_op(code)
+        evidence = {op: behaviour.get(op, 0.0) + code_by_op.get(op, 0.0) for op in set(behaviour) | set(code_by_op)}
+        score, how = reading(evidence, _written_apart(by_name, a, b, entry))
         functions = sorted(  # ties by name: the same report from the same class, run after run
             set(entry["behaviour"]) | set(code), key=lambda f: (-(entry["behaviour"].get(f, 0) + code.get(f, 0)), f)
         )
@@ -473,9 +519,10 @@ def _ranked(pairs, by_name):
                 "a": a,
                 "b": b,
                 "public": any(by_name[n].public for n in (a, b) if n in by_name),
-                "score": round(behaviour + code_score, 3),
-                "behaviour": round(behaviour, 3),
-                "code": round(code_score, 3),
+                "score": round(score, 3),
+                "reading": how,
+                "behaviour": round(sum(behaviour.values()), 3),
+                "code": round(sum(code_by_op.values()), 3),
                 "functions": [
                     {
                         "name": f,

@@ -163,6 +163,51 @@ def test_a_wrong_forward_and_the_backward_it_breaks_are_one_mistake_not_two():
     ]
 
 
+def test_one_function_copied_mistake_and_all_outranks_a_little_shared_in_many_ops():
+    """Honest students who write alike share a little in many ops; a copier who rewrote everything but
+    one function shares much in that one. Read as copied in part (each op copied with chance PART),
+    the one function stands out; a sum over ops would rank the honest pair first (15 bits to 9)."""
+    one, how_one = similarity.reading({"svm_loss": 9.0}, apart=9)  # the other nine ops rewritten
+    many, how_many = similarity.reading(dict.fromkeys(["affine", "relu", "conv", "dropout", "adam"], 3.0), apart=5)
+    assert how_one == how_many == "part" and one > many > 0
+    part = similarity.PART
+    assert one == pytest.approx(math.log2(part * 2**9 + 1 - part), abs=1e-9)
+
+
+def test_a_whole_copy_is_read_whole_and_each_op_written_apart_counts_against_it():
+    ten = ["affine", "relu", "conv", "dropout", "adam", "svm_loss", "softmax_loss", "batchnorm", "max_pool", "sgd"]
+    whole, how = similarity.reading(dict.fromkeys(ten, 3.0))
+    assert how == "whole" and whole == pytest.approx(30.0)
+    eight, how = similarity.reading(dict.fromkeys(ten[:8], 3.0), apart=2)
+    assert how == "whole" and eight == pytest.approx(24.0 + 2 * math.log2(similarity.WHOLE_MISS))
+
+
+AFFINE_ALIKE = """
+def affine_backward(dout, cache):
+    x, w, b = cache
+    dx = dout.dot(w.T).reshape(x.shape)
+    dw = x.reshape(x.shape[0], -1).T.dot(dout)
+    db = np.sum(dout, axis=0)
+    return dx, dw, db
+"""
+RELU_OWN = """
+def relu_backward(dout, cache):
+    return dout * (cache > {})
+"""
+
+
+def test_an_op_both_wrote_apart_counts_against_a_whole_copy_and_one_written_alike_does_not():
+    """Two students who write affine_backward alike and relu_backward each their own way look less
+    like a whole copy than two who write both alike, however common relu's one form is."""
+    others = [similarity.document_of(f"def affine_backward(d, c):\n    return d * {i}\n", f"s{i}") for i in range(8)]
+    alike = [similarity.document_of(AFFINE_ALIKE + RELU_OWN.format(0), n) for n in ("a1", "a2")]
+    apart = [similarity.document_of(AFFINE_ALIKE + RELU_OWN.format(k), n) for n, k in (("p1", "-1"), ("p2", "x.T"))]
+    pairs = {(p["a"], p["b"]): p for p in similarity.score_pairs(others + alike + apart, {})}
+    same, different = pairs[("a1", "a2")], pairs[("p1", "p2")]
+    assert same["reading"] == "whole" and same["score"] == pytest.approx(same["code"], abs=1e-3)
+    assert different["score"] < different["code"] and different["score"] < same["score"]
+
+
 RELU = """
 def relu_backward(dout, cache):
     mask = (cache > 0).astype(dout.dtype)
@@ -230,9 +275,11 @@ def test_a_planted_copy_of_an_example_is_the_top_pair(shipped_class):
     report, _ = shipped_class
     first = report["pairs"][0]
     assert {first["a"], first["b"]} == {"layers_buggy.py", "zz_copied.py"}, report["pairs"][:3]
+    # A copy of the whole file shares evidence in every op: read as copied whole, it scores all of it.
     assert (
         first["behaviour"] > 0
         and first["code"] > 0
+        and first["reading"] == "whole"
         and first["score"] == pytest.approx(first["behaviour"] + first["code"], abs=1e-2)
     )
     assert [p["score"] for p in report["pairs"]] == sorted((p["score"] for p in report["pairs"]), reverse=True)
