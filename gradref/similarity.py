@@ -554,16 +554,15 @@ def _matching_lines(by_name, a, b, function, hashes):
 
 
 def write_csv(pairs):
-    """pairs.csv: a, b, score, behaviour, code, functions."""
+    """pairs.csv: a, b, score, behaviour, code, functions, reading."""
     import csv
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["a", "b", "score", "behaviour", "code", "functions"])
+    writer.writerow(["a", "b", "score", "behaviour", "code", "functions", "reading"])
     for p in pairs:
-        writer.writerow(
-            [p["a"], p["b"], p["score"], p["behaviour"], p["code"], " ".join(f["name"] for f in p["functions"])]
-        )
+        functions = " ".join(f["name"] for f in p["functions"])
+        writer.writerow([p["a"], p["b"], p["score"], p["behaviour"], p["code"], functions, p["reading"]])
     return buffer.getvalue()
 
 
