@@ -182,14 +182,6 @@ def test_a_whole_copy_is_read_whole_and_each_op_written_apart_counts_against_it(
     assert how == "whole" and eight == pytest.approx(24.0 + 2 * math.log2(similarity.WHOLE_MISS))
 
 
-AFFINE_ALIKE = """
-def affine_backward(dout, cache):
-    x, w, b = cache
-    dx = dout.dot(w.T).reshape(x.shape)
-    dw = x.reshape(x.shape[0], -1).T.dot(dout)
-    db = np.sum(dout, axis=0)
-    return dx, dw, db
-"""
 RELU_OWN = """
 def relu_backward(dout, cache):
     return dout * (cache > {})
@@ -200,8 +192,8 @@ def test_an_op_both_wrote_apart_counts_against_a_whole_copy_and_one_written_alik
     """Two students who write affine_backward alike and relu_backward each their own way look less
     like a whole copy than two who write both alike, however common relu's one form is."""
     others = [similarity.document_of(f"def affine_backward(d, c):\n    return d * {i}\n", f"s{i}") for i in range(8)]
-    alike = [similarity.document_of(AFFINE_ALIKE + RELU_OWN.format(0), n) for n in ("a1", "a2")]
-    apart = [similarity.document_of(AFFINE_ALIKE + RELU_OWN.format(k), n) for n, k in (("p1", "-1"), ("p2", "x.T"))]
+    alike = [similarity.document_of(AFFINE + RELU_OWN.format(0), n) for n in ("a1", "a2")]
+    apart = [similarity.document_of(AFFINE + RELU_OWN.format(k), n) for n, k in (("p1", "-1"), ("p2", "x.T"))]
     pairs = {(p["a"], p["b"]): p for p in similarity.score_pairs(others + alike + apart, {})}
     same, different = pairs[("a1", "a2")], pairs[("p1", "p2")]
     assert same["reading"] == "whole" and same["score"] == pytest.approx(same["code"], abs=1e-3)
