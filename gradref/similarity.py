@@ -58,8 +58,8 @@ RAREST = 3  # a function's code evidence: its shared fingerprints' rarest few (o
 # lists the mistakes students make most): a few in a small class are no sign of copying.
 NAMED_MISTAKE_CHANCE = 0.1
 MOST = 50  # nor one in more than this many (a common form: every pair of its holders would be scored)
-# A pair's score (see `reading`). Chosen on the similarity benchmark's classes of seeds 0-5 and held to
-# on seeds 6-13, which they were never fitted on (docs/similar.md).
+# A pair's score (see `reading`). Chosen on the similarity benchmark's classes of seeds 0-5 and
+# measured on seeds 6-13, drawn after (docs/similar.md).
 WHOLE_MISS = 0.1  # copied whole: the chance that an op both define still looks written apart
 APART = 0.5  # written apart: no shared wrong result, and the other holds under this share of its code
 PART = 0.1  # copied in part: the chance that any one op was copied
