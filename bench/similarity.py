@@ -14,8 +14,9 @@ alone, code alone and both it reports per obfuscation whether each planted pair 
 independent pair, precision among the top pairs, and the false-flag rate: the share of independent
 pairs that score at least as high as the lowest planted pair. `--seeds N` draws N such classes (seeds
 0 to N - 1, or from `--first-seed`) and sums up over them, with the lowest ratio of a copy that keeps
-its original's code to the highest independent pair, `--size` sets how many independent students a class has and `--public N` adds N
-independent solutions as a public folder (graded: their wrong results count in how rare one is);
+its original's code to the highest independent pair; `--size` sets how many independent students a
+class has and `--public N` adds N independent solutions as a public folder (graded: their wrong
+results count in how rare one is);
 `--scale` also times a class of 1,000 submissions against 2,000 public files (code only), beside the
 float32 GEMM rate.
 """

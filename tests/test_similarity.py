@@ -284,6 +284,7 @@ def test_the_page_has_no_script_escapes_everything_and_marks_the_matching_lines(
     page = (out / "pairs.html").read_text()
     assert "<script" not in page.lower() and "Content-Security-Policy" in page
     assert "<mark>" in page and "never a verdict" in page
+    assert "The evidence is spread over the ops both wrote." in page  # the top pair's reading, in words
     assert (out / "pairs.csv").read_text().startswith("a,b,score,behaviour,code,functions,reading\n")
 
 
