@@ -570,7 +570,7 @@ def similar_page(pairs, documents, key=None):
             f'<tr><td class="num">{rank}</td><td>{_e(a)}</td><td>{_e(b)}</td><td class="num">{p["score"]:.1f}</td>'
             f'<td class="num">{p["behaviour"]:.1f}</td><td class="num">{p["code"]:.1f}</td></tr>'
         )
-        parts = [f'<h3 id="pair-{rank}">{rank}. {_e(a)} and {_e(b)}</h3><p>{_e(SPREAD.get(p.get("reading"), ""))}</p>']
+        parts = [f'<h3 id="pair-{rank}">{rank}. {_e(a)} and {_e(b)}</h3><p>{_e(SPREAD[p["reading"]])}</p>']
         for f in p["functions"][:3]:
             said = f["shared_result"] or "no shared wrong result"
             parts.append(

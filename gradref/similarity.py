@@ -446,8 +446,10 @@ def score_pairs(documents, reports):
                 continue
             total, smaller = sum(weight[h] for h in hashes), min(totals[a], totals[b])
             # How much of the smaller version the other holds (by count where all of it is common).
-            sizes = min(len(by_name[a].prints[function]), len(by_name[b].prints[function]))
-            containment = total / smaller if smaller > 0 else len(hashes) / sizes
+            if smaller > 0:
+                containment = total / smaller
+            else:
+                containment = len(hashes) / min(len(by_name[a].prints[function]), len(by_name[b].prints[function]))
             pair(a, b)["held"][function] = containment
             if total > 0:  # the share held, times how rare the rarest of it is
                 rarest = sorted((weight[h] for h in hashes), reverse=True)[:RAREST]
