@@ -568,3 +568,47 @@ def test_a_files_tree_is_parsed_once_however_many_functions_read_it(monkeypatch)
     assert [n.name for n in nodes] == ["relu_backward", "relu_forward", "relu_backward"]
     assert len(parses) == 1 and nodes[0] is nodes[2]
     assert firstwrong.function_node(text + "\n", "relu_forward").name == "relu_forward" and len(parses) == 2
+
+
+SOFTMAX_STAGED_IN_THE_RETURN = """import numpy as np
+
+
+def softmax_loss(x, y):
+    shifted = x - np.max(x, axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    n = len(x)
+    dx = np.exp(log_probs)
+    dx[np.arange(n), y] -= 1
+    return -np.sum(log_probs[np.arange(n), y]) / n, dx / n
+"""
+
+
+@pytest.mark.parametrize(
+    "old, new, pointed_at, words",
+    [
+        ("dx / n\n", "-(dx / n)\n", "return ", "the negative of the right dx"),
+        ("dx / n\n", "dx / (2 * n)\n", "return ", "half the right dx"),
+        # The staged value itself wrong (not by the 1/N the return applies): its own line.
+        ("-= 1\n", "-= 2\n", "dx[np.arange(n), y] -= 2", "dx"),
+        ("return -np.sum", "return np.sum", "return ", "the negative of the right loss"),
+    ],
+)
+def test_a_name_the_return_still_works_on_is_not_taken_for_the_output(tmp_path, old, new, pointed_at, words):
+    """dx = p; dx[y] -= 1, divided by N in the return: the staged dx is right (N times the gradient,
+    as the derivation stages it); what the return makes of it is the wrong value, and its line is the
+    one to point at, not dx's. A staged value wrong in another way is pointed at where it is made."""
+    path = tmp_path / "losses.py"
+    assert old in SOFTMAX_STAGED_IN_THE_RETURN
+    path.write_text(SOFTMAX_STAGED_IN_THE_RETURN.replace(old, new))
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "softmax_loss")
+    assert entry["status"] == "fail", entry["message"][:300]
+    where = entry.get("where") or {}
+    assert where.get("code", "").startswith(pointed_at), (where, entry["diagnosis"])
+    assert words in entry["diagnosis"][0], entry["diagnosis"]
+
+
+def test_a_name_the_return_divides_by_n_passes_where_right(tmp_path):
+    path = tmp_path / "losses.py"
+    path.write_text(SOFTMAX_STAGED_IN_THE_RETURN)
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "softmax_loss")
+    assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]
