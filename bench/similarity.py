@@ -398,6 +398,21 @@ def ranks(pairs, planted_pairs, key):
     }, flagged
 
 
+def originals_of(sources, choices):
+    """[(student, choice)]: the student each of planted()'s kinds copies, in its order, each another
+    student (two copies of one student would be a related pair counted as an independent one, and
+    would make the copied mistake look twice as common): four with a mistake, two without, and last
+    the copied mistake's, a mistake only its original makes (a constant of its own: a mistake many
+    make alike is no evidence of copying, whoever made it)."""
+    buggy = [(n, c) for n, c in zip(sources, choices) if any(c[o] in BUGS for o in OPS)]
+    clean = [(n, c) for n, c in zip(sources, choices) if not any(c[o] in BUGS for o in OPS)]
+    own = [
+        (n, c) for n, c in buggy if c["c"] not in CONSTANTS and any("{c}" in BUGS[c[o]][1] for o in OPS if c[o] in BUGS)
+    ]
+    copied_mistake = own[0] if own else buggy[-1]
+    return [b for b in buggy if b[0] != copied_mistake[0]][:4] + clean[:2] + [copied_mistake]
+
+
 def accuracy(folder, seed=0, size=36, public=0):
     rng = random.Random(seed)
     styles = pools()
@@ -405,17 +420,7 @@ def accuracy(folder, seed=0, size=36, public=0):
     choices, public_choices = choices[:size], choices[size:]
     _one_of_their_own(choices, rng)
     sources = {f"student_{i:02d}.py": HEADER + written_by(student(c, styles), rng) for i, c in enumerate(choices)}
-    buggy = [(n, c) for n, c in zip(sources, choices) if any(c[o] in BUGS for o in OPS)]
-    clean = [(n, c) for n, c in zip(sources, choices) if not any(c[o] in BUGS for o in OPS)]
-    # The copied mistake is one only its original makes (a constant of its own): a mistake many make
-    # alike is no evidence of copying, whoever made it.
-    own = [
-        (n, c) for n, c in buggy if c["c"] not in CONSTANTS and any("{c}" in BUGS[c[o]][1] for o in OPS if c[o] in BUGS)
-    ]
-    copied_mistake = own[0] if own else buggy[-1]
-    # In the order of planted()'s kinds, each of another student: two copies of one student would be
-    # a related pair counted as an independent one.
-    originals = [b for b in buggy if b is not copied_mistake][:4] + clean[:2] + [copied_mistake]
+    originals = originals_of(sources, choices)
     copies = planted(rng, styles, originals, sources)
     class_folder = os.path.join(folder, "class")
     os.makedirs(class_folder)

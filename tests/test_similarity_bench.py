@@ -4,12 +4,14 @@ style changes what it computes. A style that is itself wrong, or a mistake that 
 plant shared wrong results among "independent" students, or none in a copy. (Our own corpus, run
 in this process: nothing here is a submission.)"""
 
+import random
+
 import numpy as np
 import pytest
 
 from bench import obfuscate
-from bench.similarity import OPS, pools, with_mistake
-from bench.similarity_corpus import BUGS
+from bench.similarity import OPS, _one_of_their_own, independent_class, originals_of, pools, with_mistake
+from bench.similarity_corpus import BUGS, CONSTANTS
 
 STYLES = pools()
 
@@ -97,3 +99,17 @@ def test_an_obfuscated_copy_computes_what_its_original_does(kind):
             original, copy = _run(source, op), _run(hide(source, 3), op)
             for a, b in zip(copy, original):
                 np.testing.assert_array_equal(a, b, err_msg=f"{kind} {op} {style}")
+
+
+@pytest.mark.parametrize("seed", range(14))
+def test_each_planted_copy_copies_another_student(seed):
+    """Two copies of one student would be a related pair scored as an independent one, and would make
+    the copied mistake look twice as common as it is."""
+    rng = random.Random(seed)
+    choices = independent_class(rng, STYLES, 36)
+    _one_of_their_own(choices, rng)
+    originals = originals_of([f"student_{i:02d}.py" for i in range(len(choices))], choices)
+    names = [name for name, _ in originals]
+    assert len(names) == 7 and len(set(names)) == len(names), names
+    copied_mistake = originals[-1][1]
+    assert copied_mistake["c"] not in CONSTANTS, "the copied mistake should be one only its original makes"
