@@ -47,6 +47,7 @@ PLANTED = {
     ),
     ("relu", "mask_wrong_side"): ("layers_student.py", "relu_backward", [("dout * (x > 0)", "dout * (x < 0)")]),
     ("relu", "mask_missing"): ("layers_student.py", "relu_backward", [("dx = dout * (x > 0)", "dx = dout + 0")]),
+    ("relu", "mask_from_dout"): ("layers_student.py", "relu_backward", [("dout * (x > 0)", "dout * (dout > 0)")]),
     ("relu", "dout_missing"): ("layers_student.py", "relu_backward", [("dx = dout * (x > 0)", "dx = 1.0 * (x > 0)")]),
     ("sigmoid", "derivative_from_x"): (
         "layers_student.py",
@@ -99,6 +100,17 @@ PLANTED = {
         "layers_student.py",
         "svm_loss",
         [("x - correct[:, None] + 1.0)", "x - correct[:, None])")],
+    ),
+    ("svm_loss", "correct_class_counted"): (
+        "layers_student.py",
+        "svm_loss",
+        [
+            (
+                "    margins[np.arange(N), y] = 0\n",
+                "    counts = np.sum(margins > 0, axis=1)\n    margins[np.arange(N), y] = 0\n",
+            ),
+            ("dx[np.arange(N), y] -= np.sum(margins > 0, axis=1)", "dx[np.arange(N), y] -= counts"),
+        ],
     ),
     ("svm_loss", "no_1_over_n"): ("layers_student.py", "svm_loss", [("axis=1)\n    dx /= N\n", "axis=1)\n")]),
     # The linear classifiers, in the reg * sum(W^2) convention (the softmax file's 0.5 turned into it).

@@ -563,6 +563,13 @@ def _entries():
         ),
         M(
             "relu",
+            "mask_from_dout",
+            "the ReLU mask is taken from dout instead of the forward's input x: the gradient flows where x > 0, whatever dout's sign",
+            "dx = dout * (x > 0)",
+            lambda a, d, g: {"dx": d * (d > 0)},
+        ),
+        M(
+            "relu",
             "dout_missing",
             "dx is the mask alone: multiply the local gradient by dout (chain rule)",
             "dx = dout * (x > 0)",
@@ -652,6 +659,13 @@ def _entries():
             "the margin (delta, which is 1) is missing from each wrong class's hinge",
             "margins = np.maximum(0, x - correct[:, None] + 1.0)",
             lambda a, d, g: _svm(a, delta=0.0),
+        ),
+        M(
+            "svm_loss",
+            "correct_class_counted",
+            "dx at each row's correct class counts the correct class's own margin (always 1) among the positive ones: count them after margins[y] = 0",
+            "dx[np.arange(N), y] -= np.sum(margins > 0, axis=1)  # margins[np.arange(N), y] = 0 first",
+            lambda a, d, g: {"dx": _svm(a)["dx"] - _one_hot(a["y"], a["x"].shape[1]) / len(a["y"])},
         ),
         M(
             "svm_loss",
