@@ -589,7 +589,7 @@ def softmax_loss(x, y):
         ("dx / n\n", "-(dx / n)\n", "return ", "the negative of the right dx"),
         ("dx / n\n", "dx / (2 * n)\n", "return ", "half the right dx"),
         # The staged value itself wrong (not by the 1/N the return applies): its own line.
-        ("-= 1\n", "-= 2\n", "dx[np.arange(n), y] -= 2", "dx"),
+        ("-= 1\n", "-= 2\n", "dx[np.arange(n), y] -= 2", "dx is the first value that no correct derivation"),
         ("return -np.sum", "return np.sum", "return ", "the negative of the right loss"),
     ],
 )
