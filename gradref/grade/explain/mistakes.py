@@ -663,7 +663,7 @@ def _entries():
         M(
             "svm_loss",
             "correct_class_counted",
-            "dx at each row's correct class counts the correct class's own margin (always 1) among the positive ones: count them after margins[y] = 0",
+            "dx at each row's correct class counts the correct class's own margin (always 1) among the positive ones: count them after that margin is set to zero",
             "dx[np.arange(N), y] -= np.sum(margins > 0, axis=1)  # margins[np.arange(N), y] = 0 first",
             lambda a, d, g: {"dx": _svm(a)["dx"] - _one_hot(a["y"], a["x"].shape[1]) / len(a["y"])},
         ),
