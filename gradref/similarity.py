@@ -9,7 +9,9 @@ scores -log2 of that (a mistake made by 2 of 120 students: 6.9 bits; by half the
 largest per op (a layer's forward and backward together: a wrong forward hands its backward a wrong
 cache, so one mistake fails both, and counts once), summed over ops. Right results carry no weight. A mistake the grader's
 catalogue names (a k-dimensional x never flattened, say) is one students make on their own: its chance
-is taken as at least NAMED_MISTAKE_CHANCE, whatever share of a small class made it.
+is taken as at least NAMED_MISTAKE_CHANCE, whatever share of a small class made it; not one the
+catalogue names with a constant fitted to the student's values (an svm margin of 3.2), whose constant
+is the student's own.
 
 Code. Each function's tokens are normalised (every name it binds becomes one token, numbers and
 strings one each, comments and layout dropped; keywords, operators, attribute names and the
@@ -47,7 +49,7 @@ import os
 import re
 import tokenize
 
-from .findings import named_mistakes
+from .findings import FITTED, named_mistakes
 from .text import source_lines, source_segment
 
 K = 5  # tokens per k-gram
@@ -358,7 +360,8 @@ def behaviour_keys(report):
         if result.get("status") not in ("fail", "error", "timeout"):
             continue
         # A near miss (right but for a shape, or for a k-dimensional x) is named as well as any.
-        keys, named = found.setdefault(result["name"], {}), bool(named_mistakes(result) or result.get("near_miss"))
+        named = [k for k in named_mistakes(result) if k not in FITTED] or result.get("near_miss")
+        keys, named = found.setdefault(result["name"], {}), bool(named)
         for check in result.get("checks", []):
             if not check.get("passed") and check.get("fingerprint"):
                 keys[f"{check['name']}: {check['fingerprint']}"] = (f"the same wrong {check['name']}", named)

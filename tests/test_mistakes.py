@@ -101,6 +101,11 @@ PLANTED = {
         "svm_loss",
         [("x - correct[:, None] + 1.0)", "x - correct[:, None])")],
     ),
+    ("svm_loss", "margin_not_one"): (
+        "layers_student.py",
+        "svm_loss",
+        [("x - correct[:, None] + 1.0)", "x - correct[:, None] + 2.5)")],
+    ),
     ("svm_loss", "correct_class_counted"): (
         "layers_student.py",
         "svm_loss",

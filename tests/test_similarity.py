@@ -80,7 +80,7 @@ def test_a_rare_shared_mistake_weighs_more_than_a_common_one():
 
 
 def test_a_mistake_the_catalogue_names_is_no_rare_evidence_however_few_made_it():
-    # Two of 40 made the same wrong result: one a mistake the catalogue lists (students make it on their
+    # Two of 42 made the same wrong result: one a mistake the catalogue lists (students make it on their
     # own), the other a wrong value nothing names (a constant of their own, say).
     reports = {f"s{i}": _report() for i in range(34)}
     reports.update({n: _report("kdim", mistakes=["db_keepdims"]) for n in ("k1", "k2")})
@@ -88,12 +88,15 @@ def test_a_mistake_the_catalogue_names_is_no_rare_evidence_however_few_made_it()
     for name in ("n1", "n2"):  # right but for a k-dimensional x: a near miss, named as well as any
         reports[name]["results"][0]["near_miss"] = "kdim_only"
     reports.update({n: _report("own", mistakes=["generic", "first_wrong_value"]) for n in ("o1", "o2")})
+    # A margin of their own (3.2, say): the catalogue names it, but the constant is theirs.
+    reports.update({n: _report("margin", mistakes=["margin_not_one"]) for n in ("m1", "m2")})
     pairs = {(p["a"], p["b"]): p for p in similarity.score_pairs([], reports)}
     named, near, own = pairs[("k1", "k2")], pairs[("n1", "n2")], pairs[("o1", "o2")]
+    assert pairs[("m1", "m2")]["behaviour"] == pytest.approx(math.log2(41), abs=1e-3)
     assert (
         named["behaviour"] == near["behaviour"] == pytest.approx(-math.log2(similarity.NAMED_MISTAKE_CHANCE), abs=1e-3)
     )
-    assert own["behaviour"] == pytest.approx(math.log2(39), abs=1e-3) and own["behaviour"] > 1.5 * named["behaviour"]
+    assert own["behaviour"] == pytest.approx(math.log2(41), abs=1e-3) and own["behaviour"] > 1.5 * named["behaviour"]
     assert "catalogue lists" in named["functions"][0]["shared_result"]
     assert "catalogue" not in own["functions"][0]["shared_result"]
 

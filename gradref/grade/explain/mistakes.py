@@ -286,6 +286,26 @@ def _svm(a, delta=1.0, count_correct=False):
     return {"loss": margins.sum() / n, "dx": dx / n}
 
 
+def _svm_other_margin(a, got):
+    """The svm loss and dx at the margin that gives the student's loss (the loss grows with the
+    margin, so bisection finds it), or nothing where that margin is 1 or no margin gives it."""
+    target = got.get("loss")
+    if target is None or np.size(target) != 1 or not np.isfinite(target) or float(target) <= 0:
+        return {}
+    target, low, high = float(target), -1.0, 1.0
+    while _svm(a, high)["loss"] < target:
+        high *= 2
+        if high > 1e6:
+            return {}
+    if _svm(a, low)["loss"] > target:
+        return {}
+    for _ in range(100):
+        middle = (low + high) / 2
+        low, high = (middle, high) if _svm(a, middle)["loss"] < target else (low, middle)
+    delta = (low + high) / 2
+    return {} if abs(delta - 1) < 1e-9 else _svm(a, delta)
+
+
 def _linear(a, which, mean=True, reg_factor=2.0):
     """A linear classifier's loss and dW (svm or softmax on X @ W): the data loss a mean or (mean=False)
     a sum over the rows, and the regularisation's gradient reg_factor * reg * W."""
@@ -659,6 +679,13 @@ def _entries():
             "the margin (delta, which is 1) is missing from each wrong class's hinge",
             "margins = np.maximum(0, x - correct[:, None] + 1.0)",
             lambda a, d, g: _svm(a, delta=0.0),
+        ),
+        M(
+            "svm_loss",
+            "margin_not_one",
+            "each wrong class's hinge adds a margin other than 1 (the loss and dx are those of another delta)",
+            "margins = np.maximum(0, x - correct[:, None] + 1.0)",
+            lambda a, d, g: _svm_other_margin(a, g),
         ),
         M(
             "svm_loss",
