@@ -612,3 +612,29 @@ def test_a_name_the_return_divides_by_n_passes_where_right(tmp_path):
     path.write_text(SOFTMAX_STAGED_IN_THE_RETURN)
     entry = _entry(grade_file(str(path), Options(timeout=20.0)), "softmax_loss")
     assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]
+
+
+SVM = """import numpy as np
+
+
+def svm_loss(x, y):
+    n = x.shape[0]
+    correct = x[np.arange(n), y][:, None]
+    margins = np.maximum(0, x - correct + 1.0)
+    margins[np.arange(n), y] = 0
+    dx = (margins > 0).astype(float)
+    dx[np.arange(n), y] -= dx.sum(axis=1)
+    return margins.sum() / n, dx / n
+"""
+
+
+def test_an_svm_margin_other_than_1_is_named_with_its_line_and_a_margin_of_1_is_not(tmp_path):
+    path = tmp_path / "svm.py"
+    path.write_text(SVM.replace("+ 1.0)", "+ 3.25)"))
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "svm_loss")
+    assert entry["status"] == "fail" and "margin_not_one" in entry["mistakes"], entry["message"][:300]
+    assert entry["where"]["code"] == "margins = np.maximum(0, x - correct + 3.25)", entry["where"]
+    assert "adds 3.25 to the score difference as the margin" in entry["diagnosis"][0]
+    path.write_text(SVM.replace("np.maximum(0, x - correct + 1.0)", "np.maximum(0, 1 + (x - correct))"))
+    entry = _entry(grade_file(str(path), Options(timeout=20.0)), "svm_loss")
+    assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]

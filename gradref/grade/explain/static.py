@@ -12,7 +12,8 @@
   cell), or the read raises.
 - A padded array cropped by a fixed 1 (`dx_pad[:, :, 1:-1, 1:-1]`, `[1:H + 1]`) in a convolution,
   whose padding is conv_param['pad']: right for pad = 1 only.
-- An svm loss that never adds the margin (no 1, no delta anywhere in it): `np.maximum(0, s - s_y)`.
+- An svm loss that never adds the margin (no 1, no delta anywhere in it): `np.maximum(0, s - s_y)`; or
+  one that adds another number than 1 to a score difference (`s - s_y + 2.5`).
 - A group norm that never reads its number of groups G (`x.reshape(N, 1, -1)`): right for G = 1 only.
 - A pooling window's height read into a name that says width, or the reverse (`pw, ph = pool_param[
   'pool_height'], pool_param['pool_width']`): right for square windows only.
@@ -71,6 +72,7 @@ def findings(text, name):
         + _swapped_sizes(node, lines)
         + _groups_unread(node, lines)
         + _margin_missing(node, lines)
+        + _margin_not_one(node, lines)
         + _windows_assigned(node, lines)
         + _carries_dropped(node, lines)
         + _layer_skipped(node, lines)
@@ -624,6 +626,29 @@ def _groups_unread(function, lines):
         "splits x into groups without G (the function only hands it on): the channels go into G groups, and "
         "this is right for G = 1 only",
     )
+
+
+def _margin_not_one(function, lines):
+    """An svm loss that adds a number other than 1 (or 0) to a score difference: its margin. Named at
+    that addition."""
+    if "svm" not in function.name:
+        return []
+    found = []
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)):
+            continue
+        for number, other in ((node.left, node.right), (node.right, node.left)):
+            value = number.value if isinstance(number, ast.Constant) else None
+            differs = any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) for n in ast.walk(other))
+            if type(value) in (int, float) and value not in (0, 1) and differs:
+                found.append((node, value))
+    if not found:
+        return []
+    node, value = min(found, key=lambda f: f[0].lineno)
+    return [
+        f"{_at(lines, node.lineno)} adds {value:g} to the score difference as the margin, where the svm's "
+        "margin (delta) is 1"
+    ]
 
 
 def _margin_missing(function, lines):
