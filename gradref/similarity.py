@@ -360,8 +360,8 @@ def behaviour_keys(report):
         if result.get("status") not in ("fail", "error", "timeout"):
             continue
         # A near miss (right but for a shape, or for a k-dimensional x) is named as well as any.
-        named = [k for k in named_mistakes(result) if k not in FITTED] or result.get("near_miss")
-        keys, named = found.setdefault(result["name"], {}), bool(named)
+        keys = found.setdefault(result["name"], {})
+        named = bool([k for k in named_mistakes(result) if k not in FITTED] or result.get("near_miss"))
         for check in result.get("checks", []):
             if not check.get("passed") and check.get("fingerprint"):
                 keys[f"{check['name']}: {check['fingerprint']}"] = (f"the same wrong {check['name']}", named)

@@ -995,3 +995,11 @@ def test_the_line_is_named_by_its_rule(planted_reports, name):
     failing = [r for r in planted_reports[name]["results"] if r["status"] == "fail" and r.get("where")]
     found = [(r["where"]["code"], r["diagnosis"][0]) for r in failing]
     assert any(code in where and words in sentence for where, sentence in found), found
+
+
+def test_every_fitted_mistake_is_a_catalogue_key():
+    """findings.FITTED names catalogue keys by string (the similarity score reads it without the
+    catalogue): a key renamed in one place only would quietly be weighed as a mistake made alike."""
+    from gradref.findings import FITTED
+
+    assert FITTED <= {m.key for mistakes in CATALOGUE.values() for m in mistakes}

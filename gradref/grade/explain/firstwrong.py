@@ -85,10 +85,9 @@ def returned_names(node):
 
 
 def worked_on_in_return(node):
-    """The names a return statement reads inside an expression it hands back (`return -(dx / n)`) and
-    no return hands back as they are: what such a name holds is not yet what the function returns."""
-    plain = {n for names in returned_names(node) for n in names if n}
-    read = {
+    """The names a return statement reads inside an expression it hands back (`return -(dx / n)`):
+    where no return hands one back as it is, what it holds is not yet what the function returns."""
+    return {
         inner.id
         for statement in ast.walk(node)
         if isinstance(statement, ast.Return) and statement.value is not None
@@ -97,7 +96,6 @@ def worked_on_in_return(node):
         for inner in ast.walk(part)
         if isinstance(inner, ast.Name)
     }
-    return read - plain
 
 
 def _returned(statement):
@@ -294,7 +292,7 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
     returned = {n for names in returned_names(node) for n in names if n} | {
         r.name for r in records if r.name.startswith("return[")
     }
-    staged = worked_on_in_return(node) & set(named)  # an output's name the return still works on
+    staged = (worked_on_in_return(node) - returned) & set(named)  # an output's name the return still works on
     handed = [r.value for r in records if r.start == records[0].start] if records else []
     correct = Correct([*reference, *handed])  # what the function is handed is right by definition
     found = statements(node)
