@@ -109,9 +109,10 @@ def run_parallel(ops, dtypes, devices, jobs, advance=None, order=1, seed=0):
     pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=pools.quiet_worker)
     try:
         library = backends.selected()
-        futures = {
-            pool.submit(run_unit, name, list(dtypes), list(devices), order, seed, library): name for name in names
-        }
+        with pools.one_blas_thread_each():  # the workers start on the first submits
+            futures = {
+                pool.submit(run_unit, name, list(dtypes), list(devices), order, seed, library): name for name in names
+            }
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
             if advance:
                 advance(done, len(names), futures[future])

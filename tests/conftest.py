@@ -5,8 +5,13 @@ import os
 import jax
 import pytest
 
-from conformance import cache
+from conformance import cache, pools
 from reference.oracle import gpu_available
+
+# The xdist workers fill every core between them: one BLAS thread each (conformance/pools.py says why).
+# This conftest is read by the controller before it starts them, and they inherit the environment.
+for _name in pools.BLAS_THREADS:
+    os.environ.setdefault(_name, "1")
 
 pytest_plugins = ["pytester"]
 

@@ -1,12 +1,16 @@
 """`gradref check` and `gradref example`: exit codes, JSON fields, one-sentence errors."""
 
+import concurrent.futures
 import json
+import multiprocessing
+import os
 import subprocess
 import sys
 
 import pytest
 from processes import AS_IN_A_TERMINAL, descendants, still_alive
 
+from conformance import pools
 from gradref.cli import main
 from reference import oracle
 
@@ -124,15 +128,51 @@ def test_json_report_is_written_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
-def test_check_in_parallel_gives_the_same_rows_in_the_same_order(tmp_path):
+def test_check_in_parallel_gives_the_same_rows_in_the_same_order(tmp_path, monkeypatch):
     serial, parallel = tmp_path / "s.json", tmp_path / "p.json"
     names = ("relu", "max_gate", "sigmoid", "add_mul_circuit")  # two ops a worker at least: both workers start
     ops = [arg for name in names for arg in ("--op", name)]
     assert main(["check", *ops, "--jobs", "1", "--json", str(serial)]) == 0
+    entered = blocks_entered(monkeypatch)
     assert main(["check", *ops, "--jobs", "2", "--json", str(parallel)]) == 0
+    assert entered == [1], "the pool's processes start with one BLAS thread each"
     rows = lambda path: json.loads(path.read_text())["results"]
     assert [(r["op"], r["dtype"]) for r in rows(serial)] == [(op, dt) for op in names for dt in ("float64", "float32")]
     assert rows(serial) == rows(parallel)
+
+
+def blocks_entered(monkeypatch):
+    """A list that grows by one each time a pool is started inside pools.one_blas_thread_each()."""
+    entered, real = [], pools.one_blas_thread_each
+    monkeypatch.setattr(pools, "one_blas_thread_each", lambda: entered.append(1) or real())
+    return entered
+
+
+def test_pool_processes_take_one_blas_thread_each_and_a_number_the_user_set_is_kept(monkeypatch):
+    for name in pools.BLAS_THREADS:
+        monkeypatch.delenv(name, raising=False)  # the test session itself sets them (conftest.py)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    before = {name: os.environ.get(name) for name in pools.BLAS_THREADS}
+    with pools.one_blas_thread_each():
+        pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        first = pool.submit(os.getenv, "OPENBLAS_NUM_THREADS")
+    with pool:
+        seen = {name: pool.submit(os.getenv, name).result() for name in pools.BLAS_THREADS}
+    assert first.result() == "1"
+    assert seen == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "3"}
+    assert {name: os.environ.get(name) for name in pools.BLAS_THREADS} == before
+
+
+def test_a_batch_starts_its_pool_with_one_blas_thread_each(tmp_path, monkeypatch):
+    from gradref.grade import Options
+    from gradref.grade.front.batch import grade_folder
+
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("import numpy as np\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n")
+    entered = blocks_entered(monkeypatch)
+    grade_folder(str(tmp_path), Options(timeout=10.0), jobs=2, out=str(tmp_path / "reports"))
+    assert entered == [1]
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir() if p.suffix == ".json") == ["a.py.json", "b.py.json"]
 
 
 def test_check_uses_every_core_unless_told(monkeypatch, tmp_path):

@@ -98,7 +98,8 @@ def _one_pool(files, options, workers, grade, started):
         workers, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker
     )
     try:
-        futures = {pool.submit(grade, path, options, started): path for path in files}
+        with pools.one_blas_thread_each():  # the workers start on the first submits
+            futures = {pool.submit(grade, path, options, started): path for path in files}
         for future in concurrent.futures.as_completed(futures):
             try:
                 result, error = future.result()
