@@ -413,12 +413,19 @@ def originals_of(sources, choices):
     return [b for b in buggy if b[0] != copied_mistake[0]][:4] + clean[:2] + [copied_mistake]
 
 
-def accuracy(folder, seed=0, size=36, public=0):
-    rng = random.Random(seed)
-    styles = pools()
+def drawn_class(rng, styles, size, public=0):
+    """(the class's choices, the public folder's): independent students, one of the class with a
+    mistake of their own; `rng` goes on to write their code."""
     choices = independent_class(rng, styles, size + public)
     choices, public_choices = choices[:size], choices[size:]
     _one_of_their_own(choices, rng)
+    return choices, public_choices
+
+
+def accuracy(folder, seed=0, size=36, public=0):
+    rng = random.Random(seed)
+    styles = pools()
+    choices, public_choices = drawn_class(rng, styles, size, public)
     sources = {f"student_{i:02d}.py": HEADER + written_by(student(c, styles), rng) for i, c in enumerate(choices)}
     originals = originals_of(sources, choices)
     copies = planted(rng, styles, originals, sources)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench import obfuscate
-from bench.similarity import OPS, _one_of_their_own, independent_class, originals_of, pools, with_mistake
+from bench.similarity import OPS, drawn_class, originals_of, pools, with_mistake
 from bench.similarity_corpus import BUGS, CONSTANTS
 
 STYLES = pools()
@@ -105,9 +105,7 @@ def test_an_obfuscated_copy_computes_what_its_original_does(kind):
 def test_each_planted_copy_copies_another_student(seed):
     """Two copies of one student would be a related pair scored as an independent one, and would make
     the copied mistake look twice as common as it is."""
-    rng = random.Random(seed)
-    choices = independent_class(rng, STYLES, 36)
-    _one_of_their_own(choices, rng)
+    choices, _ = drawn_class(random.Random(seed), STYLES, 36)  # as the benchmark's accuracy() draws it
     originals = originals_of([f"student_{i:02d}.py" for i in range(len(choices))], choices)
     names = [name for name, _ in originals]
     assert len(names) == 7 and len(set(names)) == len(names), names
