@@ -918,6 +918,66 @@ def test_the_check_at_start_names_what_a_worker_root_would_show():
     assert visible == ("/site/numpy/__init__.py",)
 
 
+def test_one_probe_answers_the_announcement_the_sandbox_and_the_report(tmp_path, monkeypatch):
+    """In process mode as root, the worker root is probed once per process: the grader's paths, its
+    cache and the class folder together; a class folder not yet asked about costs one more probe,
+    of that folder alone."""
+    from conformance import cache
+    from gradref.grade.untrusted import worker_root
+
+    if confine.uses_worker_root() is False:
+        pytest.skip(f"no worker root here: {confine.worker_root_check()[0]}")
+    asked, real_check = [], worker_root.check
+    monkeypatch.setattr(
+        worker_root, "check", lambda uid, packages, paths: asked.append(paths) or real_check(uid, packages, paths)
+    )
+    monkeypatch.setattr(confine, "_ROOT_PROBE", {"tried": False, "problem": None, "seen": {}})
+    first, second = tmp_path / "class", tmp_path / "another class"
+    first.mkdir(), second.mkdir()
+    notes = [confine.isolation_note(confine.PROCESS, cache.folder(), str(first)) for _ in range(2)]
+    assert confine.uses_worker_root() and confine.worker_root_check(cache.folder())[0] is None
+    grader = confine.grader_paths()["gradref"]
+    assert len(asked) == 1 and {grader, cache.folder(), str(first)} <= set(asked[0]), asked
+    assert notes[0] == notes[1] and "advisory" not in notes[0], notes
+    confine.isolation_note(confine.PROCESS, cache.folder(), str(second))
+    assert asked[1:] == [[str(second)]], asked
+
+
+def test_a_worker_roots_libraries_are_walked_once_and_only_what_is_placed_is_asked_about(tmp_path, monkeypatch):
+    """Each sandbox of a batch places the same standard library and NumPy: the folders are walked
+    once per process, and ldd is asked only about shared objects that are placed (not tests')."""
+    from gradref.grade.untrusted import worker_root
+
+    package = tmp_path / "package"
+    (package / "tests").mkdir(parents=True)
+    (package / "module.so").write_bytes(b"not an ELF file: ldd is asked about it")
+    (package / "tests" / "left_out.so").write_bytes(b"not placed, so never asked about")
+    (package / "code.py").write_text("x = 1\n")
+    (package / "alias.py").symlink_to("code.py")
+    asked = []
+    monkeypatch.setattr(worker_root, "_ldd", lambda binaries: asked.extend(binaries) or [])
+    worker_root.shared_libraries.cache_clear()
+    worker_root._listing.cache_clear()
+    try:
+        worker_root.shared_libraries(((str(package), worker_root._tests_left_out),))
+        walks = []
+        real_walk = os.walk
+        monkeypatch.setattr(worker_root.os, "walk", lambda *a, **k: walks.append(a[0]) or real_walk(*a, **k))
+        for root in ("one", "two"):
+            worker_root.place_tree(str(package), str(tmp_path / root), worker_root._tests_left_out)
+    finally:
+        worker_root.shared_libraries.cache_clear()
+        worker_root._listing.cache_clear()
+    assert str(package / "module.so") in asked and str(package / "tests" / "left_out.so") not in asked, asked
+    assert walks == [], walks  # shared_libraries walked it already
+    for root in ("one", "two"):
+        placed = tmp_path / root
+        assert sorted(os.listdir(placed)) == ["alias.py", "code.py", "module.so"]
+        assert os.readlink(placed / "alias.py") == "code.py" and os.path.samefile(
+            placed / "code.py", package / "code.py"
+        )
+
+
 # A child, a grandchild, and a child started by a second thread (listed in that thread's own file).
 FAMILY = """
 import subprocess, sys, threading, time

@@ -160,8 +160,9 @@ def _flags_over_spec(args, spec, options):
     return options
 
 
-def _announce_isolation(options):
-    """Choose the isolation once, before any work; say so plainly when it is process-only."""
+def _announce_isolation(options, class_folder):
+    """Choose the isolation once, before any work; say so plainly when it is process-only.
+    `class_folder`: where the submissions were handed in (the report's note names it too)."""
     try:
         isolation = confine.choose(options.sandbox)
     except confine.SandboxUnavailable as error:
@@ -169,7 +170,7 @@ def _announce_isolation(options):
     if isolation == confine.PROCESS:
         reason = confine.bwrap_problem() if options.sandbox == "auto" else "--sandbox process was asked for"
         err.print(
-            f"[yellow]warning:[/] {escape(confine.isolation_note(isolation, cache.folder()))} ({escape(reason or '')})",
+            f"[yellow]warning:[/] {escape(confine.isolation_note(isolation, cache.folder(), class_folder))} ({escape(reason or '')})",
             soft_wrap=True,
         )
     if syscalls.problem():
@@ -181,13 +182,13 @@ def cmd_grade(args):
     options = _grade_options(args)
     sandbox.remove_stale_sandboxes()
     if args.batch:
-        _announce_isolation(options)
+        _announce_isolation(options, os.path.abspath(args.submission))
         return grade_batch(args, options)
     for path in (args.json, args.gradescope, args.junit, args.annotate, args.html):
         output.check_writable(path)
     if args.annotate and not args.submission.endswith(".ipynb"):
         raise UsageError(f"--annotate writes a copy of a notebook, and {args.submission} is not an .ipynb file")
-    _announce_isolation(options)
+    _announce_isolation(options, os.path.dirname(os.path.abspath(args.submission)))
     try:
         with progress_bar() as bar:
             task = bar.add_task("grading", total=None)

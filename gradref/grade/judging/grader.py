@@ -186,6 +186,8 @@ def _grade(path, options, advance, staging_s=0.0):
     targets = only_asked(targets_for(conventions), options.only)
     entries = []
     isolation = confine.choose(options.sandbox)
+    # Asked before the sandbox is made: in process mode as root, one probe then answers both.
+    isolation_note = confine.isolation_note(isolation, cache.folder(), os.path.dirname(os.path.abspath(path)))
     secret = options.unseen_secret or unseen.machine_secret()
     with Sandbox(
         path,
@@ -249,7 +251,7 @@ def _grade(path, options, advance, staging_s=0.0):
         "summary": summary(results),
         "strict": options.strict,
         "isolation": isolation,
-        "isolation_note": confine.isolation_note(isolation, cache.folder(), os.path.dirname(os.path.abspath(path))),
+        "isolation_note": isolation_note,
         "unseen_seed": unseen.fingerprint(secret),
         "stand_ins": _stand_ins(hello),
         "limits": {

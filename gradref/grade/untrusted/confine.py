@@ -43,8 +43,8 @@ def isolation_note(isolation, cache_folder=None, class_folder=None):
     could see there (none, checked once per folder by a worker started there); without one, with
     Landlock or without, what that uid could still read (gradref's cache folder made private first)."""
     if isolation == PROCESS and process_uid() is not None:
+        seen = worker_root_check(cache_folder, class_folder)[1]  # first: one probe answers both
         if uses_worker_root():
-            seen = worker_root_check(cache_folder, class_folder)[1]
             return ROOT_NOTE.format(landlock=" and Landlock" if landlock_abi() >= 1 else "") + (
                 f"; yet the submission's uid could see {', '.join(seen)} there, so a pass is advisory"
                 if seen
@@ -120,7 +120,11 @@ def readable_by_sandbox_uid(cache_folder=None, class_folder=None):
     return tuple(what for (what, _), opened in zip(named, answer) if opened == b"1")
 
 
-@functools.lru_cache(maxsize=None)
+# One worker root is started per process to learn whether chroot works here; each path a report asks
+# about is looked for there once (a class folder the first probe did not know costs one more).
+_ROOT_PROBE = {"tried": False, "problem": None, "seen": {}}
+
+
 def worker_root_check(cache_folder=None, class_folder=None):
     """(problem, visible): None and the grader's paths that a worker started in a worker root of its
     own, as the submission's uid, can see there; or the sentence that says why no worker root can be
@@ -131,7 +135,15 @@ def worker_root_check(cache_folder=None, class_folder=None):
     if cache_folder:
         protect_cache(cache_folder)
     paths = [path for path in grader_paths(cache_folder, class_folder).values() if os.path.exists(path)]
-    return worker_root.check(uid, worker_packages(), paths)
+    probe = _ROOT_PROBE
+    unknown = [path for path in paths if path not in probe["seen"]]
+    if not probe["tried"] or (unknown and probe["problem"] is None):
+        problem, visible = worker_root.check(uid, worker_packages(), unknown)
+        probe.update(tried=True, problem=problem)
+        probe["seen"].update({path: path in visible for path in unknown})
+    if probe["problem"] is not None:
+        return probe["problem"], ()
+    return None, tuple(path for path in paths if probe["seen"][path])
 
 
 def uses_worker_root():

@@ -87,21 +87,27 @@ def place_file(root, path):
 
 def place_tree(source, target, leave_out=lambda folder, name: False):
     """The folder `source` at `target`: folders made, files linked, links made again."""
-    for folder, folders, files in os.walk(source):
-        inner = os.path.join(target, os.path.relpath(folder, source))
+    for rel, links, files in _listing(source, leave_out):
+        inner = os.path.normpath(os.path.join(target, rel))
         _folder(inner)
-        folders[:] = [f for f in folders if not leave_out(folder, f)]
-        for name in folders:
-            if os.path.islink(os.path.join(folder, name)):
-                os.symlink(os.readlink(os.path.join(folder, name)), os.path.join(inner, name))
+        for name, destination in links:
+            os.symlink(destination, os.path.join(inner, name))
         for name in files:
-            if leave_out(folder, name):
-                continue
-            host = os.path.join(folder, name)
-            if os.path.islink(host):
-                os.symlink(os.readlink(host), os.path.join(inner, name))
-            elif os.path.isfile(host):
-                _link_or_copy(host, os.path.join(inner, name))
+            _link_or_copy(os.path.join(source, rel, name), os.path.join(inner, name))
+
+
+@functools.lru_cache(maxsize=None)
+def _listing(source, leave_out):
+    """What place_tree makes of `source`, walked once per process (every sandbox of a batch places the
+    same standard library and NumPy): (folder, its links as (name, destination), its files), relative."""
+    listing = []
+    for folder, folders, files in os.walk(source):
+        folders[:] = [f for f in folders if not leave_out(folder, f)]
+        files = [f for f in files if not leave_out(folder, f)]
+        links = tuple((n, os.readlink(p)) for n in folders + files if os.path.islink(p := os.path.join(folder, n)))
+        plain = tuple(f for f in files if not os.path.islink(p := os.path.join(folder, f)) and os.path.isfile(p))
+        listing.append((os.path.relpath(folder, source), links, plain))
+    return tuple(listing)
 
 
 @functools.lru_cache(maxsize=None)
@@ -113,6 +119,10 @@ def _stdlib_left_out(folder, name):
     if folder == stdlib():
         return name in LEFT_OUT or name.startswith("config-")
     return name.startswith("_tkinter") or name == "__phello__"
+
+
+def _bytecode_left_out(folder, name):
+    return name == "__pycache__"
 
 
 def _tests_left_out(folder, name):
@@ -153,16 +163,17 @@ def needed(path):
 
 @functools.lru_cache(maxsize=None)
 def shared_libraries(trees):
-    """Every shared library (and the loader) that the interpreter and the .so files under `trees`
-    need, as ldd finds them on this machine; those inside the trees themselves are placed with them.
-    ldd (one loader run per file) is asked only about files that need a library beyond those the
-    interpreter loads and those the trees hold, which their own ELF headers say."""
+    """Every shared library (and the loader) that the interpreter and the .so files placed from
+    `trees` ((folder, leave_out) pairs, as place_tree takes them) need, as ldd finds them on this
+    machine; those inside the trees themselves are placed with them. ldd (one loader run per file) is
+    asked only about files that need a library beyond those the interpreter loads and those the trees
+    hold, which their own ELF headers say."""
     python = os.path.realpath(sys.executable)
     binaries, inside = [], set()
-    for tree in trees:
-        for folder, _, files in os.walk(tree):
+    for tree, leave_out in trees:
+        for rel, _, files in _listing(tree, leave_out):
             found = [f for f in files if ".so" in f and not f.endswith(".py")]
-            binaries += [os.path.join(folder, f) for f in found]
+            binaries += [os.path.normpath(os.path.join(tree, rel, f)) for f in found]
             inside.update(found)
     found = set(_ldd([python]))
     known = inside | {os.path.basename(p) for p in found}
@@ -172,7 +183,7 @@ def shared_libraries(trees):
         if names is None or names - known:
             asked.append(binary)
     found.update(_ldd(asked))
-    in_trees = tuple(os.path.realpath(t) + os.sep for t in trees)
+    in_trees = tuple(os.path.realpath(tree) + os.sep for tree, _ in trees)
     return tuple(sorted(p for p in found if not os.path.realpath(p).startswith(in_trees)))
 
 
@@ -188,7 +199,7 @@ def place_libraries(root, packages):
     """The interpreter, its shared libraries, the standard library, and NumPy with the allowed
     packages (folders and module files) in the one site folder."""
     place_file(root, os.path.realpath(sys.executable))
-    trees = tuple(p for p in packages if os.path.isdir(p)) + (stdlib(),)
+    trees = ((stdlib(), _stdlib_left_out), *((p, _tests_left_out) for p in packages if os.path.isdir(p)))
     for library in (*shared_libraries(trees), "/etc/ld.so.cache"):
         if os.path.exists(library):
             place_file(root, library)
@@ -245,7 +256,7 @@ def furnish(root, packages, course_support=None, worker=None, gpu=False):
             shutil.copyfile(path, os.path.join(root, name))
             os.chmod(os.path.join(root, name), 0o644)
     if course_support:
-        place_tree(course_support, os.path.join(root, SUPPORT), lambda folder, name: name == "__pycache__")
+        place_tree(course_support, os.path.join(root, SUPPORT), _bytecode_left_out)
     return {
         "site": ["/" + SITE],
         "packages": [f"/{SITE}/{os.path.basename(p)}" for p in packages],
