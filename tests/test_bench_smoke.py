@@ -153,3 +153,34 @@ def test_quick_times_one_op_of_each_pair_of_regularisation_twins():
     assert {row[0].name for row in runner.plan(ops, ["numpy"], ["cpu"], ["float32"], quick=False)} == {
         o.name for o in ops
     }
+
+
+def test_a_sweep_holds_one_draw_at_a_time_and_hands_memory_back_between_ops(monkeypatch):
+    """The last row's arrays are let go before the next row's are drawn (two of the largest would
+    otherwise be held at once), and what an op freed is handed back before the next op starts."""
+    import weakref
+
+    class Draw:  # stands for (args, dout); weakref-able, so the test sees when it is let go
+        def __iter__(self):
+            return iter(((), None))
+
+    alive, events = [], []
+
+    def drawing(op, size, dtype):
+        events.append(("draw", op.name, sum(ref() is not None for ref in alive)))
+        draw = Draw()
+        alive.append(weakref.ref(draw))
+        return draw
+
+    monkeypatch.setattr(runner, "inputs", drawing)
+    monkeypatch.setattr(runner, "measure", lambda op, *rest: {"op": op.name})
+    monkeypatch.setattr(runner, "release_memory", lambda: events.append(("release",)))
+    ops = [registry.REGISTRY["affine"], registry.REGISTRY["relu"]]
+    rows = runner.run(ops, ["numpy", "jax_jit"], ["cpu"], ["float32"], quick=True)["results"]
+    assert len(rows) == 2 * len(runner.plan(ops, ["numpy"], ["cpu"], ["float32"], quick=True))
+    draws = [e for e in events if e[0] == "draw"]
+    assert len(draws) == len(rows) // 2 and all(held == 0 for _, _, held in draws), events
+    ops_in_order = [name for _, name, _ in draws]
+    starts = [i for i, name in enumerate(ops_in_order) if i == 0 or name != ops_in_order[i - 1]]
+    assert [e for e in events if e[0] == "release"] == [("release",)] * len(starts), events
+    assert all(events[events.index(d) - 1] == ("release",) for d in (draws[i] for i in starts)), events
