@@ -192,16 +192,15 @@ def run(ops, impl_names, devices, dtypes, quick, advance=None, budget=None):
     budget = budget if budget is not None else (QUICK_BUDGET_S if quick else FULL_BUDGET_S)
     peaks = Peaks(budget)
     todo = plan(ops, impl_names, devices, dtypes, quick)
-    results, drawn = [], {}
+    results, drawn_key, drawn = [], None, None
     for done, (op, size, impl, device, dtype) in enumerate(todo, 1):
         key = (op.name, label(size), dtype)
-        if key not in drawn:  # the impls of a row follow each other: keep only the latest draw
-            last_op = next(iter(drawn), (None,))[0]
-            drawn.clear()  # first: the last row's arrays would otherwise be held beside the new ones
-            if op.name != last_op:
+        if key != drawn_key:  # the impls of a row follow each other: keep only the latest draw
+            drawn = None  # first: the last row's arrays would otherwise be held beside the new ones
+            if drawn_key is None or op.name != drawn_key[0]:
                 release_memory()
-            drawn[key] = inputs(op, size, dtype)
-        results.append(measure(op, size, impl, device, dtype, peaks, budget, drawn[key]))
+            drawn_key, drawn = key, inputs(op, size, dtype)
+        results.append(measure(op, size, impl, device, dtype, peaks, budget, drawn))
         if advance:
             advance(done, len(todo), f"{op.name} {label(size)} {impl}")
     return {"machine": machine(devices), "results": results}
