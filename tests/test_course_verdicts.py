@@ -396,6 +396,16 @@ def test_python_2_print_is_named_with_the_fix(tmp_path):
         grade_file(str(path), FAST)
 
 
+def test_a_file_with_a_nul_byte_is_refused_without_a_line_it_does_not_have(tmp_path):
+    path = tmp_path / "nul.py"
+    path.write_bytes(b"import numpy as np\x00\n")
+    with pytest.raises(
+        CannotGrade, match=r"nul\.py has a syntax error: source code string cannot contain null bytes"
+    ) as raised:
+        grade_file(str(path), FAST)
+    assert "None" not in str(raised.value)
+
+
 @pytest.mark.parametrize(
     "call,fix",
     [

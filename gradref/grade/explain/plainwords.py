@@ -90,7 +90,8 @@ def explain_error(message):
 
 def explain_syntax_error(path, error):
     """One sentence for a file that does not parse: the line, and the fix for Python 2 syntax."""
-    sentence = f"{path} has a syntax error on line {error.lineno}: {error.msg}"
+    where = f" on line {error.lineno}" if error.lineno else ""  # a NUL byte has no line
+    sentence = f"{path} has a syntax error{where}: {error.msg}"
     for pattern, fix in PYTHON2:
         if fix and re.search(pattern, error.msg or ""):
             return f"{sentence} ({fix}; the grader runs Python 3)"
