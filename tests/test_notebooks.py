@@ -16,6 +16,7 @@ from notebooks import course_notebook
 from gradref.cli import main
 from gradref.grade import CannotGrade, Options, grade_file
 from gradref.grade.front.batch import grade_folder
+from gradref.grade.untrusted import notebook
 from gradref.grade.untrusted import unzip as unzip_module
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
@@ -145,7 +146,6 @@ def test_annotate_writes_a_feedback_cell_after_each_graded_function(tmp_path):
 
 
 def test_a_cell_too_large_for_code_is_left_out_before_it_is_parsed(tmp_path, monkeypatch):
-    from gradref.grade.untrusted import notebook
 
     parsed = []
     real_parse = notebook.ast.parse
@@ -314,6 +314,27 @@ def test_a_batch_grades_notebooks_and_zips_beside_py_files(tmp_path):
     assert {"ann.py.json", "bob.ipynb.json", "cy.zip.json"} <= set(names)
 
 
+NOT_JSON = "it is not JSON: save the notebook from Jupyter again"
+
+
+@pytest.mark.parametrize(
+    "content,why",
+    [
+        (b"{ not json", NOT_JSON),
+        (b'{"cells": "x"}', "its JSON is not in Jupyter's notebook format"),
+        (b"[]", "its JSON is not in Jupyter's notebook format"),
+        (b"\xff\xfe{", "it is not UTF-8 text"),
+    ],
+)
+def test_an_unreadable_notebook_is_said_in_words_not_an_exceptions_name(tmp_path, content, why):
+    path = tmp_path / "hw.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(notebook.NotANotebook) as raised:
+        notebook.read(str(path))
+    assert str(raised.value).startswith(f"hw.ipynb is not a readable notebook ({why}"), raised.value
+    assert "Error" not in str(raised.value)
+
+
 def test_a_broken_notebook_beside_the_code_is_left_out_and_said(tmp_path, capsys):
     """An assignment folder's notebook that is not valid JSON never costs the student the .py files
     beside it; a folder of nothing but a broken notebook still cannot be graded."""
@@ -323,10 +344,10 @@ def test_a_broken_notebook_beside_the_code_is_left_out_and_said(tmp_path, capsys
     (folder / "two_layer_net.ipynb").write_text("{ not json")
     report = grade_file(str(folder), Options(timeout=5.0))
     assert report["passed"], [r["message"] for r in report["results"] if r["status"] != "pass"][:3]
-    assert report["unreadable_notebooks"] == ["two_layer_net.ipynb is not a readable notebook (NotJSONError)"]
+    assert report["unreadable_notebooks"] == [f"two_layer_net.ipynb is not a readable notebook ({NOT_JSON})"]
     assert main(["grade", str(folder), "--timeout", "5"]) == 0
     assert (
-        "two_layer_net.ipynb is not a readable notebook (NotJSONError): left out, the rest graded"
+        f"two_layer_net.ipynb is not a readable notebook ({NOT_JSON}): left out, the rest graded"
         in capsys.readouterr().out
     )
     alone = tmp_path / "alone"

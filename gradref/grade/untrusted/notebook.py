@@ -66,7 +66,16 @@ def read(path):
     try:
         return nbformat.read(path, as_version=4)
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds on a broken file
-        raise NotANotebook(f"{os.path.basename(path)} is not a readable notebook ({type(error).__name__})") from None
+        raise NotANotebook(f"{os.path.basename(path)} is not a readable notebook ({_why_unreadable(error)})") from None
+
+
+def _why_unreadable(error):
+    """What is wrong with a file nbformat cannot read, in words rather than an exception's name."""
+    if isinstance(error, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if type(error).__name__ in ("NotJSONError", "JSONDecodeError"):
+        return "it is not JSON: save the notebook from Jupyter again"
+    return "its JSON is not in Jupyter's notebook format: save it from Jupyter again"
 
 
 def _first_line(text):
