@@ -146,7 +146,6 @@ def test_annotate_writes_a_feedback_cell_after_each_graded_function(tmp_path):
 
 
 def test_a_cell_too_large_for_code_is_left_out_before_it_is_parsed(tmp_path, monkeypatch):
-
     parsed = []
     real_parse = notebook.ast.parse
     monkeypatch.setattr(
