@@ -14,11 +14,14 @@ class UsageError(Exception):
     """Bad input: the CLI prints the message as one sentence and exits 2."""
 
 
-def check_writable(path):
-    """Fail before a long run, not after it, when a report could not be written."""
+def check_writable(path, made=None):
+    """Fail before a long run, not after it, when a report could not be written. `made`: a folder
+    the run makes before it writes the report (a batch's --out, already checked), which may hold it."""
     if path in (None, "-"):
         return
     folder = os.path.dirname(os.path.abspath(path)) or "."
+    if made and not os.path.isdir(folder) and folder == os.path.abspath(made):
+        return
     if not os.path.isdir(folder):
         raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
     if os.path.isdir(path):

@@ -271,6 +271,27 @@ def test_unwritable_output_paths_are_refused_before_any_work(tmp_path):
         assert code == 2 and sentence in stderr and "Traceback" not in stderr, (args, stderr)
 
 
+def test_a_batchs_page_and_json_may_go_into_the_out_folder_it_makes(tmp_path):
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "ann.py").write_text(
+        "import numpy as np\n\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n\n"
+        "def relu_backward(dout, x):\n    return dout * (x > 0)\n"
+    )
+    out = tmp_path / "new"
+    code, stdout, stderr = run_cli(
+        "grade", str(tmp_path / "class"), "--batch", "--out", str(out), "--html", str(out / "class.html"),
+        "--json", str(out / "class.json"), "--timeout", "5",
+    )  # fmt: skip
+    assert code in (0, 1) and "Traceback" not in stderr, stderr
+    assert {"ann.py.json", "class.html", "class.json"} <= {p.name for p in out.iterdir()}
+    assert json.loads((out / "class.json").read_text())
+    deeper = tmp_path / "other" / "sub" / "class.html"  # only --out itself is made, not a folder below it
+    code, _, stderr = run_cli(
+        "grade", str(tmp_path / "class"), "--batch", "--out", str(tmp_path / "other"), "--html", str(deeper)
+    )
+    assert code == 2 and f"the folder {deeper.parent} does not exist" in stderr and not (tmp_path / "other").exists()
+
+
 def test_json_to_stdout_is_json_even_for_an_error():
     code, stdout, stderr = run_cli("check", "--op", "nope", "--json", "-")
     assert code == 2 and "unknown op 'nope'" in json.loads(stdout)["error"]

@@ -234,9 +234,9 @@ def grade_batch(args, options):
         batch.submissions_in(args.submission)
     except CannotGrade as error:
         raise UsageError(str(error)) from None
-    output.check_writable(args.json)
-    output.check_writable(args.html)
     output.check_folder_writable(args.out)
+    output.check_writable(args.json, made=args.out)  # --out is made first: a report may go into it
+    output.check_writable(args.html, made=args.out)
     if args.html and _inside(args.html, _student_pages(args.out)):
         raise UsageError(f"--html {args.html} is inside {_student_pages(args.out)}, where the students' own pages go")
     output.check_folder_writable(args.gradescope)
