@@ -134,7 +134,10 @@ def _in_notebook_terms(report, stage):
             where = result.get("where")
             if where and os.path.basename(where["file"]) == name and 1 <= where["line"] <= len(converted.lines):
                 cell, inner = converted.lines[where["line"] - 1]
-                result["where"] = {**where, "file": stage.original(rel), "cell": cell.number, "line": inner}
+                if cell.offset is None:
+                    result["where"] = {**where, "file": stage.original(rel), "cell": cell.number, "line": inner}
+                else:  # a .py exported from a notebook: the line of the student's own file
+                    result["where"] = {**where, "file": stage.original(rel), "line": cell.offset + inner}
             need = converted.needs.get(result["name"])
             if need and need not in result["notes"]:
                 result["notes"].append(need)
@@ -142,15 +145,16 @@ def _in_notebook_terms(report, stage):
     report["files"] = [stage.original(rel) for rel in report["files"]]
     report["notebook_cells_left_out"] = [
         {"notebook": original, "cell": cell.number, "first_line": cell.first_line, "why": why}
+        | ({} if cell.offset is None else {"line": cell.offset + 1})
         for original, converted, _ in stage.notebooks.values()
         for cell, why in converted.left_out
     ]
 
 
 def _write_annotated(target, stage, report):
-    if len(stage.notebooks) != 1:
+    _, converted, original = next(iter(stage.notebooks.values()), (None, None, None))
+    if len(stage.notebooks) != 1 or original is None:  # none, several, or a .py exported from one
         raise CannotGrade("--annotate needs a submission that is one notebook")
-    _, converted, original = next(iter(stage.notebooks.values()))
     import nbformat
 
     output.write_atomic(target, nbformat.writes(notebook.annotate(original, converted, report)))

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
+from ..course.submission import MAX_FILE_BYTES
 from . import notebook as nb
 from . import unzip
 from .refusal import CannotGrade
@@ -40,7 +41,7 @@ def gradable_suffix(path):
 def staged(path):
     """A Staged submission; CannotGrade with one sentence for a notebook or zip that cannot be read."""
     lone = os.path.isfile(path) and not os.path.islink(path)
-    if lone and not path.endswith((".ipynb", ".zip")):
+    if lone and not path.endswith((".ipynb", ".zip")) and _exported(path) is None:
         yield Staged(path)
         return
     if not lone and not (os.path.isdir(path) and not os.path.islink(path) and _holds_notebooks(path)):
@@ -51,9 +52,13 @@ def staged(path):
         if lone and path.endswith(".zip"):
             unzip.unpack(path, root)
             yield _stage_folder(_single_entry(root))
-        elif lone:
+        elif lone and path.endswith(".ipynb"):
             os.makedirs(root)
             yield _stage_notebook(path, root)
+        elif lone:  # a .py exported from a notebook
+            os.makedirs(root)
+            shutil.copyfile(path, os.path.join(root, os.path.basename(path)), follow_symlinks=False)
+            yield _stage_folder(os.path.join(root, os.path.basename(path)))
         else:
             _copy_code(path, root)
             yield _stage_folder(root)
@@ -75,10 +80,25 @@ def _single_entry(root):
 
 
 def _holds_notebooks(folder):
+    """Whether a folder holds a notebook, or a .py exported from one."""
     try:
-        return bool(python_files(folder, suffixes=(".ipynb",)))
+        return bool(python_files(folder, suffixes=(".ipynb",))) or any(
+            _exported(os.path.join(folder, rel)) is not None for rel in python_files(folder)
+        )
     except ValueError:
         return False
+
+
+def _exported(path):
+    """The cells of a .py exported from a notebook (notebook.exported_cells); None for any other .py,
+    and for one that cannot be read as text (grading says why)."""
+    try:
+        if os.path.islink(path) or os.path.getsize(path) > MAX_FILE_BYTES:
+            return None
+        with open(path, encoding="utf-8") as handle:
+            return nb.exported_cells(handle.read(), os.path.basename(path))
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
 
 
 def _copy_code(folder, root):
@@ -95,12 +115,19 @@ def _copy_code(folder, root):
 def _stage_folder(path):
     """Convert the notebooks of a folder in place (a lone file is staged alone)."""
     if os.path.isfile(path):
-        return Staged(path) if path.endswith(".py") else _stage_notebook(path, os.path.dirname(path))
+        if not path.endswith(".py"):
+            return _stage_notebook(path, os.path.dirname(path))
+        stage = Staged(path)
+        _convert_exported(stage, os.path.dirname(path), os.path.basename(path))
+        return stage
     stage = Staged(path)
     try:
         notebooks = python_files(path, suffixes=(".ipynb",))
+        scripts = python_files(path)
     except ValueError as error:
         raise CannotGrade(str(error)) from None
+    for rel in scripts:
+        _convert_exported(stage, path, rel)
     for rel in notebooks:
         folder = os.path.dirname(rel)
         made = os.path.join(folder, _py_name(os.path.join(path, folder), os.path.basename(rel)))
@@ -111,6 +138,17 @@ def _stage_folder(path):
     if stage.unreadable and not stage.notebooks and not python_files(path):
         raise CannotGrade(stage.unreadable[0])
     return stage
+
+
+def _convert_exported(stage, folder, rel):
+    """A .py exported from a notebook, converted in place (its staged copy) as a notebook is."""
+    cells = _exported(os.path.join(folder, rel))
+    if cells is None:
+        return
+    converted = nb.convert_cells(cells)
+    with open(os.path.join(folder, rel), "w", encoding="utf-8") as handle:
+        handle.write(converted.source)
+    stage.notebooks[rel] = (rel, converted, None)
 
 
 def _stage_notebook(notebook_path, folder):
