@@ -156,7 +156,7 @@ def _function_source(report, function):
     for rel in files:
         path = root if os.path.isfile(root) else os.path.join(root, rel)
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8-sig") as handle:
                 text = handle.read()
             for node in ast.parse(text).body:
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == function:

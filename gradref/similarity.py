@@ -221,7 +221,7 @@ def read_document(path, name, public=False):
             root = stage.path
             files = [root] if os.path.isfile(root) else [os.path.join(root, r) for r in python_files(root)]
             for file in files:
-                with open(file, encoding="utf-8", errors="replace") as handle:
+                with open(file, encoding="utf-8-sig", errors="replace") as handle:
                     for function, (source, line) in functions_of(handle.read()).items():
                         document.sources.setdefault(function, (source, line))
     except (CannotGrade, OSError, ValueError):

@@ -396,6 +396,19 @@ def test_python_2_print_is_named_with_the_fix(tmp_path):
         grade_file(str(path), FAST)
 
 
+def test_a_file_saved_with_a_byte_order_mark_grades_as_python_runs_it(tmp_path):
+    """Windows editors save UTF-8 with a byte order mark; Python runs such a file, so gradref grades it."""
+    path = tmp_path / "layers.py"
+    path.write_bytes(
+        b"\xef\xbb\xbfimport numpy as np\r\n\r\ndef relu_forward(x):\r\n    return np.maximum(0, x), x\r\n\r\n"
+        b"def relu_backward(dout, x):\r\n    return dout * (x > 0) * undefined_scale\r\n"
+    )
+    results = {r["name"]: r for r in grade_file(str(path), FAST)["results"]}
+    assert results["relu_forward"]["status"] == "pass", results["relu_forward"]["message"]
+    backward = results["relu_backward"]
+    assert backward["status"] == "error" and "line 7 of layers.py" in backward["message"], backward["message"]
+
+
 def test_a_file_with_a_nul_byte_is_refused_without_a_line_it_does_not_have(tmp_path):
     path = tmp_path / "nul.py"
     path.write_bytes(b"import numpy as np\x00\n")

@@ -242,6 +242,9 @@ EXPORTS = {
 }
 
 
+EXPORTS["nbconvert, saved with a byte order mark"] = "\ufeff" + EXPORTS["nbconvert"]
+
+
 @pytest.mark.parametrize("style", sorted(EXPORTS))
 def test_a_py_exported_from_a_notebook_is_graded_as_the_notebook_would_be(tmp_path, style):
     """The code that loads data and tries the functions out is left out, as a notebook's cell would be,

@@ -35,7 +35,7 @@ def defined_names(path):
             "one file may hold"
         )
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             tree = ast.parse(handle.read(), filename=path)
     except SyntaxError as error:
         raise CannotGrade(explain_syntax_error(path, error)) from None
@@ -137,7 +137,7 @@ def _read_parsed(path):
     try:
         if os.path.getsize(path) > MAX_FILE_BYTES:
             return None
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             text = handle.read()
         return text, parsed(text)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):

@@ -95,7 +95,7 @@ def _exported(path):
     try:
         if os.path.islink(path) or os.path.getsize(path) > MAX_FILE_BYTES:
             return None
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             return nb.exported_cells(handle.read(), os.path.basename(path))
     except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return None

@@ -189,7 +189,7 @@ def relative_package(path):
     `from ..layers import *` (classifiers/fc_net.py handed in alone), "cs231n" for `from .layers import
     *` (layer_utils.py); None for a file without them."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             tree = ast.parse(handle.read())
     except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
         return None
