@@ -452,3 +452,25 @@ def test_a_line_pointed_at_in_a_notebook_names_its_cell(both):
     assert where["file"].endswith("layers_db_keepdims.ipynb") and isinstance(where["cell"], int)
     assert any(d.startswith("cell ") for d in pointed[0]["diagnosis"]), pointed[0]["diagnosis"]
     assert not any(".py`" in d or ".py " in d for d in pointed[0]["diagnosis"])
+
+
+@pytest.mark.parametrize(
+    "upload,words",
+    [
+        ("hw.ipynb", "once the code that loads data, trains, plots or tries the functions out is left out (2 cells)"),
+        ("hw.py", "once the code that loads data, trains, plots or tries the functions out is left out (1 cell)"),
+        ("hw.zip", "its files are empty (no code at all)"),
+    ],
+)
+def test_a_refusal_names_the_upload_not_the_folder_it_was_unpacked_in(tmp_path, upload, words):
+    if upload == "hw.ipynb":
+        path = notebook_file(tmp_path, ["data = load_cifar10('datasets')", "plt.plot(data['X'])"])
+    elif upload == "hw.py":
+        path = tmp_path / upload
+        path.write_text("# In[1]:\n\n\ndata = load_cifar10('datasets')\n")
+    else:
+        path = make_zip(tmp_path / upload, {"hw/layers.py": "# TODO\n"})
+    with pytest.raises(CannotGrade) as raised:
+        grade_file(str(path), FAST)
+    assert str(raised.value).startswith(f"nothing to grade in {path}: {words}"), raised.value
+    assert "gradref-staged" not in str(raised.value)

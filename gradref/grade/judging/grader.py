@@ -110,7 +110,10 @@ def grade_file(path, options=Options(), advance=None, annotate=None):
     with staged(path) as stage:
         # Staging (unpacking, converting notebooks) is the submission's time too: what it took comes
         # off the budget its code then runs in.
-        report = _grade(stage.path, options, advance, staging_s=time.monotonic() - started)
+        try:
+            report = _grade(stage.path, options, advance, staging_s=time.monotonic() - started)
+        except CannotGrade as error:
+            raise CannotGrade(_said_of_the_upload(str(error), path, stage)) from None
         report["submission"] = os.path.abspath(path)
         report["elapsed_s"] = round(time.monotonic() - started, 3)
         if stage.notebooks:
@@ -120,6 +123,21 @@ def grade_file(path, options=Options(), advance=None, annotate=None):
         if annotate:
             _write_annotated(annotate, stage, report)
     return report
+
+
+def _said_of_the_upload(message, path, stage):
+    """A refusal of a staged copy (a notebook or a zip unpacked into a temporary folder) said of what
+    the student handed in: its own path, and for a notebook, that the cells that run code were left out."""
+    if stage.path == path:
+        return message
+    message = message.replace(stage.path, path)
+    left = sum(len(converted.left_out) for _, converted, _ in stage.notebooks.values())
+    if left and message.endswith("(no code at all)"):
+        message = (
+            f"nothing to grade in {path}: once the code that loads data, trains, plots or tries the functions "
+            f"out is left out ({left} cell{'s' if left > 1 else ''}), no function, class or import is left"
+        )
+    return message
 
 
 def _in_notebook_terms(report, stage):
