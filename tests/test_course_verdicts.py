@@ -409,6 +409,46 @@ def test_a_file_saved_with_a_byte_order_mark_grades_as_python_runs_it(tmp_path):
     assert backward["status"] == "error" and "line 7 of layers.py" in backward["message"], backward["message"]
 
 
+EDITION_2017 = """
+from __future__ import print_function
+from builtins import range, object
+from past.builtins import xrange
+from future import standard_library
+import numpy as np
+
+standard_library.install_aliases()
+
+
+def svm_loss_naive(W, X, y, reg):
+    dW = np.zeros(W.shape)
+    loss = 0.0
+    for i in xrange(X.shape[0]):
+        scores = X[i].dot(W)
+        for j in xrange(W.shape[1]):
+            margin = scores[j] - scores[y[i]] + 1
+            if j != y[i] and margin > 0:
+                loss += margin
+                dW[:, j] += X[i]
+                dW[:, y[i]] -= X[i]
+    loss = loss / X.shape[0] + reg * np.sum(W * W)
+    return loss, dW / X.shape[0] + 2 * reg * W
+"""
+
+
+def test_the_2017_editions_imports_of_the_future_package_work_as_they_did_in_the_course(tmp_path):
+    """courses.md: CS231n's code of 2017-2019 imports `past.builtins.xrange` and `future`'s aliases;
+    the grader serves them where the sandbox has no `future` package."""
+    path = tmp_path / "linear_svm.py"
+    path.write_text(EDITION_2017)
+    result = {r["name"]: r for r in grade_file(str(path), FAST)["results"]}["svm_loss_naive"]
+    assert result["status"] == "pass", result["message"]
+    wrong = tmp_path / "wrong" / "linear_svm.py"
+    wrong.parent.mkdir()
+    wrong.write_text(EDITION_2017.replace("for j in xrange(W.shape[1]):", "for j in xrange(W.shape[1] - 1):"))
+    result = {r["name"]: r for r in grade_file(str(wrong), FAST)["results"]}["svm_loss_naive"]
+    assert result["status"] == "fail", result["message"]
+
+
 def test_a_file_with_a_nul_byte_is_refused_without_a_line_it_does_not_have(tmp_path):
     path = tmp_path / "nul.py"
     path.write_bytes(b"import numpy as np\x00\n")
