@@ -10,7 +10,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
-from ..course.submission import MAX_FILE_BYTES
 from . import notebook as nb
 from . import unzip
 from .refusal import CannotGrade
@@ -93,7 +92,7 @@ def _exported(path):
     """The cells of a .py exported from a notebook (notebook.exported_cells); None for any other .py,
     and for one that cannot be read as text (grading says why)."""
     try:
-        if os.path.islink(path) or os.path.getsize(path) > MAX_FILE_BYTES:
+        if os.path.islink(path) or os.path.getsize(path) > nb.MAX_CODE_BYTES:
             return None
         with open(path, encoding="utf-8-sig") as handle:
             return nb.exported_cells(handle.read(), os.path.basename(path))
