@@ -1,6 +1,7 @@
 """`gradref grade` judges as the course does: for each rule, a correct variant that passes and a real
 bug that fails. The course-style files are in tests/course/ (see its README)."""
 
+import ast
 import dataclasses
 import importlib.util
 import json
@@ -387,6 +388,64 @@ def test_starter_stubs_are_not_implemented_yet(tmp_path):
         assert verdicts[name]["message"].startswith("not implemented yet")
         assert "worker" not in verdicts[name]["message"] and "NotYet" not in verdicts[name]["message"]
     assert verdicts["relu_forward"]["status"] == "pass"
+
+
+STARTER_ZEROS = """
+import numpy as np
+
+
+def svm_loss_vectorized(W, X, y, reg):
+    loss = 0.0
+    dW = np.zeros(W.shape)  # initialize the gradient as zero
+
+    pass
+
+    return loss, dW
+
+
+def softmax_loss_vectorized(W, X, y, reg):
+    loss = 0.0
+    dW = np.zeros_like(W)
+    scores = X.dot(W)
+    loss = np.log(np.exp(scores).sum(axis=1)).mean() - scores[np.arange(len(y)), y].mean() + reg * np.sum(W * W)
+    return loss, dW
+"""
+
+
+def test_starter_code_that_returns_its_zeros_is_not_implemented_yet_and_kept_zeros_are_said_once(tmp_path):
+    """CS231n's classifiers start `loss = 0.0; dW = np.zeros_like(W)`: left as they are, they are not
+    written yet, not a mistake to diagnose sample by sample; a dW left at zero beside a written loss is
+    a mistake, said once for every sample."""
+    verdicts = grade_source(tmp_path, STARTER_ZEROS)
+    untouched = verdicts["svm_loss_vectorized"]
+    assert untouched["status"] == "missing", untouched
+    assert (
+        untouched["message"] == "not implemented yet (its code is the starter's: it returns the zeros it starts with)"
+    )
+    written = verdicts["softmax_loss_vectorized"]
+    assert written["status"] == "fail", written
+    zeros = [d for d in written["diagnosis"] if "all zeros" in d]
+    assert zeros == ["dW is all zeros on every sample: it is never written (or only created)."], written["diagnosis"]
+
+
+@pytest.mark.parametrize(
+    "body,starter",
+    [
+        ("loss = 0.0\n    dW = np.zeros_like(W)\n    pass\n    return loss, dW", True),
+        ("loss, grads = 0, {}\n    return loss, grads", True),
+        ("dx = np.zeros(x.shape, dtype=np.float64)\n    return dx", True),
+        ("return dout", False),  # passes an argument through: the student's own (wrong) answer
+        ("loss = 0.0\n    return loss, W", False),
+        ("dx = np.zeros_like(x)\n    dx[x > 0] = dout[x > 0]\n    return dx", False),
+        ("dx = np.zeros_like(x) + 1\n    return dx", False),
+        ("dx = None\n    return dx", False),  # a None stub: the runtime already says "not implemented yet"
+    ],
+)
+def test_only_code_that_returns_the_zeros_it_starts_with_reads_as_starter_code(body, starter):
+    from gradref.grade.explain import static
+
+    node = ast.parse(f"def f(x, W, dout):\n    {body}\n").body[0]
+    assert static.returns_its_starting_zeros(node) is starter
 
 
 def test_python_2_print_is_named_with_the_fix(tmp_path):

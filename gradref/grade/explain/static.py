@@ -466,6 +466,69 @@ def computes_nothing(function):
     return True
 
 
+def returns_its_starting_zeros(function):
+    """Whether a function is untouched starter code that sets its results to zero and returns them:
+    CS231n's classifiers start `loss = 0.0; dW = np.zeros_like(W)` (or `np.zeros(W.shape)`), then
+    `pass` where the student's code goes. Every name it returns is one it set to zero (or None, {}),
+    never an argument passed through."""
+    zeros, some_zero = set(), False  # a starter that only binds None is a None stub, said at run time
+    for node in function.body:
+        if isinstance(node, ast.Pass) or _is_docstring(node):
+            continue
+        if isinstance(node, ast.Assign) and _zero_binding(node.targets, node.value):
+            zeros |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            some_zero |= any(not (isinstance(v, ast.Constant) and v.value is None) for v in _values(node.value))
+            continue
+        if isinstance(node, ast.Return) and node.value is not None and _made_of(node.value, zeros):
+            continue
+        return False
+    return some_zero
+
+
+def _values(value):
+    return value.elts if isinstance(value, ast.Tuple) else [value]
+
+
+def _zero_binding(targets, value):
+    """`loss = 0.0`, `dW = np.zeros_like(W)`, `loss, grads = 0, {}`, `dx, dw = None, None`."""
+    if len(targets) == 1 and isinstance(targets[0], ast.Tuple) and isinstance(value, ast.Tuple):
+        return len(targets[0].elts) == len(value.elts) and all(
+            _zero_binding([t], v) for t, v in zip(targets[0].elts, value.elts)
+        )
+    return all(isinstance(t, ast.Name) for t in targets) and _zero_like(value)
+
+
+def _zero_like(value):
+    if isinstance(value, ast.Constant):
+        return value.value is None or (type(value.value) in (int, float) and value.value == 0)
+    if isinstance(value, (ast.Dict, ast.List)):
+        return not (value.keys if isinstance(value, ast.Dict) else value.elts)
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in ("zeros", "zeros_like")
+        and isinstance(value.func.value, ast.Name)
+        and value.func.value.id in ("np", "numpy")
+        and all(_names_a_shape(a) for a in [*value.args, *(k.value for k in value.keywords)])
+    )
+
+
+def _names_a_shape(node):
+    """A zeros() argument that only names a shape or a dtype: W, W.shape, (N, D), np.float64, 'float'."""
+    if isinstance(node, ast.Tuple):
+        return all(_names_a_shape(e) for e in node.elts)
+    if isinstance(node, ast.Attribute):
+        return _names_a_shape(node.value)
+    return isinstance(node, (ast.Name, ast.Constant))
+
+
+def _made_of(value, names):
+    """A returned value made only of `names` (and tuples of them)."""
+    if isinstance(value, ast.Tuple):
+        return all(_made_of(v, names) for v in value.elts)
+    return isinstance(value, ast.Name) and value.id in names
+
+
 def _plain(value):
     if isinstance(value, ast.Tuple):
         return all(_plain(v) for v in value.elts)

@@ -424,6 +424,25 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             _never_called(sandbox, target, backward_entry)
     for entry in distinct(forward_entry, backward_entry):
         _note_only_kdim(entry)
+        _starter_that_returns_zeros(sandbox, entry)
+
+
+def _starter_that_returns_zeros(sandbox, entry):
+    """A function that fails as untouched starter code that sets its results to zero and computes
+    nothing (CS231n's `loss = 0.0; dW = np.zeros_like(W)`, then `pass`) is "not implemented yet",
+    not a mistake to diagnose."""
+    if entry.status != FAIL:
+        return
+    source = defining_file(sandbox.layout.code, entry.name)
+    node = firstwrong.function_node(source[1], entry.name) if source else None
+    if node is not None and static.returns_its_starting_zeros(node):
+        entry.status, entry.message = (
+            MISSING,
+            "not implemented yet (its code is the starter's: it returns the zeros it starts with)",
+        )
+        for said in (entry.hints, entry.mistakes, entry.notes):  # nothing written: nothing to diagnose
+            said.clear()
+        entry.where = None
 
 
 def _never_called(sandbox, target, entry):

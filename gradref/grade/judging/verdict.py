@@ -1,5 +1,6 @@
 """The verdict on one function: its status, checks, warnings, named mistakes and notes."""
 
+import re
 from dataclasses import dataclass, field
 
 from ..course.assignments import KDIM_ONLY, SHAPE_ONLY, WARNINGS_ONLY
@@ -117,6 +118,7 @@ class Entry:
             self._say_unchecked(forward_name or "its forward")
         self._keep_factors_that_hold_everywhere()
         self._keep_names_that_hold_everywhere()
+        self._say_all_zeros_once()
         failed = [c for c in self.checks if not c["passed"]]
         passed_public = any(c["passed"] and UNSEEN not in c["name"] for c in self.checks)
         if failed and passed_public and all(UNSEEN in c["name"] for c in failed):
@@ -158,6 +160,27 @@ class Entry:
             holds = len(known) == len(factors) and known and max(known) - min(known) <= 1e-6 * max(map(abs, known))
             # One factor everywhere: one sentence for it (the first sample's words); else none.
             self._unsay(set(texts[1:]) - {texts[0]} if holds else set(texts))
+
+    def _say_all_zeros_once(self):
+        """'dW is all zeros on sample small: ...' once per quantity, naming the samples (or every one),
+        instead of once per sample."""
+        pattern = re.compile(r"^(.+) is all zeros on sample (.+): (it is never written \(or only created\))$")
+        samples, first = {}, {}
+        for i, hint in enumerate(self.hints):
+            found = pattern.match(hint)
+            if found:
+                samples.setdefault(found[1], []).append(found[2])
+                first.setdefault(found[1], (i, found[3]))
+        merged = []
+        for i, hint in enumerate(self.hints):
+            found = pattern.match(hint)
+            if not found:
+                merged.append(hint)
+            elif first[found[1]][0] == i:
+                named = list(dict.fromkeys(samples[found[1]]))
+                where = "on every sample" if len(named) == len(set(self.ran)) > 1 else f"on {_samples(named)}"
+                merged.append(f"{found[1]} is all zeros {where}: {first[found[1]][1]}")
+        self.hints[:] = merged
 
     def _fail(self, message):
         label = f"works on every sample [{', '.join(dict.fromkeys(self.stubbed + self.spared))}]"
