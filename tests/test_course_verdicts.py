@@ -448,6 +448,23 @@ def test_only_code_that_returns_the_zeros_it_starts_with_reads_as_starter_code(b
     assert static.returns_its_starting_zeros(node) is starter
 
 
+def test_a_file_handed_in_without_the_course_module_it_imports_is_told_which_file_to_add(tmp_path):
+    """fc_net.py alone imports the student's own cs231n.layers: say which file is missing, not only
+    Python's ModuleNotFoundError."""
+    source = (
+        "import numpy as np\nfrom cs231n.layers import *\n\n\ndef relu_forward(x):\n    return np.maximum(x, 0), x\n"
+    )
+    result = grade_source(tmp_path, source, name="fc_net.py")["relu_forward"]
+    assert result["status"] == "error", result
+    assert "No module named 'cs231n.layers'" in result["message"], result["message"]
+    assert "cs231n.layers is not in the submission: hand in layers.py with it" in result["message"], result["message"]
+    other = grade_source(tmp_path, source.replace("cs231n.layers", "gradient_tools"), name="fc_net.py")
+    assert (
+        "if it is a file of yours, hand in gradient_tools.py with it; if it is a library, leave the import out"
+        in (other["relu_forward"]["message"])
+    ), other["relu_forward"]["message"]
+
+
 def test_python_2_print_is_named_with_the_fix(tmp_path):
     path = tmp_path / "old.py"
     path.write_text("def relu_forward(x):\n    print 'hello'\n    return x, x\n")

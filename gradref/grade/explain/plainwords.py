@@ -85,6 +85,16 @@ def explain_error(message):
         return f"{message} — {known[1]}"
     if "xrange" in (message or "") and "is not defined" in message:
         return f"{message} — xrange is Python 2: use range"
+    missing = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", message or "")
+    if missing:  # the libraries a course uses get a stand-in: this is mostly a file of the student's own
+        module = missing.group(1)
+        file = f"{module.split('.')[-1]}.py"
+        if module.split(".")[0] in ("cs231n", "common"):  # the course's own package: the student's files
+            return f"{message} — {module} is not in the submission: hand in {file} with it"
+        return (
+            f"{message} — {module} is neither in the submission nor installed where it is graded: if it is a "
+            f"file of yours, hand in {file} with it; if it is a library, leave the import out"
+        )
     return message
 
 
