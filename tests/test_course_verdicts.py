@@ -4,6 +4,7 @@ bug that fails. The course-style files are in tests/course/ (see its README)."""
 import ast
 import dataclasses
 import importlib.util
+import io
 import json
 import os
 import re
@@ -463,6 +464,54 @@ def test_a_file_handed_in_without_the_course_module_it_imports_is_told_which_fil
         "if it is a file of yours, hand in gradient_tools.py with it; if it is a library, leave the import out"
         in (other["relu_forward"]["message"])
     ), other["relu_forward"]["message"]
+
+
+NEAR_NAMES = """
+import numpy as np
+
+
+def affine_foward(x, w, b):
+    return x.reshape(len(x), -1) @ w + b, (x, w, b)
+
+
+def Relu_forward(x):
+    return np.maximum(0, x), x
+
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+
+
+def softmax(x):
+    return np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+"""
+
+
+def test_a_function_defined_under_a_near_name_is_pointed_out(tmp_path):
+    """A capital or a typo in a function's name makes it "not defined": the report says which of the
+    file's names it most likely is, and a backward that could not get its cache says why."""
+    path = tmp_path / "layers.py"
+    path.write_text(NEAR_NAMES)
+    results = {r["name"]: r for r in grade_file(str(path), FAST)["results"]}
+    assert results["affine_forward"].get("defined_as") == "affine_foward"
+    assert results["relu_forward"].get("defined_as") == "Relu_forward"
+    assert "defined_as" not in results["softmax_loss"] and "defined_as" not in results["affine_backward"]
+    assert results["relu_backward"]["message"].endswith(
+        "(the files define Relu_forward: a function must have the assignment's name exactly)"
+    ), results["relu_backward"]["message"]
+    from rich.console import Console
+
+    from gradref.grade.front.command import grade_table
+
+    console = Console(width=400, record=True, file=io.StringIO())
+    console.print(grade_table(grade_file(str(path), FAST)))
+    assert "relu_forward (defined as Relu_forward?)" in console.export_text()
+    from gradref.grade.front.reports import gradescope
+
+    tests = {t["name"]: t for t in gradescope(grade_file(str(path), FAST))["tests"]}
+    assert tests["relu_forward"]["output"] == (
+        "not defined (the files define Relu_forward: a function must have the assignment's name exactly)"
+    )
 
 
 def test_python_2_print_is_named_with_the_fix(tmp_path):

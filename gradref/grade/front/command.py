@@ -44,9 +44,9 @@ def grade_table(result):
     table.add_column("function")
     table.add_column("verdict")
     table.add_column("what is wrong", overflow="fold")
-    absent = [e["name"] for e in result["results"] if e["status"] == "missing" and e["message"] == "not defined"]
+    absent = [e for e in result["results"] if e["status"] == "missing" and e["message"] == "not defined"]
     for entry in result["results"]:
-        if entry["name"] in absent:
+        if entry in absent:
             continue
         style = STATUS_STYLE.get(entry["status"], "")
         table.add_row(
@@ -55,7 +55,8 @@ def grade_table(result):
             escape(clean(entry["message"])),
         )
     if absent:
-        table.add_row(f"{len(absent)} not defined", "[dim]missing[/]", escape(", ".join(absent)))
+        names = [e["name"] + (f" (defined as {e['defined_as']}?)" if e.get("defined_as") else "") for e in absent]
+        table.add_row(f"{len(absent)} not defined", "[dim]missing[/]", escape(clean(", ".join(names))))
     return table
 
 

@@ -27,6 +27,14 @@ SUMMARY_COLUMNS = (
 )
 
 
+def _said(entry):
+    """A test's output: its message, and for a function not defined, the near name the files define."""
+    said = entry["message"] or entry["status"]
+    if entry.get("defined_as"):
+        said += f" (the files define {entry['defined_as']}: a function must have the assignment's name exactly)"
+    return said
+
+
 def gradescope(result, execution_time=None):
     """Gradescope's results.json: one test per function of the assignment, with its points."""
     tests = []
@@ -40,7 +48,7 @@ def gradescope(result, execution_time=None):
                 "score": entry.get("points", 1.0 if passed else 0.0),
                 "max_score": entry.get("max_points", 1.0),
                 "status": "passed" if passed else "failed",
-                "output": clean(entry["message"] or entry["status"], 8000),
+                "output": clean(_said(entry), 8000),
                 "visibility": "after_published" if entry.get("hidden") else "visible",
             }
         )

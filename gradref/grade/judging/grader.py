@@ -9,6 +9,7 @@ from a secret seed (unseen.py), so that answers looked up in a table rather than
 """
 
 import dataclasses
+import difflib
 import importlib.util
 import os
 import re
@@ -83,6 +84,7 @@ from .verdict import ERROR, FAIL, MISSING, PASS, RANK, TIMEOUT, Entry, sample_of
 __all__ = ["CannotGrade", "Options", "PASS", "grade_file"]
 
 SKIPPED_SAMPLES = ("wide", "large")  # size checks the policy and the speed, not the student
+NEAR_NAME = 0.88  # how alike a defined name must be to a missing one to be read as meant for it (difflib's ratio)
 
 
 def _entries_for(target, present):
@@ -123,6 +125,31 @@ def grade_file(path, options=Options(), advance=None, annotate=None):
         if annotate:
             _write_annotated(annotate, stage, report)
     return report
+
+
+def _near_name(name, candidates):
+    """The one of `candidates` that `name` was most likely meant as (Relu_forward, affine_foward), or None."""
+    by_lower = {c.lower(): c for c in candidates}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=NEAR_NAME)
+    return by_lower[close[0]] if close else None
+
+
+def _near_names(results, defined, target_names):
+    """A function the files do not define under its name, but under a near one (a capital, a typo): say
+    so where it is missing ("defined_as") and where a backward could not get its cache."""
+    spare = sorted(n for n in defined if n not in target_names)
+    near = {}
+    for result in results:
+        if result["status"] == MISSING and result["message"] == "not defined":
+            found = _near_name(result["name"], spare)
+            if found:
+                result["defined_as"] = near[result["name"]] = found
+    for result in results:
+        for name, found in near.items():
+            if result["message"].endswith(f"needs the cache of {name}, which is not defined"):
+                result["message"] += f" (the files define {found}: a function must have the assignment's name exactly)"
 
 
 def _said_of_the_upload(message, path, stage):
@@ -256,6 +283,7 @@ def _grade(path, options, advance, staging_s=0.0):
     results = unique(
         [e.as_dict() for e in entries if e.status != MISSING or e.name in listed or e.message != "not defined"]
     )
+    _near_names(results, defined, {name for t in targets for name in t.names})
     by_the_spec = set(options.assignment.required) if options.assignment else set()
     for result in results:
         if result["status"] == MISSING and result["name"] in options.require:
