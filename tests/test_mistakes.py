@@ -516,6 +516,17 @@ PLANTED = {
             )
         ],
     ),
+    ("max_pool", "argmax_unravelled_swapped"): (
+        "conv_student.py",
+        "max_pool_backward_naive",
+        [
+            (
+                "dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += (window == window.max()) * dout[n, c, i, j]",
+                "r, q = np.unravel_index(np.argmax(window), (pw, ph))\n"
+                "                    dx[n, c, i * s + r, j * s + q] += dout[n, c, i, j]",
+            )
+        ],
+    ),
     ("max_pool", "height_width_swapped"): (
         "conv_student.py",
         "max_pool_forward_naive",

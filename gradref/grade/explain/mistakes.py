@@ -158,6 +158,25 @@ def _pool_argmax_assigned(a, dout, got):
     return {"dx": dx}
 
 
+def _pool_argmax_unravelled_swapped(a, dout, got):
+    """The window's argmax unravelled with (pool_width, pool_height): on a window that is not square,
+    the gradient lands on another position than the maximum's (or outside x, where the code breaks)."""
+    p, x = a["pool_param"], a["x"]
+    if p["pool_height"] == p["pool_width"]:
+        return {}
+    dx = np.zeros_like(x)
+    n, c = np.indices(x.shape[:2])
+    for i, j, where in _pool_windows(a):
+        window = x[where]
+        flat = window.reshape(*window.shape[:2], -1).argmax(axis=2)
+        r, q = np.unravel_index(flat, (p["pool_width"], p["pool_height"]))
+        rows, cols = where[2].start + r, where[3].start + q
+        if rows.max() >= x.shape[2] or cols.max() >= x.shape[3]:
+            return {}  # the student's code raises here: nothing to compare
+        np.add.at(dx, (n, c, rows, cols), dout[:, :, i, j])
+    return {"dx": dx}
+
+
 def _pool_whole_window(a, dout, got):
     dx = np.zeros_like(a["x"])
     for i, j, where in _pool_windows(a):
@@ -980,6 +999,14 @@ def _entries():
             "pool height and width are swapped",
             "window = x[:, :, i*s:i*s + pool_height, j*s:j*s + pool_width]",
             _pool_swapped,
+        ),
+        M(
+            "max_pool",
+            "argmax_unravelled_swapped",
+            "the window's argmax is unravelled with its width and height swapped: on a window that is not "
+            "square the gradient goes to another position than the maximum",
+            "r, q = np.unravel_index(np.argmax(window), (pool_height, pool_width))",
+            _pool_argmax_unravelled_swapped,
         ),
         M(
             "max_pool",
