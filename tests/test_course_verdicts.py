@@ -435,6 +435,7 @@ def test_starter_code_that_returns_its_zeros_is_not_implemented_yet_and_kept_zer
         ("loss = 0.0\n    dW = np.zeros_like(W)\n    pass\n    return loss, dW", True),
         ("loss, grads = 0, {}\n    return loss, grads", True),
         ("dx = np.zeros(x.shape, dtype=np.float64)\n    return dx", True),
+        ("loss = 0.0\n    dW = torch.zeros_like(W, device=W.device)\n    pass\n    return loss, dW", True),
         ("return dout", False),  # passes an argument through: the student's own (wrong) answer
         ("loss = 0.0\n    return loss, W", False),
         ("dx = np.zeros_like(x)\n    dx[x > 0] = dout[x > 0]\n    return dx", False),

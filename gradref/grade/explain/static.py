@@ -468,8 +468,8 @@ def computes_nothing(function):
 
 def returns_its_starting_zeros(function):
     """Whether a function is untouched starter code that sets its results to zero and returns them:
-    CS231n's classifiers start `loss = 0.0; dW = np.zeros_like(W)` (or `np.zeros(W.shape)`), then
-    `pass` where the student's code goes. Every name it returns is one it set to zero (or None, {}),
+    CS231n's classifiers start `loss = 0.0; dW = np.zeros_like(W)` (or `np.zeros(W.shape)`; EECS 498's
+    `torch.zeros_like(W)`), then `pass` where the student's code goes. Every name it returns is one it set to zero (or None, {}),
     never an argument passed through."""
     zeros, some_zero = set(), False  # a starter that only binds None is a None stub, said at run time
     for node in function.body:
@@ -508,13 +508,14 @@ def _zero_like(value):
         and isinstance(value.func, ast.Attribute)
         and value.func.attr in ("zeros", "zeros_like")
         and isinstance(value.func.value, ast.Name)
-        and value.func.value.id in ("np", "numpy")
+        and value.func.value.id in ("np", "numpy", "torch")
         and all(_names_a_shape(a) for a in [*value.args, *(k.value for k in value.keywords)])
     )
 
 
 def _names_a_shape(node):
-    """A zeros() argument that only names a shape or a dtype: W, W.shape, (N, D), np.float64, 'float'."""
+    """A zeros() argument that only names a shape, a dtype or a device: W, W.shape, (N, D), np.float64,
+    'float', W.device."""
     if isinstance(node, ast.Tuple):
         return all(_names_a_shape(e) for e in node.elts)
     if isinstance(node, ast.Attribute):
