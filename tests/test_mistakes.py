@@ -354,6 +354,25 @@ PLANTED = {
             )
         ],
     ),
+    ("batchnorm", "running_not_stored"): (
+        "norms_student.py",
+        "batchnorm_forward",
+        [('    bn_param["running_mean"] = running_mean\n    bn_param["running_var"] = running_var\n', "")],
+    ),
+    ("batchnorm", "momentum_swapped"): (
+        "norms_student.py",
+        "batchnorm_forward",
+        [
+            (
+                "running_mean = momentum * running_mean + (1 - momentum) * mu",
+                "running_mean = (1 - momentum) * running_mean + momentum * mu",
+            ),
+            (
+                "running_var = momentum * running_var + (1 - momentum) * var",
+                "running_var = (1 - momentum) * running_var + momentum * var",
+            ),
+        ],
+    ),
     ("batchnorm", "unbiased_variance"): (
         "norms_student.py",
         "batchnorm_forward",
@@ -494,6 +513,16 @@ PLANTED = {
         "conv_student.py",
         "conv_forward_naive",
         [("np.tensordot(window, w, axes", "np.tensordot(window, w[:, :, ::-1, ::-1], axes")],
+    ),
+    ("conv", "bias_missing"): (
+        "conv_student.py",
+        "conv_forward_naive",
+        [
+            (
+                "np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b",
+                "np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3]))",
+            )
+        ],
     ),
     ("conv", "dw_assigned"): (
         "conv_student.py",

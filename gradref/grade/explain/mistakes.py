@@ -86,6 +86,21 @@ def _bn_test_with_batch_stats(a, dout, got):
     return _bn_out(a)
 
 
+def _bn_running(a, stored=True, swapped=False):
+    """Train mode's running statistics as written by a student: computed and never stored back in
+    bn_param (it keeps what it held), or with momentum on the batch's statistics instead of the old ones."""
+    p = a["bn_param"]
+    if p.get("mode") != "train" or "running_mean" not in p or "running_var" not in p:
+        return {}
+    old = {"mean": np.asarray(p["running_mean"], np.float64), "var": np.asarray(p["running_var"], np.float64)}
+    if not stored:
+        return {f"bn_param['running_{k}']": v for k, v in old.items()}
+    m = p.get("momentum", 0.9)
+    new = {"mean": a["x"].mean(axis=0), "var": a["x"].var(axis=0)}
+    keep, take = (1 - m, m) if swapped else (m, 1 - m)
+    return {f"bn_param['running_{k}']": keep * old[k] + take * new[k] for k in old}
+
+
 def _bn_test(a, root=True, scale_shift=True):
     """Test mode with the running statistics, as written by a student: without the square root of
     the variance, or without gamma and beta."""
@@ -106,6 +121,10 @@ def _conv_cache(a, w=None):
 
 def _conv_flipped(a, dout, got):
     return {"out": _conv_cache(a, a["w"][:, :, ::-1, ::-1])[0]}
+
+
+def _conv_without_bias(a, dout, got):
+    return {"out": mg.conv_forward_naive(a["x"], a["w"], np.zeros_like(a["b"]), a["conv_param"])[0]}
 
 
 def _conv_pad_slice(a, dout, got):
@@ -528,6 +547,18 @@ FORWARD_BN = (  # batchnorm_forward's mistakes, diagnosed under "batchnorm" (bat
         "test mode normalises but leaves out gamma and beta: scale and shift as in train mode",
         "out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
         lambda a, d, g: _bn_test(a, scale_shift=False),
+    ),
+    (
+        "running_not_stored",
+        "the running mean and variance are computed but never stored back in bn_param, so test mode never sees them",
+        "bn_param['running_mean'] = running_mean; bn_param['running_var'] = running_var",
+        lambda a, d, g: _bn_running(a, stored=False),
+    ),
+    (
+        "momentum_swapped",
+        "the running averages weigh the batch's statistics by momentum: momentum keeps the old value",
+        "running_mean = momentum * running_mean + (1 - momentum) * sample_mean",
+        lambda a, d, g: _bn_running(a, swapped=True),
     ),
     (
         "wrong_axis",
@@ -956,6 +987,13 @@ def _entries():
             lambda a, d, g: {"dx": d * (g["out"] != 0)} if g.get("out") is not None else {},
         ),
         # ----- convolution and pooling -----
+        M(
+            "conv",
+            "bias_missing",
+            "out leaves out the bias: each filter's b[f] is added to every one of its outputs",
+            "out[n, f, i, j] = np.sum(window * w[f]) + b[f]",
+            _conv_without_bias,
+        ),
         M(
             "conv",
             "pad_slice",
