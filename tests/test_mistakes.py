@@ -117,6 +117,11 @@ PLANTED = {
             ("dx[np.arange(N), y] -= np.sum(margins > 0, axis=1)", "dx[np.arange(N), y] -= counts"),
         ],
     ),
+    ("svm_loss", "correct_class_sign"): (
+        "layers_student.py",
+        "svm_loss",
+        [("dx[np.arange(N), y] -= np.sum(margins > 0, axis=1)", "dx[np.arange(N), y] += np.sum(margins > 0, axis=1)")],
+    ),
     ("svm_loss", "no_1_over_n"): ("layers_student.py", "svm_loss", [("axis=1)\n    dx /= N\n", "axis=1)\n")]),
     # The linear classifiers, in the reg * sum(W^2) convention (the softmax file's 0.5 turned into it).
     ("linear_svm", "loss_not_averaged"): (
@@ -595,6 +600,11 @@ PLANTED = {
         "seq_student.py",
         "rnn_backward",
         [("    dh0 = dprev\n", "    dh0 = np.zeros_like(dprev)\n")],
+    ),
+    ("lstm_step", "g_gate_sigmoid"): (
+        "seq_student.py",
+        "lstm_step_forward",
+        [("sigmoid(a[:, 2 * H:3 * H]), np.tanh(a[:, 3 * H:])", "sigmoid(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])")],
     ),
     ("lstm_step", "gate_order"): (
         "seq_student.py",

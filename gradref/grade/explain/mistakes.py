@@ -239,13 +239,15 @@ def _rnn_no_carry(a, dout, got):
     return {"dx": np.stack(dxs[::-1], axis=1), "dh0": dprev, "dWx": totals[0], "dWh": totals[1], "db": totals[2]}
 
 
-def _lstm_step(a, dnext_h, dnext_c, order="ifog", tanh_c_from="next", cell_path=True, f_in_dprev_c=True):
+def _lstm_step(
+    a, dnext_h, dnext_c, order="ifog", tanh_c_from="next", cell_path=True, f_in_dprev_c=True, g_squash=np.tanh
+):
     """An LSTM step forward and backward with one of the course's mistakes switched on."""
     x, h, c, Wx, Wh, b = a["x"], a["prev_h"], a["prev_c"], a["Wx"], a["Wh"], a["b"]
     n = h.shape[1]
     pre = x @ Wx + h @ Wh + b
     blocks = {name: pre[:, k * n : (k + 1) * n] for k, name in enumerate(order)}
-    i, f, o, g = (_sigmoid(blocks["i"]), _sigmoid(blocks["f"]), _sigmoid(blocks["o"]), np.tanh(blocks["g"]))
+    i, f, o, g = (_sigmoid(blocks["i"]), _sigmoid(blocks["f"]), _sigmoid(blocks["o"]), g_squash(blocks["g"]))
     next_c = f * c + i * g
     next_h = o * np.tanh(next_c)
     tc = np.tanh(next_c if tanh_c_from == "next" else c)
@@ -254,7 +256,7 @@ def _lstm_step(a, dnext_h, dnext_c, order="ifog", tanh_c_from="next", cell_path=
         "i": dc * g * i * (1 - i),
         "f": dc * c * f * (1 - f),
         "o": dnext_h * np.tanh(next_c) * o * (1 - o),
-        "g": dc * i * (1 - g * g),
+        "g": dc * i * ((1 - g * g) if g_squash is np.tanh else g * (1 - g)),
     }
     da = np.concatenate([grads[name] for name in order], axis=1)
     return {
@@ -313,14 +315,14 @@ def _softmax_log_of_prob(a, dout, got):
     return {"loss": -np.mean(np.log(p[np.arange(n), y]))}
 
 
-def _svm(a, delta=1.0, count_correct=False):
+def _svm(a, delta=1.0, count_correct=False, correct_sign=-1):
     x, y = a["x"], a["y"]
     n = x.shape[0]
     margins = np.maximum(0, x - x[np.arange(n), y][:, None] + delta)
     if not count_correct:
         margins[np.arange(n), y] = 0
     dx = (margins > 0).astype(float)
-    dx[np.arange(n), y] -= (margins > 0).sum(axis=1)
+    dx[np.arange(n), y] += correct_sign * (margins > 0).sum(axis=1)
     return {"loss": margins.sum() / n, "dx": dx / n}
 
 
@@ -746,6 +748,14 @@ def _entries():
         ),
         M(
             "svm_loss",
+            "correct_class_sign",
+            "dx at each row's correct class has the wrong sign: each positive margin subtracts the correct "
+            "class's score, so its gradient is minus the number of positive margins",
+            "dx[np.arange(N), y] -= np.sum(margins > 0, axis=1)",
+            lambda a, d, g: {"dx": _svm(a, correct_sign=1)["dx"]},
+        ),
+        M(
+            "svm_loss",
             "no_1_over_n",
             "dx is N times too large: the 1/N of the mean is missing",
             "dx /= N",
@@ -1088,6 +1098,13 @@ def _entries():
             "the gates are taken in the order i, f, g, o; the course's order is i, f, o, g",
             "i, f, o, g = a[:, :H], a[:, H:2H], a[:, 2H:3H], a[:, 3H:]",
             _lstm_variant(order="ifgo"),
+        ),
+        M(
+            "lstm_step",
+            "g_gate_sigmoid",
+            "the g gate (the candidate cell value) takes a sigmoid; it is tanh of its block, the other three gates sigmoid",
+            "g = np.tanh(a[:, 3H:])",
+            _lstm_variant(g_squash=_sigmoid),
         ),
         M(
             "lstm_step",
