@@ -561,6 +561,16 @@ PLANTED = {
             )
         ],
     ),
+    ("max_pool", "stride_ignored"): (
+        "conv_student.py",
+        "max_pool_forward_naive",
+        [
+            (
+                "x[:, :, i * s:i * s + ph, j * s:j * s + pw].max(axis=(2, 3))",
+                "x[:, :, i:i + ph, j:j + pw].max(axis=(2, 3))",
+            )
+        ],
+    ),
     ("max_pool", "height_width_swapped"): (
         "conv_student.py",
         "max_pool_forward_naive",
@@ -669,6 +679,17 @@ PLANTED = {
         ],
     ),
     ("sgd_momentum", "step_sign"): ("optim_student.py", "sgd_momentum", [("next_w = w + v", "next_w = w - v")]),
+    ("sgd_momentum", "velocity_sign"): (
+        "optim_student.py",
+        "sgd_momentum",
+        [
+            (
+                'config["momentum"] * v - config["learning_rate"] * dw',
+                'config["momentum"] * v + config["learning_rate"] * dw',
+            ),
+            ("next_w = w + v", "next_w = w - v"),
+        ],
+    ),
     ("rmsprop", "no_square_root"): (
         "optim_student.py",
         "rmsprop",

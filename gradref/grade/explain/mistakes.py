@@ -196,6 +196,19 @@ def _pool_argmax_unravelled_swapped(a, dout, got):
     return {"dx": dx}
 
 
+def _pool_stride_ignored(a, dout, got):
+    """Windows taken at (i, j) instead of (i * stride, j * stride)."""
+    p, x = a["pool_param"], a["x"]
+    if p["stride"] == 1:
+        return {}
+    ho, wo = 1 + (x.shape[2] - p["pool_height"]) // p["stride"], 1 + (x.shape[3] - p["pool_width"]) // p["stride"]
+    out = np.empty(x.shape[:2] + (ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = x[:, :, i : i + p["pool_height"], j : j + p["pool_width"]].max(axis=(2, 3))
+    return {"out": out}
+
+
 def _pool_whole_window(a, dout, got):
     dx = np.zeros_like(a["x"])
     for i, j, where in _pool_windows(a):
@@ -523,6 +536,14 @@ def _rmsprop(a, root=True, swapped=False, old_cache=False):
     used = c["cache"] if old_cache else cache
     scale = np.sqrt(used) if root else used
     return {"step": -c["learning_rate"] * dw / (scale + c["epsilon"]), "config['cache']": cache}
+
+
+def _momentum_other_sign(a):
+    """The velocity kept as momentum * v + learning_rate * dw and subtracted from w: another course's
+    sign, which gives other steps once the velocity is not zero (the notebook checks the course's)."""
+    c = a["config"]
+    v = c["momentum"] * c["velocity"] + c["learning_rate"] * a["dw"]
+    return {"step": -v, "config['velocity']": v}
 
 
 def _momentum(a, old_velocity=False, step_sign=1.0):
@@ -1058,6 +1079,13 @@ def _entries():
         ),
         M(
             "max_pool",
+            "stride_ignored",
+            "the windows ignore the stride: window (i, j) starts at row i * stride and column j * stride",
+            "window = x[:, :, i*s:i*s + pool_height, j*s:j*s + pool_width]",
+            _pool_stride_ignored,
+        ),
+        M(
+            "max_pool",
             "whole_window",
             "the gradient goes to every element of the window; only the maximum gets it",
             "dx[window] += (window == window.max()) * dout[n, c, i, j]",
@@ -1170,6 +1198,14 @@ def _entries():
             "next_w uses the velocity from before this step's update",
             "v = momentum * v - learning_rate * dw; next_w = w + v",
             lambda a, d, g: _momentum(a, old_velocity=True),
+        ),
+        M(
+            "sgd_momentum",
+            "velocity_sign",
+            "the velocity has the opposite sign to the course's (momentum * v + learning_rate * dw, then "
+            "subtracted): the stored velocity and every step after the first differ from the course's",
+            "v = momentum * v - learning_rate * dw; next_w = w + v",
+            lambda a, d, g: _momentum_other_sign(a),
         ),
         M(
             "sgd_momentum",
