@@ -124,6 +124,16 @@ PLANTED = {
     ),
     ("svm_loss", "no_1_over_n"): ("layers_student.py", "svm_loss", [("axis=1)\n    dx /= N\n", "axis=1)\n")]),
     # The linear classifiers, in the reg * sum(W^2) convention (the softmax file's 0.5 turned into it).
+    ("linear_svm", "counts_correct_class"): (
+        "classifiers_student.py",
+        "svm_loss_vectorized",
+        [
+            (
+                "    margins[np.arange(num_train), y] = 0\n    loss = np.sum(margins) / num_train + reg * np.sum(W * W)\n",
+                "    loss = np.sum(margins) / num_train + reg * np.sum(W * W)\n    margins[np.arange(num_train), y] = 0\n",
+            )
+        ],
+    ),
     ("linear_svm", "loss_not_averaged"): (
         "classifiers_student.py",
         "svm_loss_vectorized",

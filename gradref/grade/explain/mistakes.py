@@ -782,6 +782,13 @@ def _entries():
             "dx /= N",
             lambda a, d, g: {"dx": _svm(a)["dx"] * len(a["y"])},
         ),
+        M(
+            "linear_svm",
+            "counts_correct_class",
+            "the loss counts each row's correct class's own margin, which is always 1: the loss is 1 too large",
+            "margins[np.arange(num_train), y] = 0  # before the loss is summed",
+            lambda a, d, g: {"loss": _linear(a, "svm")["loss"] + 1.0},
+        ),
         *(
             M(
                 f"linear_{which}",
