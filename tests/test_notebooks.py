@@ -131,6 +131,34 @@ def test_a_definition_that_needs_a_left_out_cell_is_told_which_cell(tmp_path):
     ]
 
 
+BACKWARD_CELL = "def relu_backward(dout, cache):\n    return dout * (cache > 0)\n"
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["%%time\n" + RELU + "\n" + BACKWARD_CELL],
+        ["%%capture\n" + RELU, BACKWARD_CELL],
+        ["%%writefile layers.py\n" + RELU + "\n" + BACKWARD_CELL, "from layers import *\nrelu_forward(np.ones(3))"],
+        ["%%writefile -a helpers.py\n" + RELU, "import helpers\nfrom helpers import relu_forward\n" + BACKWARD_CELL],
+    ],
+    ids=["time", "capture", "writefile", "writefile-append"],
+)
+def test_a_cell_magic_whose_body_is_python_is_graded_as_that_python(tmp_path, cells):
+    """`%%time` and `%%capture` run their body as Python; `%%writefile layers.py` writes it as the
+    module a later cell imports: their functions are the notebook's."""
+    report = grade_file(str(notebook_file(tmp_path, cells)), FAST)
+    statuses = {r["name"]: r["status"] for r in report["results"] if r["status"] != "missing"}
+    assert statuses == {"relu_forward": "pass", "relu_backward": "pass"}, report["results"][:2]
+
+
+def test_a_cell_magic_of_another_language_is_left_out_whole(tmp_path):
+    path = notebook_file(tmp_path, [RELU + BACKWARD_CELL, "%%bash\nls -la\ndef relu_forward(x): return x"])
+    report = grade_file(str(path), FAST)
+    assert {r["name"]: r["status"] for r in report["results"]}["relu_forward"] == "pass"
+    assert [(c["cell"], c["why"]) for c in report["notebook_cells_left_out"]] == [(2, "a cell magic runs it")]
+
+
 def test_annotate_writes_a_feedback_cell_after_each_graded_function(tmp_path):
     path = notebook_file(
         tmp_path, [RELU, "def relu_backward(dout, cache):\n    return dout * (cache < 0)\n", "print(1)"]

@@ -102,12 +102,35 @@ def _first_line(text):
     return line if len(line) <= 60 else line[:57] + "..."
 
 
+# Cell magics whose body is the notebook's own Python, run or written as a module it then imports:
+# `%%time` and `%%capture` run it as it is; `%%writefile layers.py` writes it to a file.
+PYTHON_CELL_MAGIC = re.compile(r"^\s*%%(time|capture|writefile(\s+-a)?\s+(?P<file>\S+\.py))\b")
+
+
 def _blank_magics(text):
-    """The cell with IPython magic and shell lines blanked (line numbers kept); None for a cell magic."""
+    """(the cell with IPython magic and shell lines blanked, line numbers kept; the module a
+    `%%writefile x.py` cell writes, or None). The text is None for a cell magic whose body is not
+    Python (`%%bash`, `%%html`)."""
     lines = text.splitlines()
+    written = None
     if lines and lines[0].lstrip().startswith("%%"):
-        return None
-    return "\n".join("" if MAGIC.match(line) else line for line in lines)
+        python = PYTHON_CELL_MAGIC.match(lines[0])
+        if python is None:
+            return None, None
+        if python["file"]:
+            written = os.path.splitext(os.path.basename(python["file"]))[0]
+        lines[0] = ""
+    return "\n".join("" if MAGIC.match(line) else line for line in lines), written
+
+
+def _imports_written(node, written):
+    """Whether a statement imports a module the notebook wrote with %%writefile: its definitions are
+    taken from that cell, where they are, so the import is not needed (and there is no such file)."""
+    if isinstance(node, ast.ImportFrom):
+        return node.level == 0 and (node.module or "").split(".")[0] in written
+    if isinstance(node, ast.Import):
+        return all(a.name.split(".")[0] in written for a in node.names)
+    return False
 
 
 def _calls_something(node):
@@ -186,7 +209,7 @@ def convert(notebook):
 def convert_cells(cells):
     """The gradable code of [(Cell, source)] code cells as a Converted."""
     out, lines, cell_of, left_out, left_names, bound, definitions = [], [], {}, [], {}, set(), []
-    parsed = 0
+    parsed, written = 0, set()  # the modules %%writefile cells write
     for this, source in cells:
         if not source.strip():
             continue
@@ -202,10 +225,11 @@ def convert_cells(cells):
                 (this, f"the cells before it already hold {MAX_CODE_BYTES >> 20} MB of code, all a notebook may")
             )
             continue
-        text = _blank_magics(source)
+        text, module = _blank_magics(source)
         if text is None:
             left_out.append((this, "a cell magic runs it"))
             continue
+        written |= {module} if module else set()
         try:
             tree = ast.parse(text)
         except SyntaxError as error:
@@ -216,6 +240,8 @@ def convert_cells(cells):
         for node in tree.body:
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
                 continue  # a bare string (an exported notebook's banner, a note): runs nothing, says nothing
+            if _imports_written(node, written):
+                continue
             if not _kept(node, bound):
                 dropped.append((node.lineno, node.end_lineno))
                 for name in _assigned(node):
