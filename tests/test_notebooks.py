@@ -328,6 +328,28 @@ def test_an_exported_py_beside_a_layers_py_in_a_folder_is_read_as_a_notebook(tmp
     assert {c["notebook"] for c in report["notebook_cells_left_out"]} == {"ReLU.py"}
 
 
+JUPYTEXT_HEADER = (
+    "# ---\n# jupyter:\n#   jupytext:\n#     text_representation:\n#       format_name: percent\n# ---\n\n"
+)
+
+
+def test_a_notebook_and_the_py_jupytext_pairs_with_it_are_one_submission(tmp_path):
+    """jupytext keeps a notebook and a .py of the same code side by side: the same definitions twice
+    are one function; definitions that differ are two copies, refused in the student's own names."""
+    student = tmp_path / "mary"
+    student.mkdir()
+    notebook_file(student, [RELU + "\n" + BACKWARD_CELL, "relu_forward(np.ones(3))"], name="layers.ipynb")
+    paired = JUPYTEXT_HEADER + "# %%\n" + RELU + "\n" + BACKWARD_CELL + "\n# %%\nrelu_forward(np.ones(3))\n"
+    (student / "layers.py").write_text(paired)
+    report = grade_file(str(student), FAST)
+    statuses = {r["name"]: r["status"] for r in report["results"] if r["status"] != "missing"}
+    assert statuses == {"relu_forward": "pass", "relu_backward": "pass"}, report["results"][:2]
+    (student / "layers.py").write_text(paired.replace("(cache > 0)", "(cache >= 0)"))
+    with pytest.raises(CannotGrade) as raised:
+        grade_file(str(student), FAST)
+    assert str(raised.value).startswith("layers.py and layers.ipynb both define relu_backward"), raised.value
+
+
 # ----- zip uploads -----
 
 

@@ -53,18 +53,34 @@ def defined_names(path):
     return names
 
 
-def _refuse_copies(path, found):
-    """Several files of one folder defining the same gradable function: that is a folder of students
-    (or leftover copies), and grading it as one would hide all but one of each."""
+def _refuse_copies(path, found, file_of):
+    """Several files of one folder defining the same gradable function differently: that is a folder of
+    students (or leftover copies), and grading it as one would hide all but one of each. The same
+    definition twice (a notebook and the .py jupytext pairs with it) is one function."""
     owner = {}
     for rel, names in found:
         for name in sorted(names & set(TOP_NAMES)):
-            if name in owner:
+            if name in owner and _definition(file_of[owner[name]], name) != _definition(file_of[rel], name):
                 raise CannotGrade(
                     f"{owner[name]} and {rel} both define {name}: to grade a folder of students, one "
                     f"submission each, use --batch; for one student's folder, keep one copy of each function"
                 )
-            owner[name] = rel
+            owner.setdefault(name, rel)
+
+
+def _definition(path, name):
+    """The top-level definition of `name` in a file, as its syntax tree without positions (so that
+    the same code at other lines is the same), or None."""
+    found = _read_parsed(path)
+    node = next(
+        (
+            n
+            for n in (found[1].body if found else [])
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name
+        ),
+        None,
+    )
+    return ast.dump(node) if node is not None else None
 
 
 LAYER_CLASSES = {t.forward for t in TARGETS if t.kind == CLASS}
@@ -103,10 +119,11 @@ def gradable_files(path):
             f"{os.path.basename(os.path.normpath(path))} holds {_megabytes(total)} of Python, over the "
             f"{_megabytes(MAX_SUBMISSION_BYTES)} a submission may hold"
         )
-    found, problems = [], []
+    found, problems, file_of = [], [], {}
     # A package keeps its own name in the sandbox (see Sandbox._fill_code), so its modules do too.
     prefix = os.path.basename(os.path.normpath(path)) if os.path.isfile(os.path.join(path, "__init__.py")) else ""
     for rel in files:
+        file_of[os.path.join(prefix, rel) if prefix else rel] = os.path.join(path, rel)
         if os.path.getsize(os.path.join(path, rel)) > MAX_FILE_BYTES:
             defined_names(os.path.join(path, rel))  # says so: a file of the submission too large to read
         try:
@@ -118,7 +135,7 @@ def gradable_files(path):
             found.append((os.path.join(prefix, rel) if prefix else rel, names))
     if not found:
         raise CannotGrade(problems[0] if problems else nothing_gradable(path, TOP_NAMES))
-    _refuse_copies(path, found)
+    _refuse_copies(path, found, file_of)
     found.sort(key=lambda item: -len(item[1] & set(TOP_NAMES)))
     return [rel for rel, _ in found], set().union(*(names for _, names in found))
 

@@ -158,6 +158,8 @@ def _said_of_the_upload(message, path, stage):
     if stage.path == path:
         return message
     message = message.replace(stage.path, path)
+    for rel, (original, _, _) in stage.notebooks.items():  # layers_notebook.py is the student's layers.ipynb
+        message = re.sub(rf"(?<![\w./-]){re.escape(rel)}(?![\w])", original, message)
     left = sum(len(converted.left_out) for _, converted, _ in stage.notebooks.values())
     if left and message.endswith("(no code at all)"):
         message = (
