@@ -468,9 +468,9 @@ def computes_nothing(function):
 
 def returns_its_starting_zeros(function):
     """Whether a function is untouched starter code that sets its results to zero and returns them:
-    CS231n's classifiers start `loss = 0.0; dW = np.zeros_like(W)` (or `np.zeros(W.shape)`; EECS 498's
-    `torch.zeros_like(W)`), then `pass` where the student's code goes. Every name it returns is one it set to zero (or None, {}),
-    never an argument passed through."""
+    CS231n's classifiers start `loss = 0.0; dW = np.zeros_like(W)` (or `np.zeros(W.shape)`; EECS
+    498's `torch.zeros_like(W)`), then `pass` where the student's code goes. Every name it returns is
+    one it set to zero (or None, {}), never an argument passed through."""
     zeros, some_zero = set(), False  # a starter that only binds None is a None stub, said at run time
     for node in function.body:
         if isinstance(node, ast.Pass) or _is_docstring(node):
