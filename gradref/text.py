@@ -1,5 +1,5 @@
 """Text that came from a submission: made safe for terminals, reports and spreadsheets, and its
-source cut out as Python numbers its lines."""
+source cut out as Python numbers its lines; and lists of things said in words."""
 
 import re
 import unicodedata
@@ -26,6 +26,12 @@ def csv_cell(value):
         if value.startswith(FORMULA_START):
             return "'" + value
     return value
+
+
+def listed(words):
+    """'a', 'a and b', 'a, b and c'."""
+    words = [str(w) for w in words]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def source_lines(text):

@@ -29,6 +29,7 @@ Each finding names its line and the text on it, for the student to go to.
 import ast
 import re
 
+from ...text import listed
 from .firstwrong import function_node, index_parts, line_text
 
 # The keys the course puts in each parameter dict a function is handed (any edition).
@@ -595,7 +596,7 @@ def _step_count(function, lines):
     if not uses:
         return []
     numbers = sorted({u.lineno for u in uses})
-    used = f"line {numbers[0]}" if len(numbers) == 1 else f"lines {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
+    used = f"line{'s' if len(numbers) > 1 else ''} {listed(numbers)}"
     if not raised:
         where = (steps or uses)[0].lineno
         return [

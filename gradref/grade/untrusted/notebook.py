@@ -21,6 +21,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from ...text import listed
+
 MAGIC = re.compile(r"^\s*(%|!|[A-Za-z_][A-Za-z0-9_]*\s*=\s*[!%])")
 # A cell's first line in a .py exported from a notebook: nbconvert's "# In[3]:", the "# %%" of VS Code,
 # jupytext and Spyder. Colab's download has no markers, only its banner.
@@ -229,7 +231,8 @@ def convert_cells(cells):
         if text is None:
             left_out.append((this, "a cell magic runs it"))
             continue
-        written |= {module} if module else set()
+        if module:
+            written.add(module)
         try:
             tree = ast.parse(text)
         except SyntaxError as error:
@@ -278,9 +281,9 @@ def _lines_of(cell, spans, most=4):
     spans = merged
     words = [f"{a + shift}" if a == b else f"{a + shift}-{b + shift}" for a, b in spans[:most]]
     words += [f"{len(spans) - most} more"] if len(spans) > most else []
-    listed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
     plural = "s" if len(spans) > 1 or spans[0][0] != spans[0][1] else ""
-    return f"line{plural} {listed} of {cell.file}" if cell.offset is not None else f"its line{plural} {listed}"
+    said = f"line{plural} {listed(words)}"
+    return f"{said} of {cell.file}" if cell.offset is not None else f"its {said}"
 
 
 def _note_needs(converted, definitions, kept, left_names):
