@@ -72,15 +72,13 @@ def _definition(path, name):
     """The top-level definition of `name` in a file, as its syntax tree without positions (so that
     the same code at other lines is the same), or None."""
     found = _read_parsed(path)
-    node = next(
-        (
-            n
-            for n in (found[1].body if found else [])
-            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name
-        ),
-        None,
-    )
+    node = _top_definition(found[1], name) if found else None
     return ast.dump(node) if node is not None else None
+
+
+def _top_definition(tree, name):
+    """The top-level function or class `name` of a module's tree, or None."""
+    return next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name), None)
 
 
 LAYER_CLASSES = {t.forward for t in TARGETS if t.kind == CLASS}
@@ -293,7 +291,7 @@ def defining_file(folder, name):
     top = name.split(".")[0]
     for rel in python_files(folder):
         found = _read_parsed(os.path.join(folder, rel))
-        if found and any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == top for n in found[1].body):
+        if found and _top_definition(found[1], top) is not None:
             return rel, found[0]
     return None
 
