@@ -40,7 +40,8 @@ def gradable_suffix(path):
 def staged(path):
     """A Staged submission; CannotGrade with one sentence for a notebook or zip that cannot be read."""
     lone = os.path.isfile(path) and not os.path.islink(path)
-    if lone and not path.endswith((".ipynb", ".zip")) and _exported(path) is None:
+    cells = _exported(path) if lone and path.endswith(".py") else None  # read once, here
+    if lone and not path.endswith((".ipynb", ".zip")) and cells is None:
         yield Staged(path)
         return
     if not lone and not (os.path.isdir(path) and not os.path.islink(path) and _holds_notebooks(path)):
@@ -56,8 +57,9 @@ def staged(path):
             yield _stage_notebook(path, root)
         elif lone:  # a .py exported from a notebook
             os.makedirs(root)
-            shutil.copyfile(path, os.path.join(root, os.path.basename(path)), follow_symlinks=False)
-            yield _stage_folder(os.path.join(root, os.path.basename(path)))
+            stage = Staged(os.path.join(root, os.path.basename(path)))
+            _write_converted(stage, root, os.path.basename(path), cells)
+            yield stage
         else:
             _copy_code(path, root)
             yield _stage_folder(root)
@@ -142,8 +144,12 @@ def _stage_folder(path):
 def _convert_exported(stage, folder, rel):
     """A .py exported from a notebook, converted in place (its staged copy) as a notebook is."""
     cells = _exported(os.path.join(folder, rel))
-    if cells is None:
-        return
+    if cells is not None:
+        _write_converted(stage, folder, rel, cells)
+
+
+def _write_converted(stage, folder, rel, cells):
+    """The code of an exported notebook's cells written as folder/rel, and kept on the stage."""
     converted = nb.convert_cells(cells)
     with open(os.path.join(folder, rel), "w", encoding="utf-8") as handle:
         handle.write(converted.source)
