@@ -9,6 +9,7 @@ quantity, what is wrong, the line of the formula to look at, and both values at 
 All of it runs in the grader's process on float64 arrays, never in the student's.
 """
 
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -20,6 +21,9 @@ from .mistakes import CATALOGUE
 CHANGES_A_RIGHT_ONE, NOT_REPRODUCED = "right", "wrong"
 
 MATCH = 1e-6  # relative to the larger entry: a float64 result either matches a mistake or it does not
+NEVER_WRITTEN = "it is never written (or only created)"
+# generic()'s sentence for a quantity all zeros on one sample: a verdict says it once for all of them.
+ALL_ZEROS_ON_A_SAMPLE = re.compile(rf"^(.+) is all zeros on sample (.+): {re.escape(NEVER_WRITTEN)}$")
 
 
 @dataclass
@@ -191,7 +195,7 @@ def generic(quantity, got, want, batch, sample=""):
         return None
     if want.size and not np.any(got) and np.any(want):
         where = f" on sample {sample}" if sample else ""
-        return f"{label} is all zeros{where}: it is never written (or only created)"
+        return f"{label} is all zeros{where}: {NEVER_WRITTEN}"
     if got.ndim == 2 and got.shape[0] == got.shape[1] and not close(got, want) and close(got.T, want):
         return f"{label} is transposed"
     factor = constant_factor(got, want)

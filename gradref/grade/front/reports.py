@@ -7,7 +7,7 @@ import os
 import re
 
 from ...text import clean, csv_cell
-from ..judging.verdict import PASS
+from ..judging.verdict import PASS, defined_as_said
 
 MAX_NAME = 100  # characters of a submission's name kept in its report's name
 
@@ -31,7 +31,7 @@ def _said(entry):
     """A test's output: its message, and for a function not defined, the near name the files define."""
     said = entry["message"] or entry["status"]
     if entry.get("defined_as"):
-        said += f" (the files define {entry['defined_as']}: a function must have the assignment's name exactly)"
+        said += f" ({defined_as_said(entry['defined_as'])})"
     return said
 
 

@@ -79,7 +79,7 @@ from .judge import (
 )
 from .options import Options
 from .pointing import point_at_the_line
-from .verdict import ERROR, FAIL, MISSING, PASS, RANK, TIMEOUT, Entry, sample_of, summary, unique
+from .verdict import ERROR, FAIL, MISSING, PASS, RANK, TIMEOUT, Entry, defined_as_said, sample_of, summary, unique
 
 __all__ = ["CannotGrade", "Options", "PASS", "grade_file"]
 
@@ -149,7 +149,7 @@ def _near_names(results, defined, target_names):
     for result in results:
         for name, found in near.items():
             if result["message"].endswith(f"needs the cache of {name}, which is not defined"):
-                result["message"] += f" (the files define {found}: a function must have the assignment's name exactly)"
+                result["message"] += f" ({defined_as_said(found)})"
 
 
 def _said_of_the_upload(message, path, stage):
@@ -463,8 +463,7 @@ def _starter_that_returns_zeros(sandbox, entry):
     not a mistake to diagnose."""
     if entry.status != FAIL:
         return
-    source = defining_file(sandbox.layout.code, entry.name)
-    node = firstwrong.function_node(source[1], entry.name) if source else None
+    node = _code_of(sandbox, entry.name)
     if node is not None and static.returns_its_starting_zeros(node):
         entry.status, entry.message = (
             MISSING,
@@ -475,11 +474,16 @@ def _starter_that_returns_zeros(sandbox, entry):
         entry.where = None
 
 
+def _code_of(sandbox, name):
+    """The ast node of the submission's function `name` (or Class.method), or None."""
+    source = defining_file(sandbox.layout.code, name)
+    return firstwrong.function_node(source[1], name) if source else None
+
+
 def _never_called(sandbox, target, entry):
     """A backward its forward's stub kept from every call: read from its code, untouched starter code
     is "not implemented yet" like its forward; written code could not be checked, and says why."""
-    source = defining_file(sandbox.layout.code, target.backward)
-    node = firstwrong.function_node(source[1], target.backward) if source else None
+    node = _code_of(sandbox, target.backward)
     if node is not None and static.computes_nothing(node):
         entry.status, entry.message = MISSING, "not implemented yet (its code is the starter's: it computes nothing)"
     else:

@@ -1,10 +1,9 @@
 """The verdict on one function: its status, checks, warnings, named mistakes and notes."""
 
-import re
 from dataclasses import dataclass, field
 
 from ..course.assignments import KDIM_ONLY, SHAPE_ONLY, WARNINGS_ONLY
-from ..explain.diagnose import CHANGES_A_RIGHT_ONE, NOT_REPRODUCED
+from ..explain.diagnose import ALL_ZEROS_ON_A_SAMPLE, CHANGES_A_RIGHT_ONE, NEVER_WRITTEN, NOT_REPRODUCED
 
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
 UNSEEN = "unseen values"  # in the name of the sample drawn from the secret seed
@@ -164,22 +163,20 @@ class Entry:
     def _say_all_zeros_once(self):
         """'dW is all zeros on sample small: ...' once per quantity, naming the samples (or every one),
         instead of once per sample."""
-        pattern = re.compile(r"^(.+) is all zeros on sample (.+): (it is never written \(or only created\))$")
-        samples, first = {}, {}
-        for i, hint in enumerate(self.hints):
-            found = pattern.match(hint)
+        samples = {}  # quantity -> the samples it is all zeros on
+        for hint in self.hints:
+            found = ALL_ZEROS_ON_A_SAMPLE.match(hint)
             if found:
                 samples.setdefault(found[1], []).append(found[2])
-                first.setdefault(found[1], (i, found[3]))
         merged = []
-        for i, hint in enumerate(self.hints):
-            found = pattern.match(hint)
+        for hint in self.hints:
+            found = ALL_ZEROS_ON_A_SAMPLE.match(hint)
             if not found:
                 merged.append(hint)
-            elif first[found[1]][0] == i:
-                named = list(dict.fromkeys(samples[found[1]]))
+            elif found[1] in samples:  # the first of its sentences stands for all of them
+                named = list(dict.fromkeys(samples.pop(found[1])))
                 where = "on every sample" if len(named) == len(set(self.ran)) > 1 else f"on {_samples(named)}"
-                merged.append(f"{found[1]} is all zeros {where}: {first[found[1]][1]}")
+                merged.append(f"{found[1]} is all zeros {where}: {NEVER_WRITTEN}")
         self.hints[:] = merged
 
     def _fail(self, message):
@@ -253,6 +250,11 @@ def _ended(sentence):
 def sample_of(check_name):
     """The sample a check ran on: 'course' of 'dx [course]' ("" for a name without one)."""
     return check_name.rsplit("[", 1)[-1].rstrip("]") if check_name.endswith("]") else ""
+
+
+def defined_as_said(found):
+    """What a report says of a function not defined under its name that the files define as `found`."""
+    return f"the files define {found}: a function must have the assignment's name exactly"
 
 
 def _samples(names):
