@@ -14,6 +14,7 @@ import pytest
 
 from gradref.cli import main
 from gradref.grade import CannotGrade, Options, grade_file
+from gradref.grade.judging import dropout
 
 COURSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "course")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -220,6 +221,45 @@ def test_dropout_with_its_own_draw_passes_and_other_conventions_are_named(tmp_pa
     assert as_keep["dropout_backward"]["status"] == "pass"  # consistent with its own mask
     as_drop = grade_source(tmp_path, drop, options=Options(timeout=5.0, memory_mb=800, dropout_p="drop"))
     assert as_drop["dropout_forward"]["status"] == "pass"
+
+
+@pytest.mark.parametrize(
+    "said, reading",
+    [
+        ("- p: Dropout parameter. We keep each neuron output with probability p.", "keep"),  # CS231n 2018 on
+        ("- p: Dropout parameter. We drop each neuron output with probability p.", "drop"),  # 2016-17, EECS 498
+        ("p is the probability of dropping a neuron output", "drop"),
+        ("p: keep probability", "keep"),
+        ("- p: Dropout parameter.", ""),  # says nothing of what p means ("Dropout" is not "drop")
+        ("We drop each unit with probability p\n(or keep it with probability p?)", ""),  # says both: undecided
+    ],
+)
+def test_what_a_docstring_says_p_means(said, reading):
+    assert dropout.stated_reading(said) == reading
+
+
+def test_dropout_is_graded_in_the_reading_of_p_its_docstring_states(tmp_path):
+    """A 2017 handout's dropout says "We drop each neuron output with probability p": its code is right
+    in that reading without the teacher saying --dropout-p drop; a docstring that says keep over
+    drop-code still fails and names the other convention."""
+    drop = mutate(source("dropout_student.py"), "< p) / p", ">= p) / (1 - p)")
+    header = 'def dropout_forward(x, dropout_param):\n    """%s"""\n'
+    stated = mutate(
+        drop, "def dropout_forward(x, dropout_param):\n", header % "We drop each neuron output with probability p."
+    )
+    forward = grade_source(tmp_path, stated, only=("dropout_forward",))["dropout_forward"]
+    assert forward["status"] == "pass", forward["message"]
+    assert "probability of dropping a unit, as its docstring" in forward["message"]
+    keep_said = mutate(
+        drop, "def dropout_forward(x, dropout_param):\n", header % "We keep each neuron output with probability p."
+    )
+    forward = grade_source(tmp_path, keep_said, only=("dropout_forward",))["dropout_forward"]
+    assert forward["status"] == "fail" and "other convention" in forward["message"], forward["message"]
+    teacher = Options(timeout=5.0, memory_mb=800, dropout_p="keep")  # the teacher's setting wins over the file
+    assert (
+        grade_source(tmp_path, stated, options=teacher, only=("dropout_forward",))["dropout_forward"]["status"]
+        == "fail"
+    )
 
 
 def test_dropout_with_a_fixed_mask_or_one_that_ignores_the_seed_fails(tmp_path):

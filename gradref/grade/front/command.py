@@ -429,8 +429,9 @@ def register(sub):
     grade.add_argument(
         "--dropout-p",
         choices=("keep", "drop"),
-        help="what dropout's p means: the probability of keeping a unit (the course since "
-        "2018; default) or of dropping one (2016-17); overrides the assignment's setting",
+        help="what dropout's p means: the probability of keeping a unit (CS231n since 2018) or of "
+        "dropping one (CS231n 2016-17, EECS 498); overrides the assignment's setting (default: what the "
+        "function's docstring says, else its course's)",
     )
     grade.add_argument(
         "--assignment",

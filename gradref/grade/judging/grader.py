@@ -62,7 +62,7 @@ from ..untrusted import protocol as P
 from ..untrusted.refusal import CannotGrade
 from ..untrusted.sandbox import BadResult, Sandbox
 from ..untrusted.staging import staged
-from . import unseen
+from . import dropout, unseen
 from .answers import answers_with, oracle_answers, sample_label, unseen_twin
 from .caches import documented
 from .cost import judge_cost
@@ -396,6 +396,8 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
         target = _label_encoding(sandbox, target, op, forward_entry)
     if target.twin:
         op = _regularisation(sandbox, target, forward_entry)
+    if op.name == "dropout":
+        options = _dropout_reading(sandbox, target, options, forward_entry)
     skipped = _other_convention(sandbox, target, op, forward_entry, backward_entry)
     names = graded_samples(op, skipped)
     runs = [(name, 0) for name in names]
@@ -662,6 +664,23 @@ def _regularisation(sandbox, target, entry):
         f"judged with {factor} * sum(W^2), the convention its code follows (its docstring and comments leave the factor open)"
     )
     return chosen
+
+
+def _dropout_reading(sandbox, target, options, entry):
+    """Options with what dropout's p means for this function: the teacher's (--dropout-p, the
+    assignment's setting), else what its own docstring or comments say, else its course's (keep in
+    CS231n since 2018, drop in EECS 498). Noted where it is not the plain default."""
+    if options.dropout_p:
+        return options
+    name = target.forward.split(".")[0]
+    stated = dropout.stated_reading(docstrings(sandbox.layout.code, [name]).get(name, ""))
+    reading = stated or (dropout.DROP if target.convention == EECS498 else dropout.KEEP)
+    words = "keeping" if reading == dropout.KEEP else "dropping"
+    if stated:
+        entry.notes.append(f"p read as the probability of {words} a unit, as its docstring or comments say")
+    elif reading == dropout.DROP:
+        entry.notes.append(f"p read as the probability of {words} a unit, as EECS 498's starter says")
+    return dataclasses.replace(options, dropout_p=reading)
 
 
 def _other_convention(sandbox, target, op, forward_entry, backward_entry):
