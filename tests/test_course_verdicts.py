@@ -262,6 +262,17 @@ def test_dropout_is_graded_in_the_reading_of_p_its_docstring_states(tmp_path):
     )
 
 
+def test_dropout_that_scales_nothing_in_train_mode_is_named_not_inverted(tmp_path):
+    """Train mode keeps x itself and test mode is right: dropout.py names it from the statistics."""
+    unscaled = mutate(source("dropout_student.py"), "< p) / p", "< p)")
+    forward = grade_source(tmp_path, unscaled, only=("dropout_forward",))["dropout_forward"]
+    assert forward["status"] == "fail" and "not_inverted" in forward["mistakes"], forward["message"]
+    assert "train mode keeps units unscaled" in forward["message"]
+    squared = mutate(source("dropout_student.py"), "< p) / p", "< p) / p**2")  # scaled, wrongly: not this one
+    forward = grade_source(tmp_path, squared, only=("dropout_forward",))["dropout_forward"]
+    assert forward["status"] == "fail" and "not_inverted" not in forward["mistakes"], forward["message"]
+
+
 def test_dropout_with_a_fixed_mask_or_one_that_ignores_the_seed_fails(tmp_path):
     """Both pass the notebook's statistics (it seeds before each check); neither is a random draw."""
     fixed = mutate(source("dropout_student.py"), "np.random.rand(*x.shape)", "np.random.RandomState(0).rand(*x.shape)")

@@ -514,6 +514,11 @@ PLANTED = {
         "spatial_groupnorm_forward",
         [("xg = x.reshape(N, G, -1)", "xg = x.reshape(N, 1, -1)")],
     ),
+    ("dropout", "not_inverted"): (
+        "dropout_student.py",
+        "dropout_forward",
+        [("< p) / p", "< p)"), ("        out = x\n    return out", "        out = x * p\n    return out")],
+    ),
     ("dropout", "backward_without_scale"): (
         "dropout_student.py",
         "dropout_backward",

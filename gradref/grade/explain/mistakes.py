@@ -16,6 +16,12 @@ import numpy as np
 
 import manual_grads as mg
 
+# Dropout as first published: kept units unscaled in train mode, every unit times p at test time.
+NOT_INVERTED = (
+    "this is dropout as first published (kept units unscaled, every unit times the keep probability at test "
+    "time); the course's is inverted dropout: train mode divides the kept units by it, so test mode returns x"
+)
+
 
 @dataclass(frozen=True)
 class Mistake:
@@ -1016,7 +1022,15 @@ def _entries():
             "x.reshape(N, G, -1)",
             lambda a, d, g: _gn_out(a, groups=1),
         ),
-        # ----- dropout: the convention of p is named by dropout.py; the backward here -----
+        # ----- dropout: the convention of p and train mode's mask are named by dropout.py; test mode and
+        # the backward here -----
+        M(
+            "dropout",
+            "not_inverted",
+            NOT_INVERTED,
+            "mask = (np.random.rand(*x.shape) < p) / p  (train); out = x  (test)",
+            lambda a, d, g: {"out": a["x"] * a["dropout_param"]["p"]} if a["dropout_param"]["mode"] == "test" else {},
+        ),
         M(
             "dropout",
             "backward_without_scale",

@@ -98,6 +98,12 @@ def check_forward(entry, x, out, p, convention):
         entry.hints.append(f"the code follows the other convention of p: {words[other]}.")
         return
     kept = out != 0
+    if plausible and not scaled and kept.any() and np.allclose(out[kept], x[kept], rtol=1e-12, atol=0):
+        entry.hints.append(
+            "train mode keeps units unscaled (out = x where kept): inverted dropout divides them by the keep "
+            "probability, so that test mode can return x unchanged."
+        )
+        entry.mistakes.append("not_inverted")
     if not plausible and _drawn_from_normal(kept, p, convention):
         entry.hints.append(
             "the mask is drawn with np.random.randn (normal: it keeps a fraction Phi(p), not p); "
