@@ -524,6 +524,11 @@ PLANTED = {
         "dropout_backward",
         [("return dout * mask if", "return dout * (mask > 0) if")],
     ),
+    ("conv", "padding_not_cropped"): (
+        "conv_student.py",
+        "conv_backward_naive",
+        [("dx = dxp[:, :, pad:pad + H, pad:pad + W]", "dx = dxp")],
+    ),
     ("conv", "pad_slice"): (
         "conv_student.py",
         "conv_backward_naive",

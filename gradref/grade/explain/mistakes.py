@@ -141,6 +141,16 @@ def _conv_pad_slice(a, dout, got):
     return {"dx": np.zeros((n, c, 0, 0))}
 
 
+def _conv_dx_padded(a, dout, got):
+    """dx as the padded input's gradient (N, C, H + 2 pad, W + 2 pad), never cropped."""
+    pad = a["conv_param"]["pad"]
+    if not pad:
+        return {}
+    xpad = np.pad(a["x"], ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cache = mg.conv_forward_naive(xpad, a["w"], a["b"], dict(a["conv_param"], pad=0))[1]
+    return {"dx": mg.conv_backward_naive(dout, cache)[0]}
+
+
 def _conv_dw_last_window(a, dout, got):
     x, w, param = a["x"], a["w"], a["conv_param"]
     stride, pad = param["stride"], param["pad"]
@@ -1045,6 +1055,13 @@ def _entries():
             "out leaves out the bias: each filter's b[f] is added to every one of its outputs",
             "out[n, f, i, j] = np.sum(window * w[f]) + b[f]",
             _conv_without_bias,
+        ),
+        M(
+            "conv",
+            "padding_not_cropped",
+            "dx is the gradient of the padded input (H + 2 * pad rows, W + 2 * pad columns): crop the padding off",
+            "dx = dxpad[:, :, pad:pad + H, pad:pad + W]",
+            _conv_dx_padded,
         ),
         M(
             "conv",
