@@ -264,6 +264,11 @@ PLANTED = {
         "temporal_softmax_loss",
         [("-np.sum(mf * np.log(", "-np.sum(np.log("), ("    dx *= mf[:, None]\n", "")],
     ),
+    ("temporal_softmax_loss", "divided_by_mask_count"): (
+        "seq_student.py",
+        "temporal_softmax_loss",
+        [("yf])) / N\n", "yf])) / np.sum(mf)\n"), ("dx /= N\n", "dx /= np.sum(mf)\n")],
+    ),
     ("temporal_softmax_loss", "divided_by_n_t"): (
         "seq_student.py",
         "temporal_softmax_loss",
@@ -481,6 +486,11 @@ PLANTED = {
             ("return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), cache", "return out.reshape(N, C, H, W), cache"),
         ],
     ),
+    ("spatial_batchnorm", "not_transposed_back"): (
+        "norms2_student.py",
+        "spatial_batchnorm_forward",
+        [("return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), cache", "return out.reshape(N, C, H, W), cache")],
+    ),
     ("spatial_batchnorm", "per_sample_statistics"): (
         "norms2_student.py",
         "spatial_batchnorm_forward",
@@ -581,6 +591,11 @@ PLANTED = {
             )
         ],
     ),
+    ("max_pool", "size_without_stride"): (
+        "conv_student.py",
+        "max_pool_forward_naive",
+        [("Ho, Wo = 1 + (H - ph) // s, 1 + (W - pw) // s", "Ho, Wo = H // ph, W // pw")],
+    ),
     ("max_pool", "stride_ignored"): (
         "conv_student.py",
         "max_pool_forward_naive",
@@ -621,6 +636,16 @@ PLANTED = {
         "rnn_step_backward",
         [("da = dnext_h * (1 - next_h ** 2)", "da = dnext_h")],
     ),
+    ("rnn", "forward_order"): (
+        "seq_student.py",
+        "rnn_backward",
+        [
+            (
+                "    for t in reversed(range(T)):\n        dx[:, t, :], dprev,",
+                "    for t in range(T):\n        dx[:, t, :], dprev,",
+            )
+        ],
+    ),
     ("rnn", "dprev_not_added"): (
         "seq_student.py",
         "rnn_backward",
@@ -656,6 +681,11 @@ PLANTED = {
         "seq_student.py",
         "lstm_step_backward",
         [("dc = dnext_c + dnext_h * o * (1 - tc ** 2)", "dc = dnext_c")],
+    ),
+    ("lstm_step", "o_gate_sigmoid_prime_missing"): (
+        "seq_student.py",
+        "lstm_step_backward",
+        [("do * o * (1 - o), dg", "do, dg")],
     ),
     ("lstm_step", "dprev_c_without_f"): (
         "seq_student.py",
@@ -945,6 +975,23 @@ def test_a_planted_mistake_is_named(planted_reports, op, key):
     entry = next(r for r in report["results"] if r["name"] == function)
     assert key in entry["mistakes"], (entry["status"], entry["mistakes"], entry["message"][:600])
     assert entry["status"] != "pass" or entry["warnings"], entry["message"][:600]
+
+
+@pytest.mark.parametrize(
+    "name, function, quantities",
+    [
+        ("rnn__forward_order", "rnn_backward", "dx, dh0, dWx, dWh, db"),
+        ("lstm_step__o_gate_sigmoid_prime_missing", "lstm_step_backward", "dx, dprev_h, dWx, dWh, db"),
+        ("temporal_softmax_loss__divided_by_mask_count", "temporal_softmax_loss", "loss, dx"),
+    ],
+)
+def test_a_mistake_that_explains_several_quantities_is_said_once(planted_reports, name, function, quantities):
+    """One sentence naming every quantity it explains, not the same sentence once per quantity."""
+    entry = next(r for r in planted_reports[name]["results"] if r["name"] == function)
+    key = name.split("__")[1]
+    says = next(m.says for m in CATALOGUE[name.split("__")[0]] if m.key == key)
+    assert entry["message"].count(says) == 1, entry["message"]
+    assert f"{quantities}: {says}" in entry["message"], entry["message"]
 
 
 @pytest.mark.parametrize("name", CORRECT)

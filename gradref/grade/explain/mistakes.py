@@ -75,6 +75,19 @@ def _bn_out(a, axis=0, ddof=0):
     return {"out": a["gamma"] * xhat + a["beta"]}
 
 
+def _sbn_not_transposed_back(a, dout, got):
+    """Spatial batch norm done right on rows (N*H*W, C), reshaped straight back to (N, C, H, W)."""
+    x, p = a["x"], a["bn_param"]
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+    if p.get("mode") == "train":
+        xhat = _bn_parts(rows, p.get("eps", 1e-5))[0]
+    elif "running_mean" in p and "running_var" in p:
+        xhat = (rows - p["running_mean"]) / np.sqrt(p["running_var"] + p.get("eps", 1e-5))
+    else:
+        return {}
+    return {"out": (a["gamma"] * xhat + a["beta"]).reshape(x.shape)}
+
+
 def _bn_backward(a, dout, terms="all"):
     """batchnorm's dx with all its terms, without the mean's, or without the variance's."""
     xhat, std = _bn_parts(a["x"], a["bn_param"].get("eps", 1e-5))
@@ -225,6 +238,22 @@ def _pool_stride_ignored(a, dout, got):
     return {"out": out}
 
 
+def _pool_size_without_stride(a, dout, got):
+    """H // pool_height rows and W // pool_width columns of windows, each at i * stride, j * stride."""
+    p, x = a["pool_param"], a["x"]
+    ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+    ho, wo = x.shape[2] // ph, x.shape[3] // pw
+    if (ho, wo) == (1 + (x.shape[2] - ph) // s, 1 + (x.shape[3] - pw) // s) or (ho - 1) * s + ph > x.shape[2]:
+        return {}  # the right size, or windows past the edge (where the code breaks)
+    if (wo - 1) * s + pw > x.shape[3]:
+        return {}
+    out = np.empty(x.shape[:2] + (ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = x[:, :, i * s : i * s + ph, j * s : j * s + pw].max(axis=(2, 3))
+    return {"out": out}
+
+
 def _pool_whole_window(a, dout, got):
     dx = np.zeros_like(a["x"])
     for i, j, where in _pool_windows(a):
@@ -268,8 +297,29 @@ def _rnn_no_carry(a, dout, got):
     return {"dx": np.stack(dxs[::-1], axis=1), "dh0": dprev, "dWx": totals[0], "dWh": totals[1], "db": totals[2]}
 
 
+def _rnn_forward_order(a, dout, got):
+    """Backward through time run from the first step up, carrying dprev_h the wrong way."""
+    _, caches = mg.rnn_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"])
+    if dout.shape[1] < 2:
+        return {}
+    dxs, totals, dprev = [], None, np.zeros_like(dout[:, 0, :])
+    for t in range(dout.shape[1]):
+        dx_t, dprev, *weights = mg.rnn_step_backward(dout[:, t, :] + dprev, caches[t])
+        dxs.append(dx_t)
+        totals = weights if totals is None else [p + q for p, q in zip(totals, weights)]
+    return {"dx": np.stack(dxs, axis=1), "dh0": dprev, "dWx": totals[0], "dWh": totals[1], "db": totals[2]}
+
+
 def _lstm_step(
-    a, dnext_h, dnext_c, order="ifog", tanh_c_from="next", cell_path=True, f_in_dprev_c=True, g_squash=np.tanh
+    a,
+    dnext_h,
+    dnext_c,
+    order="ifog",
+    tanh_c_from="next",
+    cell_path=True,
+    f_in_dprev_c=True,
+    g_squash=np.tanh,
+    o_prime=True,
 ):
     """An LSTM step forward and backward with one of the course's mistakes switched on."""
     x, h, c, Wx, Wh, b = a["x"], a["prev_h"], a["prev_c"], a["Wx"], a["Wh"], a["b"]
@@ -284,7 +334,7 @@ def _lstm_step(
     grads = {
         "i": dc * g * i * (1 - i),
         "f": dc * c * f * (1 - f),
-        "o": dnext_h * np.tanh(next_c) * o * (1 - o),
+        "o": dnext_h * np.tanh(next_c) * (o * (1 - o) if o_prime else 1),
         "g": dc * i * ((1 - g * g) if g_squash is np.tanh else g * (1 - g)),
     }
     da = np.concatenate([grads[name] for name in order], axis=1)
@@ -516,7 +566,7 @@ def _temporal(a, divide_by="n", use_mask=True):
     n, t, v = x.shape
     p = _softmax(x.reshape(n * t, v))
     keep = mask.reshape(n * t).astype(float) if use_mask else np.ones(n * t)
-    denominator = n if divide_by == "n" else n * t
+    denominator = {"n": n, "nt": n * t, "mask": keep.sum()}[divide_by]
     loss = -np.sum(keep * np.log(p[np.arange(n * t), y.reshape(-1)])) / denominator
     dx = (p - _one_hot(y.reshape(-1), v)) * keep[:, None] / denominator
     return {"loss": loss, "dx": dx.reshape(x.shape)}
@@ -845,6 +895,13 @@ def _entries():
         ),
         M(
             "temporal_softmax_loss",
+            "divided_by_mask_count",
+            "divided by the number of unmasked steps; the course sums over the steps and divides by N only",
+            "loss = ... / N; dx = ... / N",
+            lambda a, d, g: _temporal(a, divide_by="mask"),
+        ),
+        M(
+            "temporal_softmax_loss",
             "divided_by_n_t",
             "divided by N * T; the course divides by N only",
             "loss = ... / N; dx = ... / N",
@@ -1005,6 +1062,14 @@ def _entries():
         ),
         M(
             "spatial_batchnorm",
+            "not_transposed_back",
+            "out was reshaped from rows (N*H*W, C) straight to (N, C, H, W): reshape to (N, H, W, C), then move "
+            "the channels back with transpose(0, 3, 1, 2)",
+            "out = out_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)",
+            _sbn_not_transposed_back,
+        ),
+        M(
+            "spatial_batchnorm",
             "per_sample_statistics",
             "the statistics are per sample (axes 2, 3); spatial batch norm takes them over N, H and W for each channel",
             "mean over axes (0, 2, 3)",
@@ -1124,6 +1189,14 @@ def _entries():
         ),
         M(
             "max_pool",
+            "size_without_stride",
+            "out has H // pool_height rows and W // pool_width columns: with a stride there are "
+            "1 + (H - pool_height) // stride and 1 + (W - pool_width) // stride",
+            "H_out = 1 + (H - pool_height) // stride",
+            _pool_size_without_stride,
+        ),
+        M(
+            "max_pool",
             "whole_window",
             "the gradient goes to every element of the window; only the maximum gets it",
             "dx[window] += (window == window.max()) * dout[n, c, i, j]",
@@ -1150,6 +1223,14 @@ def _entries():
             "each step's dprev_h is not added to the next (earlier) step's upstream dh",
             "dx_t, dprev_h, ... = rnn_step_backward(dh[:, t] + dprev_h, cache[t])",
             _rnn_no_carry,
+        ),
+        M(
+            "rnn",
+            "forward_order",
+            "the backward runs through time from the first step up: run it from the last step down "
+            "(reversed(range(T))), since each step's dprev_h goes to the step before it",
+            "for t in reversed(range(T)):",
+            _rnn_forward_order,
         ),
         M(
             "rnn",
@@ -1185,6 +1266,14 @@ def _entries():
             "dnext_c misses the path through next_h, which depends on next_c through tanh and the output gate",
             "dc = dnext_c + dnext_h * o * (1 - np.tanh(next_c) ** 2)",
             _lstm_variant(cell_path=False),
+        ),
+        M(
+            "lstm_step",
+            "o_gate_sigmoid_prime_missing",
+            "the output gate's block of da misses the sigmoid's derivative: it is dnext_h times tanh(next_c) "
+            "times o * (1 - o)",
+            "da_o = dnext_h * np.tanh(next_c) * o * (1 - o)",
+            _lstm_variant(o_prime=False),
         ),
         M(
             "lstm_step",

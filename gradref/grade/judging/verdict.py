@@ -1,11 +1,16 @@
 """The verdict on one function: its status, checks, warnings, named mistakes and notes."""
 
+import re
 from dataclasses import dataclass, field
 
 from ..course.assignments import KDIM_ONLY, SHAPE_ONLY, WARNINGS_ONLY
 from ..explain.diagnose import ALL_ZEROS_ON_A_SAMPLE, CHANGES_A_RIGHT_ONE, NEVER_WRITTEN, NOT_REPRODUCED
 
 PASS, FAIL, ERROR, TIMEOUT, MISSING = "pass", "fail", "error", "timeout", "missing"
+# A catalogue mistake's sentence (diagnose.sentence): "dx: <says>. Look at: <formula>. At dx[1, 2]: got .., want ..".
+CATALOGUE_SENTENCE = re.compile(
+    r"^(?P<quantity>[^:]+): (?P<body>.+? Look at: .+?\.)(?P<numbers>(?: At \S+: got .*| It has shape .*)?)$", re.DOTALL
+)
 UNSEEN = "unseen values"  # in the name of the sample drawn from the secret seed
 PUBLISHED_ONLY = "right on the published samples only"
 CALLS_A_FAILING_FUNCTION = "calls_a_failing_function"  # the mistakes key of Entry.blame
@@ -118,6 +123,7 @@ class Entry:
         self._keep_factors_that_hold_everywhere()
         self._keep_names_that_hold_everywhere()
         self._say_all_zeros_once()
+        self._say_each_mistake_once()
         failed = [c for c in self.checks if not c["passed"]]
         passed_public = any(c["passed"] and UNSEEN not in c["name"] for c in self.checks)
         if failed and passed_public and all(UNSEEN in c["name"] for c in failed):
@@ -177,6 +183,25 @@ class Entry:
                 named = list(dict.fromkeys(samples.pop(found[1])))
                 where = "on every sample" if len(named) == len(set(self.ran)) > 1 else f"on {_samples(named)}"
                 merged.append(f"{found[1]} is all zeros {where}: {NEVER_WRITTEN}")
+        self.hints[:] = merged
+
+    def _say_each_mistake_once(self):
+        """'dx, dh0, dWx: <the mistake>. Look at: ...' once, where one catalogue mistake explains several
+        quantities, instead of the same sentence for each (the first quantity's numbers kept)."""
+        quantities = {}  # catalogue key -> the quantities its sentences name, in order
+        for quantity, key, text in self.found:
+            if text in self.hints and CATALOGUE_SENTENCE.match(text):
+                quantities.setdefault(key, []).append(quantity)
+        several = {k for k, named in quantities.items() if len(set(named)) > 1}
+        merged = []
+        for hint in self.hints:
+            key = next((k for q, k, t in self.found if t == hint and k in several), None)
+            if key is None:
+                merged.append(hint)
+            elif key in quantities:  # the first of its sentences stands for all of them
+                found = CATALOGUE_SENTENCE.match(hint)
+                named = ", ".join(dict.fromkeys(quantities.pop(key)))
+                merged.append(f"{named}: {found['body']}{found['numbers']}")
         self.hints[:] = merged
 
     def _fail(self, message):
