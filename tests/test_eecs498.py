@@ -4,6 +4,7 @@ mistake fails and is named; autograd, float32 tensors and .cuda() are the course
 
 import dataclasses
 import os
+import shutil
 import textwrap
 
 import pytest
@@ -99,6 +100,25 @@ def test_a3_dropout_alone_is_read_with_p_the_drop_probability(tmp_path, docstrin
     assert forward["status"] == "pass", forward["message"]
     why = "as its docstring or comments say" if docstring else "as EECS 498's starter says"
     assert f"probability of dropping a unit, {why}" in forward["message"]
+
+
+def test_torchs_unbiased_var_is_named_in_torchs_words_and_the_backward_points_at_the_forward(tmp_path):
+    """x.var(dim=0) divides by N - 1 in torch: the advice must not be NumPy's `x.var(axis=0)`, and the
+    right backward, judged on the cache of that forward, is told to fix the forward first."""
+    with open(os.path.join(COURSE, "A3", "convolutional_networks.py")) as handle:
+        text = handle.read()
+    assert "var = x.var(dim=0, unbiased=False)" in text
+    (tmp_path / "convolutional_networks.py").write_text(text.replace("x.var(dim=0, unbiased=False)", "x.var(dim=0)", 1))
+    shutil.copy(os.path.join(COURSE, "A3", "fully_connected_networks.py"), tmp_path)  # it imports that file
+    options = dataclasses.replace(OPTIONS, only=("BatchNorm",))
+    verdicts = {r["name"]: r for r in grade_file(str(tmp_path), options)["results"]}
+    forward = verdicts["BatchNorm.forward"]
+    assert forward["status"] == "fail" and "unbiased_variance" in forward["mistakes"], forward["message"]
+    assert "unbiased=False" in forward["message"] and "np.var" not in forward["message"], forward["message"]
+    for name in ("BatchNorm.backward", "BatchNorm.backward_alt"):
+        backward = verdicts[name]
+        assert backward["status"] == "fail" and backward["mistakes"][0] == "cache_of_a_failing_forward", backward
+        assert "judged on the cache your BatchNorm.forward made" in backward["message"]
 
 
 @pytest.mark.parametrize(

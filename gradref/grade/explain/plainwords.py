@@ -113,6 +113,10 @@ def explain_syntax_error(path, error):
 
 # NumPy's idioms in a diagnosis's "Look at" line, as a torch submission writes them (EECS 498).
 TORCH_WORDS = (
+    # Where torch's defaults differ from NumPy's: var() divides by N - 1, and max(dim) returns (values, indices).
+    (r" \(np\.var's default\)", "; torch's var() divides by N - 1 unless given unbiased=False"),
+    (r"\.var\(axis=(\d+|\([\d, ]+\))\)", r".var(dim=\1, unbiased=False)"),
+    (r"\.max\(axis=", ".amax(axis="),
     (r"np\.maximum\(0(?:\.0)?, ([^()]+)\)", r"torch.clamp(\1, min=0)"),
     (r"\.transpose\((\d+(?:, \d+)+)\)", r".permute(\1)"),
     (r"keepdims=True", "keepdim=True"),

@@ -457,6 +457,29 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
     for entry in distinct(forward_entry, backward_entry):
         _note_only_kdim(entry)
         _starter_that_returns_zeros(sandbox, entry)
+    if separate:
+        _judged_on_a_failing_forwards_cache(target, forward_entry, backward_entry)
+
+
+CACHE_OF_A_FAILING_FORWARD = "cache_of_a_failing_forward"  # the mistakes key of the sentence below
+
+
+def _judged_on_a_failing_forwards_cache(target, forward_entry, backward_entry):
+    """A backward that fails only on samples where its forward failed too, with no mistake of its own
+    named, was judged on the cache that wrong forward made (batchnorm's std from an unbiased variance):
+    the forward goes first, as for a failing function it calls."""
+    if backward_entry.status != FAIL or forward_entry.status != FAIL or backward_entry.found:
+        return
+    failed = {sample_of(c["name"]) for c in backward_entry.checks if not c["passed"]}
+    forward_failed = {sample_of(c["name"]) for c in forward_entry.checks if not c["passed"]}
+    if failed and failed <= forward_failed:
+        backward_entry.caused_by = [target.forward]
+        backward_entry.hints.insert(
+            0,
+            f"it is judged on the cache your {target.forward} made, and {target.forward} fails on the same "
+            f"samples (see its entry): fix that first; {backward_entry.name} may pass once it does.",
+        )
+        backward_entry.mistakes.insert(0, CACHE_OF_A_FAILING_FORWARD)
 
 
 def _starter_that_returns_zeros(sandbox, entry):
