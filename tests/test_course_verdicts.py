@@ -262,6 +262,21 @@ def test_dropout_is_graded_in_the_reading_of_p_its_docstring_states(tmp_path):
     )
 
 
+def test_grads_stored_under_keys_one_off_from_the_params_are_told_so(tmp_path):
+    """grads['gamma0'] for params['gamma1']: the gradients it computed are under names nobody reads."""
+    shifted = mutate(
+        source("fcn_student.py"),
+        'grads["gamma%d" % i], grads["beta%d" % i] = batchnorm_backward_alt',
+        'grads["gamma%d" % (i - 1)], grads["beta%d" % (i - 1)] = batchnorm_backward_alt',
+    )
+    model = grade_source(tmp_path, shifted, only=("FullyConnectedNet",))["FullyConnectedNet"]
+    assert model["status"] == "fail" and model["mistakes"][0] == "grads_keys_not_params", model["message"]
+    assert "grads holds gamma0, beta0, which are not parameters" in model["message"]
+    assert "the layer numbers are one off (gamma0 for gamma1)" in model["message"]
+    right = grade_source(tmp_path, source("fcn_student.py"), only=("FullyConnectedNet",))["FullyConnectedNet"]
+    assert right["status"] == "pass" and "grads_keys_not_params" not in right["mistakes"]
+
+
 def test_dropout_that_scales_nothing_in_train_mode_is_named_not_inverted(tmp_path):
     """Train mode keeps x itself and test mode is right: dropout.py names it from the statistics."""
     unscaled = mutate(source("dropout_student.py"), "< p) / p", "< p)")

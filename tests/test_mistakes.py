@@ -230,6 +230,23 @@ PLANTED = {
             ("affine_backward(dscores, scores_cache)", "affine_relu_backward(dscores, scores_cache)"),
         ],
     ),
+    ("fc_net_batchnorm", "every_param_regularised"): (
+        "fcn_student.py",
+        "FullyConnectedNet",
+        [
+            (
+                '        for i in range(1, L + 1):\n            W = self.params["W%d" % i]\n'
+                "            loss += 0.5 * self.reg * np.sum(W * W)\n",
+                "        for k, v in self.params.items():\n            loss += 0.5 * self.reg * np.sum(v * v)\n",
+            ),
+            ('        grads["W%d" % L] += self.reg * self.params["W%d" % L]\n', ""),
+            ('            grads["W%d" % i] += self.reg * self.params["W%d" % i]\n', ""),
+            (
+                "        return loss, grads",
+                "        for k in grads:\n            grads[k] += self.reg * self.params[k]\n        return loss, grads",
+            ),
+        ],
+    ),
     ("fc_net", "biases_regularised"): (
         "fcn_student.py",
         "FullyConnectedNet",

@@ -455,6 +455,10 @@ MODEL_OPS = {
     "fc_net_full": (mg.fc_net_loss_full, 1.0),
     "three_layer_convnet": (mg.three_layer_convnet_loss, 0.5),
     "three_layer_convnet_full": (mg.three_layer_convnet_loss_full, 1.0),
+    "fc_net_batchnorm": (mg.fc_net_batchnorm_loss, 0.5),
+    "fc_net_batchnorm_full": (mg.fc_net_batchnorm_loss_full, 1.0),
+    "fc_net_layernorm": (mg.fc_net_layernorm_loss, 0.5),
+    "fc_net_layernorm_full": (mg.fc_net_layernorm_loss_full, 1.0),
 }
 
 
@@ -462,9 +466,10 @@ def _params(a, kind):
     return sorted((k for k in a if k[:1] == kind and k[1:].isdigit()), key=lambda k: int(k[1:]))
 
 
-def _model_regularised(op, a, loss_factor=1.0, grad_factor=1.0, biases=False):
+def _model_regularised(op, a, loss_factor=1.0, grad_factor=1.0, biases=False, norms=False):
     """A model's right loss and gradients with its regularisation's term scaled by `loss_factor` in the
-    loss and by `grad_factor` in the gradients (0: left out), and the biases regularised too (`biases`)."""
+    loss and by `grad_factor` in the gradients (0: left out), and the biases regularised too (`biases`),
+    and the normalisations' gamma and beta (`norms`)."""
     manual, half = MODEL_OPS[op]
     reg = float(a.get("reg", 0.0))
     loss, grads = manual(**a)
@@ -472,14 +477,36 @@ def _model_regularised(op, a, loss_factor=1.0, grad_factor=1.0, biases=False):
     for W in _params(a, "W"):
         out["loss"] += (loss_factor - 1.0) * half * reg * np.sum(a[W] ** 2)
         out["d" + W] = out["d" + W] + (grad_factor - 1.0) * 2 * half * reg * a[W]
-    for b in _params(a, "b") if biases else ():
+    extra = (_params(a, "b") if biases else []) + (_norm_params(a) if norms else [])
+    for b in extra:
         out["loss"] += half * reg * np.sum(a[b] ** 2)
         out["d" + b] = out["d" + b] + 2 * half * reg * a[b]
     return out
 
 
+def _norm_params(a):
+    return [k for k in a if k.startswith(("gamma", "beta")) and k.lstrip("gamebt").isdigit()]
+
+
+def _where_reproduced(produced, got):
+    """The quantities of `produced` that the student's code gave (a mistake made in some layers only:
+    the regularisation's gradient left out of the hidden layers' weights but not the last one's)."""
+    kept = {}
+    for name, value in produced.items():
+        mine = got.get(name)
+        if mine is not None and np.shape(mine) == np.shape(value):
+            scale = max(float(np.max(np.abs(value), initial=0.0)), 1e-300)
+            with np.errstate(all="ignore"):
+                if float(np.max(np.abs(np.asarray(mine, np.float64) - value), initial=0.0)) <= 1e-6 * scale:
+                    kept[name] = value
+    return kept
+
+
 def _model_relu_on_scores(op, a):
-    """A model whose output scores go through a ReLU too, forward and backward."""
+    """A model whose output scores go through a ReLU too, forward and backward (built here for the
+    models without a normalisation)."""
+    if _norm_params(a):
+        return {}
     _, half = MODEL_OPS[op]
     X, y, reg = a["X"], a["y"], float(a.get("reg", 0.0))
     weights, biases = _params(a, "W"), _params(a, "b")
@@ -520,6 +547,14 @@ def _model_mistakes(M):
             ),
             M(
                 op,
+                "every_param_regularised",
+                "every parameter is regularised (the biases, and the normalisations' gamma and beta too): the "
+                "course regularises the weights W1, W2, ... only",
+                f"loss += {reg_loss} for each W (never b, gamma or beta)",
+                lambda a, d, g, op=op: _model_regularised(op, a, biases=True, norms=True) if _norm_params(a) else {},
+            ),
+            M(
+                op,
                 "reg_not_in_loss",
                 "the loss leaves out the regularisation that the gradients add",
                 f"loss += {reg_loss} for each W",
@@ -530,9 +565,9 @@ def _model_mistakes(M):
                 "reg_not_in_gradient",
                 "the gradients of the weights leave out the regularisation's term",
                 f"grads['W1'] += {reg_grad}",
-                lambda a, d, g, op=op: {
-                    k: v for k, v in _model_regularised(op, a, grad_factor=0.0).items() if k != "loss"
-                },
+                lambda a, d, g, op=op: _where_reproduced(
+                    {k: v for k, v in _model_regularised(op, a, grad_factor=0.0).items() if k.startswith("dW")}, g
+                ),
             ),
             M(
                 op,

@@ -710,8 +710,47 @@ def _check_gradients(sandbox, run, entry):
         entry.check(f"{name} finite", np.isfinite(got).all() or not np.isfinite(want).all(), f"{name} has NaN or inf")
     run.got.update(zip(op.grad_names, grads))
     run.want.update(zip(op.grad_names, run.want_grads))
+    _keys_that_are_not_params(run, entry)
     if not run.options.allow_numerical_gradient:
         _check_derived(run, entry)
+
+
+NUMBERED = re.compile(r"^([A-Za-z_]+?)(\d+)$")
+
+
+def _keys_that_are_not_params(run, entry):
+    """A model's grads holding keys its params do not have (grads['gamma0'] where the parameter is
+    gamma1) is told so, and where the numbers are one off, that too: the gradients it did compute are
+    under names nobody reads."""
+    names = run.outputs.get(P.GRAD_NAMES)
+    if not isinstance(names, list):
+        return
+    wrt = set(run.op.wrt)
+    extra = [clean(n, 40) for n in names if isinstance(n, str) and n.isidentifier() and n not in wrt][:8]
+    missing = [n for n in run.op.wrt if n not in names]
+    if not extra or not missing:
+        return
+    shift = _one_off(extra, wrt)
+    off = ""
+    if shift:
+        first = NUMBERED.match(extra[0])
+        off = f": the layer numbers are one off ({extra[0]} for {first[1]}{int(first[2]) + shift})"
+    hint = (
+        f"grads holds {', '.join(extra)}, which are not parameters of the model, and lacks {', '.join(missing[:8])}"
+        f"{off}; store each gradient under its own parameter's key, grads[k] for params[k]."
+    )
+    if hint not in entry.hints:
+        entry.hints.insert(0, hint)  # it explains the gradients that come back None
+        entry.mistakes.append("grads_keys_not_params")
+
+
+def _one_off(extra, wrt):
+    """+1 or -1 where every extra key is a parameter's name with its number one lower (or higher), else 0."""
+    found = [NUMBERED.match(e) for e in extra]
+    for shift in (1, -1):
+        if all(f and f"{f[1]}{int(f[2]) + shift}" in wrt for f in found):
+            return shift
+    return 0
 
 
 @functools.lru_cache(maxsize=None)

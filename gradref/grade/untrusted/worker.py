@@ -860,6 +860,7 @@ def run_model(module, request, prefix):
             None if grads.get(key) is None else save_value(f"{prefix}grad{i}", grads[key])
             for i, key in enumerate(request[P.GRAD_KEYS])
         ]
+        outputs[P.GRAD_NAMES] = [key for key in grads if isinstance(key, str)][:64]
         outputs[P.ARGS_AFTER] = [save_after(f"{prefix}arg{i}", a) for i, a in enumerate(args)]
         return {P.OK: True, P.RESULTS: outputs}
     except Exception as error:  # noqa: BLE001 - the student's code may raise anything
