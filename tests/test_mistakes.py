@@ -230,6 +230,11 @@ PLANTED = {
             ("affine_backward(dscores, scores_cache)", "affine_relu_backward(dscores, scores_cache)"),
         ],
     ),
+    ("fc_net", "relu_mask_missing"): (
+        "fcn_student.py",
+        "FullyConnectedNet",
+        [("            dout = relu_backward(dout, relu_cache)\n", "")],
+    ),
     ("fc_net_batchnorm", "every_param_regularised"): (
         "fcn_student.py",
         "FullyConnectedNet",

@@ -502,6 +502,27 @@ def _where_reproduced(produced, got):
     return kept
 
 
+def _model_relu_skipped(op, a):
+    """A fully connected model whose backward leaves out the hidden layers' ReLUs (affine after affine)."""
+    if op.startswith("three_layer_convnet") or _norm_params(a):
+        return {}
+    _, half = MODEL_OPS[op]
+    y, reg = a["y"], float(a.get("reg", 0.0))
+    layers = list(zip(_params(a, "W"), _params(a, "b")))
+    hidden, caches = a["X"], []
+    for W, b in layers[:-1]:
+        out, cache = mg.affine_forward(hidden, a[W], a[b])
+        hidden = np.maximum(out, 0)
+        caches.append(cache)
+    scores, last = mg.affine_forward(hidden, a[layers[-1][0]], a[layers[-1][1]])
+    loss, dout = mg.softmax_loss(scores, y)
+    grads = {"loss": float(loss) + half * reg * sum(np.sum(a[W] ** 2) for W, _ in layers)}
+    for (W, b), cache in reversed(list(zip(layers, caches + [last]))):
+        dout, grads["d" + W], grads["d" + b] = mg.affine_backward(dout, cache)
+        grads["d" + W] = grads["d" + W] + 2 * half * reg * a[W]
+    return grads
+
+
 def _model_relu_on_scores(op, a):
     """A model whose output scores go through a ReLU too, forward and backward (built here for the
     models without a normalisation)."""
@@ -585,6 +606,14 @@ def _model_mistakes(M):
                 f"the loss adds {reg_loss}",
                 f"loss += {reg_loss}",
                 lambda a, d, g, op=op, f=other: {"loss": _model_regularised(op, a, loss_factor=f)["loss"]},
+            ),
+            M(
+                op,
+                "relu_mask_missing",
+                "the backward skips the hidden layers' ReLUs: mask the upstream gradient with relu_backward "
+                "before each hidden affine layer's backward",
+                "dhidden = relu_backward(dhidden, relu_cache)",
+                lambda a, d, g, op=op: _model_relu_skipped(op, a),
             ),
             M(
                 op,
