@@ -1142,6 +1142,9 @@ POINTED_BY = {
     # read from the code: a conv forward that flips its filter, or adds the first filter's bias to all
     "conv__filter_flipped": ("w[:, :, ::-1, ::-1]", "flips the filter w"),
     "uncatalogued__conv_bias_first_filter": ("+ b[0]", "the first filter's bias"),
+    # read from the code: a backward through time that counts up, and pooling windows counted without the stride
+    "rnn__forward_order": ("for t in range(T):", "runs the steps from the first up"),
+    "max_pool__size_without_stride": ("H // ph, W // pw", "counts the windows"),
     # a loop one step short: the slab of the output it never reaches is still 0
     "uncatalogued__pool_loop_one_row_short": ("for i in range(dout.shape[2] - 1):", "never reaches the last index"),
     "uncatalogued__rnn_skips_the_last_step": ("for t in reversed(range(T - 1)):", "never reaches the last index"),

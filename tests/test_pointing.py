@@ -638,3 +638,30 @@ def test_an_svm_margin_other_than_1_is_named_with_its_line_and_a_margin_of_1_is_
     path.write_text(SVM.replace("np.maximum(0, x - correct + 1.0)", "np.maximum(0, 1 + (x - correct))"))
     entry = _entry(grade_file(str(path), Options(timeout=20.0)), "svm_loss")
     assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]
+
+
+RNN_BACKWARD = _course_function("seq_student.py", "rnn_backward")
+
+
+def test_a_backward_through_time_run_from_the_first_step_is_read_from_the_code():
+    """`for t in range(T)` carrying dprev, indexing with t itself: named at the loop. Reversed, or
+    counting up with the step index computed from t (T - 1 - t), it is not."""
+    from gradref.grade.explain import static
+
+    forward_order = RNN_BACKWARD.replace("for t in reversed(range(T)):", "for t in range(T):")
+    assert forward_order != RNN_BACKWARD
+    found = static.findings(forward_order, "rnn_backward")
+    assert len(found) == 1 and "`for t in range(T):` runs the steps from the first up, handing dprev" in found[0]
+    assert static.findings(RNN_BACKWARD, "rnn_backward") == []
+    counted_down = RNN_BACKWARD.replace("for t in reversed(range(T)):", "for k in range(T):\n        t = T - 1 - k")
+    assert static.findings(counted_down, "rnn_backward") == []
+
+
+def test_pooling_windows_counted_without_the_stride_are_read_from_the_code():
+    from gradref.grade.explain import static
+
+    unstrided = POOL_FORWARD.replace("Ho, Wo = 1 + (H - ph) // s, 1 + (W - pw) // s", "Ho, Wo = H // ph, W // pw")
+    assert unstrided != POOL_FORWARD
+    found = static.findings(unstrided, "max_pool_forward_naive")
+    assert len(found) == 1 and "`Ho, Wo = H // ph, W // pw` counts the windows as the input's height" in found[0]
+    assert static.findings(POOL_FORWARD, "max_pool_forward_naive") == []

@@ -76,6 +76,8 @@ def findings(text, name):
         + _margin_not_one(node, lines)
         + _windows_assigned(node, lines)
         + _carries_dropped(node, lines)
+        + _time_run_forward(node, lines)
+        + _windows_counted_without_stride(node, lines)
         + _layer_skipped(node, lines)
         + _channels_not_last(node, lines)
         + _conv_parameters_misread(node, lines)
@@ -217,6 +219,92 @@ def _carries_dropped(function, lines):
                         "lost; a recurrence hands it on to the next step (its upstream gradient plus it, say)"
                     )
     return found
+
+
+def _time_run_forward(function, lines):
+    """A backward's loop over time steps run from the first up, `for t in range(T)`, indexing with t
+    itself and carrying a value set before it from each pass to the next (dprev): backpropagation
+    through time runs from the last step down."""
+    if "backward" not in function.name:
+        return []
+    for position, loop in enumerate(function.body):
+        if not isinstance(loop, ast.For):
+            continue
+        before = {t for node in function.body[:position] for t in _assigned_names(node)}
+        counter = loop.target.id if isinstance(loop.target, ast.Name) else ""
+        iterated = loop.iter
+        plain = isinstance(iterated, ast.Call) and _called(iterated) == "range" and 1 <= len(iterated.args) <= 2
+        if not counter or not plain or any(_arithmetic_on(node, counter) for node in loop.body):
+            continue  # reversed(...), a negative step or an index computed from t (T - 1 - t) runs backward
+        read = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        carried = sorted(
+            name
+            for node in ast.walk(loop)
+            if isinstance(node, ast.Assign)
+            for name in _assigned_names(node)
+            if name in read and name in before and name != counter
+        )
+        if carried and _indexes_with(loop, counter):
+            return [
+                f"{_at(lines, loop.lineno)} runs the steps from the first up, handing {carried[0]} on from each "
+                "step to the next: a backward through time starts at the last step and runs down "
+                "(reversed(range(T))), each step's gradient going to the step before it"
+            ]
+    return []
+
+
+def _arithmetic_on(node, name):
+    return any(
+        isinstance(n, ast.BinOp) and any(isinstance(m, ast.Name) and m.id == name for m in (n.left, n.right))
+        for n in ast.walk(node)
+    )
+
+
+def _indexes_with(loop, name):
+    """Whether the loop indexes an array with its counter itself (dh[:, t, :], cache[t])."""
+    for node in ast.walk(loop):
+        if isinstance(node, ast.Subscript):
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if any(isinstance(p, ast.Name) and p.id == name for p in parts):
+                return True
+    return False
+
+
+def _windows_counted_without_stride(function, lines):
+    """A pooling forward that counts its windows as H // pool_height (or W // pool_width) in a function
+    that reads a stride: right only where the stride is the window's size."""
+    if "pool" not in function.name or "stride" not in ast.unparse(function):
+        return []
+    for node in ast.walk(function):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.FloorDiv):
+            left, right = (_dimension_of(side) for side in (node.left, node.right))
+            if left and left == right and _names_the_window(node.right):
+                return [
+                    f"{_at(lines, node.lineno)} counts the windows as the input's {left} // the window's: with a "
+                    f"stride there are 1 + ({left} - pool {left}) // stride of them"
+                ]
+    return []
+
+
+def _dimension_of(node):
+    """ "height"/"width" of a name (H, ph) or of pool_param['pool_height'], else ""."""
+    if isinstance(node, ast.Name):
+        return (
+            "height"
+            if node.id in ("H", "Hin", "H_in")
+            else "width"
+            if node.id in ("W", "Win", "W_in")
+            else _dimension(node.id)
+        )
+    _, key, _ = _key_read(node)
+    return key.split("_")[1] if key in ("pool_height", "pool_width") else ""
+
+
+def _names_the_window(node):
+    if isinstance(node, ast.Name):
+        return node.id.lower() not in ("h", "w", "hin", "win", "h_in", "w_in")
+    _, key, _ = _key_read(node)
+    return key in ("pool_height", "pool_width")
 
 
 def _times_zero(function, lines):
