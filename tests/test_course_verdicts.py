@@ -262,6 +262,18 @@ def test_dropout_is_graded_in_the_reading_of_p_its_docstring_states(tmp_path):
     )
 
 
+def test_a_right_backward_beside_a_wrong_forward_is_timed_on_its_own_cache(tmp_path):
+    """temporal_affine's forward wrong in its values (- b) and its cache (x, w, b), not the course's
+    (x, w, b, out): the backward passes on its own cache everywhere, the cost sample included (it was
+    timed on the course's cache there, which it cannot unpack, and failed)."""
+    wrong = mutate(source("seq_student.py"), "reshape(N, T, -1) + b", "reshape(N, T, -1) - b")
+    verdicts = grade_source(tmp_path, wrong, only=("temporal_affine_forward", "temporal_affine_backward"))
+    assert verdicts["temporal_affine_forward"]["status"] == "fail"
+    backward = verdicts["temporal_affine_backward"]
+    assert backward["status"] == "pass", backward["message"]
+    assert any(c["name"].startswith("cost [") and c["passed"] for c in backward["checks"]), backward["checks"]
+
+
 def test_grads_stored_under_keys_one_off_from_the_params_are_told_so(tmp_path):
     """grads['gamma0'] for params['gamma1']: the gradients it computed are under names nobody reads."""
     shifted = mutate(

@@ -433,8 +433,11 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
     if target.kind == MODEL and target.forward in MODEL_SCORES and not forward_entry.stopped:
         judge_model_scores(sandbox, target, op, forward_entry)
     if _cost_matters(target, backward_entry, options):
+        # A forward that ran on every sample (right or not) is timed with its backward, on its own cache:
+        # the course's documented cache is for a forward that raised, and a backward that reads a cache of
+        # its own design cannot read that one.
         works = forward_entry is backward_entry or (
-            forward_entry.status == PASS and not forward_entry.stubbed and not forward_entry.stopped
+            forward_entry.status in (PASS, FAIL) and not forward_entry.stubbed and not forward_entry.stopped
         )
         judge_cost(
             sandbox,
