@@ -665,3 +665,26 @@ def test_pooling_windows_counted_without_the_stride_are_read_from_the_code():
     found = static.findings(unstrided, "max_pool_forward_naive")
     assert len(found) == 1 and "`Ho, Wo = H // ph, W // pw` counts the windows as the input's height" in found[0]
     assert static.findings(POOL_FORWARD, "max_pool_forward_naive") == []
+
+
+def test_a_term_whose_sign_is_flipped_is_pointed_at_and_said(tmp_path):
+    """da = dnext_h * (1 + next_h ** 2): neither factor of it is wrong on its own, and it is the right
+    da with one term's sign flipped (half its sum with the right one, dnext_h, is a correct value)."""
+    path = tmp_path / "rnn_step.py"
+    step = (
+        _course_function("seq_student.py", "rnn_step_forward")
+        + "\n\n"
+        + _course_function("seq_student.py", "rnn_step_backward").replace("import numpy as np\n\n\n", "")
+    )
+    flipped = step.replace("(1 - next_h ** 2)", "(1 + next_h ** 2)")
+    assert flipped != step
+    path.write_text(flipped)
+    options = dataclasses.replace(Options(timeout=20.0), only=("rnn_step_backward",))
+    entry = _entry(grade_file(str(path), options), "rnn_step_backward")
+    assert entry["status"] == "fail" and entry["where"]["code"] == "da = dnext_h * (1 + next_h ** 2)", entry.get(
+        "where"
+    )
+    assert "with the sign of one of its terms flipped" in entry["diagnosis"][0]
+    path.write_text(step)
+    entry = _entry(grade_file(str(path), options), "rnn_step_backward")
+    assert entry["status"] == "pass" and not entry.get("where"), entry["message"][:300]

@@ -790,6 +790,14 @@ def _relation(s, correct, named, batch=0, expected=None, label=None):
             )
         if correct.holds(-difference):
             return f"it is {label or _label(r, named)} with a term left out (a correct value on its own)"
+    for r in same:  # a term's sign flipped: a + t where a - t belongs (half their sum, or their difference, is correct)
+        if float(np.max(np.abs(s - r))) <= 1e-6 * max(float(np.max(np.abs(r))), TINY):
+            continue
+        if any(correct.holds(half) for half in ((s + r) / 2, (s - r) / 2, (r - s) / 2)):
+            return (
+                f"it is {label or _label(r, named)} with the sign of one of its terms flipped (a correct value "
+                "added where it is subtracted, or subtracted where it is added)"
+            )
     for r in same if expected is not None else ():  # a factor too many or too few, itself a correct value
         if np.min(np.abs(r)) <= TINY or np.min(np.abs(s)) <= TINY:
             continue
