@@ -274,6 +274,29 @@ def test_a_right_backward_beside_a_wrong_forward_is_timed_on_its_own_cache(tmp_p
     assert any(c["name"].startswith("cost [") and c["passed"] for c in backward["checks"]), backward["checks"]
 
 
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (
+            "running_var = momentum * running_var + (1 - momentum) * var",
+            "running_var = momentum * running_var - (1 - momentum) * var",
+        ),
+        (
+            "running_mean = momentum * running_mean + (1 - momentum) * mu",
+            "running_mean = momentum / running_mean + (1 - momentum) * mu",
+        ),
+    ],
+)
+def test_a_running_statistic_updated_wrong_is_said_at_the_line_that_computes_it(tmp_path, old, new):
+    """Not the line that stores it in bn_param: the one before it that computes it."""
+    forward = grade_source(tmp_path, mutate(source("norms_student.py"), old, new), only=("batchnorm_forward",))
+    forward = forward["batchnorm_forward"]
+    assert forward["status"] == "fail" and forward["mistakes"] == ["running_update"], forward["message"]
+    assert forward["where"]["code"] == new, forward["where"]
+    key = new.split(" = ")[0]
+    assert f"bn_param['{key}'] is updated wrong: it is momentum * {key} + (1 - momentum)" in forward["message"]
+
+
 def test_grads_stored_under_keys_one_off_from_the_params_are_told_so(tmp_path):
     """grads['gamma0'] for params['gamma1']: the gradients it computed are under names nobody reads."""
     shifted = mutate(

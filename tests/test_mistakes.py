@@ -1142,6 +1142,8 @@ POINTED_BY = {
     # read from the code: a conv forward that flips its filter, or adds the first filter's bias to all
     "conv__filter_flipped": ("w[:, :, ::-1, ::-1]", "flips the filter w"),
     "uncatalogued__conv_bias_first_filter": ("+ b[0]", "the first filter's bias"),
+    # a running statistic's update, at the line that computes it (not the one that stores it)
+    "batchnorm__momentum_swapped": ("(1 - momentum) * running_", "bn_param['running_"),
     # read from the code: a backward through time that counts up, and pooling windows counted without the stride
     "rnn__forward_order": ("for t in range(T):", "runs the steps from the first up"),
     "max_pool__size_without_stride": ("H // ph, W // pw", "counts the windows"),

@@ -316,6 +316,11 @@ def local_gradient(ctx, quantity):
     )
 
 
+# A norm's running statistic in the param dict it keeps them in (bn_param['running_mean']).
+RUNNING = re.compile(r"\['(running_mean|running_var)'\]$")
+RUNNING_UPDATE = "running_update"  # the mistakes key of its sentence
+
+
 def diagnose(ctx):
     """Sentences for the wrong quantities of one sample: catalogue first, then the generic detectors."""
     wrong = [
@@ -363,6 +368,18 @@ def diagnose(ctx):
                 "only_one_wrong",
                 f"only {left[0]} is wrong ({others} are right): look at the "
                 f"line that computes {left[0]}.{worst(ctx.got[left[0]], ctx.want[left[0]]).replace('{name}', left[0])}",
+            )
+        )
+    for quantity in [q for q in left if RUNNING.search(q) and q in ctx.wrong]:
+        key = RUNNING.search(quantity)[1]
+        statistic = "mean" if key == "running_mean" else "variance (the biased one, as in train mode)"
+        numbers = worst(ctx.got[quantity], ctx.want[quantity]).replace("{name}", quantity)
+        ctx.found.append(
+            (
+                quantity,
+                RUNNING_UPDATE,
+                f"{quantity} is updated wrong: it is momentum * {key} + (1 - momentum) * the batch's {statistic}, "
+                f"stored back in the param dict.{numbers}",
             )
         )
     return [text for _, _, text in ctx.found]

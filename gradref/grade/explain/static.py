@@ -307,6 +307,25 @@ def _names_the_window(node):
     return key in ("pool_height", "pool_width")
 
 
+def last_assignment(text, name, key):
+    """(line number, its text) of the last line of `name`'s code that computes `key` (a name, or a dict
+    entry with that key: running_mean, bn_param['running_mean']), or None; a line that only stores a
+    name (bn_param['running_mean'] = running_mean) is passed over for the one that computed it."""
+    function = function_node(text, name)
+    if function is None:
+        return None
+    assigned = sorted(
+        (node.lineno, node.value)
+        for node in ast.walk(function)
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if (isinstance(target, ast.Name) and target.id == key)
+        or (isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant) and target.slice.value == key)
+    )
+    computed = [line for line, value in assigned if not isinstance(value, ast.Name)] or [line for line, _ in assigned]
+    return (computed[-1], line_text(text.splitlines(), computed[-1])) if computed else None
+
+
 def _times_zero(function, lines):
     """A value multiplied by a literal 0 where the product is part of something larger (a call's
     argument, a sum): whatever the value holds, it never counts there."""

@@ -55,7 +55,7 @@ from ..course.targets import (
     targets_for,
 )
 from ..explain import feedback, firstwrong, static
-from ..explain.diagnose import CHANGES_A_RIGHT_ONE
+from ..explain.diagnose import CHANGES_A_RIGHT_ONE, RUNNING, RUNNING_UPDATE
 from ..explain.plainwords import explain_error, in_torch_words
 from ..untrusted import confine, notebook
 from ..untrusted import protocol as P
@@ -452,6 +452,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             entry.formulas[:] = [in_torch_words(f) for f in entry.formulas]
     point_at_the_line(sandbox, target, op, forward_entry, backward_entry)
     _read_the_code(sandbox, target, forward_entry, backward_entry)
+    _point_at_the_running_update(sandbox, target, forward_entry)
     forward_entry.settle()
     if separate:
         backward_entry.settle(target.forward)
@@ -630,6 +631,23 @@ def _read_the_code(sandbox, target, forward_entry, backward_entry):
         line = re.match(r"line (\d+) `(.*?)`", found[0]) if found else None
         if line and source:  # a line that is there to see is pointed at before a value that went wrong
             entry.where = {"line": int(line.group(1)), "code": line.group(2), "file": source[0]}
+
+
+# The mistakes of a running statistic's update, said of bn_param['running_mean'] or ['running_var']
+# (one never stored has no line to point at: the store is what is missing).
+RUNNING_MISTAKES = {RUNNING_UPDATE, "momentum_swapped"}
+
+
+def _point_at_the_running_update(sandbox, target, entry):
+    """A running statistic updated wrong, with nothing else pointed at: the line that computes it."""
+    found = [
+        (RUNNING.search(q)[1], text) for q, key, text in entry.found if key in RUNNING_MISTAKES and RUNNING.search(q)
+    ]
+    source = defining_file(sandbox.layout.code, target.forward) if found and not entry.where else None
+    line = static.last_assignment(source[1], target.forward, found[0][0]) if source else None
+    if line is not None:
+        entry.where = {"line": line[0], "code": line[1], "file": source[0]}
+        entry.hints = [f"line {line[0]} `{line[1][:80]}`: {h}" if h == found[0][1] else h for h in entry.hints]
 
 
 def _cost_matters(target, backward_entry, options):
