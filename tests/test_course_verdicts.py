@@ -890,6 +890,25 @@ def test_python_2_division_in_an_output_size_is_named(tmp_path):
     assert right["max_pool_forward_naive"]["status"] == "pass"
 
 
+def test_torchs_pair_from_max_and_a_view_of_a_strided_tensor_are_named():
+    """torch.max(x, dim) is (values, indices); x.view needs a contiguous x: both in words, with the fix."""
+    from gradref.grade.explain.plainwords import explain_error, mistake_in_error
+
+    pair = (
+        "TwoLayerNet.loss raised TypeError: unsupported operand type(s) for -: 'Tensor' and "
+        "'torch.return_types.max' (line 134 of fully_connected_networks.py: shifted = scores - "
+        "torch.max(scores, dim=1, keepdim=True))"
+    )
+    assert mistake_in_error(pair)[0] == "torch_max_pair" and ".values" in explain_error(pair)
+    view = (
+        "Linear.forward raised RuntimeError: view size is not compatible with input tensor's size and stride "
+        "(at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead. (line 13 of "
+        "fully_connected_networks.py: out = x.view(x.shape[0], -1).mm(w) + b)"
+    )
+    assert mistake_in_error(view)[0] == "view_not_contiguous" and "x.reshape(...)" in explain_error(view)
+    assert mistake_in_error(view.replace("x.view(", "x.flatten(")) is None  # the line must show the view
+
+
 def test_a_pad_slice_that_empties_at_pad_0_is_named():
     from gradref.grade.explain.plainwords import explain_error, mistake_in_error
 

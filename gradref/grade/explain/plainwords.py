@@ -57,6 +57,20 @@ KNOWN_LINES = (
         "tensors with dtype=x.dtype, device=x.device",
     ),
     (
+        r"torch\.return_types\.(max|min)\b",
+        r"",
+        "torch_max_pair",
+        "torch.max(x, dim=d) (and torch.min) returns a pair (values, indices), not a tensor: take its .values "
+        "(x.max(dim=1, keepdim=True).values), or use x.amax(dim=1, keepdim=True)",
+    ),
+    (
+        r"view size is not compatible with input tensor's size and stride",
+        r"\.view\(",
+        "view_not_contiguous",
+        "x.view(...) needs x's entries laid out in order, and this x is a transposed or sliced view: use "
+        "x.reshape(...), which copies where it must",
+    ),
+    (
         r"Torch not compiled with CUDA|Found no NVIDIA driver|No CUDA GPUs are available|CUDA driver",
         r"",
         "cuda_call",
