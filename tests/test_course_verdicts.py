@@ -909,6 +909,18 @@ def test_torchs_pair_from_max_and_a_view_of_a_strided_tensor_are_named():
     assert mistake_in_error(view.replace("x.view(", "x.flatten(")) is None  # the line must show the view
 
 
+def test_a_row_statistic_without_keepdims_that_does_not_broadcast_is_named():
+    from gradref.grade.explain.plainwords import explain_error, mistake_in_error
+
+    message = (
+        "softmax_loss raised ValueError: operands could not be broadcast together with shapes (5,10) (5,) "
+        "(line 4 of layers.py: shifted = x - np.max(x, axis=1))"
+    )
+    assert mistake_in_error(message)[0] == "keepdims_missing" and "keepdims=True" in explain_error(message)
+    assert mistake_in_error(message.replace("(5,10) (5,)", "(5,10) (10,)")) is None  # a column one: not this
+    assert mistake_in_error(message.replace("axis=1", "axis=0")) is None
+
+
 def test_a_pad_slice_that_empties_at_pad_0_is_named():
     from gradref.grade.explain.plainwords import explain_error, mistake_in_error
 

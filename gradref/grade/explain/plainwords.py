@@ -57,6 +57,13 @@ KNOWN_LINES = (
         "tensors with dtype=x.dtype, device=x.device",
     ),
     (
+        r"could not be broadcast together with shapes \((\d+),\d+\) \(\1,\)",
+        r"axis\s*=\s*1|dim\s*=\s*1",
+        "keepdims_missing",
+        "a sum, mean or maximum over axis 1 without keepdims=True has shape (N,), which lines up with the "
+        "columns, not the rows: keep the axis (x.sum(axis=1, keepdims=True), shape (N, 1)) or index it [:, None]",
+    ),
+    (
         r"torch\.return_types\.(max|min)\b",
         r"",
         "torch_max_pair",
