@@ -909,6 +909,21 @@ def test_torchs_pair_from_max_and_a_view_of_a_strided_tensor_are_named():
     assert mistake_in_error(view.replace("x.view(", "x.flatten(")) is None  # the line must show the view
 
 
+def test_a_package_installed_here_but_not_open_to_submissions_is_said_so_with_the_numpy_way():
+    """scipy comes with JAX: "not installed" would be untrue; say how a teacher opens it, and the NumPy way."""
+    from gradref.grade.explain.plainwords import explain_error
+
+    message = (
+        "softmax_loss raised ImportError: scipy.special.logsumexp was used, but scipy is not installed where "
+        "the grader runs the code (line 7 of layers.py: log_probs = x - logsumexp(x, axis=1, keepdims=True))"
+    )
+    said = explain_error(message)
+    assert "scipy is not open to submissions here" in said and "not installed" not in said
+    assert "--allow-imports scipy" in said and "m + np.log(np.sum(np.exp(x - m)" in said
+    absent = message.replace("scipy", "nosuchpackage_gradref")
+    assert explain_error(absent) == absent  # not installed here either: the worker's words stand
+
+
 def test_a_row_statistic_without_keepdims_that_does_not_broadcast_is_named():
     from gradref.grade.explain.plainwords import explain_error, mistake_in_error
 

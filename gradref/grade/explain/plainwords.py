@@ -1,5 +1,6 @@
 """Plain words for plain situations: Python 2 syntax and NumPy 2 removals, named with the fix."""
 
+import importlib.util
 import re
 
 # (pattern in the error message, what to say): NumPy 2.x removed these aliases and keywords.
@@ -96,6 +97,33 @@ def mistake_in_error(message):
     return None
 
 
+# A course-environment package's stand-in, used (worker.Missing): "scipy.special.expit was used, but scipy is
+# not installed where the grader runs the code".
+STAND_IN_USED = re.compile(r"([\w.]+) was used, but (\w+) is not installed where the grader runs the code")
+# What NumPy alone writes for what students take from SciPy.
+IN_NUMPY = {
+    "scipy.special.expit": "the sigmoid is 1 / (1 + np.exp(-x))",
+    "scipy.special.logsumexp": "log-sum-exp is m + np.log(np.sum(np.exp(x - m), axis=1, keepdims=True)) with "
+    "m = x.max(axis=1, keepdims=True)",
+    "scipy.special.softmax": "softmax is e / e.sum(axis=1, keepdims=True) with e = np.exp(x - x.max(axis=1, "
+    "keepdims=True))",
+    "scipy.special.log_softmax": "log-softmax is x - m - np.log(np.sum(np.exp(x - m), axis=1, keepdims=True)) with "
+    "m = x.max(axis=1, keepdims=True)",
+}
+
+
+def _not_open_to_submissions(message):
+    """Where the package behind a used stand-in is installed on this machine after all (scipy comes with
+    JAX), say that it is not open to submissions, how a teacher opens it, and the NumPy way; else None."""
+    used = STAND_IN_USED.search(message or "")
+    if used is None or importlib.util.find_spec(used.group(2)) is None:
+        return None
+    name, top = used.groups()
+    said = message.replace(used.group(0), f"{name} was used, but {top} is not open to submissions here")
+    numpy_way = IN_NUMPY.get(name, "write it with NumPy")
+    return f"{said} — a teacher can allow it (gradref grade --allow-imports {top}); otherwise {numpy_way}"
+
+
 def explain_error(message):
     """The error message, followed by the fix where it is a known NumPy 2 removal or a known mistake."""
     for pattern, fix in NUMPY2:
@@ -104,6 +132,9 @@ def explain_error(message):
     known = mistake_in_error(message)
     if known:
         return f"{message} — {known[1]}"
+    opened = _not_open_to_submissions(message)
+    if opened:
+        return opened
     if "xrange" in (message or "") and "is not defined" in message:
         return f"{message} — xrange is Python 2: use range"
     missing = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", message or "")
