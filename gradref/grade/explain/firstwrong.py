@@ -183,6 +183,20 @@ def _keyed_name(node):
     )
 
 
+def _constant(value):
+    """An array of more than one entry, all of them the same number other than 0 (ones, a mask of all
+    True): it matches a correct value as r / r or as any number broadcast, which says nothing. Zeros are
+    left alone: an accumulator starts at them (dW = np.zeros_like(W))."""
+    return value.size > 1 and bool(value.ravel()[0] != 0) and bool(np.all(value.ravel() == value.ravel()[0]))
+
+
+def _the_same_everywhere(value):
+    """ "it is 1 in every entry" of a constant array, True and False as such."""
+    first = value.ravel()[0]
+    said = str(bool(first)) if value.dtype == bool else f"{float(first):.6g}"
+    return f"it is {said} in every entry"
+
+
 class Correct:
     """The reference's values, indexed for "is this array one of them, up to a reshape, a transpose
     or a broadcast" (holds), or a constant multiple, product or quotient of them (staged code keeps
@@ -327,6 +341,8 @@ def first_wrong(records, reference, pairs, named, node, lines, file, batch=0, sc
                 right = False  # dc = dnext_c, s that holds x, mt = m: right by chance, as a rule
             else:
                 how, factors = (RIGHT, ()) if correct.holds(record.value) else correct.composed(record.value, constants)
+                if _constant(record.value):
+                    how = None  # all ones is r / r, and any number broadcast: that says nothing of being right
                 # A constant multiple is right where staging gives that factor (N * dscores, dvar / N),
                 # not where a normalisation counts wrong (var with ddof=1: N / (N - 1)).
                 right = how is not None and (how != SCALED or any(_staging(f, batch) for f in factors))
@@ -414,7 +430,11 @@ def _on_the_way(unsure, wrong, expected, status, sources, context):
     regrouped = [i for i in used.values() if not _as_computed(records[i].value, correct)]
     if regrouped:  # built on a correct value reshaped its own way: the reshape may be what is wrong
         return _grouped_wrong(regrouped, value, sources, context)
-    relation = _relation(value.value, correct, named, batch) or _wrong_factor_of(value, wrong, expected, correct)
+    relation = (
+        _the_same_everywhere(value.value)
+        if _constant(value.value)
+        else _relation(value.value, correct, named, batch) or _wrong_factor_of(value, wrong, expected, correct)
+    )
     if relation is None:  # a permutation of what it reads, grouped wrong (channels interleaved)?
         permuted = any(_permutes(value.value, records[i].value) for i in used.values())
         return _grouped_wrong([culprit], None, sources, context) if permuted else None

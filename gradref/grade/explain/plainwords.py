@@ -112,6 +112,10 @@ IN_NUMPY = {
 }
 
 
+# Packages that show things (plots, progress bars, notebook displays): never what a graded function needs.
+SHOWING = frozenset({"matplotlib", "seaborn", "IPython", "tqdm", "PIL", "imageio", "cv2"})
+
+
 def _not_open_to_submissions(message):
     """Where the package behind a used stand-in is installed on this machine after all (scipy comes with
     JAX), say that it is not open to submissions, how a teacher opens it, and the NumPy way; else None."""
@@ -120,6 +124,8 @@ def _not_open_to_submissions(message):
         return None
     name, top = used.groups()
     said = message.replace(used.group(0), f"{name} was used, but {top} is not open to submissions here")
+    if top in SHOWING:
+        return f"{said} — plotting and printing progress do not belong in a graded function: leave it out"
     numpy_way = IN_NUMPY.get(name, "write it with NumPy")
     return f"{said} — a teacher can allow it (gradref grade --allow-imports {top}); otherwise {numpy_way}"
 
