@@ -78,6 +78,17 @@ def test_textbook_layer_classes_are_graded():
     assert result["score"] == result["max_score"] == 5.0  # the shipped correct example is whole
 
 
+def test_a_layer_whose_backward_keeps_dw_in_a_local_is_told_to_store_it_on_the_layer(tmp_path):
+    with open(os.path.join(EXAMPLES, "textbook_layers.py")) as handle:
+        text = handle.read()
+    assert "        self.dW = self.x.T @ dout\n" in text
+    path = tmp_path / "layers.py"
+    path.write_text(text.replace("        self.dW = self.x.T @ dout\n", "        dW = self.x.T @ dout\n"))
+    affine = verdicts(grade_file(str(path), dataclasses.replace(FAST, only=("Affine",))))["Affine"]
+    assert affine["status"] == "fail" and affine["mistakes"] == ["attribute_not_set"], affine["message"]
+    assert "backward never sets self.dW (the layer's dw)" in affine["message"]
+
+
 def test_textbook_relu_that_zeroes_dout_in_place_passes_with_a_warning_and_fails_strict(tmp_path):
     path = submission(
         tmp_path,

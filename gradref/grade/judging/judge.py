@@ -535,6 +535,21 @@ def _backward_alone_request(sandbox, target, cache, dout):
     }
 
 
+def _in_a_layers_words(run, context):
+    """A layer class's weight gradients are attributes its backward sets (self.dW): one that is None
+    was never set, and a local dW is what students write instead."""
+    attributes = dict(zip(run.op.grad_names[1:], run.target.grad_attrs))
+    for index, (quantity, key, text) in enumerate(context.found):
+        if quantity in attributes and text.startswith(f"{quantity} is None"):
+            attribute = attributes[quantity]
+            context.found[index] = (
+                quantity,
+                "attribute_not_set",
+                f"backward never sets self.{attribute} (the layer's {quantity}): store it on the layer, "
+                f"self.{attribute} = ...; a local {attribute} is lost when backward returns.",
+            )
+
+
 def timed_request(sandbox, target, op, sample, dout, out, forward_works):
     """(request, calls) the cost check times: the forward and backward, or, where the forward does not
     work, the backward alone on the cache the course documents (None where it documents none)."""
@@ -566,6 +581,8 @@ def _diagnose(run, forward_entry, backward_entry):
         wrong=sorted(run.failed),
     )
     diagnose(context)
+    if run.target.kind == CLASS:
+        _in_a_layers_words(run, context)
     for entry in distinct(forward_entry, backward_entry):
         entry.formulas.extend(f for f in context.formulas if f not in entry.formulas)
 
