@@ -539,7 +539,7 @@ def _in_a_layers_words(run, context):
     """A layer class's weight gradients are attributes its backward sets (self.dW): one that is None
     was never set, and a local dW is what students write instead."""
     attributes = dict(zip(run.op.grad_names[1:], run.target.grad_attrs))
-    for index, (quantity, key, text) in enumerate(context.found):
+    for index, (quantity, _, text) in enumerate(context.found):
         if quantity in attributes and text.startswith(f"{quantity} is None"):
             attribute = attributes[quantity]
             context.found[index] = (
