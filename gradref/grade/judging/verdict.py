@@ -200,7 +200,11 @@ class Entry:
                 merged.append(hint)
             elif key in quantities:  # the first of its sentences stands for all of them
                 found = CATALOGUE_SENTENCE.match(hint)
-                named = ", ".join(dict.fromkeys(quantities.pop(key)))
+                checked = {}  # each quantity's first check: the order the function returns them in
+                for number, check in enumerate(self.checks):
+                    checked.setdefault(check["name"].rsplit(" [", 1)[0], number)
+                ordered = sorted(dict.fromkeys(quantities.pop(key)), key=lambda q: checked.get(q, len(self.checks)))
+                named = ", ".join(ordered)
                 merged.append(f"{named}: {found['body']}{found['numbers']}")
         self.hints[:] = merged
 
