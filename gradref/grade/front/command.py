@@ -429,9 +429,9 @@ def register(sub):
     grade.add_argument(
         "--dropout-p",
         choices=("keep", "drop"),
-        help="what dropout's p means: the probability of keeping a unit (CS231n since 2018) or of "
-        "dropping one (CS231n 2016-17, EECS 498); overrides the assignment's setting (default: what the "
-        "function's docstring says, else its course's)",
+        help="what dropout's p means: the probability of keeping a unit (CS231n since 2017) or of "
+        "dropping one (CS231n 2016, EECS 498); overrides the assignment's setting (default: the "
+        "course's)",
     )
     grade.add_argument(
         "--assignment",

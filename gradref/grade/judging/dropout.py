@@ -4,37 +4,16 @@ The notebook seeds the generator and checks statistics (the fraction of units ke
 output), so any mask drawn with the right probability is correct. Here: every output is 0 or x
 scaled by 1/keep; the fraction kept is the keep probability within 5 standard deviations; and the
 backward passes dout through the student's OWN mask, dx = dout * out / x, so that a forward that
-went wrong is not penalised twice. `p` is the keep probability in CS231n since 2018, the drop
-probability in its 2016-17 handouts and in EECS 498; the teacher's setting (`--dropout-p`, the
-assignment's) decides, else what the function's own docstring says, else its course's; code that
-follows the other one is told so.
+went wrong is not penalised twice. `p` is the keep probability in CS231n since 2017, the drop
+probability in its 2016 handout and in EECS 498; the teacher's setting (`--dropout-p`, the
+assignment's) decides, else the course's; code that follows the other one is told so.
 """
 
 import math
-import re
 
 import numpy as np
 
 KEEP, DROP = "keep", "drop"
-
-# What a starter says of p: "We drop each neuron output with probability p" (CS231n 2016-17, EECS 498),
-# "We keep each neuron output with probability p" (CS231n 2018 on), "p is the probability of dropping".
-_VERB = r"(keep|keeps|keeping|kept|retain|retains|retaining|drop|drops|dropping|dropped|zero|zeroes|zeroed)"
-_STATED = (
-    re.compile(_VERB + r"\b[^.\n]{0,60}?\bprobability\s+(?:of\s+)?p\b", re.IGNORECASE),
-    re.compile(r"\bp\b[^.\n]{0,30}?\bprobability\s+(?:of|to|that)\s+(?:\w+\s+)?" + _VERB + r"\b", re.IGNORECASE),
-    re.compile(r"\bp\b[^.\n]{0,30}?\b" + _VERB + r"\s+prob(?:ability)?\b", re.IGNORECASE),
-)
-
-
-def stated_reading(said):
-    """KEEP or DROP where a docstring or comment says what p means (and says one thing), else ""."""
-    readings = {
-        KEEP if verb.lower().startswith(("keep", "kept", "retain")) else DROP
-        for pattern in _STATED
-        for verb in (m.group(1) for m in pattern.finditer(said))
-    }
-    return readings.pop() if len(readings) == 1 else ""
 
 
 def keep_probability(p, convention):
@@ -86,8 +65,8 @@ def check_forward(entry, x, out, p, convention):
     # the right fraction and scales by 1/(1 - p) is a wrong scale, not the other convention.
     if not (plausible and scaled) and other_plausible and other_scaled and _distinguishable(x.size, p):
         words = {
-            KEEP: "p is the probability of keeping a unit (CS231n since 2018)",
-            DROP: "p is the probability of dropping a unit (CS231n in 2016-17, EECS 498)",
+            KEEP: "p is the probability of keeping a unit (CS231n since 2017)",
+            DROP: "p is the probability of dropping a unit (CS231n in 2016, EECS 498)",
         }
         entry.check(
             "mask convention",

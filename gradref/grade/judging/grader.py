@@ -397,7 +397,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
     if target.twin:
         op = _regularisation(sandbox, target, forward_entry)
     if op.name == "dropout":
-        options = _dropout_reading(sandbox, target, options, forward_entry)
+        options = _dropout_reading(target, options, forward_entry)
     skipped = _other_convention(sandbox, target, op, forward_entry, backward_entry)
     names = graded_samples(op, skipped)
     runs = [(name, 0) for name in names]
@@ -713,21 +713,18 @@ def _regularisation(sandbox, target, entry):
     return chosen
 
 
-def _dropout_reading(sandbox, target, options, entry):
+def _dropout_reading(target, options, entry):
     """Options with what dropout's p means for this function: the teacher's (--dropout-p, the
-    assignment's setting), else what its own docstring or comments say, else its course's (keep in
-    CS231n since 2018, drop in EECS 498). Noted where it is not the plain default."""
+    assignment's setting), else its course's: the keep probability in CS231n (since 2017, whose
+    handout's code reads it so under a docstring that still says "drop"), the drop probability in
+    EECS 498 (noted). A docstring is not read for it: CS231n's said "drop" in 2016 and 2017, whose
+    code meant opposite things."""
     if options.dropout_p:
         return options
-    name = target.forward.split(".")[0]
-    stated = dropout.stated_reading(docstrings(sandbox.layout.code, [name]).get(name, ""))
-    reading = stated or (dropout.DROP if target.convention == EECS498 else dropout.KEEP)
-    words = "keeping" if reading == dropout.KEEP else "dropping"
-    if stated:
-        entry.notes.append(f"p read as the probability of {words} a unit, as its docstring or comments say")
-    elif reading == dropout.DROP:
-        entry.notes.append(f"p read as the probability of {words} a unit, as EECS 498's starter says")
-    return dataclasses.replace(options, dropout_p=reading)
+    if target.convention != EECS498:
+        return dataclasses.replace(options, dropout_p=dropout.KEEP)
+    entry.notes.append("p read as the probability of dropping a unit, as EECS 498's starter says")
+    return dataclasses.replace(options, dropout_p=dropout.DROP)
 
 
 def _other_convention(sandbox, target, op, forward_entry, backward_entry):

@@ -20,8 +20,7 @@ class Options:
     allow_numerical_gradient: bool = False  # a backward may differentiate numerically (an assignment setting)
     allow_fast_layers: bool = False  # a naive layer may call the shipped cs231n.fast_layers (an assignment setting)
     strict: bool = False  # warnings (writes into arguments, extreme values) fail
-    dropout_p: str = ""  # what dropout's p means: "keep" or "drop"; "" = as the function's docstring says, else
-    # its course's (CS231n since 2018: keep; EECS 498: drop)
+    dropout_p: str = ""  # what dropout's p means: "keep", "drop", or "" for the course's (CS231n: keep; EECS 498: drop)
     support: tuple = ()  # course-provided modules put beside the submission (im2col, common/)
     framework: str = ""  # "numpy" or "torch" (EECS 498: arguments and results are torch tensors); "" = detect
     device: str = "cpu"  # torch submissions: the device their tensors are on ("cpu" or "cuda")
