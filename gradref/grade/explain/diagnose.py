@@ -370,7 +370,7 @@ def diagnose(ctx):
                 f"line that computes {left[0]}.{worst(ctx.got[left[0]], ctx.want[left[0]]).replace('{name}', left[0])}",
             )
         )
-    for quantity in [q for q in left if RUNNING.search(q) and q in ctx.wrong]:
+    for quantity in [q for q in left if RUNNING.search(q)]:
         key = RUNNING.search(quantity)[1]
         statistic = "mean" if key == "running_mean" else "variance (the biased one, as in train mode)"
         numbers = worst(ctx.got[quantity], ctx.want[quantity]).replace("{name}", quantity)
