@@ -222,6 +222,16 @@ def test_dropout_with_its_own_draw_passes_and_other_conventions_are_named(tmp_pa
     assert as_drop["dropout_forward"]["status"] == "pass"
 
 
+def test_a_softmax_whose_denominator_is_a_mean_is_told_its_loss_is_off_by_log_c(tmp_path):
+    """log(np.mean(np.exp(...))) for log(np.sum(...)): the loss is the right one minus log(C) on every
+    sample (C changes with the sample: said once)."""
+    line = "log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))"
+    text = mutate(source("layers_student.py"), line, line.replace("np.sum(", "np.mean("))
+    loss = grade_source(tmp_path, text, only=("softmax_loss",))["softmax_loss"]
+    assert loss["status"] == "fail" and loss["mistakes"][0] == "mean_in_log_sum_exp", loss["message"]
+    assert loss["message"].count("the right loss minus log(C)") == 1, loss["message"]
+
+
 def test_the_2017_handouts_dropout_keeps_with_probability_p_under_a_docstring_that_says_drop(tmp_path):
     """CS231n's 2017 layers.py says "We drop each neuron output with probability p" and its code and
     notebook keep each unit with probability p: that code passes as it is, no --dropout-p needed. The

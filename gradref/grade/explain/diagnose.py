@@ -204,6 +204,23 @@ def generic(quantity, got, want, batch, sample=""):
     return None
 
 
+def _off_by_log_classes(ctx, quantity):
+    """A softmax loss off by exactly log(C) (C classes): its denominator averaged over the classes
+    (np.mean inside the log) where it is summed, or the reverse."""
+    scores = ctx.args.get("x")
+    if quantity != "loss" or np.ndim(scores) != 2 or np.shape(scores)[1] < 2 or ctx.got.get(quantity) is None:
+        return None
+    classes = np.shape(scores)[1]
+    difference = float(np.asarray(ctx.got[quantity], np.float64).ravel()[0]) - float(np.ravel(ctx.want[quantity])[0])
+    if abs(abs(difference) - np.log(classes)) > 1e-6 * np.log(classes):
+        return None
+    how = "minus" if difference < 0 else "plus"
+    return (
+        f"loss is the right loss {how} log(C) = {np.log(classes):.4g} (C = {classes} classes): the softmax's "
+        "denominator is averaged over the classes (a mean inside the log) where it is summed"
+    )
+
+
 # The axes of a gradient, by its number of dimensions, in the course's layouts.
 AXES = {
     1: ("element",),
@@ -340,6 +357,11 @@ def diagnose(ctx):
         explained.update(missing)
     for quantity in wrong:
         if quantity in explained:
+            continue
+        words = _off_by_log_classes(ctx, quantity)  # before a number's "constant factor", which any number is
+        if words:
+            ctx.found.append((quantity, "mean_in_log_sum_exp", words))
+            explained.add(quantity)
             continue
         words = generic(quantity, ctx.got[quantity], ctx.want[quantity], ctx.batch, ctx.sample)
         if words:

@@ -561,7 +561,7 @@ def timed_request(sandbox, target, op, sample, dout, out, forward_works):
 
 
 # Descriptions whose numbers change from sample to sample: said once per quantity, for the first sample.
-SAID_ONCE = ("located", "local_gradient")
+SAID_ONCE = ("located", "local_gradient", "mean_in_log_sum_exp")
 
 
 def _diagnose(run, forward_entry, backward_entry):
