@@ -250,6 +250,67 @@ def test_the_2017_handouts_dropout_keeps_with_probability_p_under_a_docstring_th
     )
 
 
+def test_a_right_backward_beside_a_wrong_forward_is_timed_on_its_own_cache(tmp_path):
+    """temporal_affine's forward wrong in its values (- b) and its cache (x, w, b), not the course's
+    (x, w, b, out): the backward passes on its own cache everywhere, the cost sample included (it was
+    timed on the course's cache there, which it cannot unpack, and failed)."""
+    wrong = mutate(source("seq_student.py"), "reshape(N, T, -1) + b", "reshape(N, T, -1) - b")
+    verdicts = grade_source(tmp_path, wrong, only=("temporal_affine_forward", "temporal_affine_backward"))
+    assert verdicts["temporal_affine_forward"]["status"] == "fail"
+    backward = verdicts["temporal_affine_backward"]
+    assert backward["status"] == "pass", backward["message"]
+    assert any(c["name"].startswith("cost [") and c["passed"] for c in backward["checks"]), backward["checks"]
+
+
+def test_a_backward_never_checked_is_not_timed_on_a_cache_it_does_not_read(tmp_path):
+    """The forward raises on every sample (N / T); the backward reads its own (x, w, b): it cannot be
+    checked, and says so, rather than failing the cost check on the course's (x, w, b, out)."""
+    broken = mutate(source("seq_student.py"), "x.reshape(N * T, D).dot(w)", "x.reshape(N / T, D).dot(w)")
+    verdicts = grade_source(tmp_path, broken, only=("temporal_affine_forward", "temporal_affine_backward"))
+    assert verdicts["temporal_affine_forward"]["status"] == "error"
+    backward = verdicts["temporal_affine_backward"]
+    assert backward["status"] == "error" and "it could not be checked" in backward["message"], backward["message"]
+    assert not any(c["name"].startswith("cost [") for c in backward["checks"]), backward["checks"]
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (
+            "running_var = momentum * running_var + (1 - momentum) * var",
+            "running_var = momentum * running_var - (1 - momentum) * var",
+        ),
+        (
+            "running_mean = momentum * running_mean + (1 - momentum) * mu",
+            "running_mean = momentum / running_mean + (1 - momentum) * mu",
+        ),
+    ],
+)
+def test_a_running_statistic_updated_wrong_is_said_at_the_line_that_computes_it(tmp_path, old, new):
+    """Not the line that stores it in bn_param: the one before it that computes it."""
+    forward = grade_source(tmp_path, mutate(source("norms_student.py"), old, new), only=("batchnorm_forward",))
+    forward = forward["batchnorm_forward"]
+    assert forward["status"] == "fail" and forward["mistakes"] == ["running_update"], forward["message"]
+    assert forward["where"]["code"] == new, forward["where"]
+    key = new.split(" = ")[0]
+    assert f"bn_param['{key}'] is updated wrong: it is momentum * {key} + (1 - momentum)" in forward["message"]
+
+
+def test_grads_stored_under_keys_one_off_from_the_params_are_told_so(tmp_path):
+    """grads['gamma0'] for params['gamma1']: the gradients it computed are under names nobody reads."""
+    shifted = mutate(
+        source("fcn_student.py"),
+        'grads["gamma%d" % i], grads["beta%d" % i] = batchnorm_backward_alt',
+        'grads["gamma%d" % (i - 1)], grads["beta%d" % (i - 1)] = batchnorm_backward_alt',
+    )
+    model = grade_source(tmp_path, shifted, only=("FullyConnectedNet",))["FullyConnectedNet"]
+    assert model["status"] == "fail" and model["mistakes"][0] == "grads_keys_not_params", model["message"]
+    assert "grads holds gamma0, beta0, which are not parameters" in model["message"]
+    assert "the layer numbers are one off (gamma0 for gamma1)" in model["message"]
+    right = grade_source(tmp_path, source("fcn_student.py"), only=("FullyConnectedNet",))["FullyConnectedNet"]
+    assert right["status"] == "pass" and "grads_keys_not_params" not in right["mistakes"]
+
+
 def test_dropout_that_scales_nothing_in_train_mode_is_named_not_inverted(tmp_path):
     """Train mode keeps x itself and test mode is right: dropout.py names it from the statistics."""
     unscaled = mutate(source("dropout_student.py"), "< p) / p", "< p)")

@@ -654,10 +654,13 @@ def _point_at_the_running_update(sandbox, target, entry):
 
 
 def _cost_matters(target, backward_entry, options):
-    """A backward that passed on every sample is timed on the cost sample too (a wrong one fails
-    anyway, and a teacher may allow numerical gradients)."""
+    """A backward that passed on every sample it was checked on is timed on the cost sample too (a wrong
+    one fails anyway, and a teacher may allow numerical gradients)."""
     computes_gradients = target.has_backward or target.kind in (LOSS_FUNCTION, MODEL)
-    return computes_gradients and backward_entry.status == PASS and not options.allow_numerical_gradient
+    # One never checked (its forward raised everywhere, and it reads a cache of its own) is not timed:
+    # it cannot pass anyway, and the course's cache it would be timed on is not one it reads.
+    checked = bool(backward_entry.checks)
+    return computes_gradients and checked and backward_entry.status == PASS and not options.allow_numerical_gradient
 
 
 def _trial_rank(sandbox, target, op, entry):
