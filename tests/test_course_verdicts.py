@@ -296,6 +296,18 @@ def test_a_running_statistic_updated_wrong_is_said_at_the_line_that_computes_it(
     assert f"bn_param['{key}'] is updated wrong: it is momentum * {key} + (1 - momentum)" in forward["message"]
 
 
+def test_a_model_whose_init_never_makes_a_parameter_its_loss_reads_fails(tmp_path):
+    """The grader sets the params' values before loss(), which hid an __init__ that stores W0, W1, W2
+    where loss() reads W1, W2, W3: training would stop at the first missing key."""
+    shifted = mutate(
+        source("fcn_student.py"), 'self.params["W%d" % (i + 1)] = weight', 'self.params["W%d" % i] = weight'
+    )
+    model = grade_source(tmp_path, shifted, only=("FullyConnectedNet",))["FullyConnectedNet"]
+    assert model["status"] == "fail", model["message"]
+    assert "after __init__, model.params lacks W3, which loss() reads" in model["message"], model["message"]
+    assert "it makes W0 instead" in model["message"]
+
+
 def test_grads_stored_under_keys_one_off_from_the_params_are_told_so(tmp_path):
     """grads['gamma0'] for params['gamma1']: the gradients it computed are under names nobody reads."""
     shifted = mutate(

@@ -728,6 +728,7 @@ def _check_gradients(sandbox, run, entry):
     run.got.update(zip(op.grad_names, grads))
     run.want.update(zip(op.grad_names, run.want_grads))
     _keys_that_are_not_params(run, entry)
+    _params_made_by_init(run, entry)
     if not run.options.allow_numerical_gradient:
         _check_derived(run, entry)
 
@@ -759,6 +760,24 @@ def _keys_that_are_not_params(run, entry):
     if hint not in entry.hints:
         entry.hints.insert(0, hint)  # it explains the gradients that come back None
         entry.mistakes.append("grads_keys_not_params")
+
+
+def _params_made_by_init(run, entry):
+    """A model's __init__ must make every parameter its loss() reads (the grader sets their values
+    before calling loss, which would hide a key __init__ never makes: training would stop at it)."""
+    made = run.outputs.get(P.INIT_KEYS)
+    if not isinstance(made, list):
+        return
+    missing = [n for n in run.op.wrt if n not in made]
+    wrt = set(run.op.wrt)
+    extra = [clean(n, 40) for n in made if isinstance(n, str) and n.isidentifier() and n not in wrt][:8]
+    holds = f"; it makes {', '.join(extra)} instead" if extra else ""
+    entry.check(
+        "params after __init__",
+        not missing,
+        f"after __init__, model.params lacks {', '.join(missing[:8])}, which loss() reads: the model cannot "
+        f"train as it is built{holds}",
+    )
 
 
 def _one_off(extra, wrt):

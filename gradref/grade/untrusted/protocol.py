@@ -72,6 +72,7 @@ OUT = "out"  # the forward's output (the loss, next_w)
 MORE = "more"  # PLAIN: the outputs after the first (dot_product_attention's weights)
 GRADS = "grads"  # the gradients, in order (None where a gradient is None)
 GRAD_NAMES = "grad_names"  # MODEL: the string keys the returned grads dict holds (hostile: checked before use)
+INIT_KEYS = "init_keys"  # MODEL: the string keys model.params held right after __init__ (hostile, likewise)
 STATE = "state"  # an update rule's returned config
 ARGS_MID = "args_mid"  # the arguments after the forward
 ARGS_AFTER = "args_after"  # the arguments after the call(s)

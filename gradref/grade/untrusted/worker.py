@@ -836,6 +836,7 @@ def run_model(module, request, prefix):
         params = getattr(model, "params", None)
         if not isinstance(params, dict):
             raise TypeError(f"{stage} keeps no params dict (model.params)")
+        outputs[P.INIT_KEYS] = [key for key in params if isinstance(key, str)][:64]
         for key, spec in request[P.PARAMS].items():
             params[key] = load_arg(spec)
         stage = f"{request[P.CLS]}.loss"
