@@ -305,7 +305,7 @@ def test_a_model_whose_init_never_makes_a_parameter_its_loss_reads_fails(tmp_pat
     model = grade_source(tmp_path, shifted, only=("FullyConnectedNet",))["FullyConnectedNet"]
     assert model["status"] == "fail", model["message"]
     assert "after __init__, model.params lacks W3, which loss() reads" in model["message"], model["message"]
-    assert "it makes W0 instead" in model["message"]
+    assert "it makes W0 instead" in model["message"] and model["mistakes"][0] == "init_params_missing"
 
 
 def test_grads_stored_under_keys_one_off_from_the_params_are_told_so(tmp_path):

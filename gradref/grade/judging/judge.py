@@ -772,12 +772,14 @@ def _params_made_by_init(run, entry):
     wrt = set(run.op.wrt)
     extra = [clean(n, 40) for n in made if isinstance(n, str) and n.isidentifier() and n not in wrt][:8]
     holds = f"; it makes {', '.join(extra)} instead" if extra else ""
-    entry.check(
-        "params after __init__",
-        not missing,
+    said = (
         f"after __init__, model.params lacks {', '.join(missing[:8])}, which loss() reads: the model cannot "
-        f"train as it is built{holds}",
+        f"train as it is built{holds}"
     )
+    entry.check("params after __init__", not missing, said)
+    if missing and f"{said}." not in entry.hints:
+        entry.hints.insert(0, f"{said}.")
+        entry.mistakes.append("init_params_missing")
 
 
 def _one_off(extra, wrt):
