@@ -149,6 +149,50 @@ PLANTED = {
         "svm_loss_vectorized",
         [("dW = X.T.dot(mask) / num_train + 2 * reg * W", "dW = X.T.dot(mask) / num_train + reg * W")],
     ),
+    ("linear_softmax_half", "normalised_over_samples"): (
+        "classifiers_student.py",
+        "softmax_loss_vectorized",
+        [
+            (
+                "probs = np.exp(scores) / np.sum(np.exp(scores), axis=1, keepdims=True)",
+                "probs = np.exp(scores) / np.sum(np.exp(scores), axis=0, keepdims=True)",
+            ),
+        ],
+    ),
+    ("linear_softmax_half", "shifted_over_samples"): (
+        "classifiers_student.py",
+        "softmax_loss_vectorized",
+        [
+            ("scores -= np.max(scores, axis=1, keepdims=True)", "scores -= np.max(scores, axis=0, keepdims=True)"),
+        ],
+    ),
+    ("linear_softmax", "normalised_over_samples"): (
+        "classifiers_student.py",
+        "softmax_loss_vectorized",
+        [
+            (
+                "probs = np.exp(scores) / np.sum(np.exp(scores), axis=1, keepdims=True)",
+                "probs = np.exp(scores) / np.sum(np.exp(scores), axis=0, keepdims=True)",
+            ),
+            (
+                "loss = -np.sum(np.log(probs[np.arange(num_train), y])) / num_train + 0.5 * reg * np.sum(W * W)",
+                "loss = -np.sum(np.log(probs[np.arange(num_train), y])) / num_train + reg * np.sum(W * W)",
+            ),
+            ("dW = X.T.dot(probs) / num_train + reg * W", "dW = X.T.dot(probs) / num_train + 2 * reg * W"),
+        ],
+    ),
+    ("linear_softmax", "shifted_over_samples"): (
+        "classifiers_student.py",
+        "softmax_loss_vectorized",
+        [
+            ("scores -= np.max(scores, axis=1, keepdims=True)", "scores -= np.max(scores, axis=0, keepdims=True)"),
+            (
+                "loss = -np.sum(np.log(probs[np.arange(num_train), y])) / num_train + 0.5 * reg * np.sum(W * W)",
+                "loss = -np.sum(np.log(probs[np.arange(num_train), y])) / num_train + reg * np.sum(W * W)",
+            ),
+            ("dW = X.T.dot(probs) / num_train + reg * W", "dW = X.T.dot(probs) / num_train + 2 * reg * W"),
+        ],
+    ),
     ("linear_softmax", "loss_not_averaged"): (
         "classifiers_student.py",
         "softmax_loss_vectorized",
