@@ -20,7 +20,7 @@ import re
 from .findings import named_mistakes
 from .grade.course.targets import TARGETS
 from .grade.explain.mistakes import CATALOGUE
-from .grade.judging.verdict import sample_of
+from .grade.judging.verdict import quantity_of, sample_of
 
 SAMPLE = re.compile(r"\[([^\[\]]+)\]$")
 LABELLED = re.compile(r"^(\S+) \[([^\[\]]+)\]: (.*)$", re.S)  # a failure on an extreme sample: "dx [huge_scores]: ..."
@@ -266,8 +266,7 @@ def _collect_failures(failures, name, report, result):
     for check in result.get("checks", []):
         if check.get("passed") or not check.get("fingerprint"):
             continue
-        quantity = check["name"].rsplit(" [", 1)[0]
-        key = (result["name"], sample_of(check["name"]), quantity, check["fingerprint"])
+        key = (result["name"], sample_of(check["name"]), quantity_of(check["name"]), check["fingerprint"])
         values = WORST.search(check.get("detail", ""))
         failures[key].append((name, report, values.groups() if values else ("?", "?")))
 

@@ -392,8 +392,10 @@ def diagnose(ctx):
                 f"line that computes {left[0]}.{worst(ctx.got[left[0]], ctx.want[left[0]]).replace('{name}', left[0])}",
             )
         )
-    for quantity in [q for q in left if RUNNING.search(q)]:
-        key = RUNNING.search(quantity)[1]
+    for quantity, running in ((q, RUNNING.search(q)) for q in left):
+        if running is None:
+            continue
+        key = running[1]
         statistic = "mean" if key == "running_mean" else "variance (the biased one, as in train mode)"
         numbers = worst(ctx.got[quantity], ctx.want[quantity]).replace("{name}", quantity)
         ctx.found.append(

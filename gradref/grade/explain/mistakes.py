@@ -225,17 +225,22 @@ def _pool_argmax_unravelled_swapped(a, dout, got):
     return {"dx": dx}
 
 
+def _pooled(x, ho, wo, ph, pw, step):
+    """Max pooling's output of ho x wo windows of ph x pw, window (i, j) at row i * step, column j * step."""
+    out = np.empty(x.shape[:2] + (ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = x[:, :, i * step : i * step + ph, j * step : j * step + pw].max(axis=(2, 3))
+    return out
+
+
 def _pool_stride_ignored(a, dout, got):
     """Windows taken at (i, j) instead of (i * stride, j * stride)."""
     p, x = a["pool_param"], a["x"]
     if p["stride"] == 1:
         return {}
     ho, wo = 1 + (x.shape[2] - p["pool_height"]) // p["stride"], 1 + (x.shape[3] - p["pool_width"]) // p["stride"]
-    out = np.empty(x.shape[:2] + (ho, wo))
-    for i in range(ho):
-        for j in range(wo):
-            out[:, :, i, j] = x[:, :, i : i + p["pool_height"], j : j + p["pool_width"]].max(axis=(2, 3))
-    return {"out": out}
+    return {"out": _pooled(x, ho, wo, p["pool_height"], p["pool_width"], 1)}
 
 
 def _pool_size_without_stride(a, dout, got):
@@ -247,11 +252,7 @@ def _pool_size_without_stride(a, dout, got):
         return {}  # the right size, or windows past the edge (where the code breaks)
     if (wo - 1) * s + pw > x.shape[3]:
         return {}
-    out = np.empty(x.shape[:2] + (ho, wo))
-    for i in range(ho):
-        for j in range(wo):
-            out[:, :, i, j] = x[:, :, i * s : i * s + ph, j * s : j * s + pw].max(axis=(2, 3))
-    return {"out": out}
+    return {"out": _pooled(x, ho, wo, ph, pw, s)}
 
 
 def _pool_whole_window(a, dout, got):
@@ -512,15 +513,9 @@ def _norm_params(a):
 def _where_reproduced(produced, got):
     """The quantities of `produced` that the student's code gave (a mistake made in some layers only:
     the regularisation's gradient left out of the hidden layers' weights but not the last one's)."""
-    kept = {}
-    for name, value in produced.items():
-        mine = got.get(name)
-        if mine is not None and np.shape(mine) == np.shape(value):
-            scale = max(float(np.max(np.abs(value), initial=0.0)), 1e-300)
-            with np.errstate(all="ignore"):
-                if float(np.max(np.abs(np.asarray(mine, np.float64) - value), initial=0.0)) <= 1e-6 * scale:
-                    kept[name] = value
-    return kept
+    from .diagnose import close  # diagnose imports this catalogue: its comparison is read at call time
+
+    return {name: value for name, value in produced.items() if close(got.get(name), value)}
 
 
 def _model_relu_skipped(op, a):

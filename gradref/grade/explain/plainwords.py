@@ -3,6 +3,8 @@
 import importlib.util
 import re
 
+from ..untrusted import protocol as P
+
 # (pattern in the error message, what to say): NumPy 2.x removed these aliases and keywords.
 NUMPY2 = (
     (r"numpy' has no attribute 'product'", "np.product was removed in NumPy 2: use np.prod"),
@@ -97,9 +99,9 @@ def mistake_in_error(message):
     return None
 
 
-# A course-environment package's stand-in, used (worker.Missing): "scipy.special.expit was used, but scipy is
-# not installed where the grader runs the code".
-STAND_IN_USED = re.compile(r"([\w.]+) was used, but (\w+) is not installed where the grader runs the code")
+# A course-environment package's stand-in, used (worker.Missing): "scipy.special.expit was used, but scipy
+# is not installed where the grader runs the code".
+STAND_IN_USED = re.compile(rf"([\w.]+) was used, but (\w+) {re.escape(P.NOT_INSTALLED)}")
 # What NumPy alone writes for what students take from SciPy.
 IN_NUMPY = {
     "scipy.special.expit": "the sigmoid is 1 / (1 + np.exp(-x))",

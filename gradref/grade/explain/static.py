@@ -197,18 +197,23 @@ def _windows_assigned(function, lines):
     return found
 
 
+def _top_level_loops(function):
+    """(position, loop, the names set before it, the names read inside it) for each for-loop at the
+    top level of a function's body: where a recurrence carries a value from pass to pass."""
+    for position, loop in enumerate(function.body):
+        if isinstance(loop, ast.For):
+            before = {t for node in function.body[:position] for t in _assigned_names(node)}
+            read = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            yield position, loop, before, read
+
+
 def _carries_dropped(function, lines):
     """A value set before a loop, assigned anew on every pass, never read inside it and read after it
     (dprev from each step's backward, never added to the next step's upstream gradient): the
     recurrence drops it on every step but the last."""
     found = []
-    body = function.body
-    for position, loop in enumerate(body):
-        if not isinstance(loop, ast.For):
-            continue
-        before = {t for node in body[:position] for t in _assigned_names(node)}
-        after = {n.id for node in body[position + 1 :] for n in ast.walk(node) if isinstance(n, ast.Name)}
-        read = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    for position, loop, before, read in _top_level_loops(function):
+        after = {n.id for node in function.body[position + 1 :] for n in ast.walk(node) if isinstance(n, ast.Name)}
         looped = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
         for node in (n for n in ast.walk(loop) if isinstance(n, (ast.Assign, ast.AnnAssign))):
             for name in sorted(_assigned_names(node) & before & after - read - looped):
@@ -227,16 +232,12 @@ def _time_run_forward(function, lines):
     through time runs from the last step down."""
     if "backward" not in function.name:
         return []
-    for position, loop in enumerate(function.body):
-        if not isinstance(loop, ast.For):
-            continue
-        before = {t for node in function.body[:position] for t in _assigned_names(node)}
+    for _, loop, before, read in _top_level_loops(function):
         counter = loop.target.id if isinstance(loop.target, ast.Name) else ""
         iterated = loop.iter
         plain = isinstance(iterated, ast.Call) and _called(iterated) == "range" and 1 <= len(iterated.args) <= 2
         if not counter or not plain or any(_arithmetic_on(node, counter) for node in loop.body):
             continue  # reversed(...), a negative step or an index computed from t (T - 1 - t) runs backward
-        read = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         carried = sorted(
             name
             for node in ast.walk(loop)

@@ -743,12 +743,10 @@ def _keys_that_are_not_params(run, entry):
     names = run.outputs.get(P.GRAD_NAMES)
     if not isinstance(names, list):
         return
-    wrt = set(run.op.wrt)
-    extra = [clean(n, 40) for n in names if isinstance(n, str) and n.isidentifier() and n not in wrt][:8]
-    missing = [n for n in run.op.wrt if n not in names]
+    extra, missing = _against_params(names, run.op.wrt)
     if not extra or not missing:
         return
-    shift = _one_off(extra, wrt)
+    shift = _one_off(extra, set(run.op.wrt))
     off = ""
     if shift:
         first = NUMBERED.match(extra[0])
@@ -768,9 +766,7 @@ def _params_made_by_init(run, entry):
     made = run.outputs.get(P.INIT_KEYS)
     if not isinstance(made, list):
         return
-    missing = [n for n in run.op.wrt if n not in made]
-    wrt = set(run.op.wrt)
-    extra = [clean(n, 40) for n in made if isinstance(n, str) and n.isidentifier() and n not in wrt][:8]
+    extra, missing = _against_params(made, run.op.wrt)
     holds = f"; it makes {', '.join(extra)} instead" if extra else ""
     said = (
         f"after __init__, model.params lacks {', '.join(missing[:8])}, which loss() reads: the model cannot "
@@ -780,6 +776,13 @@ def _params_made_by_init(run, entry):
     if missing and f"{said}." not in entry.hints:
         entry.hints.insert(0, f"{said}.")
         entry.mistakes.append("init_params_missing")
+
+
+def _against_params(names, wrt):
+    """(the keys a model's dict holds that are not parameters, cleaned, at most 8; the parameters it
+    lacks) for `names`, the keys the worker reported (hostile: strings only, and identifiers kept)."""
+    extra = [clean(n, 40) for n in names if isinstance(n, str) and n.isidentifier() and n not in wrt][:8]
+    return extra, [n for n in wrt if n not in names]
 
 
 def _one_off(extra, wrt):

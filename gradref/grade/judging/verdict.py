@@ -193,6 +193,9 @@ class Entry:
             if text in self.hints and CATALOGUE_SENTENCE.match(text):
                 quantities.setdefault(key, []).append(quantity)
         several = {k for k, named in quantities.items() if len(set(named)) > 1}
+        checked = {}  # each quantity's first check: the order the function returns them in
+        for number, check in enumerate(self.checks):
+            checked.setdefault(quantity_of(check["name"]), number)
         merged = []
         for hint in self.hints:
             key = next((k for q, k, t in self.found if t == hint and k in several), None)
@@ -200,9 +203,6 @@ class Entry:
                 merged.append(hint)
             elif key in quantities:  # the first of its sentences stands for all of them
                 found = CATALOGUE_SENTENCE.match(hint)
-                checked = {}  # each quantity's first check: the order the function returns them in
-                for number, check in enumerate(self.checks):
-                    checked.setdefault(check["name"].rsplit(" [", 1)[0], number)
                 ordered = sorted(dict.fromkeys(quantities.pop(key)), key=lambda q: checked.get(q, len(self.checks)))
                 named = ", ".join(ordered)
                 merged.append(f"{named}: {found['body']}{found['numbers']}")
@@ -274,6 +274,11 @@ class Entry:
 def _ended(sentence):
     """A sentence with its full stop: hints run one after another in a message."""
     return sentence if sentence.rstrip().endswith((".", "!", "?")) else sentence.rstrip() + "."
+
+
+def quantity_of(check_name):
+    """The quantity a check is on: 'dx' of 'dx [course]'."""
+    return check_name.rsplit(" [", 1)[0]
 
 
 def sample_of(check_name):

@@ -88,6 +88,9 @@ LINE_TO = "to"  # ... the line it ended before (0: the function returned)
 TRACE_STOPPED = "trace_stopped"  # TRACE: why recording stopped early ("" when it did not)
 FAST_LAYERS = "fast_layers"  # the *_naive functions that called the shipped cs231n.fast_layers (where allowed)
 
+# What a stand-in for a package the sandbox does not hold says when used (the grader reads it back).
+NOT_INSTALLED = "is not installed where the grader runs the code"
+
 STAGE_FILE = "stage"
 IMPORT_STAGE = "import"
 

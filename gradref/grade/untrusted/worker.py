@@ -99,9 +99,7 @@ class Missing:
 
     def _refuse(self, *args, **kwargs):
         top = self._name.split(".")[0]
-        raise ImportError(
-            f"{self._name} was used, but {self._why or f'{top} is not installed where the grader runs the code'}"
-        )
+        raise ImportError(f"{self._name} was used, but {self._why or f'{top} {P.NOT_INSTALLED}'}")
 
     __call__ = __iter__ = __len__ = __bool__ = __index__ = __float__ = _refuse
 
