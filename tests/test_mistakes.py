@@ -85,6 +85,21 @@ PLANTED = {
         "softmax_loss",
         [("    dx[np.arange(N), y] -= 1\n", "")],
     ),
+    ("softmax_loss", "gradient_sign"): (
+        "layers_student.py",
+        "softmax_loss",
+        [
+            (
+                "    dx = probs.copy()\n    dx[np.arange(N), y] -= 1\n    dx /= N\n",
+                "    onehot = np.zeros_like(probs)\n    onehot[np.arange(N), y] = 1\n    dx = (onehot - probs) / N\n",
+            )
+        ],
+    ),
+    ("softmax_loss", "loss_not_averaged"): (
+        "layers_student.py",
+        "softmax_loss",
+        [("loss = -np.sum(log_probs[np.arange(N), y]) / N", "loss = -np.sum(log_probs[np.arange(N), y])")],
+    ),
     ("softmax_loss", "log_of_probability"): ("staff_a2.py", "softmax_loss", []),  # as the 2016 staff shipped it
     ("softmax_loss", "no_max_shift"): (
         "staff_a2.py",
@@ -121,6 +136,11 @@ PLANTED = {
         "layers_student.py",
         "svm_loss",
         [("dx[np.arange(N), y] -= np.sum(margins > 0, axis=1)", "dx[np.arange(N), y] += np.sum(margins > 0, axis=1)")],
+    ),
+    ("svm_loss", "loss_not_averaged"): (
+        "layers_student.py",
+        "svm_loss",
+        [("    loss = np.sum(margins) / N\n", "    loss = np.sum(margins)\n")],
     ),
     ("svm_loss", "no_1_over_n"): ("layers_student.py", "svm_loss", [("axis=1)\n    dx /= N\n", "axis=1)\n")]),
     # The linear classifiers, in the reg * sum(W^2) convention (the softmax file's 0.5 turned into it).

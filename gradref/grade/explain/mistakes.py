@@ -49,6 +49,12 @@ def _softmax(x):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _log_softmax(x):
+    """log(softmax(x)) in log space: finite where the scores are extreme, as a student's loss is."""
+    shifted = x - x.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def _one_hot(y, classes):
     return np.eye(classes)[y]
 
@@ -885,6 +891,21 @@ def _entries():
             "shifted = x - x.max(axis=1, keepdims=True)",
             _quiet(_softmax_unshifted),
         ),
+        # After the overflowing ones: a loss that overflows only at extreme scores is theirs to name.
+        M(
+            "softmax_loss",
+            "gradient_sign",
+            "dx has the wrong sign: the gradient of the loss is p - onehot(y), the probabilities less 1 at each row's correct class",
+            "dx = (p - onehot(y)) / N",
+            lambda a, d, g: {"dx": (_one_hot(a["y"], a["x"].shape[1]) - _softmax(a["x"])) / len(a["y"])},
+        ),
+        M(
+            "softmax_loss",
+            "loss_not_averaged",
+            "the loss sums -log(p) over the N rows instead of averaging it: it is N times too large",
+            "loss = -np.log(p[np.arange(N), y]).sum() / N",
+            lambda a, d, g: {"loss": -_log_softmax(a["x"])[np.arange(len(a["y"])), a["y"]].sum()},
+        ),
         M(
             "svm_loss",
             "counts_correct_class",
@@ -898,6 +919,13 @@ def _entries():
             "the margin (delta, which is 1) is missing from each wrong class's hinge",
             "margins = np.maximum(0, x - correct[:, None] + 1.0)",
             lambda a, d, g: _svm(a, delta=0.0),
+        ),
+        M(
+            "svm_loss",
+            "loss_not_averaged",
+            "the loss sums the margins over the N rows instead of averaging them: it is N times too large",
+            "loss = np.sum(margins) / N",
+            lambda a, d, g: {"loss": _svm(a)["loss"] * a["x"].shape[0]},
         ),
         M(
             "svm_loss",
