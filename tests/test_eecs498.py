@@ -8,6 +8,7 @@ import shutil
 import textwrap
 
 import pytest
+from conftest import once_per_session
 
 from gradref.grade import CannotGrade, Options, grade_file
 from gradref.grade.course import assignments
@@ -180,9 +181,11 @@ def test_both_captioning_editions_rnn_functions_pass_under_their_spec():
     assert {"out [small]", "attn_weights [small]"} <= checks, checks
 
 
-@pytest.mark.parametrize(
-    "old, new, function, failing",
-    [
+# Mutants of the captioning file, each a function built on autograd with one thing wrong. They are
+# graded two files at a time, each file holding mutants of different functions (the forget and input
+# gates swapped is one edit of two functions): one grade judges each function on its own mistake.
+AUTOGRAD_MUTANTS = (
+    (
         # Averaged over N * T instead of summed over time and averaged over N.
         (
             'reduction="sum"\n    )\n    return loss / x.shape[0]',
@@ -190,12 +193,8 @@ def test_both_captioning_editions_rnn_functions_pass_under_their_spec():
             "temporal_softmax_loss",
             "loss",
         ),
-        # The ignored steps counted too.
-        ("ignore_index=ignore_index, ", "", "temporal_softmax_loss", "loss"),
         # Scores not scaled by 1 / sqrt(H).
         ("squeeze(1) / H**0.5", "squeeze(1)", "dot_product_attention", "out"),
-        # The weights returned flat, (N, 16), not (N, 4, 4).
-        ("attn_weights.reshape(N, D_a, D_a)", "attn_weights", "dot_product_attention", "attn_weights"),
         # The embedding's rows picked by position, not by word.
         (
             "return self.W_embed[x]",
@@ -206,17 +205,41 @@ def test_both_captioning_editions_rnn_functions_pass_under_their_spec():
         # The forget and input gates swapped (2022's method through 2020's function: both fail).
         ("next_c = f * prev_c + i * g", "next_c = i * prev_c + f * g", "LSTM.step_forward", "out"),
         ("next_c = f * prev_c + i * g", "next_c = i * prev_c + f * g", "lstm_step_forward", "out"),
+    ),
+    (
+        # The ignored steps counted too.
+        ("ignore_index=ignore_index, ", "", "temporal_softmax_loss", "loss"),
+        # The weights returned flat, (N, 16), not (N, 4, 4).
+        ("attn_weights.reshape(N, D_a, D_a)", "attn_weights", "dot_product_attention", "attn_weights"),
+    ),
+)
+
+
+def _grade_autograd_mutants(folder, group):
+    with open(os.path.join(COURSE, "A5", "rnn_lstm_captioning.py")) as handle:
+        text = handle.read()
+    for old, new in dict.fromkeys((old, new) for old, new, _, _ in AUTOGRAD_MUTANTS[group]):
+        assert old in text, old
+        text = text.replace(old, new)
+    (folder / "rnn_lstm_captioning.py").write_text(text)
+    # Only the planted functions and one their mistakes must not touch (the rest is graded elsewhere).
+    functions = (*dict.fromkeys(function for _, _, function, _ in AUTOGRAD_MUTANTS[group]), "rnn_backward")
+    options = dataclasses.replace(_with_spec("eecs498-rnn"), only=functions)
+    return {r["name"]: r for r in grade_file(str(folder), options)["results"]}
+
+
+@pytest.mark.parametrize(
+    "group, function, failing",
+    [
+        (group, function, failing)
+        for group, mutants in enumerate(AUTOGRAD_MUTANTS)
+        for _, _, function, failing in mutants
     ],
 )
-def test_the_captioning_parts_built_on_autograd_are_judged_by_their_forward(tmp_path, old, new, function, failing):
-    source = os.path.join(COURSE, "A5", "rnn_lstm_captioning.py")
-    with open(source) as handle:
-        text = handle.read()
-    assert old in text
-    (tmp_path / "rnn_lstm_captioning.py").write_text(text.replace(old, new))
-    # Only the planted function and one its mistake must not touch (the rest is graded elsewhere).
-    options = dataclasses.replace(_with_spec("eecs498-rnn"), only=(function, "rnn_backward"))
-    verdicts = {r["name"]: r for r in grade_file(str(tmp_path), options)["results"]}
+def test_the_captioning_parts_built_on_autograd_are_judged_by_their_forward(tmp_path_factory, group, function, failing):
+    verdicts = once_per_session(
+        tmp_path_factory, f"autograd-mutants-{group}", lambda folder: _grade_autograd_mutants(folder, group)
+    )
     verdict = verdicts[function]
     assert verdict["status"] == "fail", verdict["message"]
     assert any(not c["passed"] and c["name"].startswith(failing + " [") for c in verdict["checks"]), verdict["checks"]
