@@ -900,6 +900,17 @@ PLANTED = {
 # Real-style bugs the catalogue does not hold: (course file, the function that shows it, edits). None may be
 # given a catalogue name; most still get a generic diagnosis (where it is wrong, a factor, the local gradient).
 UNCATALOGUED = {
+    # An argument of one value per channel or feature added wrong: named from the output's offset.
+    "conv_bias_subtracted": (
+        "conv_student.py",
+        "conv_forward_naive",
+        [("axes=([1, 2, 3], [1, 2, 3])) + b", "axes=([1, 2, 3], [1, 2, 3])) - b")],
+    ),
+    "batchnorm_beta_left_out": (
+        "norms_student.py",
+        "batchnorm_forward",
+        [("        out = gamma * xhat + beta\n", "        out = gamma * xhat\n")],
+    ),
     "conv_bias_first_filter": (
         "conv_student.py",
         "conv_forward_naive",
@@ -1112,6 +1123,8 @@ def test_most_bugs_the_catalogue_does_not_hold_still_get_a_diagnosis(planted_rep
     "name,phrase",
     [
         ("conv_bias_first_filter", "wrong in channels 1, 2, 3 of 4 only"),
+        ("conv_bias_subtracted", "out is off by -2 * b, one value per channel: b is subtracted where it is added"),
+        ("batchnorm_beta_left_out", "out is off by -beta, one value per column: beta is left out"),
         ("pool_loop_one_row_short", "wrong in rows 2, 3 of 4 only"),
         ("lstm_forget_gate_uses_next_c", "(one block)"),
         ("sigmoid_one_plus_s", "the local gradient the code uses, is wrong"),

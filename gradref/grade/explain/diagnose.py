@@ -235,6 +235,36 @@ def _axis_names(quantity, ndim):
     return FILTER_AXES if ndim == 4 and quantity in ("w", "dw") else AXES.get(ndim, ())
 
 
+# How an argument of one value per feature or channel (a bias, beta) shows in a wrong output, got - want.
+SHIFTS = (
+    ("-2 * {}", -2.0, "is subtracted where it is added"),
+    ("-{}", -1.0, "is left out"),
+    ("+{}", 1.0, "is added twice"),
+)
+
+
+def _shifted_by_an_argument(ctx, quantity):
+    """An output off by an argument that holds one value per feature or channel (b, beta), broadcast
+    along that axis: the argument subtracted, left out or added twice (a conv's `... - b`)."""
+    got, want = ctx.got.get(quantity), ctx.want.get(quantity)
+    if got is None or is_gradient(quantity):
+        return None
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    if got.shape != want.shape or got.ndim < 2 or not np.all(np.isfinite(got)):
+        return None
+    difference = got - want
+    for name, value in ctx.args.items():
+        if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype.kind != "f" or not np.any(value):
+            continue
+        for axis in (a for a in range(1, got.ndim) if got.shape[a] == value.size):
+            placed = value.reshape([value.size if a == axis else 1 for a in range(got.ndim)])
+            for off_by, times, words in SHIFTS:
+                if close(difference, np.broadcast_to(times * placed, got.shape)):
+                    per = _axis_names(quantity, got.ndim)[axis] if got.ndim in AXES else f"entry of axis {axis}"
+                    return f"{_label(quantity)} is off by {off_by.format(name)}, one value per {per}: {name} {words}."
+    return None
+
+
 def wrong_entries(got, want):
     """Where got departs from want by more than a thousandth of its largest departure (and more than
     MATCH relative to want's scale): the entries a bug touched, not its rounding."""
@@ -361,6 +391,11 @@ def diagnose(ctx):
         words = _off_by_log_classes(ctx, quantity)  # before a number's "constant factor", which any number is
         if words:
             ctx.found.append((quantity, "mean_in_log_sum_exp", words))
+            explained.add(quantity)
+            continue
+        words = _shifted_by_an_argument(ctx, quantity)
+        if words:
+            ctx.found.append((quantity, "generic", words))
             explained.add(quantity)
             continue
         words = generic(quantity, ctx.got[quantity], ctx.want[quantity], ctx.batch, ctx.sample)
