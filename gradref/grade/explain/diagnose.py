@@ -368,6 +368,25 @@ RUNNING = re.compile(r"\['(running_mean|running_var)'\]$")
 RUNNING_UPDATE = "running_update"  # the mistakes key of its sentence
 
 
+def _said_by_the_first(ctx, quantity, detectors):
+    """Whether one of `detectors` ((key, detector(ctx, quantity) -> sentence or None), tried in order)
+    has a sentence for the quantity; the first one's goes into ctx.found."""
+    for key, detector in detectors:
+        words = detector(ctx, quantity)
+        if words:
+            ctx.found.append((quantity, key, words))
+            return True
+    return False
+
+
+# Tried before generic()'s "constant factor", which any wrong number fits, and after it.
+BEFORE_THE_FACTOR = (("mean_in_log_sum_exp", _off_by_log_classes), ("generic", _shifted_by_an_argument))
+AFTER_THE_FACTOR = (
+    ("located", lambda ctx, quantity: locate(quantity, ctx.got[quantity], ctx.want[quantity])),
+    ("local_gradient", local_gradient),
+)
+
+
 def diagnose(ctx):
     """Sentences for the wrong quantities of one sample: catalogue first, then the generic detectors."""
     wrong = [
@@ -388,14 +407,7 @@ def diagnose(ctx):
     for quantity in wrong:
         if quantity in explained:
             continue
-        words = _off_by_log_classes(ctx, quantity)  # before a number's "constant factor", which any number is
-        if words:
-            ctx.found.append((quantity, "mean_in_log_sum_exp", words))
-            explained.add(quantity)
-            continue
-        words = _shifted_by_an_argument(ctx, quantity)
-        if words:
-            ctx.found.append((quantity, "generic", words))
+        if _said_by_the_first(ctx, quantity, BEFORE_THE_FACTOR):
             explained.add(quantity)
             continue
         words = generic(quantity, ctx.got[quantity], ctx.want[quantity], ctx.batch, ctx.sample)
@@ -407,14 +419,7 @@ def diagnose(ctx):
             explained.add(quantity)
     grads = [q for q in ctx.want if is_gradient(q)]
     for quantity in [q for q in wrong if q not in explained]:
-        words = locate(quantity, ctx.got[quantity], ctx.want[quantity])
-        if words:
-            ctx.found.append((quantity, "located", words))
-            explained.add(quantity)
-            continue
-        words = local_gradient(ctx, quantity)
-        if words:
-            ctx.found.append((quantity, "local_gradient", words))
+        if _said_by_the_first(ctx, quantity, AFTER_THE_FACTOR):
             explained.add(quantity)
     left = [q for q in wrong if q not in explained]
     if len(grads) > 1 and len(left) == 1 and left[0] in grads and len([q for q in wrong if q in grads]) == 1:
