@@ -62,6 +62,7 @@ NUMERICAL = {
     "numerical_stacked.py": "spatial_batchnorm_backward",
     "numerical_stacked_conv.py": "conv_backward_naive",
     "refuses_large_inputs.py": "svm_loss",
+    "complex_step_cheap_on_large_inputs.py": "affine_backward",
 }
 # The cost check times a call from the grader's side, whatever the isolation: every numerical file is
 # graded under the machine's first isolation (bwrap where it has it), and the two that hide their work
@@ -561,6 +562,13 @@ NUMERICAL_CASES = [(i, n) for i in ("bwrap", "process") for n in numerical_files
 def test_a_hidden_numerical_gradient_fails_on_the_graders_own_timing(tmp_path_factory, isolation, name):
     entry = verdict(graded_class(tmp_path_factory, isolation)["reports"][name], NUMERICAL[name])
     assert entry["status"] == "fail", entry
+    if name == "complex_step_cheap_on_large_inputs.py":  # quick on the timed sample, and wrong there
+        timed = [c for c in entry["checks"] if c["name"].startswith("gradients on the timed sample [")]
+        assert timed and not timed[-1]["passed"], entry["checks"][-3:]
+        assert "every smaller sample was right" in timed[-1]["detail"], timed[-1]["detail"]
+        assert "wrong_on_the_timed_sample" in entry["mistakes"], entry["mistakes"]
+        assert all(c["passed"] for c in entry["checks"] if not c["name"].startswith("gradients on the timed"))
+        return
     cost = [c for c in entry["checks"] if c["name"].startswith("cost [")]
     assert cost and not cost[-1]["passed"], entry["checks"][-3:]
     if name == "refuses_large_inputs.py":  # it fails for refusing the timed sample, not for its cost

@@ -27,10 +27,14 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from conformance import tolerance as policy
 from conformance.backends import NUMPY
-from conformance.checks import Case, cotangent, fresh
+from conformance.checks import Case, as_tuple, cotangent, floors, fresh, run_manual
 from conformance.registry import LOSS, REGISTRY
 from conformance.samples import Sample, rng_for
+
+from ..untrusted import protocol as P
+from ..untrusted.sandbox import BadResult
 
 # Honest code of every style in the corpus stays under 57x the project's own NumPy forward and
 # backward on the cost samples (bench/cost.py: loops over rows, classes, features, windows and steps
@@ -47,6 +51,10 @@ SEPARATION = 5.0  # the fastest numerical gradient / the limit, for an op to be 
 TORCH_FACTOR = 3.0
 REPEATS = 3  # timings of the yardstick; the fastest is kept
 WAIT = 1.5  # x the limit: how long a call on the cost sample is waited for
+# The timed call's gradients against the project's own, as loosely as the unseen sample is judged (a
+# result the course accepts by a hair on the published samples is not failed on other values): one
+# computed another way on large inputs than on small ones is off by its whole size.
+TIMED_TOLERANCE = policy.COURSE_REL * policy.UNSEEN_SLACK
 NUMERICAL = (
     "a backward that costs this much computes its gradient numerically (one or two forward calls per "
     "input entry); the assignment is to derive the gradient with the chain rule"
@@ -142,6 +150,19 @@ def cost_inputs(op_name):
     return sample, dout, out
 
 
+@functools.lru_cache(maxsize=None)
+def project_gradients(op_name):
+    """The project's own NumPy gradients on the op's cost sample, float64 and read-only: what the timed
+    call's gradients are held to (manual_grads meets the oracle on every registry sample)."""
+    op = REGISTRY[op_name]
+    sample, dout, _ = cost_inputs(op_name)
+    grads = run_manual(op, [sample.args[n] for n in op.signature], dout, NUMPY).grads
+    answers = tuple(np.array(g, np.float64) for g in as_tuple(grads))
+    for grad in answers:
+        grad.setflags(write=False)
+    return answers
+
+
 def _call_seconds(op, args, dout, repeats=REPEATS):
     """The fastest of `repeats` runs of the project's NumPy forward and backward (the forward alone
     when `dout` is None), on fresh copies of the arguments, on one BLAS thread."""
@@ -200,11 +221,13 @@ def timed_call(sandbox, request, n_calls, limit):
     return outcome, time.monotonic() - start
 
 
-def judge_cost(sandbox, op, entry, request_for):
+def judge_cost(sandbox, op, entry, request_for, own_convention=None):
     """Time one forward-and-backward call of the student's code on the op's cost sample; fail the
     entry when it takes far longer than any derived backward does. `request_for(sample, dout, out)`
     builds (request, calls) for the sample, dout and the project's forward output (for a backward
-    timed alone on the course's cache), or None where there is nothing to time."""
+    timed alone on the course's cache), or None where there is nothing to time. Given
+    `own_convention(name, got, want)` (a gradient in the student's convention, reshaped to the
+    default's), a call in time has its gradients held to the project's own as well."""
     plan = cost_plan(op.name)
     if plan is None:
         return
@@ -220,7 +243,7 @@ def judge_cost(sandbox, op, entry, request_for):
         outcome, seconds = timed_call(sandbox, *request, WAIT * limit)
     if outcome.status == "error" and outcome.message.startswith("MemoryError"):
         outcome.status = "memory"  # NumPy refused the allocation before the limit stopped the process
-    entry.sample = f"{name} sample, timed"
+    entry.sample, entry.stress = f"{name} sample, timed", False  # a failure here is never a stress warning
     yardstick = _yardstick(op.name)
     passed = outcome.status == "ok" and seconds <= limit
     took = f"more than {WAIT * limit:.1f} s" if outcome.status == "timeout" else f"{seconds:.2f} s"
@@ -246,6 +269,8 @@ def judge_cost(sandbox, op, entry, request_for):
         "limit_seconds": round(limit, 3),
         "entries": entries,
     }
+    if passed and own_convention is not None:
+        _judge_timed_gradients(sandbox, op, outcome, entry, where, own_convention)
     if not passed and outcome.status in ("ok", "timeout", "memory", "limit"):
         entry.hints.append(
             "the backward differentiates numerically (finite differences): derive the gradient with the chain "
@@ -253,3 +278,37 @@ def judge_cost(sandbox, op, entry, request_for):
         )
         if "numerical_gradient" not in entry.mistakes:
             entry.mistakes.append("numerical_gradient")
+
+
+def _judge_timed_gradients(sandbox, op, outcome, entry, where, own_convention):
+    """The gradients of a call in time against the project's own on the cost sample. A backward that
+    passed every smaller sample and answers this one otherwise computes the gradient one way where it
+    is checked and another where it is timed (a numerical gradient on small inputs and something cheap
+    on large ones): nothing else ever sees its values here."""
+    specs = ((outcome.reply or {}).get(P.RESULTS) or {}).get(P.GRADS)
+    wants = project_gradients(op.name)
+    if not isinstance(specs, list) or len(specs) != len(wants):
+        count = len(specs) if isinstance(specs, list) else 0
+        wrong = [f"it returned {count} gradient(s), want {len(wants)}"]
+    else:
+        wrong, floor = [], floors(op, wants)
+        for name, spec, want in zip(op.grad_names, specs, wants):
+            try:
+                got = own_convention(name, sandbox.load(spec, want), want)
+            except BadResult as error:
+                wrong.append(f"{name}: {error}")
+                continue
+            comparison = policy.compare(name, got, want, TIMED_TOLERANCE, "float64", floor.get(name, 0.0))
+            if not comparison.passed:
+                wrong.append(comparison.describe())
+    detail = (
+        f"{'; '.join(wrong)} {where}, where every smaller sample was right: a backward must compute the "
+        "gradient the same way on every input, large ones included"
+    )
+    entry.check("gradients on the timed sample", not wrong, "" if not wrong else detail)
+    if wrong:
+        entry.hints.append(
+            "the backward answers the large timed sample differently from the small ones it is checked on: "
+            "derive one gradient that holds for inputs of every size."
+        )
+        entry.mistakes.append("wrong_on_the_timed_sample")

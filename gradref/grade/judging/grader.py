@@ -70,6 +70,7 @@ from .judge import (
     MODEL_SCORES,
     arg_specs,
     distinct,
+    in_own_convention,
     judge_backward_alone,
     judge_dropout_draws,
     judge_function_scores,
@@ -444,6 +445,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             op,
             backward_entry,
             lambda sample, dout, out: timed_request(sandbox, target, op, sample, dout, out, works),
+            lambda name, got, want: in_own_convention(op, name, got, want, backward_entry),
         )
     if sandbox.framework == "torch":
         _no_autograd(sandbox, target, backward_entry)

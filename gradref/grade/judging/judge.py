@@ -719,7 +719,7 @@ def _check_gradients(sandbox, run, entry):
             continue
         if got is None:
             continue
-        got = _in_own_convention(op, name, got, want, entry)
+        got = in_own_convention(op, name, got, want, entry)
         if not _compare(entry, name, got, want, run.rounding, floor.get(name, 0.0), run.slack, run):
             run.failed.add(name)
         if np.shape(got) == np.shape(arg) and sandbox.framework != "torch":  # a tensor's dtype: _check_tensor
@@ -821,7 +821,7 @@ def _other_convention_shape(want_shape, ndim, axes):
     return tuple(full)
 
 
-def _in_own_convention(op, name, got, want, entry):
+def in_own_convention(op, name, got, want, entry):
     """A gradient in the shape of the course's other convention for it (dgamma (C,) where the forward
     took gamma (1, C, 1, 1), or the reverse) is judged in the convention it follows, and noted."""
     shaped = convention_shaped(op.name).get(name)
