@@ -64,6 +64,7 @@ NUMERICAL = {
     "refuses_large_inputs.py": "svm_loss",
     "complex_step_cheap_on_large_inputs.py": "affine_backward",
     "coloured_complex_step.py": "batchnorm_backward",
+    "complex_step_where_cost_cannot_tell.py": "max_pool_backward_naive",
 }
 # The cost check times a call from the grader's side, whatever the isolation: every numerical file is
 # graded under the machine's first isolation (bwrap where it has it), and the two that hide their work
@@ -569,6 +570,15 @@ def test_a_hidden_numerical_gradient_fails_on_the_graders_own_timing(tmp_path_fa
         assert "every smaller sample was right" in timed[-1]["detail"], timed[-1]["detail"]
         assert "wrong_on_the_timed_sample" in entry["mistakes"], entry["mistakes"]
         assert all(c["passed"] for c in entry["checks"] if not c["name"].startswith("gradients on the timed"))
+        return
+    if name == "complex_step_where_cost_cannot_tell.py":  # in time and right: read from its code
+        report = graded_class(tmp_path_factory, isolation)["reports"][name]
+        for function in ("relu_backward", "max_pool_backward_naive"):
+            entry = verdict(report, function)
+            assert entry["status"] == "fail" and "numerical_gradient" in entry["mistakes"], entry
+            failed = [c for c in entry["checks"] if not c["passed"]]
+            assert [c["name"] for c in failed] == ["derived [its code]"], failed
+            assert "computed by the complex step" in failed[0]["detail"] and ".imag" in failed[0]["detail"]
         return
     cost = [c for c in entry["checks"] if c["name"].startswith("cost [")]
     assert cost and not cost[-1]["passed"], entry["checks"][-3:]

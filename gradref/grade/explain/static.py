@@ -847,3 +847,28 @@ def _margin_missing(function, lines):
         "takes max(0, ...) of the score differences with no margin: the function adds no 1 (delta) anywhere, so "
         "a wrong class scoring just under the right one costs nothing",
     )
+
+
+def imaginary_part_read(text, name):
+    """(line, its text) where the function or class `name` reads the imaginary part of a value
+    (`z.imag`, `np.imag(z)`), or None. Nothing in a derived gradient is complex; the complex step
+    (f(x + ih).imag / h) is a numerical gradient exact to rounding, which no value or cost can tell
+    apart where the op's structure makes it a few calls (a pool's windows, an elementwise op)."""
+    node = function_node(text, name) or _class_node(text, name)
+    if node is None:
+        return None
+    for part in ast.walk(node):
+        reads = (isinstance(part, ast.Attribute) and part.attr == "imag") or (
+            isinstance(part, ast.Call) and _called(part) == "imag"
+        )
+        if reads:
+            return part.lineno, line_text(text.splitlines(), part.lineno)
+    return None
+
+
+def _class_node(text, name):
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    return next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)

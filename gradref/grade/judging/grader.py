@@ -447,6 +447,7 @@ def grade_target(sandbox, target, forward_entry, backward_entry, hello, options=
             lambda sample, dout, out: timed_request(sandbox, target, op, sample, dout, out, works),
             lambda name, got, want: in_own_convention(op, name, got, want, backward_entry),
         )
+        _complex_step(sandbox, target, backward_entry)
     if sandbox.framework == "torch":
         _no_autograd(sandbox, target, backward_entry)
         for entry in distinct(forward_entry, backward_entry):  # "Look at" lines in torch's words
@@ -653,6 +654,37 @@ def _point_at_the_running_update(sandbox, target, entry):
     if line is not None:
         entry.where = {"line": line[0], "code": line[1], "file": source[0]}
         entry.hints = [f"line {line[0]} `{line[1][:80]}`: {h}" if h == found[0][1] else h for h in entry.hints]
+
+
+def _complex_step(sandbox, target, entry):
+    """A backward that passed everything and reads an imaginary part, in its own code or any of the
+    submission's it calls, computes its gradient by the complex step: numerically, exact to rounding,
+    and where the op's structure allows, in a few calls that no cost tells apart (a pool, an elementwise
+    op). Read from the file, outside the student's process."""
+    if entry.status != PASS:
+        return
+    start = target.backward or target.forward
+    for name in [start, *reached(references(sandbox.layout.code), start)]:
+        source = defining_file(sandbox.layout.code, name)
+        found = static.imaginary_part_read(source[1], name) if source else None
+        if found is None:
+            continue
+        line, code = found
+        entry.sample, entry.stress = "its code", False
+        entry.check(
+            "derived",
+            False,
+            f"the gradient is computed by the complex step, numerically: line {line} `{clean(code, 80)}` in "
+            f"{name} reads the imaginary part of a call on complex-perturbed inputs; the assignment is to "
+            "derive the gradient with the chain rule",
+        )
+        entry.where = {"line": line, "code": code, "file": source[0]}
+        entry.hints.append(
+            "the backward differentiates numerically (the complex step): derive the gradient with the chain "
+            "rule instead."
+        )
+        entry.mistakes.append("numerical_gradient")
+        return
 
 
 def _cost_matters(target, backward_entry, options):
