@@ -147,6 +147,19 @@ def _parsed(folder):
             yield found
 
 
+def mentions(folder, word):
+    """Whether any .py file of the staged submission under `folder` has `word` in its text: a quick
+    look before reading its code closely."""
+    for rel in python_files(folder):
+        try:
+            with open(os.path.join(folder, rel), encoding="utf-8-sig", errors="replace") as handle:
+                if word in handle.read(MAX_FILE_BYTES):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def _read_parsed(path):
     """(text, tree) of one .py file that parses, within the size one file may have; else None."""
     try:

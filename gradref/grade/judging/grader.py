@@ -33,6 +33,7 @@ from ..course.submission import (
     defining_file,
     docstrings,
     gradable_files,
+    mentions,
     nothing_gradable,
     reached,
     references,
@@ -661,7 +662,7 @@ def _complex_step(sandbox, target, entry):
     submission's it calls, computes its gradient by the complex step: numerically, exact to rounding,
     and where the op's structure allows, in a few calls that no cost tells apart (a pool, an elementwise
     op). Read from the file, outside the student's process."""
-    if entry.status != PASS:
+    if entry.status != PASS or not mentions(sandbox.layout.code, "imag"):
         return
     start = target.backward or target.forward
     for name in [start, *reached(references(sandbox.layout.code), start)]:
