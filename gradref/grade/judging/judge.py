@@ -842,8 +842,30 @@ MANY_CALLS = 16
 FINITE_DIFFERENCE_ACCURACY = 1e3  # x rounding level
 
 
+# Ops whose derived gradient only routes dout (relu's mask, max-pool's argmax): right to the last bit
+# in any style (the course corpus: 0 x rounding level on every sample), where a numerical one is off by
+# finite differences' error. Their numerical gradient is one to four vectorised calls, so neither the
+# cost nor the call count tells it apart; its accuracy does, judged here from the values alone.
+ROUTING_OPS = ("relu", "max_pool")
+
+
 def _check_derived(run, entry):
     """Fail a backward that computes its gradient numerically instead of deriving it."""
+    right = not any(is_gradient(q) for q in run.failed)  # within the course's level, yet not to the bit
+    if run.op.name in ROUTING_OPS and right and run.rounding_ratio >= FINITE_DIFFERENCE_ACCURACY:
+        entry.check(
+            "derived",
+            False,
+            f"the gradient is computed numerically: it is accurate only to {run.rounding_ratio:.0e}x rounding "
+            "level, as finite differences are, where a derived one passes dout through unchanged, right to "
+            "the last bit; the assignment is to derive the gradient",
+        )
+        entry.hints.append(
+            "the backward differentiates numerically (finite differences): derive the gradient with the chain "
+            "rule instead."
+        )
+        entry.mistakes.append("numerical_gradient")
+        return
     calls = run.outputs.get(P.CALLS)
     if not isinstance(calls, dict):
         return
