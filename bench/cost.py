@@ -27,7 +27,6 @@ import tempfile
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from bench.hostile import gemm_rate
 from conformance.backends import NUMPY
@@ -167,19 +166,12 @@ COLOURS = {
 }
 
 
-def structured_seconds(op_name, op, args):
+def structured_seconds(op_name, op, args, sample_args):
     """(seconds, calls) of a numerical gradient that exploits the op's structure (COLOURS): one forward
     call of the fastest forward per perturbation, on the whole sample (for a loss, the project's forward
     computes its gradient as well: an upper bound of at most twice)."""
-    _, sample, _, _ = cost._sample_parts(op_name)
-    calls = int(COLOURS[op_name](sample.args)) if op_name in COLOURS else _full(*[sample.args[n] for n in op.wrt])
-    best = float("inf")
-    for _ in range(3):
-        copies = [fresh(a, NUMPY) for a in args]
-        start = time.perf_counter()
-        op.forward(*copies)
-        best = min(best, time.perf_counter() - start)
-    return best * calls, calls
+    calls = COLOURS[op_name](sample_args) if op_name in COLOURS else _full(*[sample_args[n] for n in op.wrt])
+    return seconds(op, args, None, repeats=3) * int(calls), int(calls)
 
 
 def table():
@@ -207,8 +199,7 @@ def table():
                     print(f"  {label}:{function} left out on {name}: {type(error).__name__}", flush=True)
         fastest = REGISTRY[FASTER.get(name, name)]
         numerical, total = numerical_seconds(fastest, args, None if op.kind == LOSS else dout)
-        with threadpool_limits(limits=1, user_api="blas"):
-            structured, calls = structured_seconds(name, fastest, args)
+        structured, calls = structured_seconds(name, fastest, args, sample.args)
         stacked_gb = 2 * total * sum(np.asarray(args[op.signature.index(n)]).nbytes for n in op.wrt) / 1e9
         worst = max(honest, key=lambda h: h[1])
         limit = cost.limit_seconds(name)

@@ -30,7 +30,7 @@ import ast
 import re
 
 from ...text import listed
-from .firstwrong import function_node, index_parts, line_text
+from .firstwrong import function_node, index_parts, line_text, parsed
 
 # The keys the course puts in each parameter dict a function is handed (any edition).
 COURSE_KEYS = {
@@ -868,7 +868,7 @@ def imaginary_part_read(text, name):
 
 def _class_node(text, name):
     try:
-        tree = ast.parse(text)
+        tree = parsed(text)
     except (SyntaxError, ValueError):
         return None
     return next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)

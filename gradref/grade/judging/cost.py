@@ -378,12 +378,7 @@ def judge_cost(sandbox, op, entry, request_for, own_convention=None):
     if passed and own_convention is not None:
         _judge_timed_gradients(sandbox, op, outcome, entry, where, own_convention)
     if not passed and outcome.status in ("ok", "timeout", "memory", "limit"):
-        entry.hints.append(
-            "the backward differentiates numerically (finite differences): derive the gradient with the chain "
-            "rule instead."
-        )
-        if "numerical_gradient" not in entry.mistakes:
-            entry.mistakes.append("numerical_gradient")
+        entry.differentiates_numerically()
 
 
 def _judge_timed_gradients(sandbox, op, outcome, entry, where, own_convention):

@@ -680,11 +680,7 @@ def _complex_step(sandbox, target, entry):
             "derive the gradient with the chain rule",
         )
         entry.where = {"line": line, "code": code, "file": source[0]}
-        entry.hints.append(
-            "the backward differentiates numerically (the complex step): derive the gradient with the chain "
-            "rule instead."
-        )
-        entry.mistakes.append("numerical_gradient")
+        entry.differentiates_numerically("the complex step")
         return
 
 

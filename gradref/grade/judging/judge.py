@@ -28,7 +28,7 @@ from . import dropout, evidence
 from .answers import forward_answer, oracle_answers
 from .caches import course_cache, documented
 from .options import Options
-from .verdict import ERROR, TIMEOUT
+from .verdict import ERROR, NUMERICAL_GRADIENT, TIMEOUT
 
 UPSTREAM = {"lstm_step": ("dnext_h", "dnext_c"), "rnn_step": ("dnext_h",), "rnn": ("dh",), "lstm": ("dh",)}
 
@@ -860,18 +860,14 @@ def _check_derived(run, entry):
             "level, as finite differences are, where a derived one passes dout through unchanged, right to "
             "the last bit; the assignment is to derive the gradient",
         )
-        entry.hints.append(
-            "the backward differentiates numerically (finite differences): derive the gradient with the chain "
-            "rule instead."
-        )
-        entry.mistakes.append("numerical_gradient")
+        entry.differentiates_numerically()
         return
     calls = run.outputs.get(P.CALLS)
     if not isinstance(calls, dict):
         return
     if calls.get(P.CALLS_INTACT) is False:
         entry.check("derived", False, "the backward switched off the grader's call counting (sys.setprofile)")
-        entry.mistakes.append("numerical_gradient")
+        entry.mistakes.append(NUMERICAL_GRADIENT)
         return
     own, most = calls.get(P.CALLS_OWN_FORWARD), calls.get(P.CALLS_MOST)
     if not (isinstance(own, int) and isinstance(most, int)):
@@ -891,11 +887,7 @@ def _check_derived(run, entry):
             f"entry), and it is accurate only to {run.rounding_ratio:.0e}x rounding level, as finite "
             "differences are; the assignment is to derive the gradient",
         )
-        entry.hints.append(
-            "the backward differentiates numerically (finite differences): derive the gradient with the chain "
-            "rule instead."
-        )
-        entry.mistakes.append("numerical_gradient")
+        entry.differentiates_numerically()
 
 
 def _by_name(target, names, specs):

@@ -22,7 +22,7 @@ from ..untrusted import protocol as P
 from ..untrusted.sandbox import MAX_READ, BadResult
 from .answers import oracle_answers
 from .judge import build_request, distinct
-from .verdict import FAIL, sample_of
+from .verdict import FAIL, NUMERICAL_GRADIENT, sample_of
 
 KINDS = (PAIR, FORWARD_ONLY, LOSS_FUNCTION, UPDATE_RULE, MODEL)
 # An update rule's config entries, under the names its code gives them as a rule.
@@ -44,7 +44,7 @@ def point_at_the_line(sandbox, target, op, forward_entry, backward_entry):
         return
     for name, entry in zip(names, distinct(forward_entry, backward_entry)):
         # A numerical gradient has right values: no line computes a wrong one.
-        if entry.status != FAIL or entry.where or entry.caused_by or "numerical_gradient" in entry.mistakes:
+        if entry.status != FAIL or entry.where or entry.caused_by or NUMERICAL_GRADIENT in entry.mistakes:
             continue
         sample_name = _first_failing_sample(entry, op)
         source = defining_file(sandbox.layout.code, name)

@@ -14,6 +14,7 @@ CATALOGUE_SENTENCE = re.compile(
 UNSEEN = "unseen values"  # in the name of the sample drawn from the secret seed
 PUBLISHED_ONLY = "right on the published samples only"
 CALLS_A_FAILING_FUNCTION = "calls_a_failing_function"  # the mistakes key of Entry.blame
+NUMERICAL_GRADIENT = "numerical_gradient"  # the mistakes key of Entry.differentiates_numerically
 RANK = {PASS: 3, FAIL: 2, ERROR: 1, TIMEOUT: 1, MISSING: 0}  # which of two conventions the code follows
 
 
@@ -61,6 +62,14 @@ class Entry:
             f"{self.name} may pass once {'it does' if one else 'they do'}.",
         )
         self.mistakes.insert(0, CALLS_A_FAILING_FUNCTION)
+
+    def differentiates_numerically(self, how="finite differences"):
+        """Say what a backward that computes its gradient numerically should do instead, and name it."""
+        self.hints.append(
+            f"the backward differentiates numerically ({how}): derive the gradient with the chain rule instead."
+        )
+        if NUMERICAL_GRADIENT not in self.mistakes:
+            self.mistakes.append(NUMERICAL_GRADIENT)
 
     def check(self, name, passed, detail="", measured=False, shape_only=False):
         """Record a check; `detail` says what went wrong, kept on a pass only when it is a measurement;
